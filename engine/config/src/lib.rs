@@ -1,0 +1,1 @@
+//! HCL stack trees into a resolved, typed model

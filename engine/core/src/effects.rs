@@ -1,0 +1,135 @@
+//! Side effects a plugin declares and the engine carries out
+//! (the `effects` interface of the WIT contract).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Sensitive, Text};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlRole {
+    pub name: String,
+    pub password: Option<Sensitive>,
+    pub login: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlDatabase {
+    pub name: String,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlGrant {
+    pub privileges: Vec<String>,
+    pub database: String,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlExtension {
+    pub name: String,
+    pub database: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlStatement {
+    pub database: Option<String>,
+    pub sql: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlOp {
+    EnsureRole(SqlRole),
+    EnsureDatabase(SqlDatabase),
+    Grant(SqlGrant),
+    EnsureExtension(SqlExtension),
+    Statement(SqlStatement),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmqpUser {
+    pub name: String,
+    pub password: Sensitive,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmqpPermission {
+    pub vhost: String,
+    pub user: String,
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmqpExchange {
+    pub vhost: String,
+    pub name: String,
+    pub kind: String,
+    pub durable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmqpQueue {
+    pub vhost: String,
+    pub name: String,
+    pub durable: bool,
+    /// Queue arguments as a JSON object.
+    pub arguments: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmqpBinding {
+    pub vhost: String,
+    pub exchange: String,
+    pub queue: String,
+    pub routing_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AmqpOp {
+    EnsureVhost(String),
+    EnsureUser(AmqpUser),
+    EnsurePermission(AmqpPermission),
+    EnsureExchange(AmqpExchange),
+    EnsureQueue(AmqpQueue),
+    EnsureBinding(AmqpBinding),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCall {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EffectKind {
+    Sql(Vec<SqlOp>),
+    Amqp(Vec<AmqpOp>),
+    Http(HttpCall),
+}
+
+/// One declared effect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect {
+    /// Stable within the component; results are handed back under it.
+    pub id: String,
+    /// The connection (sql, amqp) or service (http) it runs on.
+    pub target: String,
+    /// One line for the plan.
+    pub summary: String,
+    pub kind: EffectKind,
+}
+
+/// What an effect returned (a queue URL, an ARN, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectResult {
+    pub id: String,
+    pub body: serde_json::Value,
+}

@@ -1,0 +1,24 @@
+//! Capstan's shared vocabulary: the `capstan:plugin` WIT contract as plain,
+//! serde-friendly Rust types.
+//!
+//! Both sides of the sandbox use these types: the engine (which converts the
+//! host bindings into them) and the SDK (which converts them into the guest
+//! bindings). Keeping one definition means a field added to the contract is
+//! added once, and engine crates never see wasmtime's generated types.
+//!
+//! This crate does no I/O, knows nothing of wasmtime or wit-bindgen, and
+//! builds for `wasm32-wasip2` as well as for the host.
+
+mod effects;
+mod plugin;
+mod sensitive;
+
+pub use effects::*;
+pub use plugin::*;
+pub use sensitive::{Sensitive, Text, REDACTED};
+
+/// The version of the `capstan:plugin` WIT package this engine hosts.
+pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
+
+/// The WIT package name, without version.
+pub const CONTRACT_PACKAGE: &str = "capstan:plugin";

@@ -1,0 +1,1 @@
+//! the render target: deterministic YAML for GitOps

@@ -1,0 +1,1 @@
+//! the wasmtime plugin host: sandbox, limits, compiled-plugin cache

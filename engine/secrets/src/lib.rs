@@ -1,0 +1,1 @@
+//! age-encrypted secret files and external secret sources

@@ -1,0 +1,1 @@
+//! recorded state: local file and PostgreSQL backends

@@ -1,0 +1,1 @@
+//! what a Capstan plugin author depends on

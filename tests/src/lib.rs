@@ -1,0 +1,1 @@
+//! end-to-end tests that drive the capstan binary
