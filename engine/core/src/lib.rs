@@ -11,11 +11,13 @@
 
 mod effects;
 mod plugin;
+mod secrets;
 mod sensitive;
 
 pub use effects::*;
 pub use plugin::*;
-pub use sensitive::{Sensitive, Text, REDACTED};
+pub use secrets::{SecretProvider, SecretSourceError};
+pub use sensitive::{REDACTED, Sensitive, Text};
 
 /// The version of the `capstan:plugin` WIT package this engine hosts.
 pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
