@@ -1,0 +1,169 @@
+//! AWS credentials, region and endpoints, from the variables and files the
+//! AWS CLI and SDKs use, in their order of precedence:
+//! - credentials: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+
+//!   `AWS_SESSION_TOKEN`), else the profile `AWS_PROFILE` (default `default`)
+//!   in `AWS_SHARED_CREDENTIALS_FILE` (default `~/.aws/credentials`), else
+//!   the same profile in `AWS_CONFIG_FILE` (default `~/.aws/config`);
+//! - region: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`;
+//! - endpoint: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, then the
+//!   public regional endpoint.
+//!
+//! Not supported: SSO, assume-role, credential_process, instance metadata.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use capstan_core::Sensitive;
+
+use crate::env::Env;
+
+pub(crate) struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Sensitive,
+    pub session_token: Option<Sensitive>,
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
+/// Where to find things, or what is missing (the caller names the reference).
+pub(crate) fn credentials(env: &Env) -> Result<AwsCredentials, String> {
+    if let (Some(id), Some(secret)) = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")) {
+        return Ok(AwsCredentials {
+            access_key_id: id.to_owned(),
+            secret_access_key: Sensitive::new(secret),
+            session_token: env.get("AWS_SESSION_TOKEN").map(Sensitive::new),
+        });
+    }
+    let profile = env.get("AWS_PROFILE").unwrap_or("default");
+    for (path, section) in
+        [(credentials_file(env), profile.to_owned()), (config_file(env), config_section(profile))]
+    {
+        let Some(path) = path else { continue };
+        let Some(values) = read_ini_section(&path, &section) else { continue };
+        if let (Some(id), Some(secret)) =
+            (values.get("aws_access_key_id"), values.get("aws_secret_access_key"))
+        {
+            return Ok(AwsCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: Sensitive::new(secret.clone()),
+                session_token: values.get("aws_session_token").map(Sensitive::new),
+            });
+        }
+    }
+    Err(format!(
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (tried profile `{profile}`)"
+    ))
+}
+
+pub(crate) fn region(env: &Env) -> Result<String, String> {
+    if let Some(r) = env.get("AWS_REGION").or_else(|| env.get("AWS_DEFAULT_REGION")) {
+        return Ok(r.to_owned());
+    }
+    let profile = env.get("AWS_PROFILE").unwrap_or("default");
+    config_file(env)
+        .and_then(|path| read_ini_section(&path, &config_section(profile)))
+        .and_then(|values| values.get("region").cloned())
+        .ok_or_else(|| "no AWS region: set AWS_REGION or a region in the AWS profile".to_owned())
+}
+
+/// The endpoint for `service` (`ssm`, `secretsmanager`); `env_suffix` is the
+/// service's part of `AWS_ENDPOINT_URL_<SUFFIX>` (`SSM`, `SECRETS_MANAGER`).
+pub(crate) fn endpoint(env: &Env, service: &str, env_suffix: &str, region: &str) -> String {
+    env.get(&format!("AWS_ENDPOINT_URL_{env_suffix}"))
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
+}
+
+fn credentials_file(env: &Env) -> Option<PathBuf> {
+    env.get("AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| env.home().map(|h| h.join(".aws/credentials")))
+}
+
+fn config_file(env: &Env) -> Option<PathBuf> {
+    env.get("AWS_CONFIG_FILE").map(PathBuf::from).or_else(|| env.home().map(|h| h.join(".aws/config")))
+}
+
+/// In `~/.aws/config` profiles are `[profile name]`, except `[default]`.
+fn config_section(profile: &str) -> String {
+    if profile == "default" { "default".to_owned() } else { format!("profile {profile}") }
+}
+
+/// The `key = value` pairs of one `[section]` of an INI file, if present.
+fn read_ini_section(path: &std::path::Path, section: &str) -> Option<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut current: Option<&str> = None;
+    let mut values = BTreeMap::new();
+    let mut found = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim());
+            found |= name.trim() == section;
+            continue;
+        }
+        if current == Some(section) {
+            if let Some((k, v)) = line.split_once('=') {
+                values.insert(k.trim().to_owned(), v.trim().to_owned());
+            }
+        }
+    }
+    found.then_some(values)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_beats_profile_and_profile_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        std::fs::write(
+            &creds,
+            "[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = s1\n\n[team]\naws_access_key_id=AKTEAM\naws_secret_access_key=s2\naws_session_token = tok\n",
+        )
+        .unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(&config, "[profile team]\nregion = sa-east-1\n").unwrap();
+        let base = Env::from_pairs([
+            ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ]);
+
+        let c = credentials(&base).unwrap();
+        assert_eq!(c.access_key_id, "AKDEFAULT");
+        let team = base.clone().with("AWS_PROFILE", "team");
+        let c = credentials(&team).unwrap();
+        assert_eq!(c.access_key_id, "AKTEAM");
+        assert_eq!(c.session_token.unwrap().expose(), "tok");
+        assert_eq!(region(&team).unwrap(), "sa-east-1");
+        assert!(region(&base).is_err());
+
+        let env = team
+            .with("AWS_ACCESS_KEY_ID", "AKENV")
+            .with("AWS_SECRET_ACCESS_KEY", "s3")
+            .with("AWS_REGION", "us-east-1");
+        assert_eq!(credentials(&env).unwrap().access_key_id, "AKENV");
+        assert_eq!(region(&env).unwrap(), "us-east-1");
+        assert!(!format!("{:?}", credentials(&env).unwrap()).contains("s3"));
+
+        assert_eq!(endpoint(&env, "ssm", "SSM", "us-east-1"), "https://ssm.us-east-1.amazonaws.com");
+        let env = env
+            .with("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+            .with("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:2");
+        assert_eq!(endpoint(&env, "ssm", "SSM", "x"), "http://127.0.0.1:2");
+        assert_eq!(endpoint(&env, "secretsmanager", "SECRETS_MANAGER", "x"), "http://127.0.0.1:1");
+        assert!(credentials(&Env::default()).is_err());
+    }
+}
