@@ -1,1 +1,44 @@
-//! recorded state: local file and PostgreSQL backends
+//! Capstan's recorded state: what was applied, per component, and where it is kept.
+//!
+//! The state is the engine's memory between runs: the inventory of objects each
+//! component applied (so pruning never guesses), digests of the effects that ran
+//! (so an unchanged effect is not run again), and the outputs dependents read.
+//! Sensitive values never enter it: passwords, Secret data and sensitive outputs
+//! are recorded only as a keyed hash ([`StateKey`]), enough to notice that a
+//! value changed without being able to recover it.
+//!
+//! Two backends sit behind [`StateBackend`]:
+//! - [`LocalBackend`] (default): `<stack root>/.capstan/state.json`, written
+//!   atomically, previous version kept, plus an append-only journal so a write
+//!   after each component costs one small `fsync`, not a rewrite of the file.
+//! - [`PostgresBackend`]: one row per component in a table, a session advisory
+//!   lock (released by the server if the run dies) with an info row naming the holder.
+//!
+//! The API is async (tokio): the CLI runs on tokio and the PostgreSQL backend
+//! talks through tokio-postgres. The local backend does its small blocking file
+//! I/O inline.
+//!
+//! This crate does not plan, diff or apply anything, and never sees a Kubernetes
+//! cluster: it stores what the engine tells it and answers what it stored.
+
+mod backend;
+mod digest;
+mod error;
+mod key;
+mod local;
+mod lock;
+mod model;
+mod postgres;
+mod time;
+
+pub use backend::{AnyBackend, StateBackend};
+pub use digest::{canonical_json, effect_digest, inputs_digest, object_digest, redact_effect, sha256_digest};
+pub use error::StateError;
+pub use key::StateKey;
+pub use local::LocalBackend;
+pub use lock::{LockGuard, LockInfo};
+pub use model::{
+    ComponentState, EffectRecord, ObjectRecord, OutputRecord, PluginRef, STATE_VERSION, State, component_key,
+};
+pub use postgres::{PostgresBackend, PostgresConfig};
+pub use time::now_rfc3339;

@@ -1,0 +1,1 @@
+//! The SQL effects executor for PostgreSQL (work in progress).

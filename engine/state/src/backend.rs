@@ -1,0 +1,114 @@
+//! The seam between the engine and where state lives.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::{
+    ComponentState, LocalBackend, LockGuard, LockInfo, PostgresBackend, State, StateError, StateKey,
+};
+
+/// A place state is kept, with a lock so that one run at a time changes it.
+///
+/// A run: `lock` → `read` → (`write_component` after each component, or
+/// `write` of the whole state) → `unlock`. Every write is atomic on its own:
+/// a run killed at any point leaves the last completed write readable.
+pub trait StateBackend: Send + Sync {
+    /// Where the state is, for messages (a path, or `postgres host/db table stack`).
+    fn location(&self) -> String;
+
+    /// The stack's [`StateKey`], created on first use.
+    fn state_key(&self) -> impl Future<Output = Result<StateKey, StateError>> + Send;
+
+    /// Takes the lock, waiting up to `timeout` for another holder to let go;
+    /// then fails with [`StateError::Locked`] naming that holder.
+    fn lock(
+        &self,
+        holder: &LockInfo,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<LockGuard, StateError>> + Send;
+
+    /// Who holds the lock now, if anyone.
+    fn current_lock(&self) -> impl Future<Output = Result<Option<LockInfo>, StateError>> + Send;
+
+    /// The stored state; an empty [`State`] with a fresh lineage if there is none.
+    /// Reading needs no lock (it may be stale if another run is writing).
+    fn read(&self) -> impl Future<Output = Result<State, StateError>> + Send;
+
+    /// Replaces the whole state. Returns the serial it was stored under (the
+    /// backend assigns serials; `state.serial` is ignored).
+    fn write(&self, state: &State, guard: &LockGuard)
+    -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// Records one component (`None` removes it), cheaply: this is what apply
+    /// calls after each component. Returns the new serial.
+    fn write_component(
+        &self,
+        key: &str,
+        component: Option<&ComponentState>,
+        guard: &LockGuard,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// Releases the lock and clears the recorded holder.
+    fn unlock(&self, guard: LockGuard) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Removes a lock left by a run that is gone (`capstan state unlock <id>`).
+    fn force_unlock(&self, lock_id: &str) -> impl Future<Output = Result<(), StateError>> + Send;
+}
+
+/// The backend the operator configured.
+pub enum AnyBackend {
+    Local(LocalBackend),
+    Postgres(Box<PostgresBackend>),
+}
+
+macro_rules! delegate {
+    ($self:ident, $b:ident => $call:expr) => {
+        match $self {
+            AnyBackend::Local($b) => $call,
+            AnyBackend::Postgres($b) => $call,
+        }
+    };
+}
+
+impl StateBackend for AnyBackend {
+    fn location(&self) -> String {
+        delegate!(self, b => b.location())
+    }
+
+    async fn state_key(&self) -> Result<StateKey, StateError> {
+        delegate!(self, b => b.state_key().await)
+    }
+
+    async fn lock(&self, holder: &LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+        delegate!(self, b => b.lock(holder, timeout).await)
+    }
+
+    async fn current_lock(&self) -> Result<Option<LockInfo>, StateError> {
+        delegate!(self, b => b.current_lock().await)
+    }
+
+    async fn read(&self) -> Result<State, StateError> {
+        delegate!(self, b => b.read().await)
+    }
+
+    async fn write(&self, state: &State, guard: &LockGuard) -> Result<u64, StateError> {
+        delegate!(self, b => b.write(state, guard).await)
+    }
+
+    async fn write_component(
+        &self,
+        key: &str,
+        component: Option<&ComponentState>,
+        guard: &LockGuard,
+    ) -> Result<u64, StateError> {
+        delegate!(self, b => b.write_component(key, component, guard).await)
+    }
+
+    async fn unlock(&self, guard: LockGuard) -> Result<(), StateError> {
+        delegate!(self, b => b.unlock(guard).await)
+    }
+
+    async fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
+        delegate!(self, b => b.force_unlock(lock_id).await)
+    }
+}

@@ -1,0 +1,84 @@
+//! The one error type of this crate. Messages name the file, table or lock
+//! involved; none ever carries a state key, a password or a connection URL.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::LockInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("state in {location} is not valid: {source}")]
+    Parse {
+        location: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("cannot encode state for {location}: {source}")]
+    Encode {
+        location: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("state in {location} has schema version {found}, this capstan reads version {supported}; {hint}")]
+    VersionMismatch { location: String, found: u32, supported: u32, hint: &'static str },
+
+    #[error(
+        "state in {location} belongs to lineage {stored}, refusing to overwrite it with lineage {given} (a state from another stack?)"
+    )]
+    LineageMismatch { location: String, stored: String, given: String },
+
+    #[error("state of {location} is locked by {}; waited {waited:?}; if that run is gone, `capstan state unlock {}`", describe_holder(.holder), holder.as_ref().map_or("<id>", |h| h.id.as_str()))]
+    Locked { location: String, holder: Option<Box<LockInfo>>, waited: Duration },
+
+    #[error("no lock {id} on {location}{}", .current.as_ref().map(|c| format!(" (the current lock is {c})")).unwrap_or_default())]
+    LockNotFound { location: String, id: String, current: Option<Box<LockInfo>> },
+
+    #[error("lock {id} on {location} is no longer held (force-unlocked by someone else?); stop and re-run")]
+    LockLost { location: String, id: String },
+
+    #[error("this lock guard belongs to {guard_location}, not to {location}")]
+    WrongGuard { location: String, guard_location: String },
+
+    #[error("PostgreSQL state backend ({target}): {action}: {source}")]
+    Postgres {
+        target: String,
+        action: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("invalid state backend configuration: {what}")]
+    InvalidConfig { what: String },
+
+    #[error("state key in {location} is not valid ({why})")]
+    InvalidKey { location: String, why: &'static str },
+
+    #[error("cannot record object #{index}: {why}")]
+    InvalidObject { index: usize, why: String },
+
+    #[error("no randomness from the operating system: {0}")]
+    Random(getrandom::Error),
+}
+
+fn describe_holder(holder: &Option<Box<LockInfo>>) -> String {
+    match holder {
+        Some(h) => h.to_string(),
+        None => "another run (holder not recorded)".to_string(),
+    }
+}
+
+impl StateError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StateError::Io { path: path.into(), source }
+    }
+}

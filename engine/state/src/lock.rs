@@ -1,0 +1,118 @@
+//! Who holds a stack's state, and the guard a run keeps while it does.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StateError;
+
+/// Who holds (or asks for) the lock. Shown to the operator who is kept waiting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Random id; `capstan state unlock <id>` names it.
+    pub id: String,
+    /// Who runs: a user name, a CI job id — whatever the CLI says.
+    pub holder: String,
+    /// What for: `apply`, `destroy`, …
+    pub operation: String,
+    pub pid: u32,
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub since: String,
+}
+
+impl LockInfo {
+    /// A lock request from this process, with a fresh id, now.
+    pub fn new(holder: impl Into<String>, operation: impl Into<String>) -> Result<Self, StateError> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(StateError::Random)?;
+        Ok(Self {
+            id: hex::encode(bytes),
+            holder: holder.into(),
+            operation: operation.into(),
+            pid: std::process::id(),
+            host: hostname(),
+            since: crate::now_rfc3339(),
+        })
+    }
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} with pid {} on {}, since {}, lock id {})",
+            self.holder, self.operation, self.pid, self.host, self.since, self.id
+        )
+    }
+}
+
+/// This machine's name, for lock messages; `unknown` where it cannot be read.
+pub(crate) fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// What the guard knows about the stored state, so writes need not read it.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    pub serial: u64,
+    pub lineage: Option<String>,
+}
+
+pub(crate) enum GuardKind {
+    Local { lock_path: PathBuf },
+    Postgres { client: tokio_postgres::Client },
+}
+
+/// Proof that this run holds the lock. Writes need it.
+///
+/// Dropping it releases the lock (the local lock file is removed; the
+/// PostgreSQL session ends, which frees its advisory lock), so a run that
+/// fails still lets the next one in. `StateBackend::unlock` does the same
+/// and also clears the recorded holder.
+pub struct LockGuard {
+    pub(crate) info: LockInfo,
+    pub(crate) location: String,
+    /// Serialises writes from components that finish at the same time.
+    pub(crate) progress: tokio::sync::Mutex<Progress>,
+    pub(crate) kind: GuardKind,
+}
+
+impl fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").field("info", &self.info).field("location", &self.location).finish()
+    }
+}
+
+impl LockGuard {
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    pub(crate) fn check_location(&self, location: &str) -> Result<(), StateError> {
+        if self.location == location {
+            Ok(())
+        } else {
+            Err(StateError::WrongGuard {
+                location: location.to_string(),
+                guard_location: self.location.clone(),
+            })
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let GuardKind::Local { lock_path } = &self.kind {
+            crate::local::release_lock_file(lock_path, &self.info.id);
+        }
+        // Postgres: dropping the client closes the session, and the server
+        // releases the session's advisory lock.
+    }
+}
