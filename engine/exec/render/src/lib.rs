@@ -1,1 +1,39 @@
-//! the render target: deterministic YAML for GitOps
+//! The render target: every planned Kubernetes object written as deterministic
+//! YAML, laid out so Argo CD or Flux can consume the directory as it is.
+//!
+//! Layout (one object per file):
+//!
+//! ```text
+//! <out>/<env>/<namespace>/<component>/<kind>-<name>.yaml
+//! <out>/<env>/<namespace>/<component>/kustomization.yaml   lists the object files
+//! <out>/<env>/<namespace>/kustomization.yaml               lists the component dirs
+//! <out>/<env>/kustomization.yaml                           lists the namespace dirs
+//! <out>/.capstan-render.json                               the files Capstan wrote
+//! ```
+//!
+//! `<namespace>` is the Capstan namespace of the component (its directory in the
+//! stack), not necessarily `metadata.namespace` of each object. File names are
+//! lowercase; characters other than `a-z 0-9 . _ -` become `_`.
+//!
+//! Output is byte-for-byte deterministic: keys are ordered `apiVersion`, `kind`,
+//! `metadata` (`name`, `namespace`, `labels`, `annotations`, then the rest
+//! sorted), then the remaining keys sorted, at every level; lists keep their
+//! order. A file whose bytes would not change is not rewritten, so re-rendering
+//! an unchanged plan touches nothing. Objects that left the plan are removed,
+//! with directories left empty by that; only files listed in the marker file
+//! are ever removed or overwritten, so an operator's own files in the output
+//! directory are kept (and a file Capstan did not write is never overwritten).
+//! Secrets are written with mode 0600.
+//!
+//! This crate does not talk to a cluster, validate objects against schemas, or
+//! decide what belongs in the plan: it writes what it is given.
+
+mod error;
+mod layout;
+mod tree;
+mod yaml;
+
+pub use error::RenderError;
+pub use layout::{MARKER_FILE, object_file_name};
+pub use tree::{RenderReport, RenderedComponent, render};
+pub use yaml::to_yaml;

@@ -1,0 +1,37 @@
+//! The one error type of this crate: each variant names the component or file.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("component {component}: object #{index} cannot be rendered: {why}")]
+    InvalidObject { component: String, index: usize, why: String },
+
+    #[error("component {component}: {what} {value:?} cannot be used as a directory name")]
+    UnsafeName { component: String, what: &'static str, value: String },
+
+    #[error("component {component}: two objects would be written to {file} (same kind and name)")]
+    DuplicateObject { component: String, file: String },
+
+    #[error("component {component} is listed twice")]
+    DuplicateComponent { component: String },
+
+    #[error(
+        "{path} exists and was not written by capstan; refusing to overwrite it (move it away, or render to another directory)"
+    )]
+    WouldOverwrite { path: PathBuf },
+
+    #[error("render marker {path} is not valid: {source}")]
+    Marker {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("render I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

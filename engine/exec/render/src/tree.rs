@@ -1,0 +1,265 @@
+//! Writing the whole output tree: desired files, what changed, what left.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use capstan_core::ComponentId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::layout::{MARKER_FILE, is_secret, object_file_name, segment};
+use crate::{RenderError, to_yaml};
+
+const KUSTOMIZATION: &str = "kustomization.yaml";
+const MARKER_VERSION: u32 = 1;
+
+/// The objects one component planned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedComponent {
+    pub id: ComponentId,
+    pub objects: Vec<Value>,
+}
+
+/// What a render did, as paths relative to the output directory, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderReport {
+    pub written: Vec<PathBuf>,
+    pub unchanged: Vec<PathBuf>,
+    pub removed: Vec<PathBuf>,
+}
+
+impl RenderReport {
+    /// True when nothing on disk changed.
+    pub fn is_noop(&self) -> bool {
+        self.written.is_empty() && self.removed.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Marker {
+    version: u32,
+    files: BTreeSet<String>,
+}
+
+struct Desired {
+    bytes: Vec<u8>,
+    secret: bool,
+}
+
+/// Renders the full plan (every component, not a subset: whatever is not
+/// given is removed) into `out_dir`.
+pub fn render(out_dir: &Path, components: &[RenderedComponent]) -> Result<RenderReport, RenderError> {
+    let desired = desired_files(components)?;
+    fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
+    let marker_path = out_dir.join(MARKER_FILE);
+    let previous = read_marker(&marker_path)?;
+
+    // Refuse before touching anything if a file we would write is not ours.
+    for rel in desired.keys() {
+        let path = out_dir.join(rel);
+        if !previous.contains(rel) && path.symlink_metadata().is_ok() {
+            return Err(RenderError::WouldOverwrite { path });
+        }
+    }
+
+    // Record every file we may write before writing it: a render interrupted
+    // half-way still knows which files are its own.
+    let union: BTreeSet<String> = previous.iter().cloned().chain(desired.keys().cloned()).collect();
+    if union != previous {
+        write_marker(&marker_path, &union)?;
+    }
+
+    let mut report = RenderReport::default();
+    for (rel, file) in &desired {
+        let path = out_dir.join(rel);
+        if is_current(&path, file)? {
+            report.unchanged.push(PathBuf::from(rel));
+        } else {
+            write_file(&path, file)?;
+            report.written.push(PathBuf::from(rel));
+        }
+    }
+
+    for rel in previous.difference(&desired.keys().cloned().collect()) {
+        let path = out_dir.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => report.removed.push(PathBuf::from(rel)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path, e)),
+        }
+        remove_empty_parents(out_dir, &path);
+    }
+
+    let now: BTreeSet<String> = desired.keys().cloned().collect();
+    if now != union {
+        write_marker(&marker_path, &now)?;
+    }
+    Ok(report)
+}
+
+/// Every file of the tree, keyed by relative path (with `/`), in order.
+fn desired_files(components: &[RenderedComponent]) -> Result<BTreeMap<String, Desired>, RenderError> {
+    let mut files = BTreeMap::new();
+    // dir → entries for the kustomizations: env → namespaces, env/ns → components.
+    let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for component in components {
+        let label = component.id.to_string();
+        if !seen.insert(label.clone()) {
+            return Err(RenderError::DuplicateComponent { component: label });
+        }
+        if component.objects.is_empty() {
+            continue;
+        }
+        let env = segment(&label, "environment", &component.id.environment)?;
+        let ns = segment(&label, "namespace", &component.id.namespace)?;
+        let name = segment(&label, "component name", &component.id.name)?;
+        let dir = format!("{env}/{ns}/{name}");
+        let mut names = BTreeSet::new();
+        for (index, object) in component.objects.iter().enumerate() {
+            let file = object_file_name(object).ok_or_else(|| RenderError::InvalidObject {
+                component: label.clone(),
+                index,
+                why: "it has no kind or no metadata.name".to_string(),
+            })?;
+            if file == KUSTOMIZATION || !names.insert(file.clone()) {
+                return Err(RenderError::DuplicateObject { component: label, file });
+            }
+            let text = format!(
+                "# Rendered by capstan from envs/{dir}; changes here are overwritten.\n{}",
+                to_yaml(object)?
+            );
+            files.insert(
+                format!("{dir}/{file}"),
+                Desired { bytes: text.into_bytes(), secret: is_secret(object) },
+            );
+        }
+        files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(&names)?);
+        children.entry(env.to_string()).or_default().insert(ns.to_string());
+        children.entry(format!("{env}/{ns}")).or_default().insert(name.to_string());
+    }
+    for (dir, entries) in &children {
+        files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(entries)?);
+    }
+    Ok(files)
+}
+
+fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, RenderError> {
+    let doc = serde_json::json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    });
+    let text = format!("# Written by capstan; changes here are overwritten.\n{}", to_yaml(&doc)?);
+    Ok(Desired { bytes: text.into_bytes(), secret: false })
+}
+
+fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let marker: Marker = serde_json::from_slice(&bytes)
+                .map_err(|source| RenderError::Marker { path: path.to_path_buf(), source })?;
+            // Paths from a marker are joined to out_dir and deleted: accept only
+            // plain relative paths, so an edited marker cannot point outside.
+            Ok(marker
+                .files
+                .into_iter()
+                .filter(|f| {
+                    !f.starts_with('/') && f.split('/').all(|s| !s.is_empty() && s != ".." && s != ".")
+                })
+                .collect())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(BTreeSet::new()),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn write_marker(path: &Path, files: &BTreeSet<String>) -> Result<(), RenderError> {
+    let marker = Marker { version: MARKER_VERSION, files: files.clone() };
+    let mut bytes = serde_json::to_vec_pretty(&marker)
+        .map_err(|source| RenderError::Marker { path: path.to_path_buf(), source })?;
+    bytes.push(b'\n');
+    write_file(path, &Desired { bytes, secret: false })
+}
+
+fn mode_of(file: &Desired) -> u32 {
+    if file.secret { 0o600 } else { 0o644 }
+}
+
+/// Whether `path` already has exactly these bytes and mode.
+fn is_current(path: &Path, file: &Desired) -> Result<bool, RenderError> {
+    let existing = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io(path, e)),
+    };
+    if existing != file.bytes {
+        return Ok(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777;
+        if mode != mode_of(file) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Temp file in the same directory (created with the final mode, so a Secret
+/// is never readable by others even briefly), fsync, rename.
+fn write_file(path: &Path, file: &Desired) -> Result<(), RenderError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(path.file_name().unwrap_or_default());
+    tmp_name.push(format!(".capstan-tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let _ = fs::remove_file(&tmp);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode_of(file));
+    }
+    let result = (|| {
+        let mut f = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            // The umask may have narrowed the mode given at create.
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(mode_of(file)))?;
+        }
+        f.write_all(&file.bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(path, e));
+    }
+    Ok(())
+}
+
+/// Removes directories left empty by removing `path`, up to (not including) `root`.
+fn remove_empty_parents(root: &Path, path: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        // Fails (and stops) on the first directory that still has something in it.
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> RenderError {
+    RenderError::Io { path: path.to_path_buf(), source }
+}

@@ -1,0 +1,314 @@
+//! Integration tests of the render target, on real directories:
+//! golden output, determinism, no-op re-render, stale removal, user files, modes.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use capstan_core::ComponentId;
+use capstan_render::{RenderError, RenderedComponent, render};
+use serde_json::{Value, json};
+
+fn id(env: &str, ns: &str, name: &str) -> ComponentId {
+    ComponentId { name: name.into(), environment: env.into(), namespace: ns.into() }
+}
+
+fn api() -> RenderedComponent {
+    RenderedComponent {
+        id: id("staging", "core", "api"),
+        objects: vec![
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "api", "namespace": "core", "labels": {"app": "api"}},
+                   "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                       {"name": "api", "image": "registry.example/api:1.4.2",
+                        "args": ["--port", "8080"], "env": [{"name": "FLAG", "value": "yes"}]}]}}}}),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "api", "namespace": "core"},
+                   "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "api"}}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": "api-db", "namespace": "core"},
+                   "stringData": {"password": "not-a-real-password", "config": "line one\nline two\n"}}),
+        ],
+    }
+}
+
+fn db() -> RenderedComponent {
+    RenderedComponent {
+        id: id("staging", "data", "postgres"),
+        objects: vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "pg-settings", "namespace": "data"},
+                             "data": {"max_connections": "100", "on": "true"}})],
+    }
+}
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn paths(v: &[PathBuf]) -> Vec<String> {
+    v.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+}
+
+#[test]
+fn golden_output() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api(), db()]).unwrap();
+    let actual = tree(out.path());
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    if std::env::var_os("CAPSTAN_UPDATE_GOLDEN").is_some() {
+        let _ = fs::remove_dir_all(&golden_dir);
+        for (rel, bytes) in &actual {
+            let p = golden_dir.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, bytes).unwrap();
+        }
+    }
+    let expected = tree(&golden_dir);
+    assert_eq!(actual.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (rel, bytes) in &expected {
+        assert_eq!(
+            String::from_utf8_lossy(&actual[rel]),
+            String::from_utf8_lossy(bytes),
+            "{rel} differs from tests/golden (CAPSTAN_UPDATE_GOLDEN=1 rewrites it)"
+        );
+    }
+}
+
+/// The same objects with every map built in reverse key order.
+fn reversed(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().rev().map(|(k, v)| (k.clone(), reversed(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn output_is_deterministic_and_re_render_touches_nothing() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    render(a.path(), &[api(), db()]).unwrap();
+    let mut shuffled = vec![db(), api()];
+    for c in &mut shuffled {
+        c.objects = c.objects.iter().map(reversed).collect();
+    }
+    render(b.path(), &shuffled).unwrap();
+    assert_eq!(tree(a.path()), tree(b.path()));
+
+    let deployment = a.path().join("staging/core/api/deployment-api.yaml");
+    let before = fs::metadata(&deployment).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let report = render(a.path(), &[api(), db()]).unwrap();
+    assert!(report.is_noop(), "{report:?}");
+    assert_eq!(report.unchanged.len(), tree(a.path()).len() - 1, "every file but the marker is unchanged");
+    assert_eq!(fs::metadata(&deployment).unwrap().modified().unwrap(), before);
+
+    // One changed object rewrites exactly one file.
+    let mut changed = api();
+    changed.objects[0]["spec"]["replicas"] = json!(3);
+    let report = render(a.path(), &[changed, db()]).unwrap();
+    assert_eq!(paths(&report.written), ["staging/core/api/deployment-api.yaml"]);
+}
+
+#[test]
+fn objects_and_components_that_leave_the_plan_disappear() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api(), db()]).unwrap();
+
+    let mut smaller = api();
+    smaller.objects.remove(1); // the Service
+    let report = render(out.path(), &[smaller.clone(), db()]).unwrap();
+    assert_eq!(paths(&report.removed), ["staging/core/api/service-api.yaml"]);
+    assert_eq!(paths(&report.written), ["staging/core/api/kustomization.yaml"]);
+    let k = fs::read_to_string(out.path().join("staging/core/api/kustomization.yaml")).unwrap();
+    assert!(!k.contains("service-api.yaml") && k.contains("deployment-api.yaml"), "{k}");
+
+    // The whole data namespace goes: its directories go with it.
+    let report = render(out.path(), &[smaller]).unwrap();
+    assert!(!out.path().join("staging/data").exists());
+    assert!(paths(&report.removed).contains(&"staging/data/postgres/configmap-pg-settings.yaml".to_string()));
+    let env = fs::read_to_string(out.path().join("staging/kustomization.yaml")).unwrap();
+    assert!(env.contains("- core") && !env.contains("data"), "{env}");
+
+    // Nothing left at all: the tree is empty but the output directory stays.
+    render(out.path(), &[]).unwrap();
+    assert_eq!(tree(out.path()).keys().collect::<Vec<_>>(), [".capstan-render.json"]);
+}
+
+#[test]
+fn files_capstan_did_not_write_are_kept_and_never_overwritten() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api(), db()]).unwrap();
+    fs::write(out.path().join("README.md"), "ours").unwrap();
+    fs::write(out.path().join("staging/data/postgres/notes.txt"), "ours too").unwrap();
+
+    render(out.path(), &[api()]).unwrap();
+    assert_eq!(fs::read_to_string(out.path().join("README.md")).unwrap(), "ours");
+    assert_eq!(fs::read_to_string(out.path().join("staging/data/postgres/notes.txt")).unwrap(), "ours too");
+    assert!(!out.path().join("staging/data/postgres/configmap-pg-settings.yaml").exists());
+
+    // A user's file where capstan would write: refused, and nothing is touched.
+    let fresh = tempfile::tempdir().unwrap();
+    fs::create_dir_all(fresh.path().join("staging/core/api")).unwrap();
+    fs::write(fresh.path().join("staging/core/api/service-api.yaml"), "hand-written").unwrap();
+    let err = render(fresh.path(), &[api()]).unwrap_err();
+    assert!(matches!(err, RenderError::WouldOverwrite { .. }), "{err:?}");
+    assert!(err.to_string().contains("service-api.yaml"), "{err}");
+    assert!(!fresh.path().join("staging/core/api/deployment-api.yaml").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn secrets_are_written_0600_and_others_0644() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api()]).unwrap();
+    let mode = |f: &str| fs::metadata(out.path().join(f)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("staging/core/api/secret-api-db.yaml"), 0o600);
+    assert_eq!(mode("staging/core/api/service-api.yaml"), 0o644);
+    // A loosened Secret file is put back to 0600 on the next render.
+    fs::set_permissions(
+        out.path().join("staging/core/api/secret-api-db.yaml"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let report = render(out.path(), &[api()]).unwrap();
+    assert_eq!(paths(&report.written), ["staging/core/api/secret-api-db.yaml"]);
+    assert_eq!(mode("staging/core/api/secret-api-db.yaml"), 0o600);
+}
+
+#[test]
+fn bad_input_is_refused_with_the_component_named() {
+    let out = tempfile::tempdir().unwrap();
+    let mut dup = db();
+    dup.objects.push(dup.objects[0].clone());
+    let err = render(out.path(), &[dup]).unwrap_err().to_string();
+    assert!(err.contains("staging/data/postgres") && err.contains("configmap-pg-settings.yaml"), "{err}");
+
+    let nameless = RenderedComponent {
+        id: id("staging", "core", "x"),
+        objects: vec![json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})],
+    };
+    let err = render(out.path(), &[nameless]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "component staging/core/x: object #0 cannot be rendered: it has no kind or no metadata.name"
+    );
+
+    let escape = RenderedComponent { id: id("..", "core", "x"), objects: db().objects };
+    let err = render(out.path(), &[escape]).unwrap_err();
+    assert!(matches!(err, RenderError::UnsafeName { what: "environment", .. }), "{err:?}");
+    assert!(tree(out.path()).is_empty(), "nothing written on refusal");
+}
+
+/// Strings that YAML readers disagree on, and shapes the emitter must nest right.
+fn tricky() -> Value {
+    let strings = [
+        "yes",
+        "No",
+        "on",
+        "OFF",
+        "y",
+        "n",
+        "true",
+        "null",
+        "~",
+        "",
+        " ",
+        " lead",
+        "trail ",
+        "0777",
+        "1:20",
+        "1_000",
+        "1e3",
+        "-1",
+        "+1",
+        ".5",
+        ".inf",
+        ".dockerconfigjson",
+        "0x1F",
+        "a: b",
+        "a #b",
+        "#x",
+        "- x",
+        "-",
+        "--",
+        "--port",
+        "-x",
+        "-.5",
+        "--1",
+        "?x",
+        "'quoted'",
+        "\"dq\"",
+        "back\\slash",
+        "tab\there",
+        "cr\rhere",
+        "bell\u{7}",
+        "ünïcødé",
+        "a:b",
+        "http://x/y?q=1&r=2",
+        "<<",
+        "line one\nline two\n",
+        "no newline\nat end",
+        "two\n\ntrailing\n\n",
+        "\nstarts with newline",
+        "\n  indented after empty",
+        "\n\n x\n",
+        "t\tab\nblock",
+        "  indented\nblock",
+        "x\n  indented second\n",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "%directive",
+        "@at",
+        "`tick",
+        "[list]",
+        "{map}",
+        ",comma",
+        "|pipe",
+        ">fold",
+    ];
+    let map: serde_json::Map<String, Value> =
+        strings.iter().enumerate().map(|(i, s)| (format!("k{i:02}"), json!(s))).collect();
+    let keys: serde_json::Map<String, Value> = strings.iter().map(|s| (s.to_string(), json!(1))).collect();
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky"},
+           "data": map, "keys": keys, "list": strings.to_vec(),
+           "nested": [[1, [2, []]], {}, [], {"a": [{"b": {"c": ["multi\nline\n", "x"]}}]}, null, true, 1.5, -7],
+           "emptyMap": {}, "emptyList": []})
+}
+
+#[test]
+fn yaml_reads_back_identically_in_yaml_1_2_and_yaml_1_1() {
+    let object = tricky();
+    let text = capstan_render::to_yaml(&object).unwrap();
+    // YAML 1.2 (serde_norway).
+    let back: Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(back, object, "YAML 1.2 read-back differs:\n{text}");
+    // YAML 1.1 (PyYAML), which is what Kubernetes' go-yaml v2 lineage reads.
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with PyYAML is needed for this test");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "PyYAML failed on:\n{text}");
+    let back: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(back, object, "YAML 1.1 read-back differs:\n{text}");
+}
