@@ -1,1 +1,384 @@
-//! HCL stack trees into a resolved, typed model
+//! HCL stack trees into a resolved, typed model.
+//!
+//! A stack is a directory tree in the Terragrunt style:
+//!
+//! ```text
+//! <root>/client.hcl                               organisation-wide settings
+//! <root>/envs/<env>/env.hcl                       one environment
+//! <root>/envs/<env>/<ns>/namespace.hcl            one namespace
+//! <root>/envs/<env>/<ns>/<name>/component.hcl     one component
+//! ```
+//!
+//! [`load`] walks up from a target directory to the stack root (the nearest
+//! directory holding `client.hcl`), evaluates each level once, reads every
+//! component at or below the target plus the components they depend on, and
+//! returns a [`Stack`], or every problem it found as [`Diagnostics`] that
+//! print like rustc's. Levels are visible to lower levels as `local.client`,
+//! `local.env` and `local.namespace`; see `LANGUAGE.md` beside this crate for
+//! the whole language.
+//!
+//! Loading is the first of two phases: a component's `inputs` may read
+//! `dependency.<name>.outputs.<x>`, which only exists once the dependency is
+//! planned, so [`Component::resolve_inputs`] evaluates them later, merges them
+//! over the plugin's defaults and validates them against the plugin's schema.
+//!
+//! Secrets (`secrets.enc.hcl` files, `secret_ref(...)`) come through
+//! [`capstan_core::SecretProvider`]; this crate never decrypts anything, and
+//! sensitive values never appear in its diagnostics or `Debug` output.
+//!
+//! This crate does not run plugins, plan, or touch the network; it reads
+//! files only inside the stack root, through a cap-std directory handle (the
+//! one ambient look-up is the walk up from the target to find `client.hcl`).
+
+mod client;
+mod component;
+mod diag;
+mod eval;
+mod funcs;
+mod levels;
+mod resolve;
+mod root;
+mod shared;
+mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use capstan_core::{ComponentId, SecretProvider};
+use serde_json::Value;
+
+pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
+pub use component::{Command, Component, DependencyDecl, MergeStrategy};
+pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
+pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
+
+use crate::diag::Location as Loc;
+use crate::eval::{Ctx, Scope};
+use crate::levels::{Level, Levels};
+use crate::root::{StackRoot, display};
+use crate::shared::Shared;
+
+/// What a load may use from the operator's environment. Nothing is read
+/// from the process environment directly: the CLI passes it in.
+#[derive(Clone, Default)]
+pub struct LoadOptions {
+    /// Opens `secrets.enc.hcl` files and resolves `secret_ref(...)`. Without
+    /// one, a secrets file or a `secret_ref` call is an error.
+    pub secrets: Option<Arc<dyn SecretProvider>>,
+    /// What `get_env(name, default)` sees.
+    pub env: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("secrets", &self.secrets.as_ref().map(|_| "provider"))
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A loaded stack.
+#[derive(Debug)]
+pub struct Stack {
+    /// Absolute path of the stack root.
+    pub root: PathBuf,
+    pub client: ClientSettings,
+    /// `connection` blocks of each env.hcl, by environment name.
+    pub env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    /// Every loaded component by key (its directory relative to the root).
+    pub components: BTreeMap<String, Component>,
+}
+
+impl Stack {
+    pub fn component(&self, key: &str) -> Option<&Component> {
+        self.components.get(key)
+    }
+
+    /// The components at or below the directory the load started from.
+    pub fn targets(&self) -> impl Iterator<Item = &Component> {
+        self.components.values().filter(|c| c.in_target)
+    }
+
+    /// Every component key, each after the components it depends on
+    /// (load guarantees there is no cycle).
+    pub fn order(&self) -> Vec<&str> {
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        let mut out = Vec::with_capacity(self.components.len());
+        fn visit<'a>(s: &'a Stack, key: &'a str, done: &mut BTreeSet<&'a str>, out: &mut Vec<&'a str>) {
+            if !done.insert(key) {
+                return;
+            }
+            if let Some(c) = s.components.get(key) {
+                for d in c.dependencies.values() {
+                    visit(s, &d.target, done, out);
+                }
+            }
+            out.push(key);
+        }
+        for key in self.components.keys() {
+            visit(self, key, &mut done, &mut out);
+        }
+        out
+    }
+
+    /// The connections a component's effects may target: the client's,
+    /// overridden by its environment's.
+    pub fn connections_for(&self, c: &Component) -> BTreeMap<String, Connection> {
+        let mut out = self.client.connections.clone();
+        if let Some(env) = self.env_connections.get(&c.id.environment) {
+            out.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+}
+
+/// `capstan validate`: loads everything at or below `target` and returns
+/// every problem found (empty when the stack is valid).
+pub fn validate(target: &Path, options: &LoadOptions) -> Diagnostics {
+    match load(target, options) {
+        Ok(_) => Diagnostics::default(),
+        Err(d) => d,
+    }
+}
+
+/// Loads the stack containing `target`: the components at or below it and
+/// the components they depend on.
+pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> {
+    let no_root =
+        || Diagnostics::from(Diagnostic::new(ConfigError::NoStackRoot { start: target.to_path_buf() }, None));
+    let target_abs = std::path::absolute(target).map_err(|_| no_root())?;
+    let target_abs = root::normalize_abs(&target_abs);
+    let root_abs = target_abs.ancestors().find(|d| d.join("client.hcl").is_file()).ok_or_else(no_root)?;
+    let stack_root = StackRoot::open(root_abs).map_err(|e| {
+        Diagnostics::from(Diagnostic::new(
+            ConfigError::Read { path: root_abs.to_path_buf(), reason: e.to_string() },
+            None,
+        ))
+    })?;
+    let target_rel = target_abs.strip_prefix(root_abs).unwrap_or(Path::new("")).to_path_buf();
+    let shared = Arc::new(Shared::new(stack_root, options.clone()));
+    Loader { shared: shared.clone(), levels: Levels::default(), env_connections: BTreeMap::new() }
+        .run(&target_rel, root_abs)
+}
+
+struct Loader {
+    shared: Arc<Shared>,
+    levels: Levels,
+    env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+}
+
+impl Loader {
+    fn run(mut self, target: &Path, root_abs: &Path) -> Result<Stack, Diagnostics> {
+        let shared = self.shared.clone();
+        let mut diags = Diagnostics::default();
+        let client_level = self.levels.get(&shared, Path::new(""), "client.hcl", "client", None);
+        let client = client_level.as_ref().map(|l| self.client_settings(l)).unwrap_or_default();
+
+        let mut queue: VecDeque<(PathBuf, bool)> = VecDeque::new();
+        match self.find_components(target) {
+            Ok(found) => queue.extend(found.into_iter().map(|d| (d, true))),
+            Err(e) => diags.push(Diagnostic::new(
+                ConfigError::Read { path: target.to_path_buf(), reason: e.to_string() },
+                None,
+            )),
+        }
+        let mut components: BTreeMap<String, Component> = BTreeMap::new();
+        let mut seen: BTreeSet<PathBuf> = queue.iter().map(|(d, _)| d.clone()).collect();
+        while let Some((dir, in_target)) = queue.pop_front() {
+            let Some(client_level) = &client_level else { break };
+            let Some(mut c) = self.component(client_level, &dir) else { continue };
+            c.in_target = in_target;
+            for d in c.dependencies.values() {
+                let tdir = PathBuf::from(if d.target == "." { "" } else { &d.target });
+                if !shared.root.is_file(&tdir.join("component.hcl")) {
+                    diags.push(Diagnostic::new(
+                        ConfigError::DependencyNotAComponent {
+                            dependency: d.name.clone(),
+                            target: d.target.clone(),
+                        },
+                        Some(d.location.clone()),
+                    ));
+                    continue;
+                }
+                if seen.insert(tdir.clone()) {
+                    queue.push_back((tdir, false));
+                }
+            }
+            components.insert(c.key.clone(), c);
+        }
+        cycles(&components, &mut diags);
+        diags.extend(shared.take_diags());
+        if !diags.is_empty() {
+            diags.sort();
+            return Err(diags);
+        }
+        Ok(Stack { root: root_abs.to_path_buf(), client, env_connections: self.env_connections, components })
+    }
+
+    fn client_settings(&self, level: &Level) -> ClientSettings {
+        let Some(body) = level.body.as_ref().and_then(|p| p.body.as_ref()) else {
+            return ClientSettings::default();
+        };
+        let ctx = level_ctx(&self.shared, level);
+        let scope = Scope::Root(&level.vars);
+        let mut errors = Vec::new();
+        let settings = client::parse_client(&ctx, &scope, body, level.value.clone(), &mut errors);
+        for e in errors {
+            self.shared.report(e.into_diagnostic(&level.file, &self.shared));
+        }
+        settings
+    }
+
+    /// Directories at or below `dir` holding a component.hcl.
+    fn find_components(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            if self.shared.root.is_file(&d.join("component.hcl")) {
+                out.push(d.clone());
+            }
+            let mut subs = self.shared.root.subdirs(&d)?;
+            subs.reverse();
+            stack.extend(subs);
+        }
+        Ok(out)
+    }
+
+    /// Loads one component with its chain of levels.
+    fn component(&mut self, client: &Arc<Level>, dir: &Path) -> Option<Component> {
+        let shared = self.shared.clone();
+        let file = dir.join("component.hcl");
+        let find = |name: &str| {
+            dir.ancestors().skip(1).find(|a| shared.root.is_file(&a.join(name))).map(Path::to_path_buf)
+        };
+        let (Some(env_dir), Some(ns_dir)) = (find("env.hcl"), find("namespace.hcl")) else {
+            shared.report(Diagnostic::new(
+                ConfigError::Invalid {
+                    message: format!(
+                        "component {} is not inside an environment and a namespace: it needs an env.hcl and, below it, a namespace.hcl in the directories above it",
+                        display(dir)
+                    ),
+                },
+                Some(Loc::file_only(&file)),
+            ));
+            return None;
+        };
+        if !ns_dir.starts_with(&env_dir) || ns_dir == env_dir {
+            shared.report(Diagnostic::new(
+                ConfigError::Invalid {
+                    message: format!(
+                        "{} must be in a directory below {} (client → env → namespace → component)",
+                        display(&ns_dir.join("namespace.hcl")),
+                        display(&env_dir.join("env.hcl"))
+                    ),
+                },
+                Some(Loc::file_only(&ns_dir.join("namespace.hcl"))),
+            ));
+            return None;
+        }
+        let env = self.levels.get(&shared, &env_dir, "env.hcl", "env", Some(client))?;
+        let env_name = dir_name(&env_dir);
+        if !self.env_connections.contains_key(&env_name) {
+            let conns = self.env_level_blocks(&env, true);
+            self.env_connections.insert(env_name.clone(), conns);
+        }
+        let ns = self.levels.get(&shared, &ns_dir, "namespace.hcl", "namespace", Some(&env))?;
+        let namespace = match ns.value.get("namespace") {
+            Some(Value::String(s)) => s.clone(),
+            _ => dir_name(&ns_dir),
+        };
+        let id = ComponentId { name: dir_name(dir), environment: env_name, namespace };
+        component::load_component(&shared, &ns, dir, display(dir), id)
+    }
+
+    /// Checks the blocks of an env.hcl or namespace.hcl; returns an env's connections.
+    fn env_level_blocks(&self, level: &Level, is_env: bool) -> BTreeMap<String, Connection> {
+        let Some(body) = level.body.as_ref().and_then(|p| p.body.as_ref()) else {
+            return BTreeMap::new();
+        };
+        let ctx = level_ctx(&self.shared, level);
+        let scope = Scope::Root(&level.vars);
+        let mut errors = Vec::new();
+        for b in body.blocks() {
+            let ident = b.ident.value().as_str();
+            if ident != "locals" && !(is_env && ident == "connection") {
+                errors.push(eval::EvalError::new(
+                    ConfigError::Invalid {
+                        message: format!(
+                            "unknown block `{ident}` here (an env.hcl holds locals, attributes and connection blocks)"
+                        ),
+                    },
+                    eval::span_of(&b.ident),
+                ));
+            }
+        }
+        let conns = client::parse_connections(&ctx, &scope, body, &mut errors);
+        for e in errors {
+            self.shared.report(e.into_diagnostic(&level.file, &self.shared));
+        }
+        conns
+    }
+}
+
+fn level_ctx<'a>(shared: &'a Shared, level: &'a Level) -> Ctx<'a> {
+    Ctx {
+        shared,
+        file: &level.file,
+        dir: &level.dir,
+        component_dir: &level.dir,
+        levels_key: &level.key,
+        levels: &level.levels,
+        deps: None,
+        lenient_deps: false,
+    }
+}
+
+fn dir_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Reports each dependency cycle once, at the block that closes it.
+fn cycles(components: &BTreeMap<String, Component>, diags: &mut Diagnostics) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        key: &'a str,
+        components: &'a BTreeMap<String, Component>,
+        state: &mut BTreeMap<&'a str, State>,
+        stack: &mut Vec<&'a str>,
+        diags: &mut Diagnostics,
+    ) {
+        match state.get(key) {
+            Some(State::Done) => return,
+            Some(State::Visiting) => return,
+            None => {}
+        }
+        let Some(c) = components.get(key) else { return };
+        state.insert(key, State::Visiting);
+        stack.push(key);
+        for d in c.dependencies.values() {
+            let t = d.target.as_str();
+            if state.get(t) == Some(&State::Visiting) {
+                let start = stack.iter().position(|k| *k == t).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[start..].iter().map(|k| (*k).to_owned()).collect();
+                cycle.push(t.to_owned());
+                diags.push(Diagnostic::new(ConfigError::DependencyCycle { cycle }, Some(d.location.clone())));
+            } else {
+                visit(t, components, state, stack, diags);
+            }
+        }
+        stack.pop();
+        state.insert(key, State::Done);
+    }
+    let mut state = BTreeMap::new();
+    for key in components.keys() {
+        let mut stack = Vec::new();
+        visit(key, components, &mut state, &mut stack, diags);
+    }
+}

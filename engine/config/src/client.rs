@@ -1,0 +1,275 @@
+//! The organisation-wide settings in `client.hcl` the engine acts on:
+//! where state lives, where plugins come from, what it may connect to, and
+//! whom it trusts. Settings this crate does not know are kept as raw JSON
+//! rather than guessed at.
+
+use std::collections::BTreeMap;
+
+use capstan_core::{Sensitive, Text};
+use hcl_edit::structure::{Block, Body};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diag::ConfigError;
+use crate::eval::{Ctx, EvalError, Map, Scope, eval, span_of};
+use crate::shared::{Shared, has_token};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClientSettings {
+    /// `state { backend = … }`; local when absent.
+    pub state: StateBackend,
+    /// `plugin_source "name" { … }`, by name.
+    pub plugin_sources: BTreeMap<String, PluginSource>,
+    /// `connection "name" { … }`, by name: the targets of effects.
+    pub connections: BTreeMap<String, Connection>,
+    /// `trust "publisher" { … }` blocks, in order.
+    pub trust: Vec<Trust>,
+    /// Every other block of client.hcl, as `{ type: { label: body } }` or
+    /// `{ type: body }`, evaluated.
+    pub other_blocks: Map,
+    /// client.hcl's locals and attributes (what `local.client` holds).
+    pub values: Map,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(tag = "backend", rename_all = "kebab-case")]
+pub enum StateBackend {
+    /// A file under the stack root (default `.capstan/state.json`).
+    #[default]
+    Local,
+    LocalPath {
+        path: String,
+    },
+    Postgres {
+        url: Text,
+        settings: Map,
+    },
+    /// A backend this crate does not know; the state crate decides.
+    Other {
+        name: String,
+        settings: Map,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum PluginSource {
+    /// A directory of plugin bundles, relative to the stack root.
+    Dir {
+        path: String,
+    },
+    Http {
+        url: String,
+    },
+    Oci {
+        url: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Connection {
+    pub name: String,
+    /// `postgres`, `amqp`, `http`, …
+    pub kind: String,
+    /// Sensitive when it holds a secret (it usually does: credentials).
+    pub url: Option<Text>,
+    /// The other attributes, with secrets shown as "(sensitive)".
+    pub settings: Map,
+    /// The settings that held secrets, in clear, for the driver.
+    #[serde(skip)]
+    pub sensitive_settings: BTreeMap<String, Sensitive>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trust {
+    /// The block label (a publisher name), if any.
+    pub name: Option<String>,
+    pub settings: Map,
+}
+
+/// Reads client.hcl's blocks. Problems go to `errors`.
+pub(crate) fn parse_client(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    body: &Body,
+    values: Map,
+    errors: &mut Vec<EvalError>,
+) -> ClientSettings {
+    let mut out = ClientSettings { values, ..ClientSettings::default() };
+    for block in body.blocks() {
+        let ident = block.ident.value().as_str();
+        let label = block.labels.first().map(|l| l.as_str().to_owned());
+        let Some(attrs) = block_attrs(ctx, scope, block, errors) else { continue };
+        match ident {
+            "locals" => {}
+            "state" => match state_backend(ctx.shared, block, attrs) {
+                Ok(s) => out.state = s,
+                Err(e) => errors.push(e),
+            },
+            "plugin_source" => {
+                let Some(name) = need_label(block, "plugin_source", errors) else { continue };
+                match plugin_source(block, &attrs) {
+                    Ok(s) => {
+                        out.plugin_sources.insert(name, s);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            "connection" => {
+                let Some(name) = need_label(block, "connection", errors) else { continue };
+                match connection(ctx.shared, block, name.clone(), attrs) {
+                    Ok(c) => {
+                        out.connections.insert(name, c);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            "trust" => out.trust.push(Trust { name: label, settings: attrs }),
+            _ => {
+                let v = Value::Object(attrs);
+                match label {
+                    Some(l) => {
+                        let entry = out
+                            .other_blocks
+                            .entry(ident.to_owned())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(m) = entry {
+                            m.insert(l, v);
+                        }
+                    }
+                    None => {
+                        out.other_blocks.insert(ident.to_owned(), v);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `connection` blocks of an env.hcl (they override the client's by name).
+pub(crate) fn parse_connections(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    body: &Body,
+    errors: &mut Vec<EvalError>,
+) -> BTreeMap<String, Connection> {
+    let mut out = BTreeMap::new();
+    for block in body.get_blocks("connection") {
+        let Some(name) = need_label(block, "connection", errors) else { continue };
+        let Some(attrs) = block_attrs(ctx, scope, block, errors) else { continue };
+        match connection(ctx.shared, block, name.clone(), attrs) {
+            Ok(c) => {
+                out.insert(name, c);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
+fn need_label(block: &Block, what: &str, errors: &mut Vec<EvalError>) -> Option<String> {
+    match block.labels.first() {
+        Some(l) => Some(l.as_str().to_owned()),
+        None => {
+            errors.push(invalid(format!("a `{what}` block needs a name: {what} \"name\" {{ … }}"), block));
+            None
+        }
+    }
+}
+
+fn block_attrs(ctx: &Ctx<'_>, scope: &Scope<'_>, block: &Block, errors: &mut Vec<EvalError>) -> Option<Map> {
+    let mut m = Map::new();
+    let mut ok = true;
+    for a in block.body.attributes() {
+        match eval(ctx, scope, &a.value) {
+            Ok(v) => {
+                m.insert(a.key.value().to_string(), v);
+            }
+            Err(e) => {
+                errors.push(e);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(m)
+}
+
+fn invalid(message: String, block: &Block) -> EvalError {
+    EvalError::new(ConfigError::Invalid { message }, span_of(&block.ident))
+}
+
+fn str_attr(attrs: &Map, key: &str) -> Option<String> {
+    attrs.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn text(shared: &Shared, s: &str) -> Text {
+    let (clear, secret) = shared.reveal(s);
+    if secret { Text::Sensitive(Sensitive::new(clear)) } else { Text::Plain(clear) }
+}
+
+/// Replaces secret tokens by "(sensitive)" in displayable settings,
+/// collecting the clear values apart.
+fn split_sensitive(shared: &Shared, mut attrs: Map) -> (Map, BTreeMap<String, Sensitive>) {
+    let mut sens = BTreeMap::new();
+    for (k, v) in &mut attrs {
+        if let Value::String(s) = v
+            && has_token(s)
+        {
+            sens.insert(k.clone(), Sensitive::new(shared.reveal(s).0));
+            *v = Value::String(capstan_core::REDACTED.to_owned());
+        }
+    }
+    (attrs, sens)
+}
+
+fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<StateBackend, EvalError> {
+    let Some(backend) = str_attr(&attrs, "backend") else {
+        return Err(invalid("`state` needs `backend = \"local\"` or `\"postgres\"`".to_owned(), block));
+    };
+    attrs.remove("backend");
+    Ok(match backend.as_str() {
+        "local" => match str_attr(&attrs, "path") {
+            Some(path) => StateBackend::LocalPath { path },
+            None => StateBackend::Local,
+        },
+        "postgres" => {
+            let Some(url) = str_attr(&attrs, "url") else {
+                return Err(invalid("a postgres state backend needs `url`".to_owned(), block));
+            };
+            attrs.remove("url");
+            let (settings, _) = split_sensitive(shared, attrs);
+            StateBackend::Postgres { url: text(shared, &url), settings }
+        }
+        _ => {
+            let (settings, _) = split_sensitive(shared, attrs);
+            StateBackend::Other { name: backend, settings }
+        }
+    })
+}
+
+fn plugin_source(block: &Block, attrs: &Map) -> Result<PluginSource, EvalError> {
+    let kind = str_attr(attrs, "type").unwrap_or_else(|| "dir".to_owned());
+    let need = |key: &str| {
+        str_attr(attrs, key).ok_or_else(|| invalid(format!("a `{kind}` plugin_source needs `{key}`"), block))
+    };
+    match kind.as_str() {
+        "dir" => Ok(PluginSource::Dir { path: need("path")? }),
+        "http" => Ok(PluginSource::Http { url: need("url")? }),
+        "oci" => Ok(PluginSource::Oci { url: need("url")? }),
+        other => {
+            Err(invalid(format!("unknown plugin_source type `{other}` (expected dir, http or oci)"), block))
+        }
+    }
+}
+
+fn connection(shared: &Shared, block: &Block, name: String, mut attrs: Map) -> Result<Connection, EvalError> {
+    let Some(kind) = str_attr(&attrs, "type") else {
+        return Err(invalid(format!("connection `{name}` needs `type` (postgres, amqp, http, …)"), block));
+    };
+    attrs.remove("type");
+    let url = str_attr(&attrs, "url").map(|u| text(shared, &u));
+    attrs.remove("url");
+    let (settings, sensitive_settings) = split_sensitive(shared, attrs);
+    Ok(Connection { name, kind, url, settings, sensitive_settings })
+}

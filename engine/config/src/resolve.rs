@@ -1,0 +1,566 @@
+//! The second phase: a component's inputs, once its dependencies have outputs.
+//!
+//! Order of precedence, lowest first: the plugin's defaults (YAML) ←
+//! `values_custom` (YAML heredoc) ← `inputs` ← `values_sensitive_custom`
+//! (YAML, from a secrets file). Objects merge key by key; anything else is
+//! replaced.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use capstan_core::{Output, REDACTED};
+use hcl_edit::expr::{Expression, ObjectKey};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::component::{Command, Component, Deferred, MergeStrategy};
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location};
+use crate::eval::{Map, Scope, eval, span_of};
+use crate::shared::{Shared, has_token};
+use crate::yaml;
+
+/// The outputs of one dependency, as the planner recorded them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DependencyOutputs {
+    pub outputs: Vec<Output>,
+}
+
+impl DependencyOutputs {
+    pub fn new(outputs: Vec<Output>) -> Self {
+        Self { outputs }
+    }
+}
+
+impl From<&capstan_core::Dependency> for DependencyOutputs {
+    fn from(d: &capstan_core::Dependency) -> Self {
+        Self { outputs: d.outputs.clone() }
+    }
+}
+
+/// Where a top-level input came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// Relative to the stack root; empty for the plugin's defaults.
+    pub file: PathBuf,
+    /// 1-based; 0 for the plugin's defaults.
+    pub line: usize,
+    pub source: OriginSource,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginSource {
+    PluginDefaults,
+    ValuesCustom,
+    Inputs,
+    ValuesSensitiveCustom,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.source {
+            OriginSource::PluginDefaults => f.write_str("plugin defaults"),
+            OriginSource::ValuesSensitiveCustom => {
+                write!(f, "{} (values_sensitive_custom)", crate::root::display(&self.file))
+            }
+            s => {
+                let what = if s == OriginSource::ValuesCustom { "values_custom" } else { "inputs" };
+                write!(f, "{}:{} ({what})", crate::root::display(&self.file), self.line)
+            }
+        }
+    }
+}
+
+/// A component's inputs, ready for its plugin.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct ResolvedInputs {
+    /// In clear: this goes to the plugin, never to a log.
+    pub value: Value,
+    /// JSON Pointers of the values that hold secrets.
+    pub sensitive_paths: Vec<String>,
+    /// Where each top-level key came from.
+    pub origins: BTreeMap<String, Origin>,
+}
+
+impl fmt::Debug for ResolvedInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedInputs")
+            .field("value", &self.redacted())
+            .field("sensitive_paths", &self.sensitive_paths)
+            .field("origins", &self.origins)
+            .finish()
+    }
+}
+
+impl ResolvedInputs {
+    /// The inputs with every sensitive value replaced by "(sensitive)", for showing.
+    pub fn redacted(&self) -> Value {
+        let mut v = self.value.clone();
+        for p in &self.sensitive_paths {
+            if let Some(slot) = v.pointer_mut(p) {
+                *slot = Value::String(REDACTED.to_owned());
+            }
+        }
+        v
+    }
+
+    /// `config show`: each top-level key, its redacted value and where it came from.
+    pub fn show(&self) -> String {
+        let red = self.redacted();
+        let mut out = String::new();
+        if let Value::Object(m) = &red {
+            for (k, v) in m {
+                let origin = self.origins.get(k).map(ToString::to_string).unwrap_or_default();
+                let text = serde_json::to_string(v).unwrap_or_default();
+                out.push_str(&format!("{k} = {text}\n    # from {origin}\n"));
+            }
+        }
+        out
+    }
+
+    pub fn is_sensitive(&self, pointer: &str) -> bool {
+        self.sensitive_paths.iter().any(|p| pointer == p || pointer.starts_with(&format!("{p}/")))
+    }
+}
+
+/// Load-time check of `inputs` and `values_custom`: evaluates them with
+/// mock outputs (and placeholders for outputs nobody mocked) so that
+/// `validate` reports their errors without planning anything.
+pub(crate) fn check_deferred(c: &Component) {
+    let mut deps = Map::new();
+    for (name, d) in &c.dependencies {
+        let mut dep = Map::new();
+        dep.insert("outputs".to_owned(), Value::Object(d.mock_outputs.clone()));
+        deps.insert(name.clone(), Value::Object(dep));
+    }
+    for d in c.values_custom.iter().chain(&c.inputs) {
+        let mut vars = (*d.vars).clone();
+        vars.insert("dependency".to_owned(), Value::Object(deps.clone()));
+        let mut ctx = c.ctx(&d.file, &d.dir);
+        ctx.lenient_deps = true;
+        let scope = Scope::Root(&vars);
+        match eval(&ctx, &scope, &d.expr) {
+            Err(e) => c.shared.report(e.into_diagnostic(&d.file, &c.shared)),
+            Ok(v) => {
+                if c.values_custom.iter().any(|x| std::ptr::eq(x, d))
+                    && let Err(diag) = values_custom_yaml(&c.shared, d, &v)
+                {
+                    c.shared.report(*diag);
+                }
+            }
+        }
+    }
+}
+
+/// `values_custom` as JSON; invalid YAML points into the heredoc.
+fn values_custom_yaml(shared: &Shared, d: &Deferred, v: &Value) -> Result<Value, Box<Diagnostic>> {
+    let Value::String(text) = v else {
+        return Err(Box::new(Diagnostic::at(
+            ConfigError::Type { message: "`values_custom` must be a YAML string (a heredoc)".to_owned() },
+            &d.file,
+            span_of(&d.expr),
+        )));
+    };
+    let at = |message: String, line: Option<usize>, col: Option<usize>| {
+        let mut loc = Location::at(&d.file, span_of(&d.expr));
+        if let (Expression::HeredocTemplate(h), Some(line)) = (&d.expr, line) {
+            // Heredoc content starts on the line after `<<-YAML`; dedenting
+            // keeps lines, so YAML line n is file line (start + n).
+            let (start, _) = d.file.line_col(span_of(&d.expr).start);
+            let file_line = start + line;
+            let indent = h.indent().unwrap_or(0);
+            let text = d.file.line_text(file_line).to_owned();
+            let col = col.unwrap_or(1) + indent;
+            let width = text.chars().count().saturating_sub(col - 1).max(1);
+            loc = Location { file: d.file.path.clone(), line: file_line, col, snippet: Some((text, width)) };
+        }
+        Box::new(Diagnostic::new(
+            shared.scrub_error(ConfigError::InvalidYaml { attribute: "values_custom".to_owned(), message }),
+            Some(loc),
+        ))
+    };
+    match yaml::parse(text) {
+        Ok(Value::Object(m)) => Ok(Value::Object(m)),
+        Ok(_) => Err(at("it must be a mapping (key: value lines)".to_owned(), None, None)),
+        Err(e) => Err(at(e.message, e.line, e.col)),
+    }
+}
+
+/// Objects merge key by key, recursively; anything else: `top` wins.
+pub(crate) fn deep_merge(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, top) => *slot = top,
+    }
+}
+
+/// Line of each top-level key of an `inputs = { … }` object literal.
+fn input_key_lines(d: &Deferred) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if let Expression::Object(o) = &d.expr {
+        for (k, _) in o.iter() {
+            let name = match k {
+                ObjectKey::Ident(i) => i.value().to_string(),
+                ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                ObjectKey::Expression(_) => continue,
+            };
+            out.insert(name, d.file.line_col(span_of(k).start).0);
+        }
+    }
+    out
+}
+
+/// The location of the value at `pointer` inside an `inputs` object literal,
+/// as deep as the literal goes; the attribute otherwise.
+fn pointer_location(d: &Deferred, pointer: &str) -> Location {
+    let mut expr = &d.expr;
+    let mut span = d.attr_span.clone();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        let Expression::Object(o) = expr else { break };
+        let found = o.iter().find(|(k, _)| match k {
+            ObjectKey::Ident(i) => i.value().as_str() == seg,
+            ObjectKey::Expression(Expression::String(s)) => *s.value() == seg,
+            ObjectKey::Expression(_) => false,
+        });
+        let Some((k, v)) = found else { break };
+        span = span_of(k).start..span_of(v.expr()).end;
+        expr = v.expr();
+    }
+    Location::at(&d.file, span)
+}
+
+fn leaf_pointers(v: &Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                leaf_pointers(v, format!("{prefix}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                leaf_pointers(v, format!("{prefix}/{i}"), out);
+            }
+        }
+        _ => out.push(prefix),
+    }
+}
+
+/// Swaps secret tokens for clear values, recording where they were.
+fn reveal(shared: &Shared, v: &mut Value, pointer: String, sensitive: &mut Vec<String>) {
+    match v {
+        Value::String(s) if has_token(s) => {
+            *s = shared.reveal(s).0;
+            sensitive.push(pointer);
+        }
+        Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                reveal(
+                    shared,
+                    v,
+                    format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    sensitive,
+                );
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                reveal(shared, v, format!("{pointer}/{i}"), sensitive);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Component {
+    /// Resolves this component's inputs (phase two).
+    ///
+    /// `deps` holds the outputs of its dependencies by dependency name; an
+    /// output that is missing falls back to `mock_outputs` when `command` is
+    /// allowed to use them (never for apply). The result is merged over
+    /// `plugin_defaults_yaml` and validated against `input_schema`.
+    pub fn resolve_inputs(
+        &self,
+        deps: &BTreeMap<String, DependencyOutputs>,
+        command: Command,
+        plugin_defaults_yaml: &str,
+        input_schema: &Value,
+    ) -> Result<ResolvedInputs, Diagnostics> {
+        let shared = &self.shared;
+        let mut diags = Diagnostics::default();
+        let own_file = self.dir.join("component.hcl");
+
+        // `dependency.<name>.outputs`: sensitive outputs enter as tokens.
+        let mut dep_vars = Map::new();
+        for (name, decl) in &self.dependencies {
+            let mut outputs = Map::new();
+            if let Some(d) = deps.get(name) {
+                for o in &d.outputs {
+                    let v = if o.sensitive {
+                        let clear = match &o.value {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        Value::String(shared.secret_token(capstan_core::Sensitive::new(clear)))
+                    } else {
+                        o.value.clone()
+                    };
+                    outputs.insert(o.name.clone(), v);
+                }
+            }
+            if decl.mocks_allowed(command) {
+                for (k, v) in &decl.mock_outputs {
+                    outputs.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            let mut dep = Map::new();
+            dep.insert("outputs".to_owned(), Value::Object(outputs));
+            dep_vars.insert(name.clone(), Value::Object(dep));
+        }
+        let hints = self.dep_hints(command);
+
+        let eval_deferred = |d: &Deferred, diags: &mut Diagnostics| -> Option<Value> {
+            let mut vars = (*d.vars).clone();
+            vars.insert("dependency".to_owned(), Value::Object(dep_vars.clone()));
+            let mut ctx = self.ctx(&d.file, &d.dir);
+            ctx.deps = Some(&hints);
+            let scope = Scope::Root(&vars);
+            match eval(&ctx, &scope, &d.expr) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    diags.push(e.into_diagnostic(&d.file, shared));
+                    None
+                }
+            }
+        };
+
+        // Plugin defaults.
+        let mut value = match yaml::parse(plugin_defaults_yaml) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => Value::Object(Map::new()),
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    ConfigError::InvalidYaml {
+                        attribute: format!("the defaults of plugin {}", self.plugin),
+                        message: e.message,
+                    },
+                    None,
+                ));
+                Value::Object(Map::new())
+            }
+        };
+        let mut origins = BTreeMap::new();
+        if let Value::Object(m) = &value {
+            for k in m.keys() {
+                origins.insert(
+                    k.clone(),
+                    Origin { file: PathBuf::new(), line: 0, source: OriginSource::PluginDefaults },
+                );
+            }
+        }
+
+        // values_custom.
+        for d in &self.values_custom {
+            let Some(v) = eval_deferred(d, &mut diags) else { continue };
+            match values_custom_yaml(shared, d, &v) {
+                Ok(parsed) => {
+                    let (start, _) = d.file.line_col(span_of(&d.expr).start);
+                    let lines = v.as_str().map(yaml::top_level_key_lines).unwrap_or_default();
+                    if let Value::Object(m) = &parsed {
+                        for k in m.keys() {
+                            let line = lines.get(k).map_or(start, |l| start + l);
+                            origins.insert(
+                                k.clone(),
+                                Origin {
+                                    file: d.file.path.clone(),
+                                    line,
+                                    source: OriginSource::ValuesCustom,
+                                },
+                            );
+                        }
+                    }
+                    deep_merge(&mut value, parsed);
+                }
+                Err(diag) => diags.push(*diag),
+            }
+        }
+
+        // inputs, in include order; which file each key came from.
+        let mut input_sources: BTreeMap<String, &Deferred> = BTreeMap::new();
+        for d in &self.inputs {
+            let Some(v) = eval_deferred(d, &mut diags) else { continue };
+            let Value::Object(m) = v else {
+                diags.push(Diagnostic::at(
+                    ConfigError::Type { message: "`inputs` must be an object".to_owned() },
+                    &d.file,
+                    span_of(&d.expr),
+                ));
+                continue;
+            };
+            if m.contains_key("values_template") {
+                diags.push(Diagnostic::at(ConfigError::ValuesTemplate, &d.file, d.attr_span.clone()));
+            }
+            let lines = input_key_lines(d);
+            let (attr_line, _) = d.file.line_col(d.attr_span.start);
+            for k in m.keys() {
+                origins.insert(
+                    k.clone(),
+                    Origin {
+                        file: d.file.path.clone(),
+                        line: lines.get(k).copied().unwrap_or(attr_line),
+                        source: OriginSource::Inputs,
+                    },
+                );
+                input_sources.insert(k.clone(), d);
+            }
+            if d.merge == MergeStrategy::Shallow
+                && let Value::Object(base) = &mut value
+            {
+                base.extend(m);
+            } else {
+                deep_merge(&mut value, Value::Object(m));
+            }
+        }
+
+        let mut sensitive = Vec::new();
+        reveal(shared, &mut value, String::new(), &mut sensitive);
+
+        // values_sensitive_custom, merged last: every value in it is sensitive.
+        if let Some(secret) = crate::levels::reveal_secret(shared, &self.secrets, "values_sensitive_custom") {
+            match yaml::parse(secret.expose()) {
+                Ok(parsed @ Value::Object(_)) => {
+                    leaf_pointers(&parsed, String::new(), &mut sensitive);
+                    if let Value::Object(m) = &parsed {
+                        for k in m.keys() {
+                            origins.insert(
+                                k.clone(),
+                                Origin {
+                                    file: self.secrets_file(),
+                                    line: 0,
+                                    source: OriginSource::ValuesSensitiveCustom,
+                                },
+                            );
+                        }
+                    }
+                    deep_merge(&mut value, parsed);
+                }
+                // Never show the parser's message: it may quote the secret.
+                _ => diags.push(Diagnostic::new(
+                    ConfigError::InvalidYaml {
+                        attribute: "values_sensitive_custom".to_owned(),
+                        message: "the secret is not a YAML mapping (content not shown: it is sensitive)"
+                            .to_owned(),
+                    },
+                    Some(Location::file_only(&self.secrets_file())),
+                )),
+            }
+        }
+        sensitive.sort();
+        sensitive.dedup();
+
+        let resolved = ResolvedInputs { value, sensitive_paths: sensitive, origins };
+        if diags.is_empty() {
+            self.validate_schema(&resolved, input_schema, &input_sources, &own_file, &mut diags);
+        }
+        if diags.is_empty() {
+            Ok(resolved)
+        } else {
+            diags.sort();
+            Err(diags)
+        }
+    }
+
+    /// The nearest secrets file holding `values_sensitive_custom`, for messages.
+    fn secrets_file(&self) -> PathBuf {
+        let mut dir = Some(self.dir.as_path());
+        while let Some(d) = dir {
+            let f = d.join(crate::levels::SECRETS_FILE);
+            if self.shared.root.is_file(&f) {
+                return f;
+            }
+            dir = d.parent();
+        }
+        PathBuf::from(crate::levels::SECRETS_FILE)
+    }
+
+    fn validate_schema(
+        &self,
+        resolved: &ResolvedInputs,
+        schema: &Value,
+        input_sources: &BTreeMap<String, &Deferred>,
+        own_file: &std::path::Path,
+        diags: &mut Diagnostics,
+    ) {
+        if schema.is_null() || schema == &Value::Bool(true) {
+            return;
+        }
+        let validator = match jsonschema::validator_for(schema) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    ConfigError::Invalid {
+                        message: format!("plugin {} has an invalid input schema: {e}", self.plugin),
+                    },
+                    None,
+                ));
+                return;
+            }
+        };
+        let mut seen = BTreeSet::new();
+        for err in validator.iter_errors(&resolved.value) {
+            let pointer = err.instance_path().to_string();
+            // Errors about a sensitive value must not quote it.
+            let message = if resolved.is_sensitive(&pointer) {
+                format!("the value (sensitive) is rejected by `{}`", err.kind().keyword())
+            } else {
+                err.to_string()
+            };
+            if !seen.insert((pointer.clone(), message.clone())) {
+                continue;
+            }
+            let top = pointer.split('/').nth(1).unwrap_or("").replace("~1", "/").replace("~0", "~");
+            let origin = resolved.origins.get(&top);
+            let location = match (input_sources.get(&top), origin.map(|o| o.source)) {
+                (Some(d), Some(OriginSource::Inputs)) => Some(pointer_location(d, &pointer)),
+                (_, Some(OriginSource::ValuesCustom)) => origin.map(|o| {
+                    let file =
+                        self.values_custom.iter().find(|d| d.file.path == o.file).map(|d| d.file.clone());
+                    match file {
+                        Some(f) => {
+                            let start = f.line_start(o.line);
+                            let text = f.line_text(o.line);
+                            let lead = text.len() - text.trim_start().len();
+                            Location::at(&f, start + lead..start + text.len())
+                        }
+                        None => Location::file_only(&o.file),
+                    }
+                }),
+                (_, Some(OriginSource::ValuesSensitiveCustom)) => {
+                    origin.map(|o| Location::file_only(&o.file))
+                }
+                _ => Some(Location::file_only(own_file)),
+            };
+            let mut d = Diagnostic::new(
+                self.shared.scrub_error(ConfigError::Schema {
+                    pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+                    message,
+                }),
+                location,
+            );
+            if origin.map(|o| o.source) == Some(OriginSource::PluginDefaults) {
+                d = d.with_note(format!("the value comes from the defaults of plugin {}", self.plugin));
+            }
+            diags.push(d);
+        }
+    }
+}

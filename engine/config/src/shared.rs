@@ -1,0 +1,161 @@
+//! State shared by every evaluation in one load: the stack root, the
+//! operator's options, caches, and the table of secret placeholders.
+//!
+//! Secrets never enter evaluation in clear. Each one is replaced by a unique
+//! token (private-use code points around a number, unchanged by
+//! `upper`/`lower`/`trimspace`); tokens are swapped back only in the final
+//! JSON, where every string holding one is recorded as sensitive. Messages
+//! pass through [`Shared::scrub`], so a token in an error prints as
+//! "(sensitive)" and the clear value is never there to leak.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use capstan_core::{REDACTED, Sensitive};
+use hcl_edit::structure::Body;
+use serde_json::Value;
+
+use crate::LoadOptions;
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
+use crate::root::StackRoot;
+
+const TOKEN_START: char = '\u{E000}';
+const TOKEN_END: char = '\u{E001}';
+
+/// One parsed file: its source (for diagnostics) and its body, if it parsed.
+pub(crate) struct Parsed {
+    pub file: Arc<SourceFile>,
+    pub body: Option<Body>,
+}
+
+pub(crate) struct Shared {
+    pub root: StackRoot,
+    pub options: LoadOptions,
+    secrets: Mutex<Vec<Sensitive>>,
+    parsed: Mutex<HashMap<PathBuf, Arc<Parsed>>>,
+    pub read_config_cache: Mutex<HashMap<(PathBuf, String), Option<Value>>>,
+    /// Problems found in files parsed through the cache, reported once each.
+    pub diags: Mutex<Diagnostics>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves the data usable: the
+    // caches only ever grow by whole entries.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn new(root: StackRoot, options: LoadOptions) -> Self {
+        Self {
+            root,
+            options,
+            secrets: Mutex::new(Vec::new()),
+            parsed: Mutex::new(HashMap::new()),
+            read_config_cache: Mutex::new(HashMap::new()),
+            diags: Mutex::new(Diagnostics::default()),
+        }
+    }
+
+    pub fn report(&self, d: Diagnostic) {
+        lock(&self.diags).push(d);
+    }
+
+    pub fn take_diags(&self) -> Diagnostics {
+        std::mem::take(&mut *lock(&self.diags))
+    }
+
+    /// Reads and parses `rel` once; later calls share the result. `None` if
+    /// it cannot be read (the problem is reported, at `from` when given).
+    pub fn parse(&self, rel: &Path, from: Option<Location>) -> Option<Arc<Parsed>> {
+        if let Some(p) = lock(&self.parsed).get(rel) {
+            return Some(p.clone());
+        }
+        let text = match self.root.read_to_string(rel) {
+            Ok(t) => t,
+            Err(e) => {
+                let loc = from.or_else(|| Some(Location::file_only(rel)));
+                self.report(Diagnostic::new(
+                    ConfigError::Read { path: rel.to_path_buf(), reason: e.to_string() },
+                    loc,
+                ));
+                return None;
+            }
+        };
+        let file = SourceFile::new(rel.to_path_buf(), text);
+        let body = match hcl_edit::parser::parse_body(&file.text) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                let loc = e.location();
+                let offset = file.line_start(loc.line())
+                    + byte_offset_of_col(file.line_text(loc.line()), loc.column());
+                self.report(Diagnostic::at(
+                    ConfigError::Syntax { message: e.message().to_owned() },
+                    &file,
+                    offset..offset + 1,
+                ));
+                None
+            }
+        };
+        let parsed = Arc::new(Parsed { file, body });
+        lock(&self.parsed).insert(rel.to_path_buf(), parsed.clone());
+        Some(parsed)
+    }
+
+    /// A placeholder token standing for a secret during evaluation.
+    pub fn secret_token(&self, value: Sensitive) -> String {
+        let mut table = lock(&self.secrets);
+        table.push(value);
+        format!("{TOKEN_START}{}{TOKEN_END}", table.len() - 1)
+    }
+
+    /// `s` with every token replaced by "(sensitive)".
+    pub fn scrub(&self, s: &str) -> String {
+        replace_tokens(s, |_| REDACTED.to_owned()).0
+    }
+
+    pub fn scrub_error(&self, e: ConfigError) -> ConfigError {
+        let msg = e.to_string();
+        if msg.contains(TOKEN_START) { ConfigError::Invalid { message: self.scrub(&msg) } } else { e }
+    }
+
+    /// `s` with tokens replaced by the clear values; `true` if it held any.
+    pub fn reveal(&self, s: &str) -> (String, bool) {
+        let table = lock(&self.secrets);
+        replace_tokens(s, |i| table.get(i).map_or_else(|| REDACTED.to_owned(), |v| v.expose().to_owned()))
+    }
+}
+
+pub(crate) fn has_token(s: &str) -> bool {
+    s.contains(TOKEN_START)
+}
+
+fn replace_tokens(s: &str, mut f: impl FnMut(usize) -> String) -> (String, bool) {
+    if !s.contains(TOKEN_START) {
+        return (s.to_owned(), false);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find(TOKEN_START) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + TOKEN_START.len_utf8()..];
+        match after.find(TOKEN_END) {
+            Some(end) => {
+                let idx = after[..end].parse::<usize>().unwrap_or(usize::MAX);
+                out.push_str(&f(idx));
+                rest = &after[end + TOKEN_END.len_utf8()..];
+            }
+            None => {
+                // A broken token (cut by a string function): never show what follows.
+                out.push_str(REDACTED);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, true)
+}
+
+fn byte_offset_of_col(line: &str, col: usize) -> usize {
+    line.char_indices().nth(col.saturating_sub(1)).map_or(line.len(), |(i, _)| i)
+}
