@@ -1,0 +1,263 @@
+//! Conversions between capstan-core's plain types and the generated WIT
+//! types, so plugin code only ever sees capstan-core.
+//!
+//! JSON crosses the boundary as text. Text the engine sent that is not JSON
+//! is a broken contract, reported as a value (never a panic) so the engine
+//! can name the plugin and component.
+
+use capstan_core as core;
+
+use crate::bindings::capstan::plugin::{effects as weff, types as wty};
+use crate::bindings::exports::capstan::plugin::handler as wh;
+
+// ---- from the engine ---------------------------------------------------
+
+fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, core::PlanError> {
+    serde_json::from_str(text)
+        .map_err(|e| core::PlanError::Failed(format!("the engine sent {what} that is not valid JSON: {e}")))
+}
+
+pub(crate) fn plan_request_from_wit(req: wh::PlanRequest) -> Result<core::PlanRequest, core::PlanError> {
+    let inputs = parse_json("inputs", &req.inputs)?;
+    let mut dependencies = Vec::with_capacity(req.dependencies.len());
+    for dep in req.dependencies {
+        let mut outputs = Vec::with_capacity(dep.outputs.len());
+        for out in dep.outputs {
+            let what = format!("output `{}` of dependency `{}`", out.name, dep.name);
+            outputs.push(core::Output {
+                value: parse_json(&what, &out.value)?,
+                name: out.name,
+                sensitive: out.sensitive,
+            });
+        }
+        dependencies.push(core::Dependency { name: dep.name, component_type: dep.component_type, outputs });
+    }
+    let mut effect_results = Vec::with_capacity(req.effect_results.len());
+    for r in req.effect_results {
+        let what = format!("the result of effect `{}`", r.id);
+        effect_results.push(core::EffectResult { body: parse_json(&what, &r.body)?, id: r.id });
+    }
+    Ok(core::PlanRequest {
+        component: core::ComponentId {
+            name: req.component.name,
+            environment: req.component.environment,
+            namespace: req.component.namespace,
+        },
+        inputs,
+        sensitive_paths: req.sensitive_paths,
+        dependencies,
+        files: req.files.into_iter().map(|f| core::File { path: f.path, contents: f.contents }).collect(),
+        effect_results,
+    })
+}
+
+// ---- to the engine -----------------------------------------------------
+
+fn severity(s: core::Severity) -> wty::Severity {
+    match s {
+        core::Severity::Error => wty::Severity::Error,
+        core::Severity::Warning => wty::Severity::Warning,
+        core::Severity::Info => wty::Severity::Info,
+    }
+}
+
+pub(crate) fn diagnostic(d: core::Diagnostic) -> wty::Diagnostic {
+    wty::Diagnostic { path: d.path, severity: severity(d.severity), message: d.message }
+}
+
+fn capability(c: core::Capability) -> wty::Capability {
+    match c {
+        core::Capability::Sql(s) => wty::Capability::Sql(s),
+        core::Capability::Amqp(s) => wty::Capability::Amqp(s),
+        core::Capability::Http(s) => wty::Capability::Http(s),
+        core::Capability::ReadComponentDir => wty::Capability::ReadComponentDir,
+    }
+}
+
+pub(crate) fn metadata(m: core::Metadata) -> wh::Metadata {
+    wh::Metadata {
+        name: m.name,
+        version: m.version.to_string(),
+        component_type: m.component_type,
+        backend: m.backend,
+        description: m.description,
+        input_schema: m.input_schema.to_string(),
+        defaults: m.defaults,
+        capabilities: m.capabilities.into_iter().map(capability).collect(),
+    }
+}
+
+fn sensitive(s: core::Sensitive) -> wty::Sensitive {
+    wty::Sensitive { value: s.expose().to_owned() }
+}
+
+fn text(t: core::Text) -> wty::Text {
+    match t {
+        core::Text::Plain(s) => wty::Text::Plain(s),
+        core::Text::Sensitive(s) => wty::Text::Sensitive(sensitive(s)),
+    }
+}
+
+fn sql_op(op: core::SqlOp) -> weff::SqlOp {
+    match op {
+        core::SqlOp::EnsureRole(r) => weff::SqlOp::EnsureRole(weff::SqlRole {
+            name: r.name,
+            password: r.password.map(sensitive),
+            login: r.login,
+        }),
+        core::SqlOp::EnsureDatabase(d) => {
+            weff::SqlOp::EnsureDatabase(weff::SqlDatabase { name: d.name, owner: d.owner })
+        }
+        core::SqlOp::Grant(g) => weff::SqlOp::Grant(weff::SqlGrant {
+            privileges: g.privileges,
+            database: g.database,
+            role: g.role,
+        }),
+        core::SqlOp::EnsureExtension(e) => {
+            weff::SqlOp::EnsureExtension(weff::SqlExtension { name: e.name, database: e.database })
+        }
+        core::SqlOp::Statement(s) => {
+            weff::SqlOp::Statement(weff::SqlStatement { database: s.database, sql: text(s.sql) })
+        }
+    }
+}
+
+fn amqp_op(op: core::AmqpOp) -> weff::AmqpOp {
+    match op {
+        core::AmqpOp::EnsureVhost(v) => weff::AmqpOp::EnsureVhost(v),
+        core::AmqpOp::EnsureUser(u) => weff::AmqpOp::EnsureUser(weff::AmqpUser {
+            name: u.name,
+            password: sensitive(u.password),
+            tags: u.tags,
+        }),
+        core::AmqpOp::EnsurePermission(p) => weff::AmqpOp::EnsurePermission(weff::AmqpPermission {
+            vhost: p.vhost,
+            user: p.user,
+            configure: p.configure,
+            write: p.write,
+            read: p.read,
+        }),
+        core::AmqpOp::EnsureExchange(e) => weff::AmqpOp::EnsureExchange(weff::AmqpExchange {
+            vhost: e.vhost,
+            name: e.name,
+            kind: e.kind,
+            durable: e.durable,
+        }),
+        core::AmqpOp::EnsureQueue(q) => weff::AmqpOp::EnsureQueue(weff::AmqpQueue {
+            vhost: q.vhost,
+            name: q.name,
+            durable: q.durable,
+            arguments: q.arguments.to_string(),
+        }),
+        core::AmqpOp::EnsureBinding(b) => weff::AmqpOp::EnsureBinding(weff::AmqpBinding {
+            vhost: b.vhost,
+            exchange: b.exchange,
+            queue: b.queue,
+            routing_key: b.routing_key,
+        }),
+    }
+}
+
+fn effect(e: core::Effect) -> weff::Effect {
+    let kind = match e.kind {
+        core::EffectKind::Sql(ops) => weff::EffectKind::Sql(ops.into_iter().map(sql_op).collect()),
+        core::EffectKind::Amqp(ops) => weff::EffectKind::Amqp(ops.into_iter().map(amqp_op).collect()),
+        core::EffectKind::Http(h) => weff::EffectKind::Http(weff::HttpCall {
+            method: h.method,
+            path: h.path,
+            headers: h.headers,
+            body: h.body.map(text),
+        }),
+    };
+    weff::Effect { id: e.id, target: e.target, summary: e.summary, kind }
+}
+
+fn output(o: core::Output) -> wh::Output {
+    wh::Output { name: o.name, value: o.value.to_string(), sensitive: o.sensitive }
+}
+
+pub(crate) fn component_plan(p: core::ComponentPlan) -> wh::ComponentPlan {
+    wh::ComponentPlan {
+        objects: p.objects.iter().map(serde_json::Value::to_string).collect(),
+        effects: p.effects.into_iter().map(effect).collect(),
+        outputs: p.outputs.into_iter().map(output).collect(),
+    }
+}
+
+pub(crate) fn plan_error(e: core::PlanError) -> wh::PlanError {
+    match e {
+        core::PlanError::InvalidInputs(diags) => {
+            wh::PlanError::InvalidInputs(diags.into_iter().map(diagnostic).collect())
+        }
+        core::PlanError::MissingDependency(s) => wh::PlanError::MissingDependency(s),
+        core::PlanError::Failed(s) => wh::PlanError::Failed(s),
+    }
+}
+
+pub(crate) fn health(h: core::Health) -> wh::HealthStatus {
+    match h {
+        core::Health::Ready => wh::HealthStatus::Ready,
+        core::Health::Progressing(s) => wh::HealthStatus::Progressing(s),
+        core::Health::Degraded(s) => wh::HealthStatus::Degraded(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn sensitive_values_cross_in_the_sensitive_variant() {
+        let op = core::SqlOp::EnsureRole(core::SqlRole {
+            name: "app".into(),
+            password: Some(core::Sensitive::new("s3cret")),
+            login: true,
+        });
+        match sql_op(op) {
+            weff::SqlOp::EnsureRole(r) => assert_eq!(r.password.unwrap().value, "s3cret"),
+            _ => panic!("wrong variant"),
+        }
+    }
+
+    #[test]
+    fn a_request_with_non_json_inputs_is_a_failed_plan_not_a_panic() {
+        let req = wh::PlanRequest {
+            component: wh::ComponentId {
+                name: "api".into(),
+                environment: "staging".into(),
+                namespace: "core".into(),
+            },
+            inputs: "{not json".into(),
+            sensitive_paths: vec![],
+            dependencies: vec![],
+            files: vec![],
+            effect_results: vec![],
+        };
+        let err = plan_request_from_wit(req).unwrap_err();
+        assert!(matches!(&err, core::PlanError::Failed(m) if m.contains("inputs")), "{err:?}");
+    }
+
+    #[test]
+    fn dependency_outputs_are_parsed_into_json_values() {
+        let req = wh::PlanRequest {
+            component: wh::ComponentId {
+                name: "api".into(),
+                environment: "staging".into(),
+                namespace: "core".into(),
+            },
+            inputs: r#"{"image":"x"}"#.into(),
+            sensitive_paths: vec!["/env/TOKEN".into()],
+            dependencies: vec![wh::Dependency {
+                name: "db".into(),
+                component_type: "postgres".into(),
+                outputs: vec![wh::Output { name: "port".into(), value: "5432".into(), sensitive: false }],
+            }],
+            files: vec![],
+            effect_results: vec![],
+        };
+        let req = plan_request_from_wit(req).unwrap();
+        assert_eq!(req.dependency("db").unwrap().output("port"), Some(&serde_json::json!(5432)));
+        assert_eq!(req.sensitive_paths, vec!["/env/TOKEN".to_string()]);
+    }
+}

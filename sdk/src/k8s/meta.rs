@@ -1,0 +1,108 @@
+//! Object metadata with Capstan's standard labels.
+
+use std::collections::BTreeMap;
+
+use capstan_core::ComponentId;
+use serde_json::{Value, json};
+
+/// The value of `app.kubernetes.io/managed-by` on everything Capstan plans.
+pub const MANAGED_BY: &str = "capstan";
+
+/// The `metadata` of one object: name, namespace, labels and annotations.
+///
+/// Labels: `app.kubernetes.io/name` and `instance` (the component's name),
+/// `app.kubernetes.io/component` (the part: `server`, `database`, …),
+/// `app.kubernetes.io/managed-by: capstan` and `capstan.dev/environment`.
+/// The selector is name + instance + component: stable for the object's
+/// life, since a Deployment's selector cannot change once created.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    name: String,
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+impl Meta {
+    pub fn new(component: &ComponentId, name: impl Into<String>, part: &str) -> Self {
+        let labels = BTreeMap::from([
+            ("app.kubernetes.io/name".to_owned(), component.name.clone()),
+            ("app.kubernetes.io/instance".to_owned(), component.name.clone()),
+            ("app.kubernetes.io/component".to_owned(), part.to_owned()),
+            ("app.kubernetes.io/managed-by".to_owned(), MANAGED_BY.to_owned()),
+            ("capstan.dev/environment".to_owned(), component.environment.clone()),
+        ]);
+        Self {
+            name: name.into(),
+            namespace: Some(component.namespace.clone()),
+            labels,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// For cluster-scoped objects (ClusterIssuer, ClusterRole, …).
+    #[must_use]
+    pub fn cluster_scoped(mut self) -> Self {
+        self.namespace = None;
+        self
+    }
+
+    #[must_use]
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    #[must_use]
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    #[must_use]
+    pub fn annotations<K: Into<String>, V: Into<String>>(
+        mut self,
+        annotations: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.annotations.extend(annotations.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// The same labels for another object of the component (its Service,
+    /// its HPA), with another name and no annotations.
+    #[must_use]
+    pub fn renamed(&self, name: impl Into<String>) -> Self {
+        Self { name: name.into(), annotations: BTreeMap::new(), ..self.clone() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// The labels that select this component part's pods.
+    pub fn selector(&self) -> BTreeMap<String, String> {
+        ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"]
+            .iter()
+            .filter_map(|k| self.labels.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect()
+    }
+
+    pub fn to_value(&self) -> Value {
+        let mut m = json!({ "name": self.name, "labels": self.labels });
+        if let Some(ns) = &self.namespace {
+            m["namespace"] = json!(ns);
+        }
+        if !self.annotations.is_empty() {
+            m["annotations"] = json!(self.annotations);
+        }
+        m
+    }
+}

@@ -1,0 +1,85 @@
+//! Small builders for the Kubernetes objects plugins commonly create.
+//!
+//! They return plain `serde_json::Value` manifests (what the contract
+//! carries), with Capstan's standard labels and secure defaults, and stay
+//! deliberately small: anything they do not cover, a plugin adds to the JSON
+//! itself. They do not pull in `k8s-openapi` (too large for a guest).
+//!
+//! Objects target Kubernetes 1.30 (the versions the engine validates against).
+
+mod meta;
+mod network;
+mod resources;
+mod workloads;
+
+pub use meta::{MANAGED_BY, Meta};
+pub use network::{Ingress, service, service_monitor};
+pub use resources::{IntOrPercent, Quantities, Resources};
+pub use workloads::{Container, PodTemplate, deployment, http_probe, stateful_set, tcp_probe};
+
+use std::collections::BTreeMap;
+
+use capstan_core::Sensitive;
+use serde_json::{Value, json};
+
+/// A ConfigMap.
+pub fn config_map(meta: &Meta, data: &BTreeMap<String, String>) -> Value {
+    json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": meta.to_value(), "data": data })
+}
+
+/// An Opaque Secret. Its values leave the plugin only here, in `stringData`,
+/// which the engine treats as sensitive everywhere.
+pub fn secret(meta: &Meta, string_data: &BTreeMap<String, Sensitive>) -> Value {
+    let data: serde_json::Map<String, Value> =
+        string_data.iter().map(|(k, v)| (k.clone(), Value::String(v.expose().to_owned()))).collect();
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": meta.to_value(),
+        "type": "Opaque", "stringData": data,
+    })
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) on a Deployment's average CPU
+/// utilisation (percent of the CPU request).
+pub fn horizontal_pod_autoscaler(
+    meta: &Meta,
+    deployment: &str,
+    min_replicas: u32,
+    max_replicas: u32,
+    cpu_utilization: u32,
+) -> Value {
+    json!({
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": meta.to_value(),
+        "spec": {
+            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": deployment },
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": [{
+                "type": "Resource",
+                "resource": { "name": "cpu", "target": { "type": "Utilization", "averageUtilization": cpu_utilization } },
+            }],
+        },
+    })
+}
+
+/// A PodDisruptionBudget (policy/v1) over the pods `meta` selects.
+pub fn pod_disruption_budget(meta: &Meta, min_available: &IntOrPercent) -> Value {
+    json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": meta.to_value(),
+        "spec": { "minAvailable": min_available, "selector": { "matchLabels": meta.selector() } },
+    })
+}
+
+/// Any other object, such as an operator's custom resource.
+pub fn custom_resource(api_version: &str, kind: &str, meta: &Meta, spec: Value) -> Value {
+    json!({ "apiVersion": api_version, "kind": kind, "metadata": meta.to_value(), "spec": spec })
+}
+
+/// The object in `objects` with this kind and name, if any.
+pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objects.iter().find(|o| {
+        o.get("kind").and_then(Value::as_str) == Some(kind)
+            && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+    })
+}

@@ -1,0 +1,87 @@
+//! Services, ingresses and Prometheus scraping.
+
+use serde_json::{Value, json};
+
+use super::Meta;
+
+/// A ClusterIP Service over `meta`'s pods; each port targets the container
+/// port of the same name.
+pub fn service(meta: &Meta, ports: &[(&str, u16)]) -> Value {
+    let ports: Vec<Value> = ports
+        .iter()
+        .map(|(name, port)| json!({ "name": name, "port": port, "targetPort": name, "protocol": "TCP" }))
+        .collect();
+    json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": meta.to_value(),
+        "spec": { "type": "ClusterIP", "selector": meta.selector(), "ports": ports },
+    })
+}
+
+/// An Ingress (networking.k8s.io/v1).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Ingress {
+    meta: Meta,
+    class: Option<String>,
+    rules: Vec<Value>,
+    tls: Vec<Value>,
+}
+
+impl Ingress {
+    pub fn new(meta: Meta) -> Self {
+        Self { meta, class: None, rules: Vec::new(), tls: Vec::new() }
+    }
+
+    /// The `ingressClassName`, which picks the controller (and the WAF).
+    pub fn class(mut self, class: impl Into<String>) -> Self {
+        self.class = Some(class.into());
+        self
+    }
+
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.meta = self.meta.annotation(key, value);
+        self
+    }
+
+    /// Routes `host` + `path` (prefix match) to a Service port by name.
+    pub fn rule(mut self, host: &str, path: &str, service: &str, port: &str) -> Self {
+        self.rules.push(json!({
+            "host": host,
+            "http": { "paths": [{
+                "path": path, "pathType": "Prefix",
+                "backend": { "service": { "name": service, "port": { "name": port } } },
+            }] },
+        }));
+        self
+    }
+
+    /// Serves `hosts` with the certificate in Secret `secret`.
+    pub fn tls(mut self, hosts: &[&str], secret: &str) -> Self {
+        self.tls.push(json!({ "hosts": hosts, "secretName": secret }));
+        self
+    }
+
+    pub fn to_value(&self) -> Value {
+        let mut spec = json!({ "rules": self.rules });
+        if let Some(class) = &self.class {
+            spec["ingressClassName"] = json!(class);
+        }
+        if !self.tls.is_empty() {
+            spec["tls"] = json!(self.tls);
+        }
+        json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": self.meta.to_value(), "spec": spec })
+    }
+}
+
+/// A Prometheus-operator ServiceMonitor (monitoring.coreos.com/v1) scraping
+/// `path` on the named port of the Services `meta` selects.
+pub fn service_monitor(meta: &Meta, port: &str, path: &str, interval: &str) -> Value {
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": meta.to_value(),
+        "spec": {
+            "selector": { "matchLabels": meta.selector() },
+            "endpoints": [{ "port": port, "path": path, "interval": interval }],
+        },
+    })
+}

@@ -1,0 +1,123 @@
+//! Building a plugin's [`Metadata`].
+
+use capstan_core::{Capability, Metadata};
+
+/// Builds [`Metadata`] step by step:
+///
+/// ```
+/// use capstan_sdk::prelude::*;
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Inputs { image: String }
+///
+/// let m = MetadataBuilder::new("acme/app", "1.2.0")
+///     .component_type("app")
+///     .backend("kubernetes")
+///     .description("Runs a container image.")
+///     .input_schema_for::<Inputs>()
+///     .defaults_yaml("image: nginx\n")
+///     .build();
+/// assert_eq!(m.version.to_string(), "1.2.0");
+/// assert_eq!(m.input_schema["required"][0], "image");
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct MetadataBuilder {
+    name: String,
+    version: String,
+    component_type: String,
+    backend: String,
+    description: String,
+    input_schema: serde_json::Value,
+    defaults: String,
+    capabilities: Vec<Capability>,
+}
+
+impl MetadataBuilder {
+    /// `version` is the plugin's semver version; pass
+    /// `env!("CARGO_PKG_VERSION")`, which cargo guarantees is valid.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            component_type: String::new(),
+            backend: String::new(),
+            description: String::new(),
+            // Accepts any object until the author says more.
+            input_schema: serde_json::json!({ "type": "object" }),
+            defaults: String::new(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    /// The component type whose outputs contract the plugin implements
+    /// (`postgres`, `messaging`, `app`, …; see [`crate::contracts`]).
+    pub fn component_type(mut self, component_type: impl Into<String>) -> Self {
+        self.component_type = component_type.into();
+        self
+    }
+
+    /// The backend within the type, such as `rabbitmq` or `kubernetes`.
+    pub fn backend(mut self, backend: impl Into<String>) -> Self {
+        self.backend = backend.into();
+        self
+    }
+
+    /// One paragraph for `capstan plugin inspect`.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// A hand-written JSON Schema (draft 2020-12) of the merged inputs.
+    pub fn input_schema(mut self, schema: serde_json::Value) -> Self {
+        self.input_schema = schema;
+        self
+    }
+
+    /// The JSON Schema derived from the plugin's input type, so the schema
+    /// and the type that deserialises the inputs cannot drift apart. Doc
+    /// comments become descriptions; `#[serde(...)]` attributes are honoured.
+    pub fn input_schema_for<T: schemars::JsonSchema>(self) -> Self {
+        let schema = schemars::schema_for!(T);
+        self.input_schema(schema.to_value())
+    }
+
+    /// The default values as YAML: what the operator's `values_custom` is
+    /// merged over. Usually `include_str!("defaults.yaml")`, commented, since
+    /// operators read it to learn the knobs. The test kit checks it against
+    /// the schema (see [`crate::testkit::check_metadata`]).
+    pub fn defaults_yaml(mut self, yaml: impl Into<String>) -> Self {
+        self.defaults = yaml.into();
+        self
+    }
+
+    /// A capability the plugin asks for; the operator must grant it.
+    pub fn capability(mut self, capability: Capability) -> Self {
+        self.capabilities.push(capability);
+        self
+    }
+
+    /// # Panics
+    /// If the version is not semver. With `env!("CARGO_PKG_VERSION")` it
+    /// cannot happen (cargo rejects such a manifest); with a literal, the
+    /// first unit test of the plugin shows it.
+    pub fn build(self) -> Metadata {
+        let version = match semver::Version::parse(&self.version) {
+            Ok(v) => v,
+            Err(e) => {
+                panic!("plugin `{}` declares version `{}`, which is not semver: {e}", self.name, self.version)
+            }
+        };
+        Metadata {
+            name: self.name,
+            version,
+            component_type: self.component_type,
+            backend: self.backend,
+            description: self.description,
+            input_schema: self.input_schema,
+            defaults: self.defaults,
+            capabilities: self.capabilities,
+        }
+    }
+}

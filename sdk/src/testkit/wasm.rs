@@ -1,0 +1,1 @@
+//! Runs a built plugin through the real engine host (feature `host`).
