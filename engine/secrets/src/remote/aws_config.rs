@@ -111,10 +111,10 @@ fn read_ini_section(path: &std::path::Path, section: &str) -> Option<BTreeMap<St
             found |= name.trim() == section;
             continue;
         }
-        if current == Some(section) {
-            if let Some((k, v)) = line.split_once('=') {
-                values.insert(k.trim().to_owned(), v.trim().to_owned());
-            }
+        if current == Some(section)
+            && let Some((k, v)) = line.split_once('=')
+        {
+            values.insert(k.trim().to_owned(), v.trim().to_owned());
         }
     }
     found.then_some(values)

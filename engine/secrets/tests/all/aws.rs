@@ -1,0 +1,160 @@
+use capstan_core::SecretProvider;
+use capstan_secrets::{Env, RemoteSources, Secrets, SecretsError};
+use serde_json::json;
+
+use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, xml_field};
+
+const MSG: &str = "hello from parameter store";
+const DB_JSON: &str = r#"{"username":"app","password":"s3cr3t-json","port":5432}"#;
+
+#[test]
+fn ssm_and_secrets_manager_values_resolve() {
+    let server = moto(None);
+    moto_json(
+        &server,
+        "ssm",
+        "AmazonSSM.PutParameter",
+        json!({"Name": "/app/homolog/MSG", "Value": MSG, "Type": "SecureString"}),
+    );
+    moto_json(
+        &server,
+        "secretsmanager",
+        "secretsmanager.CreateSecret",
+        json!({"Name": "prod/db", "SecretString": DB_JSON}),
+    );
+    moto_json(
+        &server,
+        "secretsmanager",
+        "secretsmanager.CreateSecret",
+        json!({"Name": "plain", "SecretString": "just-a-string"}),
+    );
+
+    let sources = RemoteSources::new(aws_env(&server, "AKIDTEST", "secret"));
+    assert_eq!(sources.resolve("ssm:/app/homolog/MSG").unwrap().expose(), MSG);
+    assert_eq!(sources.resolve("secretsmanager:plain").unwrap().expose(), "just-a-string");
+    assert_eq!(sources.resolve("secretsmanager:prod/db").unwrap().expose(), DB_JSON);
+    assert_eq!(sources.resolve("secretsmanager:prod/db#password").unwrap().expose(), "s3cr3t-json");
+    assert_eq!(sources.resolve("secretsmanager:prod/db#port").unwrap().expose(), "5432");
+
+    // Through the provider seam the config layer uses.
+    let provider = Secrets::new("/nonexistent/keys.txt".into(), sources);
+    assert_eq!(provider.resolve_ref("ssm:/app/homolog/MSG").unwrap().expose(), MSG);
+
+    // Missing things are "not found", naming the reference.
+    let sources = RemoteSources::new(aws_env(&server, "AKIDTEST", "secret"));
+    for reference in [
+        "ssm:/app/homolog/NOPE",
+        "secretsmanager:nope",
+        "secretsmanager:prod/db#nope",
+        "secretsmanager:plain#key",
+    ] {
+        let err = sources.resolve(reference).unwrap_err();
+        assert!(matches!(err, SecretsError::RefNotFound { .. }), "{reference}: {err}");
+        let msg = err.to_string();
+        assert!(msg.contains(reference), "{msg}");
+        assert!(!msg.contains("s3cr3t") && !msg.contains("just-a-string"), "{msg}");
+    }
+
+    // Per-service endpoint overrides beat AWS_ENDPOINT_URL.
+    let env = aws_env(&server, "AKIDTEST", "secret")
+        .with("AWS_ENDPOINT_URL", closed_port_url())
+        .with("AWS_ENDPOINT_URL_SSM", server.url.clone());
+    let sources = RemoteSources::new(env);
+    assert_eq!(sources.resolve("ssm:/app/homolog/MSG").unwrap().expose(), MSG);
+    assert!(matches!(
+        sources.resolve("secretsmanager:plain").unwrap_err(),
+        SecretsError::RefUnreachable { .. }
+    ));
+}
+
+#[test]
+fn credentials_come_from_a_profile_file() {
+    let server = moto(None);
+    moto_json(
+        &server,
+        "ssm",
+        "AmazonSSM.PutParameter",
+        json!({"Name": "/p", "Value": "via-profile", "Type": "SecureString"}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".aws")).unwrap();
+    std::fs::write(
+        dir.path().join(".aws/credentials"),
+        "[team]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".aws/config"), "[profile team]\nregion = us-east-1\n").unwrap();
+    let env = Env::from_pairs([
+        ("HOME", dir.path().to_str().unwrap()),
+        ("AWS_PROFILE", "team"),
+        ("AWS_ENDPOINT_URL", server.url.as_str()),
+    ]);
+    assert_eq!(RemoteSources::new(env.clone()).resolve("ssm:/p").unwrap().expose(), "via-profile");
+
+    let err = RemoteSources::new(env.with("AWS_PROFILE", "absent")).resolve("ssm:/p").unwrap_err();
+    assert!(matches!(err, SecretsError::RefConfig { .. }), "{err}");
+    assert!(err.to_string().contains("absent"), "{err}");
+}
+
+/// moto with IAM enforcement on: it verifies the SigV4 signature and the
+/// user's policy, so this proves the signer against a real verifier.
+#[test]
+fn signed_requests_are_verified_and_denials_are_403() {
+    // Four unauthenticated requests seed the data; every later one is checked.
+    let server = moto(Some(4));
+    moto_json(
+        &server,
+        "ssm",
+        "AmazonSSM.PutParameter",
+        json!({"Name": "/app/prod/DB", "Value": "signed-ok", "Type": "SecureString"}),
+    );
+    moto_iam(&server, &[("Action", "CreateUser"), ("UserName", "capstan")]);
+    let key = moto_iam(&server, &[("Action", "CreateAccessKey"), ("UserName", "capstan")]);
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]});
+    moto_iam(
+        &server,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "capstan"),
+            ("PolicyName", "read-ssm"),
+            ("PolicyDocument", &policy.to_string()),
+        ],
+    );
+    let key_id = xml_field(&key, "AccessKeyId");
+    let secret = xml_field(&key, "SecretAccessKey");
+
+    let sources = RemoteSources::new(aws_env(&server, &key_id, &secret));
+    assert_eq!(sources.resolve("ssm:/app/prod/DB").unwrap().expose(), "signed-ok");
+
+    // Not allowed by the policy.
+    let err = sources.resolve("secretsmanager:anything").unwrap_err();
+    assert!(matches!(err, SecretsError::RefDenied { status: 403, .. }), "{err}");
+    assert!(err.to_string().contains("secretsmanager:anything"), "{err}");
+
+    // A wrong secret key (bad signature) and an unknown key id.
+    for (id, secret) in [(key_id.as_str(), "wrong-secret"), ("AKIDUNKNOWN", secret.as_str())] {
+        let err = RemoteSources::new(aws_env(&server, id, secret)).resolve("ssm:/app/prod/DB").unwrap_err();
+        assert!(matches!(err, SecretsError::RefDenied { status: 403, .. }), "{err}\n{}", server.log_text());
+        let msg = err.to_string();
+        assert!(msg.contains("ssm:/app/prod/DB") && msg.contains("403"), "{msg}");
+        assert!(!msg.contains("signed-ok") && !msg.contains(secret), "{msg}");
+    }
+}
+
+#[test]
+fn unreachable_endpoints_and_missing_config_are_named() {
+    let env = Env::from_pairs([
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", &closed_port_url()),
+    ]);
+    let err = RemoteSources::new(env).resolve("ssm:/app/x").unwrap_err();
+    assert!(matches!(err, SecretsError::RefUnreachable { .. }), "{err}");
+    assert!(err.to_string().contains("ssm:/app/x") && err.to_string().contains("127.0.0.1"), "{err}");
+
+    let err = RemoteSources::new(Env::default()).resolve("ssm:/app/x").unwrap_err();
+    assert!(matches!(err, SecretsError::RefConfig { .. }), "{err}");
+    assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
+}
