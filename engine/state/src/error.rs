@@ -49,13 +49,8 @@ pub enum StateError {
     #[error("this lock guard belongs to {guard_location}, not to {location}")]
     WrongGuard { location: String, guard_location: String },
 
-    #[error("PostgreSQL state backend ({target}): {action}: {source}")]
-    Postgres {
-        target: String,
-        action: &'static str,
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    #[error("PostgreSQL state backend ({target}): {action}: {message}")]
+    Postgres { target: String, action: &'static str, message: String },
 
     #[error("invalid state backend configuration: {what}")]
     InvalidConfig { what: String },
@@ -80,5 +75,14 @@ fn describe_holder(holder: &Option<Box<LockInfo>>) -> String {
 impl StateError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StateError::Io { path: path.into(), source }
+    }
+}
+
+/// The server's message for a failed query (tokio-postgres itself displays a
+/// server error as just "db error").
+pub(crate) fn pg_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => err.to_string(),
     }
 }

@@ -94,10 +94,10 @@ fn describe_target(pg: &tokio_postgres::Config) -> String {
 }
 
 async fn open(pg: &tokio_postgres::Config, target: &str) -> Result<Client, StateError> {
-    let (client, connection) = pg.connect(NoTls).await.map_err(|source| StateError::Postgres {
+    let (client, connection) = pg.connect(NoTls).await.map_err(|e| StateError::Postgres {
         target: target.to_string(),
         action: "connecting",
-        source,
+        message: crate::error::pg_message(&e),
     })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -156,7 +156,11 @@ impl PostgresBackend {
     }
 
     fn err(&self, action: &'static str) -> impl Fn(tokio_postgres::Error) -> StateError + '_ {
-        move |source| StateError::Postgres { target: self.target.clone(), action, source }
+        move |e| StateError::Postgres {
+            target: self.target.clone(),
+            action,
+            message: crate::error::pg_message(&e),
+        }
     }
 
     async fn create_tables(&self, schema: Option<&str>) -> Result<(), StateError> {

@@ -1,0 +1,310 @@
+//! One function per op kind: look, then change only what differs.
+
+use std::collections::BTreeSet;
+
+use capstan_core::{SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text};
+
+use crate::error::describe;
+use crate::executor::Sessions;
+use crate::{OpOutcome, Outcome, SqlError, quote_ident, quote_literal, scram_verifier, verifier_matches};
+
+/// SQLSTATE insufficient_privilege: a non-superuser cannot read `pg_authid`.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+struct Ctx<'e> {
+    effect: &'e str,
+    op: String,
+    target: String,
+}
+
+impl Ctx<'_> {
+    fn failed(&self, err: &tokio_postgres::Error) -> SqlError {
+        SqlError::Op {
+            effect: self.effect.to_string(),
+            op: self.op.clone(),
+            target: self.target.clone(),
+            message: describe(err),
+        }
+    }
+
+    fn invalid(&self, why: impl Into<String>) -> SqlError {
+        SqlError::InvalidOp { effect: self.effect.to_string(), op: self.op.clone(), why: why.into() }
+    }
+}
+
+pub(crate) async fn run(
+    sessions: &mut Sessions<'_>,
+    effect: &str,
+    index: usize,
+    op: &SqlOp,
+) -> Result<OpOutcome, SqlError> {
+    match op {
+        SqlOp::EnsureRole(r) => ensure_role(sessions, effect, r).await,
+        SqlOp::EnsureDatabase(d) => ensure_database(sessions, effect, d).await,
+        SqlOp::Grant(g) => grant(sessions, effect, g).await,
+        SqlOp::EnsureExtension(e) => ensure_extension(sessions, effect, e).await,
+        SqlOp::Statement(s) => statement(sessions, effect, index, s).await,
+    }
+}
+
+fn outcome(op: &'static str, subject: &str, changes: Vec<String>) -> OpOutcome {
+    let outcome = if changes.is_empty() { Outcome::Unchanged } else { Outcome::Changed };
+    OpOutcome { op, subject: subject.to_string(), outcome, changes }
+}
+
+fn non_empty(ctx: &Ctx<'_>, what: &str, value: &str) -> Result<(), SqlError> {
+    if value.is_empty() || value.contains('\0') {
+        return Err(ctx.invalid(format!("{what} must be a non-empty name without NUL")));
+    }
+    Ok(())
+}
+
+async fn ensure_role(
+    sessions: &mut Sessions<'_>,
+    effect: &str,
+    role: &SqlRole,
+) -> Result<OpOutcome, SqlError> {
+    let ctx = Ctx { effect, op: format!("ensure-role {}", role.name), target: sessions.target(None) };
+    non_empty(&ctx, "the role name", &role.name)?;
+    let client = sessions.get(None).await?;
+    let name = quote_ident(&role.name);
+    let login = if role.login { "LOGIN" } else { "NOLOGIN" };
+    let existing = client
+        .query_opt("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[&role.name])
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    let Some(row) = existing else {
+        // The verifier, not the password, goes into the statement.
+        let password = role
+            .password
+            .as_ref()
+            .map(|p| format!(" PASSWORD {}", quote_literal(&scram_verifier(p.expose()))));
+        let sql = format!("CREATE ROLE {name} {login}{}", password.unwrap_or_default());
+        client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
+        return Ok(OpOutcome {
+            op: "ensure-role",
+            subject: role.name.clone(),
+            outcome: Outcome::Created,
+            changes: vec![],
+        });
+    };
+    let mut changes = Vec::new();
+    if row.get::<_, bool>(0) != role.login {
+        client.batch_execute(&format!("ALTER ROLE {name} {login}")).await.map_err(|e| ctx.failed(&e))?;
+        changes.push(if role.login { "login enabled" } else { "login disabled" }.to_string());
+    }
+    if let Some(password) = &role.password {
+        let stored = match client
+            .query_opt("SELECT rolpassword FROM pg_authid WHERE rolname = $1", &[&role.name])
+            .await
+        {
+            Ok(row) => Some(row.and_then(|r| r.get::<_, Option<String>>(0))),
+            // Managed servers (RDS, Cloud SQL) hide pg_authid from their admin
+            // role: we cannot compare, so we set it (and say so).
+            Err(e) if e.code().map(|c| c.code()) == Some(INSUFFICIENT_PRIVILEGE) => None,
+            Err(e) => return Err(ctx.failed(&e)),
+        };
+        let matches =
+            stored.as_ref().map(|v| v.as_deref().is_some_and(|v| verifier_matches(password.expose(), v)));
+        if matches != Some(true) {
+            let sql =
+                format!("ALTER ROLE {name} PASSWORD {}", quote_literal(&scram_verifier(password.expose())));
+            client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
+            changes.push(match matches {
+                Some(_) => "password rotated".to_string(),
+                None => "password set (the current one cannot be read to compare)".to_string(),
+            });
+        }
+    }
+    Ok(outcome("ensure-role", &role.name, changes))
+}
+
+async fn ensure_database(
+    sessions: &mut Sessions<'_>,
+    effect: &str,
+    db: &SqlDatabase,
+) -> Result<OpOutcome, SqlError> {
+    let ctx = Ctx { effect, op: format!("ensure-database {}", db.name), target: sessions.target(None) };
+    non_empty(&ctx, "the database name", &db.name)?;
+    non_empty(&ctx, "the owner", &db.owner)?;
+    let client = sessions.get(None).await?;
+    let existing = client
+        .query_opt("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1", &[&db.name])
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    let (name, owner) = (quote_ident(&db.name), quote_ident(&db.owner));
+    match existing {
+        None => {
+            // CREATE DATABASE cannot run in a transaction: batch_execute sends it alone.
+            client
+                .batch_execute(&format!("CREATE DATABASE {name} OWNER {owner}"))
+                .await
+                .map_err(|e| ctx.failed(&e))?;
+            Ok(OpOutcome {
+                op: "ensure-database",
+                subject: db.name.clone(),
+                outcome: Outcome::Created,
+                changes: vec![],
+            })
+        }
+        Some(row) => {
+            let current: String = row.get(0);
+            let mut changes = Vec::new();
+            if current != db.owner {
+                client
+                    .batch_execute(&format!("ALTER DATABASE {name} OWNER TO {owner}"))
+                    .await
+                    .map_err(|e| ctx.failed(&e))?;
+                changes.push(format!("owner {current} → {}", db.owner));
+            }
+            Ok(outcome("ensure-database", &db.name, changes))
+        }
+    }
+}
+
+/// Database privileges, as `aclexplode` names them.
+const DATABASE_PRIVILEGES: [&str; 3] = ["CREATE", "CONNECT", "TEMPORARY"];
+
+fn wanted_privileges(ctx: &Ctx<'_>, privileges: &[String]) -> Result<BTreeSet<&'static str>, SqlError> {
+    let mut wanted = BTreeSet::new();
+    if privileges.is_empty() {
+        return Err(ctx.invalid("no privileges listed"));
+    }
+    for p in privileges {
+        match p.trim().to_ascii_uppercase().as_str() {
+            "ALL" | "ALL PRIVILEGES" => wanted.extend(DATABASE_PRIVILEGES),
+            "CREATE" => _ = wanted.insert("CREATE"),
+            "CONNECT" => _ = wanted.insert("CONNECT"),
+            "TEMPORARY" | "TEMP" => _ = wanted.insert("TEMPORARY"),
+            _ => {
+                return Err(ctx.invalid(format!(
+                    "unknown database privilege {p:?} (expected ALL, CREATE, CONNECT or TEMPORARY)"
+                )));
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+async fn grant(sessions: &mut Sessions<'_>, effect: &str, g: &SqlGrant) -> Result<OpOutcome, SqlError> {
+    let ctx = Ctx {
+        effect,
+        op: format!("grant {} on database {} to {}", g.privileges.join(", "), g.database, g.role),
+        target: sessions.target(None),
+    };
+    non_empty(&ctx, "the database name", &g.database)?;
+    non_empty(&ctx, "the role name", &g.role)?;
+    let wanted = wanted_privileges(&ctx, &g.privileges)?;
+    let client = sessions.get(None).await?;
+    let found = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
+                    EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)",
+            &[&g.database, &g.role],
+        )
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    if !found.get::<_, bool>(0) {
+        return Err(ctx
+            .invalid(format!("database {:?} does not exist (ensure it earlier in the effect)", g.database)));
+    }
+    if !found.get::<_, bool>(1) {
+        return Err(
+            ctx.invalid(format!("role {:?} does not exist (ensure it earlier in the effect)", g.role))
+        );
+    }
+    // Privileges granted to the role itself (the owner's implicit ones included
+    // through acldefault); what PUBLIC has does not count.
+    let rows = client
+        .query(
+            "SELECT a.privilege_type
+               FROM pg_database d,
+                    LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+              WHERE d.datname = $1 AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)",
+            &[&g.database, &g.role],
+        )
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    let held: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    let missing: Vec<&str> = wanted.iter().copied().filter(|p| !held.contains(*p)).collect();
+    if missing.is_empty() {
+        return Ok(outcome("grant", &format!("{} on {}", g.role, g.database), vec![]));
+    }
+    let sql = format!(
+        "GRANT {} ON DATABASE {} TO {}",
+        missing.join(", "),
+        quote_ident(&g.database),
+        quote_ident(&g.role)
+    );
+    client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
+    Ok(outcome(
+        "grant",
+        &format!("{} on {}", g.role, g.database),
+        vec![format!("granted {}", missing.join(", "))],
+    ))
+}
+
+async fn ensure_extension(
+    sessions: &mut Sessions<'_>,
+    effect: &str,
+    ext: &SqlExtension,
+) -> Result<OpOutcome, SqlError> {
+    let ctx = Ctx {
+        effect,
+        op: format!("ensure-extension {} in {}", ext.name, ext.database),
+        target: sessions.target(Some(&ext.database)),
+    };
+    non_empty(&ctx, "the extension name", &ext.name)?;
+    non_empty(&ctx, "the database name", &ext.database)?;
+    let client = sessions.get(Some(&ext.database)).await?;
+    let present = client
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = $1", &[&ext.name])
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    if present.is_some() {
+        return Ok(outcome("ensure-extension", &ext.name, vec![]));
+    }
+    client
+        .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(&ext.name)))
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    Ok(OpOutcome {
+        op: "ensure-extension",
+        subject: ext.name.clone(),
+        outcome: Outcome::Created,
+        changes: vec![],
+    })
+}
+
+async fn statement(
+    sessions: &mut Sessions<'_>,
+    effect: &str,
+    index: usize,
+    s: &SqlStatement,
+) -> Result<OpOutcome, SqlError> {
+    let database = s.database.as_deref();
+    let ctx = Ctx { effect, op: format!("statement #{index}"), target: sessions.target(database) };
+    let client = sessions.get(database).await?;
+    if let Err(e) = client.batch_execute(s.sql.expose()).await {
+        return Err(match &s.sql {
+            Text::Plain(_) => ctx.failed(&e),
+            // The server's message may quote the statement ("syntax error at or
+            // near …"): for a sensitive statement keep only the error code.
+            Text::Sensitive(_) => SqlError::Op {
+                effect: effect.to_string(),
+                op: ctx.op.clone(),
+                target: ctx.target.clone(),
+                message: format!(
+                    "the sensitive statement failed (SQLSTATE {}; the server's message is hidden as it may quote it)",
+                    e.code().map_or("unknown", |c| c.code())
+                ),
+            },
+        });
+    }
+    Ok(OpOutcome {
+        op: "statement",
+        subject: format!("#{index}"),
+        outcome: Outcome::Executed,
+        changes: vec![],
+    })
+}

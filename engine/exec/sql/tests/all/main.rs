@@ -1,0 +1,10 @@
+//! Integration tests of the SQL effects executor against real PostgreSQL.
+//! - `shared`: the server on 127.0.0.1:5432 (trust auth); unique names per test, dropped at the end.
+//! - `scram`: a private server this binary starts (initdb + pg_ctl) with
+//!   scram-sha-256 auth and statement logging, to prove passwords really work,
+//!   rotate, and never reach the server log.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod common;
+mod scram;
+mod shared;
