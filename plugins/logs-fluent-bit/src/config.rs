@@ -1,0 +1,289 @@
+//! fluent-bit's configuration files (classic format), as text for the ConfigMap.
+//!
+//! The pipeline is: tail the container log files (parsed by the built-in
+//! `docker` and `cri` multiline parsers, so both runtimes work), add
+//! Kubernetes metadata, flatten it into a fixed set of record keys (the
+//! labels convention this plugin promises), then ship to exactly one output.
+//! Credentials never appear here: the config names environment variables
+//! (`${SPLUNK_HEC_TOKEN}`) that the DaemonSet fills from a Secret.
+
+use std::fmt::Write as _;
+
+use crate::inputs::{Inputs, OutputKind};
+
+/// Where the ConfigMap is mounted in the container.
+pub const CONFIG_DIR: &str = "/fluent-bit/etc/conf";
+/// Host directory for tail offsets and filesystem buffers, so a restarted
+/// pod resumes where it stopped instead of re-reading or losing lines.
+pub const STATE_DIR: &str = "/var/fluent-bit/state";
+/// fluent-bit's HTTP server (health and metrics).
+pub const HTTP_PORT: u16 = 2020;
+
+/// Environment variables the config refers to; the DaemonSet sets them from
+/// the Secret this plugin renders.
+pub const ENV_SPLUNK_TOKEN: &str = "SPLUNK_HEC_TOKEN";
+pub const ENV_HTTP_PASSWORD: &str = "OUTPUT_HTTP_PASSWORD";
+
+/// The record keys every log record carries after the filters run.
+/// `log` holds the message; these are what queries filter on.
+pub const RECORD_LABELS: [&str; 6] = ["environment", "namespace", "app", "container", "pod", "node"];
+
+/// Of those, the ones that become Loki stream labels. `pod` and `node` stay
+/// in the line: as labels they would explode Loki's stream count.
+pub const LOKI_STREAM_LABELS: [&str; 4] = ["environment", "namespace", "app", "container"];
+
+/// `fluent-bit.conf`.
+pub fn main_config(inputs: &Inputs, environment: &str) -> String {
+    let mut c = String::new();
+    section(
+        &mut c,
+        "SERVICE",
+        &[
+            ("Flush", "1".into()),
+            ("Daemon", "Off".into()),
+            ("Log_Level", inputs.log_level.as_str().into()),
+            ("Parsers_File", format!("{CONFIG_DIR}/parsers.conf")),
+            ("HTTP_Server", "On".into()),
+            ("HTTP_Listen", "0.0.0.0".into()),
+            ("HTTP_Port", HTTP_PORT.to_string()),
+            ("Health_Check", "On".into()),
+            ("storage.path", format!("{STATE_DIR}/flb-storage/")),
+            ("storage.sync", "normal".into()),
+        ],
+    );
+    section(
+        &mut c,
+        "INPUT",
+        &[
+            ("Name", "tail".into()),
+            ("Tag", "kube.*".into()),
+            ("Path", "/var/log/containers/*.log".into()),
+            // The runtime decides the file format: Docker writes JSON lines, containerd
+            // and CRI-O write the CRI format. Both parsers also rejoin split long lines.
+            ("multiline.parser", "docker, cri".into()),
+            ("DB", format!("{STATE_DIR}/flb_kube.db")),
+            ("Mem_Buf_Limit", inputs.mem_buf_limit.clone()),
+            ("Skip_Long_Lines", "On".into()),
+            ("Refresh_Interval", "10".into()),
+            ("storage.type", "filesystem".into()),
+        ],
+    );
+    if inputs.forward.enabled {
+        section(
+            &mut c,
+            "INPUT",
+            &[
+                ("Name", "forward".into()),
+                ("Tag", "app.forward".into()),
+                ("Listen", "0.0.0.0".into()),
+                ("Port", inputs.forward.port.to_string()),
+            ],
+        );
+    }
+    section(
+        &mut c,
+        "FILTER",
+        &[
+            ("Name", "kubernetes".into()),
+            ("Match", "kube.*".into()),
+            ("Kube_URL", "https://kubernetes.default.svc:443".into()),
+            ("Kube_CA_File", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt".into()),
+            ("Kube_Token_File", "/var/run/secrets/kubernetes.io/serviceaccount/token".into()),
+            ("Kube_Tag_Prefix", "kube.var.log.containers.".into()),
+            // A JSON log line becomes structured fields instead of an escaped string.
+            ("Merge_Log", "On".into()),
+            ("Keep_Log", "Off".into()),
+            // Pods may pick a parser or opt out with the fluentbit.io/* annotations.
+            ("K8S-Logging.Parser", "On".into()),
+            ("K8S-Logging.Exclude", "On".into()),
+            ("Labels", "On".into()),
+            ("Annotations", "Off".into()),
+        ],
+    );
+    // Flatten `kubernetes.*` into the fixed record keys of the labels convention.
+    section(
+        &mut c,
+        "FILTER",
+        &[
+            ("Name", "nest".into()),
+            ("Match", "kube.*".into()),
+            ("Operation", "lift".into()),
+            ("Nested_under", "kubernetes".into()),
+            ("Add_prefix", "k8s_".into()),
+        ],
+    );
+    section(
+        &mut c,
+        "FILTER",
+        &[
+            ("Name", "nest".into()),
+            ("Match", "kube.*".into()),
+            ("Operation", "lift".into()),
+            ("Nested_under", "k8s_labels".into()),
+            ("Add_prefix", "k8s_label_".into()),
+        ],
+    );
+    section(
+        &mut c,
+        "FILTER",
+        &[
+            ("Name", "modify".into()),
+            ("Match", "*".into()),
+            ("Rename", "k8s_namespace_name namespace".into()),
+            ("Rename", "k8s_pod_name pod".into()),
+            ("Rename", "k8s_container_name container".into()),
+            ("Rename", "k8s_host node".into()),
+            ("Rename", "k8s_label_app.kubernetes.io/name app".into()),
+            ("Add", format!("environment {environment}")),
+        ],
+    );
+    output_section(&mut c, inputs);
+    c
+}
+
+fn output_section(c: &mut String, inputs: &Inputs) {
+    match (inputs.output, &inputs.loki, &inputs.elasticsearch, &inputs.splunk) {
+        (OutputKind::Loki, Some(l), _, _) => {
+            let mut labels: Vec<String> = vec!["job=fluent-bit".into()];
+            labels.extend(LOKI_STREAM_LABELS.iter().map(|k| format!("{k}=${k}")));
+            labels.extend(l.labels.iter().map(|(k, v)| format!("{k}={v}")));
+            let mut kv = vec![
+                ("Name", "loki".to_owned()),
+                ("Match", "*".into()),
+                ("Host", l.host.clone()),
+                ("Port", l.port.to_string()),
+                ("Labels", labels.join(", ")),
+                ("Line_Format", "json".into()),
+                ("Auto_Kubernetes_Labels", "Off".into()),
+                ("tls", on_off(l.tls).into()),
+                ("Retry_Limit", "False".into()),
+            ];
+            if l.tls {
+                kv.push(("tls.verify", "On".into()));
+            }
+            if let Some(t) = &l.tenant_id {
+                kv.push(("Tenant_ID", t.clone()));
+            }
+            if let Some(a) = &l.auth {
+                kv.push(("HTTP_User", a.user.clone()));
+                kv.push(("HTTP_Passwd", format!("${{{ENV_HTTP_PASSWORD}}}")));
+            }
+            section(c, "OUTPUT", &kv);
+        }
+        (OutputKind::Elasticsearch, _, Some(e), _) => {
+            let mut kv = vec![
+                ("Name", "es".to_owned()),
+                ("Match", "*".into()),
+                ("Host", e.host.clone()),
+                ("Port", e.port.to_string()),
+                ("Index", e.index.clone()),
+                // Elasticsearch 8 rejects mapping types; dots in keys (from
+                // label names) would otherwise become object paths that clash.
+                ("Suppress_Type_Name", "On".into()),
+                ("Replace_Dots", "On".into()),
+                ("Trace_Error", "On".into()),
+                ("tls", on_off(e.tls).into()),
+                ("Retry_Limit", "False".into()),
+            ];
+            if e.tls {
+                kv.push(("tls.verify", "On".into()));
+            }
+            if let Some(a) = &e.auth {
+                kv.push(("HTTP_User", a.user.clone()));
+                kv.push(("HTTP_Passwd", format!("${{{ENV_HTTP_PASSWORD}}}")));
+            }
+            section(c, "OUTPUT", &kv);
+        }
+        (OutputKind::Splunk, _, _, Some(s)) => {
+            let mut kv = vec![
+                ("Name", "splunk".to_owned()),
+                ("Match", "*".into()),
+                ("Host", s.host.clone()),
+                ("Port", s.port.to_string()),
+                ("Splunk_Token", format!("${{{ENV_SPLUNK_TOKEN}}}")),
+                ("Splunk_Send_Raw", "Off".into()),
+                ("tls", on_off(s.tls).into()),
+                ("tls.verify", on_off(s.tls_verify).into()),
+                ("Retry_Limit", "False".into()),
+            ];
+            if let Some(i) = &s.index {
+                kv.push(("Event_Index", i.clone()));
+            }
+            section(c, "OUTPUT", &kv);
+        }
+        // `check` guarantees the section of the chosen output is present, so
+        // only `stdout` (or an unchecked input) reaches here; either way the
+        // records stay visible in the collector's own log.
+        _ => section(
+            c,
+            "OUTPUT",
+            &[("Name", "stdout".into()), ("Match", "*".into()), ("Format", "json_lines".into())],
+        ),
+    }
+}
+
+/// `parsers.conf`: the single-line `docker` and `cri` parsers, for pods that
+/// ask for them by annotation (`fluentbit.io/parser`), plus `json`.
+pub fn parsers_config() -> String {
+    let mut c = String::new();
+    section(
+        &mut c,
+        "PARSER",
+        &[
+            ("Name", "docker".into()),
+            ("Format", "json".into()),
+            ("Time_Key", "time".into()),
+            ("Time_Format", "%Y-%m-%dT%H:%M:%S.%L".into()),
+            ("Time_Keep", "On".into()),
+        ],
+    );
+    section(
+        &mut c,
+        "PARSER",
+        &[
+            ("Name", "cri".into()),
+            ("Format", "regex".into()),
+            ("Regex", r"^(?<time>[^ ]+) (?<stream>stdout|stderr) (?<logtag>[^ ]*) (?<log>.*)$".into()),
+            ("Time_Key", "time".into()),
+            ("Time_Format", "%Y-%m-%dT%H:%M:%S.%L%z".into()),
+            ("Time_Keep", "On".into()),
+        ],
+    );
+    section(
+        &mut c,
+        "PARSER",
+        &[
+            ("Name", "json".into()),
+            ("Format", "json".into()),
+            ("Time_Key", "time".into()),
+            ("Time_Format", "%d/%b/%Y:%H:%M:%S %z".into()),
+        ],
+    );
+    c
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "On" } else { "Off" }
+}
+
+fn section(c: &mut String, name: &str, kv: &[(&str, String)]) {
+    if !c.is_empty() {
+        c.push('\n');
+    }
+    let _ = writeln!(c, "[{name}]");
+    let width = kv.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in kv {
+        let _ = writeln!(c, "    {k:<width$} {v}");
+    }
+}
+
+/// A stable 64-bit FNV-1a digest, shown as hex: put on the pod template so
+/// a config change rolls the pods (fluent-bit does not reload its config).
+pub fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,99 @@
+//! `capstan/logs-fluent-bit`: the `logs` component type, collected by
+//! fluent-bit running as a DaemonSet.
+//!
+//! It renders the collector (ServiceAccount, read-only RBAC on pods and
+//! namespaces, a ConfigMap with fluent-bit's configuration, the DaemonSet and
+//! a Service) and ships every container's log to exactly one output: Loki,
+//! Elasticsearch, Splunk HEC or the collector's own stdout. Output
+//! credentials (the HEC token, a basic-auth password) must come from the
+//! secrets file; they go into a Secret and reach fluent-bit as environment
+//! variables, never into the ConfigMap.
+//!
+//! Every record carries the same keys whatever the output (see
+//! [`config::RECORD_LABELS`]): that is the labels convention dependents read
+//! from the `labels` output.
+//!
+//! It does not deploy the log store itself, and it does not install parsers
+//! beyond `docker`, `cri` and `json`.
+
+pub mod config;
+pub mod inputs;
+pub mod objects;
+
+use capstan_sdk::contracts::{self, logs};
+use capstan_sdk::prelude::*;
+
+use crate::inputs::Inputs;
+
+pub struct FluentBit;
+
+impl Plugin for FluentBit {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new("capstan/logs-fluent-bit", env!("CARGO_PKG_VERSION"))
+            .component_type(<logs::Outputs as Contract>::COMPONENT_TYPE)
+            .backend("fluent-bit")
+            .description(
+                "Collects every container's log with fluent-bit (a DaemonSet with the kubernetes \
+                 metadata filter) and ships it to Loki, Elasticsearch, Splunk HEC or stdout. \
+                 Records carry environment, namespace, app, container, pod and node.",
+            )
+            .input_schema_for::<Inputs>()
+            .defaults_yaml(inputs::DEFAULTS_YAML)
+            .build()
+    }
+
+    fn validate(inputs: &serde_json::Value) -> Vec<Diagnostic> {
+        match capstan_sdk::parse_inputs::<Inputs>(inputs) {
+            Ok(parsed) => inputs::check(&parsed),
+            Err(PlanError::InvalidInputs(diags)) => diags,
+            Err(other) => vec![Diagnostic::error("", other.to_string())],
+        }
+    }
+
+    fn plan(request: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let inputs: Inputs = request.inputs()?;
+        let mut problems = inputs::check(&inputs);
+        problems.extend(secrets_not_from_secrets_file(request, &inputs));
+        if !problems.is_empty() {
+            return Err(PlanError::InvalidInputs(problems));
+        }
+        let objects = objects::render(&request.component, &inputs);
+        let outputs = contracts::outputs(
+            &logs::Outputs {
+                collector_endpoint: objects::collector_endpoint(&request.component, &inputs)
+                    .unwrap_or_default(),
+                labels: config::RECORD_LABELS.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            &[],
+        )?;
+        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+    }
+}
+
+/// A credential written in plain inputs would sit in the operator's
+/// repository in clear and in every plan; refuse it and say where it goes.
+fn secrets_not_from_secrets_file(request: &PlanRequest, inputs: &Inputs) -> Vec<Diagnostic> {
+    let mut pointers = Vec::new();
+    if inputs.splunk.as_ref().is_some_and(|s| s.token.is_some()) {
+        pointers.push("/splunk/token");
+    }
+    if inputs.loki.as_ref().is_some_and(|l| l.auth.is_some()) {
+        pointers.push("/loki/auth/password");
+    }
+    if inputs.elasticsearch.as_ref().is_some_and(|e| e.auth.is_some()) {
+        pointers.push("/elasticsearch/auth/password");
+    }
+    pointers
+        .into_iter()
+        .filter(|p| !request.is_sensitive(p))
+        .map(|p| {
+            Diagnostic::error(
+                p,
+                "is a credential and must come from the component's secrets file \
+                 (values_sensitive_custom), not from plain inputs",
+            )
+        })
+        .collect()
+}
+
+capstan_sdk::export_plugin!(FluentBit);

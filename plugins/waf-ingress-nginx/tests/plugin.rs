@@ -1,0 +1,195 @@
+//! The ingress-nginx WAF plugin through the SDK test kit, with the rendered
+//! objects validated against the Kubernetes 1.30 schemas.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use capstan_core::PlanError;
+use capstan_plugin_waf_ingress_nginx::IngressNginxWaf;
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
+use serde_json::{Value, json};
+use support::assert_valid_manifests;
+
+fn call(inputs: Value) -> PlanCall {
+    PlanCall::new(inputs).component("production", "ingress-nginx", "waf")
+}
+
+/// Outputs of a cert-manager component with a CA issuer, per the contract.
+fn cert_manager() -> Value {
+    json!({
+        "issuer": { "kind": "ClusterIssuer", "name": "oof-ca" },
+        "ca_bundle_secret": { "name": "cert-manager-ca-bundle", "key": "ca.crt", "namespace": "cert-manager" },
+    })
+}
+
+fn snippet(plan: &capstan_core::ComponentPlan) -> String {
+    plan.expect_object("ConfigMap", "ingress-nginx-controller")["data"]["modsecurity-snippet"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn diagnostics(err: PlanError) -> Vec<(String, String)> {
+    match err {
+        PlanError::InvalidInputs(d) => d.into_iter().map(|d| (d.path, d.message)).collect(),
+        other => panic!("expected invalid inputs, got {other:?}"),
+    }
+}
+
+#[test]
+fn metadata_and_defaults_agree_with_the_schema() {
+    let m = check_metadata::<IngressNginxWaf>();
+    assert_eq!((m.component_type.as_str(), m.backend.as_str()), ("waf", "ingress-nginx"));
+}
+
+#[test]
+fn defaults_turn_on_modsecurity_and_the_crs_in_blocking_mode() {
+    let plan = call(json!({})).run::<IngressNginxWaf>().unwrap();
+    assert_eq!(plan.object_ids(), ["ConfigMap/ingress-nginx-controller", "IngressClass/nginx"]);
+    let cm = plan.expect_object("ConfigMap", "ingress-nginx-controller");
+    assert_eq!(cm["metadata"]["namespace"], "ingress-nginx");
+    assert_eq!(cm["data"]["enable-modsecurity"], "true");
+    assert_eq!(cm["data"]["enable-owasp-modsecurity-crs"], "true");
+    assert_eq!(cm["data"]["allow-snippet-annotations"], "false");
+    assert_eq!(cm["data"]["ssl-protocols"], "TLSv1.2 TLSv1.3");
+    let s = snippet(&plan);
+    assert!(s.starts_with("Include /etc/nginx/modsecurity/modsecurity.conf\n"), "{s}");
+    assert!(s.contains("\nSecRuleEngine On\n"), "{s}");
+    assert!(s.contains("setvar:tx.blocking_paranoia_level=1,setvar:tx.paranoia_level=1"), "{s}");
+    assert!(s.contains("setvar:tx.inbound_anomaly_score_threshold=5"), "{s}");
+
+    let class = plan.expect_object("IngressClass", "nginx");
+    assert_eq!(class["spec"]["controller"], "k8s.io/ingress-nginx");
+    assert!(class["metadata"].get("namespace").is_none());
+
+    assert_eq!(plan.output("ingress_class"), Some(&json!("nginx")));
+    assert_eq!(
+        plan.output("annotations"),
+        Some(&json!({
+            "nginx.ingress.kubernetes.io/enable-modsecurity": "true",
+            "nginx.ingress.kubernetes.io/enable-owasp-core-rules": "true",
+        }))
+    );
+    assert_eq!(plan.output("mtls_ca_secret"), None, "no mTLS, no CA");
+}
+
+#[test]
+fn paranoia_mode_and_exclusions_reach_the_modsecurity_snippet() {
+    let plan = call(json!({
+        "mode": "detect",
+        "paranoia_level": 3,
+        "rule_exclusions": [
+            { "id": 920350 },
+            { "id": 942100, "path": "/open-banking/consents", "reason": "JWS bodies look like SQL" },
+        ],
+    }))
+    .run::<IngressNginxWaf>()
+    .unwrap();
+    let s = snippet(&plan);
+    assert!(s.contains("\nSecRuleEngine DetectionOnly\n"), "{s}");
+    assert!(s.contains("tx.blocking_paranoia_level=3"), "{s}");
+    assert!(s.contains("SecAction \"id:1010000,phase:1,pass,nolog,ctl:ruleRemoveById=920350\""), "{s}");
+    assert!(
+        s.contains(
+            "SecRule REQUEST_URI \"@beginsWith /open-banking/consents\" \
+             \"id:1010001,phase:1,pass,nolog,ctl:ruleRemoveById=942100\""
+        ),
+        "{s}"
+    );
+    assert!(s.contains("# 942100: JWS bodies look like SQL"), "{s}");
+}
+
+#[test]
+fn mtls_annotations_point_at_the_ca_bundle_from_cert_manager() {
+    let plan = call(json!({ "mtls": { "enabled": true, "verify_depth": 2 } }))
+        .dependency("certs", "cert-manager", cert_manager())
+        .run::<IngressNginxWaf>()
+        .unwrap();
+    let a = plan.output("annotations").unwrap();
+    assert_eq!(a["nginx.ingress.kubernetes.io/auth-tls-verify-client"], "on");
+    assert_eq!(a["nginx.ingress.kubernetes.io/auth-tls-secret"], "cert-manager/cert-manager-ca-bundle");
+    assert_eq!(a["nginx.ingress.kubernetes.io/auth-tls-verify-depth"], "2");
+    assert_eq!(a["nginx.ingress.kubernetes.io/auth-tls-pass-certificate-to-upstream"], "true");
+    assert_eq!(a["nginx.ingress.kubernetes.io/enable-modsecurity"], "true");
+    assert_eq!(
+        plan.output("mtls_ca_secret"),
+        Some(&json!({ "name": "cert-manager-ca-bundle", "namespace": "cert-manager" }))
+    );
+}
+
+#[test]
+fn mtls_without_a_cert_manager_dependency_uses_the_given_ca_secret() {
+    let plan = call(json!({ "mtls": { "enabled": true, "ca_secret": "security/directory-ca" } }))
+        .run::<IngressNginxWaf>()
+        .unwrap();
+    assert_eq!(
+        plan.output("annotations").unwrap()["nginx.ingress.kubernetes.io/auth-tls-secret"],
+        "security/directory-ca"
+    );
+}
+
+#[test]
+fn mtls_with_no_ca_anywhere_is_a_missing_dependency() {
+    let err = call(json!({ "mtls": { "enabled": true } })).run::<IngressNginxWaf>().unwrap_err();
+    assert!(matches!(&err, PlanError::MissingDependency(m) if m.contains("cert-manager")), "{err:?}");
+}
+
+#[test]
+fn mtls_with_a_cert_manager_that_has_no_ca_bundle_names_the_dependency() {
+    let err = call(json!({ "mtls": { "enabled": true } }))
+        .dependency("certs", "cert-manager", json!({ "issuer": { "kind": "ClusterIssuer", "name": "le" } }))
+        .run::<IngressNginxWaf>()
+        .unwrap_err();
+    assert!(
+        matches!(&err, PlanError::MissingDependency(m) if m.contains("`certs`") && m.contains("ca_bundle_secret")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn invalid_inputs_are_reported_at_their_attribute() {
+    let err = call(json!({ "paranoia_level": 5 })).run::<IngressNginxWaf>().unwrap_err();
+    assert_eq!(diagnostics(err)[0].0, "/paranoia_level");
+
+    let err = call(json!({ "rule_exclusions": [{ "id": 42 }, { "id": 942100, "path": "/x' ; evil" }] }))
+        .run::<IngressNginxWaf>()
+        .unwrap_err();
+    let paths: Vec<String> = diagnostics(err).into_iter().map(|d| d.0).collect();
+    assert_eq!(paths, ["/rule_exclusions/0/id", "/rule_exclusions/1/path"]);
+
+    let err = call(json!({ "extra_config": { "enable-modsecurity": "false" } }))
+        .run::<IngressNginxWaf>()
+        .unwrap_err();
+    assert_eq!(diagnostics(err)[0].0, "/extra_config/enable-modsecurity");
+
+    let err = call(json!({ "mtls": { "enabled": true, "ca_secret": "no-namespace" } }))
+        .run::<IngressNginxWaf>()
+        .unwrap_err();
+    assert_eq!(diagnostics(err)[0].0, "/mtls/ca_secret");
+}
+
+#[test]
+fn the_ingress_class_can_be_left_to_the_controllers_chart() {
+    let plan = call(
+        json!({ "manage_ingress_class": false, "ingress_class": "waf", "controller_namespace": "edge" }),
+    )
+    .run::<IngressNginxWaf>()
+    .unwrap();
+    assert_eq!(plan.object_ids(), ["ConfigMap/ingress-nginx-controller"]);
+    assert_eq!(plan.objects[0]["metadata"]["namespace"], "edge");
+    assert_eq!(plan.output("ingress_class"), Some(&json!("waf")));
+}
+
+/// One validator run for every variant (loading the schemas is the slow part).
+#[test]
+fn every_variant_renders_objects_valid_for_kubernetes_1_30() {
+    let variants = [
+        call(json!({})),
+        call(json!({ "mode": "detect", "paranoia_level": 4,
+            "rule_exclusions": [{ "id": 942100, "path": "/a" }] })),
+        call(json!({ "mtls": { "enabled": true } })).dependency("certs", "cert-manager", cert_manager()),
+    ];
+    let objects: Vec<Value> =
+        variants.iter().flat_map(|v| v.run::<IngressNginxWaf>().unwrap().objects).collect();
+    assert_valid_manifests("all-variants", &objects);
+}
