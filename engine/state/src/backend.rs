@@ -61,6 +61,18 @@ pub enum AnyBackend {
     Postgres(Box<PostgresBackend>),
 }
 
+impl AnyBackend {
+    /// The default: files under `<stack_root>/.capstan/`.
+    pub fn local(stack_root: &std::path::Path) -> Self {
+        AnyBackend::Local(LocalBackend::new(stack_root))
+    }
+
+    /// PostgreSQL; connects and creates the tables if missing.
+    pub async fn postgres(config: crate::PostgresConfig) -> Result<Self, StateError> {
+        Ok(AnyBackend::Postgres(Box::new(PostgresBackend::connect(config).await?)))
+    }
+}
+
 macro_rules! delegate {
     ($self:ident, $b:ident => $call:expr) => {
         match $self {

@@ -281,7 +281,9 @@ impl StateBackend for LocalBackend {
         self.repair_journal()?;
         self.remove_leftovers();
         let stored = self.read_sync()?;
-        let has_state = self.state_path().exists() || self.path(JOURNAL_FILE).exists();
+        // Only a snapshot stores a lineage; a journal alone (a first apply that
+        // stopped before its full write) accepts the lineage of the next write.
+        let has_state = self.state_path().exists();
         {
             let mut p = guard.progress.lock().await;
             p.serial = stored.serial;

@@ -216,10 +216,17 @@ impl PostgresBackend {
     }
 
     async fn read_with(&self, client: &Client) -> Result<State, StateError> {
+        Ok(self.read_stored(client).await?.0)
+    }
+
+    /// The state, and whether its lineage was stored (rather than made up for
+    /// an empty state, or for one recorded only component by component so far).
+    async fn read_stored(&self, client: &Client) -> Result<(State, bool), StateError> {
         let sql = format!("SELECT key, body::text FROM {} WHERE stack = $1", self.state_table);
         let rows = client.query(&sql, &[&self.stack]).await.map_err(self.err("reading state"))?;
         let location = self.location();
         let mut state = State::new()?;
+        let mut lineage_stored = false;
         for row in rows {
             let key: String = row.get(0);
             let body: String = row.get(1);
@@ -235,6 +242,7 @@ impl PostgresBackend {
                 state.serial = header.serial;
                 if !header.lineage.is_empty() {
                     state.lineage = header.lineage;
+                    lineage_stored = true;
                 }
             } else {
                 let component: ComponentState = serde_json::from_str(&body).map_err(|source| {
@@ -243,10 +251,10 @@ impl PostgresBackend {
                 state.components.insert(key, component);
             }
         }
-        Ok(state)
+        Ok((state, lineage_stored))
     }
 
-    /// Runs `body` in a transaction on the guard's session.
+    /// Runs `statements` in a transaction on the guard's session.
     async fn in_transaction(
         &self,
         guard: &LockGuard,
@@ -350,8 +358,7 @@ impl StateBackend for PostgresBackend {
             )
             .await
             .map_err(self.err("recording the lock holder"))?;
-        let stored = self.read_with(&client).await?;
-        let has_lineage = !stored.components.is_empty() || stored.serial > 0;
+        let (stored, has_lineage) = self.read_stored(&client).await?;
         Ok(LockGuard {
             info: holder.clone(),
             location: self.location(),

@@ -215,3 +215,17 @@ async fn sigkill_during_writes_never_leaves_unreadable_state() {
     }
     assert!(last_serial > 12, "the child wrote something: serial {last_serial}");
 }
+
+#[tokio::test]
+async fn a_first_apply_that_stopped_before_its_full_write_can_be_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let guard = b.lock(&LockInfo::new("first", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    b.write_component("envs/staging/core/api", Some(&component("api", "v1")), &guard).await.unwrap();
+    drop(guard); // killed before the final write
+    let guard = b.lock(&LockInfo::new("second", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    let state = b.read().await.unwrap();
+    assert_eq!(state.components.len(), 1);
+    b.write(&state, &guard).await.unwrap();
+    assert_eq!(b.read().await.unwrap().lineage, state.lineage);
+}

@@ -137,3 +137,19 @@ async fn a_run_that_dies_without_unlocking_frees_the_lock() {
     assert_eq!(b.current_lock().await.unwrap(), None);
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn a_first_apply_that_stopped_before_its_full_write_can_be_completed() {
+    let schema = Schema::new();
+    let b = PostgresBackend::connect(schema.config("shop")).await.unwrap();
+    let guard = b.lock(&LockInfo::new("first", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    b.write_component("envs/staging/core/api", Some(&component("api", "v1")), &guard).await.unwrap();
+    drop(guard); // killed before the final write
+    let guard = b.lock(&LockInfo::new("second", "apply").unwrap(), Duration::from_secs(5)).await.unwrap();
+    let state = b.read().await.unwrap();
+    assert_eq!((state.serial, state.components.len()), (1, 1));
+    b.write(&state, &guard).await.unwrap();
+    assert_eq!(b.read().await.unwrap().lineage, state.lineage);
+    drop(guard);
+    schema.drop_schema().await;
+}
