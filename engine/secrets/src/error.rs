@@ -31,6 +31,13 @@ pub enum SecretsError {
     #[error("cannot tell where the age identity lives: neither CAPSTAN_AGE_KEY_FILE nor HOME is set")]
     IdentityPathUnknown,
 
+    #[error("{file}: cannot be opened: {source}")]
+    NoIdentityForFile {
+        file: PathBuf,
+        #[source]
+        source: Box<SecretsError>,
+    },
+
     #[error("{file}: none of the identities in {identity} is a recipient of this file")]
     WrongIdentity { file: PathBuf, identity: PathBuf },
 

@@ -46,6 +46,8 @@ pub fn stage(target: &Path, bytes: &[u8], mode: u32) -> Result<Staged> {
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(io_err(target))?;
+    // Exactly `mode`, whatever the umask did at creation.
+    file.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(io_err(target))?;
     file.write_all(bytes).map_err(io_err(target))?;
     file.as_file().sync_all().map_err(io_err(target))?;
     Ok(Staged { temp: file.into_temp_path(), target: target.to_path_buf() })

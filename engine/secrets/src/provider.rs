@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use capstan_core::{SecretProvider, SecretSourceError, Sensitive};
 
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Result, SecretsError};
 use crate::identity::{Identities, identity_path};
 use crate::remote::RemoteSources;
 use crate::secret_file::SecretFile;
@@ -45,7 +45,11 @@ impl Secrets {
 
     /// [`SecretProvider::open_file`] with this crate's typed error.
     pub fn open(&self, path: &Path, contents: &[u8]) -> Result<BTreeMap<String, Sensitive>> {
-        Ok(SecretFile::open(path, contents, self.identities()?)?.into_values())
+        let identities = self.identities().map_err(|source| SecretsError::NoIdentityForFile {
+            file: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        Ok(SecretFile::open(path, contents, identities)?.into_values())
     }
 
     /// [`SecretProvider::resolve_ref`] with this crate's typed error.

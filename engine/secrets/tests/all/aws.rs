@@ -2,7 +2,7 @@ use capstan_core::SecretProvider;
 use capstan_secrets::{Env, RemoteSources, Secrets, SecretsError};
 use serde_json::json;
 
-use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, xml_field};
+use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, moto_tls, xml_field};
 
 const MSG: &str = "hello from parameter store";
 const DB_JSON: &str = r#"{"username":"app","password":"s3cr3t-json","port":5432}"#;
@@ -157,4 +157,15 @@ fn unreachable_endpoints_and_missing_config_are_named() {
     let err = RemoteSources::new(Env::default()).resolve("ssm:/app/x").unwrap_err();
     assert!(matches!(err, SecretsError::RefConfig { .. }), "{err}");
     assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
+}
+
+/// HTTPS goes through rustls (ring) and the platform verifier: a server with
+/// an untrusted certificate is refused, and the error says why.
+#[test]
+fn untrusted_tls_certificates_are_refused() {
+    let server = moto_tls();
+    let err = RemoteSources::new(aws_env(&server, "AKID", "x")).resolve("ssm:/app/x").unwrap_err();
+    assert!(matches!(err, SecretsError::RefUnreachable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("ssm:/app/x") && msg.to_lowercase().contains("certificate"), "{msg}");
 }

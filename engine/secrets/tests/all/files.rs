@@ -107,6 +107,17 @@ fn wrong_or_missing_identity_is_named_and_nothing_is_written() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
 
+    // Through the provider the config layer uses, the error names both.
+    let provider = Secrets::new(op.dir.path().join("nope/keys.txt"), RemoteSources::new(Default::default()));
+    let err = provider.open_file(Path::new("envs/dev/secrets.enc.hcl"), &before).unwrap_err();
+    assert!(
+        err.to_string().contains("envs/dev/secrets.enc.hcl") && err.to_string().contains("nope/keys.txt"),
+        "{err}"
+    );
+    let provider = Secrets::new(other.identity.clone(), RemoteSources::new(Default::default()));
+    let err = provider.open_file(Path::new("envs/dev/secrets.enc.hcl"), &before).unwrap_err();
+    assert!(err.to_string().contains("envs/dev/secrets.enc.hcl"), "{err}");
+
     let missing = op.dir.path().join("nope/keys.txt");
     let err = open(&missing, &file).unwrap_err();
     assert!(matches!(err, SecretsError::IdentityMissing { .. }), "{err}");

@@ -107,7 +107,11 @@ pub struct Server {
 }
 
 impl Server {
-    fn start(name: &str, mut cmd: Command, port: u16, ready_path: &str) -> Server {
+    fn start(name: &str, cmd: Command, port: u16, ready_path: &str) -> Server {
+        Self::start_scheme(name, cmd, "http", port, ready_path)
+    }
+
+    fn start_scheme(name: &str, mut cmd: Command, scheme: &str, port: u16, ready_path: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -117,13 +121,19 @@ impl Server {
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
-        let mut server = Server { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir };
+        let mut server = Server { child, url: format!("{scheme}://127.0.0.1:{port}"), log, _dir: dir };
         server.wait_ready(name, ready_path);
         server
     }
 
     fn wait_ready(&mut self, name: &str, path: &str) {
-        let client = http();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Readiness only: the TLS server's certificate is self-signed.
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("http client");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -164,6 +174,14 @@ pub fn moto(auth_after: Option<u32>) -> Server {
         cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
     }
     Server::start("moto_server", cmd, port, "/moto-api/")
+}
+
+/// `moto_server -s`: HTTPS with a self-signed certificate nobody trusts.
+pub fn moto_tls() -> Server {
+    let port = free_port();
+    let mut cmd = Command::new(tool("moto_server"));
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string(), "-s"]);
+    Server::start_scheme("moto_server (TLS)", cmd, "https", port, "/moto-api/")
 }
 
 pub const BAO_ROOT_TOKEN: &str = "capstan-test-root";
