@@ -1,0 +1,273 @@
+//! Capstan plugin `capstan/postgres-cloudnative-pg`: PostgreSQL run by the
+//! CloudNativePG operator.
+//!
+//! It renders a `Cluster` (instances, storage, resources, parameters, the
+//! backup section when configured) whose `spec.managed.roles` declares one
+//! login role per application with its password in a Secret, one `Database`
+//! per application owned by that role, and the Secrets. The operator creates
+//! and rotates roles and databases from them: no SQL effect is needed, so the
+//! component needs no capability.
+//!
+//! It does not install the operator or its CRDs, and it renders no
+//! `ScheduledBackup` (its CRD is not among those Capstan validates against):
+//! with `backup` set, WAL archiving is continuous and base backups are taken
+//! on demand or by a schedule the operator's team owns.
+
+mod apps;
+
+use std::collections::BTreeMap;
+
+use capstan_sdk::k8s::Resources;
+use capstan_sdk::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use apps::{AppDatabase, PASSWORD_KEY, USERNAME_KEY};
+
+pub const API_VERSION: &str = "postgresql.cnpg.io/v1";
+pub const PORT: u16 = 5432;
+
+/// The inputs, after the defaults are merged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// PostgreSQL instances: one primary, the others replicas. At least 1.
+    pub instances: u32,
+    /// The operand image (`imageName`); default: the operator's.
+    #[serde(default)]
+    pub image: Option<String>,
+    pub storage: Storage,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    /// `postgresql.conf` parameters.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub backup: Option<Backup>,
+    /// One database and user per application.
+    pub apps: BTreeMap<String, AppDatabase>,
+    /// The app whose database is the contract's default; default: the first by name.
+    #[serde(default)]
+    pub default_app: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Volume size per instance, such as `10Gi`.
+    pub size: String,
+    /// StorageClass; default: the cluster's default class.
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+/// Barman Cloud backup to object storage.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// `s3://bucket/path` (or `gs://`, `https://` for Azure Blob).
+    pub destination_path: String,
+    /// Endpoint of an S3-compatible store (MinIO, Ceph…).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Secret holding `ACCESS_KEY_ID` and `ACCESS_SECRET_KEY`; omit to use
+    /// the pods' IAM role.
+    #[serde(default)]
+    pub s3_credentials_secret: Option<String>,
+    /// How long backups are kept, such as `30d`, `4w`, `6m`.
+    #[serde(default)]
+    pub retention: Option<String>,
+}
+
+pub struct PostgresCloudNativePg;
+
+impl Plugin for PostgresCloudNativePg {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new("capstan/postgres-cloudnative-pg", env!("CARGO_PKG_VERSION"))
+            .component_type(contracts::postgres::Outputs::COMPONENT_TYPE)
+            .backend("cloudnative-pg")
+            .description(
+                "PostgreSQL on Kubernetes through the CloudNativePG operator: a Cluster with one managed \
+                 login role per application, a Database per application owned by it, and the Secrets \
+                 holding their passwords. Optional continuous backup to object storage.",
+            )
+            .input_schema_for::<Inputs>()
+            .defaults_yaml(include_str!("defaults.yaml"))
+            .build()
+    }
+
+    fn validate(inputs: &Value) -> Vec<Diagnostic> {
+        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
+            Ok(i) => i,
+            Err(PlanError::InvalidInputs(d)) => return d,
+            Err(e) => return vec![Diagnostic::error("", e.to_string())],
+        };
+        let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+        if inputs.instances == 0 {
+            out.push(Diagnostic::error("/instances", "a Cluster needs at least 1 instance"));
+        }
+        if !is_quantity(&inputs.storage.size) {
+            out.push(Diagnostic::error(
+                "/storage/size",
+                format!("`{}` is not a Kubernetes quantity such as 10Gi", inputs.storage.size),
+            ));
+        }
+        if let Some(b) = &inputs.backup {
+            if !["s3://", "gs://", "https://"].iter().any(|p| b.destination_path.starts_with(p)) {
+                out.push(Diagnostic::error(
+                    "/backup/destination_path",
+                    "the destination must be an object store URL (s3://, gs:// or https:// for Azure)",
+                ));
+            }
+            if let Some(r) = &b.retention
+                && !is_retention(r)
+            {
+                out.push(Diagnostic::error(
+                    "/backup/retention",
+                    format!("`{r}` is not a retention such as 30d, 4w or 6m"),
+                ));
+            }
+        }
+        out
+    }
+
+    fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let inputs: Inputs = req.inputs()?;
+        let apps = apps::resolve(req, &inputs.apps)?;
+        let name = &req.component.name;
+
+        let mut objects: Vec<Value> = apps.iter().map(|app| apps::secret(req, app)).collect();
+        objects.push(cluster(req, &inputs, &apps));
+        objects.extend(apps.iter().map(|app| database(req, app)));
+
+        let host = format!("{name}-rw.{}.svc", req.component.namespace);
+        let outputs = apps::outputs(req, host, PORT, &apps, inputs.default_app.as_deref())?;
+        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+    }
+
+    fn health(object: &Value) -> Health {
+        // A Database reports `applied`, not a Ready condition.
+        if object["kind"] == "Database" {
+            return match object.pointer("/status/applied").and_then(Value::as_bool) {
+                Some(true) => Health::Ready,
+                Some(false) => Health::Degraded(
+                    object
+                        .pointer("/status/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("not applied")
+                        .to_owned(),
+                ),
+                None => Health::Progressing("waiting for the operator".to_owned()),
+            };
+        }
+        capstan_sdk::health::default_health(object)
+    }
+}
+
+fn cluster(req: &PlanRequest, inputs: &Inputs, apps: &[apps::App]) -> Value {
+    let meta = k8s::Meta::new(&req.component, req.component.name.clone(), "database");
+    let roles: Vec<Value> = apps
+        .iter()
+        .map(|app| {
+            json!({
+                "name": app.user,
+                "ensure": "present",
+                "login": true,
+                "inherit": true,
+                "passwordSecret": { "name": app.secret },
+                "comment": format!("capstan: user of app {}", app.key),
+            })
+        })
+        .collect();
+    let mut storage = json!({ "size": inputs.storage.size });
+    if let Some(class) = &inputs.storage.class {
+        storage["storageClass"] = json!(class);
+    }
+    let mut spec = json!({
+        "instances": inputs.instances,
+        "storage": storage,
+        // Apps get their own roles; nobody needs the superuser over the network.
+        "enableSuperuserAccess": false,
+        "managed": { "roles": roles },
+        // Scheduling replicas on separate nodes is what makes them replicas.
+        "affinity": { "enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname" },
+    });
+    if let Some(image) = &inputs.image {
+        spec["imageName"] = json!(image);
+    }
+    if let Some(resources) = &inputs.resources {
+        spec["resources"] = json!(resources);
+    }
+    if !inputs.parameters.is_empty() {
+        spec["postgresql"] = json!({ "parameters": inputs.parameters });
+    }
+    if let Some(b) = &inputs.backup {
+        spec["backup"] = backup(b);
+    }
+    k8s::custom_resource(API_VERSION, "Cluster", &meta, spec)
+}
+
+fn backup(b: &Backup) -> Value {
+    let mut store = json!({
+        "destinationPath": b.destination_path,
+        "wal": { "compression": "gzip" },
+        "data": { "compression": "gzip" },
+    });
+    if let Some(url) = &b.endpoint_url {
+        store["endpointURL"] = json!(url);
+    }
+    store["s3Credentials"] = match &b.s3_credentials_secret {
+        Some(secret) => json!({
+            "accessKeyId": { "name": secret, "key": "ACCESS_KEY_ID" },
+            "secretAccessKey": { "name": secret, "key": "ACCESS_SECRET_KEY" },
+        }),
+        None => json!({ "inheritFromIAMRole": true }),
+    };
+    let mut backup = json!({ "barmanObjectStore": store });
+    if let Some(r) = &b.retention {
+        backup["retentionPolicy"] = json!(r);
+    }
+    backup
+}
+
+fn database(req: &PlanRequest, app: &apps::App) -> Value {
+    let cluster = &req.component.name;
+    let meta = k8s::Meta::new(&req.component, format!("{cluster}-{}", app.key), "database")
+        .label("capstan.dev/app", app.key.clone());
+    let extensions: Vec<Value> =
+        app.extensions.iter().map(|e| json!({ "name": e, "ensure": "present" })).collect();
+    let mut spec = json!({
+        "name": app.database,
+        "owner": app.user,
+        "cluster": { "name": cluster },
+        "ensure": "present",
+        // Removing an app from the config must not drop its data.
+        "databaseReclaimPolicy": "retain",
+    });
+    if !extensions.is_empty() {
+        spec["extensions"] = json!(extensions);
+    }
+    k8s::custom_resource(API_VERSION, "Database", &meta, spec)
+}
+
+/// A Kubernetes quantity (`10Gi`, `500M`, `1.5Ti`).
+fn is_quantity(s: &str) -> bool {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.parse::<f64>().is_ok_and(|n| n > 0.0)
+        && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"].contains(&suffix)
+}
+
+/// CloudNativePG's `retentionPolicy` grammar: `^[1-9][0-9]*[dwm]$`.
+fn is_retention(s: &str) -> bool {
+    let Some(unit) = s.chars().last() else { return false };
+    let n = &s[..s.len() - 1];
+    matches!(unit, 'd' | 'w' | 'm')
+        && !n.is_empty()
+        && !n.starts_with('0')
+        && n.chars().all(|c| c.is_ascii_digit())
+}
+
+capstan_sdk::export_plugin!(PostgresCloudNativePg);
