@@ -86,7 +86,7 @@ fn identity_files_are_private_and_never_overwritten() {
     let err = keygen(&op.identity).unwrap_err();
     assert!(matches!(err, SecretsError::IdentityExists { .. }), "{err}");
     assert!(err.to_string().contains(&op.identity.display().to_string()));
-    assert_eq!(std::fs::read(&op.identity).unwrap(), before);
+    assert!(std::fs::read(&op.identity).unwrap() == before, "{} changed", op.identity.display());
     assert!(op.recipient.starts_with("age1"));
 }
 
@@ -105,7 +105,7 @@ fn wrong_or_missing_identity_is_named_and_nothing_is_written() {
         msg.contains(&file.display().to_string()) && msg.contains(&other.identity.display().to_string()),
         "{msg}"
     );
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(std::fs::read(&file).unwrap() == before, "{} changed", file.display());
 
     // Through the provider the config layer uses, the error names both.
     let provider = Secrets::new(op.dir.path().join("nope/keys.txt"), RemoteSources::new(Default::default()));
@@ -219,7 +219,7 @@ fn bad_names_and_recipients_are_refused() {
         let err = recipients_add(&op.identity, op.dir.path(), bad).unwrap_err();
         assert!(matches!(err, SecretsError::InvalidRecipient { .. }), "{bad:?}: {err}");
     }
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(std::fs::read(&file).unwrap() == before, "{} changed", file.display());
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn recipients_add_and_remove_rewrap_every_file() {
     let err = recipients_remove(&bob.identity, &stack, &bob.recipient).unwrap_err();
     assert!(matches!(err, SecretsError::LastRecipient { .. }), "{err}");
     let now: Vec<_> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    assert_eq!(now, snapshot);
+    assert!(now == snapshot, "a refused removal changed files");
 }
 
 /// An editor that applies scripted edits and records what it saw.
@@ -353,13 +353,13 @@ fn abandoned_or_unchanged_edits_leave_the_file_alone() {
     };
     let err = edit(&op.identity, &file, temp_root.path(), &mut editor).unwrap_err();
     assert!(matches!(err, SecretsError::EditAbandoned { .. }), "{err}");
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(std::fs::read(&file).unwrap() == before, "{} changed", file.display());
     assert_eq!(std::fs::read_dir(temp_root.path()).unwrap().count(), 0);
 
     let mut editor = Scripted { edits: vec![Box::new(|_: &Path| {})], reopen: false, refused: vec![] };
     let summary = edit(&op.identity, &file, temp_root.path(), &mut editor).unwrap();
     assert!(summary.is_empty());
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(std::fs::read(&file).unwrap() == before, "{} changed", file.display());
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn edit_runs_a_real_editor_command() {
         CommandEditor { command: "false".to_owned(), prompt_in: &mut input, prompt_out: &mut prompts };
     let err = edit(&op.identity, &file, temp_root.path(), &mut editor).unwrap_err();
     assert!(matches!(err, SecretsError::Editor { .. }), "{err}");
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(std::fs::read(&file).unwrap() == before, "{} changed", file.display());
     assert_eq!(std::fs::read_dir(temp_root.path()).unwrap().count(), 0);
 }
 
