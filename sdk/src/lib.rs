@@ -111,7 +111,7 @@ macro_rules! export_plugin {
         )]
         const _: () = {
             type __CapstanExport = $crate::__private::Adapter<$plugin>;
-    $crate::__capstan_export_bindings!(__CapstanExport with_types_in $crate::bindings);
+    $crate::bindings::__capstan_export_bindings!(__CapstanExport with_types_in $crate::bindings);
         };
     };
 }

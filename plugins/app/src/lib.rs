@@ -1,1 +1,61 @@
-//! the app plugin
+//! `capstan/app`: runs one microservice from a container image.
+//!
+//! Plans a Deployment (restricted security context, resource limits, probes
+//! when it listens), a Service, and on request a HorizontalPodAutoscaler, a
+//! PodDisruptionBudget, an Ingress and a Prometheus ServiceMonitor. Its
+//! dependencies configure it through their outputs contracts: database and
+//! broker settings as environment variables (secrets by reference only),
+//! Dapr sidecar annotations, the WAF's ingress class and annotations, and
+//! cert-manager's issuer for the ingress certificate.
+//!
+//! It does not build images, run migrations or create databases: those belong
+//! to CI and to the `postgres` component.
+
+mod inputs;
+mod objects;
+mod wiring;
+
+use capstan_sdk::prelude::*;
+
+pub use inputs::Inputs;
+
+/// The plugin.
+pub struct App;
+
+impl Plugin for App {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new("capstan/app", env!("CARGO_PKG_VERSION"))
+            .component_type(contracts::app::Outputs::COMPONENT_TYPE)
+            .backend("kubernetes")
+            .description(
+                "A microservice from a container image: Deployment and Service, with optional \
+                 autoscaling, disruption budget, ingress (behind the WAF, with cert-manager TLS) \
+                 and Prometheus scraping; database, broker and Dapr settings come from its \
+                 dependencies.",
+            )
+            .input_schema_for::<Inputs>()
+            .defaults_yaml(inputs::DEFAULTS_YAML)
+            .build()
+    }
+
+    fn validate(inputs: &serde_json::Value) -> Vec<Diagnostic> {
+        match capstan_sdk::parse_inputs::<Inputs>(inputs) {
+            Ok(parsed) => inputs::validate(&parsed),
+            Err(PlanError::InvalidInputs(diags)) => diags,
+            Err(other) => vec![Diagnostic::error("", other.to_string())],
+        }
+    }
+
+    fn plan(request: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let parsed: Inputs = request.inputs()?;
+        let errors: Vec<Diagnostic> =
+            inputs::validate(&parsed).into_iter().filter(|d| d.severity == Severity::Error).collect();
+        if !errors.is_empty() {
+            return Err(PlanError::InvalidInputs(errors));
+        }
+        let wiring = wiring::wire(&request.component, parsed.port.map(|p| p.get()), &request.dependencies)?;
+        objects::plan(request, &parsed, &wiring)
+    }
+}
+
+capstan_sdk::export_plugin!(App);

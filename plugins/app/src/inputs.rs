@@ -1,0 +1,197 @@
+//! The app plugin's inputs and the cross-field rules the schema cannot say.
+
+use std::collections::BTreeMap;
+use std::num::{NonZeroU16, NonZeroU32};
+
+use capstan_sdk::k8s::{IntOrPercent, Resources};
+use capstan_sdk::{Diagnostic, Severity};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The defaults operators merge `values_custom` over.
+pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
+
+/// Environment variable names Kubernetes accepts (and shells can read).
+const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// Inputs of `capstan/app`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The container image, with a tag or a digest.
+    #[schemars(length(min = 1))]
+    pub image: String,
+    /// Pods to run when `autoscaling` is not set.
+    pub replicas: NonZeroU32,
+    /// The port the app listens on. Gives a Service, probes and the
+    /// `service_url` output; leave it out for a worker that only consumes.
+    #[serde(default)]
+    pub port: Option<NonZeroU16>,
+    /// HTTP path of the readiness and liveness probes; without it the probes
+    /// are TCP connects to the port.
+    #[serde(default)]
+    pub health_path: Option<String>,
+    /// CPU and memory requests and limits of the app container.
+    pub resources: Resources,
+    /// Plain environment variables. A value given in
+    /// `values_sensitive_custom` goes into a Secret instead and is read from
+    /// there; it never appears in the Deployment.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": ENV_NAME_PATTERN }))]
+    pub env: BTreeMap<String, String>,
+    /// Overrides the image's entrypoint.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Overrides the image's arguments.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// The user (and group) id the pod runs as; any non-zero id.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub run_as_user: Option<u32>,
+    /// Scale on CPU with a HorizontalPodAutoscaler instead of `replicas`.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// Keep this many pods up during voluntary disruptions (node drains).
+    #[serde(default)]
+    pub pdb: Option<Pdb>,
+    /// Expose the app outside the cluster. Needs `port`.
+    #[serde(default)]
+    pub ingress: Option<IngressInput>,
+    /// Let Prometheus scrape the app. Needs `port`.
+    #[serde(default)]
+    pub service_monitor: Option<ServiceMonitorInput>,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    pub min: NonZeroU32,
+    pub max: NonZeroU32,
+    /// Target average CPU utilisation, in percent of the CPU request.
+    #[schemars(range(min = 1, max = 100))]
+    pub cpu: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pdb {
+    /// A pod count or a percentage such as `"50%"`.
+    pub min_available: IntOrPercent,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressInput {
+    /// The public host name, such as `api.example.com`.
+    #[schemars(length(min = 1))]
+    pub host: String,
+    /// The path prefix routed to the app.
+    #[serde(default = "root_path")]
+    #[schemars(pattern(r"^/"))]
+    pub path: String,
+    /// Serve HTTPS. The certificate comes from the cert-manager dependency
+    /// when there is one, else from the Secret `tls_secret`.
+    #[serde(default = "yes")]
+    pub tls: bool,
+    /// The Secret holding the certificate; defaults to `<app>-tls`.
+    #[serde(default)]
+    pub tls_secret: Option<String>,
+    /// The ingress class, when there is no WAF dependency to dictate it.
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+fn metrics_path() -> String {
+    "/metrics".into()
+}
+
+fn thirty_seconds() -> String {
+    "30s".into()
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceMonitorInput {
+    #[serde(default = "metrics_path")]
+    #[schemars(pattern(r"^/"))]
+    pub path: String,
+    /// Prometheus duration, such as `30s` or `1m`.
+    #[serde(default = "thirty_seconds")]
+    #[schemars(pattern(r"^[0-9]+(ms|s|m|h)$"))]
+    pub interval: String,
+}
+
+/// Rules across fields. Runs on inputs that passed the schema; inputs that
+/// do not even deserialise are reported by `plan`.
+pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for name in inputs.env.keys() {
+        if !is_env_name(name) {
+            let mut path = "/env".to_owned();
+            capstan_sdk::push_token(&mut path, name);
+            out.push(Diagnostic::error(path, format!("`{name}` is not a valid environment variable name (letters, digits, `_`; not starting with a digit)")));
+        }
+    }
+    if inputs.port.is_none() {
+        if inputs.ingress.is_some() {
+            out.push(Diagnostic::error(
+                "/ingress",
+                "an ingress needs `port`: set the port the app listens on",
+            ));
+        }
+        if inputs.service_monitor.is_some() {
+            out.push(Diagnostic::error(
+                "/service_monitor",
+                "a service monitor needs `port`: set the port the app listens on",
+            ));
+        }
+        if inputs.health_path.is_some() {
+            out.push(Diagnostic::error(
+                "/health_path",
+                "HTTP probes need `port`: set the port the app listens on",
+            ));
+        }
+    }
+    if let Some(a) = &inputs.autoscaling
+        && a.min > a.max
+    {
+        out.push(Diagnostic::error(
+            "/autoscaling/min",
+            format!("autoscaling.min ({}) is above autoscaling.max ({})", a.min, a.max),
+        ));
+    }
+    if let Some(pdb) = &inputs.pdb {
+        let fewest = inputs.autoscaling.as_ref().map_or(inputs.replicas, |a| a.min).get();
+        let blocks = match &pdb.min_available {
+            IntOrPercent::Int(n) => *n >= fewest,
+            IntOrPercent::Percent(p) => p == "100%",
+        };
+        if blocks {
+            out.push(Diagnostic {
+                path: "/pdb/min_available".into(),
+                severity: Severity::Warning,
+                message: format!(
+                    "min_available leaves no pod to evict with {fewest} replica(s): node drains will block"
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The same rule as [`ENV_NAME_PATTERN`], for `plan`, which must not trust
+/// that the schema ran.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,131 @@
+//! The Kubernetes objects of one app.
+
+use std::collections::BTreeMap;
+
+use capstan_sdk::contracts::{self, SecretKeyRef};
+use capstan_sdk::k8s::{self, Container, Ingress, Meta, PodTemplate};
+use capstan_sdk::prelude::*;
+
+use crate::inputs::Inputs;
+use crate::wiring::{Env, Wiring};
+
+/// The name of the app container and of its port.
+const CONTAINER: &str = "app";
+const PORT_NAME: &str = "http";
+
+pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<ComponentPlan, PlanError> {
+    let name = req.component.name.as_str();
+    let meta = Meta::new(&req.component, name, "server");
+    let port = inputs.port.map(|p| p.get());
+    let mut objects = Vec::new();
+
+    // The operator's own env wins over what dependencies suggest (to point
+    // DATABASE_HOST at a pooler, say); duplicates would fail server-side apply.
+    let mut env: Vec<(String, Env)> =
+        wiring.env.iter().filter(|(k, _)| !inputs.env.contains_key(k)).cloned().collect();
+    let env_secret_name = format!("{name}-env");
+    let mut sensitive_env = BTreeMap::new();
+    for (key, value) in &inputs.env {
+        let mut pointer = "/env".to_owned();
+        capstan_sdk::push_token(&mut pointer, key);
+        if req.is_sensitive(&pointer) {
+            sensitive_env.insert(key.clone(), Sensitive::new(value.clone()));
+            let secret = SecretKeyRef { name: env_secret_name.clone(), key: key.clone(), namespace: None };
+            env.push((key.clone(), Env::Secret(secret)));
+        } else {
+            env.push((key.clone(), Env::Plain(value.clone())));
+        }
+    }
+    if !sensitive_env.is_empty() {
+        objects.push(k8s::secret(&meta.renamed(&env_secret_name), &sensitive_env));
+    }
+
+    let mut container = Container::new(CONTAINER, &inputs.image)
+        .resources(&inputs.resources)
+        // The root filesystem is read-only; most runtimes still want a /tmp.
+        .volume_mount("tmp", "/tmp");
+    if let Some(command) = &inputs.command {
+        container = container.command(command.clone());
+    }
+    if let Some(args) = &inputs.args {
+        container = container.args(args.clone());
+    }
+    for (key, value) in env {
+        container = match value {
+            Env::Plain(v) => container.env(key, v),
+            Env::Secret(s) => container.env_secret(key, &s),
+        };
+    }
+    if let Some(port) = port {
+        let probe = match &inputs.health_path {
+            Some(path) => k8s::http_probe(path, PORT_NAME),
+            None => k8s::tcp_probe(PORT_NAME),
+        };
+        let mut liveness = probe.clone();
+        // Give a slow start a chance before the kubelet restarts the pod.
+        liveness["initialDelaySeconds"] = serde_json::json!(10);
+        container = container.port(PORT_NAME, port).readiness_probe(probe).liveness_probe(liveness);
+    }
+
+    let mut pod = PodTemplate::new(&meta).container(&container).empty_dir("tmp");
+    if let Some(uid) = inputs.run_as_user {
+        pod = pod.run_as(uid, uid);
+    }
+    for (k, v) in &wiring.pod_annotations {
+        pod = pod.annotation(k, v);
+    }
+    let replicas = match inputs.autoscaling {
+        Some(_) => None,
+        None => Some(inputs.replicas.get()),
+    };
+    objects.push(k8s::deployment(&meta, replicas, &pod));
+
+    let mut outputs = contracts::app::Outputs { service_url: None, public_url: None };
+    if let Some(port) = port {
+        objects.push(k8s::service(&meta, &[(PORT_NAME, port)]));
+        outputs.service_url =
+            Some(format!("http://{name}.{}.svc.cluster.local:{port}", req.component.namespace));
+    }
+
+    if let Some(a) = &inputs.autoscaling {
+        objects.push(k8s::horizontal_pod_autoscaler(&meta, name, a.min.get(), a.max.get(), a.cpu));
+    }
+    if let Some(pdb) = &inputs.pdb {
+        objects.push(k8s::pod_disruption_budget(&meta, &pdb.min_available));
+    }
+
+    if let Some(ing) = &inputs.ingress {
+        let mut ingress = Ingress::new(meta.clone()).rule(&ing.host, &ing.path, name, PORT_NAME);
+        match (&wiring.ingress_class, &ing.class) {
+            (Some((waf, class)), Some(own)) if own != class => {
+                return Err(PlanError::InvalidInputs(vec![Diagnostic::error(
+                    "/ingress/class",
+                    format!(
+                        "ingress class `{own}` would bypass the WAF: dependency `{waf}` requires class `{class}`; remove ingress.class"
+                    ),
+                )]));
+            }
+            (Some((_, class)), _) | (None, Some(class)) => ingress = ingress.class(class),
+            (None, None) => {}
+        }
+        for (k, v) in &wiring.ingress_annotations {
+            ingress = ingress.annotation(k, v);
+        }
+        if ing.tls {
+            let secret = ing.tls_secret.clone().unwrap_or_else(|| format!("{name}-tls"));
+            ingress = ingress.tls(&[ing.host.as_str()], &secret);
+            if let Some((key, issuer)) = &wiring.issuer_annotation {
+                ingress = ingress.annotation(key, issuer);
+            }
+        }
+        objects.push(ingress.to_value());
+        let scheme = if ing.tls { "https" } else { "http" };
+        outputs.public_url = Some(format!("{scheme}://{}{}", ing.host, ing.path));
+    }
+
+    if let Some(sm) = &inputs.service_monitor {
+        objects.push(k8s::service_monitor(&meta, PORT_NAME, &sm.path, &sm.interval));
+    }
+
+    Ok(ComponentPlan { objects, effects: Vec::new(), outputs: contracts::outputs(&outputs, &[])? })
+}

@@ -1,0 +1,165 @@
+//! What the app takes from its dependencies: environment variables, pod
+//! annotations and ingress settings, read through the outputs contracts so
+//! the app never knows which backend is behind a dependency.
+//!
+//! Secrets are wired by reference (`valueFrom.secretKeyRef`): the kubelet
+//! reads them, and no password ever appears in the plan.
+
+use std::collections::BTreeMap;
+
+use capstan_sdk::contracts::{
+    self, Contract as _, SecretKeyRef, cert_manager, dapr, messaging, postgres, waf,
+};
+use capstan_sdk::{ComponentId, Dependency, PlanError};
+
+/// One environment variable, plain or from a Secret key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Env {
+    Plain(String),
+    Secret(SecretKeyRef),
+}
+
+/// Everything dependencies contribute to the app's objects.
+#[derive(Debug, Default)]
+pub struct Wiring {
+    /// In order: later values may refer to earlier ones as `$(NAME)`.
+    pub env: Vec<(String, Env)>,
+    pub pod_annotations: BTreeMap<String, String>,
+    pub ingress_class: Option<(String, String)>,
+    pub ingress_annotations: BTreeMap<String, String>,
+    /// The cert-manager annotation that makes it issue the ingress certificate.
+    pub issuer_annotation: Option<(String, String)>,
+}
+
+/// Upper-case, with anything but letters and digits as `_`.
+fn env_token(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// `DATABASE_` for the only postgres dependency, `REPORTS_DATABASE_` for a
+/// dependency named `reports` when there are several.
+fn prefix(dep: &Dependency, all: &[Dependency], base: &str) -> String {
+    let same_type = all.iter().filter(|d| d.component_type == dep.component_type).count();
+    if same_type > 1 { format!("{}_{base}_", env_token(&dep.name)) } else { format!("{base}_") }
+}
+
+fn check_namespace(
+    dep: &Dependency,
+    secret: &str,
+    namespace: Option<&str>,
+    component: &ComponentId,
+) -> Result<(), PlanError> {
+    match namespace {
+        Some(ns) if ns != component.namespace => Err(PlanError::Failed(format!(
+            "dependency `{}` ({}) keeps its credentials in Secret {ns}/{secret}, but the app runs in namespace `{}` and a pod can only read Secrets of its own namespace; deploy the app in `{ns}` or have the dependency publish the Secret in `{}`",
+            dep.name, dep.component_type, component.namespace, component.namespace
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// At most one dependency of a kind that configures the app as a whole.
+fn single<'a>(deps: &'a [Dependency], component_type: &str) -> Result<Option<&'a Dependency>, PlanError> {
+    let mut found = deps.iter().filter(|d| d.component_type == component_type);
+    let first = found.next();
+    if let (Some(a), Some(b)) = (first, found.next()) {
+        return Err(PlanError::Failed(format!(
+            "an app can use one `{component_type}` dependency, got `{}` and `{}`",
+            a.name, b.name
+        )));
+    }
+    Ok(first)
+}
+
+pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> Result<Wiring, PlanError> {
+    let mut w = Wiring::default();
+
+    for (dep, outputs) in contracts::all::<postgres::Outputs>(deps) {
+        let pg = outputs?;
+        let access = pg.access_for(&component.name);
+        let secret = &access.password_secret;
+        check_namespace(dep, &secret.name, secret.namespace.as_deref(), component)?;
+        let p = prefix(dep, deps, "DATABASE");
+        w.env.push((format!("{p}HOST"), Env::Plain(pg.host.clone())));
+        w.env.push((format!("{p}PORT"), Env::Plain(pg.port.to_string())));
+        w.env.push((format!("{p}NAME"), Env::Plain(access.database.clone())));
+        w.env.push((format!("{p}USER"), Env::Plain(access.user.clone())));
+        w.env.push((format!("{p}PASSWORD"), Env::Secret(secret.clone())));
+        // Kubernetes expands $(VAR) from variables defined earlier, so the
+        // URL carries the password without the plan ever holding it. A
+        // password with URL-reserved characters needs the separate variables.
+        w.env.push((
+            format!("{p}URL"),
+            Env::Plain(format!(
+                "postgresql://$({p}USER):$({p}PASSWORD)@{}:{}/{}",
+                pg.host, pg.port, access.database
+            )),
+        ));
+    }
+
+    for (dep, outputs) in contracts::all::<messaging::Outputs>(deps) {
+        let m = outputs?;
+        let p = prefix(dep, deps, "MESSAGING");
+        w.env.push((format!("{p}PROTOCOL"), Env::Plain(m.protocol.clone())));
+        w.env.push((format!("{p}ENDPOINT"), Env::Plain(m.endpoint.clone())));
+        if let Some(region) = &m.region {
+            w.env.push((format!("{p}REGION"), Env::Plain(region.clone())));
+        }
+        if let Some(c) = &m.credentials_secret {
+            check_namespace(dep, &c.name, c.namespace.as_deref(), component)?;
+            let key = |key: &str| SecretKeyRef { name: c.name.clone(), key: key.to_owned(), namespace: None };
+            w.env.push((format!("{p}USERNAME"), Env::Secret(key(&c.username_key))));
+            w.env.push((format!("{p}PASSWORD"), Env::Secret(key(&c.password_key))));
+        }
+        for (logical, physical) in &m.queues {
+            w.env.push((format!("{p}QUEUE_{}", env_token(logical)), Env::Plain(physical.clone())));
+        }
+    }
+
+    for dep in deps.iter().filter(|d| d.component_type == contracts::app::Outputs::COMPONENT_TYPE) {
+        let other = contracts::read::<contracts::app::Outputs>(dep)?;
+        if let Some(url) = other.service_url {
+            w.env.push((format!("{}_SERVICE_URL", env_token(&dep.name)), Env::Plain(url)));
+        }
+    }
+
+    if let Some(dep) = single(deps, dapr::Outputs::COMPONENT_TYPE)? {
+        let d = contracts::read::<dapr::Outputs>(dep)?;
+        w.pod_annotations.insert("dapr.io/enabled".into(), "true".into());
+        w.pod_annotations.insert("dapr.io/app-id".into(), component.name.clone());
+        if let Some(port) = port {
+            w.pod_annotations.insert("dapr.io/app-port".into(), port.to_string());
+        }
+        if let Some(pubsub) = d.pubsub {
+            w.env.push(("DAPR_PUBSUB_NAME".into(), Env::Plain(pubsub)));
+        }
+        if let Some(store) = d.statestore {
+            w.env.push(("DAPR_STATESTORE_NAME".into(), Env::Plain(store)));
+        }
+    }
+
+    if let Some(dep) = single(deps, waf::Outputs::COMPONENT_TYPE)? {
+        let waf = contracts::read::<waf::Outputs>(dep)?;
+        w.ingress_class = Some((dep.name.clone(), waf.ingress_class));
+        w.ingress_annotations = waf.annotations;
+    }
+
+    if let Some(dep) = single(deps, cert_manager::Outputs::COMPONENT_TYPE)? {
+        let cm = contracts::read::<cert_manager::Outputs>(dep)?;
+        let key = match cm.issuer.kind.as_str() {
+            cert_manager::CLUSTER_ISSUER => "cert-manager.io/cluster-issuer",
+            cert_manager::ISSUER => "cert-manager.io/issuer",
+            other => {
+                return Err(PlanError::MissingDependency(format!(
+                    "dependency `{}` (cert-manager) names an issuer of kind `{other}`; expected `{}` or `{}`",
+                    dep.name,
+                    cert_manager::CLUSTER_ISSUER,
+                    cert_manager::ISSUER
+                )));
+            }
+        };
+        w.issuer_annotation = Some((key.to_owned(), cm.issuer.name));
+    }
+
+    Ok(w)
+}

@@ -1,0 +1,608 @@
+//! The app plugin's plans, checked by content through the SDK test kit
+//! (defaults merged, schema and `validate` applied, as the engine does).
+//!
+//! Module index:
+//! - basics: objects, labels, limits, security context, probes, outputs
+//! - optional objects: HPA, PDB, Ingress, ServiceMonitor only when asked
+//! - dependencies: postgres, messaging, dapr, waf, cert-manager, app
+//! - bad inputs: typed errors naming the path
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use capstan_plugin_app::App;
+use capstan_sdk::prelude::*;
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, container_env};
+use serde_json::{Value, json};
+
+fn api() -> PlanCall {
+    PlanCall::new(json!({ "image": "registry.example.com/oob/consent:1.4.2", "port": 8080 })).component(
+        "staging",
+        "core",
+        "oob-consent",
+    )
+}
+
+fn container(plan: &ComponentPlan) -> &Value {
+    &plan.expect_object("Deployment", "oob-consent")["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn invalid(result: Result<ComponentPlan, PlanError>) -> Vec<Diagnostic> {
+    match result {
+        Err(PlanError::InvalidInputs(d)) => d,
+        other => panic!("expected invalid inputs, got {other:?}"),
+    }
+}
+
+mod basics {
+    use super::*;
+
+    #[test]
+    fn metadata_is_consistent_and_defaults_fit_the_schema() {
+        let m = check_metadata::<App>();
+        assert_eq!(
+            (m.name.as_str(), m.component_type.as_str(), m.backend.as_str()),
+            ("capstan/app", "app", "kubernetes")
+        );
+        assert_eq!(m.input_schema["required"], json!(["image", "replicas", "resources"]));
+        assert!(m.capabilities.is_empty(), "the app plugin needs no effects");
+    }
+
+    #[test]
+    fn a_minimal_app_is_a_deployment_and_a_service_with_standard_labels() {
+        let plan = api().run::<App>().unwrap();
+        assert_eq!(plan.object_ids(), ["Deployment/oob-consent", "Service/oob-consent"]);
+        let deploy = plan.expect_object("Deployment", "oob-consent");
+        let labels = &deploy["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/name"], "oob-consent");
+        assert_eq!(labels["app.kubernetes.io/instance"], "oob-consent");
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "capstan");
+        assert_eq!(labels["app.kubernetes.io/component"], "server");
+        assert_eq!(deploy["metadata"]["namespace"], "core");
+        assert_eq!(deploy["spec"]["replicas"], 2, "the default replica count");
+        // The selector must match the pod labels, and the Service must select the same pods.
+        let selector = &deploy["spec"]["selector"]["matchLabels"];
+        for (k, v) in selector.as_object().unwrap() {
+            assert_eq!(&deploy["spec"]["template"]["metadata"]["labels"][k], v);
+        }
+        let svc = plan.expect_object("Service", "oob-consent");
+        assert_eq!(&svc["spec"]["selector"], selector);
+        assert_eq!(
+            svc["spec"]["ports"][0],
+            json!({"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"})
+        );
+    }
+
+    #[test]
+    fn resources_default_and_limits_are_always_set() {
+        let plan = api().run::<App>().unwrap();
+        assert_eq!(
+            container(&plan)["resources"],
+            json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}})
+        );
+        let plan =
+            PlanCall::new(json!({"image": "x", "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}}))
+                .run::<App>()
+                .unwrap();
+        let c = &plan.objects[0]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["resources"]["limits"], json!({"cpu": "2", "memory": "1Gi"}));
+        assert_eq!(
+            c["resources"]["requests"],
+            json!({"cpu": "100m", "memory": "128Mi"}),
+            "merged over the defaults"
+        );
+    }
+
+    #[test]
+    fn pods_run_restricted_non_root_with_a_writable_tmp_only() {
+        let plan = api().run::<App>().unwrap();
+        let pod = &plan.expect_object("Deployment", "oob-consent")["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_ne!(pod["securityContext"]["runAsUser"], 0);
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        let sc = &container(&plan)["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true);
+        assert_eq!(sc["readOnlyRootFilesystem"], true);
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+        assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(container(&plan)["volumeMounts"], json!([{"name": "tmp", "mountPath": "/tmp"}]));
+        assert_eq!(pod["volumes"], json!([{"name": "tmp", "emptyDir": {}}]));
+    }
+
+    #[test]
+    fn probes_follow_the_port_and_health_path() {
+        let plan = api().run::<App>().unwrap();
+        assert_eq!(container(&plan)["readinessProbe"]["tcpSocket"]["port"], "http");
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080, "health_path": "/healthz"}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        assert_eq!(container(&plan)["livenessProbe"]["httpGet"], json!({"path": "/healthz", "port": "http"}));
+        let worker = PlanCall::new(json!({"image": "x"}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        assert_eq!(worker.object_ids(), ["Deployment/oob-consent"], "no port, no Service");
+        assert!(container(&worker).get("readinessProbe").is_none());
+        assert!(worker.outputs.is_empty(), "no service_url without a port");
+    }
+
+    #[test]
+    fn the_service_url_output_names_the_cluster_dns_name() {
+        let plan = api().run::<App>().unwrap();
+        assert_eq!(
+            plan.output("service_url"),
+            Some(&json!("http://oob-consent.core.svc.cluster.local:8080"))
+        );
+        assert_eq!(plan.output("public_url"), None);
+    }
+
+    #[test]
+    fn plain_env_is_inline_and_sensitive_env_goes_through_a_secret() {
+        let plan =
+            PlanCall::new(json!({"image": "x", "env": {"LOG_LEVEL": "debug", "API_TOKEN": "tok-123"}}))
+                .component("staging", "core", "oob-consent")
+                .sensitive("/env/API_TOKEN")
+                .run::<App>()
+                .unwrap();
+        let deploy = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(container_env(deploy, "LOG_LEVEL").unwrap()["value"], "debug");
+        assert_eq!(
+            container_env(deploy, "API_TOKEN").unwrap()["valueFrom"]["secretKeyRef"],
+            json!({"name": "oob-consent-env", "key": "API_TOKEN"})
+        );
+        assert!(!deploy.to_string().contains("tok-123"), "the token must not be inline");
+        let secret = plan.expect_object("Secret", "oob-consent-env");
+        assert_eq!(secret["stringData"], json!({"API_TOKEN": "tok-123"}));
+    }
+
+    #[test]
+    fn the_default_health_rule_reads_the_deployment_rollout() {
+        let live = json!({"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}});
+        assert!(matches!(App::health(&live), Health::Progressing(_)));
+    }
+}
+
+mod optional_objects {
+    use super::*;
+
+    fn full() -> PlanCall {
+        PlanCall::new(json!({
+            "image": "x", "port": 8080,
+            "autoscaling": {"min": 2, "max": 6, "cpu": 70},
+            "pdb": {"min_available": 1},
+            "ingress": {"host": "consent.example.com"},
+            "service_monitor": {},
+        }))
+        .component("staging", "core", "oob-consent")
+    }
+
+    #[test]
+    fn hpa_pdb_ingress_and_service_monitor_only_when_asked() {
+        let plain = api().run::<App>().unwrap();
+        for kind in ["HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "ServiceMonitor"] {
+            assert!(plain.objects_of_kind(kind).is_empty(), "{kind} without asking");
+        }
+        let plan = full().run::<App>().unwrap();
+        assert_eq!(
+            plan.object_ids(),
+            [
+                "Deployment/oob-consent",
+                "Service/oob-consent",
+                "HorizontalPodAutoscaler/oob-consent",
+                "PodDisruptionBudget/oob-consent",
+                "Ingress/oob-consent",
+                "ServiceMonitor/oob-consent",
+            ]
+        );
+    }
+
+    #[test]
+    fn autoscaling_owns_the_replica_count() {
+        let plan = full().run::<App>().unwrap();
+        assert!(plan.expect_object("Deployment", "oob-consent")["spec"].get("replicas").is_none());
+        let hpa = plan.expect_object("HorizontalPodAutoscaler", "oob-consent");
+        assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+        assert_eq!(
+            hpa["spec"]["scaleTargetRef"],
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "oob-consent"})
+        );
+        assert_eq!(
+            (hpa["spec"]["minReplicas"].clone(), hpa["spec"]["maxReplicas"].clone()),
+            (json!(2), json!(6))
+        );
+        assert_eq!(hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
+    }
+
+    #[test]
+    fn pdb_selects_the_apps_pods() {
+        let plan = full().run::<App>().unwrap();
+        let pdb = plan.expect_object("PodDisruptionBudget", "oob-consent");
+        assert_eq!(pdb["apiVersion"], "policy/v1");
+        assert_eq!(pdb["spec"]["minAvailable"], 1);
+        assert_eq!(
+            pdb["spec"]["selector"]["matchLabels"],
+            plan.expect_object("Deployment", "oob-consent")["spec"]["selector"]["matchLabels"]
+        );
+        let pct = PlanCall::new(json!({"image": "x", "pdb": {"min_available": "50%"}})).run::<App>().unwrap();
+        assert_eq!(pct.expect_object("PodDisruptionBudget", "app")["spec"]["minAvailable"], "50%");
+    }
+
+    #[test]
+    fn ingress_routes_to_the_service_with_tls_and_the_public_url() {
+        let plan = full().run::<App>().unwrap();
+        let ing = plan.expect_object("Ingress", "oob-consent");
+        assert_eq!(ing["apiVersion"], "networking.k8s.io/v1");
+        let rule = &ing["spec"]["rules"][0];
+        assert_eq!(rule["host"], "consent.example.com");
+        assert_eq!(rule["http"]["paths"][0]["pathType"], "Prefix");
+        assert_eq!(
+            rule["http"]["paths"][0]["backend"]["service"],
+            json!({"name": "oob-consent", "port": {"name": "http"}})
+        );
+        assert_eq!(
+            ing["spec"]["tls"],
+            json!([{"hosts": ["consent.example.com"], "secretName": "oob-consent-tls"}])
+        );
+        assert!(ing["spec"].get("ingressClassName").is_none(), "no class without a WAF or an explicit one");
+        assert_eq!(plan.output("public_url"), Some(&json!("https://consent.example.com/")));
+    }
+
+    #[test]
+    fn service_monitor_scrapes_the_http_port_of_the_service() {
+        let plan = full().run::<App>().unwrap();
+        let sm = plan.expect_object("ServiceMonitor", "oob-consent");
+        assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
+        assert_eq!(sm["spec"]["endpoints"], json!([{"port": "http", "path": "/metrics", "interval": "30s"}]));
+        assert_eq!(
+            sm["spec"]["selector"]["matchLabels"],
+            plan.expect_object("Service", "oob-consent")["spec"]["selector"]
+        );
+    }
+}
+
+mod dependencies {
+    use super::*;
+
+    fn postgres() -> Value {
+        json!({"host": "db-rw.data.svc.cluster.local", "port": 5432, "database": "platform", "user": "platform",
+               "password_secret": {"name": "db-platform", "key": "password"},
+               "databases": {"oob-consent": {"database": "consent", "user": "consent_user",
+                                             "password_secret": {"name": "db-consent", "key": "password"}}}})
+    }
+
+    #[test]
+    fn postgres_outputs_become_database_env_with_the_password_by_reference() {
+        let plan = api().dependency("db", "postgres", postgres()).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        let value = |n: &str| container_env(d, n).unwrap_or_else(|| panic!("no {n}"))["value"].clone();
+        assert_eq!(value("DATABASE_HOST"), "db-rw.data.svc.cluster.local");
+        assert_eq!(value("DATABASE_PORT"), "5432");
+        assert_eq!(value("DATABASE_NAME"), "consent", "the per-app database");
+        assert_eq!(value("DATABASE_USER"), "consent_user");
+        let pw = container_env(d, "DATABASE_PASSWORD").unwrap();
+        assert_eq!(
+            pw,
+            &json!({"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-consent", "key": "password"}}})
+        );
+        assert_eq!(
+            value("DATABASE_URL"),
+            "postgresql://$(DATABASE_USER):$(DATABASE_PASSWORD)@db-rw.data.svc.cluster.local:5432/consent"
+        );
+        // $(VAR) only expands from variables defined earlier in the list.
+        let names: Vec<_> = d["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        let pos = |n| names.iter().position(|x| *x == n).unwrap();
+        assert!(pos("DATABASE_PASSWORD") < pos("DATABASE_URL"));
+    }
+
+    #[test]
+    fn a_password_marked_sensitive_by_the_dependency_never_reaches_the_plan() {
+        let mut outputs = contracts::outputs(
+            &serde_json::from_value::<contracts::postgres::Outputs>(postgres()).unwrap(),
+            &[],
+        )
+        .unwrap();
+        outputs.push(Output {
+            name: "superuser_password".into(),
+            value: json!("pg-root-s3cret"),
+            sensitive: true,
+        });
+        let plan = api().dependency_outputs("db", "postgres", outputs).run::<App>().unwrap();
+        let text = serde_json::to_string(&plan).unwrap();
+        assert!(!text.contains("pg-root-s3cret"));
+    }
+
+    #[test]
+    fn several_postgres_dependencies_are_prefixed_by_their_names() {
+        let plan = api()
+            .dependency("db", "postgres", postgres())
+            .dependency("reports", "postgres", postgres())
+            .run::<App>()
+            .unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert!(container_env(d, "DB_DATABASE_HOST").is_some());
+        assert!(container_env(d, "REPORTS_DATABASE_HOST").is_some());
+        assert!(container_env(d, "DATABASE_HOST").is_none());
+    }
+
+    #[test]
+    fn a_password_secret_in_another_namespace_is_refused_clearly() {
+        let mut pg = postgres();
+        pg["databases"]["oob-consent"]["password_secret"]["namespace"] = json!("data");
+        let err = api().dependency("db", "postgres", pg).run::<App>().unwrap_err();
+        match err {
+            PlanError::Failed(m) => {
+                assert!(m.contains("Secret data/db-consent") && m.contains("`core`"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_postgres_dependency_without_a_host_is_a_missing_dependency_error() {
+        let mut pg = postgres();
+        pg.as_object_mut().unwrap().remove("host");
+        let err = api().dependency("db", "postgres", pg).run::<App>().unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::MissingDependency(
+                "dependency `db` (postgres) has unusable outputs: missing field `host`".into()
+            )
+        );
+    }
+
+    #[test]
+    fn messaging_outputs_become_broker_env_and_queue_names() {
+        let plan = api()
+            .dependency("broker", "messaging", json!({
+                "protocol": "amqp", "endpoint": "amqp://rabbitmq.messaging.svc:5672/oob",
+                "credentials_secret": {"name": "broker-oob", "username_key": "username", "password_key": "password"},
+                "queues": {"consent-events": "staging.consent-events", "payments": "staging.payments"}}))
+            .run::<App>()
+            .unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(container_env(d, "MESSAGING_PROTOCOL").unwrap()["value"], "amqp");
+        assert_eq!(
+            container_env(d, "MESSAGING_ENDPOINT").unwrap()["value"],
+            "amqp://rabbitmq.messaging.svc:5672/oob"
+        );
+        assert_eq!(
+            container_env(d, "MESSAGING_QUEUE_CONSENT_EVENTS").unwrap()["value"],
+            "staging.consent-events"
+        );
+        assert_eq!(container_env(d, "MESSAGING_QUEUE_PAYMENTS").unwrap()["value"], "staging.payments");
+        assert_eq!(
+            container_env(d, "MESSAGING_PASSWORD").unwrap()["valueFrom"]["secretKeyRef"],
+            json!({"name": "broker-oob", "key": "password"})
+        );
+        assert_eq!(
+            container_env(d, "MESSAGING_USERNAME").unwrap()["valueFrom"]["secretKeyRef"]["key"],
+            "username"
+        );
+    }
+
+    #[test]
+    fn sqs_without_credentials_gets_region_and_queue_urls_only() {
+        let plan = api()
+            .dependency(
+                "broker",
+                "messaging",
+                json!({
+                "protocol": "sqs", "endpoint": "https://sqs.sa-east-1.amazonaws.com", "region": "sa-east-1",
+                "queues": {"payments": "https://sqs.sa-east-1.amazonaws.com/123456789012/prod-payments"}}),
+            )
+            .run::<App>()
+            .unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(container_env(d, "MESSAGING_REGION").unwrap()["value"], "sa-east-1");
+        assert!(container_env(d, "MESSAGING_PASSWORD").is_none());
+    }
+
+    #[test]
+    fn dapr_adds_sidecar_annotations_and_component_names() {
+        let plan = api()
+            .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "statestore": "statestore"}))
+            .run::<App>()
+            .unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(
+            d["spec"]["template"]["metadata"]["annotations"],
+            json!({"dapr.io/app-id": "oob-consent", "dapr.io/app-port": "8080", "dapr.io/enabled": "true"})
+        );
+        assert_eq!(container_env(d, "DAPR_PUBSUB_NAME").unwrap()["value"], "pubsub");
+        assert!(api().run::<App>().unwrap().expect_object("Deployment", "oob-consent")["spec"]["template"]["metadata"]
+            .get("annotations").is_none());
+    }
+
+    fn with_ingress() -> PlanCall {
+        PlanCall::new(json!({"image": "x", "port": 8080, "ingress": {"host": "consent.example.com"}}))
+            .component("production", "core", "oob-consent")
+    }
+
+    #[test]
+    fn waf_and_cert_manager_shape_the_ingress() {
+        let plan = with_ingress()
+            .dependency(
+                "waf",
+                "waf",
+                json!({"ingress_class": "nginx-waf", "annotations": {
+                "nginx.ingress.kubernetes.io/enable-modsecurity": "true",
+                "nginx.ingress.kubernetes.io/auth-tls-verify-client": "on"}}),
+            )
+            .dependency(
+                "certs",
+                "cert-manager",
+                json!({"issuer": {"kind": "ClusterIssuer", "name": "regulated-ca"}}),
+            )
+            .run::<App>()
+            .unwrap();
+        let ing = plan.expect_object("Ingress", "oob-consent");
+        assert_eq!(ing["spec"]["ingressClassName"], "nginx-waf");
+        let ann = &ing["metadata"]["annotations"];
+        assert_eq!(ann["nginx.ingress.kubernetes.io/enable-modsecurity"], "true");
+        assert_eq!(ann["nginx.ingress.kubernetes.io/auth-tls-verify-client"], "on");
+        assert_eq!(ann["cert-manager.io/cluster-issuer"], "regulated-ca");
+        assert_eq!(ing["spec"]["tls"][0]["secretName"], "oob-consent-tls");
+    }
+
+    #[test]
+    fn a_namespaced_issuer_uses_the_issuer_annotation_and_no_tls_means_no_issuer() {
+        let certs = json!({"issuer": {"kind": "Issuer", "name": "acme-staging"}});
+        let plan = with_ingress().dependency("certs", "cert-manager", certs.clone()).run::<App>().unwrap();
+        assert_eq!(
+            plan.expect_object("Ingress", "oob-consent")["metadata"]["annotations"],
+            json!({"cert-manager.io/issuer": "acme-staging"})
+        );
+        let plain = PlanCall::new(
+            json!({"image": "x", "port": 8080, "ingress": {"host": "h.example.com", "tls": false}}),
+        )
+        .dependency("certs", "cert-manager", certs)
+        .run::<App>()
+        .unwrap();
+        let ing = plain.expect_object("Ingress", "app");
+        assert!(ing["spec"].get("tls").is_none() && ing["metadata"].get("annotations").is_none());
+        assert_eq!(plain.output("public_url"), Some(&json!("http://h.example.com/")));
+    }
+
+    #[test]
+    fn an_ingress_class_that_would_bypass_the_waf_is_refused() {
+        let err = PlanCall::new(
+            json!({"image": "x", "port": 8080, "ingress": {"host": "h.example.com", "class": "nginx"}}),
+        )
+        .dependency("waf", "waf", json!({"ingress_class": "nginx-waf"}))
+        .run::<App>();
+        let d = invalid(err);
+        assert_eq!(d[0].path, "/ingress/class");
+        assert!(d[0].message.contains("bypass the WAF"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn two_wafs_are_ambiguous() {
+        let waf = json!({"ingress_class": "a"});
+        let err = with_ingress()
+            .dependency("w1", "waf", waf.clone())
+            .dependency("w2", "waf", waf)
+            .run::<App>()
+            .unwrap_err();
+        assert!(matches!(err, PlanError::Failed(m) if m.contains("`w1` and `w2`")));
+    }
+
+    #[test]
+    fn another_apps_service_url_becomes_env() {
+        let plan = api()
+            .dependency(
+                "directory",
+                "app",
+                json!({"service_url": "http://oob-directory-sync.core.svc.cluster.local:8080"}),
+            )
+            .run::<App>()
+            .unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(
+            container_env(d, "DIRECTORY_SERVICE_URL").unwrap()["value"],
+            "http://oob-directory-sync.core.svc.cluster.local:8080"
+        );
+    }
+
+    #[test]
+    fn the_operators_env_overrides_a_dependency_value_without_duplicates() {
+        let plan = PlanCall::new(json!({"image": "x", "env": {"DATABASE_HOST": "pgbouncer.data.svc"}}))
+            .dependency("db", "postgres", postgres())
+            .run::<App>()
+            .unwrap();
+        let env =
+            plan.objects[0]["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap().clone();
+        let hosts: Vec<_> = env.iter().filter(|e| e["name"] == "DATABASE_HOST").collect();
+        assert_eq!(hosts, [&json!({"name": "DATABASE_HOST", "value": "pgbouncer.data.svc"})]);
+    }
+}
+
+mod bad_inputs {
+    use super::*;
+
+    #[test]
+    fn a_missing_image_is_named_by_the_schema_and_by_the_plugin_itself() {
+        let d = invalid(PlanCall::new(json!({"port": 8080})).run::<App>());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("image"), "{}", d[0].message);
+        // Without the engine's schema step, the plugin's own parsing says the same.
+        let d = invalid(PlanCall::new(json!({"replicas": 1})).without_defaults().run::<App>());
+        assert_eq!(d[0].path, "/image");
+    }
+
+    #[test]
+    fn zero_replicas_is_refused_at_its_path() {
+        let d = invalid(PlanCall::new(json!({"image": "x", "replicas": 0})).run::<App>());
+        assert_eq!(d[0].path, "/replicas");
+        let raw = json!({"image": "x", "replicas": 0,
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}});
+        let d = invalid(PlanCall::new(raw).without_defaults().run::<App>());
+        assert_eq!(d[0].path, "/replicas");
+        assert!(d[0].message.contains("nonzero"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn bad_quantities_unknown_fields_and_bad_env_names_point_at_the_value() {
+        let d = invalid(
+            PlanCall::new(json!({"image": "x", "resources": {"limits": {"memory": "lots"}}})).run::<App>(),
+        );
+        assert_eq!(d[0].path, "/resources/limits/memory");
+        let d = invalid(PlanCall::new(json!({"image": "x", "replicaz": 3})).run::<App>());
+        assert_eq!(d[0].path, "");
+        assert!(d[0].message.contains("replicaz"), "{}", d[0].message);
+        let d = invalid(PlanCall::new(json!({"image": "x", "env": {"1BAD": "v"}})).run::<App>());
+        assert!(d.iter().any(|d| d.path.starts_with("/env")), "{d:?}");
+    }
+
+    #[test]
+    fn schema_messages_do_not_repeat_a_sensitive_value() {
+        let d = invalid(
+            PlanCall::new(json!({"image": "x", "env": {"TOKEN": 12345678}}))
+                .sensitive("/env/TOKEN")
+                .run::<App>(),
+        );
+        assert_eq!(d[0].path, "/env/TOKEN");
+        assert!(!d[0].message.contains("12345678"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn cross_field_rules_need_a_port_and_an_ordered_range() {
+        let d = invalid(
+            PlanCall::new(json!({"image": "x", "ingress": {"host": "h"}, "service_monitor": {}}))
+                .run::<App>(),
+        );
+        let paths: Vec<_> = d.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["/ingress", "/service_monitor"]);
+        let d = invalid(
+            PlanCall::new(json!({"image": "x", "autoscaling": {"min": 5, "max": 2, "cpu": 80}})).run::<App>(),
+        );
+        assert_eq!(d[0].path, "/autoscaling/min");
+        // The plugin checks again in plan, without trusting the engine's validate step.
+        let raw = json!({"image": "x", "replicas": 1, "ingress": {"host": "h"},
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}});
+        assert_eq!(invalid(PlanCall::new(raw).without_defaults().run::<App>())[0].path, "/ingress");
+    }
+
+    #[test]
+    fn a_pdb_that_would_block_drains_is_a_warning_not_an_error() {
+        let inputs = json!({"image": "x", "replicas": 2, "pdb": {"min_available": 2}});
+        let warnings = App::validate(&{
+            let mut v = capstan_sdk::testkit::defaults_of(&App::metadata());
+            capstan_sdk::testkit::merge(&mut v, inputs.clone());
+            v
+        });
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            (warnings[0].severity, warnings[0].path.as_str()),
+            (Severity::Warning, "/pdb/min_available")
+        );
+        assert!(PlanCall::new(inputs).run::<App>().is_ok());
+    }
+}
