@@ -193,7 +193,8 @@ pub fn edit(
     drop(dir);
 
     let summary = diff(secrets.values(), &edited);
-    if summary.is_empty() && file.exists() {
+    // Nothing changed: leave the file (or its absence) exactly as it was.
+    if summary.is_empty() {
         return Ok(summary);
     }
     secrets.replace_values(file, edited)?;

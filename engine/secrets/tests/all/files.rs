@@ -420,3 +420,36 @@ fn keys_export_and_import() {
         assert!(!err.to_string().contains(&key["AGE-SECRET-KEY-1".len()..]), "{err}");
     }
 }
+
+#[test]
+fn edit_creates_a_missing_file_only_when_something_is_written() {
+    let op = operator();
+    let file = op.dir.path().join("new/secrets.enc.hcl");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let temp_root = tempfile::tempdir().unwrap();
+
+    let mut editor = Scripted { edits: vec![Box::new(|_: &Path| {})], reopen: false, refused: vec![] };
+    assert!(edit(&op.identity, &file, temp_root.path(), &mut editor).unwrap().is_empty());
+    assert!(!file.exists(), "an empty edit creates nothing");
+
+    let mut editor = Scripted {
+        edits: vec![Box::new(|p: &Path| {
+            let text = std::fs::read_to_string(p).unwrap();
+            std::fs::write(p, format!("{text}first = \"1\"\n")).unwrap();
+        })],
+        reopen: false,
+        refused: vec![],
+    };
+    edit(&op.identity, &file, temp_root.path(), &mut editor).unwrap();
+    assert_eq!(values(&op, &file)["first"], "1");
+    assert!(std::fs::read_to_string(&file).unwrap().contains(&op.recipient));
+}
+
+#[test]
+fn set_into_a_missing_directory_names_the_file() {
+    let op = operator();
+    let file = op.dir.path().join("no/such/dir/secrets.enc.hcl");
+    let err = set(&op.identity, &file, "a", s("v")).unwrap_err();
+    assert!(matches!(err, SecretsError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("no/such/dir/secrets.enc.hcl"), "{err}");
+}
