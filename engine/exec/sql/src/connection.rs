@@ -2,17 +2,29 @@
 //! opened per database an op needs.
 
 use capstan_core::Sensitive;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+use tokio_postgres::config::Host;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::SqlError;
 use crate::error::describe;
+use crate::tls;
 
 /// A named PostgreSQL connection from the operator's config (`client.hcl`).
 #[derive(Clone)]
 pub struct SqlConnection {
     name: String,
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+/// What [`SqlConnection::probe`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// `server_version`, such as `15.20 (Debian 15.20-0+deb12u1)`.
+    pub version: String,
+    /// Whether the session is encrypted.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for SqlConnection {
@@ -22,20 +34,20 @@ impl std::fmt::Debug for SqlConnection {
 }
 
 impl SqlConnection {
-    /// `url` is `postgres://user:password@host:port/db?…` or a key=value string.
+    /// `url` is `postgres://user:password@host:port/db?…` or a key=value
+    /// string. TLS follows libpq's `sslmode` (`disable`, `prefer` (default),
+    /// `require`, `verify-ca`, `verify-full`) and `sslrootcert` (a PEM file;
+    /// the Mozilla roots when absent).
     pub fn from_url(name: impl Into<String>, url: &Sensitive) -> Result<Self, SqlError> {
         let name = name.into();
+        let (rest, options) = tls::split_tls_options(url.expose());
         // The parser's error could quote the URL: report only which connection.
-        let config: tokio_postgres::Config =
-            url.expose().parse().map_err(|_| SqlError::InvalidUrl { connection: name.clone() })?;
-        // Only plain connections are built in; refuse rather than silently
-        // downgrade what the operator asked to be encrypted.
-        match config.get_ssl_mode() {
-            SslMode::Require => return Err(SqlError::TlsUnsupported { connection: name, mode: "require" }),
-            SslMode::Disable | SslMode::Prefer => {}
-            _ => return Err(SqlError::TlsUnsupported { connection: name, mode: "verify" }),
-        }
-        Ok(Self { name, config })
+        let mut config: tokio_postgres::Config =
+            rest.parse().map_err(|_| SqlError::InvalidUrl { connection: name.clone() })?;
+        let (mode, verify) = tls::resolve(config.get_ssl_mode(), &options);
+        config.ssl_mode(mode);
+        let tls = tls::connector(&name, verify, options.root_cert.as_deref())?;
+        Ok(Self { name, config, tls })
     }
 
     /// The connection's name in the operator's config.
@@ -63,6 +75,21 @@ impl SqlConnection {
         self.config.get_dbname().or(self.config.get_user()).unwrap_or("postgres")
     }
 
+    /// Connects once and reports the server version and whether TLS is on:
+    /// a cheap check before a plan relies on the connection.
+    pub async fn probe(&self) -> Result<ServerInfo, SqlError> {
+        let client = self.open(None).await?;
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version'),
+                        COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await
+            .map_err(|e| SqlError::Connect { target: self.target(), message: describe(&e) })?;
+        Ok(ServerInfo { version: row.get(0), tls: row.get(1) })
+    }
+
     /// Opens a session on `database` (`None`: the URL's database).
     pub(crate) async fn open(&self, database: Option<&str>) -> Result<Client, SqlError> {
         let mut config = self.config.clone();
@@ -71,8 +98,10 @@ impl SqlConnection {
         }
         config.application_name("capstan");
         let target = self.target_in(database.unwrap_or(self.default_database()));
-        let (client, connection) =
-            config.connect(NoTls).await.map_err(|e| SqlError::Connect { target, message: describe(&e) })?;
+        let (client, connection) = config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| SqlError::Connect { target, message: describe(&e) })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "SQL effects connection ended");

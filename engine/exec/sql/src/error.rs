@@ -8,10 +8,8 @@ pub enum SqlError {
     )]
     InvalidUrl { connection: String },
 
-    #[error(
-        "SQL connection {connection}: TLS (sslmode={mode}) is not supported by this executor yet; use sslmode=disable or prefer on a trusted network"
-    )]
-    TlsUnsupported { connection: String, mode: &'static str },
+    #[error("SQL connection {connection}: TLS settings: {why}")]
+    TlsConfig { connection: String, why: String },
 
     #[error("cannot connect to {target}: {message}")]
     Connect { target: String, message: String },
@@ -34,6 +32,20 @@ pub enum SqlError {
 pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => err.to_string(),
+        None => {
+            // tokio-postgres shows only the kind ("error performing TLS
+            // handshake"); the cause says why.
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text.push_str(": ");
+                    text.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            text
+        }
     }
 }

@@ -21,6 +21,10 @@
 //! server cannot capture it. Errors name the effect, the op and the server
 //! (`host:port/db`), never a password or the connection URL.
 //!
+//! Connections follow libpq's `sslmode` (`disable`, `prefer` — the default —,
+//! `require`, `verify-ca`, `verify-full`) and `sslrootcert`, over rustls with
+//! the ring provider; see `tls.rs`.
+//!
 //! This crate does not decide whether an effect needs to run (the planner
 //! compares effect digests in state), does not revoke privileges or drop
 //! anything, and speaks only PostgreSQL.
@@ -31,8 +35,9 @@ mod executor;
 mod ops;
 mod quote;
 mod scram;
+mod tls;
 
-pub use connection::SqlConnection;
+pub use connection::{ServerInfo, SqlConnection};
 pub use error::SqlError;
 pub use executor::{OpOutcome, Outcome, SqlExecutor, SqlSummary};
 pub use quote::{quote_ident, quote_literal};

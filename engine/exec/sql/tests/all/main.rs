@@ -3,8 +3,10 @@
 //! - `scram`: a private server this binary starts (initdb + pg_ctl) with
 //!   scram-sha-256 auth and statement logging, to prove passwords really work,
 //!   rotate, and never reach the server log.
+//! - `tls`: sslmode disable/prefer/require/verify-ca/verify-full against the shared server.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod common;
 mod scram;
 mod shared;
+mod tls;
