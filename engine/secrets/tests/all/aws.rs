@@ -2,7 +2,7 @@ use capstan_core::SecretProvider;
 use capstan_secrets::{Env, RemoteSources, Secrets, SecretsError};
 use serde_json::json;
 
-use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, moto_tls, xml_field};
+use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, moto_query, moto_tls, xml_field};
 
 const MSG: &str = "hello from parameter store";
 const DB_JSON: &str = r#"{"username":"app","password":"s3cr3t-json","port":5432}"#;
@@ -168,4 +168,57 @@ fn untrusted_tls_certificates_are_refused() {
     assert!(matches!(err, SecretsError::RefUnreachable { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("ssm:/app/x") && msg.to_lowercase().contains("certificate"), "{msg}");
+}
+
+/// Temporary credentials (as from SSO or an assumed role) carry a session
+/// token, which must be sent and signed; moto checks it against the role session.
+#[test]
+fn session_tokens_from_an_assumed_role_are_signed_and_checked() {
+    let server = moto(Some(4));
+    moto_json(
+        &server,
+        "ssm",
+        "AmazonSSM.PutParameter",
+        json!({"Name": "/app/role", "Value": "via-role", "Type": "SecureString"}),
+    );
+    let trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
+    moto_iam(
+        &server,
+        &[
+            ("Action", "CreateRole"),
+            ("RoleName", "deployer"),
+            ("AssumeRolePolicyDocument", &trust.to_string()),
+        ],
+    );
+    let allow = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]});
+    moto_iam(
+        &server,
+        &[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", "deployer"),
+            ("PolicyName", "read"),
+            ("PolicyDocument", &allow.to_string()),
+        ],
+    );
+    let creds = moto_query(
+        &server,
+        "sts",
+        "2011-06-15",
+        &[
+            ("Action", "AssumeRole"),
+            ("RoleArn", "arn:aws:iam::123456789012:role/deployer"),
+            ("RoleSessionName", "capstan"),
+        ],
+    );
+    let env = aws_env(&server, &xml_field(&creds, "AccessKeyId"), &xml_field(&creds, "SecretAccessKey"));
+
+    let with_token = env.clone().with("AWS_SESSION_TOKEN", xml_field(&creds, "SessionToken"));
+    assert_eq!(RemoteSources::new(with_token).resolve("ssm:/app/role").unwrap().expose(), "via-role");
+
+    let wrong_token = env.with("AWS_SESSION_TOKEN", "not-the-session-token");
+    let err = RemoteSources::new(wrong_token).resolve("ssm:/app/role").unwrap_err();
+    assert!(matches!(err, SecretsError::RefDenied { status: 403, .. }), "{err}");
+    assert!(!err.to_string().contains("not-the-session-token"), "{err}");
 }

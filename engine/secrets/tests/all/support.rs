@@ -230,18 +230,25 @@ pub fn moto_json(server: &Server, service: &str, target: &str, body: serde_json:
 
 /// An unsigned moto IAM query-API request.
 pub fn moto_iam(server: &Server, params: &[(&str, &str)]) -> String {
+    moto_query(server, "iam", "2010-05-08", params)
+}
+
+/// An unsigned moto query-API request (IAM, STS).
+pub fn moto_query(server: &Server, service: &str, version: &str, params: &[(&str, &str)]) -> String {
     let response = http()
         .post(&server.url)
         .header(
             "authorization",
-            "AWS4-HMAC-SHA256 Credential=seed/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=seed/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+            ),
         )
-        .form(&[params, &[("Version", "2010-05-08")]].concat())
+        .form(&[params, &[("Version", version)]].concat())
         .send()
-        .expect("moto iam request");
+        .expect("moto query request");
     let status = response.status();
     let text = response.text().expect("moto body");
-    assert!(status.is_success(), "IAM {params:?} failed: {status} {text}");
+    assert!(status.is_success(), "{service} {params:?} failed: {status} {text}");
     text
 }
 
