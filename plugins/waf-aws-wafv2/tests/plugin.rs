@@ -1,0 +1,167 @@
+//! The AWS WAFv2 plugin through the SDK test kit. Its declared effect is sent
+//! to a real WAFv2 API implementation (`moto_server`) the way the engine's
+//! HTTP executor will send it, and the result is fed back into a second plan,
+//! as the engine does after applying effects.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use capstan_core::{Capability, EffectKind, PlanError, Text};
+use capstan_plugin_waf_aws_wafv2::AwsWafV2;
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
+use serde_json::{Value, json};
+use support::Moto;
+
+fn call(inputs: Value) -> PlanCall {
+    PlanCall::new(inputs).component("production", "edge", "waf")
+}
+
+/// The one effect's method, path, headers and parsed body.
+fn http_call(plan: &capstan_core::ComponentPlan) -> (String, String, Vec<(String, String)>, Value) {
+    assert_eq!(plan.effects.len(), 1, "{:?}", plan.effects);
+    let effect = &plan.effects[0];
+    assert_eq!((effect.id.as_str(), effect.target.as_str()), ("web-acl", "aws:wafv2"));
+    let EffectKind::Http(h) = &effect.kind else { panic!("not an HTTP effect: {effect:?}") };
+    let Some(Text::Plain(body)) = &h.body else { panic!("the body is plain JSON: {h:?}") };
+    (h.method.clone(), h.path.clone(), h.headers.clone(), serde_json::from_str(body).unwrap())
+}
+
+#[test]
+fn metadata_asks_for_the_wafv2_capability() {
+    let m = check_metadata::<AwsWafV2>();
+    assert_eq!((m.component_type.as_str(), m.backend.as_str()), ("waf", "aws-wafv2"));
+    assert_eq!(m.capabilities, [Capability::Http("aws:wafv2".into())]);
+}
+
+#[test]
+fn the_effect_is_a_json_1_1_create_web_acl_call_with_managed_groups_and_a_rate_rule() {
+    let plan = call(json!({})).run::<AwsWafV2>().unwrap();
+    assert!(plan.objects.is_empty(), "a cloud WAF has no Kubernetes objects");
+    let (method, path, headers, body) = http_call(&plan);
+    assert_eq!((method.as_str(), path.as_str()), ("POST", "/"));
+    assert!(headers.contains(&("X-Amz-Target".into(), "AWSWAF_20190729.CreateWebACL".into())));
+    assert!(headers.contains(&("Content-Type".into(), "application/x-amz-json-1.1".into())));
+    assert_eq!(plan.effects[0].summary, "CreateWebACL production-waf (REGIONAL) with 5 rules");
+
+    assert_eq!(body["Name"], "production-waf");
+    assert_eq!(body["Scope"], "REGIONAL");
+    assert_eq!(body["DefaultAction"], json!({ "Allow": {} }));
+    let rules = body["Rules"].as_array().unwrap();
+    assert_eq!(
+        rules[0]["Statement"],
+        json!({ "RateBasedStatement": { "Limit": 2000, "EvaluationWindowSec": 300, "AggregateKeyType": "IP" } })
+    );
+    assert_eq!(rules[0]["Action"], json!({ "Block": {} }));
+    let groups: Vec<&str> = rules[1..]
+        .iter()
+        .map(|r| r["Statement"]["ManagedRuleGroupStatement"]["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesSQLiRuleSet",
+        ]
+    );
+    assert!(rules[1..].iter().all(|r| r["OverrideAction"] == json!({ "None": {} })));
+
+    // Before the effect has run there is no ARN to attach ingresses to.
+    assert_eq!(plan.output("ingress_class"), Some(&json!("alb")));
+    assert_eq!(plan.output("annotations"), Some(&json!({})));
+    assert_eq!(plan.output("web_acl_arn"), Some(&Value::Null));
+}
+
+#[test]
+fn count_only_groups_and_rules_are_overridden_to_count() {
+    let plan = call(json!({
+        "managed_rule_groups": [
+            { "name": "AWSManagedRulesCommonRuleSet", "priority": 20, "count_rules": ["SizeRestrictions_BODY"] },
+            { "name": "AWSManagedRulesBotControlRuleSet", "priority": 30, "count_only": true },
+        ],
+        "rate_limit": { "enabled": false },
+    }))
+    .run::<AwsWafV2>()
+    .unwrap();
+    let (_, _, _, body) = http_call(&plan);
+    let rules = body["Rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "no rate rule when disabled");
+    assert_eq!(
+        rules[0]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"],
+        json!([{ "Name": "SizeRestrictions_BODY", "ActionToUse": { "Count": {} } }])
+    );
+    assert_eq!(rules[1]["OverrideAction"], json!({ "Count": {} }));
+}
+
+#[test]
+fn invalid_inputs_are_reported_at_their_attribute() {
+    let paths = |inputs: Value| -> Vec<String> {
+        match call(inputs).run::<AwsWafV2>().unwrap_err() {
+            PlanError::InvalidInputs(d) => d.into_iter().map(|d| d.path).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(paths(json!({ "name": "has spaces" })), ["/name"]);
+    assert_eq!(paths(json!({ "scope": "GLOBAL" })), ["/scope"]);
+    assert_eq!(paths(json!({ "rate_limit": { "window_seconds": 30 } })), ["/rate_limit/window_seconds"]);
+    assert_eq!(paths(json!({ "rate_limit": { "limit": 5 } })), ["/rate_limit/limit"]);
+    assert_eq!(
+        paths(json!({ "managed_rule_groups": [{ "name": "AWSManagedRulesSQLiRuleSet", "priority": 1 }] })),
+        ["/managed_rule_groups/0/priority"],
+        "priority 1 is the rate rule's"
+    );
+}
+
+#[test]
+fn a_result_without_an_arn_fails_the_plan_clearly() {
+    let err = call(json!({}))
+        .effect_result("web-acl", json!({ "__type": "WAFInternalErrorException" }))
+        .run::<AwsWafV2>()
+        .unwrap_err();
+    assert!(matches!(&err, PlanError::Failed(m) if m.contains("Summary.ARN")), "{err:?}");
+}
+
+/// The declared call, sent to moto's WAFv2 API, creates the WebACL with
+/// every rule; the response fed back gives app ingresses the ARN.
+#[test]
+fn the_declared_call_creates_the_web_acl_on_the_wafv2_api_and_its_arn_reaches_the_outputs() {
+    let moto = Moto::start();
+    let first = call(json!({})).run::<AwsWafV2>().unwrap();
+    let (method, path, headers, body) = http_call(&first);
+    let (status, created) = moto.call(&method, &path, &headers, &body.to_string());
+    assert_eq!(status, 200, "{created}");
+    let arn = created["Summary"]["ARN"].as_str().unwrap().to_owned();
+    assert!(
+        arn.starts_with("arn:aws:wafv2:sa-east-1:") && arn.contains(":regional/webacl/production-waf/"),
+        "{arn}"
+    );
+
+    // What AWS now holds is what was declared.
+    let get = json!({ "Name": "production-waf", "Scope": "REGIONAL", "Id": created["Summary"]["Id"] });
+    let get_headers = vec![
+        ("X-Amz-Target".to_owned(), "AWSWAF_20190729.GetWebACL".to_owned()),
+        ("Content-Type".to_owned(), "application/x-amz-json-1.1".to_owned()),
+    ];
+    let (status, got) = moto.call("POST", "/", &get_headers, &get.to_string());
+    assert_eq!(status, 200, "{got}");
+    let names: Vec<&str> =
+        got["WebACL"]["Rules"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "production-waf-rate-limit",
+            "AWS-AWSManagedRulesAmazonIpReputationList",
+            "AWS-AWSManagedRulesCommonRuleSet",
+            "AWS-AWSManagedRulesKnownBadInputsRuleSet",
+            "AWS-AWSManagedRulesSQLiRuleSet",
+        ]
+    );
+
+    let second = call(json!({})).effect_result("web-acl", created).run::<AwsWafV2>().unwrap();
+    assert_eq!(
+        second.output("annotations"),
+        Some(&json!({ "alb.ingress.kubernetes.io/wafv2-acl-arn": arn }))
+    );
+    assert_eq!(second.output("web_acl_arn"), Some(&json!(arn)));
+}
