@@ -35,5 +35,5 @@ mod yaml;
 
 pub use error::RenderError;
 pub use layout::{MARKER_FILE, object_file_name};
-pub use tree::{RenderReport, RenderedComponent, render};
+pub use tree::{RenderReport, RenderedComponent, render, render_keeping};
 pub use yaml::to_yaml;

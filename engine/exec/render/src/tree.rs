@@ -44,17 +44,29 @@ struct Marker {
 }
 
 struct Desired {
-    bytes: Vec<u8>,
+    /// `None`: a file of a kept component, left exactly as it is.
+    bytes: Option<Vec<u8>>,
     secret: bool,
 }
 
 /// Renders the full plan (every component, not a subset: whatever is not
 /// given is removed) into `out_dir`.
 pub fn render(out_dir: &Path, components: &[RenderedComponent]) -> Result<RenderReport, RenderError> {
-    let desired = desired_files(components)?;
+    render_keeping(out_dir, components, &[])
+}
+
+/// As [`render`], but the components in `keep` (skipped or failed in this
+/// run) keep the files they had, untouched, and stay listed in their parent
+/// kustomizations: a failed run never deletes a component's last good output.
+pub fn render_keeping(
+    out_dir: &Path,
+    components: &[RenderedComponent],
+    keep: &[ComponentId],
+) -> Result<RenderReport, RenderError> {
     fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let marker_path = out_dir.join(MARKER_FILE);
     let previous = read_marker(&marker_path)?;
+    let desired = desired_files(components, keep, &previous)?;
 
     // Refuse before touching anything if a file we would write is not ours.
     for rel in desired.keys() {
@@ -74,10 +86,14 @@ pub fn render(out_dir: &Path, components: &[RenderedComponent]) -> Result<Render
     let mut report = RenderReport::default();
     for (rel, file) in &desired {
         let path = out_dir.join(rel);
-        if is_current(&path, file)? {
+        let Some(bytes) = &file.bytes else {
+            report.unchanged.push(PathBuf::from(rel));
+            continue;
+        };
+        if is_current(&path, bytes, file.secret)? {
             report.unchanged.push(PathBuf::from(rel));
         } else {
-            write_file(&path, file)?;
+            write_file(&path, bytes, file.secret)?;
             report.written.push(PathBuf::from(rel));
         }
     }
@@ -100,11 +116,34 @@ pub fn render(out_dir: &Path, components: &[RenderedComponent]) -> Result<Render
 }
 
 /// Every file of the tree, keyed by relative path (with `/`), in order.
-fn desired_files(components: &[RenderedComponent]) -> Result<BTreeMap<String, Desired>, RenderError> {
+fn desired_files(
+    components: &[RenderedComponent],
+    keep: &[ComponentId],
+    previous: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Desired>, RenderError> {
     let mut files = BTreeMap::new();
     // dir → entries for the kustomizations: env → namespaces, env/ns → components.
     let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
+    for id in keep {
+        let label = id.to_string();
+        if !seen.insert(label.clone()) {
+            return Err(RenderError::DuplicateComponent { component: label });
+        }
+        let env = segment(&label, "environment", &id.environment)?;
+        let ns = segment(&label, "namespace", &id.namespace)?;
+        let name = segment(&label, "component name", &id.name)?;
+        let prefix = format!("{env}/{ns}/{name}/");
+        let mut any = false;
+        for rel in previous.iter().filter(|f| f.starts_with(&prefix)) {
+            files.insert(rel.clone(), Desired { bytes: None, secret: false });
+            any = true;
+        }
+        if any {
+            children.entry(env.to_string()).or_default().insert(ns.to_string());
+            children.entry(format!("{env}/{ns}")).or_default().insert(name.to_string());
+        }
+    }
     for component in components {
         let label = component.id.to_string();
         if !seen.insert(label.clone()) {
@@ -133,7 +172,7 @@ fn desired_files(components: &[RenderedComponent]) -> Result<BTreeMap<String, De
             );
             files.insert(
                 format!("{dir}/{file}"),
-                Desired { bytes: text.into_bytes(), secret: is_secret(object) },
+                Desired { bytes: Some(text.into_bytes()), secret: is_secret(object) },
             );
         }
         files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(&names)?);
@@ -153,7 +192,7 @@ fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, RenderError> {
         "resources": resources,
     });
     let text = format!("# Written by capstan; changes here are overwritten.\n{}", to_yaml(&doc)?);
-    Ok(Desired { bytes: text.into_bytes(), secret: false })
+    Ok(Desired { bytes: Some(text.into_bytes()), secret: false })
 }
 
 fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
@@ -181,28 +220,28 @@ fn write_marker(path: &Path, files: &BTreeSet<String>) -> Result<(), RenderError
     let mut bytes = serde_json::to_vec_pretty(&marker)
         .map_err(|source| RenderError::Marker { path: path.to_path_buf(), source })?;
     bytes.push(b'\n');
-    write_file(path, &Desired { bytes, secret: false })
+    write_file(path, &bytes, false)
 }
 
-fn mode_of(file: &Desired) -> u32 {
-    if file.secret { 0o600 } else { 0o644 }
+fn mode_of(secret: bool) -> u32 {
+    if secret { 0o600 } else { 0o644 }
 }
 
 /// Whether `path` already has exactly these bytes and mode.
-fn is_current(path: &Path, file: &Desired) -> Result<bool, RenderError> {
+fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool, RenderError> {
     let existing = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io(path, e)),
     };
-    if existing != file.bytes {
+    if existing != bytes {
         return Ok(false);
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777;
-        if mode != mode_of(file) {
+        if mode != mode_of(secret) {
             return Ok(false);
         }
     }
@@ -211,7 +250,7 @@ fn is_current(path: &Path, file: &Desired) -> Result<bool, RenderError> {
 
 /// Temp file in the same directory (created with the final mode, so a Secret
 /// is never readable by others even briefly), fsync, rename.
-fn write_file(path: &Path, file: &Desired) -> Result<(), RenderError> {
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -224,7 +263,7 @@ fn write_file(path: &Path, file: &Desired) -> Result<(), RenderError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode_of(file));
+        options.mode(mode_of(secret));
     }
     let result = (|| {
         let mut f = options.open(&tmp)?;
@@ -232,9 +271,9 @@ fn write_file(path: &Path, file: &Desired) -> Result<(), RenderError> {
         {
             // The umask may have narrowed the mode given at create.
             use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(fs::Permissions::from_mode(mode_of(file)))?;
+            f.set_permissions(fs::Permissions::from_mode(mode_of(secret)))?;
         }
-        f.write_all(&file.bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();

@@ -312,3 +312,26 @@ fn yaml_reads_back_identically_in_yaml_1_2_and_yaml_1_1() {
     let back: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(back, object, "YAML 1.1 read-back differs:\n{text}");
 }
+
+#[test]
+fn a_component_kept_in_this_run_keeps_its_last_output() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api(), db()]).unwrap();
+    let before = tree(out.path());
+
+    // This run the db component failed: its files stay, untouched, and listed.
+    let mut changed = api();
+    changed.objects.remove(1);
+    let report = capstan_render::render_keeping(out.path(), &[changed], &[db().id]).unwrap();
+    assert!(report.removed.iter().all(|p| !p.starts_with("staging/data")), "{report:?}");
+    let after = tree(out.path());
+    for rel in before.keys().filter(|k| k.starts_with("staging/data/")) {
+        assert_eq!(after[rel], before[rel], "{rel} kept byte for byte");
+    }
+    let env = String::from_utf8(after["staging/kustomization.yaml"].clone()).unwrap();
+    assert!(env.contains("- data"), "{env}");
+
+    // Next run it is gone from the plan for good: now it is removed.
+    render(out.path(), &[api()]).unwrap();
+    assert!(!out.path().join("staging/data").exists());
+}
