@@ -1,0 +1,176 @@
+//! capstan/messaging-kafka through the SDK test kit, and its objects through
+//! the upstream Strimzi 1.2 CRD schemas.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use capstan_plugin_messaging_kafka::MessagingKafka;
+use capstan_sdk::prelude::*;
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, merge};
+use serde_json::{Value, json};
+
+/// The Strimzi KafkaNodePool CRD is not among the shared upstream CRDs
+/// (../shared/crds/strimzi has Kafka, KafkaTopic and KafkaUser only), so the
+/// node pool is checked by the assertions below instead of by its schema.
+const NO_NODE_POOL_CRD: &[&str] = &["kafka.strimzi.io/v1/KafkaNodePool"];
+
+const PW: &str = "payments-api-s3cret";
+
+/// The queue and user shape shared by every messaging backend.
+pub fn shared_inputs() -> Value {
+    json!({
+        "name_prefix": "opus-",
+        "queues": {
+            "payments": { "retention_hours": 168, "dead_letter": true, "partitions": 6 },
+            "consents": {},
+        },
+        "users": { "payments-api": { "password": PW, "queues": ["payments"] } },
+    })
+}
+
+fn call(patch: Value) -> PlanCall {
+    let mut i = shared_inputs();
+    merge(&mut i, patch);
+    PlanCall::new(i).component("prod", "opus", "events").sensitive("/users/payments-api/password")
+}
+
+fn diagnostics(patch: Value) -> Vec<Diagnostic> {
+    match call(patch).run::<MessagingKafka>() {
+        Err(PlanError::InvalidInputs(d)) => d,
+        other => panic!("expected invalid inputs, got {other:?}"),
+    }
+}
+
+#[test]
+fn metadata_and_defaults_are_consistent() {
+    let m = check_metadata::<MessagingKafka>();
+    assert_eq!((m.component_type.as_str(), m.backend.as_str()), ("messaging", "kafka"));
+}
+
+#[test]
+fn renders_a_kraft_node_pool_cluster_topics_and_users() {
+    let plan = call(json!({})).run::<MessagingKafka>().unwrap();
+    assert_eq!(
+        plan.object_ids(),
+        [
+            "KafkaNodePool/events-dual",
+            "Kafka/events",
+            "KafkaTopic/opus-consents",
+            "KafkaTopic/opus-payments",
+            "KafkaTopic/opus-payments-dlq",
+            "Secret/events-payments-api-credentials",
+            "KafkaUser/events-payments-api",
+        ]
+    );
+    for o in &plan.objects {
+        if o["kind"] != "Secret" {
+            assert_eq!(o["apiVersion"], "kafka.strimzi.io/v1", "Strimzi 1.x serves only v1");
+        }
+        if o["kind"] != "Kafka" && o["kind"] != "Secret" {
+            assert_eq!(o["metadata"]["labels"]["strimzi.io/cluster"], "events", "{}", o["kind"]);
+        }
+    }
+    let pool = &plan.expect_object("KafkaNodePool", "events-dual")["spec"];
+    assert_eq!(pool["replicas"], 3);
+    assert_eq!(pool["roles"], json!(["controller", "broker"]));
+    assert_eq!(pool["storage"]["volumes"][0]["size"], "100Gi");
+    assert_eq!(pool["storage"]["volumes"][0]["kraftMetadata"], "shared");
+    let kafka = &plan.expect_object("Kafka", "events")["spec"]["kafka"];
+    assert_eq!(kafka["listeners"][0]["authentication"]["type"], "scram-sha-512");
+    assert_eq!(kafka["authorization"]["type"], "simple");
+    assert_eq!(kafka["config"]["min.insync.replicas"], 2);
+
+    let payments = &plan.expect_object("KafkaTopic", "opus-payments")["spec"];
+    assert_eq!(
+        payments,
+        &json!({ "topicName": "opus-payments", "partitions": 6, "replicas": 3, "config": { "retention.ms": 604_800_000u64 } })
+    );
+    assert_eq!(plan.expect_object("KafkaTopic", "opus-consents")["spec"]["partitions"], 3, "topic_defaults");
+
+    let user = &plan.expect_object("KafkaUser", "events-payments-api")["spec"];
+    assert_eq!(
+        user["authentication"]["password"]["valueFrom"]["secretKeyRef"],
+        json!({ "name": "events-payments-api-credentials", "key": "password" })
+    );
+    let acl_topics: Vec<&str> = user["authorization"]["acls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["resource"]["type"] == "topic")
+        .map(|a| a["resource"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(acl_topics, ["opus-payments", "opus-payments-dlq"], "only the user's own topics");
+    let secret = plan.expect_object("Secret", "events-payments-api-credentials");
+    assert_eq!(secret["stringData"]["username"], "events-payments-api");
+    support::assert_valid(&plan.objects, NO_NODE_POOL_CRD);
+}
+
+#[test]
+fn outputs_follow_the_messaging_contract() {
+    let plan = call(json!({})).run::<MessagingKafka>().unwrap();
+    let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["protocol", "endpoint", "credentials_secret", "queues"]);
+    assert_eq!(plan.output("protocol").unwrap(), "kafka");
+    assert_eq!(plan.output("endpoint").unwrap(), "events-kafka-bootstrap.opus.svc:9092");
+    assert_eq!(
+        plan.output("queues").unwrap(),
+        &json!({ "consents": "opus-consents", "payments": "opus-payments", "payments-dlq": "opus-payments-dlq" })
+    );
+    assert_eq!(
+        plan.output("credentials_secret").unwrap(),
+        &json!({ "name": "events-payments-api-credentials", "username_key": "username", "password_key": "password", "namespace": "opus" })
+    );
+    let text = serde_json::to_string(&plan.outputs).unwrap();
+    assert!(!text.contains(PW));
+    for o in plan.objects.iter().filter(|o| o["kind"] != "Secret") {
+        assert!(!o.to_string().contains(PW), "password outside its Secret in {}", o["kind"]);
+    }
+}
+
+#[test]
+fn a_topic_name_kubernetes_refuses_keeps_its_name_in_topic_name() {
+    let plan =
+        call(json!({ "queues": { "audit": { "name": "Audit_Events" } } })).run::<MessagingKafka>().unwrap();
+    let t = plan.expect_object("KafkaTopic", "audit-events");
+    assert_eq!(t["spec"]["topicName"], "Audit_Events");
+    support::assert_valid(&plan.objects, NO_NODE_POOL_CRD);
+}
+
+#[test]
+fn validate_refuses_what_kafka_cannot_honour_and_warns_about_what_it_ignores() {
+    let d = diagnostics(json!({ "brokers": 0 }));
+    assert_eq!(d[0].path, "/brokers");
+    let d = diagnostics(
+        json!({ "brokers": 1, "queues": { "consents": { "replicas": 2 } }, "topic_defaults": { "replicas": 1 } }),
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, "/queues/consents/replicas");
+    let d = diagnostics(json!({ "queues": { "payments": { "partitions": 0 } } }));
+    assert_eq!(d[0].path, "/queues/payments/partitions");
+    let d = diagnostics(json!({ "queues": { "bad": { "name": "no spaces" } } }));
+    assert_eq!(d[0].path, "/queues/bad");
+    let d = diagnostics(json!({ "users": { "payments-api": { "queues": ["refunds"] } } }));
+    assert_eq!(d[0].path, "/users/payments-api/queues/0");
+    let d = diagnostics(json!({ "queues": { "payments": { "priority": 1 } } }));
+    assert!(d[0].message.contains("priority"), "unknown option refused: {d:?}");
+
+    let mut inputs = call(json!({ "queues": { "consents": { "fifo": true } } })).request().inputs;
+    merge(
+        &mut inputs,
+        json!({ "brokers": 3, "topic_defaults": { "partitions": 3, "replicas": 3 }, "storage": { "size": "1Gi" } }),
+    );
+    let warnings = MessagingKafka::validate(&inputs);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        (warnings[0].path.as_str(), warnings[0].severity),
+        ("/queues/consents/fifo", Severity::Warning)
+    );
+    assert!(call(json!({ "queues": { "consents": { "fifo": true } } })).run::<MessagingKafka>().is_ok());
+}
+
+#[test]
+fn a_password_in_clear_config_is_refused() {
+    let r = PlanCall::new(shared_inputs()).run::<MessagingKafka>();
+    assert!(matches!(r, Err(PlanError::InvalidInputs(d)) if d[0].path == "/users/payments-api/password"));
+}
