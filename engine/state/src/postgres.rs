@@ -15,13 +15,17 @@
 //! whose lock was forcibly taken away cannot write any more. This needs a
 //! session-level connection: point it at PostgreSQL or a session-pooling
 //! proxy, not a transaction-pooling one.
+//!
+//! Connections (URL forms, `sslmode`/`sslrootcert` TLS) are made by
+//! `capstan_sql::SqlConnection`, the same code the SQL effects executor uses.
 
 use std::time::{Duration, Instant};
 
 use capstan_core::Sensitive;
+use capstan_sql::SqlConnection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::lock::{GuardKind, Progress};
 use crate::{ComponentState, LockGuard, LockInfo, State, StateBackend, StateError, StateKey};
@@ -49,7 +53,7 @@ impl PostgresConfig {
 
 /// State in PostgreSQL tables, locked with a session advisory lock.
 pub struct PostgresBackend {
-    pg: tokio_postgres::Config,
+    conn: SqlConnection,
     target: String,
     qualified: String,
     state_table: String,
@@ -79,41 +83,21 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// `host:port/db` of a connection config, for messages (never the password).
-fn describe_target(pg: &tokio_postgres::Config) -> String {
-    use tokio_postgres::config::Host;
-    let host = match pg.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        #[cfg(unix)]
-        Some(Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".to_string(),
-    };
-    let port = pg.get_ports().first().copied().unwrap_or(5432);
-    let db = pg.get_dbname().or(pg.get_user()).unwrap_or("postgres");
-    format!("{host}:{port}/{db}")
-}
-
-async fn open(pg: &tokio_postgres::Config, target: &str) -> Result<Client, StateError> {
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| StateError::Postgres {
-        target: target.to_string(),
+async fn open(conn: &SqlConnection) -> Result<Client, StateError> {
+    conn.open(None).await.map_err(|e| StateError::Postgres {
+        target: conn.target(),
         action: "connecting",
-        message: crate::error::pg_message(&e),
-    })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "state backend connection ended");
-        }
-    });
-    Ok(client)
+        message: e.to_string(),
+    })
 }
 
 impl PostgresBackend {
     /// Connects and creates the tables if they are missing.
     pub async fn connect(config: PostgresConfig) -> Result<Self, StateError> {
-        // The parser's message could echo part of the URL: do not pass it on.
-        let pg: tokio_postgres::Config = config.url.expose().parse().map_err(|_| {
-            StateError::InvalidConfig { what: "the PostgreSQL state URL cannot be parsed".to_string() }
-        })?;
+        // Same connection handling (URL, TLS modes, messages without the
+        // password) as the SQL effects executor.
+        let conn = SqlConnection::from_url("state", &config.url)
+            .map_err(|e| StateError::InvalidConfig { what: e.to_string() })?;
         for (what, name) in [("table", Some(&config.table)), ("schema", config.schema.as_ref())] {
             if let Some(name) = name
                 && !valid_identifier(name)
@@ -138,13 +122,13 @@ impl PostgresBackend {
             bytes.copy_from_slice(&digest[..8]);
             i64::from_be_bytes(bytes)
         };
-        let target = describe_target(&pg);
-        let client = open(&pg, &target).await?;
+        let target = conn.target();
+        let client = open(&conn).await?;
         let backend = Self {
             state_table: format!("{prefix}{}", quote_ident(&config.table)),
             lock_table: format!("{prefix}{}", quote_ident(&format!("{}_lock", config.table))),
             key_table: format!("{prefix}{}", quote_ident(&format!("{}_key", config.table))),
-            pg,
+            conn,
             target,
             qualified,
             stack: config.stack,
@@ -316,7 +300,7 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn lock(&self, holder: &LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
-        let client = open(&self.pg, &self.target).await?;
+        let client = open(&self.conn).await?;
         let start = Instant::now();
         loop {
             let row = client

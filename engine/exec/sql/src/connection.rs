@@ -90,8 +90,9 @@ impl SqlConnection {
         Ok(ServerInfo { version: row.get(0), tls: row.get(1) })
     }
 
-    /// Opens a session on `database` (`None`: the URL's database).
-    pub(crate) async fn open(&self, database: Option<&str>) -> Result<Client, SqlError> {
+    /// Opens a session on `database` (`None`: the URL's database), with the
+    /// connection's TLS settings. Also used by the PostgreSQL state backend.
+    pub async fn open(&self, database: Option<&str>) -> Result<Client, SqlError> {
         let mut config = self.config.clone();
         if let Some(db) = database {
             config.dbname(db);

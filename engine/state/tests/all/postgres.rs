@@ -153,3 +153,26 @@ async fn a_first_apply_that_stopped_before_its_full_write_can_be_completed() {
     drop(guard);
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn state_over_verified_tls_and_bad_urls_hide_the_password() {
+    let schema = Schema::new();
+    // Debian's self-signed server certificate is for `localhost`.
+    let url = "postgres://postgres@localhost:5432/postgres?hostaddr=127.0.0.1&sslmode=verify-full\
+               &sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let mut config = PostgresConfig::new(Sensitive::new(url), "shop");
+    config.schema = Some(schema.0.clone());
+    let b = PostgresBackend::connect(config).await.unwrap();
+    let guard = b.lock(&LockInfo::new("alice", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    b.write_component("envs/staging/core/api", Some(&component("api", "v1")), &guard).await.unwrap();
+    assert_eq!(b.read().await.unwrap().components.len(), 1);
+    drop(guard);
+
+    let bad = PostgresConfig::new(Sensitive::new("postgres://u:hunter2@h:notaport/db"), "shop");
+    let err = PostgresBackend::connect(bad).await.err().unwrap().to_string();
+    assert!(err.contains("cannot be parsed") && !err.contains("hunter2"), "{err}");
+    let refused = PostgresConfig::new(Sensitive::new("postgres://u:hunter2@127.0.0.1:1/db"), "shop");
+    let err = PostgresBackend::connect(refused).await.err().unwrap().to_string();
+    assert!(err.contains("127.0.0.1:1/db") && !err.contains("hunter2"), "{err}");
+    schema.drop_schema().await;
+}
