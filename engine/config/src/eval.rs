@@ -154,7 +154,7 @@ pub(crate) fn eval(ctx: &Ctx<'_>, scope: &Scope<'_>, expr: &Expression) -> EResu
             Ok(Value::Object(map))
         }
         Expression::StringTemplate(t) => eval_template(ctx, scope, t).map(Value::String),
-        Expression::HeredocTemplate(h) => eval_template(ctx, scope, &h.template).map(Value::String),
+        Expression::HeredocTemplate(h) => heredoc(ctx, scope, h).map(Value::String),
         Expression::Parenthesis(p) => eval(ctx, scope, p.inner()),
         Expression::Variable(v) => lookup_var(scope, v.value().as_str(), span_of(v)).cloned(),
         Expression::Conditional(c) => {
@@ -561,13 +561,40 @@ pub(crate) fn to_template_string(v: &Value, span: Range<usize>) -> EResult<Strin
 }
 
 pub(crate) fn eval_template(ctx: &Ctx<'_>, scope: &Scope<'_>, t: &Template) -> EResult<String> {
+    template(ctx, scope, t, None)
+}
+
+fn heredoc(ctx: &Ctx<'_>, scope: &Scope<'_>, h: &hcl_edit::template::HeredocTemplate) -> EResult<String> {
+    template(ctx, scope, &h.template, h.indent().map(|n| (n, false)))
+}
+
+/// `indent`: hcl-edit dedents a `<<-` heredoc's top-level text only; text
+/// inside `%{ for }`/`%{ if }` bodies (`nested`) is dedented here by the same amount.
+fn template(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    t: &Template,
+    indent: Option<(usize, bool)>,
+) -> EResult<String> {
     let mut out = String::new();
     // Strip markers (`~`) trim whitespace next to an interpolation or directive.
     let mut strip_next = false;
+    let body = |scope: &Scope<'_>, t: &Template, trim_start: bool, trim_end: bool| -> EResult<String> {
+        let s = template(ctx, scope, t, indent.map(|(n, _)| (n, true)))?;
+        let s = if trim_start { s.trim_start() } else { s.as_str() };
+        Ok(if trim_end { s.trim_end() } else { s }.to_owned())
+    };
+    let ends = |s: Strip| matches!(s, Strip::End | Strip::Both);
+    let starts = |s: Strip| matches!(s, Strip::Start | Strip::Both);
     for el in t.iter() {
         match el {
             Element::Literal(s) => {
-                let text = s.value().as_str();
+                let dedented;
+                let mut text = s.value().as_str();
+                if let Some((n, true)) = indent {
+                    dedented = dedent_literal(text, n);
+                    text = &dedented;
+                }
                 out.push_str(if strip_next { text.trim_start() } else { text });
                 strip_next = false;
             }
@@ -575,26 +602,39 @@ pub(crate) fn eval_template(ctx: &Ctx<'_>, scope: &Scope<'_>, t: &Template) -> E
                 apply_strip_before(&mut out, i.strip);
                 let v = eval(ctx, scope, &i.expr)?;
                 out.push_str(&to_template_string(&v, span_of(&i.expr))?);
-                strip_next = matches!(i.strip, Strip::End | Strip::Both);
+                strip_next = ends(i.strip);
             }
             Element::Directive(d) => match d.as_ref() {
                 Directive::If(ifd) => {
                     apply_strip_before(&mut out, ifd.if_expr.strip);
                     let cond = eval(ctx, scope, &ifd.if_expr.cond_expr)?;
-                    let branch = match cond {
-                        Value::Bool(true) => Some(&ifd.if_expr.template),
-                        Value::Bool(false) => ifd.else_expr.as_ref().map(|e| &e.template),
+                    let endif_start = starts(ifd.endif_expr.strip);
+                    match cond {
+                        Value::Bool(true) => {
+                            let trim_end = match &ifd.else_expr {
+                                Some(e) => starts(e.strip),
+                                None => endif_start,
+                            };
+                            out.push_str(&body(
+                                scope,
+                                &ifd.if_expr.template,
+                                ends(ifd.if_expr.strip),
+                                trim_end,
+                            )?);
+                        }
+                        Value::Bool(false) => {
+                            if let Some(e) = &ifd.else_expr {
+                                out.push_str(&body(scope, &e.template, ends(e.strip), endif_start)?);
+                            }
+                        }
                         other => {
                             return Err(type_err(
                                 format!("an `if` condition must be a bool, not {}", type_name(&other)),
                                 span_of(&ifd.if_expr.cond_expr),
                             ));
                         }
-                    };
-                    if let Some(b) = branch {
-                        out.push_str(&eval_template(ctx, scope, b)?);
                     }
-                    strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
+                    strip_next = ends(ifd.endif_expr.strip);
                 }
                 Directive::For(ford) => {
                     let fe = &ford.for_expr;
@@ -616,14 +656,35 @@ pub(crate) fn eval_template(ctx: &Ctx<'_>, scope: &Scope<'_>, t: &Template) -> E
                         let kname = fe.key_var.as_ref().map_or("\u{0}unused", |k| k.value().as_str());
                         let s1 = Scope::Bind { name: kname, value: k, parent: scope };
                         let s2 = Scope::Bind { name: fe.value_var.value().as_str(), value: v, parent: &s1 };
-                        out.push_str(&eval_template(ctx, &s2, &fe.template)?);
+                        out.push_str(&body(
+                            &s2,
+                            &fe.template,
+                            ends(fe.strip),
+                            starts(ford.endfor_expr.strip),
+                        )?);
                     }
-                    strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
+                    strip_next = ends(ford.endfor_expr.strip);
                 }
             },
         }
     }
     Ok(out)
+}
+
+/// Text inside a directive body loses the heredoc's indent after each line
+/// break. Only literal text: interpolated values keep their own indentation.
+fn dedent_literal(text: &str, indent: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            out.push_str(&line[spaces.min(indent)..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn apply_strip_before(out: &mut String, strip: Strip) {

@@ -109,7 +109,67 @@ impl Args<'_> {
     }
 }
 
+/// Functions that look inside a string: given a secret, they must work on its
+/// clear value, not on its placeholder token.
+const LOOK_INSIDE: &[&str] =
+    &["jsondecode", "length", "lower", "replace", "split", "tonumber", "trimspace", "upper", "yamldecode"];
+
 pub(crate) fn call(
+    ctx: &Ctx<'_>,
+    name: &str,
+    args: Vec<Value>,
+    spans: &[Range<usize>],
+    call: Range<usize>,
+) -> EResult<Value> {
+    if LOOK_INSIDE.contains(&name) && args.iter().any(holds_token) {
+        // Reveal, compute, and seal every string of the result again as a
+        // new secret. Errors must not describe the clear value.
+        let clear = args.into_iter().map(|v| reveal_deep(ctx, v)).collect();
+        return match call_plain(ctx, name, clear, spans, call.clone()) {
+            Ok(v) => Ok(seal_deep(ctx, v)),
+            Err(mut e) => {
+                e.error = Box::new(ConfigError::WrongArgument {
+                    function: name.to_owned(),
+                    message: "failed on a sensitive argument (details hidden)".to_owned(),
+                });
+                e.notes.clear();
+                Err(e)
+            }
+        };
+    }
+    call_plain(ctx, name, args, spans, call)
+}
+
+fn holds_token(v: &Value) -> bool {
+    match v {
+        Value::String(s) => crate::shared::has_token(s),
+        Value::Array(a) => a.iter().any(holds_token),
+        Value::Object(m) => m.values().any(holds_token),
+        _ => false,
+    }
+}
+
+fn reveal_deep(ctx: &Ctx<'_>, v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(ctx.shared.reveal(&s).0),
+        Value::Array(a) => Value::Array(a.into_iter().map(|v| reveal_deep(ctx, v)).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, reveal_deep(ctx, v))).collect()),
+        other => other,
+    }
+}
+
+/// Strings become secret tokens again. Numbers and bools derived from a
+/// secret (`length`, `tonumber`) cannot carry a token and are not sensitive.
+fn seal_deep(ctx: &Ctx<'_>, v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(ctx.shared.secret_token(capstan_core::Sensitive::new(s))),
+        Value::Array(a) => Value::Array(a.into_iter().map(|v| seal_deep(ctx, v)).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, seal_deep(ctx, v))).collect()),
+        other => other,
+    }
+}
+
+fn call_plain(
     ctx: &Ctx<'_>,
     name: &str,
     args: Vec<Value>,
@@ -336,7 +396,8 @@ pub(crate) fn relative_from(from: &Path, to: &Path) -> String {
     if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
 }
 
-/// `format("%s-%d", …)`: the verbs Terraform users write most.
+/// `format("%s-%03d", …)`: the verbs Terraform users write most, with
+/// optional `-`/`0` flags, a width and a precision.
 fn format(a: &Args<'_>) -> EResult<Value> {
     let fmt = a.string(0)?;
     let mut out = String::new();
@@ -347,8 +408,32 @@ fn format(a: &Args<'_>) -> EResult<Value> {
             out.push(c);
             continue;
         }
+        let (mut left, mut zero) = (false, false);
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => left = true,
+                '0' => zero = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width = String::new();
+        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            width.push(d);
+            chars.next();
+        }
+        let mut precision = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                p.push(d);
+                chars.next();
+            }
+            precision = Some(p.parse::<usize>().unwrap_or(0));
+        }
         let Some(verb) = chars.next() else {
-            return Err(a.err(0, "format string ends with a lone `%`"));
+            return Err(a.err(0, "format string ends inside a `%` verb"));
         };
         if verb == '%' {
             out.push('%');
@@ -363,14 +448,27 @@ fn format(a: &Args<'_>) -> EResult<Value> {
             ('s' | 'v', Value::Bool(b)) => b.to_string(),
             ('v', other) => other.to_string(),
             ('d', Value::Number(n)) if n.as_i64().is_some() => n.to_string(),
-            ('f', Value::Number(n)) => format!("{:.6}", n.as_f64().unwrap_or(0.0)),
+            ('f', Value::Number(n)) => format!("{:.*}", precision.unwrap_or(6), n.as_f64().unwrap_or(0.0)),
             ('q', Value::String(s)) => Value::String(s.clone()).to_string(),
             ('t', Value::Bool(b)) => b.to_string(),
             (verb, other) => {
                 return Err(a.err(next, format!("`%{verb}` cannot format {}", type_name(other))));
             }
         };
-        out.push_str(&s);
+        let width = width.parse::<usize>().unwrap_or(0);
+        let pad = width.saturating_sub(s.chars().count());
+        if left {
+            out.push_str(&s);
+            out.push_str(&" ".repeat(pad));
+        } else if zero && verb != 's' {
+            let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+            out.push_str(sign);
+            out.push_str(&"0".repeat(pad));
+            out.push_str(digits);
+        } else {
+            out.push_str(&" ".repeat(pad));
+            out.push_str(&s);
+        }
         next += 1;
     }
     if next < a.args.len() {

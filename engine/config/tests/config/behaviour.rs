@@ -1,1 +1,307 @@
+//! Behaviours users rely on beyond the fixture corpus.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use capstan_config::{Command, ConfigError, DependencyOutputs, LoadOptions, load, validate};
+use capstan_core::Output;
+use serde_json::{Value, json};
+
+use crate::support::options;
+
+/// Writes `files` (path → contents) under a fresh temporary directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+    dir
+}
+
+const LEVELS: &[(&str, &str)] = &[
+    ("client.hcl", "locals {\n  org = \"opus\"\n}\n"),
+    ("envs/dev/env.hcl", "locals {\n  environment = \"dev\"\n}\nbackend = \"rabbitmq\"\n"),
+    ("envs/dev/core/namespace.hcl", "namespace = \"core-dev\"\n"),
+];
+
+fn with_levels<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    LEVELS.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+fn outputs(pairs: &[(&str, Value, bool)]) -> DependencyOutputs {
+    DependencyOutputs::new(
+        pairs
+            .iter()
+            .map(|(n, v, s)| Output { name: (*n).to_owned(), value: v.clone(), sensitive: *s })
+            .collect(),
+    )
+}
+
+const SECRET: &str = "hunter2-very-secret";
+
+#[test]
+fn secrets_never_reach_messages_debug_output_or_redacted_views() {
+    let dir = tree(&with_levels(&[
+        ("envs/dev/secrets.enc.hcl", "db_password = \"hunter2-very-secret\"\n"),
+        (
+            "envs/dev/core/api/component.hcl",
+            r#"component {
+  type   = "app"
+  plugin = "capstan/app"
+}
+
+inputs = {
+  password = secrets.db_password
+  url      = "postgres://app:${upper(secrets.db_password)}@db/app"
+  replicas = secrets.db_password
+}
+"#,
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let c = stack.component("envs/dev/core/api").unwrap();
+    let schema = json!({"type": "object", "properties": {"replicas": {"type": "integer"}}});
+    let err = c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &schema).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("/replicas"), "{text}");
+    assert!(text.contains("(sensitive)"), "{text}");
+    assert!(!text.contains("hunter2"), "a secret leaked into a diagnostic: {text}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+
+    let ok = c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &Value::Null).unwrap();
+    assert_eq!(ok.value["password"], SECRET, "the plugin gets the clear value");
+    assert_eq!(ok.value["url"], "postgres://app:HUNTER2-VERY-SECRET@db/app");
+    assert_eq!(ok.sensitive_paths, vec!["/password", "/replicas", "/url"]);
+    let shown = ok.redacted().to_string() + &ok.show() + &format!("{ok:?}{stack:?}");
+    assert!(!shown.to_lowercase().contains("hunter2"), "{shown}");
+    assert!(ok.show().contains("password = \"(sensitive)\""), "{}", ok.show());
+}
+
+#[test]
+fn a_type_error_on_a_secret_prints_sensitive_not_the_value() {
+    let dir = tree(&with_levels(&[
+        ("envs/dev/secrets.enc.hcl", "db_password = \"hunter2-very-secret\"\n"),
+        (
+            "envs/dev/core/api/component.hcl",
+            "component {\n  type   = \"app\"\n  plugin = \"capstan/app\"\n}\n\ninputs = {\n  n = secrets.db_password + 1\n  m = local.env[secrets.db_password]\n}\n",
+        ),
+    ]));
+    let err = load(dir.path(), &options()).unwrap_err().to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("component.hcl:7:7"), "{err}");
+}
+
+#[test]
+fn apply_never_uses_mock_outputs_plan_does_when_allowed() {
+    let dir = tree(&with_levels(&[
+        (
+            "envs/dev/core/db/component.hcl",
+            "component {\n  type = \"postgres\"\n  plugin = \"capstan/postgres-external\"\n}\n",
+        ),
+        (
+            "envs/dev/core/api/component.hcl",
+            r#"component {
+  type   = "app"
+  plugin = "capstan/app"
+}
+
+dependency "db" {
+  config_path = "../db"
+  mock_outputs = { host = "mock-host", port = 1 }
+  mock_outputs_allowed_commands = ["plan"]
+}
+
+inputs = {
+  url = "${dependency.db.outputs.host}:${dependency.db.outputs.port}"
+}
+"#,
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let c = stack.component("envs/dev/core/api").unwrap();
+    let real = BTreeMap::from([("db".to_owned(), outputs(&[("host", json!("pg.dev"), false)]))]);
+
+    let plan = c.resolve_inputs(&real, Command::Plan, "", &Value::Null).unwrap();
+    assert_eq!(plan.value["url"], "pg.dev:1", "real outputs win; the missing one is mocked");
+
+    let apply = c.resolve_inputs(&real, Command::Apply, "", &Value::Null).unwrap_err();
+    let e = &apply.0[0];
+    assert!(
+        matches!(&e.error, ConfigError::MissingOutput { dependency, output, .. } if dependency == "db" && output == "port")
+    );
+    assert_eq!((e.file().unwrap(), e.line().unwrap()), (Path::new("envs/dev/core/api/component.hcl"), 13));
+
+    let validate = c.resolve_inputs(&real, Command::Validate, "", &Value::Null);
+    assert!(validate.is_err(), "validate is not in mock_outputs_allowed_commands");
+
+    let all = BTreeMap::from([(
+        "db".to_owned(),
+        outputs(&[("host", json!("pg.dev"), false), ("port", json!(5432), false)]),
+    )]);
+    let applied = c.resolve_inputs(&all, Command::Apply, "", &Value::Null).unwrap();
+    assert_eq!(applied.value["url"], "pg.dev:5432");
+}
+
+#[test]
+fn a_sensitive_dependency_output_stays_sensitive_in_inputs() {
+    let dir = tree(&with_levels(&[
+        ("envs/dev/core/db/component.hcl", "component {\n  type = \"postgres\"\n  plugin = \"p\"\n}\n"),
+        (
+            "envs/dev/core/api/component.hcl",
+            "component {\n  type = \"app\"\n  plugin = \"p\"\n}\ndependency \"db\" {\n  config_path = \"../db\"\n}\ninputs = {\n  dsn = \"pg://u:${dependency.db.outputs.password}@h\"\n}\n",
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let deps = BTreeMap::from([("db".to_owned(), outputs(&[("password", json!(SECRET), true)]))]);
+    let r = stack
+        .component("envs/dev/core/api")
+        .unwrap()
+        .resolve_inputs(&deps, Command::Apply, "", &Value::Null)
+        .unwrap();
+    assert_eq!(r.value["dsn"], format!("pg://u:{SECRET}@h"));
+    assert_eq!(r.sensitive_paths, vec!["/dsn"]);
+}
+
+#[test]
+fn loading_a_component_also_loads_what_it_depends_on_but_nothing_else() {
+    let dir = tree(&with_levels(&[
+        ("envs/dev/core/db/component.hcl", "component {\n  type = \"postgres\"\n  plugin = \"p\"\n}\n"),
+        ("envs/dev/core/other/component.hcl", "component {\n  type = \"app\"\n  plugin = \"p\"\n}\n"),
+        (
+            "envs/dev/core/api/component.hcl",
+            "component {\n  type = \"app\"\n  plugin = \"p\"\n}\ndependency \"db\" {\n  config_path = \"../db\"\n}\n",
+        ),
+    ]));
+    let stack = load(&dir.path().join("envs/dev/core/api"), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let keys: Vec<_> = stack.components.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["envs/dev/core/api", "envs/dev/core/db"]);
+    let targets: Vec<_> = stack.targets().map(|c| c.key.as_str()).collect();
+    assert_eq!(targets, ["envs/dev/core/api"]);
+    assert_eq!(
+        stack.order(),
+        ["envs/dev/core/api", "envs/dev/core/db"].iter().rev().copied().collect::<Vec<_>>()
+    );
+    let api = stack.component("envs/dev/core/api").unwrap();
+    assert_eq!(api.id.to_string(), "dev/core-dev/api");
+}
+
+#[test]
+fn no_client_hcl_above_the_target_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(dir.path(), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err.0[0].error, ConfigError::NoStackRoot { .. }));
+    assert!(err.to_string().contains("no client.hcl in"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_inside_the_tree_cannot_lead_outside_it() {
+    let dir = tree(&with_levels(&[(
+        "envs/dev/core/api/component.hcl",
+        "component {\n  type = \"app\"\n  plugin = \"p\"\n}\ninputs = {\n  x = file(\"escape\")\n}\n",
+    )]));
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("envs/dev/core/api/escape")).unwrap();
+    let err = load(dir.path(), &options()).unwrap_err().to_string();
+    assert!(err.contains("file(): cannot read envs/dev/core/api/escape"), "{err}");
+    assert!(err.contains("component.hcl:6:12"), "{err}");
+    assert!(!err.contains("root:"), "the file's contents must not appear: {err}");
+}
+
+#[test]
+fn a_secrets_file_without_a_provider_is_reported_not_ignored() {
+    let dir = tree(&with_levels(&[
+        ("envs/dev/secrets.enc.hcl", "x = \"y\"\n"),
+        ("envs/dev/core/api/component.hcl", "component {\n  type = \"app\"\n  plugin = \"p\"\n}\n"),
+    ]));
+    let err = validate(dir.path(), &LoadOptions::default()).to_string();
+    assert!(
+        err.contains("envs/dev/secrets.enc.hcl is present but no secret provider is configured"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_language_evaluates_like_terragrunt_users_expect() {
+    let dir = tree(&with_levels(&[
+        ("common/versions.hcl", "locals {\n  app = \"2.0.1\"\n}\nchart = \"oof-${local.app}\"\n"),
+        (
+            "envs/dev/core/api/component.hcl",
+            r#"locals {
+  # Locals may refer to each other in any order.
+  full     = "${local.prefix}-${local.name}"
+  prefix   = lower(local.client.org)
+  name     = "api"
+  versions = read_config(find_in_parent_folders("common/versions.hcl"))
+  sizes    = { small = 1, large = 3 }
+  doubled  = { for k, v in local.sizes : upper(k) => v * 2 if v > 1 }
+  listing  = <<-EOT
+    %{ for q in ["a", "b"] ~}
+    ${q};
+    %{ endfor ~}
+  EOT
+}
+
+component {
+  type   = "app"
+  plugin = "capstan/app-${local.env.backend == "rabbitmq" ? "amqp" : "sqs"}"
+}
+
+inputs = {
+  full     = local.full
+  version  = local.versions.locals.app
+  chart    = local.versions.chart
+  doubled  = local.doubled
+  listing  = trimspace(local.listing)
+  rel      = path_relative_to_include()
+  parent   = get_parent_dir()
+  fmt      = format("%s-%03d", "x", 7)
+  json     = jsondecode(jsonencode({ a = [1, 2] }))
+  yaml     = yamldecode("k: v\n")
+  look     = lookup({ a = 1 }, "b", "fallback")
+  merged   = merge({ a = 1, b = 1 }, { b = 2 })
+  replaced = replace("a.b.c", ".", "-")
+  env      = get_env("OOF_LOG_LEVEL", "x")
+  missing  = get_env("NOT_SET_ANYWHERE", "default")
+  ns       = local.namespace.namespace
+}
+"#,
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let c = stack.component("envs/dev/core/api").unwrap();
+    assert_eq!(c.plugin, "capstan/app-amqp");
+    let r = c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &Value::Null).unwrap();
+    let v = &r.value;
+    assert_eq!(v["full"], "opus-api");
+    assert_eq!(v["version"], "2.0.1");
+    assert_eq!(v["chart"], "oof-2.0.1");
+    assert_eq!(v["doubled"], json!({"LARGE": 6}));
+    assert_eq!(v["listing"], "a;\nb;");
+    assert_eq!(v["rel"], ".");
+    assert_eq!(v["parent"], "envs/dev/core");
+    assert_eq!(v["json"], json!({"a": [1, 2]}));
+    assert_eq!(v["yaml"], json!({"k": "v"}));
+    assert_eq!(v["look"], "fallback");
+    assert_eq!(v["merged"], json!({"a": 1, "b": 2}));
+    assert_eq!(v["replaced"], "a-b-c");
+    assert_eq!(v["env"], "INFO");
+    assert_eq!(v["missing"], "default");
+    assert_eq!(v["ns"], "core-dev");
+}
+
+#[test]
+fn a_broken_env_hcl_does_not_hide_errors_elsewhere() {
+    let mut files = with_levels(&[
+        ("envs/prod/env.hcl", "locals {\n  environment = \n}\n"),
+        ("envs/prod/core/namespace.hcl", "namespace = \"core\"\n"),
+        ("envs/prod/core/api/component.hcl", "component {\n  type = \"app\"\n  plugin = \"p\"\n}\n"),
+        ("envs/dev/core/api/component.hcl", "component {\n  type = \"app\"\n  plugin = nope()\n}\n"),
+    ]);
+    files.sort();
+    let dir = tree(&files);
+    let err = load(dir.path(), &options()).unwrap_err();
+    let files: Vec<_> = err.iter().map(|d| d.file().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(files, ["envs/dev/core/api/component.hcl", "envs/prod/env.hcl"], "{err}");
+}
