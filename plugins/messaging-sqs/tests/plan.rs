@@ -1,0 +1,238 @@
+//! capstan/messaging-sqs through the SDK test kit, and its effects applied to
+//! a real `moto_server` (PyPI `moto[server]`, installed by tests/setup.sh).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use capstan_plugin_messaging_sqs::MessagingSqs;
+use capstan_sdk::prelude::*;
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, merge};
+use serde_json::{Value, json};
+
+const REGION: &str = "sa-east-1";
+const ACCOUNT: &str = "123456789012"; // moto's default account
+
+/// The queue and user shape shared by every messaging backend.
+fn shared_inputs() -> Value {
+    json!({
+        "name_prefix": "opus-",
+        "queues": {
+            "payments": { "retention_hours": 168, "dead_letter": true, "partitions": 6 },
+            "consents": {},
+        },
+        "users": { "payments-api": { "password": "payments-api-s3cret", "queues": ["payments"] } },
+    })
+}
+
+fn call(patch: Value) -> PlanCall {
+    let mut i = shared_inputs();
+    merge(&mut i, json!({ "region": REGION, "account_id": ACCOUNT }));
+    merge(&mut i, patch);
+    PlanCall::new(i).component("prod", "opus", "events").sensitive("/users/payments-api/password")
+}
+
+fn diagnostics(patch: Value) -> Vec<Diagnostic> {
+    match call(patch).run::<MessagingSqs>() {
+        Err(PlanError::InvalidInputs(d)) => d,
+        other => panic!("expected invalid inputs, got {other:?}"),
+    }
+}
+
+fn ids(plan: &ComponentPlan) -> Vec<&str> {
+    plan.effects.iter().map(|e| e.id.as_str()).collect()
+}
+
+fn body(plan: &ComponentPlan, id: &str) -> Value {
+    let e = plan.effects.iter().find(|e| e.id == id).unwrap_or_else(|| panic!("no effect {id}"));
+    let EffectKind::Http(h) = &e.kind else { panic!("{id} is not HTTP") };
+    assert_eq!(e.target, "aws:sqs");
+    serde_json::from_str(h.body.as_ref().unwrap().expose()).unwrap()
+}
+
+#[test]
+fn metadata_and_defaults_are_consistent() {
+    let m = check_metadata::<MessagingSqs>();
+    assert_eq!((m.component_type.as_str(), m.backend.as_str()), ("messaging", "sqs"));
+    assert_eq!(m.capabilities, vec![Capability::Http("aws:sqs".into())]);
+}
+
+#[test]
+fn declares_dead_letter_queue_first_then_the_queue_with_its_redrive_policy() {
+    let plan = call(
+        json!({ "queues": { "payments": { "max_receive_count": 3, "visibility_timeout_seconds": 60 } } }),
+    )
+    .run::<MessagingSqs>()
+    .unwrap();
+    assert!(plan.objects.is_empty());
+    assert_eq!(
+        ids(&plan),
+        [
+            "queue:consents:create",
+            "queue:consents:tags",
+            "queue:payments-dlq:create",
+            "queue:payments-dlq:attributes",
+            "queue:payments-dlq:tags",
+            "queue:payments:create",
+            "queue:payments:attributes",
+            "queue:payments:tags",
+        ]
+    );
+    assert_eq!(body(&plan, "queue:payments:create"), json!({ "QueueName": "opus-payments" }));
+    let attrs = body(&plan, "queue:payments:attributes");
+    assert_eq!(attrs["QueueUrl"], "https://sqs.sa-east-1.amazonaws.com/123456789012/opus-payments");
+    assert_eq!(attrs["Attributes"]["MessageRetentionPeriod"], "604800");
+    assert_eq!(attrs["Attributes"]["VisibilityTimeout"], "60");
+    let redrive: Value =
+        serde_json::from_str(attrs["Attributes"]["RedrivePolicy"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        redrive,
+        json!({ "deadLetterTargetArn": "arn:aws:sqs:sa-east-1:123456789012:opus-payments-dlq", "maxReceiveCount": "3" })
+    );
+    let tags = body(&plan, "queue:consents:tags");
+    assert_eq!(tags["Tags"]["managed-by"], "capstan");
+    assert_eq!(tags["Tags"]["capstan-component"], "opus/events");
+}
+
+#[test]
+fn fifo_queues_get_the_suffix_and_keep_it_on_their_dead_letter_queue() {
+    let plan = call(json!({ "queues": { "ledger": { "fifo": true, "dead_letter": true } } }))
+        .run::<MessagingSqs>()
+        .unwrap();
+    assert_eq!(
+        body(&plan, "queue:ledger:create"),
+        json!({ "QueueName": "opus-ledger.fifo", "Attributes": { "FifoQueue": "true", "ContentBasedDeduplication": "true" } })
+    );
+    assert_eq!(body(&plan, "queue:ledger-dlq:create")["QueueName"], "opus-ledger-dlq.fifo");
+}
+
+#[test]
+fn outputs_follow_the_messaging_contract_and_prefer_returned_urls() {
+    let plan = call(json!({})).run::<MessagingSqs>().unwrap();
+    let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["protocol", "endpoint", "queues", "region"], "credentials come from IAM: no secret");
+    assert_eq!(plan.output("protocol").unwrap(), "sqs");
+    assert_eq!(plan.output("endpoint").unwrap(), "https://sqs.sa-east-1.amazonaws.com");
+    assert_eq!(plan.output("region").unwrap(), REGION);
+    let queues = plan.output("queues").unwrap();
+    assert_eq!(queues["payments-dlq"], "https://sqs.sa-east-1.amazonaws.com/123456789012/opus-payments-dlq");
+
+    let after = call(json!({}))
+        .effect_result(
+            "queue:payments:create",
+            json!({ "QueueUrl": "https://sqs.sa-east-1.amazonaws.com/999/x" }),
+        )
+        .run::<MessagingSqs>()
+        .unwrap();
+    assert_eq!(after.output("queues").unwrap()["payments"], "https://sqs.sa-east-1.amazonaws.com/999/x");
+    assert_eq!(after.effects, plan.effects, "results change outputs, never the declared effects");
+    let text = format!("{:?} {}", plan.effects, serde_json::to_string(&plan.outputs).unwrap());
+    assert!(!text.contains("payments-api-s3cret"));
+}
+
+#[test]
+fn validate_refuses_names_and_values_sqs_rejects() {
+    let long = "q".repeat(77); // 81 with the -dlq suffix
+    let d = diagnostics(json!({ "queues": { "long": { "name": long, "dead_letter": true } } }));
+    assert_eq!(d[0].path, "/queues/long/name");
+    assert!(d[0].message.contains("at most 80"), "{}", d[0].message);
+    let d = diagnostics(json!({ "queues": { "payments.v2": {} } }));
+    assert_eq!(d[0].path, "/queues/payments.v2");
+    let d = diagnostics(json!({ "queues": { "x": { "name": "audit.fifo" } } }));
+    assert_eq!(d[0].path, "/queues/x/name");
+    assert!(d[0].message.contains("fifo: true"));
+    let d = diagnostics(json!({ "queues": { "consents": { "retention_hours": 400 } } }));
+    assert_eq!(d[0].path, "/queues/consents/retention_hours");
+    let d = diagnostics(json!({ "queues": { "consents": { "visibility_timeout_seconds": 50000 } } }));
+    assert_eq!(d[0].path, "/queues/consents/visibility_timeout_seconds");
+    let d = diagnostics(json!({ "queues": { "consents": { "dead_letter": true, "max_receive_count": 0 } } }));
+    assert_eq!(d[0].path, "/queues/consents/max_receive_count");
+    let d = diagnostics(json!({ "account_id": "1234" }));
+    assert_eq!(d[0].path, "/account_id");
+    let d = diagnostics(json!({ "region": "Sao Paulo" }));
+    assert_eq!(d[0].path, "/region");
+    // Names with the .fifo suffix given explicitly are fine with fifo: true.
+    assert!(
+        call(json!({ "queues": { "x": { "name": "audit.fifo", "fifo": true } } }))
+            .run::<MessagingSqs>()
+            .is_ok()
+    );
+}
+
+#[test]
+fn settings_only_other_backends_use_are_warnings_not_errors() {
+    let mut inputs = call(json!({})).request().inputs;
+    merge(&mut inputs, json!({ "tags": {} }));
+    let d = MessagingSqs::validate(&inputs);
+    let mut paths: Vec<(&str, Severity)> = d.iter().map(|d| (d.path.as_str(), d.severity)).collect();
+    paths.sort_by_key(|p| p.0);
+    assert_eq!(
+        paths,
+        [("/queues/payments/partitions", Severity::Warning), ("/users/payments-api", Severity::Warning)]
+    );
+}
+
+// ---- against a real SQS API (moto_server) -------------------------------
+
+fn apply_on_moto(plans: &[&ComponentPlan]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apply_on_moto.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script).arg(REGION);
+    for (i, plan) in plans.iter().enumerate() {
+        let path = dir.path().join(format!("apply-{i}.json"));
+        std::fs::write(&path, serde_json::to_vec(&plan.effects).unwrap()).unwrap();
+        cmd.arg(path);
+    }
+    let out = cmd.output().expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed (is moto_server installed? run tests/setup.sh):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn queue<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let queues = report["queues"].as_object().unwrap();
+    queues
+        .iter()
+        .find(|(url, _)| url.ends_with(&format!("/{name}")))
+        .map(|(_, q)| q)
+        .unwrap_or_else(|| panic!("no queue {name} in {:?}", queues.keys().collect::<Vec<_>>()))
+}
+
+#[test]
+fn on_a_real_sqs_api_queues_exist_with_their_attributes_and_reapplying_and_changing_work() {
+    let first = call(json!({ "queues": { "ledger": { "fifo": true } } })).run::<MessagingSqs>().unwrap();
+    let changed =
+        call(json!({ "queues": { "ledger": { "fifo": true }, "payments": { "retention_hours": 24 } } }))
+            .run::<MessagingSqs>()
+            .unwrap();
+    // Apply, apply the same again (idempotent), then a changed retention.
+    let report = apply_on_moto(&[&first, &first, &changed]);
+
+    let payments = queue(&report, "opus-payments");
+    assert_eq!(payments["attributes"]["MessageRetentionPeriod"], "86400", "the change was applied");
+    let redrive: Value =
+        serde_json::from_str(payments["attributes"]["RedrivePolicy"].as_str().unwrap()).unwrap();
+    assert_eq!(redrive["deadLetterTargetArn"], "arn:aws:sqs:sa-east-1:123456789012:opus-payments-dlq");
+    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
+    assert_eq!(payments["tags"]["managed-by"], "capstan");
+    let dlq = queue(&report, "opus-payments-dlq");
+    assert_eq!(dlq["attributes"]["MessageRetentionPeriod"], "1209600");
+    assert_eq!(queue(&report, "opus-ledger.fifo")["attributes"]["FifoQueue"], "true");
+    assert_eq!(report["queues"].as_object().unwrap().len(), 4, "consents, ledger, payments and its DLQ");
+
+    // The engine hands CreateQueue's results back; outputs use those URLs.
+    let results = report["results"][2].as_object().unwrap();
+    let mut again =
+        call(json!({ "queues": { "ledger": { "fifo": true }, "payments": { "retention_hours": 24 } } }));
+    for (id, body) in results {
+        again = again.effect_result(id, body.clone());
+    }
+    let plan = again.run::<MessagingSqs>().unwrap();
+    let url = plan.output("queues").unwrap()["ledger"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/opus-ledger.fifo"), "{url}");
+}
