@@ -193,3 +193,39 @@ fn every_variant_renders_objects_valid_for_kubernetes_1_30() {
         variants.iter().flat_map(|v| v.run::<IngressNginxWaf>().unwrap().objects).collect();
     assert_valid_manifests("all-variants", &objects);
 }
+
+/// The two plugins composed the way the engine composes them: the
+/// cert-manager plugin's outputs (CA issuer) become the WAF's dependency in
+/// production, and the WAF's outputs become cert-manager's dependency for
+/// ACME in staging. Both directions go through the outputs contracts only.
+#[test]
+fn outputs_of_the_real_cert_manager_plugin_drive_mtls_and_back() {
+    use capstan_plugin_cert_manager::CertManager;
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nTEST-ONLY\n-----END CERTIFICATE-----\n";
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nTEST-ONLY\n-----END PRIVATE KEY-----\n";
+
+    let certs = PlanCall::new(json!({
+        "default_issuer": "ca", "acme": { "enabled": false },
+        "ca": { "enabled": true, "name": "oof-ca", "certificate": PEM, "private_key": KEY },
+    }))
+    .component("production", "cert-manager", "certs")
+    .sensitive("/ca/private_key")
+    .run::<CertManager>()
+    .unwrap();
+    let waf = call(json!({ "mtls": { "enabled": true } }))
+        .dependency_outputs("certs", "cert-manager", certs.outputs.clone())
+        .run::<IngressNginxWaf>()
+        .unwrap();
+    let secret = waf.output("annotations").unwrap()["nginx.ingress.kubernetes.io/auth-tls-secret"].clone();
+    assert_eq!(secret, "cert-manager/certs-ca-bundle");
+    assert!(certs.object("Secret", "certs-ca-bundle").is_some(), "the Secret the WAF points at is planned");
+
+    let waf = call(json!({})).component("staging", "ingress-nginx", "waf").run::<IngressNginxWaf>().unwrap();
+    let staging_certs = PlanCall::new(json!({ "acme": { "email": "platform@example.com" } }))
+        .component("staging", "cert-manager", "certs")
+        .dependency_outputs("waf", "waf", waf.outputs.clone())
+        .run::<CertManager>()
+        .unwrap();
+    let issuer = staging_certs.expect_object("ClusterIssuer", "letsencrypt-staging");
+    assert_eq!(issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"], "nginx");
+}
