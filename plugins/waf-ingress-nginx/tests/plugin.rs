@@ -229,3 +229,35 @@ fn outputs_of_the_real_cert_manager_plugin_drive_mtls_and_back() {
     let issuer = staging_certs.expect_object("ClusterIssuer", "letsencrypt-staging");
     assert_eq!(issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"], "nginx");
 }
+
+/// The snippet is parsed by the real ModSecurity v3 library, followed by the
+/// OWASP CRS the way ingress-nginx loads it after the snippet. Paths are
+/// Debian's (`modsecurity-crs`); ingress-nginx's stock `modsecurity.conf`,
+/// which the snippet includes first, is not on this machine and is left out.
+#[test]
+fn the_modsecurity_snippet_parses_with_libmodsecurity_and_the_owasp_crs() {
+    const CRS: &str =
+        "Include /etc/modsecurity/crs/crs-setup.conf\nInclude /usr/share/modsecurity-crs/rules/*.conf\n";
+    let plan = call(json!({
+        "mode": "detect",
+        "paranoia_level": 2,
+        "rule_exclusions": [
+            { "id": 920350, "reason": "load balancer health checks use an IP Host header" },
+            { "id": 942100, "path": "/open-banking/consents/v3", "reason": "JWS bodies look like SQL" },
+        ],
+    }))
+    .run::<IngressNginxWaf>()
+    .unwrap();
+    let s = snippet(&plan);
+    let rest =
+        s.strip_prefix("Include /etc/nginx/modsecurity/modsecurity.conf\n").expect("stock config first");
+    let (ok, report) = support::modsecurity_rules_check("snippet", &format!("{rest}{CRS}"));
+    assert!(ok, "libmodsecurity rejected the snippet:\n{report}\n--- snippet ---\n{rest}");
+
+    // The checker does reject bad rules, so the pass above means something.
+    let (ok, _) = support::modsecurity_rules_check(
+        "broken",
+        &format!("{}{CRS}", rest.replace("DetectionOnly", "Maybe")),
+    );
+    assert!(!ok, "a broken SecRuleEngine value must not load");
+}
