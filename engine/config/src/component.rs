@@ -246,11 +246,24 @@ pub(crate) fn load_component(
     let vars = Arc::new(vars);
     let own = read_part(&ctx, &vars, body, true, &mut errors);
 
-    // Merge: included files first, in order, then the component itself.
+    // Merge: included files first, in order, then the component itself. An
+    // include's merge_strategy says how the component merges over it (with
+    // several includes, the last merged one decides); includes merge over
+    // each other deeply.
+    let child_strategy = included
+        .iter()
+        .rev()
+        .map(|(_, s)| *s)
+        .find(|s| *s != MergeStrategy::NoMerge)
+        .unwrap_or(MergeStrategy::Deep);
+    let parts = included
+        .into_iter()
+        .map(|(p, s)| (p, if s == MergeStrategy::NoMerge { s } else { MergeStrategy::Deep }))
+        .chain(std::iter::once((own, child_strategy)));
     let mut merged = Part::default();
     let mut inputs = Vec::new();
     let mut values_custom = Vec::new();
-    for (part, strategy) in included.into_iter().chain(std::iter::once((own, MergeStrategy::Deep))) {
+    for (part, strategy) in parts {
         if strategy == MergeStrategy::NoMerge {
             continue;
         }

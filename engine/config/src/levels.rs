@@ -224,6 +224,7 @@ pub(crate) fn eval_locals(ctx: &Ctx<'_>, body: &Body, vars: &mut Map, errors: &m
         state: &mut HashMap<&'a str, u8>,
         sorted: &mut Vec<&'a str>,
         stack: &mut Vec<&'a str>,
+        cycles: &mut Vec<&'a str>,
         errors: &mut Vec<EvalError>,
     ) {
         match state.get(name) {
@@ -232,6 +233,7 @@ pub(crate) fn eval_locals(ctx: &Ctx<'_>, body: &Body, vars: &mut Map, errors: &m
                 let start = stack.iter().position(|n| *n == name).unwrap_or(0);
                 let mut cycle: Vec<String> = stack[start..].iter().map(|n| format!("local.{n}")).collect();
                 cycle.push(format!("local.{name}"));
+                cycles.extend(stack[start..].iter().copied());
                 if let Some(a) = defs.get(name) {
                     errors.push(EvalError::new(
                         ConfigError::Invalid {
@@ -249,21 +251,26 @@ pub(crate) fn eval_locals(ctx: &Ctx<'_>, body: &Body, vars: &mut Map, errors: &m
         stack.push(key.as_str());
         for dep in local_refs(&attr.value) {
             if let Some((k, _)) = defs.get_key_value(dep.as_str()) {
-                visit(k.as_str(), defs, state, sorted, stack, errors);
+                visit(k.as_str(), defs, state, sorted, stack, cycles, errors);
             }
         }
         stack.pop();
         state.insert(key.as_str(), 2);
         sorted.push(key.as_str());
     }
+    let mut cycles: Vec<&str> = Vec::new();
     for name in &order {
         let mut stack = Vec::new();
-        visit(name.as_str(), &defs, &mut state, &mut sorted, &mut stack, errors);
+        visit(name.as_str(), &defs, &mut state, &mut sorted, &mut stack, &mut cycles, errors);
     }
     let mut locals = Map::new();
-    let mut failed: Vec<&str> = Vec::new();
+    // Locals in a cycle are already reported; evaluating them would only add noise.
+    let mut failed: Vec<&str> = cycles;
     for name in sorted {
         let Some(attr) = defs.get(name) else { continue };
+        if failed.contains(&name) {
+            continue;
+        }
         // A local that needs a failed one is skipped: its error is already reported.
         if local_refs(&attr.value).iter().any(|d| failed.contains(&d.as_str())) {
             failed.push(name);

@@ -143,14 +143,26 @@ pub(crate) fn check_deferred(c: &Component) {
         match eval(&ctx, &scope, &d.expr) {
             Err(e) => c.shared.report(e.into_diagnostic(&d.file, &c.shared)),
             Ok(v) => {
-                if c.values_custom.iter().any(|x| std::ptr::eq(x, d))
-                    && let Err(diag) = values_custom_yaml(&c.shared, d, &v)
-                {
-                    c.shared.report(*diag);
+                if c.values_custom.iter().any(|x| std::ptr::eq(x, d)) {
+                    if let Err(diag) = values_custom_yaml(&c.shared, d, &v) {
+                        c.shared.report(*diag);
+                    }
+                } else if !v.is_object() {
+                    c.shared.report(inputs_not_object(d));
                 }
             }
         }
     }
+}
+
+fn inputs_not_object(d: &Deferred) -> Diagnostic {
+    Diagnostic::at(
+        ConfigError::Type {
+            message: "`inputs` must be an object: inputs = { name = value, … }".to_owned()
+        },
+        &d.file,
+        span_of(&d.expr),
+    )
 }
 
 /// `values_custom` as JSON; invalid YAML points into the heredoc.
@@ -400,11 +412,7 @@ impl Component {
         for d in &self.inputs {
             let Some(v) = eval_deferred(d, &mut diags) else { continue };
             let Value::Object(m) = v else {
-                diags.push(Diagnostic::at(
-                    ConfigError::Type { message: "`inputs` must be an object".to_owned() },
-                    &d.file,
-                    span_of(&d.expr),
-                ));
+                diags.push(inputs_not_object(d));
                 continue;
             };
             if m.contains_key("values_template") {
@@ -504,7 +512,7 @@ impl Component {
         if schema.is_null() || schema == &Value::Bool(true) {
             return;
         }
-        let validator = match jsonschema::validator_for(schema) {
+        let validator = match self.shared.validator(schema) {
             Ok(v) => v,
             Err(e) => {
                 diags.push(Diagnostic::new(

@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     pub read_config_cache: Mutex<HashMap<(PathBuf, String), Option<Value>>>,
     /// Problems found in files parsed through the cache, reported once each.
     pub diags: Mutex<Diagnostics>,
+    /// Compiled input schemas by their JSON text: every component of a
+    /// plugin shares one, so a 1,000-component plan compiles each schema once.
+    schemas: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -54,7 +57,18 @@ impl Shared {
             parsed: Mutex::new(HashMap::new()),
             read_config_cache: Mutex::new(HashMap::new()),
             diags: Mutex::new(Diagnostics::default()),
+            schemas: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn validator(&self, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+        let key = schema.to_string();
+        if let Some(v) = lock(&self.schemas).get(&key) {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+        lock(&self.schemas).insert(key, v.clone());
+        Ok(v)
     }
 
     pub fn report(&self, d: Diagnostic) {

@@ -305,3 +305,34 @@ fn a_broken_env_hcl_does_not_hide_errors_elsewhere() {
     let files: Vec<_> = err.iter().map(|d| d.file().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(files, ["envs/dev/core/api/component.hcl", "envs/prod/env.hcl"], "{err}");
 }
+
+#[test]
+fn include_merge_strategies_decide_how_the_component_overrides_the_template() {
+    let template = "component {\n  type = \"app\"\n  plugin = \"p\"\n  version = \"^1\"\n}\ninputs = {\n  labels = { a = 1, b = 1 }\n  keep = true\n}\n";
+    let child = |strategy: &str| {
+        format!(
+            "include \"t\" {{\n  path = \"../../../../t.hcl\"\n  merge_strategy = \"{strategy}\"\n}}\ncomponent {{\n  type = \"app\"\n  plugin = \"q\"\n}}\ninputs = {{\n  labels = {{ b = 2 }}\n}}\n"
+        )
+    };
+    let (deep, shallow, none) = (child("deep"), child("shallow"), child("no_merge"));
+    let dir = tree(&with_levels(&[
+        ("t.hcl", template),
+        ("envs/dev/core/deep/component.hcl", &deep),
+        ("envs/dev/core/shallow/component.hcl", &shallow),
+        ("envs/dev/core/none/component.hcl", &none),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let inputs = |k: &str| {
+        let c = stack.component(k).unwrap();
+        (
+            c.version.to_string(),
+            c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &Value::Null).unwrap().value,
+        )
+    };
+    assert_eq!(
+        inputs("envs/dev/core/deep"),
+        ("^1".to_owned(), json!({"labels": {"a": 1, "b": 2}, "keep": true}))
+    );
+    assert_eq!(inputs("envs/dev/core/shallow"), ("*".to_owned(), json!({"labels": {"b": 2}, "keep": true})));
+    assert_eq!(inputs("envs/dev/core/none"), ("*".to_owned(), json!({"labels": {"b": 2}})));
+}
