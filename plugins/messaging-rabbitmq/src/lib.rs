@@ -1,0 +1,451 @@
+//! Capstan plugin `capstan/messaging-rabbitmq`: RabbitMQ queues, exchanges,
+//! bindings and users, in one of two modes.
+//!
+//! - `in-cluster`: a `RabbitmqCluster` (RabbitMQ cluster-operator) and the
+//!   topology as messaging-topology-operator resources: `Vhost`, `Exchange`,
+//!   `Queue`, `Binding`, `User` (credentials imported from a Secret this
+//!   plugin renders) and `Permission`.
+//! - `external`: an existing broker. The topology and users are declared as
+//!   AMQP effects on the operator's connection (`amqp:<connection>`), which
+//!   the engine's broker driver applies idempotently; only the users' Secrets
+//!   are rendered, for apps to read.
+//!
+//! Both modes build the same topology (see [`topology`]): a vhost, one topic
+//! exchange, a queue per logical queue bound to it by its logical name, a
+//! `-dlq` queue the broker dead-letters into when asked, and per user
+//! permissions limited to its queues.
+//!
+//! It does not install the operators or their CRDs.
+
+#[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
+mod queues;
+pub mod topology;
+
+use std::collections::BTreeMap;
+
+use capstan_sdk::capstan_core::{AmqpBinding, AmqpExchange, AmqpOp, AmqpPermission, AmqpQueue, AmqpUser};
+use capstan_sdk::contracts::messaging::{Outputs, protocol};
+use capstan_sdk::k8s::Resources;
+use capstan_sdk::prelude::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use queues::{QueueSpec, UserSpec};
+use queues::{Setting, pointer};
+use topology::Topology;
+
+pub const AMQP_PORT: u16 = 5672;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    InCluster,
+    External,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+/// The inputs, after the defaults are merged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    pub mode: Mode,
+    /// in-cluster: RabbitMQ nodes. At least 1; 3 for quorum queues to survive a node.
+    pub replicas: u32,
+    /// in-cluster: each node's volume.
+    pub storage: Storage,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    /// external: the broker's host name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// external: the broker's AMQP port.
+    pub port: u16,
+    /// external: the AMQP connection the effects run on (grant `amqp:<connection>`).
+    pub connection: String,
+    /// The virtual host; default: the component's name.
+    #[serde(default)]
+    pub vhost: Option<String>,
+    /// The topic exchange queues are bound to; default: the component's name.
+    #[serde(default)]
+    pub exchange: Option<String>,
+    pub queue_type: QueueType,
+    #[serde(default)]
+    pub name_prefix: String,
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueSpec>,
+    #[serde(default)]
+    pub users: BTreeMap<String, UserSpec>,
+    /// The user whose credentials the outputs publish; default: the only user.
+    #[serde(default)]
+    pub credentials_user: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Volume size per node, such as `10Gi`.
+    pub size: String,
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+pub struct MessagingRabbitmq;
+
+impl Plugin for MessagingRabbitmq {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new("capstan/messaging-rabbitmq", env!("CARGO_PKG_VERSION"))
+            .component_type(Outputs::COMPONENT_TYPE)
+            .backend("rabbitmq")
+            .description(
+                "RabbitMQ queues, exchange, bindings, users and permissions: in the cluster through the \
+                 RabbitMQ cluster and messaging-topology operators, or on an external broker through \
+                 idempotent AMQP effects. Quorum queues with dead-lettering and delivery limits.",
+            )
+            .input_schema_for::<Inputs>()
+            .defaults_yaml(include_str!("defaults.yaml"))
+            // The default connection name, for external mode; in-cluster needs none.
+            .capability(Capability::Amqp("rabbitmq".to_owned()))
+            .build()
+    }
+
+    fn validate(inputs: &Value) -> Vec<Diagnostic> {
+        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
+            Ok(i) => i,
+            Err(PlanError::InvalidInputs(d)) => return d,
+            Err(e) => return vec![Diagnostic::error("", e.to_string())],
+        };
+        let mut ignored = vec![
+            (Setting::Partitions, "RabbitMQ queues are not partitioned"),
+            (Setting::Replicas, "quorum queues replicate over the cluster's nodes"),
+            (
+                Setting::VisibilityTimeout,
+                "RabbitMQ redelivers unacknowledged messages when the consumer goes",
+            ),
+        ];
+        if inputs.queue_type == QueueType::Classic {
+            ignored.push((
+                Setting::MaxReceiveCount,
+                "classic queues have no delivery limit; use queue_type: quorum",
+            ));
+        }
+        let mut out = queues::validate(
+            &inputs.queues,
+            &inputs.users,
+            inputs.credentials_user.as_deref(),
+            "rabbitmq",
+            &ignored,
+        );
+        match inputs.mode {
+            Mode::InCluster => {
+                if inputs.replicas == 0 {
+                    out.push(Diagnostic::error("/replicas", "a RabbitmqCluster needs at least 1 replica"));
+                }
+                if inputs.host.is_some() {
+                    out.push(Diagnostic {
+                        path: "/host".into(),
+                        severity: Severity::Warning,
+                        message: "ignored in mode in-cluster; set mode: external to use this broker".into(),
+                    });
+                }
+            }
+            Mode::External => {
+                match inputs.host.as_deref() {
+                    None | Some("") => {
+                        out.push(Diagnostic::error("/host", "mode external needs the broker's host"))
+                    }
+                    Some(h) if h.contains(['/', ':', ' ']) => out.push(Diagnostic::error(
+                        "/host",
+                        "host must be a host name (no scheme, port or path)",
+                    )),
+                    Some(_) => {}
+                }
+                if inputs.port == 0 {
+                    out.push(Diagnostic::error("/port", "port 0 is not an AMQP port"));
+                }
+                if inputs.connection.is_empty() {
+                    out.push(Diagnostic::error("/connection", "name the AMQP connection the effects run on"));
+                }
+                for user in inputs.users.keys() {
+                    if user == "guest" {
+                        out.push(Diagnostic::error(
+                            pointer(&["users", user]),
+                            "`guest` is RabbitMQ's default user",
+                        ));
+                    }
+                }
+            }
+        }
+        for (logical, spec) in &inputs.queues {
+            let name = queues::physical_name(&inputs.name_prefix, logical, spec);
+            if !topology::is_name(&name) || name.len() + "-dlq".len() > 255 {
+                let at = if spec.name.is_some() {
+                    pointer(&["queues", logical, "name"])
+                } else {
+                    pointer(&["queues", logical])
+                };
+                out.push(Diagnostic::error(
+                    at,
+                    format!("`{name}` is not a queue name Capstan manages (1-251 of A-Z a-z 0-9 . _ - :, not amq.*)"),
+                ));
+            }
+        }
+        for (field, value) in [("/vhost", &inputs.vhost), ("/exchange", &inputs.exchange)] {
+            if let Some(v) = value
+                && !topology::is_name(v)
+            {
+                out.push(Diagnostic::error(
+                    field,
+                    format!("`{v}` is not a name Capstan manages (A-Z a-z 0-9 . _ - :, not amq.*)"),
+                ));
+            }
+        }
+        out
+    }
+
+    fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let inputs: Inputs = req.inputs()?;
+        queues::check_sensitive(req, &inputs.users)?;
+        let topo = Topology::new(req, &inputs);
+        let name = &req.component.name;
+
+        let mut objects: Vec<Value> = inputs
+            .users
+            .iter()
+            .map(|(user, spec)| queues::credentials_secret(req, user, &topo.username(user), spec))
+            .collect();
+        let (effects, host, port) = match inputs.mode {
+            Mode::InCluster => {
+                objects.extend(in_cluster::objects(req, &inputs, &topo));
+                (Vec::new(), format!("{name}.{}.svc", req.component.namespace), AMQP_PORT)
+            }
+            Mode::External => {
+                let host = inputs.host.clone().ok_or_else(|| {
+                    PlanError::InvalidInputs(vec![Diagnostic::error(
+                        "/host",
+                        "mode external needs the broker's host",
+                    )])
+                })?;
+                (external_effects(&inputs, &topo), host, inputs.port)
+            }
+        };
+        let outputs = Outputs {
+            protocol: protocol::AMQP.to_owned(),
+            endpoint: format!("amqp://{host}:{port}/{}", topology::percent_encode(&topo.vhost)),
+            credentials_secret: queues::contract_user(&inputs.users, inputs.credentials_user.as_deref())
+                .map(|u| queues::credentials_ref(req, u)),
+            queues: topo.queues.iter().map(|q| (q.logical.clone(), q.physical.clone())).collect(),
+            region: None,
+        };
+        Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])? })
+    }
+
+    fn health(object: &Value) -> Health {
+        // The cluster-operator reports `AllReplicasReady` and `ClusterAvailable`, not `Ready`.
+        if object["kind"] == "RabbitmqCluster" {
+            let conditions = object.pointer("/status/conditions").and_then(Value::as_array);
+            let is_true = |kind: &str| {
+                conditions.is_some_and(|cs| cs.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+            };
+            return if is_true("AllReplicasReady") && is_true("ClusterAvailable") {
+                Health::Ready
+            } else {
+                Health::Progressing("waiting for all RabbitMQ replicas".to_owned())
+            };
+        }
+        capstan_sdk::health::default_health(object)
+    }
+}
+
+/// The AMQP effects of external mode: the vhost and exchange, then each
+/// queue (its dead-letter queue first) with its binding, then each user.
+fn external_effects(inputs: &Inputs, topo: &Topology) -> Vec<Effect> {
+    let target = inputs.connection.clone();
+    let mut effects = vec![Effect {
+        id: "vhost".to_owned(),
+        target: target.clone(),
+        summary: format!("vhost {}, topic exchange {}", topo.vhost, topo.exchange),
+        kind: EffectKind::Amqp(vec![
+            AmqpOp::EnsureVhost(topo.vhost.clone()),
+            AmqpOp::EnsureExchange(AmqpExchange {
+                vhost: topo.vhost.clone(),
+                name: topo.exchange.clone(),
+                kind: "topic".to_owned(),
+                durable: true,
+            }),
+        ]),
+    }];
+    for q in &topo.queues {
+        let mut ops = vec![AmqpOp::EnsureQueue(AmqpQueue {
+            vhost: topo.vhost.clone(),
+            name: q.physical.clone(),
+            durable: true,
+            arguments: Value::Object(q.arguments.clone()),
+        })];
+        if let Some(key) = &q.routing_key {
+            ops.push(AmqpOp::EnsureBinding(AmqpBinding {
+                vhost: topo.vhost.clone(),
+                exchange: topo.exchange.clone(),
+                queue: q.physical.clone(),
+                routing_key: key.clone(),
+            }));
+        }
+        effects.push(Effect {
+            id: format!("queue:{}", q.logical),
+            target: target.clone(),
+            summary: match &q.routing_key {
+                Some(key) => format!("queue {} bound to {} by `{key}`", q.physical, topo.exchange),
+                None => format!("queue {}", q.physical),
+            },
+            kind: EffectKind::Amqp(ops),
+        });
+    }
+    for (user, spec) in &inputs.users {
+        let perms = topo.permissions(user);
+        effects.push(Effect {
+            id: format!("user:{user}"),
+            target: target.clone(),
+            summary: format!(
+                "user {} (password from secrets), permissions on {}",
+                topo.username(user),
+                topo.vhost
+            ),
+            kind: EffectKind::Amqp(vec![
+                AmqpOp::EnsureUser(AmqpUser {
+                    name: topo.username(user),
+                    password: spec.password.clone(),
+                    tags: Vec::new(),
+                }),
+                AmqpOp::EnsurePermission(AmqpPermission {
+                    vhost: topo.vhost.clone(),
+                    user: topo.username(user),
+                    configure: perms.configure,
+                    write: perms.write,
+                    read: perms.read,
+                }),
+            ]),
+        });
+    }
+    effects
+}
+
+/// Objects of in-cluster mode.
+mod in_cluster {
+    use super::*;
+
+    pub const API_VERSION: &str = "rabbitmq.com/v1beta1";
+
+    fn cluster_ref(req: &PlanRequest) -> Value {
+        json!({ "name": req.component.name })
+    }
+
+    /// A DNS-1123 object name from a RabbitMQ name.
+    fn object_name(parts: &[&str]) -> String {
+        let joined = parts.join("-");
+        let cleaned: String = joined
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        cleaned.trim_matches('-').to_owned()
+    }
+
+    pub fn objects(req: &PlanRequest, inputs: &Inputs, topo: &Topology) -> Vec<Value> {
+        let name = req.component.name.as_str();
+        let meta = |object: String, part: &str| k8s::Meta::new(&req.component, object, part);
+        let mut out = vec![cluster(req, inputs)];
+        out.push(k8s::custom_resource(
+            API_VERSION,
+            "Vhost",
+            &meta(object_name(&[name, "vhost"]), "topology"),
+            json!({ "name": topo.vhost, "rabbitmqClusterReference": cluster_ref(req) }),
+        ));
+        out.push(k8s::custom_resource(
+            API_VERSION,
+            "Exchange",
+            &meta(object_name(&[name, "exchange", &topo.exchange]), "topology"),
+            json!({
+                "name": topo.exchange, "vhost": topo.vhost, "type": "topic", "durable": true,
+                "rabbitmqClusterReference": cluster_ref(req),
+            }),
+        ));
+        for q in &topo.queues {
+            let queue_object = object_name(&[name, "queue", &q.physical]);
+            let mut spec = json!({
+                "name": q.physical, "vhost": topo.vhost, "durable": true,
+                "rabbitmqClusterReference": cluster_ref(req),
+            });
+            let mut arguments = q.arguments.clone();
+            // The operator has a field for the queue type; the rest are arguments.
+            if let Some(kind) = arguments.remove("x-queue-type") {
+                spec["type"] = kind;
+            }
+            if !arguments.is_empty() {
+                spec["arguments"] = Value::Object(arguments);
+            }
+            out.push(k8s::custom_resource(
+                API_VERSION,
+                "Queue",
+                &meta(queue_object.clone(), "topology").label("capstan.dev/queue", q.logical.clone()),
+                spec,
+            ));
+            if let Some(key) = &q.routing_key {
+                out.push(k8s::custom_resource(
+                    API_VERSION,
+                    "Binding",
+                    &meta(object_name(&[name, "binding", &q.physical]), "topology"),
+                    json!({
+                        "source": topo.exchange, "destination": q.physical, "destinationType": "queue",
+                        "routingKey": key, "vhost": topo.vhost, "rabbitmqClusterReference": cluster_ref(req),
+                    }),
+                ));
+            }
+        }
+        for user in inputs.users.keys() {
+            let user_object = object_name(&[name, "user", user]);
+            out.push(k8s::custom_resource(
+                API_VERSION,
+                "User",
+                &meta(user_object.clone(), "topology").label("capstan.dev/user", user.clone()),
+                json!({
+                    "tags": [],
+                    "importCredentialsSecret": { "name": queues::credentials_secret_name(name, user) },
+                    "rabbitmqClusterReference": cluster_ref(req),
+                }),
+            ));
+            let perms = topo.permissions(user);
+            out.push(k8s::custom_resource(
+                API_VERSION,
+                "Permission",
+                &meta(object_name(&[name, "permission", user]), "topology"),
+                json!({
+                    "vhost": topo.vhost,
+                    "userReference": { "name": user_object },
+                    "permissions": { "configure": perms.configure, "write": perms.write, "read": perms.read },
+                    "rabbitmqClusterReference": cluster_ref(req),
+                }),
+            ));
+        }
+        out
+    }
+
+    fn cluster(req: &PlanRequest, inputs: &Inputs) -> Value {
+        let meta = k8s::Meta::new(&req.component, req.component.name.clone(), "broker");
+        let mut persistence = json!({ "storage": inputs.storage.size });
+        if let Some(class) = &inputs.storage.class {
+            persistence["storageClassName"] = json!(class);
+        }
+        let mut spec = json!({ "replicas": inputs.replicas, "persistence": persistence });
+        if let Some(r) = &inputs.resources {
+            spec["resources"] = json!(r);
+        }
+        k8s::custom_resource(API_VERSION, "RabbitmqCluster", &meta, spec)
+    }
+}
+
+capstan_sdk::export_plugin!(MessagingRabbitmq);

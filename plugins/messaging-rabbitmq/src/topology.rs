@@ -1,0 +1,156 @@
+//! The RabbitMQ topology both modes build, computed once so the operator
+//! resources (in-cluster) and the AMQP effects (external) cannot disagree.
+
+use capstan_sdk::PlanRequest;
+use serde_json::{Map, Value, json};
+
+use crate::queues::{self, DEFAULT_MAX_RECEIVE_COUNT};
+use crate::{Inputs, QueueType};
+
+const DLQ_SUFFIX: &str = "-dlq";
+
+/// One queue to declare.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    /// The key in the outputs (`<logical>` or `<logical>-dlq`).
+    pub logical: String,
+    /// The key under `queues` it comes from.
+    pub source: String,
+    pub physical: String,
+    /// `x-queue-type`, TTL, dead-lettering, delivery limit…
+    pub arguments: Map<String, Value>,
+    /// The routing key binding it to the exchange; none for a dead-letter
+    /// queue, which only the broker writes to.
+    pub routing_key: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub vhost: String,
+    pub exchange: String,
+    pub queues: Vec<Queue>,
+    component: String,
+    users: Vec<(String, Vec<String>)>,
+}
+
+/// Configure, write and read permissions, as anchored regexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+impl Topology {
+    pub fn new(req: &PlanRequest, inputs: &Inputs) -> Self {
+        let component = req.component.name.clone();
+        let mut out = Vec::new();
+        for (logical, spec) in &inputs.queues {
+            let physical = queues::physical_name(&inputs.name_prefix, logical, spec);
+            let mut args = Map::new();
+            args.insert(
+                "x-queue-type".into(),
+                json!(match inputs.queue_type {
+                    QueueType::Quorum => "quorum",
+                    QueueType::Classic => "classic",
+                }),
+            );
+            if let Some(h) = spec.retention_hours {
+                args.insert("x-message-ttl".into(), json!(u64::from(h) * 3_600_000));
+            }
+            if spec.fifo {
+                // One consumer at a time keeps the queue's order end to end.
+                args.insert("x-single-active-consumer".into(), json!(true));
+            }
+            if spec.dead_letter {
+                let dlq = format!("{physical}{DLQ_SUFFIX}");
+                // The default exchange routes by queue name: no extra exchange to manage.
+                args.insert("x-dead-letter-exchange".into(), json!(""));
+                args.insert("x-dead-letter-routing-key".into(), json!(dlq));
+                if inputs.queue_type == QueueType::Quorum {
+                    args.insert(
+                        "x-delivery-limit".into(),
+                        json!(spec.max_receive_count.unwrap_or(DEFAULT_MAX_RECEIVE_COUNT)),
+                    );
+                }
+                let mut dlq_args = Map::new();
+                dlq_args.insert("x-queue-type".into(), args["x-queue-type"].clone());
+                out.push(Queue {
+                    logical: format!("{logical}{DLQ_SUFFIX}"),
+                    source: logical.clone(),
+                    physical: dlq,
+                    arguments: dlq_args,
+                    routing_key: None,
+                });
+            }
+            out.push(Queue {
+                logical: logical.clone(),
+                source: logical.clone(),
+                physical,
+                arguments: args,
+                routing_key: Some(logical.clone()),
+            });
+        }
+        let users = inputs
+            .users
+            .iter()
+            .map(|(user, spec)| {
+                let allowed =
+                    queues::user_queues(spec, &inputs.queues).into_iter().map(str::to_owned).collect();
+                (user.clone(), allowed)
+            })
+            .collect();
+        Topology {
+            vhost: inputs.vhost.clone().unwrap_or_else(|| component.clone()),
+            exchange: inputs.exchange.clone().unwrap_or_else(|| component.clone()),
+            queues: out,
+            component,
+            users,
+        }
+    }
+
+    /// The broker user name of a configured user.
+    pub fn username(&self, user: &str) -> String {
+        format!("{}-{user}", self.component)
+    }
+
+    /// A user may (re)declare and read its queues and their dead-letter
+    /// queues, and publish to the topology's exchange and the default one.
+    pub fn permissions(&self, user: &str) -> Permissions {
+        let allowed: &[String] = self.users.iter().find(|(u, _)| u == user).map_or(&[], |(_, q)| q);
+        let names: Vec<String> = self
+            .queues
+            .iter()
+            .filter(|q| allowed.contains(&q.source))
+            .map(|q| regex_escape(&q.physical))
+            .collect();
+        let queues = if names.is_empty() { "^$".to_owned() } else { format!("^({})$", names.join("|")) };
+        Permissions {
+            configure: queues.clone(),
+            write: format!("^({}|amq\\.default)$", regex_escape(&self.exchange)),
+            read: queues,
+        }
+    }
+}
+
+/// Names Capstan creates: printable, no spaces, and not in the reserved `amq.` namespace.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 251
+        && !s.starts_with("amq.")
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+}
+
+fn regex_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+/// Percent-encodes a vhost for an AMQP URI (`/` becomes `%2F`).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
