@@ -231,3 +231,54 @@ fn every_variant_renders_objects_valid_for_kubernetes_and_the_dapr_crds() {
     let objects: Vec<Value> = variants.iter().flat_map(|v| v.run::<Dapr>().unwrap().objects).collect();
     assert_valid_manifests("all-variants", &objects);
 }
+
+/// Composed the way the engine composes them: the real RabbitMQ and
+/// PostgreSQL StatefulSet plugins plan in the same namespace, and their
+/// outputs become this plugin's dependencies. The Secrets the Components
+/// point at are the ones those plugins plan.
+#[test]
+fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
+    use capstan_plugin_messaging_rabbitmq::MessagingRabbitmq;
+    use capstan_plugin_postgres_statefulset::PostgresStatefulSet;
+
+    let mq = PlanCall::new(json!({ "users": { "dapr": { "password": "mq-test-password" } } }))
+        .component("staging", "oob", "messaging")
+        .sensitive("/users/dapr/password")
+        .run::<MessagingRabbitmq>()
+        .unwrap();
+    let pg = PlanCall::new(json!({
+        "superuser_password": "pg-test-super",
+        "apps": { "dapr": { "password": "pg-test-dapr" } },
+    }))
+    .component("staging", "oob", "postgres")
+    .sensitive("/superuser_password")
+    .sensitive("/apps/dapr/password")
+    .run::<PostgresStatefulSet>()
+    .unwrap();
+
+    let plan = PlanCall::new(json!({ "app_ids": APPS }))
+        .component("staging", "oob", "dapr")
+        .dependency_outputs("messaging", "messaging", mq.outputs.clone())
+        .dependency_outputs("db", "postgres", pg.outputs.clone())
+        .run::<Dapr>()
+        .unwrap();
+
+    let pubsub = metadata_of(plan.expect_object("Component", "pubsub"));
+    let user_ref = &meta(&pubsub, "username")["secretKeyRef"];
+    let mq_secret = mq.expect_object("Secret", user_ref["name"].as_str().unwrap());
+    assert!(mq_secret["stringData"].get(user_ref["key"].as_str().unwrap()).is_some(), "{mq_secret}");
+
+    let store = metadata_of(plan.expect_object("Component", "statestore"));
+    let pw_ref = &meta(&store, "password")["secretKeyRef"];
+    let pg_secret = pg.expect_object("Secret", pw_ref["name"].as_str().unwrap());
+    let key = pw_ref["key"].as_str().unwrap();
+    assert_eq!(pg_secret["stringData"][key], "pg-test-dapr", "the dapr app's own database password");
+
+    for object in &plan.objects {
+        let text = object.to_string();
+        assert!(
+            !text.contains("mq-test-password") && !text.contains("pg-test-dapr"),
+            "secret copied into {text}"
+        );
+    }
+}
