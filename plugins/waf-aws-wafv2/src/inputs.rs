@@ -87,10 +87,26 @@ fn is_waf_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The API's pattern for descriptions: `[\w+=:#@/\-,\.][\w+=:#@/\-,\.\s]+[\w+=:#@/\-,\.]`.
+fn is_description(s: &str) -> bool {
+    let allowed = |c: char| c.is_alphanumeric() || c == '_' || "+=:#@/-,.".contains(c);
+    s.chars().count() <= 256
+        && s.chars().all(|c| allowed(c) || c.is_whitespace())
+        && s.chars().next().is_some_and(allowed)
+        && s.chars().last().is_some_and(allowed)
+}
+
 pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if !inputs.name.is_empty() && !is_waf_name(&inputs.name) {
         out.push(Diagnostic::error("/name", "WAFv2 names are 1–128 letters, digits, `-` and `_`"));
+    }
+    if !inputs.description.is_empty() && !is_description(&inputs.description) {
+        out.push(Diagnostic::error(
+            "/description",
+            "WAFv2 descriptions are up to 256 letters, digits, spaces and `+=:#@/-,._`, \
+             not starting or ending with a space",
+        ));
     }
     if inputs.default_action == RuleAction::Count {
         out.push(Diagnostic::error("/default_action", "a WebACL's default action is allow or block"));

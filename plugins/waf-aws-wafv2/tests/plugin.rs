@@ -104,6 +104,7 @@ fn invalid_inputs_are_reported_at_their_attribute() {
     };
     assert_eq!(paths(json!({ "name": "has spaces" })), ["/name"]);
     assert_eq!(paths(json!({ "scope": "GLOBAL" })), ["/scope"]);
+    assert_eq!(paths(json!({ "description": "Open finance; prod!" })), ["/description"]);
     assert_eq!(paths(json!({ "rate_limit": { "window_seconds": 30 } })), ["/rate_limit/window_seconds"]);
     assert_eq!(paths(json!({ "rate_limit": { "limit": 5 } })), ["/rate_limit/limit"]);
     assert_eq!(
