@@ -23,7 +23,7 @@ mod queues;
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::HttpCall;
-use capstan_sdk::contracts::messaging::{Outputs, protocol};
+use capstan_sdk::contracts::messaging::{CredentialsSecret, Outputs, protocol};
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -68,6 +68,30 @@ pub struct Inputs {
     /// Ignored, as `users`.
     #[serde(default)]
     pub credentials_user: Option<String>,
+    /// An existing Secret with static AWS keys, for apps that cannot use an
+    /// IAM role; published as the contract's credentials. Default: none (IAM).
+    #[serde(default)]
+    pub credentials_secret: Option<AwsKeysSecret>,
+}
+
+/// Where apps find static AWS keys.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsKeysSecret {
+    pub name: String,
+    /// Default `AWS_ACCESS_KEY_ID`.
+    #[serde(default = "default_key_id")]
+    pub access_key_id_key: String,
+    /// Default `AWS_SECRET_ACCESS_KEY`.
+    #[serde(default = "default_secret_key")]
+    pub secret_access_key_key: String,
+}
+
+fn default_key_id() -> String {
+    "AWS_ACCESS_KEY_ID".to_owned()
+}
+fn default_secret_key() -> String {
+    "AWS_SECRET_ACCESS_KEY".to_owned()
 }
 
 const IGNORED: &[(Setting, &str)] = &[
@@ -179,7 +203,12 @@ impl Plugin for MessagingSqs {
         let outputs = Outputs {
             protocol: protocol::SQS.to_owned(),
             endpoint: endpoint(&inputs),
-            credentials_secret: None,
+            credentials_secret: inputs.credentials_secret.as_ref().map(|c| CredentialsSecret {
+                name: c.name.clone(),
+                username_key: c.access_key_id_key.clone(),
+                password_key: c.secret_access_key_key.clone(),
+                namespace: Some(req.component.namespace.clone()),
+            }),
             queues: urls,
             region: Some(inputs.region.clone()),
         };

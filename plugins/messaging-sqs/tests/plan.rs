@@ -127,6 +127,12 @@ fn outputs_follow_the_messaging_contract_and_prefer_returned_urls() {
         .unwrap();
     assert_eq!(after.output("queues").unwrap()["payments"], "https://sqs.sa-east-1.amazonaws.com/999/x");
     assert_eq!(after.effects, plan.effects, "results change outputs, never the declared effects");
+    let keys =
+        call(json!({ "credentials_secret": { "name": "sqs-app-keys" } })).run::<MessagingSqs>().unwrap();
+    assert_eq!(
+        keys.output("credentials_secret").unwrap(),
+        &json!({ "name": "sqs-app-keys", "username_key": "AWS_ACCESS_KEY_ID", "password_key": "AWS_SECRET_ACCESS_KEY", "namespace": "opus" })
+    );
     let text = format!("{:?} {}", plan.effects, serde_json::to_string(&plan.outputs).unwrap());
     assert!(!text.contains("payments-api-s3cret"));
 }
