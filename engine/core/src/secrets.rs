@@ -24,6 +24,6 @@ pub trait SecretProvider: Send + Sync {
 
     /// Resolves one `secret_ref("...")` reference, such as `env:DB_PASSWORD`,
     /// `ssm:/app/homolog/MSG`, `secretsmanager:prod/db#password` or
-    /// `vault:secret/data/app#password`.
+    /// `vault:secret/app#password` (KV v2: mount, then path).
     fn resolve_ref(&self, reference: &str) -> Result<Sensitive, SecretSourceError>;
 }

@@ -1,18 +1,28 @@
-//! From a loaded stack to a plan a person can review, and the order and
-//! parallelism both plan and apply run in.
+//! From a loaded stack to a plan a person can review, and from a reviewed
+//! plan to applied changes, in dependency order and in parallel.
 //!
-//! This crate knows the component graph, the scheduler and how to compare
-//! desired objects with what is there. It does not parse HCL (capstan-config),
-//! run wasm (capstan-host) or touch a cluster, a database or the disk
-//! (the executors and capstan-state).
+//! This crate knows the component graph, the scheduler, how to compare
+//! desired objects with what is there and what to record. It does not parse
+//! HCL (capstan-config), run wasm (capstan-host), or talk to a cluster, a
+//! database or the state store: those come in through the traits in
+//! [`seams`] and as values, so the planner is tested with native plugins.
 
+pub mod apply;
 pub mod diff;
 pub mod graph;
+pub mod objects;
+pub mod planner;
 pub mod schedule;
+pub mod seams;
 
+pub use apply::{Applied, apply_component};
 pub use diff::{FieldChange, diff_objects};
 pub use graph::ComponentGraph;
+pub use planner::{
+    Action, ComponentError, ComponentPlanned, EffectChange, ObjectChange, PlanContext, plan_component,
+};
 pub use schedule::{DepResults, Outcome};
+pub use seams::{EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
 
 /// Problems with the shape of the component graph.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -21,4 +31,14 @@ pub enum GraphError {
     Cycle { path: Vec<String> },
     #[error("component {component} depends on {dependency}, which is not in the stack")]
     UnknownDependency { component: String, dependency: String },
+}
+
+/// The graph of every component a loaded stack holds.
+pub fn stack_graph(stack: &capstan_config::Stack) -> Result<ComponentGraph, GraphError> {
+    ComponentGraph::new(
+        stack
+            .components
+            .iter()
+            .map(|(k, c)| (k.clone(), c.dependencies.values().map(|d| d.target.clone()).collect::<Vec<_>>())),
+    )
 }

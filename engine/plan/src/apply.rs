@@ -1,0 +1,93 @@
+//! Applying one planned component: effects first (their results go back to
+//! the plugin, whose outputs may depend on them), then objects, then what
+//! state records. Every step is idempotent, so a run killed half-way is
+//! finished by the next one without doing anything twice.
+
+use capstan_core::{EffectResult, Output};
+use capstan_state::{ComponentState, EffectRecord, ObjectRecord, OutputRecord};
+
+use crate::objects;
+use crate::planner::{Action, ComponentError, ComponentPlanned, PlanContext, call_plan};
+use crate::seams::{EffectRunner, ObjectRef};
+
+/// The outcome of applying one component.
+pub struct Applied {
+    /// What to record in state under the component's key.
+    pub state: ComponentState,
+    /// Its outputs after effects ran: what dependents are planned with.
+    pub outputs: Vec<Output>,
+}
+
+pub fn apply_component(
+    cx: &PlanContext<'_>,
+    planned: &ComponentPlanned,
+    runner: &dyn EffectRunner,
+) -> Result<Applied, ComponentError> {
+    let plugin = format!("{} {}", planned.plugin.name, planned.plugin.version);
+    let recorded = cx.state.components.get(&planned.key);
+
+    let mut results: Vec<EffectResult> = planned.request.effect_results.clone();
+    let mut effect_records = Vec::with_capacity(planned.effects.len());
+    let mut ran_any = false;
+    for change in &planned.effects {
+        if !change.run {
+            if let Some(was) = recorded.and_then(|r| r.effects.iter().find(|e| e.id == change.id)) {
+                effect_records.push(was.clone());
+            }
+            continue;
+        }
+        let body = runner.run(&planned.id, &change.effect).map_err(|source| ComponentError::Effect {
+            id: change.id.clone(),
+            summary: change.summary.clone(),
+            source,
+        })?;
+        results.retain(|r| r.id != change.id);
+        results.push(EffectResult { id: change.id.clone(), body: body.clone() });
+        effect_records.push(EffectRecord::new(cx.state_key, &change.effect, Some(body)));
+        ran_any = true;
+    }
+
+    // Effects returned something new: ask the plugin again, so outputs (and
+    // any object that carries, say, a queue URL) reflect it.
+    let (objects, outputs) = if ran_any {
+        let mut request = planned.request.clone();
+        request.effect_results = results;
+        let answer = call_plan(&planned.handle, &plugin, planned.component_dir.as_deref(), &request)?;
+        let objects = answer
+            .objects
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| objects::normalise(&planned.id, &planned.key, i, o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| ComponentError::Contract { plugin: plugin.clone(), reason })?;
+        (objects, answer.outputs)
+    } else {
+        (planned.desired_objects(), planned.outputs.clone())
+    };
+
+    let desired: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();
+    let mut prune = planned.pruned();
+    prune.retain(|p| !desired.contains(p));
+    let objects_change =
+        ran_any || !prune.is_empty() || planned.objects.iter().any(|o| o.action != Action::Unchanged);
+    if objects_change {
+        cx.target.apply(&planned.id, &objects, &prune).map_err(ComponentError::Target)?;
+    }
+
+    let object_records = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| ObjectRecord::from_manifest(cx.state_key, i, o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ComponentError::State(e.to_string()))?;
+    let state = ComponentState {
+        id: planned.id.clone(),
+        plugin: planned.plugin.clone(),
+        inputs_digest: planned.inputs_digest.clone(),
+        objects: object_records,
+        effects: effect_records,
+        outputs: outputs.iter().map(|o| OutputRecord::from_output(cx.state_key, o)).collect(),
+        applied_at: capstan_state::now_rfc3339(),
+    };
+    Ok(Applied { state, outputs })
+}

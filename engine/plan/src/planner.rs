@@ -1,0 +1,410 @@
+//! Planning one component: its inputs resolved with its dependencies'
+//! outputs, checked, handed to its plugin, and the answer compared with what
+//! the target holds and what state recorded.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use capstan_config::{Command, Component, DependencyOutputs, Stack};
+use capstan_core::{
+    Capability, ComponentId, Dependency, Effect, EffectKind, EffectResult, Output, PlanRequest, Severity,
+};
+use capstan_state::{ComponentState, PluginRef, State, StateKey};
+
+use crate::diff::{FieldChange, diff_objects};
+use crate::objects;
+use crate::schedule::DepResults;
+use crate::seams::{ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+
+/// Everything planning reads. Nothing here is written while planning.
+pub struct PlanContext<'a> {
+    pub stack: &'a Stack,
+    pub plugins: &'a dyn PluginResolver,
+    pub target: &'a dyn ObjectTarget,
+    pub state: &'a State,
+    pub state_key: &'a StateKey,
+    pub command: Command,
+}
+
+/// What happens to one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", content = "changes", rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update(Vec<FieldChange>),
+    Unchanged,
+    Delete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectChange {
+    pub object: ObjectRef,
+    #[serde(flatten)]
+    pub action: Action,
+    /// In clear (Secrets included): for the target only, never shown.
+    #[serde(skip)]
+    pub manifest: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EffectChange {
+    pub id: String,
+    pub target: String,
+    pub summary: String,
+    /// False when state shows the same effect already ran.
+    pub run: bool,
+    /// In clear (passwords included): for the driver only, never shown.
+    #[serde(skip)]
+    pub effect: Effect,
+}
+
+/// One component's plan.
+#[derive(Clone, Serialize)]
+pub struct ComponentPlanned {
+    pub key: String,
+    pub id: ComponentId,
+    pub plugin: PluginRef,
+    /// False for components loaded only because a target depends on them:
+    /// they are planned for their outputs and never applied.
+    pub in_target: bool,
+    pub inputs_digest: String,
+    pub objects: Vec<ObjectChange>,
+    pub effects: Vec<EffectChange>,
+    /// Sensitive values stay inside; `Output`'s Debug redacts them and the
+    /// plan's text and JSON show them as "(sensitive)".
+    #[serde(serialize_with = "serialize_outputs")]
+    pub outputs: Vec<Output>,
+    /// Names of outputs whose value differs from what state recorded.
+    pub changed_outputs: Vec<String>,
+    #[serde(skip)]
+    pub(crate) handle: Arc<dyn PluginHandle>,
+    #[serde(skip)]
+    pub(crate) request: PlanRequest,
+    #[serde(skip)]
+    pub(crate) component_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ComponentPlanned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentPlanned")
+            .field("key", &self.key)
+            .field("plugin", &self.plugin)
+            .field("objects", &self.objects.iter().map(|o| (&o.object, &o.action)).collect::<Vec<_>>())
+            .field("effects", &self.effects.iter().map(|e| (&e.id, e.run)).collect::<Vec<_>>())
+            .field("outputs", &self.outputs)
+            .finish()
+    }
+}
+
+fn serialize_outputs<S: serde::Serializer>(outputs: &[Output], s: S) -> Result<S::Ok, S::Error> {
+    let shown: BTreeMap<&str, Value> = outputs
+        .iter()
+        .map(|o| {
+            let v = if o.sensitive { Value::String(capstan_core::REDACTED.into()) } else { o.value.clone() };
+            (o.name.as_str(), v)
+        })
+        .collect();
+    shown.serialize(s)
+}
+
+impl ComponentPlanned {
+    /// Whether applying it would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.in_target
+            && (self.objects.iter().any(|o| o.action != Action::Unchanged)
+                || self.effects.iter().any(|e| e.run)
+                || !self.changed_outputs.is_empty())
+    }
+
+    /// The objects to apply, in plan order, in clear.
+    pub fn desired_objects(&self) -> Vec<Value> {
+        self.objects.iter().filter_map(|o| o.manifest.clone()).collect()
+    }
+
+    pub fn pruned(&self) -> Vec<ObjectRef> {
+        self.objects.iter().filter(|o| o.action == Action::Delete).map(|o| o.object.clone()).collect()
+    }
+}
+
+/// Why one component could not be planned or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    #[error("plugin {plugin} {version} could not be loaded: {source}")]
+    Resolve { plugin: String, version: String, source: SeamError },
+    #[error("{0}")]
+    Inputs(String),
+    #[error("plugin {plugin} refused the inputs:{}", list(.problems))]
+    Invalid { plugin: String, problems: Vec<String> },
+    #[error(
+        "plugin {plugin} needs capability `{capability}`, which component.hcl does not grant \
+         (add it to `grants` in the component block if the plugin should have it)"
+    )]
+    NotGranted { plugin: String, capability: String },
+    #[error("plugin {plugin} failed: {source}")]
+    Call { plugin: String, source: SeamError },
+    #[error("plugin {plugin} could not plan: {reason}")]
+    Refused { plugin: String, reason: String },
+    #[error("plugin {plugin} broke the contract: {reason}")]
+    Contract { plugin: String, reason: String },
+    #[error("target: {0}")]
+    Target(SeamError),
+    #[error("effect {id} ({summary}) failed: {source}")]
+    Effect { id: String, summary: String, source: SeamError },
+    #[error("state: {0}")]
+    State(String),
+}
+
+fn list(items: &[String]) -> String {
+    items.iter().map(|i| format!("\n  {i}")).collect()
+}
+
+/// Plans one component; `deps` holds its dependencies' plans by key.
+pub fn plan_component(
+    cx: &PlanContext<'_>,
+    key: &str,
+    deps: &DepResults<ComponentPlanned>,
+) -> Result<ComponentPlanned, ComponentError> {
+    let component = cx
+        .stack
+        .component(key)
+        .ok_or_else(|| ComponentError::Inputs(format!("component {key} is not in the stack")))?;
+    let handle = cx.plugins.resolve(&component.plugin, &component.version).map_err(|source| {
+        ComponentError::Resolve {
+            plugin: component.plugin.clone(),
+            version: component.version.to_string(),
+            source,
+        }
+    })?;
+    let meta = handle.metadata().clone();
+    let plugin = format!("{} {}", meta.name, meta.version);
+
+    let by_name = dependency_plans(component, deps);
+    let dep_outputs: BTreeMap<String, DependencyOutputs> =
+        by_name.iter().map(|(name, p)| (name.clone(), DependencyOutputs::new(p.outputs.clone()))).collect();
+    let schema_text = meta.input_schema.clone();
+    let inputs = component
+        .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &schema_text)
+        .map_err(|d| ComponentError::Inputs(d.to_string()))?;
+
+    let problems: Vec<String> = handle
+        .validate(&component.id, &inputs.value)
+        .map_err(|source| ComponentError::Call { plugin: plugin.clone(), source })?
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
+            let from = inputs.origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
+            format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(ComponentError::Invalid { plugin, problems });
+    }
+
+    let component_dir =
+        grant(component, &Capability::ReadComponentDir).then(|| cx.stack.root.join(&component.dir));
+    let recorded = cx.state.components.get(key);
+    let request = PlanRequest {
+        component: component.id.clone(),
+        inputs: inputs.value.clone(),
+        sensitive_paths: inputs.sensitive_paths.clone(),
+        dependencies: by_name
+            .iter()
+            .map(|(name, p)| Dependency {
+                name: name.clone(),
+                component_type: cx
+                    .stack
+                    .component(&p.key)
+                    .map(|c| c.component_type.clone())
+                    .unwrap_or_default(),
+                outputs: p.outputs.clone(),
+            })
+            .collect(),
+        files: component.files.clone(),
+        effect_results: recorded.map(recorded_results).unwrap_or_default(),
+    };
+    let inputs_digest = capstan_state::inputs_digest(cx.state_key, &inputs.value, &inputs.sensitive_paths);
+    let planned =
+        Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
+    planned.finish()
+}
+
+/// The dependencies' plans by dependency name (the name in `dependency "…"`).
+fn dependency_plans<'d>(
+    component: &Component,
+    deps: &'d DepResults<ComponentPlanned>,
+) -> BTreeMap<String, &'d ComponentPlanned> {
+    component
+        .dependencies
+        .iter()
+        .filter_map(|(name, decl)| deps.get(&decl.target).map(|p| (name.clone(), p.as_ref())))
+        .collect()
+}
+
+fn recorded_results(state: &ComponentState) -> Vec<EffectResult> {
+    state
+        .effects
+        .iter()
+        .filter_map(|e| e.result.clone().map(|body| EffectResult { id: e.id.clone(), body }))
+        .collect()
+}
+
+fn grant(component: &Component, capability: &Capability) -> bool {
+    component.grants.contains(capability)
+}
+
+/// The capability an effect needs: the same kind as the effect, on its target.
+fn capability_for(effect: &Effect) -> Capability {
+    match &effect.kind {
+        EffectKind::Sql(_) => Capability::Sql(effect.target.clone()),
+        EffectKind::Amqp(_) => Capability::Amqp(effect.target.clone()),
+        EffectKind::Http(_) => Capability::Http(effect.target.clone()),
+    }
+}
+
+pub(crate) fn describe_capability(c: &Capability) -> String {
+    match c {
+        Capability::Sql(t) => format!("sql:{t}"),
+        Capability::Amqp(t) => format!("amqp:{t}"),
+        Capability::Http(t) => format!("http:{t}"),
+        Capability::ReadComponentDir => "read-component-dir".into(),
+    }
+}
+
+/// A component between its inputs being ready and its plan being compared.
+struct Planned<'a> {
+    cx: &'a PlanContext<'a>,
+    key: &'a str,
+    component: &'a Component,
+    handle: Arc<dyn PluginHandle>,
+    plugin: String,
+    request: PlanRequest,
+    component_dir: Option<PathBuf>,
+    recorded: Option<&'a ComponentState>,
+    inputs_digest: String,
+}
+
+impl Planned<'_> {
+    fn finish(self) -> Result<ComponentPlanned, ComponentError> {
+        let answer = call_plan(&self.handle, &self.plugin, self.component_dir.as_deref(), &self.request)?;
+        for effect in &answer.effects {
+            let needed = capability_for(effect);
+            if !grant(self.component, &needed) {
+                return Err(ComponentError::NotGranted {
+                    plugin: self.plugin.clone(),
+                    capability: describe_capability(&needed),
+                });
+            }
+        }
+        let objects =
+            compare_objects(self.cx, self.key, self.component, self.recorded, answer.objects, &self.plugin)?;
+        let effects = answer
+            .effects
+            .into_iter()
+            .map(|effect| {
+                let digest = capstan_state::effect_digest(self.cx.state_key, &effect);
+                let ran = self
+                    .recorded
+                    .is_some_and(|r| r.effects.iter().any(|e| e.id == effect.id && e.digest == digest));
+                EffectChange {
+                    id: effect.id.clone(),
+                    target: effect.target.clone(),
+                    summary: effect.summary.clone(),
+                    run: !ran,
+                    effect,
+                }
+            })
+            .collect();
+        let changed_outputs = answer
+            .outputs
+            .iter()
+            .filter(|o| {
+                let now = capstan_state::OutputRecord::from_output(self.cx.state_key, o);
+                !self.recorded.is_some_and(|r| {
+                    r.outputs.iter().any(|was| was.name == o.name && was.digest == now.digest)
+                })
+            })
+            .map(|o| o.name.clone())
+            .collect();
+        let meta = self.handle.metadata();
+        Ok(ComponentPlanned {
+            key: self.key.to_string(),
+            id: self.component.id.clone(),
+            plugin: PluginRef {
+                name: meta.name.clone(),
+                version: meta.version.to_string(),
+                digest: self.handle.digest().to_string(),
+            },
+            in_target: self.component.in_target,
+            inputs_digest: self.inputs_digest,
+            objects,
+            effects,
+            outputs: answer.outputs,
+            changed_outputs,
+            handle: self.handle,
+            request: self.request,
+            component_dir: self.component_dir,
+        })
+    }
+}
+
+pub(crate) fn call_plan(
+    handle: &Arc<dyn PluginHandle>,
+    plugin: &str,
+    component_dir: Option<&std::path::Path>,
+    request: &PlanRequest,
+) -> Result<capstan_core::ComponentPlan, ComponentError> {
+    handle
+        .plan(component_dir, request)
+        .map_err(|source| ComponentError::Call { plugin: plugin.to_string(), source })?
+        .map_err(|e| ComponentError::Refused { plugin: plugin.to_string(), reason: e.to_string() })
+}
+
+/// Normalises the desired objects and compares each with the target; objects
+/// state recorded that are no longer desired become deletions.
+fn compare_objects(
+    cx: &PlanContext<'_>,
+    key: &str,
+    component: &Component,
+    recorded: Option<&ComponentState>,
+    desired: Vec<Value>,
+    plugin: &str,
+) -> Result<Vec<ObjectChange>, ComponentError> {
+    let contract = |reason: String| ComponentError::Contract { plugin: plugin.to_string(), reason };
+    let desired: Vec<Value> = desired
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| objects::normalise(&component.id, key, i, o))
+        .collect::<Result<_, _>>()
+        .map_err(contract)?;
+    objects::check_unique(&desired).map_err(contract)?;
+
+    let mut changes = Vec::with_capacity(desired.len());
+    for manifest in desired {
+        let object = ObjectRef::of(&manifest).ok_or_else(|| contract("an object lost its name".into()))?;
+        let action = match cx.target.current(&component.id, &object).map_err(ComponentError::Target)? {
+            None => Action::Create,
+            Some(current) => {
+                let fields = diff_objects(&current, &manifest);
+                if fields.is_empty() { Action::Unchanged } else { Action::Update(fields) }
+            }
+        };
+        changes.push(ObjectChange { object, action, manifest: Some(manifest) });
+    }
+    for was in recorded.map(|r| r.objects.as_slice()).unwrap_or_default() {
+        let object = ObjectRef {
+            api_version: was.api_version.clone(),
+            kind: was.kind.clone(),
+            namespace: was.namespace.clone(),
+            name: was.name.clone(),
+        };
+        if !changes.iter().any(|c| c.object == object) {
+            changes.push(ObjectChange { object, action: Action::Delete, manifest: None });
+        }
+    }
+    Ok(changes)
+}

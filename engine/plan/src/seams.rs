@@ -1,0 +1,82 @@
+//! What the planner needs from the outside, as traits: the plugin runtime,
+//! the place objects go (a target) and the drivers that run effects. The CLI
+//! wires the real ones (capstan-host, capstan-render, capstan-sql); tests
+//! can use plugins written natively against the SDK.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Effect, Metadata, PlanRequest};
+
+/// A failure outside the plugin's own answer: a trap, a limit, a driver
+/// error. Its text names what failed and never holds a secret value.
+pub type SeamError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A loaded plugin.
+pub trait PluginHandle: Send + Sync {
+    fn metadata(&self) -> &Metadata;
+    /// The sha256 of its code, recorded in state.
+    fn digest(&self) -> &str;
+    fn validate(&self, component: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError>;
+    /// `component_dir` is given only when the operator granted `read-component-dir`.
+    fn plan(
+        &self,
+        component_dir: Option<&Path>,
+        request: &PlanRequest,
+    ) -> Result<Result<ComponentPlan, capstan_core::PlanError>, SeamError>;
+}
+
+/// Finds the plugin a component asks for.
+pub trait PluginResolver: Send + Sync {
+    fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError>;
+}
+
+/// Names one Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// Reads the reference out of a manifest; `None` when it lacks one of
+    /// apiVersion, kind or metadata.name.
+    pub fn of(manifest: &Value) -> Option<Self> {
+        Some(Self {
+            api_version: manifest.get("apiVersion")?.as_str()?.to_string(),
+            kind: manifest.get("kind")?.as_str()?.to_string(),
+            namespace: manifest.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string),
+            name: manifest.pointer("/metadata/name")?.as_str()?.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// Where objects are applied: the render directory, or a cluster.
+pub trait ObjectTarget: Send + Sync {
+    /// What the target holds now for this object, if anything.
+    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError>;
+    /// Makes the component's objects exactly `objects`; removes `prune`
+    /// (objects it had before that left the plan).
+    fn apply(&self, component: &ComponentId, objects: &[Value], prune: &[ObjectRef])
+    -> Result<(), SeamError>;
+}
+
+/// Runs declared effects on the connections the operator configured.
+pub trait EffectRunner: Send + Sync {
+    /// Runs one effect and returns its result body (a JSON summary or the
+    /// API's response), which is handed back to the plugin.
+    fn run(&self, component: &ComponentId, effect: &Effect) -> Result<Value, SeamError>;
+}
