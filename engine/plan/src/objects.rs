@@ -45,7 +45,7 @@ pub fn normalise(
         return Err(format!("object {index} is not a JSON object"));
     };
     for field in ["apiVersion", "kind"] {
-        if !map.get(field).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+        if !is_non_empty_str(map.get(field)) {
             return Err(format!("object {index} has no {field}"));
         }
     }
@@ -54,7 +54,7 @@ pub fn normalise(
     let Some(metadata) = metadata.as_object_mut() else {
         return Err(format!("object {index} ({kind}) has a metadata that is not an object"));
     };
-    if !metadata.get("name").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+    if !is_non_empty_str(metadata.get("name")) {
         return Err(format!("object {index} ({kind}) has no metadata.name"));
     }
     if !CLUSTER_SCOPED.contains(&kind.as_str()) && !metadata.contains_key("namespace") {
@@ -69,6 +69,10 @@ pub fn normalise(
         annotations.insert(COMPONENT_ANNOTATION.into(), Value::String(key.to_string()));
     }
     Ok(object)
+}
+
+fn is_non_empty_str(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| !s.is_empty())
 }
 
 /// Refuses two objects with the same kind, namespace and name in one plan.
