@@ -1,0 +1,142 @@
+//! One call into a plugin: a fresh `Store` with a deny-by-default WASI
+//! context, the memory and time limits, captured output, and the mapping from
+//! whatever went wrong to a [`CallFailure`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_core::ComponentId;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings::{effects, log, types};
+use crate::limits::{MemoryLimiter, deadline_ticks};
+use crate::output::Capture;
+use crate::{CallFailure, HostConfig, LogSink, convert};
+
+/// Where the granted component directory appears inside the guest.
+pub const COMPONENT_DIR_GUEST_PATH: &str = "/component";
+
+/// The data of one call's `Store`. Only this crate knows its layout.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) capture: Capture,
+    sink: Arc<dyn LogSink>,
+    plugin: Arc<str>,
+    component: Option<ComponentId>,
+}
+
+impl CallState {
+    /// A sandbox with nothing in it: no env, no args, no network, no
+    /// filesystem (unless `component_dir` is granted, read-only), stdio
+    /// captured, and clocks that always read zero so a plan cannot depend on
+    /// when it ran.
+    pub(crate) fn new(
+        config: &HostConfig,
+        plugin: Arc<str>,
+        component: Option<ComponentId>,
+        component_dir: Option<&Path>,
+    ) -> Result<Self, CallFailure> {
+        let capture = Capture::new(config.log_cap);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(capture.stdout())
+            .stderr(capture.stderr())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock);
+        if let Some(dir) = component_dir {
+            wasi.preopened_dir(dir, COMPONENT_DIR_GUEST_PATH, FsPerms::ReadOnly).map_err(|err| {
+                CallFailure::Instantiate {
+                    reason: format!("cannot open the component directory {}: {err}", dir.display()),
+                }
+            })?;
+        }
+        Ok(Self {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(config.memory_limit),
+            capture,
+            sink: config.log_sink.clone(),
+            plugin,
+            component,
+        })
+    }
+
+    pub(crate) fn into_store(self, engine: &wasmtime::Engine, timeout: Duration) -> Store<Self> {
+        let mut store = Store::new(engine, self);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(deadline_ticks(timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Sends the call's captured stdout/stderr to the log sink.
+    pub(crate) fn flush_output(&self) {
+        self.capture.flush_to(self.sink.as_ref(), &self.plugin, self.component.as_ref());
+    }
+
+    /// Why a call failed, from the error and what the store saw.
+    pub(crate) fn classify(&self, err: &wasmtime::Error, config: &HostConfig) -> CallFailure {
+        if self.limiter.exceeded {
+            return CallFailure::OutOfMemory { limit: config.memory_limit };
+        }
+        let trap = err.downcast_ref::<Trap>();
+        match trap {
+            Some(Trap::Interrupt) => return CallFailure::Timeout { limit: config.call_timeout },
+            Some(Trap::StackOverflow) => return CallFailure::StackOverflow,
+            _ => {}
+        }
+        if let Some(message) = self.capture.panic_message() {
+            return CallFailure::Panic { message };
+        }
+        match trap {
+            Some(trap) => CallFailure::Trap { message: trap.to_string() },
+            None => CallFailure::Trap { message: format!("{err:#}") },
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) {
+        if let Some(message) = self.capture.admit_log(&message) {
+            self.sink.log(&self.plugin, self.component.as_ref(), convert::log_level(level), message);
+        }
+    }
+}
+
+impl types::Host for CallState {}
+impl effects::Host for CallState {}
+
+/// A wall and monotonic clock stuck at zero: plugins are pure, and a plan
+/// that read the time would differ from run to run.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,162 @@
+//! A loaded plugin and the calls the engine makes into it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest};
+
+use crate::bindings::{PluginPre, handler};
+use crate::call::CallState;
+use crate::host::HostInner;
+use crate::{CallError, CallFailure, HostError, convert};
+
+/// Who a call is for and what it may see.
+#[derive(Clone, Debug, Default)]
+pub struct CallContext {
+    /// The component the call is for; names it in logs and errors.
+    pub component: Option<ComponentId>,
+    /// The component's directory, mounted read-only at
+    /// [`COMPONENT_DIR_GUEST_PATH`](crate::COMPONENT_DIR_GUEST_PATH). `Some`
+    /// only where the operator granted the `read-component-dir` capability.
+    pub component_dir: Option<PathBuf>,
+}
+
+impl CallContext {
+    pub fn for_component(component: ComponentId) -> Self {
+        Self { component: Some(component), component_dir: None }
+    }
+}
+
+/// How a plugin was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadInfo {
+    /// The compiled code came from the cache (no compilation).
+    pub from_cache: bool,
+    /// Time to get compiled code and pre-instantiate it (without `describe`).
+    pub elapsed: Duration,
+}
+
+/// A loaded plugin, cheap to clone and to share between threads. Every call
+/// runs in a fresh instance, so nothing leaks from one call to the next.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    host: Arc<HostInner>,
+    pre: PluginPre<CallState>,
+    metadata: Metadata,
+    digest: String,
+    /// `name version`, as errors and logs show it.
+    label: Arc<str>,
+    load: LoadInfo,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("plugin", &self.inner.label)
+            .field("digest", &self.inner.digest)
+            .finish()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn describe(
+        host: Arc<HostInner>,
+        pre: PluginPre<CallState>,
+        digest: String,
+        name_hint: &str,
+        load: LoadInfo,
+    ) -> Result<Self, HostError> {
+        let label: Arc<str> = Arc::from(name_hint);
+        let metadata = run(&host, &pre, &label, &CallContext::default(), |store, h| h.call_describe(store))
+            .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
+            .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
+        let label = Arc::from(format!("{} {}", metadata.name, metadata.version));
+        Ok(Self { inner: Arc::new(PluginInner { host, pre, metadata, digest, label, load }) })
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The SHA-256 of the plugin's wasm, in hex.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    pub fn load_info(&self) -> LoadInfo {
+        self.inner.load
+    }
+
+    /// Checks inputs beyond what the plugin's JSON Schema can say.
+    pub fn validate(
+        &self,
+        cx: &CallContext,
+        inputs: &serde_json::Value,
+    ) -> Result<Vec<Diagnostic>, CallError> {
+        let inputs = inputs.to_string();
+        self.call(cx, |store, h| h.call_validate(store, &inputs), |ds| Ok(convert::diagnostics(ds)))
+    }
+
+    /// Plans a component. The outer error is the plugin failing (a trap, a
+    /// limit, broken output); the inner one is the plugin's own answer that
+    /// it cannot plan these inputs.
+    pub fn plan(
+        &self,
+        cx: &CallContext,
+        req: &PlanRequest,
+    ) -> Result<Result<ComponentPlan, PlanError>, CallError> {
+        let cx = match cx.component {
+            Some(_) => cx.clone(),
+            None => CallContext { component: Some(req.component.clone()), ..cx.clone() },
+        };
+        let request = convert::plan_request(req);
+        self.call(&cx, |store, h| h.call_plan(store, &request), convert::plan_result)
+    }
+
+    /// How a live object this plugin planned is doing.
+    pub fn health(&self, cx: &CallContext, object: &serde_json::Value) -> Result<Health, CallError> {
+        let object = object.to_string();
+        self.call(cx, |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
+    }
+
+    fn call<R, T>(
+        &self,
+        cx: &CallContext,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
+        convert: impl FnOnce(R) -> Result<T, convert::Reason>,
+    ) -> Result<T, CallError> {
+        let inner = &self.inner;
+        run(&inner.host, &inner.pre, &inner.label, cx, f)
+            .and_then(|r| convert(r).map_err(|reason| CallFailure::BadOutput { reason }))
+            .map_err(|cause| CallError {
+                plugin: inner.label.clone(),
+                component: cx.component.clone(),
+                cause,
+            })
+    }
+}
+
+/// Runs `f` on a fresh instance under the host's limits, then forwards the
+/// guest's captured output to the log sink.
+fn run<R>(
+    host: &HostInner,
+    pre: &PluginPre<CallState>,
+    label: &Arc<str>,
+    cx: &CallContext,
+    f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
+) -> Result<R, CallFailure> {
+    let config = &host.config;
+    let _slot = host.slots.acquire();
+    let state = CallState::new(config, label.clone(), cx.component.clone(), cx.component_dir.as_deref())?;
+    let mut store = state.into_store(&host.engine, config.call_timeout);
+    let result =
+        pre.instantiate(&mut store).and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));
+    let state = store.data();
+    state.flush_output();
+    result.map_err(|err| state.classify(&err, config))
+}
