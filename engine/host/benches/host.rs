@@ -1,0 +1,144 @@
+//! Plugin host figures: cold load (compile), warm load (from the compiled
+//! cache), and instantiate + plan latency over 10,000 calls.
+//!
+//! Run: CAPSTAN_BENCH_WASM=path/to/plugin.wasm cargo bench -p capstan-host --bench host
+//! Optional: CAPSTAN_BENCH_INPUTS='{"json": "object"}' merged over the plugin's defaults.
+
+#![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use capstan_core::{ComponentId, PlanRequest};
+use capstan_host::{CallContext, HostConfig, PluginHost};
+
+const CALLS: usize = 10_000;
+const COLD_RUNS: usize = 5;
+const WARM_RUNS: usize = 200;
+
+fn main() {
+    let Some(wasm) = std::env::var_os("CAPSTAN_BENCH_WASM").map(PathBuf::from) else {
+        eprintln!(
+            "CAPSTAN_BENCH_WASM is not set: point it at a plugin's .wasm, e.g.\n  \
+             CAPSTAN_BENCH_WASM=target/wasm/wasm32-wasip2/plugin/guest_ok.wasm cargo bench -p capstan-host --bench host"
+        );
+        std::process::exit(2);
+    };
+    println!("# capstan-host benchmark");
+    println!("command: CAPSTAN_BENCH_WASM={} cargo bench -p capstan-host --bench host", wasm.display());
+    let size = std::fs::metadata(&wasm).unwrap().len();
+    println!("plugin:  {} ({} KiB)", wasm.display(), size / 1024);
+
+    let cache = tempfile::tempdir().unwrap();
+    let config = || HostConfig { cache_dir: Some(cache.path().to_owned()), ..HostConfig::default() };
+
+    // Cold: an empty cache each time, so every load compiles.
+    let mut cold = Vec::new();
+    let mut cold_total = Vec::new();
+    for _ in 0..COLD_RUNS {
+        let _ = std::fs::remove_dir_all(cache.path());
+        let host = PluginHost::new(config()).unwrap();
+        let started = Instant::now();
+        let plugin = host.load_file(&wasm).unwrap();
+        cold_total.push(started.elapsed());
+        assert!(!plugin.load_info().from_cache);
+        cold.push(plugin.load_info().elapsed);
+    }
+
+    // Warm: a new host (as in a new process) finding the compiled plugin cached.
+    let mut warm = Vec::new();
+    let mut warm_total = Vec::new();
+    for _ in 0..WARM_RUNS {
+        let host = PluginHost::new(config()).unwrap();
+        let started = Instant::now();
+        let plugin = host.load_file(&wasm).unwrap();
+        warm_total.push(started.elapsed());
+        assert!(plugin.load_info().from_cache);
+        warm.push(plugin.load_info().elapsed);
+    }
+
+    let host = PluginHost::new(config()).unwrap();
+    let plugin = host.load_file(&wasm).unwrap();
+    let meta = plugin.metadata();
+    println!("plugin:  {} {} ({}/{})", meta.name, meta.version, meta.component_type, meta.backend);
+    let request = request(&meta.defaults);
+    let cx = CallContext::for_component(request.component.clone());
+    let plan_once = || match plugin.plan(&cx, &request) {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(refused)) => {
+            panic!("the plugin refused the benchmark inputs (set CAPSTAN_BENCH_INPUTS): {refused}")
+        }
+        Err(err) => panic!("{err}"),
+    };
+    let objects = plan_once().objects.len();
+    for _ in 0..200 {
+        plan_once();
+    }
+    let mut calls = Vec::with_capacity(CALLS);
+    let started = Instant::now();
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        std::hint::black_box(plan_once());
+        calls.push(t.elapsed());
+    }
+    let wall = started.elapsed();
+
+    println!();
+    println!("cold load, compile + pre-instantiate ({COLD_RUNS} runs):  p50 {}", fmt(pct(&mut cold, 50.0)));
+    println!("cold load, incl. describe call:                  p50 {}", fmt(pct(&mut cold_total, 50.0)));
+    println!(
+        "warm load from cache + pre-instantiate ({WARM_RUNS} runs): p50 {}  p99 {}",
+        fmt(pct(&mut warm, 50.0)),
+        fmt(pct(&mut warm, 99.0))
+    );
+    println!("warm load, incl. describe call:                  p50 {}", fmt(pct(&mut warm_total, 50.0)));
+    println!(
+        "instantiate + plan ({CALLS} calls, {objects} objects each): p50 {}  p90 {}  p99 {}  mean {}",
+        fmt(pct(&mut calls, 50.0)),
+        fmt(pct(&mut calls, 90.0)),
+        fmt(pct(&mut calls, 99.0)),
+        fmt(wall / u32::try_from(CALLS).unwrap())
+    );
+}
+
+/// A request for `staging/core/bench` whose inputs are the plugin's defaults
+/// with `CAPSTAN_BENCH_INPUTS` merged over them (top-level keys).
+fn request(defaults: &str) -> PlanRequest {
+    let mut inputs: serde_json::Value =
+        serde_norway::from_str(defaults).unwrap_or_else(|_| serde_json::json!({}));
+    if inputs.is_null() {
+        inputs = serde_json::json!({});
+    }
+    if let Ok(extra) = std::env::var("CAPSTAN_BENCH_INPUTS") {
+        let extra: serde_json::Value = serde_json::from_str(&extra).expect("CAPSTAN_BENCH_INPUTS is JSON");
+        if let (Some(base), Some(extra)) = (inputs.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+    }
+    PlanRequest {
+        component: ComponentId {
+            name: "bench".into(),
+            environment: "staging".into(),
+            namespace: "core".into(),
+        },
+        inputs,
+        sensitive_paths: vec![],
+        dependencies: vec![],
+        files: vec![],
+        effect_results: vec![],
+    }
+}
+
+fn pct(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+fn fmt(d: Duration) -> String {
+    if d >= Duration::from_millis(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    }
+}
