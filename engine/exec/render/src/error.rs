@@ -21,6 +21,9 @@ pub enum RenderError {
     )]
     WouldOverwrite { path: PathBuf },
 
+    #[error("{path} cannot be read back as YAML: {why}")]
+    Unreadable { path: PathBuf, why: String },
+
     #[error("render marker {path} is not valid: {source}")]
     Marker {
         path: PathBuf,

@@ -13,7 +13,12 @@ pub const MARKER_FILE: &str = ".capstan-render.json";
 pub fn object_file_name(object: &Value) -> Option<String> {
     let kind = object.get("kind").and_then(Value::as_str).filter(|s| !s.is_empty())?;
     let name = object.pointer("/metadata/name").and_then(Value::as_str).filter(|s| !s.is_empty())?;
-    Some(format!("{}-{}.yaml", sanitize(kind), sanitize(name)))
+    Some(file_name_for(kind, name))
+}
+
+/// `<kind>-<name>.yaml` for a kind and a name.
+pub fn file_name_for(kind: &str, name: &str) -> String {
+    format!("{}-{}.yaml", sanitize(kind), sanitize(name))
 }
 
 /// Lowercase; anything but `a-z 0-9 . _ -` becomes `_`, so a name can never

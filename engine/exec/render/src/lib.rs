@@ -25,15 +25,21 @@
 //! directory are kept (and a file Capstan did not write is never overwritten).
 //! Secrets are written with mode 0600.
 //!
+//! [`render`] writes a whole plan at once; [`RenderTarget`] applies one
+//! component at a time (as the planner does, in parallel), leaving the others'
+//! files alone.
+//!
 //! This crate does not talk to a cluster, validate objects against schemas, or
 //! decide what belongs in the plan: it writes what it is given.
 
 mod error;
 mod layout;
+mod target;
 mod tree;
 mod yaml;
 
 pub use error::RenderError;
-pub use layout::{MARKER_FILE, object_file_name};
+pub use layout::{MARKER_FILE, file_name_for, object_file_name};
+pub use target::RenderTarget;
 pub use tree::{RenderReport, RenderedComponent, render, render_keeping};
 pub use yaml::to_yaml;

@@ -12,7 +12,11 @@ use serde_json::Value;
 use crate::layout::{MARKER_FILE, is_secret, object_file_name, segment};
 use crate::{RenderError, to_yaml};
 
-const KUSTOMIZATION: &str = "kustomization.yaml";
+pub(crate) const KUSTOMIZATION: &str = "kustomization.yaml";
+/// First line of every file capstan writes: how a file is known to be ours
+/// even when the marker does not list it (a marker lost or not yet written).
+const OBJECT_HEADER: &str = "# Rendered by capstan from envs/";
+const KUSTOMIZATION_HEADER: &str = "# Written by capstan; changes here are overwritten.\n";
 const MARKER_VERSION: u32 = 1;
 
 /// The objects one component planned.
@@ -23,6 +27,7 @@ pub struct RenderedComponent {
 }
 
 /// What a render did, as paths relative to the output directory, sorted.
+/// Files of kept components (see [`render_keeping`]) are not listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderReport {
     pub written: Vec<PathBuf>,
@@ -43,10 +48,10 @@ struct Marker {
     files: BTreeSet<String>,
 }
 
-struct Desired {
+pub(crate) struct Desired {
     /// `None`: a file of a kept component, left exactly as it is.
-    bytes: Option<Vec<u8>>,
-    secret: bool,
+    pub bytes: Option<Vec<u8>>,
+    pub secret: bool,
 }
 
 /// Renders the full plan (every component, not a subset: whatever is not
@@ -65,13 +70,21 @@ pub fn render_keeping(
 ) -> Result<RenderReport, RenderError> {
     fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let marker_path = out_dir.join(MARKER_FILE);
-    let previous = read_marker(&marker_path)?;
+    // The marker, completed by the files that carry capstan's header (a
+    // marker lost in a crash must not leave components behind).
+    let listed = read_marker(&marker_path)?;
+    let mut previous = listed.clone();
+    scan_owned(out_dir, &mut previous);
     let desired = desired_files(components, keep, &previous)?;
 
-    // Refuse before touching anything if a file we would write is not ours.
-    for rel in desired.keys() {
+    // Refuse before touching anything if a file we would write is not ours
+    // (not in the marker, and without capstan's header line).
+    for (rel, file) in &desired {
         let path = out_dir.join(rel);
-        if !previous.contains(rel) && path.symlink_metadata().is_ok() {
+        if !previous.contains(rel)
+            && path.symlink_metadata().is_ok()
+            && (file.bytes.is_none() || !written_by_capstan(&path))
+        {
             return Err(RenderError::WouldOverwrite { path });
         }
     }
@@ -79,17 +92,15 @@ pub fn render_keeping(
     // Record every file we may write before writing it: a render interrupted
     // half-way still knows which files are its own.
     let union: BTreeSet<String> = previous.iter().cloned().chain(desired.keys().cloned()).collect();
-    if union != previous {
-        write_marker(&marker_path, &union)?;
+    if union != listed {
+        write_marker(&marker_path, &union, true)?;
     }
 
     let mut report = RenderReport::default();
     for (rel, file) in &desired {
         let path = out_dir.join(rel);
-        let Some(bytes) = &file.bytes else {
-            report.unchanged.push(PathBuf::from(rel));
-            continue;
-        };
+        // A kept component's file: not touched, not reported.
+        let Some(bytes) = &file.bytes else { continue };
         if is_current(&path, bytes, file.secret)? {
             report.unchanged.push(PathBuf::from(rel));
         } else {
@@ -110,7 +121,7 @@ pub fn render_keeping(
 
     let now: BTreeSet<String> = desired.keys().cloned().collect();
     if now != union {
-        write_marker(&marker_path, &now)?;
+        write_marker(&marker_path, &now, true)?;
     }
     Ok(report)
 }
@@ -125,6 +136,16 @@ fn desired_files(
     // dir → entries for the kustomizations: env → namespaces, env/ns → components.
     let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
+    // The previous files by component directory, so keeping many components
+    // costs one pass over the marker, not one per component.
+    let mut by_component: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for rel in previous {
+        if let Some((dir, _file)) = rel.rsplit_once('/')
+            && dir.matches('/').count() == 2
+        {
+            by_component.entry(dir).or_default().push(rel);
+        }
+    }
     for id in keep {
         let label = id.to_string();
         if !seen.insert(label.clone()) {
@@ -133,13 +154,11 @@ fn desired_files(
         let env = segment(&label, "environment", &id.environment)?;
         let ns = segment(&label, "namespace", &id.namespace)?;
         let name = segment(&label, "component name", &id.name)?;
-        let prefix = format!("{env}/{ns}/{name}/");
-        let mut any = false;
-        for rel in previous.iter().filter(|f| f.starts_with(&prefix)) {
-            files.insert(rel.clone(), Desired { bytes: None, secret: false });
-            any = true;
+        let kept = by_component.get(format!("{env}/{ns}/{name}").as_str());
+        for rel in kept.into_iter().flatten() {
+            files.insert((*rel).clone(), Desired { bytes: None, secret: false });
         }
-        if any {
+        if kept.is_some() {
             children.entry(env.to_string()).or_default().insert(ns.to_string());
             children.entry(format!("{env}/{ns}")).or_default().insert(name.to_string());
         }
@@ -149,35 +168,14 @@ fn desired_files(
         if !seen.insert(label.clone()) {
             return Err(RenderError::DuplicateComponent { component: label });
         }
-        if component.objects.is_empty() {
+        let component_files = component_files(component)?;
+        if component_files.is_empty() {
             continue;
         }
-        let env = segment(&label, "environment", &component.id.environment)?;
-        let ns = segment(&label, "namespace", &component.id.namespace)?;
-        let name = segment(&label, "component name", &component.id.name)?;
-        let dir = format!("{env}/{ns}/{name}");
-        let mut names = BTreeSet::new();
-        for (index, object) in component.objects.iter().enumerate() {
-            let file = object_file_name(object).ok_or_else(|| RenderError::InvalidObject {
-                component: label.clone(),
-                index,
-                why: "it has no kind or no metadata.name".to_string(),
-            })?;
-            if file == KUSTOMIZATION || !names.insert(file.clone()) {
-                return Err(RenderError::DuplicateObject { component: label, file });
-            }
-            let text = format!(
-                "# Rendered by capstan from envs/{dir}; changes here are overwritten.\n{}",
-                to_yaml(object)?
-            );
-            files.insert(
-                format!("{dir}/{file}"),
-                Desired { bytes: Some(text.into_bytes()), secret: is_secret(object) },
-            );
-        }
-        files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(&names)?);
-        children.entry(env.to_string()).or_default().insert(ns.to_string());
-        children.entry(format!("{env}/{ns}")).or_default().insert(name.to_string());
+        files.extend(component_files);
+        let id = &component.id;
+        children.entry(id.environment.clone()).or_default().insert(id.namespace.clone());
+        children.entry(format!("{}/{}", id.environment, id.namespace)).or_default().insert(id.name.clone());
     }
     for (dir, entries) in &children {
         files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(entries)?);
@@ -185,17 +183,51 @@ fn desired_files(
     Ok(files)
 }
 
-fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, RenderError> {
+/// The files of one component, under `env/ns/name/`; none when it has no
+/// objects (it then has no directory at all).
+pub(crate) fn component_files(
+    component: &RenderedComponent,
+) -> Result<BTreeMap<String, Desired>, RenderError> {
+    let label = component.id.to_string();
+    let env = segment(&label, "environment", &component.id.environment)?;
+    let ns = segment(&label, "namespace", &component.id.namespace)?;
+    let name = segment(&label, "component name", &component.id.name)?;
+    if component.objects.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let dir = format!("{env}/{ns}/{name}");
+    let mut files = BTreeMap::new();
+    let mut names = BTreeSet::new();
+    for (index, object) in component.objects.iter().enumerate() {
+        let file = object_file_name(object).ok_or_else(|| RenderError::InvalidObject {
+            component: label.clone(),
+            index,
+            why: "it has no kind or no metadata.name".to_string(),
+        })?;
+        if file == KUSTOMIZATION || !names.insert(file.clone()) {
+            return Err(RenderError::DuplicateObject { component: label, file });
+        }
+        let text = format!("{OBJECT_HEADER}{dir}; changes here are overwritten.\n{}", to_yaml(object)?);
+        files.insert(
+            format!("{dir}/{file}"),
+            Desired { bytes: Some(text.into_bytes()), secret: is_secret(object) },
+        );
+    }
+    files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(&names)?);
+    Ok(files)
+}
+
+pub(crate) fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, RenderError> {
     let doc = serde_json::json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": resources,
     });
-    let text = format!("# Written by capstan; changes here are overwritten.\n{}", to_yaml(&doc)?);
+    let text = format!("{KUSTOMIZATION_HEADER}{}", to_yaml(&doc)?);
     Ok(Desired { bytes: Some(text.into_bytes()), secret: false })
 }
 
-fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
+pub(crate) fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
     match fs::read(path) {
         Ok(bytes) => {
             let marker: Marker = serde_json::from_slice(&bytes)
@@ -215,12 +247,32 @@ fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
     }
 }
 
-fn write_marker(path: &Path, files: &BTreeSet<String>) -> Result<(), RenderError> {
+/// Whether the file at `path` starts with the header capstan writes.
+pub(crate) fn written_by_capstan(path: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let Ok(mut f) = fs::File::open(path) else { return false };
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    let head = &head[..n];
+    head.starts_with(OBJECT_HEADER.as_bytes()) || head.starts_with(KUSTOMIZATION_HEADER.as_bytes())
+}
+
+/// Writes the marker; `durable` adds an fsync (a whole-tree render does; the
+/// per-component target relies on the header line instead).
+pub(crate) fn write_marker(path: &Path, files: &BTreeSet<String>, durable: bool) -> Result<(), RenderError> {
     let marker = Marker { version: MARKER_VERSION, files: files.clone() };
     let mut bytes = serde_json::to_vec_pretty(&marker)
         .map_err(|source| RenderError::Marker { path: path.to_path_buf(), source })?;
     bytes.push(b'\n');
-    write_file(path, &bytes, false)
+    write_file(path, &bytes, false)?;
+    if !durable {
+        return Ok(());
+    }
+    // The marker is what makes later removals safe: make it durable. Rendered
+    // files themselves are not fsynced (atomic by rename is enough: they are
+    // re-created from the plan, and state is the durable record); an fsync
+    // per file made a 1,000-component render take tens of seconds.
+    let file = fs::File::open(path).map_err(|e| io(path, e))?;
+    file.sync_all().map_err(|e| io(path, e))
 }
 
 fn mode_of(secret: bool) -> u32 {
@@ -228,7 +280,7 @@ fn mode_of(secret: bool) -> u32 {
 }
 
 /// Whether `path` already has exactly these bytes and mode.
-fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool, RenderError> {
+pub(crate) fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool, RenderError> {
     let existing = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
@@ -249,8 +301,9 @@ fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool, RenderErr
 }
 
 /// Temp file in the same directory (created with the final mode, so a Secret
-/// is never readable by others even briefly), fsync, rename.
-fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError> {
+/// is never readable by others even briefly), then rename: readers see the
+/// old file or the new one, never a part.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -274,7 +327,6 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError
             f.set_permissions(fs::Permissions::from_mode(mode_of(secret)))?;
         }
         f.write_all(bytes)?;
-        f.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
@@ -285,7 +337,7 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError
 }
 
 /// Removes directories left empty by removing `path`, up to (not including) `root`.
-fn remove_empty_parents(root: &Path, path: &Path) {
+pub(crate) fn remove_empty_parents(root: &Path, path: &Path) {
     let mut dir = path.parent();
     while let Some(d) = dir {
         if d == root || !d.starts_with(root) {
@@ -299,6 +351,41 @@ fn remove_empty_parents(root: &Path, path: &Path) {
     }
 }
 
-fn io(path: &Path, source: std::io::Error) -> RenderError {
+pub(crate) fn io(path: &Path, source: std::io::Error) -> RenderError {
     RenderError::Io { path: path.to_path_buf(), source }
+}
+
+/// Adds the files under `<env>/<ns>/<component>/` (and the namespace and
+/// environment kustomizations) that carry capstan's header.
+pub(crate) fn scan_owned(out_dir: &Path, files: &mut BTreeSet<String>) {
+    let dirs = |p: &Path| -> Vec<(String, PathBuf)> {
+        fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .filter(|(n, _)| !n.starts_with('.'))
+            .collect()
+    };
+    let mut add = |rel: String, path: &Path| {
+        if !files.contains(&rel) && written_by_capstan(path) {
+            files.insert(rel);
+        }
+    };
+    for (env, env_path) in dirs(out_dir) {
+        add(format!("{env}/{KUSTOMIZATION}"), &env_path.join(KUSTOMIZATION));
+        for (ns, ns_path) in dirs(&env_path) {
+            add(format!("{env}/{ns}/{KUSTOMIZATION}"), &ns_path.join(KUSTOMIZATION));
+            for (component, c_path) in dirs(&ns_path) {
+                for entry in fs::read_dir(&c_path).into_iter().flatten().flatten() {
+                    if let Ok(name) = entry.file_name().into_string()
+                        && name.ends_with(".yaml")
+                    {
+                        add(format!("{env}/{ns}/{component}/{name}"), &entry.path());
+                    }
+                }
+            }
+        }
+    }
 }

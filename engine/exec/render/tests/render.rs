@@ -335,3 +335,49 @@ fn a_component_kept_in_this_run_keeps_its_last_output() {
     render(out.path(), &[api()]).unwrap();
     assert!(!out.path().join("staging/data").exists());
 }
+
+#[test]
+fn components_applied_one_by_one_in_parallel_give_the_same_tree_as_one_render() {
+    let whole = tempfile::tempdir().unwrap();
+    render(whole.path(), &[api(), db()]).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let target = capstan_render::RenderTarget::new(out.path());
+    std::thread::scope(|s| {
+        s.spawn(|| target.apply_component(&api()).unwrap());
+        s.spawn(|| target.apply_component(&db()).unwrap());
+    });
+    target.flush().unwrap();
+    assert_eq!(tree(out.path()), tree(whole.path()));
+
+    // Re-applying an unchanged component touches nothing.
+    assert!(target.apply_component(&api()).unwrap().is_noop());
+
+    // What the target holds reads back as the object that was applied.
+    let service = target.current(&api().id, "Service", "api").unwrap().unwrap();
+    assert_eq!(service, api().objects[1]);
+    assert_eq!(target.current(&api().id, "Service", "nope").unwrap(), None);
+
+    // Destroying one component leaves the tree a render without it would give.
+    target.remove_component(&db().id).unwrap();
+    target.flush().unwrap();
+    let only_api = tempfile::tempdir().unwrap();
+    render(only_api.path(), &[api()]).unwrap();
+    assert_eq!(tree(out.path()), tree(only_api.path()));
+}
+
+#[test]
+fn a_lost_marker_does_not_block_the_next_render() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api(), db()]).unwrap();
+    // A crash before the marker was written: capstan's files are recognised by their header.
+    fs::remove_file(out.path().join(".capstan-render.json")).unwrap();
+    let mut changed = api();
+    changed.objects[0]["spec"]["replicas"] = json!(5);
+    let report = render(out.path(), &[changed.clone(), db()]).unwrap();
+    assert_eq!(paths(&report.written), ["staging/core/api/deployment-api.yaml"]);
+    // Same through the per-component target.
+    fs::remove_file(out.path().join(".capstan-render.json")).unwrap();
+    let target = capstan_render::RenderTarget::new(out.path());
+    assert!(target.apply_component(&changed).unwrap().is_noop());
+}

@@ -1,0 +1,238 @@
+//! The render directory as an apply target, one component at a time — the
+//! shape of the planner's `ObjectTarget` seam, where independent components
+//! are applied in parallel as they become ready.
+//!
+//! Each call touches only that component's directory and the two
+//! kustomizations above it (namespace and environment), with the marker and
+//! the env → namespace → component tree kept in memory: applying 1,000
+//! components costs 1,000 small updates, not 1,000 passes over the whole tree.
+//! The marker file is written by [`RenderTarget::flush`] (and on drop), not on
+//! every call. Rendered files carry capstan's header line, so a marker left
+//! behind by a crash never blocks the next render; at worst a component that
+//! left the plan in the same crashed run keeps its files until removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use capstan_core::ComponentId;
+use serde_json::Value;
+
+use crate::layout::{MARKER_FILE, file_name_for, segment};
+use crate::tree::{
+    Desired, KUSTOMIZATION, component_files, io, is_current, kustomization, read_marker,
+    remove_empty_parents, scan_owned, write_file, write_marker, written_by_capstan,
+};
+use crate::{RenderError, RenderReport, RenderedComponent};
+
+/// An output directory that components are rendered into one by one.
+pub struct RenderTarget {
+    out_dir: PathBuf,
+    /// Loaded on first use; calls are serialised on it.
+    inner: Mutex<Option<Loaded>>,
+}
+
+struct Loaded {
+    /// The marker's file list.
+    files: BTreeSet<String>,
+    /// env → namespace → components that have files.
+    tree: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// The marker file is behind `files`.
+    dirty: bool,
+}
+
+impl RenderTarget {
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        Self { out_dir: out_dir.into(), inner: Mutex::new(None) }
+    }
+
+    /// Writes the marker if components changed since the last flush.
+    pub fn flush(&self) -> Result<(), RenderError> {
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(loaded) = guard.as_mut()
+            && loaded.dirty
+        {
+            write_marker(&self.out_dir.join(MARKER_FILE), &loaded.files, true)?;
+            loaded.dirty = false;
+        }
+        Ok(())
+    }
+
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Makes the component's directory hold exactly `component.objects`
+    /// (files of objects that left are removed) and updates the
+    /// kustomizations above it.
+    pub fn apply_component(&self, component: &RenderedComponent) -> Result<RenderReport, RenderError> {
+        let files = component_files(component)?;
+        self.replace(&component.id, files)
+    }
+
+    /// Removes everything the component had (`destroy`).
+    pub fn remove_component(&self, id: &ComponentId) -> Result<RenderReport, RenderError> {
+        self.replace(id, BTreeMap::new())
+    }
+
+    /// The object of `kind` and `name` as the component's directory holds it
+    /// now, if capstan wrote it there.
+    pub fn current(&self, id: &ComponentId, kind: &str, name: &str) -> Result<Option<Value>, RenderError> {
+        let rel = format!("{}/{}/{}/{}", id.environment, id.namespace, id.name, file_name_for(kind, name));
+        let path = self.out_dir.join(&rel);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RenderError::Io { path, source }),
+        };
+        if !written_by_capstan(&path) {
+            return Ok(None);
+        }
+        serde_norway::from_str(&text)
+            .map(Some)
+            .map_err(|e| RenderError::Unreadable { path, why: e.to_string() })
+    }
+
+    fn replace(
+        &self,
+        id: &ComponentId,
+        files: BTreeMap<String, Desired>,
+    ) -> Result<RenderReport, RenderError> {
+        let label = id.to_string();
+        let env = segment(&label, "environment", &id.environment)?;
+        let ns = segment(&label, "namespace", &id.namespace)?;
+        let name = segment(&label, "component name", &id.name)?;
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
+            // The marker, completed by what the directory holds: a marker
+            // left behind by a crash must not make us forget a component.
+            let mut files = read_marker(&self.out_dir.join(MARKER_FILE))?;
+            let before = files.len();
+            scan_owned(&self.out_dir, &mut files);
+            let dirty = files.len() != before;
+            let mut tree: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+            for f in &files {
+                if let [e, n, c, _file] = f.split('/').collect::<Vec<_>>().as_slice() {
+                    tree.entry((*e).to_string())
+                        .or_default()
+                        .entry((*n).to_string())
+                        .or_default()
+                        .insert((*c).to_string());
+                }
+            }
+            *guard = Some(Loaded { files, tree, dirty });
+        }
+        let Some(loaded) = guard.as_mut() else { return Ok(RenderReport::default()) };
+        let marker = &mut loaded.files;
+        let prefix = format!("{env}/{ns}/{name}/");
+        let old: Vec<String> = under(marker, &prefix).map(str::to_string).collect();
+
+        for rel in files.keys() {
+            let path = self.out_dir.join(rel);
+            if !marker.contains(rel) && path.symlink_metadata().is_ok() && !written_by_capstan(&path) {
+                return Err(RenderError::WouldOverwrite { path });
+            }
+        }
+
+        let mut report = RenderReport::default();
+        for (rel, file) in &files {
+            write_if_changed(&self.out_dir, rel, file, &mut report)?;
+            loaded.dirty |= marker.insert(rel.clone());
+        }
+        for rel in old.iter().filter(|r| !files.contains_key(*r)) {
+            self.remove(rel, &mut report)?;
+            marker.remove(rel);
+            loaded.dirty = true;
+        }
+
+        // The namespace lists its component dirs, the environment its namespaces.
+        let namespaces = loaded.tree.entry(env.to_string()).or_default();
+        let components = namespaces.entry(ns.to_string()).or_default();
+        if files.is_empty() {
+            components.remove(name);
+        } else {
+            components.insert(name.to_string());
+        }
+        let components = components.clone();
+        if components.is_empty() {
+            namespaces.remove(ns);
+        }
+        let namespace_list: BTreeSet<String> = namespaces.keys().cloned().collect();
+        loaded.dirty |= self.sync_kustomization(marker, &format!("{env}/{ns}"), &components, &mut report)?;
+        loaded.dirty |= self.sync_kustomization(marker, env, &namespace_list, &mut report)?;
+
+        report.written.sort();
+        report.removed.sort();
+        report.unchanged.sort();
+        Ok(report)
+    }
+
+    /// Writes (or removes, when `entries` is empty) `<dir>/kustomization.yaml`.
+    fn sync_kustomization(
+        &self,
+        marker: &mut BTreeSet<String>,
+        dir: &str,
+        entries: &BTreeSet<String>,
+        report: &mut RenderReport,
+    ) -> Result<bool, RenderError> {
+        let rel = format!("{dir}/{KUSTOMIZATION}");
+        if entries.is_empty() {
+            let listed = marker.remove(&rel);
+            if listed {
+                self.remove(&rel, report)?;
+            }
+            return Ok(listed);
+        }
+        let path = self.out_dir.join(&rel);
+        if !marker.contains(&rel) && path.symlink_metadata().is_ok() && !written_by_capstan(&path) {
+            return Err(RenderError::WouldOverwrite { path });
+        }
+        write_if_changed(&self.out_dir, &rel, &kustomization(entries)?, report)?;
+        Ok(marker.insert(rel))
+    }
+
+    fn remove(&self, rel: &str, report: &mut RenderReport) -> Result<(), RenderError> {
+        let path = self.out_dir.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => report.removed.push(PathBuf::from(rel)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path, e)),
+        }
+        remove_empty_parents(&self.out_dir, &path);
+        Ok(())
+    }
+}
+
+fn write_if_changed(
+    out_dir: &Path,
+    rel: &str,
+    file: &Desired,
+    report: &mut RenderReport,
+) -> Result<(), RenderError> {
+    let Some(bytes) = &file.bytes else { return Ok(()) };
+    let path = out_dir.join(rel);
+    if is_current(&path, bytes, file.secret)? {
+        report.unchanged.push(PathBuf::from(rel));
+    } else {
+        write_file(&path, bytes, file.secret)?;
+        report.written.push(PathBuf::from(rel));
+    }
+    Ok(())
+}
+
+/// Marker entries starting with `prefix`, found by range, not by scanning.
+fn under<'a>(marker: &'a BTreeSet<String>, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    marker.range(prefix.to_string()..).map(String::as_str).take_while(move |f| f.starts_with(prefix))
+}
+
+impl Drop for RenderTarget {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            // Nothing to return to; the header lines keep the tree usable.
+            tracing::warn!(error = %e, "could not write the render marker");
+        }
+    }
+}
