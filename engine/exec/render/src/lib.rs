@@ -20,10 +20,14 @@
 //! sorted), then the remaining keys sorted, at every level; lists keep their
 //! order. A file whose bytes would not change is not rewritten, so re-rendering
 //! an unchanged plan touches nothing. Objects that left the plan are removed,
-//! with directories left empty by that; only files listed in the marker file
-//! are ever removed or overwritten, so an operator's own files in the output
-//! directory are kept (and a file Capstan did not write is never overwritten).
-//! Secrets are written with mode 0600.
+//! with directories left empty by that. Only capstan's own files are ever
+//! removed or overwritten — those listed in the marker, or starting with the
+//! header line capstan writes (so a marker lost in a crash blocks nothing) —
+//! so an operator's own files in the output directory are kept, and a file
+//! capstan did not write is never overwritten. Secrets are written with mode
+//! 0600. Each file is replaced atomically (temp file + rename); only the
+//! marker is fsynced: the output is re-created from the plan, state is the
+//! durable record.
 //!
 //! [`render`] writes a whole plan at once; [`RenderTarget`] applies one
 //! component at a time (as the planner does, in parallel), leaving the others'
