@@ -29,6 +29,7 @@
 //! compares effect digests in state), does not revoke privileges or drop
 //! anything, and speaks only PostgreSQL.
 
+mod blocking;
 mod connection;
 mod error;
 mod executor;
@@ -37,6 +38,7 @@ mod quote;
 mod scram;
 mod tls;
 
+pub use blocking::BlockingSqlExecutor;
 pub use connection::{ServerInfo, SqlConnection};
 pub use error::SqlError;
 pub use executor::{OpOutcome, Outcome, SqlExecutor, SqlSummary};

@@ -195,3 +195,28 @@ async fn apply_checks_kind_and_target_and_returns_the_summary() {
     });
     assert!(matches!(exec.apply(&http).await, Err(SqlError::NotSql { kind: "http", .. })));
 }
+
+/// Not `#[tokio::test]`: the blocking executor is for plain threads.
+#[test]
+fn the_blocking_executor_serves_plain_threads_in_parallel() {
+    let s = suffix();
+    let names: Vec<(String, String)> =
+        (0..4).map(|i| (format!("capstan_t{i}_{s}"), format!("capstan_tdb{i}_{s}"))).collect();
+    let _cleanup = Cleanup {
+        admin_url: ADMIN.into(),
+        databases: names.iter().map(|n| n.1.clone()).collect(),
+        roles: names.iter().map(|n| n.0.clone()).collect(),
+    };
+    let exec = capstan_sql::BlockingSqlExecutor::new(executor()).unwrap();
+    std::thread::scope(|scope| {
+        for (role, db) in &names {
+            let exec = &exec;
+            scope.spawn(move || {
+                let r = exec.run("app-db", &app_ops(role, db, "pw")).unwrap();
+                assert_eq!(r.ops[0].outcome, Outcome::Created);
+                let again = exec.run("app-db", &app_ops(role, db, "pw")).unwrap();
+                assert!(!again.changed());
+            });
+        }
+    });
+}

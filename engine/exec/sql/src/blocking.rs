@@ -1,0 +1,44 @@
+//! A synchronous face for callers on plain threads (the planner's worker
+//! pool calls effect runners synchronously).
+
+use capstan_core::{Effect, EffectResult, SqlOp};
+
+use crate::{SqlError, SqlExecutor, SqlSummary};
+
+/// [`SqlExecutor`] with its own small tokio runtime, callable from any
+/// number of plain threads at once.
+///
+/// Create and drop it outside async code (tokio refuses to drop a runtime
+/// inside one); from async code use [`SqlExecutor`] directly.
+pub struct BlockingSqlExecutor {
+    runtime: tokio::runtime::Runtime,
+    inner: SqlExecutor,
+}
+
+impl BlockingSqlExecutor {
+    pub fn new(inner: SqlExecutor) -> Result<Self, SqlError> {
+        // Two workers: connection tasks make progress while callers block.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("capstan-sql")
+            .enable_all()
+            .build()
+            .map_err(|e| SqlError::Connect {
+                target: inner.connection().target(),
+                message: format!("cannot start the SQL runtime: {e}"),
+            })?;
+        Ok(Self { runtime, inner })
+    }
+
+    pub fn executor(&self) -> &SqlExecutor {
+        &self.inner
+    }
+
+    pub fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<SqlSummary, SqlError> {
+        self.runtime.block_on(self.inner.run(effect_id, ops))
+    }
+
+    pub fn apply(&self, effect: &Effect) -> Result<EffectResult, SqlError> {
+        self.runtime.block_on(self.inner.apply(effect))
+    }
+}
