@@ -133,7 +133,32 @@ async fn ensure_database(
         .await
         .map_err(|e| ctx.failed(&e))?;
     let (name, owner) = (quote_ident(&db.name), quote_ident(&db.owner));
-    match existing {
+    let current = existing.map(|row| row.get::<_, String>(0));
+    if current.as_deref() == Some(db.owner.as_str()) {
+        return Ok(outcome("ensure-database", &db.name, vec![]));
+    }
+    let mut changes = Vec::new();
+    // Handing a database to a role needs membership in it unless we are a
+    // superuser; managed servers (RDS, Cloud SQL) give a non-superuser admin
+    // with CREATEROLE, which can grant itself that membership.
+    let membership = client
+        .query_one(
+            "SELECT current_user::text,
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                    OR pg_has_role(current_user, $1::text, 'MEMBER')",
+            &[&db.owner],
+        )
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    if !membership.get::<_, bool>(1) {
+        let me: String = membership.get(0);
+        client
+            .batch_execute(&format!("GRANT {owner} TO {}", quote_ident(&me)))
+            .await
+            .map_err(|e| ctx.failed(&e))?;
+        changes.push(format!("granted membership in {} to {me} (needed to hand it the database)", db.owner));
+    }
+    match current {
         None => {
             // CREATE DATABASE cannot run in a transaction: batch_execute sends it alone.
             client
@@ -144,19 +169,15 @@ async fn ensure_database(
                 op: "ensure-database",
                 subject: db.name.clone(),
                 outcome: Outcome::Created,
-                changes: vec![],
+                changes,
             })
         }
-        Some(row) => {
-            let current: String = row.get(0);
-            let mut changes = Vec::new();
-            if current != db.owner {
-                client
-                    .batch_execute(&format!("ALTER DATABASE {name} OWNER TO {owner}"))
-                    .await
-                    .map_err(|e| ctx.failed(&e))?;
-                changes.push(format!("owner {current} → {}", db.owner));
-            }
+        Some(current) => {
+            client
+                .batch_execute(&format!("ALTER DATABASE {name} OWNER TO {owner}"))
+                .await
+                .map_err(|e| ctx.failed(&e))?;
+            changes.push(format!("owner {current} → {}", db.owner));
             Ok(outcome("ensure-database", &db.name, changes))
         }
     }

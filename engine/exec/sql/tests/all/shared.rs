@@ -220,3 +220,44 @@ fn the_blocking_executor_serves_plain_threads_in_parallel() {
         }
     });
 }
+
+/// As on a managed server: the operator's admin is not a superuser, only
+/// CREATEROLE + CREATEDB (what RDS and Cloud SQL give).
+#[tokio::test]
+async fn a_non_superuser_admin_as_on_managed_servers() {
+    let s = suffix();
+    let (admin, role, db) =
+        (format!("capstan_admin_{s}"), format!("capstan_app_{s}"), format!("capstan_db_{s}"));
+    let _cleanup = Cleanup {
+        admin_url: ADMIN.into(),
+        databases: vec![db.clone()],
+        roles: vec![role.clone(), admin.clone()],
+    };
+    let su = connect(ADMIN).await.unwrap();
+    su.batch_execute(&format!("CREATE ROLE {admin} LOGIN CREATEROLE CREATEDB")).await.unwrap();
+    let url = format!("postgres://{admin}@127.0.0.1:5432/postgres");
+    let exec = SqlExecutor::new(SqlConnection::from_url("managed", &Sensitive::new(url)).unwrap());
+
+    let r = exec.run("app-db", &app_ops(&role, &db, "pw-1")).await.unwrap();
+    assert_eq!(r.ops[0].outcome, Outcome::Created);
+    assert_eq!(r.ops[1].outcome, Outcome::Created);
+    assert_eq!(
+        r.ops[1].changes,
+        [format!("granted membership in {role} to {admin} (needed to hand it the database)")]
+    );
+    let owner: String = su
+        .query_one("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1", &[&db])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, role);
+    assert!(verifier_matches("pw-1", &stored_verifier(&role).await));
+
+    // pg_authid is hidden from a non-superuser: the password cannot be
+    // compared, so it is set again and the summary says why. Everything else
+    // is unchanged.
+    let again = exec.run("app-db", &app_ops(&role, &db, "pw-2")).await.unwrap();
+    assert_eq!(again.ops[0].changes, ["password set (the current one cannot be read to compare)"]);
+    assert_eq!(outcomes(&again)[1..], [Outcome::Unchanged; 3]);
+    assert!(verifier_matches("pw-2", &stored_verifier(&role).await));
+}
