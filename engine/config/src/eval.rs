@@ -6,6 +6,7 @@
 //! Values are plain `serde_json::Value`s, since everything ends up as JSON
 //! for a plugin anyway.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
@@ -242,61 +243,62 @@ fn eval_traversal(
         Expression::Variable(v) => Some(v.value().as_str().to_owned()),
         _ => None,
     };
-    let mut cur = eval(ctx, scope, root)?;
+    // Walk borrowed values and clone only what the traversal ends on:
+    // `local.env.x` must not copy every level's values.
+    let mut cur: Cow<'_, Value> = match root {
+        Expression::Variable(v) => Cow::Borrowed(lookup_var(scope, v.value().as_str(), span_of(v))?),
+        _ => Cow::Owned(eval(ctx, scope, root)?),
+    };
     let mut path = root_name.clone().unwrap_or_else(|| "value".to_owned());
     for (i, op) in ops.iter().enumerate() {
         match op.value() {
             TraversalOperator::GetAttr(id) => {
                 let name = id.value().as_str();
-                match cur {
-                    Value::Object(mut m) => match m.remove(name) {
-                        Some(v) => cur = v,
-                        None => {
-                            if root_name.as_deref() == Some("dependency") && i == 2 {
-                                return missing_output(ctx, ops, span_of(op), &path);
-                            }
-                            let mut keys: Vec<&String> = m.keys().collect();
-                            keys.sort();
-                            let hint = if keys.is_empty() {
-                                " (it is empty)".to_owned()
-                            } else {
-                                let shown: Vec<&str> = keys.iter().take(12).map(|k| k.as_str()).collect();
-                                format!(
-                                    " (it has: {}{})",
-                                    shown.join(", "),
-                                    if keys.len() > 12 { ", …" } else { "" }
-                                )
-                            };
-                            return Err(EvalError::new(
-                                ConfigError::NoSuchAttribute { name: path, attribute: name.to_owned(), hint },
-                                span_of(op),
-                            ));
-                        }
-                    },
-                    other => {
-                        return Err(type_err(
-                            format!(
-                                "cannot read attribute `{name}` of `{path}`: it is {}, not an object",
-                                type_name(&other)
-                            ),
-                            span_of(op),
-                        ));
+                let Some(m) = cur.as_object() else {
+                    return Err(type_err(
+                        format!(
+                            "cannot read attribute `{name}` of `{path}`: it is {}, not an object",
+                            type_name(&cur)
+                        ),
+                        span_of(op),
+                    ));
+                };
+                if !m.contains_key(name) {
+                    if root_name.as_deref() == Some("dependency") && i == 2 {
+                        return missing_output(ctx, ops, span_of(op), &path);
                     }
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    let hint = if keys.is_empty() {
+                        " (it is empty)".to_owned()
+                    } else {
+                        let shown: Vec<&str> = keys.iter().take(12).map(|k| k.as_str()).collect();
+                        format!(" (it has: {}{})", shown.join(", "), if keys.len() > 12 { ", …" } else { "" })
+                    };
+                    return Err(EvalError::new(
+                        ConfigError::NoSuchAttribute { name: path, attribute: name.to_owned(), hint },
+                        span_of(op),
+                    ));
                 }
+                cur = match cur {
+                    Cow::Borrowed(v) => Cow::Borrowed(&v[name]),
+                    Cow::Owned(Value::Object(mut m)) => Cow::Owned(m.remove(name).unwrap_or(Value::Null)),
+                    Cow::Owned(_) => Cow::Owned(Value::Null),
+                };
                 path.push('.');
                 path.push_str(name);
             }
             TraversalOperator::Index(e) => {
                 let idx = eval(ctx, scope, e)?;
-                cur = index(cur, &idx, &path, span_of(e))?;
+                cur = Cow::Owned(index(cur.into_owned(), &idx, &path, span_of(e))?);
                 path.push_str("[…]");
             }
             TraversalOperator::LegacyIndex(n) => {
-                cur = index(cur, &Value::from(*n.value()), &path, span_of(op))?;
+                cur = Cow::Owned(index(cur.into_owned(), &Value::from(*n.value()), &path, span_of(op))?);
                 path.push_str("[…]");
             }
             TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
-                let items = match cur {
+                let items = match cur.into_owned() {
                     Value::Array(a) => a,
                     Value::Null => Vec::new(),
                     other => vec![other],
@@ -314,7 +316,7 @@ fn eval_traversal(
             }
         }
     }
-    Ok(cur)
+    Ok(cur.into_owned())
 }
 
 fn missing_output(

@@ -135,11 +135,10 @@ pub(crate) fn check_deferred(c: &Component) {
         deps.insert(name.clone(), Value::Object(dep));
     }
     for d in c.values_custom.iter().chain(&c.inputs) {
-        let mut vars = (*d.vars).clone();
-        vars.insert("dependency".to_owned(), Value::Object(deps.clone()));
+        let root = Scope::Root(&d.vars);
+        let scope = Scope::Bind { name: "dependency", value: Value::Object(deps.clone()), parent: &root };
         let mut ctx = c.ctx(&d.file, &d.dir);
         ctx.lenient_deps = true;
-        let scope = Scope::Root(&vars);
         match eval(&ctx, &scope, &d.expr) {
             Err(e) => c.shared.report(e.into_diagnostic(&d.file, &c.shared)),
             Ok(v) => {
@@ -342,11 +341,11 @@ impl Component {
         let hints = self.dep_hints(command);
 
         let eval_deferred = |d: &Deferred, diags: &mut Diagnostics| -> Option<Value> {
-            let mut vars = (*d.vars).clone();
-            vars.insert("dependency".to_owned(), Value::Object(dep_vars.clone()));
+            let root = Scope::Root(&d.vars);
+            let scope =
+                Scope::Bind { name: "dependency", value: Value::Object(dep_vars.clone()), parent: &root };
             let mut ctx = self.ctx(&d.file, &d.dir);
             ctx.deps = Some(&hints);
-            let scope = Scope::Root(&vars);
             match eval(&ctx, &scope, &d.expr) {
                 Ok(v) => Some(v),
                 Err(e) => {

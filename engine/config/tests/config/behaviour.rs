@@ -336,3 +336,11 @@ fn include_merge_strategies_decide_how_the_component_overrides_the_template() {
     assert_eq!(inputs("envs/dev/core/shallow"), ("*".to_owned(), json!({"labels": {"b": 2}, "keep": true})));
     assert_eq!(inputs("envs/dev/core/none"), ("*".to_owned(), json!({"labels": {"b": 2}})));
 }
+
+#[test]
+fn a_loaded_stack_can_be_shared_across_planner_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<capstan_config::Stack>();
+    assert_send_sync::<capstan_config::ResolvedInputs>();
+    assert_send_sync::<capstan_config::Diagnostics>();
+}
