@@ -327,8 +327,8 @@ fn call_plain(
             let Some(provider) = &ctx.shared.options.secrets else {
                 return Err(a.err(0, "no secret provider is configured to resolve it"));
             };
-            match provider.resolve_ref(&reference) {
-                Ok(v) => Ok(Value::String(ctx.shared.secret_token(v))),
+            match ctx.shared.secret_ref(provider.as_ref(), &reference) {
+                Ok(token) => Ok(Value::String(token)),
                 Err(e) => Err(a.err(0, format!("cannot resolve `{reference}`: {e}"))),
             }
         }

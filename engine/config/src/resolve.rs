@@ -119,6 +119,18 @@ impl ResolvedInputs {
         out
     }
 
+    /// `config show --json`: `{ key: { value, from } }`, values redacted.
+    pub fn show_json(&self) -> Value {
+        let mut out = Map::new();
+        if let Value::Object(m) = self.redacted() {
+            for (k, v) in m {
+                let from = self.origins.get(&k).map(ToString::to_string).unwrap_or_default();
+                out.insert(k, serde_json::json!({ "value": v, "from": from }));
+            }
+        }
+        Value::Object(out)
+    }
+
     pub fn is_sensitive(&self, pointer: &str) -> bool {
         self.sensitive_paths.iter().any(|p| pointer == p || pointer.starts_with(&format!("{p}/")))
     }

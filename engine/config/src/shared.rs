@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     /// Compiled input schemas by their JSON text: every component of a
     /// plugin shares one, so a 1,000-component plan compiles each schema once.
     schemas: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// `secret_ref` results by reference, so a remote secret is fetched once
+    /// per run even though inputs are evaluated at load and again at plan.
+    pub secret_refs: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -58,6 +61,7 @@ impl Shared {
             read_config_cache: Mutex::new(HashMap::new()),
             diags: Mutex::new(Diagnostics::default()),
             schemas: Mutex::new(HashMap::new()),
+            secret_refs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -69,6 +73,20 @@ impl Shared {
         let v = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
         lock(&self.schemas).insert(key, v.clone());
         Ok(v)
+    }
+
+    /// The token for `secret_ref(reference)`, asking the provider only once.
+    pub fn secret_ref(
+        &self,
+        provider: &dyn capstan_core::SecretProvider,
+        reference: &str,
+    ) -> Result<String, capstan_core::SecretSourceError> {
+        if let Some(t) = lock(&self.secret_refs).get(reference) {
+            return Ok(t.clone());
+        }
+        let token = self.secret_token(provider.resolve_ref(reference)?);
+        lock(&self.secret_refs).insert(reference.to_owned(), token.clone());
+        Ok(token)
     }
 
     pub fn report(&self, d: Diagnostic) {

@@ -77,6 +77,10 @@ inputs = {
     let shown = ok.redacted().to_string() + &ok.show() + &format!("{ok:?}{stack:?}");
     assert!(!shown.to_lowercase().contains("hunter2"), "{shown}");
     assert!(ok.show().contains("password = \"(sensitive)\""), "{}", ok.show());
+    assert_eq!(
+        ok.show_json()["password"],
+        json!({"value": "(sensitive)", "from": "envs/dev/core/api/component.hcl:7 (inputs)"})
+    );
 }
 
 #[test]
@@ -343,4 +347,41 @@ fn a_loaded_stack_can_be_shared_across_planner_threads() {
     assert_send_sync::<capstan_config::Stack>();
     assert_send_sync::<capstan_config::ResolvedInputs>();
     assert_send_sync::<capstan_config::Diagnostics>();
+}
+
+/// Counts the provider's `resolve_ref` calls (remote look-ups cost money and time).
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl capstan_core::SecretProvider for Counting {
+    fn open_file(
+        &self,
+        _: &Path,
+        _: &[u8],
+    ) -> Result<BTreeMap<String, capstan_core::Sensitive>, capstan_core::SecretSourceError> {
+        Ok(BTreeMap::new())
+    }
+
+    fn resolve_ref(&self, _: &str) -> Result<capstan_core::Sensitive, capstan_core::SecretSourceError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(capstan_core::Sensitive::new(SECRET))
+    }
+}
+
+#[test]
+fn a_secret_ref_is_fetched_once_per_run() {
+    let dir = tree(&with_levels(&[(
+        "envs/dev/core/api/component.hcl",
+        "component {\n  type = \"app\"\n  plugin = \"p\"\n}\ninputs = {\n  a = secret_ref(\"ssm:/x\")\n  b = secret_ref(\"ssm:/x\")\n}\n",
+    )]));
+    let provider = std::sync::Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+    let options = LoadOptions { secrets: Some(provider.clone()), env: BTreeMap::new() };
+    let stack = load(dir.path(), &options).unwrap_or_else(|d| panic!("{d}"));
+    let r = stack
+        .component("envs/dev/core/api")
+        .unwrap()
+        .resolve_inputs(&BTreeMap::new(), Command::Plan, "", &Value::Null)
+        .unwrap();
+    assert_eq!(r.value["a"], SECRET);
+    assert_eq!(r.sensitive_paths, vec!["/a", "/b"]);
+    assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
