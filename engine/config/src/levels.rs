@@ -39,6 +39,8 @@ pub(crate) struct Level {
     pub vars: Map,
     /// Identifies the chain of levels, for caches.
     pub key: String,
+    /// This level or one above it has errors (already reported).
+    pub broken: bool,
 }
 
 impl Level {
@@ -100,11 +102,13 @@ fn eval_level(
         value: Map::new(),
         vars: Map::new(),
         key,
+        broken: parent.is_some_and(|p| p.broken),
     };
     let Some(body) = &parsed.body else {
         // Syntax error, already reported: lower levels see an empty value
         // rather than a cascade of "undefined" errors.
         level.levels.insert(level_name.to_owned(), Value::Object(Map::new()));
+        level.broken = true;
         return Some(level);
     };
     let mut vars = level.root_vars();
@@ -133,6 +137,7 @@ fn eval_level(
             }
         }
     }
+    level.broken |= !errors.is_empty();
     for e in errors {
         shared.report(e.into_diagnostic(&parsed.file, shared));
     }

@@ -290,6 +290,10 @@ impl Loader {
             Some(Value::String(s)) => s.clone(),
             _ => dir_name(&ns_dir),
         };
+        if ns.broken {
+            // Its errors would only echo the level's, which are already reported.
+            return None;
+        }
         let id = ComponentId { name: dir_name(dir), environment: env_name, namespace };
         component::load_component(&shared, &ns, dir, display(dir), id)
     }

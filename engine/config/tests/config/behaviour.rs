@@ -296,11 +296,14 @@ inputs = {
 }
 
 #[test]
-fn a_broken_env_hcl_does_not_hide_errors_elsewhere() {
+fn a_broken_env_hcl_does_not_hide_errors_elsewhere_nor_echo_below_it() {
     let mut files = with_levels(&[
         ("envs/prod/env.hcl", "locals {\n  environment = \n}\n"),
         ("envs/prod/core/namespace.hcl", "namespace = \"core\"\n"),
-        ("envs/prod/core/api/component.hcl", "component {\n  type = \"app\"\n  plugin = \"p\"\n}\n"),
+        (
+            "envs/prod/core/api/component.hcl",
+            "component {\n  type = \"app\"\n  plugin = local.env.plugin\n}\n",
+        ),
         ("envs/dev/core/api/component.hcl", "component {\n  type = \"app\"\n  plugin = nope()\n}\n"),
     ]);
     files.sort();
