@@ -219,6 +219,7 @@ pub(crate) fn load_component(
     // Includes first: their paths see the levels but not the component's
     // own locals, which may in turn use `include.<name>`.
     let mut included: Vec<(Part, MergeStrategy)> = Vec::new();
+    let mut include_failed = false;
     let mut exposed = Map::new();
     for block in body.get_blocks("include") {
         let name = block.labels.first().map(|l| l.as_str().to_owned()).unwrap_or_default();
@@ -237,6 +238,8 @@ pub(crate) fn load_component(
                 }
             }
             included.push((part, strategy));
+        } else {
+            include_failed = true;
         }
     }
     if !exposed.is_empty() {
@@ -302,7 +305,7 @@ pub(crate) fn load_component(
         spans.insert(name, Location::at(file, span));
     }
 
-    let component = typed_component(&merged, &mut errors);
+    let component = typed_component(&merged, include_failed, &mut errors);
     let files = read_files(&ctx, &merged.files, &mut errors);
     for e in errors {
         shared.report(e.into_diagnostic(file, shared));
@@ -341,8 +344,13 @@ pub(crate) fn load_component(
 
 type Typed = (String, String, semver::VersionReq, Vec<Capability>);
 
-fn typed_component(part: &Part, errors: &mut Vec<EvalError>) -> Option<Typed> {
+/// `include_failed`: an include could not be read (already reported); what
+/// it would have provided is not reported missing again.
+fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError>) -> Option<Typed> {
     if !part.has_component_block {
+        if include_failed {
+            return None;
+        }
         errors.push(EvalError::new(
             ConfigError::Invalid {
                 message: "component.hcl has no `component { type = … plugin = … version = … }` block"
@@ -365,7 +373,7 @@ fn typed_component(part: &Part, errors: &mut Vec<EvalError>) -> Option<Typed> {
             None
         }
         // Present but failed to evaluate: that error is already reported.
-        None if part.component_spans.contains_key(k) => None,
+        None if part.component_spans.contains_key(k) || include_failed => None,
         None => {
             errors.push(EvalError::new(
                 ConfigError::Invalid { message: format!("the `component` block needs `{k}`") },
