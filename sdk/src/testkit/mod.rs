@@ -128,27 +128,48 @@ impl PlanCall {
     /// without `apiVersion`, `kind` or `metadata.name`): those are bugs in the
     /// plugin, and a test should fail loudly on them.
     pub fn run<P: Plugin>(&self) -> Result<ComponentPlan, PlanError> {
+        let outcome = self.pipeline::<std::convert::Infallible>(
+            || Ok(P::metadata()),
+            |inputs| Ok(P::validate(inputs)),
+            |request| Ok(P::plan(request)),
+        );
+        match outcome {
+            Ok(result) => result,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The engine's steps around `plan`, whoever runs the plugin (natively
+    /// here, or in wasm through [`wasm`]). `E` is the runner's own failure.
+    fn pipeline<E>(
+        &self,
+        metadata: impl FnOnce() -> Result<Metadata, E>,
+        validate: impl FnOnce(&Value) -> Result<Vec<Diagnostic>, E>,
+        plan: impl FnOnce(&PlanRequest) -> Result<Result<ComponentPlan, PlanError>, E>,
+    ) -> Result<Result<ComponentPlan, PlanError>, E> {
         let mut request = self.request.clone();
         if self.with_defaults {
-            let metadata = P::metadata();
+            let metadata = metadata()?;
             let mut inputs = defaults_of(&metadata);
             merge(&mut inputs, request.inputs);
             request.inputs = inputs;
             let errors = schema_errors(&metadata, &request.inputs, false);
             if !errors.is_empty() {
-                return Err(PlanError::InvalidInputs(errors));
+                return Ok(Err(PlanError::InvalidInputs(errors)));
             }
             let errors: Vec<Diagnostic> =
-                P::validate(&request.inputs).into_iter().filter(|d| d.severity == Severity::Error).collect();
+                validate(&request.inputs)?.into_iter().filter(|d| d.severity == Severity::Error).collect();
             if !errors.is_empty() {
-                return Err(PlanError::InvalidInputs(errors));
+                return Ok(Err(PlanError::InvalidInputs(errors)));
             }
         }
-        let plan = P::plan(&request)?;
-        for object in &plan.objects {
-            check_manifest(object);
+        let result = plan(&request)?;
+        if let Ok(plan) = &result {
+            for object in &plan.objects {
+                check_manifest(object);
+            }
         }
-        Ok(plan)
+        Ok(result)
     }
 }
 

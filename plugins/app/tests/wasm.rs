@@ -1,0 +1,102 @@
+//! The built `capstan_plugin_app.wasm` through the real engine host: proves
+//! the SDK's export glue and WIT conversions, which only exist in the wasm
+//! build, give the same answers as the native crate the other tests run.
+//! The test builds the plugin from source (target/wasm) before using it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use capstan_plugin_app::App;
+use capstan_sdk::prelude::*;
+use capstan_sdk::testkit::{PlanCall, wasm};
+use serde_json::json;
+
+fn app_wasm() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+        wasm::build(&manifest, "capstan-plugin-app").expect("build the app plugin for wasm32-wasip2")
+    })
+}
+
+fn wired() -> PlanCall {
+    PlanCall::new(json!({
+        "image": "registry.example.com/oob/consent:1.4.2", "port": 8080,
+        "env": {"LOG_LEVEL": "info", "API_TOKEN": "tok-123"},
+        "autoscaling": {"min": 2, "max": 4, "cpu": 75}, "pdb": {"min_available": 1},
+        "ingress": {"host": "consent.example.com"}, "service_monitor": {},
+    }))
+    .component("staging", "core", "oob-consent")
+    .sensitive("/env/API_TOKEN")
+    .dependency(
+        "db",
+        "postgres",
+        json!({"host": "db", "port": 5432, "database": "consent", "user": "consent",
+        "password_secret": {"name": "db-consent", "key": "password"}}),
+    )
+    .dependency("dapr", "dapr", json!({"pubsub": "pubsub"}))
+    .dependency("waf", "waf", json!({"ingress_class": "nginx-waf"}))
+    .dependency(
+        "certs",
+        "cert-manager",
+        json!({"issuer": {"kind": "ClusterIssuer", "name": "acme-staging"}}),
+    )
+}
+
+#[test]
+fn the_component_describes_itself_as_the_crate_does() {
+    let plugin = wasm::load(app_wasm()).unwrap();
+    assert_eq!(plugin.metadata(), &App::metadata());
+}
+
+#[test]
+fn the_component_plans_exactly_what_the_crate_plans() {
+    let call = wired();
+    let native = call.run::<App>().unwrap();
+    let in_wasm = call.run_wasm(app_wasm()).unwrap().unwrap();
+    assert_eq!(in_wasm, native);
+    assert_eq!(in_wasm.objects.len(), 7);
+}
+
+#[test]
+fn invalid_inputs_cross_the_boundary_as_typed_diagnostics() {
+    // Straight to plan, no schema: the plugin's own check, through WIT.
+    let request = PlanCall::new(json!({"replicas": 1})).request();
+    let err = wasm::run_plan(app_wasm(), &request).unwrap().unwrap_err();
+    match err {
+        PlanError::InvalidInputs(d) => {
+            assert_eq!((d[0].path.as_str(), d[0].message.as_str()), ("/image", "missing field `image`"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Cross-field rules from the plugin's validate export.
+    let err = PlanCall::new(json!({"image": "x", "ingress": {"host": "h"}}))
+        .run_wasm(app_wasm())
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(&err, PlanError::InvalidInputs(d) if d[0].path == "/ingress"), "{err:?}");
+}
+
+#[test]
+fn a_dependency_error_crosses_as_missing_dependency() {
+    let err = PlanCall::new(json!({"image": "x"}))
+        .dependency("db", "postgres", json!({"port": 5432}))
+        .run_wasm(app_wasm())
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(&err, PlanError::MissingDependency(m) if m.contains("`db`")), "{err:?}");
+}
+
+#[test]
+fn health_is_answered_by_the_component() {
+    let plugin = wasm::load(app_wasm()).unwrap();
+    let cx = capstan_host::CallContext::default();
+    let ready = json!({"kind": "Deployment", "metadata": {"generation": 3}, "spec": {"replicas": 2},
+        "status": {"observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}});
+    assert_eq!(plugin.health(&cx, &ready).unwrap(), Health::Ready);
+    let stuck = json!({"kind": "Deployment", "status": {"conditions": [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]}});
+    assert_eq!(plugin.health(&cx, &stuck).unwrap(), Health::Degraded("timed out".into()));
+}
