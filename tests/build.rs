@@ -7,8 +7,19 @@ use std::path::{Path, PathBuf};
 
 use capstan_wasm_build::{Spec, build};
 
-const GUESTS: &[&str] =
-    &["ok", "loop", "oom", "fs", "recurse", "flood", "panic", "bad-output", "bad-metadata", "contract-v9"];
+const GUESTS: &[&str] = &[
+    "ok",
+    "loop",
+    "oom",
+    "fs",
+    "recurse",
+    "flood",
+    "panic",
+    "sleep",
+    "bad-output",
+    "bad-metadata",
+    "contract-v9",
+];
 
 fn main() {
     let tests_dir =

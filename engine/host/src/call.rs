@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_core::ComponentId;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{Store, Trap};
+use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::{effects, log, types};
@@ -100,6 +101,21 @@ impl CallState {
             None => CallFailure::Trap { message: format!("{err:#}") },
         }
     }
+}
+
+impl CallState {
+    /// A pollable that is always ready (see `timers_fire_at_once`).
+    pub(crate) fn ready_pollable(&mut self) -> wasmtime::Result<Resource<DynPollable>> {
+        let ready = self.table.push(Ready)?;
+        wasmtime_wasi::p2::subscribe(&mut self.table, ready)
+    }
+}
+
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
 }
 
 impl WasiView for CallState {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+use wasmtime::StoreContextMut;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -70,6 +71,7 @@ impl PluginHost {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| engine_err("linking WASI", &e))?;
+        timers_fire_at_once(&mut linker).map_err(|e| engine_err("linking WASI clocks", &e))?;
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| engine_err("linking the plugin imports", &e))?;
 
@@ -128,6 +130,28 @@ impl PluginHost {
         }
         Ok((component, false))
     }
+}
+
+/// The version of `wasi:clocks` that wasmtime-wasi 48 links (semver-compatible
+/// imports of older 0.2.x versions resolve to it).
+const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replaces WASI's timers with ones that are ready at once. A sleeping guest
+/// blocks inside host code, where epoch interruption cannot reach it, so a
+/// real timer would let a plugin hold a thread past its time limit; and a pure
+/// plugin has nothing to wait for. A guest that waits in a loop instead spins,
+/// and the time limit stops it.
+fn timers_fire_at_once(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(WASI_CLOCKS)?;
+    clock.func_wrap("subscribe-duration", |mut store: StoreContextMut<'_, CallState>, (_,): (u64,)| {
+        Ok((store.data_mut().ready_pollable()?,))
+    })?;
+    clock.func_wrap("subscribe-instant", |mut store: StoreContextMut<'_, CallState>, (_,): (u64,)| {
+        Ok((store.data_mut().ready_pollable()?,))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// A counting semaphore: at most as many calls run as the pool has slots, so

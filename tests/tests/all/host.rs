@@ -186,6 +186,19 @@ fn infinite_loop_is_stopped_by_the_time_limit() {
 }
 
 #[test]
+fn sleeping_cannot_hold_the_host_past_the_time_limit() {
+    let h = harness(|c| c.call_timeout = Duration::from_secs(1));
+    let plugin = h.load("sleep");
+    let started = Instant::now();
+    let answer = plugin.plan(&cx(), &request(json!({})));
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "an hour's sleep held the host for {elapsed:?}");
+    // Timers fire at once inside the sandbox: a pure plugin has nothing to wait for.
+    assert!(matches!(answer, Ok(Ok(_))), "{answer:?}");
+    h.still_plans();
+}
+
+#[test]
 fn allocating_a_gibibyte_hits_the_memory_limit() {
     let h = harness(|_| {});
     let err = h.plan_fails("oom", json!({}));

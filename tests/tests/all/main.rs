@@ -5,7 +5,7 @@
 //! Modules:
 //! - `host`: the plugin host (`capstan-host`) against hostile guests
 //!   (`tests/guests/*`): time, memory and stack limits, filesystem denial,
-//!   output caps, panics, contract violations and versions, and the
+//!   output caps, sleeping, panics, contract violations and versions, and the
 //!   compiled-plugin cache; after each, the same host still plans a
 //!   well-behaved guest.
 
