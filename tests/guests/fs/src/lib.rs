@@ -20,6 +20,7 @@ guest_common::guest!("fs", |_req| {
         "inside": attempt_read("/component/component.hcl"),
         "escape": attempt_read("/component/../outside.txt"),
         "escape-abs": attempt_read("/component/../../etc/passwd"),
+        "symlink": attempt_read("/component/link-to-outside"),
         "write": match std::fs::write("/component/planted.txt", b"x") {
             Ok(()) => "wrote".to_owned(),
             Err(e) => format!("denied: {e}"),
