@@ -222,3 +222,23 @@ fn every_variant_renders_objects_valid_for_kubernetes_and_the_cert_manager_crds(
     let objects: Vec<Value> = variants.iter().flat_map(|v| v.run::<CertManager>().unwrap().objects).collect();
     assert_valid_manifests("all-variants", &objects);
 }
+
+/// The `.wasm` built from this crate, run through the engine's host (the
+/// wasmtime sandbox and WIT conversions `capstan plan` uses), plans exactly
+/// what the native build plans, and refuses bad inputs the same way.
+#[test]
+fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+    let wasm = capstan_sdk::testkit::wasm::build(workspace, env!("CARGO_PKG_NAME")).unwrap();
+    let variant = call(json!({
+        "acme": { "email": "p@example.com" },
+        "ca": { "enabled": true, "certificate": CA_CERT, "private_key": CA_KEY },
+        "certificates": [{ "name": "a", "hosts": ["a.example.com"], "namespace": "apps" }],
+    }))
+    .dependency("waf", "waf", json!({ "ingress_class": "nginx-waf", "annotations": {} }))
+    .sensitive("/ca/private_key");
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<CertManager>().unwrap());
+
+    let bad = call(json!({ "acme": { "email": "nobody" } }));
+    assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<CertManager>().unwrap_err());
+}
