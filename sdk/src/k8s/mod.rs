@@ -83,3 +83,53 @@ pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Valu
             && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capstan_core::ComponentId;
+
+    fn component() -> ComponentId {
+        ComponentId { name: "db".into(), environment: "staging".into(), namespace: "data".into() }
+    }
+
+    #[test]
+    fn metadata_carries_the_standard_labels_and_a_stable_selector() {
+        let meta = Meta::new(&component(), "db-rw", "database").annotation("a", "b");
+        let v = meta.to_value();
+        assert_eq!(v["namespace"], "data");
+        assert_eq!(v["labels"]["app.kubernetes.io/managed-by"], MANAGED_BY);
+        assert_eq!(v["labels"]["capstan.dev/environment"], "staging");
+        assert_eq!(v["annotations"], json!({"a": "b"}));
+        assert_eq!(
+            json!(meta.selector()),
+            json!({"app.kubernetes.io/component": "database", "app.kubernetes.io/instance": "db", "app.kubernetes.io/name": "db"})
+        );
+        let cluster = Meta::new(&component(), "ca", "issuer").cluster_scoped().to_value();
+        assert!(cluster.get("namespace").is_none());
+        assert!(meta.renamed("other").to_value().get("annotations").is_none());
+    }
+
+    #[test]
+    fn secrets_and_env_from_secrets_keep_values_out_of_workloads() {
+        let meta = Meta::new(&component(), "db", "database");
+        let data = BTreeMap::from([("password".to_owned(), Sensitive::new("pw"))]);
+        assert_eq!(secret(&meta, &data)["stringData"], json!({"password": "pw"}));
+        let r = crate::contracts::SecretKeyRef { name: "db".into(), key: "password".into(), namespace: None };
+        let c = Container::new("pg", "postgres:16").env_secret("PGPASSWORD", &r).to_value();
+        assert_eq!(c["env"][0]["valueFrom"]["secretKeyRef"], json!({"name": "db", "key": "password"}));
+        assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    }
+
+    #[test]
+    fn a_stateful_set_keeps_its_claims_and_headless_service() {
+        let meta = Meta::new(&component(), "db", "database");
+        let pod = PodTemplate::new(&meta).container(&Container::new("pg", "postgres:16")).run_as(999, 999);
+        let claim = json!({"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}});
+        let sts = stateful_set(&meta, "db-headless", 3, &pod, vec![claim.clone()]);
+        assert_eq!(sts["spec"]["serviceName"], "db-headless");
+        assert_eq!(sts["spec"]["volumeClaimTemplates"], json!([claim]));
+        assert_eq!(sts["spec"]["template"]["spec"]["securityContext"]["runAsUser"], 999);
+        assert_eq!(sts["spec"]["selector"]["matchLabels"], json!(meta.selector()));
+    }
+}
