@@ -21,8 +21,14 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
 
     // The operator's own env wins over what dependencies suggest (to point
     // DATABASE_HOST at a pooler, say); duplicates would fail server-side apply.
-    let mut env: Vec<(String, Env)> =
-        wiring.env.iter().filter(|(k, _)| !inputs.env.contains_key(k)).cloned().collect();
+    let mut env: Vec<(String, Env)> = Vec::new();
+    for (key, value) in &wiring.env {
+        if inputs.env.contains_key(key) {
+            capstan_sdk::log::info!("env {key}: the value from inputs replaces the one from dependencies");
+        } else {
+            env.push((key.clone(), value.clone()));
+        }
+    }
     let env_secret_name = format!("{name}-env");
     let mut sensitive_env = BTreeMap::new();
     for (key, value) in &inputs.env {

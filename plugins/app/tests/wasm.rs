@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use capstan_host::{HostConfig, LogSink};
 
 use capstan_plugin_app::App;
 use capstan_sdk::prelude::*;
@@ -99,4 +101,48 @@ fn health_is_answered_by_the_component() {
     let stuck = json!({"kind": "Deployment", "status": {"conditions": [
         {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]}});
     assert_eq!(plugin.health(&cx, &stuck).unwrap(), Health::Degraded("timed out".into()));
+}
+
+/// Keeps what plugins log, as the engine's sink would receive it.
+#[derive(Default)]
+struct Captured(Mutex<Vec<String>>);
+
+impl LogSink for Captured {
+    fn log(
+        &self,
+        plugin: &str,
+        component: Option<&ComponentId>,
+        level: capstan_sdk::capstan_core::LogLevel,
+        message: &str,
+    ) {
+        let component = component.map(ToString::to_string).unwrap_or_default();
+        self.0.lock().unwrap().push(format!("{plugin} {component} {level:?}: {message}"));
+    }
+}
+
+#[test]
+fn sdk_log_calls_reach_the_engine_tagged_with_plugin_and_component() {
+    let sink = Arc::new(Captured::default());
+    let config = HostConfig { pooling: false, log_sink: sink.clone(), ..HostConfig::default() };
+    let plugin = wasm::load_with(app_wasm(), config).unwrap();
+    let request = PlanCall::new(json!({"image": "x", "replicas": 1, "env": {"DATABASE_HOST": "pgbouncer"},
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}))
+    .component("staging", "core", "oob-consent")
+    .dependency(
+        "db",
+        "postgres",
+        json!({"host": "db", "port": 5432, "database": "consent", "user": "consent",
+            "password_secret": {"name": "db-consent", "key": "password"}}),
+    )
+    .request();
+    let cx = capstan_host::CallContext::for_component(request.component.clone());
+    plugin.plan(&cx, &request).unwrap().unwrap();
+    let logs = sink.0.lock().unwrap().clone();
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        logs,
+        [format!(
+            "capstan/app {version} staging/core/oob-consent Info: env DATABASE_HOST: the value from inputs replaces the one from dependencies"
+        )]
+    );
 }

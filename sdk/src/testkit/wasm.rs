@@ -51,7 +51,12 @@ pub fn build(manifest: &Path, package: &str) -> Result<PathBuf, WasmError> {
 /// Loads a plugin with the engine's default limits. Pooling is off: a test
 /// loads a few plugins and should not reserve address space for many.
 pub fn load(wasm: &Path) -> Result<Plugin, WasmError> {
-    let config = HostConfig { pooling: false, ..HostConfig::default() };
+    load_with(wasm, HostConfig { pooling: false, ..HostConfig::default() })
+}
+
+/// Loads a plugin with a host configured by the test: another `log_sink` to
+/// check what the plugin logs, tighter limits, a cache directory.
+pub fn load_with(wasm: &Path, config: HostConfig) -> Result<Plugin, WasmError> {
     let host = PluginHost::new(config).map_err(WasmError::Load)?;
     host.load_file(wasm).map_err(WasmError::Load)
 }
