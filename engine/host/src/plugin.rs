@@ -83,6 +83,11 @@ impl Plugin {
         &self.inner.metadata
     }
 
+    /// `name version`, as logs and errors name the plugin.
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
     /// The SHA-256 of the plugin's wasm, in hex.
     pub fn digest(&self) -> &str {
         &self.inner.digest

@@ -137,6 +137,7 @@ fn well_behaved_guest_answers_every_export() {
     assert_eq!(m.defaults, "greeting: hello\n");
     assert_eq!(m.capabilities, vec![Capability::Sql("main".into()), Capability::ReadComponentDir]);
     assert_eq!(plugin.digest().len(), 64);
+    assert_eq!(plugin.label(), "test/ok 0.1.0");
 
     assert_eq!(plugin.validate(&cx(), &json!({"greeting": "hi"})).unwrap(), vec![]);
     let diags = plugin.validate(&cx(), &json!({"greeting": ""})).unwrap();
