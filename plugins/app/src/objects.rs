@@ -15,6 +15,13 @@ const PORT_NAME: &str = "http";
 
 pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<ComponentPlan, PlanError> {
     let name = req.component.name.as_str();
+    if !is_dns_label(name) {
+        return Err(PlanError::Failed(format!(
+            "component name `{name}` cannot name the app's Deployment and Service: Kubernetes wants at most 63 \
+             lower-case letters, digits and `-`, starting with a letter and ending with a letter or digit; \
+             rename the component's directory"
+        )));
+    }
     let meta = Meta::new(&req.component, name, "server");
     let port = inputs.port.map(|p| p.get());
     let mut objects = Vec::new();
@@ -134,4 +141,13 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     }
 
     Ok(ComponentPlan { objects, effects: Vec::new(), outputs: contracts::outputs(&outputs, &[])? })
+}
+
+/// An RFC 1035 label, what a Service name must be (and what fits in a label value).
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.last().is_some_and(|b| *b != b'-')
 }

@@ -591,6 +591,26 @@ mod bad_inputs {
     }
 
     #[test]
+    fn a_component_name_kubernetes_cannot_use_is_refused_naming_it() {
+        for bad in ["3ds-server", "Consent", "oob_consent", "trailing-"] {
+            let err = PlanCall::new(json!({"image": "x"}))
+                .component("staging", "core", bad)
+                .run::<App>()
+                .unwrap_err();
+            assert!(
+                matches!(&err, PlanError::Failed(m) if m.contains(&format!("`{bad}`"))),
+                "{bad}: {err:?}"
+            );
+        }
+        assert!(
+            PlanCall::new(json!({"image": "x"}))
+                .component("staging", "core", "oob-consent-2")
+                .run::<App>()
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn a_pdb_that_would_block_drains_is_a_warning_not_an_error() {
         let inputs = json!({"image": "x", "replicas": 2, "pdb": {"min_available": 2}});
         let warnings = App::validate(&{
