@@ -1,0 +1,204 @@
+//! The command line, as clap sees it. Handlers live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "capstan",
+    version,
+    about = "Plan and apply a platform described in HCL, one sandboxed plugin per component"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Plain output: no colours, no live display (also when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every file of the tree below DIR and report every problem found.
+    Validate { dir: PathBuf },
+    /// Show how a component's configuration resolves.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the component dependency graph.
+    Graph {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Show what apply would change, without changing anything.
+    Plan(PlanArgs),
+    /// Show the plan, ask, and apply it.
+    Apply(ApplyArgs),
+    /// Remove everything Capstan applied below DIR, in reverse dependency order.
+    Destroy(DestroyArgs),
+    /// Print the recorded outputs of a component.
+    Output {
+        component_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or repair recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Encrypted secret files and keys.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// Write YAML for GitOps (Argo CD, Flux) under --out-dir. No cluster needed.
+    Render,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A directory of the stack: every component at or below it runs.
+    pub dir: PathBuf,
+    /// How many components may run at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallelism: usize,
+    #[arg(long, value_enum, default_value_t = TargetKind::Render)]
+    pub target: TargetKind,
+    /// Where the render target writes (default: `rendered/` at the stack root).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// How long to wait for the state lock held by another run.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Extra plugin directories, searched before the built-in plugins.
+    #[arg(long = "plugin-dir")]
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan, to apply exactly it later.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A plan saved by `capstan plan --out`; refused if the tree or state changed since.
+    pub plan_file: Option<PathBuf>,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The fully resolved inputs of one component, with where each value came from.
+    Show {
+        component_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// The components recorded in state.
+    List { dir: PathBuf },
+    /// What is recorded for one component.
+    Show { component_dir: PathBuf },
+    /// Release a lock left by a run that died.
+    Unlock { dir: PathBuf, lock_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print a plugin's metadata.
+    Inspect {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the plugins this engine can find.
+    List {
+        #[arg(long = "plugin-dir")]
+        plugin_dirs: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Create an age identity and print its public recipient.
+    Keygen,
+    /// Set one secret; the value is read from standard input.
+    Set { file: PathBuf, key: String },
+    /// List a file's secrets; values only with --reveal.
+    Show {
+        file: PathBuf,
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Edit a file's secrets in $EDITOR.
+    Edit { file: PathBuf },
+    /// Add or remove a recipient on every secret file below a directory.
+    #[command(subcommand)]
+    Recipients(RecipientsCommand),
+    /// New key pair; every secret file below DIR re-encrypted, all or nothing.
+    RotateKeys { stack_dir: PathBuf },
+    /// Print the identities as JSON, for backup.
+    ExportKeys,
+    /// Read identities exported by export-keys from standard input.
+    ImportKeys,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    Add { stack_dir: PathBuf, recipient: String },
+    Remove { stack_dir: PathBuf, recipient: String },
+}
+
+/// `30s`, `2m`, `500ms`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?} (try 30s, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit in {s:?}: use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,7 @@
+//! One module per command family.
+
+pub mod plugin;
+pub mod run;
+pub mod secrets;
+pub mod state;
+pub mod tree;

@@ -1,0 +1,111 @@
+//! What the operator sees while components run: a live display on a
+//! terminal, one line per event otherwise (CI logs, pipes, `--no-color`).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Where a component is in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Planning,
+    /// Planned, with changes to make.
+    Planned,
+    Applying,
+    Ready,
+    Unchanged,
+    Failed,
+}
+
+impl Phase {
+    fn word(self) -> &'static str {
+        match self {
+            Phase::Planning => "planning",
+            Phase::Planned => "planned",
+            Phase::Applying => "applying",
+            Phase::Ready => "ready",
+            Phase::Unchanged => "unchanged",
+            Phase::Failed => "failed",
+        }
+    }
+
+    fn finished(self) -> bool {
+        matches!(self, Phase::Planned | Phase::Ready | Phase::Unchanged | Phase::Failed)
+    }
+}
+
+pub struct Progress {
+    started: Instant,
+    mode: Mode,
+}
+
+enum Mode {
+    Quiet,
+    Lines(Mutex<std::io::Stderr>),
+    Live { bars: MultiProgress, active: Mutex<BTreeMap<String, (ProgressBar, Instant)>> },
+}
+
+impl Progress {
+    /// Live when stderr is a terminal and colour is allowed; plain lines otherwise.
+    pub fn new(plain: bool) -> Self {
+        let live = !plain && std::io::stderr().is_terminal();
+        let mode = if live {
+            Mode::Live {
+                bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                active: Mutex::new(BTreeMap::new()),
+            }
+        } else {
+            Mode::Lines(Mutex::new(std::io::stderr()))
+        };
+        Self { started: Instant::now(), mode }
+    }
+
+    /// No progress at all (machine-readable output on stdout is enough).
+    pub fn quiet() -> Self {
+        Self { started: Instant::now(), mode: Mode::Quiet }
+    }
+
+    pub fn update(&self, component: &str, phase: Phase, detail: Option<&str>) {
+        let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
+        match &self.mode {
+            Mode::Quiet => {}
+            Mode::Lines(err) => {
+                let at = self.started.elapsed();
+                if let Ok(mut err) = err.lock() {
+                    let _ = writeln!(err, "[{:>7}] {component}: {}{detail}", secs(at), phase.word());
+                }
+            }
+            Mode::Live { bars, active } => {
+                let Ok(mut active) = active.lock() else { return };
+                if phase.finished() {
+                    let since = active.remove(component).map(|(bar, since)| {
+                        bar.finish_and_clear();
+                        bars.remove(&bar);
+                        since
+                    });
+                    let took = since.map(|s| format!(" ({})", secs(s.elapsed()))).unwrap_or_default();
+                    let _ = bars.println(format!("{component}: {}{took}{detail}", phase.word()));
+                } else {
+                    let (bar, _) = active.entry(component.to_string()).or_insert_with(|| {
+                        let bar = bars.add(ProgressBar::new_spinner());
+                        bar.set_style(
+                            ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]")
+                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        );
+                        bar.enable_steady_tick(Duration::from_millis(120));
+                        bar.set_prefix(component.to_string());
+                        (bar, Instant::now())
+                    });
+                    bar.set_message(format!("{}{detail}", phase.word()));
+                }
+            }
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}

@@ -1,0 +1,145 @@
+//! Turns the operator's configuration into the real things the planner
+//! talks to: the state backend, the target, the effect drivers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+use capstan_config::{Connection, Stack, StateBackend as StateSetting};
+use capstan_core::{ComponentId, Effect, EffectKind, Sensitive, Text};
+use capstan_plan::{EffectRunner, ObjectRef, ObjectTarget, SeamError};
+use capstan_render::{RenderTarget, RenderedComponent};
+use capstan_sql::{SqlConnection, SqlExecutor};
+use capstan_state::AnyBackend;
+
+/// Loads the stack below `dir`, with secrets opened by the operator's identity.
+pub fn load_stack(dir: &Path) -> anyhow::Result<Stack> {
+    let env = capstan_secrets::Env::from_process();
+    let secrets = capstan_secrets::Secrets::from_env(env).context("setting up secrets")?;
+    let options =
+        capstan_config::LoadOptions { secrets: Some(Arc::new(secrets)), env: std::env::vars().collect() };
+    capstan_config::load(dir, &options).map_err(|diags| anyhow::anyhow!("{diags}"))
+}
+
+/// The state backend `client.hcl` chose (local when it chose none).
+pub async fn state_backend(stack: &Stack) -> anyhow::Result<AnyBackend> {
+    Ok(match &stack.client.state {
+        StateSetting::Local => AnyBackend::local(&stack.root),
+        StateSetting::LocalPath { path } => {
+            AnyBackend::Local(capstan_state::LocalBackend::in_dir(stack.root.join(path)))
+        }
+        StateSetting::Postgres { url, settings } => {
+            let stack_name =
+                settings.get("stack").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
+                    stack.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                });
+            let url = Sensitive::new(url.expose());
+            AnyBackend::postgres(capstan_state::PostgresConfig::new(url, stack_name))
+                .await
+                .context("connecting to the PostgreSQL state backend")?
+        }
+        StateSetting::Other { name, .. } => {
+            bail!("client.hcl: unknown state backend {name:?} (use local or postgres)")
+        }
+    })
+}
+
+/// The render target: YAML files under `out_dir`.
+pub struct Render(pub RenderTarget);
+
+impl Render {
+    pub fn new(stack: &Stack, out_dir: Option<&Path>) -> Self {
+        let out: PathBuf = out_dir.map_or_else(|| stack.root.join("rendered"), Path::to_path_buf);
+        Self(RenderTarget::new(out))
+    }
+}
+
+impl ObjectTarget for Render {
+    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(self.0.current(component, &object.kind, &object.name)?)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        _prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        // The component's directory is made to hold exactly `objects`, so
+        // pruned objects' files go with it.
+        self.0.apply_component(&RenderedComponent { id: component.clone(), objects: objects.to_vec() })?;
+        Ok(())
+    }
+}
+
+/// Runs effects on the connections configured in client.hcl and env.hcl.
+pub struct Drivers {
+    runtime: tokio::runtime::Handle,
+    /// Connections by environment, then by name.
+    connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
+}
+
+impl Drivers {
+    pub fn new(stack: &Stack, runtime: tokio::runtime::Handle) -> Self {
+        let mut connections = BTreeMap::new();
+        for c in stack.components.values() {
+            connections.entry(c.id.environment.clone()).or_insert_with(|| stack.connections_for(c));
+        }
+        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn connection(&self, component: &ComponentId, name: &str) -> Result<&Connection, SeamError> {
+        self.connections.get(&component.environment).and_then(|c| c.get(name)).ok_or_else(|| {
+            format!(
+                "no connection named {name:?} is configured for environment {} \
+                 (add a `connection \"{name}\"` block to client.hcl or env.hcl)",
+                component.environment
+            )
+            .into()
+        })
+    }
+
+    fn sql_executor(&self, component: &ComponentId, name: &str) -> Result<Arc<SqlExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.sql.lock().map_err(|_| "SQL driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => return Err(format!("connection {name:?} has no url").into()),
+        };
+        let executor = Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?));
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
+impl EffectRunner for Drivers {
+    fn run(&self, component: &ComponentId, effect: &Effect) -> Result<Value, SeamError> {
+        match &effect.kind {
+            EffectKind::Sql(_) => {
+                let executor = self.sql_executor(component, &effect.target)?;
+                let result = self.runtime.block_on(executor.apply(effect))?;
+                Ok(result.body)
+            }
+            EffectKind::Amqp(_) => Err(format!(
+                "effect {} targets AMQP connection {:?}, and this engine has no AMQP driver yet; \
+                 use an in-cluster messaging backend for now",
+                effect.id, effect.target
+            )
+            .into()),
+            EffectKind::Http(_) => Err(format!(
+                "effect {} calls {:?}, and this engine has no cloud API driver yet",
+                effect.id, effect.target
+            )
+            .into()),
+        }
+    }
+}
