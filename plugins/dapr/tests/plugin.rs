@@ -282,3 +282,17 @@ fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
         );
     }
 }
+
+/// The `.wasm` built from this crate, run through the engine's host (the
+/// wasmtime sandbox and WIT conversions `capstan plan` uses), plans exactly
+/// what the native build plans, and refuses bad inputs the same way.
+#[test]
+fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+    let wasm = capstan_sdk::testkit::wasm::build(workspace, env!("CARGO_PKG_NAME")).unwrap();
+    let variant = call(kafka());
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<Dapr>().unwrap());
+
+    let bad = PlanCall::new(json!({}));
+    assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<Dapr>().unwrap_err());
+}

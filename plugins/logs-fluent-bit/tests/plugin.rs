@@ -253,3 +253,18 @@ fn every_output_renders_objects_valid_for_kubernetes_1_30() {
     let objects: Vec<Value> = variants.iter().flat_map(|v| v.run::<FluentBit>().unwrap().objects).collect();
     assert_valid_manifests("all-outputs", &objects);
 }
+
+/// The `.wasm` built from this crate, run through the engine's host (the
+/// wasmtime sandbox and WIT conversions `capstan plan` uses), plans exactly
+/// what the native build plans, and refuses bad inputs the same way.
+#[test]
+fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+    let wasm = capstan_sdk::testkit::wasm::build(workspace, env!("CARGO_PKG_NAME")).unwrap();
+    let variant = call(json!({ "output": "splunk", "splunk": { "host": "hec", "token": TOKEN } }))
+        .sensitive("/splunk/token");
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<FluentBit>().unwrap());
+
+    let bad = call(json!({ "output": "splunk", "splunk": { "host": "hec", "token": TOKEN } }));
+    assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<FluentBit>().unwrap_err());
+}

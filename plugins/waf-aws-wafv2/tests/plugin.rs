@@ -166,3 +166,18 @@ fn the_declared_call_creates_the_web_acl_on_the_wafv2_api_and_its_arn_reaches_th
     );
     assert_eq!(second.output("web_acl_arn"), Some(&json!(arn)));
 }
+
+/// The `.wasm` built from this crate, run through the engine's host (the
+/// wasmtime sandbox and WIT conversions `capstan plan` uses), plans exactly
+/// what the native build plans, and refuses bad inputs the same way.
+#[test]
+fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+    let wasm = capstan_sdk::testkit::wasm::build(workspace, env!("CARGO_PKG_NAME")).unwrap();
+    let arn = "arn:aws:wafv2:sa-east-1:123456789012:regional/webacl/production-waf/0f1e";
+    let variant = call(json!({})).effect_result("web-acl", json!({ "Summary": { "ARN": arn } }));
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<AwsWafV2>().unwrap());
+
+    let bad = call(json!({ "rate_limit": { "window_seconds": 30 } }));
+    assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<AwsWafV2>().unwrap_err());
+}

@@ -261,3 +261,19 @@ fn the_modsecurity_snippet_parses_with_libmodsecurity_and_the_owasp_crs() {
     );
     assert!(!ok, "a broken SecRuleEngine value must not load");
 }
+
+/// The `.wasm` built from this crate, run through the engine's host (the
+/// wasmtime sandbox and WIT conversions `capstan plan` uses), plans exactly
+/// what the native build plans, and refuses bad inputs the same way.
+#[test]
+fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+    let wasm = capstan_sdk::testkit::wasm::build(workspace, env!("CARGO_PKG_NAME")).unwrap();
+    let variant =
+        call(json!({ "mtls": { "enabled": true }, "rule_exclusions": [{ "id": 942100, "path": "/a" }] }))
+            .dependency("certs", "cert-manager", cert_manager());
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<IngressNginxWaf>().unwrap());
+
+    let bad = call(json!({ "rule_exclusions": [{ "id": 42 }] }));
+    assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<IngressNginxWaf>().unwrap_err());
+}
