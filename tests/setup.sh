@@ -10,6 +10,10 @@ rustup target add wasm32-wasip2 >/dev/null
 
 need_apt=()
 command -v age >/dev/null || need_apt+=(age)
+# libmodsecurity's rule checker and the OWASP Core Rule Set: the WAF plugin's
+# ModSecurity snippet is parsed by the real engine in its tests.
+dpkg -s libmodsecurity3 >/dev/null 2>&1 || need_apt+=(libmodsecurity3)
+dpkg -s modsecurity-crs >/dev/null 2>&1 || need_apt+=(modsecurity-crs)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -32,6 +32,10 @@ fn main() {
     out.push_str("];\n");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out_dir.join("builtin.rs"), out).expect("write builtin.rs");
+    // The CLI's end-to-end tests inspect a built plugin file directly.
+    if let Some(app) = built.get("capstan-plugin-app") {
+        println!("cargo:rustc-env=CAPSTAN_TEST_APP_WASM={}", app.display());
+    }
     println!("cargo:rerun-if-changed={}", plugins_dir.display());
     println!("cargo:rerun-if-changed={}", root.join("sdk").display());
 }

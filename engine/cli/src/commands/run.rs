@@ -199,7 +199,11 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
     } else {
         let text = format!("{}{}", report::plan_text(&plans), orphan_text(&orphans));
         print!("{text}");
-        println!("\n{}", report::plan_summary(&plans));
+        if failures.is_empty() {
+            println!("\n{}", report::plan_summary(&plans));
+        } else {
+            println!("\nPlanning failed for {} component(s); see below.", failures.len());
+        }
     }
     if let Some(out) = &args.out {
         let saved = SavedPlan {
@@ -354,7 +358,9 @@ fn check_saved_plan(
     if saved.format != SAVED_PLAN_FORMAT {
         bail!("{}: plan format {} is not {SAVED_PLAN_FORMAT}", file.display(), saved.format);
     }
-    if saved.lineage != session.state.lineage || saved.serial != session.state.serial {
+    // A stack with no state yet gets a fresh lineage on every read.
+    let fresh = saved.serial == 0 && session.state.serial == 0 && session.state.components.is_empty();
+    if !fresh && (saved.lineage != session.state.lineage || saved.serial != session.state.serial) {
         bail!(
             "{}: the state changed since this plan was saved (serial {} then, {} now); run capstan plan again",
             file.display(),

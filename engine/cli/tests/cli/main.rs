@@ -1,0 +1,18 @@
+//! End-to-end tests of the `capstan` binary, run as a user would run it: a
+//! stack in a temporary directory, the real built-in plugins, the render
+//! target, local state, and the real PostgreSQL on 127.0.0.1:5432 for effects.
+//!
+//! Modules:
+//! - `lifecycle`: plan → apply → re-apply (no change) → change → remove; saved plans.
+//! - `errors`: configuration errors point at file, line and column.
+//! - `plugins`: `plugin inspect` and `plugin list`.
+//! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
+//!   no secret value reaches any output, state or plan.
+//! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
+
+mod crash;
+mod effects;
+mod errors;
+mod lifecycle;
+mod plugins;
+mod support;

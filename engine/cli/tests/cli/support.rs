@@ -1,0 +1,133 @@
+//! A stack in a temporary directory and a way to run `capstan` on it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one run printed, shown in full when an assertion fails.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub command: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+impl Stack {
+    /// A stack root with a client.hcl.
+    pub fn new(client_hcl: &str) -> Self {
+        let s = Self { dir: tempfile::tempdir().unwrap() };
+        s.write("client.hcl", client_hcl);
+        s
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    /// The command, with a private identity and HOME, and the compiled
+    /// plugin cache shared by all tests of this run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_capstan"));
+        c.args(args)
+            .current_dir(self.root())
+            .env("HOME", self.root().join(".home"))
+            .env("CAPSTAN_AGE_KEY_FILE", self.root().join(".home/keys.txt"))
+            .env("CAPSTAN_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("capstan-plugin-cache"))
+            .env_remove("CAPSTAN_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.finish(args, self.command(args).output().unwrap())
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        self.finish(args, out)
+    }
+
+    fn finish(&self, args: &[&str], out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            command: format!("capstan {} (in {})", args.join(" "), self.root().display()),
+        }
+    }
+}
+
+/// A minimal app component.
+pub fn app_component(image: &str, replicas_expr: &str) -> String {
+    format!(
+        r#"component {{
+  type    = "app"
+  plugin  = "capstan/app"
+  version = "^0.1"
+}}
+inputs = {{
+  image    = "{image}"
+  replicas = {replicas_expr}
+  port     = 8080
+}}
+"#
+    )
+}
+
+/// A stack with one environment `dev`, namespace `web`, and the given apps.
+pub fn web_stack(apps: &[&str]) -> Stack {
+    let s = Stack::new("locals {\n  org = \"acme\"\n}\n");
+    s.write("envs/dev/env.hcl", "replicas = 2\n");
+    s.write("envs/dev/web/namespace.hcl", "namespace = \"web\"\n");
+    for app in apps {
+        s.write(
+            &format!("envs/dev/web/{app}/component.hcl"),
+            &app_component("registry.example/api:1.0.0", "local.env.replicas"),
+        );
+    }
+    s
+}
