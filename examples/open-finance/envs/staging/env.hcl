@@ -1,0 +1,64 @@
+# Staging: everything runs inside the cluster, so the whole environment plans
+# and renders with no server to reach. Every component.hcl below reads its
+# environment-specific choices from here (local.env.*); swapping a backend is
+# a change in this file only.
+
+locals {
+  environment = "staging"
+}
+
+domain      = "staging.${local.client.org}.example"
+app_version = "1.4.0-rc.2"
+
+# Apps scale between these bounds on CPU.
+app_scaling = { min = 2, max = 3, cpu = 75 }
+
+# The Open Finance participant directory the apps trust (the sandbox one).
+directory_url = "https://data.sandbox.directory.openbankingbrasil.org.br"
+
+# PostgreSQL inside the cluster: one StatefulSet, no replication. Passwords
+# (superuser and one per app) are in postgres/secrets.enc.hcl.
+postgres = {
+  backend = "statefulset"
+  settings = {
+    storage = { size = "20Gi" }
+  }
+}
+database_sslmode = "disable"     # the in-cluster server has no TLS
+
+# RabbitMQ inside the cluster (RabbitMQ cluster and topology operators).
+messaging = {
+  backend = "rabbitmq"
+  settings = {
+    mode     = "in-cluster"
+    replicas = 1
+    storage  = { size = "8Gi" }
+  }
+}
+
+# Logs go to the in-cluster Grafana Loki.
+logs = {
+  output = "loki"
+  loki = {
+    host   = "loki-gateway.logging.svc.cluster.local"
+    port   = 3100
+    labels = { environment = "staging" }
+  }
+}
+
+# ModSecurity with the OWASP CRS; no client certificates in staging.
+waf = {
+  mode           = "block"
+  paranoia_level = 1
+  mtls           = { enabled = false }
+}
+
+# Let's Encrypt staging certificates, answered through the WAF's ingress class.
+cert_manager = {
+  default_issuer = "acme"
+  acme           = { enabled = true }
+  ca             = { enabled = false }
+}
+
+# Trace every request in staging.
+tracing_sampling_rate = "1"

@@ -1,0 +1,25 @@
+# Dapr Components for the apps: pub/sub on the messaging component, a state
+# store on the postgres component (in its own `dapr` database), and the
+# Configuration with mTLS between sidecars.
+
+component {
+  type    = "dapr"
+  plugin  = "capstan/dapr"
+  version = "^0.1"
+}
+
+dependency "messaging" {
+  config_path = "../messaging"
+}
+
+dependency "postgres" {
+  config_path = "../postgres"
+}
+
+inputs = {
+  app_ids    = local.namespace.apps
+  statestore = { sslmode = local.env.database_sslmode }
+  configuration = {
+    tracing = { sampling_rate = local.env.tracing_sampling_rate }
+  }
+}
