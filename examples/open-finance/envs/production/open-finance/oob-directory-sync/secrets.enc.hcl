@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBLcFEyVWREVlFJT3A0T1lVZXhudjRiODRUdGpJcEF0RkZIQWFHbXBDZEhzCm03QjEzd0d6SXZZZWRzUm9tWk9kUElEZmNsYXdXejVYVDRYdXQ2NWxodk0KLT4gei4oZyUtZ3JlYXNlIDBvOVYKeHJYZlQwWnRiRVN0dHBWMklnQ2lnTnprUVBsM2QxOUtpWUFzYmxWUkNNUnVCTGpCaVIzTXJGUlIwS2FSNUh3bQpqN2xiTUNJUGtIZXhLYXFSeG5uQ1R1SlhMTllqSm5QNHBWNkEKLS0tIDBMSEdFZTVBcUtLTkNJM2RHdkl5R3BDMlc1UlI3UDBNajZjKzc2VFRPSEkKozeNpOLisjzmkGSEq7+U+jyFwFamaVkQWfFuRTCxYZecaYj6dpXtKXL1eGvEdI5JGfL8ZCl6LV0bvKIDFl/CEg=="
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:5oJk/c39mgoSv/8I:QOO7bGL7m5W1/qK1I/mqK3syqSrIIKdIfXPAt1Ad2QOd2bGfKzvQoFNtyBNeCE4o/Fy0U7Ux2TVsdre4Lfciq43IlHP2WraKpdGx3h6HsC13Zb2GvCXye92zAWA="
+}
+
+mac = "hmac-sha256:84c8b5fd333d951558e71fb128caf33ee6965e8851816cbee3b52862db43883c"

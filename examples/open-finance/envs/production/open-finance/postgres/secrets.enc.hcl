@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBoVHA5MGtXZG50Y0w3aVYwQ0Ivc0pVVjFOd2t0blUxdXNiYkQvTWo5MFZzCmhnZkMvUURhcUZkK1poYUpQVzJabll4UTQrT1cvM0lZY0JnWG16ejkxdFEKLT4gWC1ncmVhc2UKaTF2RjQ1NlJtOWFJR2VENEppWnVlZkhJSDB3eFh5WDRNeTZ1TnI0VkljMG1oNUk1KzRDOEF2T1NkQytBZWZ2ego3R2kyeDZhY3JEMWhPZDQKLS0tIDhFbnBDVXJTTktYTjRPYUdZOEdJNTZHTWx2b095anJGZEpzQzQrUjV4djQKO9dmKZ0Ds6abjhEqyk2m3ZINkAMctOW4KwAb5PfJmUz6QyVaykSjqhCD5DQslhAOWGpUlA5T226aPLf4rwr0EA=="
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:2w8rnUEUF9R1rODu:WrJMs4sgkZGBi8Pwd/HEcjqmWAwL+kHVFXvEoYAnqbUCZY8x+qOxJOcZ1JUt+Fm9LBStHEsc5TchN62YK7b1zanW5iG6R9Bj4JSQh4TtktNbTjSrrg9S3iGvncUlP9stWAX0rArClGnS05MLyPQcCDvwI6FIdidILpsG8+JOoXw8NPLZ+13HRNBdZo5+zYllmL5eIEouaF5JF7vpwTOgwcpeiu46yF9TcgeG5u87RWf7BFuwMYDAfXM0Z747ful6165IQ2yBhHF7k1KFAz4Q4fq+ZJKr/SZGykGNbmCpa5XOon3XF1LtrbwcnKZxJD1FAMcKK+UR2yTeKxSzmo7y5AsjCs0k3Sy7ZnXggJ0LqkyhI+l4Yw=="
+}
+
+mac = "hmac-sha256:06207d3e3820260a3cf8eaf5701c97fd8f41421b4c2bccc600f5eb7b9cdc6842"

@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBwSUU3ZXJZemhnUFlJQWQ4b29LWEl0ZmNMWGFOdWVYTXBCdEZ1Qlh4SEE0CjJ2NWxyeFovVXAvUnJodktoZE1RRDltWVhYcWN3TGZKY2IwWENBa3dEU0EKLT4gTS1ncmVhc2Uge1dQIGpMfChfUnsgMlJ7LEY8IFUKRFlPOU9wbXA3MXhDYnpsTGowNlhnby9wMzF5bGZNVVgwdGtOVGlKb0VhaVdWVnZCWDQ1NlRoeGtNUlFWRGQvZwovOVhjREtCcAotLS0gamhvOHZmMnRvNkw0amZuUmM5UEF2aWdsdGx2Q0VwV2w5NFphYUFCUEpwNAocbkhdhYNttSB3hX2wpokrIutn4HQ4Iuz091DifyM4aZpT9vzIFGoraQDpE8dAZzbehLhJWAPWOkGeiThF5mXP"
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:QyMD+kOVyFVfr1Ug:pXHlU0Gpsrk8GodIu8vt1+4ONBIV8KLUzJCAiGkdUdAU9Bvq+SkdJKE2AJ8x1yuf6RjFmtPyrWtF8mBoSnmhJW7yWiscZ1694B4un0qQf9iJOw=="
+}
+
+mac = "hmac-sha256:3c8b6cee016ef6019ef6eb021a7519ede97aa37c3372cfeeab6c4a3ac0387bb2"

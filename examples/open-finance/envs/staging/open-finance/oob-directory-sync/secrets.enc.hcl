@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBmM21TaGp3blE5ZDJUZEgwbGQzR0wzN1FnTExtU0tLUHBZS2ZTeCtmWFVZCmxuMFp6a2x2SytweElFZ2wvWWdtRWZSNURRbVRnWmh1RWlJSGdpNTBIekUKLT4gJjkwX3stZ3JlYXNlIFFpIzc1TE0gWU8lPlB6OmsgWWtPXiBBCkFrUGlnOVhmTSswMFJyV1I4cmthQUVINm9QY01Zcm9uaG1ubmsybVRVSDRvT0lML1c2NXV2dDlZaDgvR283ZWcKNk5BWE4ya1ZiYjVEZlpyblEvVVZZV0ZUYkx5aHh3eE9KQ0sySVpKL0hNdVp6ZUVPVFVJTDFLY3NyRFhhcncKLS0tIFNNU1g2SmtZTjY2Ti9ydEZlbWJPaFBudUM5a0Y1M2REcmY4VHFPUlRzOUEKe73orJuColq6R6R5zfqFqGSyitgSreAA4OhvhJYqC7R2uNyWEbygg4vMasaUDw5imLDNYz1CVGgl0GK+Bu4+cQ=="
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:kMZ7yx2fUl8LR4U7:oCc23yTKF3zuxAYYkG7GG6xzSGeSbwbIoIbWC4YQRecc5fQnWOuJZt7ehyIw8GnX945WtLuOqZyO011r8+XxYj/CoqcbH4nyMvzmfDTtS6PF/j0mOYS00rE="
+}
+
+mac = "hmac-sha256:8e9b22ba2a1ab91135ddc51dc247731cecf6e00110c8eb4eebe01e09776ad453"
