@@ -25,7 +25,13 @@ fn main() {
         std::process::exit(2);
     };
     println!("# capstan-host benchmark");
-    println!("command: CAPSTAN_BENCH_WASM={} cargo bench -p capstan-host --bench host", wasm.display());
+    let inputs = std::env::var("CAPSTAN_BENCH_INPUTS")
+        .map(|i| format!("CAPSTAN_BENCH_INPUTS='{i}' "))
+        .unwrap_or_default();
+    println!(
+        "command: {inputs}CAPSTAN_BENCH_WASM={} cargo bench -p capstan-host --bench host",
+        wasm.display()
+    );
     let size = std::fs::metadata(&wasm).unwrap().len();
     println!("plugin:  {} ({} KiB)", wasm.display(), size / 1024);
 

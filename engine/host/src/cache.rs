@@ -7,8 +7,11 @@
 //!
 //! Loading compiled code is `unsafe` (wasmtime trusts it as native code), so
 //! the cache only ever loads files this engine wrote: each file starts with a
-//! magic header and the SHA-256 of the compiled bytes, checked before they
-//! are handed to wasmtime. Writes go to a temporary file that is renamed into
+//! magic header, the length and a CRC-32 of the compiled bytes, checked before
+//! they are handed to wasmtime. The checksum guards against truncation and
+//! corruption, not against an attacker: whoever can write the cache directory
+//! can already replace the engine, so the directory must be as private as the
+//! binary (a CRC rather than SHA-256 keeps a warm load at about a millisecond). Writes go to a temporary file that is renamed into
 //! place, so a crash never leaves a half-written entry. Anything unreadable
 //! or corrupt is a miss, and the plugin is compiled again.
 
@@ -16,12 +19,12 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 16] = b"capstan-cwasm-1\n";
-const HEADER: usize = MAGIC.len() + 32;
+const MAGIC: &[u8; 16] = b"capstan-cwasm-2\n";
+/// Magic, then the compiled bytes' length (u64) and CRC-32 (u32), little-endian.
+const HEADER: usize = MAGIC.len() + 8 + 4;
 
 pub(crate) struct Cache {
     dir: PathBuf,
@@ -56,7 +59,7 @@ impl Cache {
             .ok_or_else(|| format!("{}: not written by this engine or corrupt", path.display()))?;
         #[expect(
             unsafe_code,
-            reason = "the bytes are compiled code this engine serialized: the header's SHA-256 over them matched, so they are exactly what wasmtime wrote"
+            reason = "the bytes are compiled code this engine serialized into its own cache: header, length and checksum match what it wrote"
         )]
         // SAFETY: see the reason above; wasmtime additionally checks its own
         // version and settings header before using the code.
@@ -73,7 +76,8 @@ impl Cache {
             std::fs::create_dir_all(dir)?;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             tmp.write_all(MAGIC)?;
-            tmp.write_all(&Sha256::digest(&compiled))?;
+            tmp.write_all(&(compiled.len() as u64).to_le_bytes())?;
+            tmp.write_all(&crc32fast::hash(&compiled).to_le_bytes())?;
             tmp.write_all(&compiled)?;
             tmp.as_file().sync_all()?;
             tmp.persist(&path).map_err(|e| e.error)?;
@@ -85,11 +89,12 @@ impl Cache {
 
 /// The compiled bytes of a cache file, if its header says this engine wrote them intact.
 fn verified(file: &[u8]) -> Option<&[u8]> {
-    if file.len() < HEADER || &file[..MAGIC.len()] != MAGIC {
-        return None;
-    }
-    let (expected, compiled) = file[MAGIC.len()..].split_at(32);
-    (Sha256::digest(compiled).as_slice() == expected).then_some(compiled)
+    let (header, compiled) = file.split_at_checked(HEADER)?;
+    let (magic, rest) = header.split_at(MAGIC.len());
+    let (len, crc) = rest.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().ok()?);
+    let crc = u32::from_le_bytes(crc.try_into().ok()?);
+    (magic == MAGIC && len == compiled.len() as u64 && crc32fast::hash(compiled) == crc).then_some(compiled)
 }
 
 fn wasmtime_version() -> &'static str {
@@ -106,12 +111,16 @@ mod tests {
     fn only_intact_files_with_our_header_verify() {
         let body = b"compiled code".to_vec();
         let mut file = MAGIC.to_vec();
-        file.extend_from_slice(&Sha256::digest(&body));
+        file.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        file.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         file.extend_from_slice(&body);
         assert_eq!(verified(&file), Some(&body[..]));
         let last = file.len() - 1;
         file[last] ^= 1;
         assert_eq!(verified(&file), None);
         assert_eq!(verified(b"\x7fELF plus anything"), None);
+        let len = file.len();
+        file[len - 1] ^= 1;
+        assert_eq!(verified(&file[..len - 1]), None, "truncated");
     }
 }
