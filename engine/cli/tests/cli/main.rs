@@ -8,11 +8,14 @@
 //! - `plugins`: `plugin inspect` and `plugin list`.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
 //!   no secret value reaches any output, state or plan.
+//! - `example`: the open-finance example validates, renders valid Kubernetes, and its
+//!   environments differ only in env.hcl and secrets.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 
 mod crash;
 mod effects;
 mod errors;
+mod example;
 mod lifecycle;
 mod plugins;
 mod support;
