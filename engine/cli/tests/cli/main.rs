@@ -12,6 +12,8 @@
 //!   environments differ only in env.hcl and secrets.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
 mod crash;
 mod effects;
 mod errors;
