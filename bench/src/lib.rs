@@ -1,0 +1,63 @@
+//! Capstan's benchmark kit: a generator of stacks of N components (the
+//! shapes are described in [`stack`]), the secrets those stacks read, and a
+//! comparison of rendered objects ([`objects`]).
+//! `bench/compare.sh` times the `capstan` binary on them against `helm
+//! template` of `bench/chart`; the config and host crates' `cargo bench`
+//! targets use the same generator.
+//!
+//! It does not plan or time anything itself and is not part of the engine.
+
+pub mod objects;
+pub mod stack;
+
+use std::path::{Path, PathBuf};
+
+use capstan_core::Sensitive;
+
+pub use stack::{Generated, Shape, generate, helm_values};
+
+/// Name of the age identity a generated stack's secrets are encrypted to,
+/// written beside `client.hcl`. A throwaway key for benchmarks only.
+pub const KEY_FILE: &str = "TEST-ONLY-age-key.txt";
+
+/// What failed while writing a stack.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("writing the generated stack under {}: {source}", root.display())]
+    Write { root: PathBuf, source: std::io::Error },
+    #[error("writing the generated stack's secrets file: {source}")]
+    Secrets { source: capstan_secrets::SecretsError },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{} is not YAML: {message}", path.display())]
+    Yaml { path: PathBuf, message: String },
+}
+
+/// Writes a stack (see [`generate`]) and, when it needs one, a fresh test
+/// identity at `root/`[`KEY_FILE`] and the root `secrets.enc.hcl` holding
+/// [`stack::PASSWORD_SECRET`]. Returns what was written and the identity's
+/// path, if any (for `CAPSTAN_AGE_KEY_FILE`).
+///
+/// # Errors
+/// When a file cannot be written or the identity already exists.
+pub fn write_stack(
+    root: &Path,
+    shape: Shape,
+    components: usize,
+) -> Result<(Generated, Option<PathBuf>), BenchError> {
+    let generated = generate(root, shape, components)
+        .map_err(|source| BenchError::Write { root: root.to_owned(), source })?;
+    if !generated.needs_secrets {
+        return Ok((generated, None));
+    }
+    let key = root.join(KEY_FILE);
+    capstan_secrets::keygen(&key).map_err(|source| BenchError::Secrets { source })?;
+    capstan_secrets::set(
+        &key,
+        &root.join(capstan_secrets::SECRETS_FILE_NAME),
+        stack::PASSWORD_SECRET,
+        Sensitive::new("bench-only-password"),
+    )
+    .map_err(|source| BenchError::Secrets { source })?;
+    Ok((generated, Some(key)))
+}
