@@ -14,6 +14,8 @@ command -v age >/dev/null || need_apt+=(age)
 # ModSecurity snippet is parsed by the real engine in its tests.
 dpkg -s libmodsecurity3 >/dev/null 2>&1 || need_apt+=(libmodsecurity3)
 dpkg -s modsecurity-crs >/dev/null 2>&1 || need_apt+=(modsecurity-crs)
+# curl: waiting for RabbitMQ's management API below, and the AMQP CLI tests.
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -32,3 +34,21 @@ python3 -c "import jsonschema, yaml" 2>/dev/null || need_pip+=(jsonschema pyyaml
 if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi
+
+# RabbitMQ (started by the machine on 127.0.0.1:5672) with its management
+# HTTP API on :15672: the AMQP effects driver manages vhosts, users and
+# permissions through it. Enabling an enabled plugin is a no-op.
+if ! command -v rabbitmq-plugins >/dev/null; then
+    echo "tests/setup.sh: RabbitMQ is not installed (the AMQP effects tests need it)" >&2
+    exit 1
+fi
+rabbitmq-plugins enable rabbitmq_management >/dev/null 2>&1 \
+    || rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+for _ in $(seq 1 60); do
+    curl -fs -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview && break
+    sleep 1
+done
+curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview || {
+    echo "tests/setup.sh: RabbitMQ's management API does not answer on 127.0.0.1:15672" >&2
+    exit 1
+}
