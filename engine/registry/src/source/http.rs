@@ -1,0 +1,93 @@
+//! An HTTP(S) index (a `plugin_source` of type `http`): `<url>/index.json`
+//! lists bundles by name, version, path and digest; bundles are fetched
+//! relative to it. Any static file server can host one.
+
+use std::io::Read as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::{INDEX_FILE, Index, Offer, Source};
+use crate::bundle::MAX_BUNDLE_BYTES;
+use crate::error::{RegistryError, Result};
+
+pub struct HttpSource {
+    name: String,
+    base: String,
+    client: reqwest::blocking::Client,
+    /// Fetched once per run: one index answers every plugin.
+    index: OnceLock<Result<Index, String>>,
+}
+
+impl HttpSource {
+    pub fn new(name: impl Into<String>, url: &str) -> Result<Self> {
+        let name = name.into();
+        // reqwest is built without a crypto provider: use `ring`, as the rest
+        // of the binary does. Installing fails only when one already is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| RegistryError::Source { source_name: name.clone(), reason: e.to_string() })?;
+        Ok(Self { name, base: url.trim_end_matches('/').to_string(), client, index: OnceLock::new() })
+    }
+
+    fn err(&self, reason: String) -> RegistryError {
+        RegistryError::Source { source_name: self.name.clone(), reason }
+    }
+
+    fn get(&self, url: &str) -> Result<Vec<u8>> {
+        let resp = self.client.get(url).send().map_err(|e| self.err(format!("GET {url}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(self.err(format!("GET {url}: {}", resp.status())));
+        }
+        if resp.content_length().is_some_and(|n| n > MAX_BUNDLE_BYTES) {
+            return Err(RegistryError::TooLarge { bundle: url.to_string(), limit: MAX_BUNDLE_BYTES });
+        }
+        let mut body = Vec::new();
+        resp.take(MAX_BUNDLE_BYTES + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| self.err(format!("GET {url}: {e}")))?;
+        if body.len() as u64 > MAX_BUNDLE_BYTES {
+            return Err(RegistryError::TooLarge { bundle: url.to_string(), limit: MAX_BUNDLE_BYTES });
+        }
+        Ok(body)
+    }
+
+    fn index(&self) -> Result<&Index> {
+        self.index
+            .get_or_init(|| {
+                let url = format!("{}/{INDEX_FILE}", self.base);
+                self.get(&url).and_then(|b| Index::parse(&self.name, &b)).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| self.err(e.clone()))
+    }
+}
+
+impl Source for HttpSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn offers(&self, plugin: &str) -> Result<Vec<Offer>> {
+        let index = self.index()?;
+        let mut out = Vec::new();
+        for entry in index.bundles.iter().filter(|b| b.plugins.iter().any(|p| p == plugin)) {
+            if entry.path.starts_with('/') || entry.path.contains("..") || entry.path.contains("://") {
+                return Err(self.err(format!("{INDEX_FILE}: bundle path {:?} leaves the index", entry.path)));
+            }
+            out.push(Offer {
+                plugin: plugin.to_string(),
+                version: entry.version.clone(),
+                bundle: entry.name.clone(),
+                locator: format!("{}/{}", self.base, entry.path),
+                digest: Some(entry.digest.clone()),
+            });
+        }
+        Ok(out)
+    }
+
+    fn fetch(&self, offer: &Offer) -> Result<Vec<u8>> {
+        self.get(&offer.locator)
+    }
+}

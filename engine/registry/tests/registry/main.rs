@@ -1,0 +1,19 @@
+//! Tests of plugin distribution without the engine: bundles are built from
+//! stand-in component bytes (this crate never runs them; the CLI's tests run
+//! real plugins from bundles), sources are real directories and a real HTTP
+//! server (`python3 -m http.server`) on loopback.
+//!
+//! Modules:
+//! - `bundle`: pack/open round trip and every malformed archive refused.
+//! - `signing`: keygen, sign, verify; wrong and tampered signatures.
+//! - `trust`: the trust policy from client.hcl-shaped settings.
+//! - `resolve`: version ranges across a dir and an HTTP index, lock pinning,
+//!   rollback refusal, changed digests, contract versions, offline cache.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+mod bundle;
+mod resolve;
+mod signing;
+mod support;
+mod trust;
