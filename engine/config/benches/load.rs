@@ -1,120 +1,24 @@
 //! Loads and resolves a generated 1,000-component stack and prints the time.
 //!
-//! `cargo bench -p capstan-config --bench load` (release). The tree: 4
-//! environments × 5 namespaces × 50 components; each namespace has one
-//! postgres component, every other component includes a shared template,
-//! depends on that postgres, and has locals, inputs and a values_custom
-//! heredoc. Evaluation must stay linear: levels are evaluated once each.
+//! `cargo bench -p capstan-config --bench load` (release). The tree is the
+//! mixed stack `capstan-bench gen` writes (see `bench/src/stack.rs`): every
+//! built-in component type, apps that include a shared template, depend on
+//! five components and have locals, inputs, a dependency output in HCL and a
+//! values_custom heredoc, and passwords from an encrypted secrets file.
+//! Evaluation must stay linear: levels are evaluated once each.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use capstan_bench::{Shape, write_stack};
 use capstan_config::{Command, DependencyOutputs, LoadOptions, load};
+use capstan_core::Output;
+use capstan_secrets::{Env, RemoteSources, Secrets};
 use serde_json::Value;
 
-const ENVS: usize = 4;
-const NAMESPACES: usize = 5;
-const PER_NAMESPACE: usize = 50;
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn generate(root: &Path) -> usize {
-    write(
-        root,
-        "client.hcl",
-        "locals {\n  org = \"opus\"\n}\nregistry = \"registry.example/oof\"\nstate {\n  backend = \"local\"\n}\n",
-    );
-    write(
-        root,
-        "_templates/app.hcl",
-        r#"component {
-  type    = "app"
-  plugin  = "capstan/app-kubernetes"
-  version = "^0.1"
-}
-
-dependency "db" {
-  config_path = "../postgres"
-  mock_outputs = { host = "mock", port = 5432 }
-  mock_outputs_allowed_commands = ["plan", "validate"]
-}
-
-inputs = {
-  image  = "${local.client.registry}/app:${local.env.app_version}"
-  labels = { org = local.client.org, env = local.env.environment }
-}
-"#,
-    );
-    let mut count = 0;
-    for e in 0..ENVS {
-        let env = format!("env{e}");
-        write(
-            root,
-            &format!("envs/{env}/env.hcl"),
-            &format!(
-                "locals {{\n  environment = \"{env}\"\n}}\napp_version = \"1.{e}.0\"\nmessaging_backend = \"rabbitmq\"\nreplicas = {}\n",
-                e + 1
-            ),
-        );
-        for n in 0..NAMESPACES {
-            let ns = format!("envs/{env}/ns{n}");
-            write(
-                root,
-                &format!("{ns}/namespace.hcl"),
-                &format!("namespace = \"ns{n}-${{local.env.environment}}\"\n"),
-            );
-            write(
-                root,
-                &format!("{ns}/postgres/component.hcl"),
-                "component {\n  type = \"postgres\"\n  plugin = \"capstan/postgres-cloudnative-pg\"\n}\ninputs = {\n  databases = [\"app\"]\n}\n",
-            );
-            count += 1;
-            for c in 1..PER_NAMESPACE {
-                write(
-                    root,
-                    &format!("{ns}/svc{c}/component.hcl"),
-                    &format!(
-                        r#"include "app" {{
-  path           = "../../../../_templates/app.hcl"
-  expose         = true
-  merge_strategy = "deep"
-}}
-
-locals {{
-  name  = "svc{c}"
-  ports = [8080, 8081, 9090]
-}}
-
-inputs = {{
-  name         = local.name
-  replicas     = local.env.replicas
-  database_url = "postgres://${{local.name}}@${{dependency.db.outputs.host}}:${{dependency.db.outputs.port}}/app"
-  ports        = {{ for p in local.ports : "p${{p}}" => p }}
-  host         = lower("${{local.name}}.${{local.namespace.namespace}}.example")
-}}
-
-values_custom = <<-YAML
-  resources:
-    limits:
-      memory: 512Mi
-  annotations:
-    team: ${{local.namespace.namespace}}
-YAML
-"#
-                    ),
-                );
-                count += 1;
-            }
-        }
-    }
-    count
-}
+const COMPONENTS: usize = 1000;
 
 /// CPU time (user + system) this thread has used, in nanoseconds (Linux,
 /// 10 ms resolution), so the figure means something on a busy machine where
@@ -129,12 +33,20 @@ fn cpu_ns() -> Option<u64> {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = generate(dir.path());
-    let options = LoadOptions::default();
-    let schema: Value = serde_json::json!({"type": "object", "required": ["replicas"]});
+    let (generated, key) = write_stack(dir.path(), Shape::Mixed, COMPONENTS).unwrap();
+    let generated = generated.components;
+    let secrets = Secrets::new(key.unwrap(), RemoteSources::new(Env::from_pairs::<String, String>([])));
+    let options = LoadOptions { secrets: Some(Arc::new(secrets)), ..LoadOptions::default() };
+    // Stand-ins for the plugins' schemas and defaults: this measures the
+    // config layer alone (the plugins' own are exercised by `capstan plan`).
+    let schema: Value = serde_json::json!({"type": "object"});
     let defaults = "replicas: 1\nservice:\n  port: 8080\n";
-    let no_outputs: BTreeMap<String, DependencyOutputs> =
-        [("db".to_owned(), DependencyOutputs::default())].into_iter().collect();
+    // Every dependency answers with the one output the stack reads.
+    let outputs = DependencyOutputs::new(vec![Output {
+        name: "host".into(),
+        value: serde_json::json!("db.internal"),
+        sensitive: false,
+    }]);
 
     let mut best_load = Duration::MAX;
     let mut best_resolve = Duration::MAX;
@@ -149,7 +61,8 @@ fn main() {
         let t = Instant::now();
         for key in stack.order() {
             let c = stack.component(key).unwrap();
-            let deps = if c.dependencies.is_empty() { BTreeMap::new() } else { no_outputs.clone() };
+            let deps: BTreeMap<String, DependencyOutputs> =
+                c.dependencies.keys().map(|name| (name.clone(), outputs.clone())).collect();
             c.resolve_inputs(&deps, Command::Plan, defaults, &schema).unwrap_or_else(|d| panic!("{d}"));
         }
         let resolved = t.elapsed();

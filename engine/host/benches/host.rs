@@ -2,7 +2,9 @@
 //! cache), and instantiate + plan latency over 10,000 calls.
 //!
 //! Run: CAPSTAN_BENCH_WASM=path/to/plugin.wasm cargo bench -p capstan-host --bench host
-//! Optional: CAPSTAN_BENCH_INPUTS='{"json": "object"}' merged over the plugin's defaults.
+//! Optional: CAPSTAN_BENCH_INPUTS='{"json": "object"}' merged over the plugin's defaults;
+//! CAPSTAN_BENCH_CALLS, CAPSTAN_BENCH_COLD_RUNS and CAPSTAN_BENCH_WARM_RUNS
+//! to run fewer iterations (under valgrind, say, to count instructions).
 
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
@@ -15,6 +17,11 @@ use capstan_host::{CallContext, HostConfig, PluginHost};
 const CALLS: usize = 10_000;
 const COLD_RUNS: usize = 5;
 const WARM_RUNS: usize = 200;
+
+/// `default`, or the number in the environment variable `name`.
+fn runs(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
 fn main() {
     let Some(wasm) = std::env::var_os("CAPSTAN_BENCH_WASM").map(PathBuf::from) else {
@@ -35,13 +42,18 @@ fn main() {
     let size = std::fs::metadata(&wasm).unwrap().len();
     println!("plugin:  {} ({} KiB)", wasm.display(), size / 1024);
 
+    let (calls_n, cold_n, warm_n) = (
+        runs("CAPSTAN_BENCH_CALLS", CALLS),
+        runs("CAPSTAN_BENCH_COLD_RUNS", COLD_RUNS).max(1),
+        runs("CAPSTAN_BENCH_WARM_RUNS", WARM_RUNS).max(1),
+    );
     let cache = tempfile::tempdir().unwrap();
     let config = || HostConfig { cache_dir: Some(cache.path().to_owned()), ..HostConfig::default() };
 
     // Cold: an empty cache each time, so every load compiles.
     let mut cold = Vec::new();
     let mut cold_total = Vec::new();
-    for _ in 0..COLD_RUNS {
+    for _ in 0..cold_n {
         let _ = std::fs::remove_dir_all(cache.path());
         let host = PluginHost::new(config()).unwrap();
         let started = Instant::now();
@@ -54,7 +66,7 @@ fn main() {
     // Warm: a new host (as in a new process) finding the compiled plugin cached.
     let mut warm = Vec::new();
     let mut warm_total = Vec::new();
-    for _ in 0..WARM_RUNS {
+    for _ in 0..warm_n {
         let host = PluginHost::new(config()).unwrap();
         let started = Instant::now();
         let plugin = host.load_file(&wasm).unwrap();
@@ -80,31 +92,48 @@ fn main() {
     for _ in 0..200 {
         plan_once();
     }
-    let mut calls = Vec::with_capacity(CALLS);
+    let mut calls = Vec::with_capacity(calls_n.max(1));
+    let faults_before = minor_faults();
     let started = Instant::now();
-    for _ in 0..CALLS {
+    for _ in 0..calls_n.max(1) {
         let t = Instant::now();
         std::hint::black_box(plan_once());
         calls.push(t.elapsed());
     }
     let wall = started.elapsed();
+    let faults = minor_faults().zip(faults_before).map(|(after, before)| after - before);
 
     println!();
-    println!("cold load, compile + pre-instantiate ({COLD_RUNS} runs):  p50 {}", fmt(pct(&mut cold, 50.0)));
+    println!("cold load, compile + pre-instantiate ({cold_n} runs):  p50 {}", fmt(pct(&mut cold, 50.0)));
     println!("cold load, incl. describe call:                  p50 {}", fmt(pct(&mut cold_total, 50.0)));
     println!(
-        "warm load from cache + pre-instantiate ({WARM_RUNS} runs): p50 {}  p99 {}",
+        "warm load from cache + pre-instantiate ({warm_n} runs): p50 {}  p99 {}",
         fmt(pct(&mut warm, 50.0)),
         fmt(pct(&mut warm, 99.0))
     );
     println!("warm load, incl. describe call:                  p50 {}", fmt(pct(&mut warm_total, 50.0)));
     println!(
-        "instantiate + plan ({CALLS} calls, {objects} objects each): p50 {}  p90 {}  p99 {}  mean {}",
+        "instantiate + plan ({} calls, {objects} objects each): p50 {}  p90 {}  p99 {}  mean {}",
+        calls.len(),
         fmt(pct(&mut calls, 50.0)),
         fmt(pct(&mut calls, 90.0)),
         fmt(pct(&mut calls, 99.0)),
-        fmt(wall / u32::try_from(CALLS).unwrap())
+        fmt(wall / u32::try_from(calls.len()).unwrap())
     );
+    if let Some(faults) = faults {
+        // A fresh instance touches its linear memory anew: every page it
+        // uses is a page fault, a cost that grows with the guest's footprint.
+        #[allow(clippy::cast_precision_loss, reason = "an average for display")]
+        let per_call = faults as f64 / calls.len() as f64;
+        println!("minor page faults per instantiate + plan: {per_call:.1}");
+    }
+}
+
+/// Minor page faults of this process so far (Linux), from `/proc/self/stat`.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Field 10 (minflt), counted after the parenthesised command name.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// A request for `staging/core/bench` whose inputs are the plugin's defaults
