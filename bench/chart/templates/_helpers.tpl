@@ -16,12 +16,16 @@ app.kubernetes.io/instance: {{ .name }}
 app.kubernetes.io/name: {{ .name }}
 {{- end -}}
 
+{{/* The render target annotates every object with the component it came from. */}}
 {{- define "bench.metadata" -}}
+{{- $root := index . 0 -}}
 {{- $app := index . 1 -}}
 name: {{ $app.name }}
-namespace: {{ (index . 0).Release.Namespace }}
+namespace: {{ $root.Release.Namespace }}
 labels:
   {{- include "bench.labels" . | nindent 2 }}
+annotations:
+  capstan.io/component: envs/{{ $root.Values.environment }}/{{ $root.Release.Namespace }}/{{ $app.name }}
 {{- end -}}
 
 {{- define "bench.probe" -}}
