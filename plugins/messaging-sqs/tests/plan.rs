@@ -1,10 +1,8 @@
-//! capstan/messaging-sqs through the SDK test kit, and its effects applied to
-//! a real `moto_server` (PyPI `moto[server]`, installed by tests/setup.sh).
+//! capstan/messaging-sqs through the SDK test kit. Its effects are applied to
+//! a real SQS API (moto) through the engine's driver in capstan-http's tests
+//! (engine/exec/http/tests/all/sqs.rs), and end to end in the CLI's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
-
-use std::path::PathBuf;
-use std::process::Command;
 
 use capstan_plugin_messaging_sqs::MessagingSqs;
 use capstan_sdk::prelude::*;
@@ -177,68 +175,4 @@ fn settings_only_other_backends_use_are_warnings_not_errors() {
         paths,
         [("/queues/payments/partitions", Severity::Warning), ("/users/payments-api", Severity::Warning)]
     );
-}
-
-// ---- against a real SQS API (moto_server) -------------------------------
-
-fn apply_on_moto(plans: &[&ComponentPlan]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apply_on_moto.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(&script).arg(REGION);
-    for (i, plan) in plans.iter().enumerate() {
-        let path = dir.path().join(format!("apply-{i}.json"));
-        std::fs::write(&path, serde_json::to_vec(&plan.effects).unwrap()).unwrap();
-        cmd.arg(path);
-    }
-    let out = cmd.output().expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed (is moto_server installed? run tests/setup.sh):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn queue<'a>(report: &'a Value, name: &str) -> &'a Value {
-    let queues = report["queues"].as_object().unwrap();
-    queues
-        .iter()
-        .find(|(url, _)| url.ends_with(&format!("/{name}")))
-        .map(|(_, q)| q)
-        .unwrap_or_else(|| panic!("no queue {name} in {:?}", queues.keys().collect::<Vec<_>>()))
-}
-
-#[test]
-fn on_a_real_sqs_api_queues_exist_with_their_attributes_and_reapplying_and_changing_work() {
-    let first = call(json!({ "queues": { "ledger": { "fifo": true } } })).run::<MessagingSqs>().unwrap();
-    let changed =
-        call(json!({ "queues": { "ledger": { "fifo": true }, "payments": { "retention_hours": 24 } } }))
-            .run::<MessagingSqs>()
-            .unwrap();
-    // Apply, apply the same again (idempotent), then a changed retention.
-    let report = apply_on_moto(&[&first, &first, &changed]);
-
-    let payments = queue(&report, "opus-payments");
-    assert_eq!(payments["attributes"]["MessageRetentionPeriod"], "86400", "the change was applied");
-    let redrive: Value =
-        serde_json::from_str(payments["attributes"]["RedrivePolicy"].as_str().unwrap()).unwrap();
-    assert_eq!(redrive["deadLetterTargetArn"], "arn:aws:sqs:sa-east-1:123456789012:opus-payments-dlq");
-    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), "5");
-    assert_eq!(payments["tags"]["managed-by"], "capstan");
-    let dlq = queue(&report, "opus-payments-dlq");
-    assert_eq!(dlq["attributes"]["MessageRetentionPeriod"], "1209600");
-    assert_eq!(queue(&report, "opus-ledger.fifo")["attributes"]["FifoQueue"], "true");
-    assert_eq!(report["queues"].as_object().unwrap().len(), 4, "consents, ledger, payments and its DLQ");
-
-    // The engine hands CreateQueue's results back; outputs use those URLs.
-    let results = report["results"][2].as_object().unwrap();
-    let mut again =
-        call(json!({ "queues": { "ledger": { "fifo": true }, "payments": { "retention_hours": 24 } } }));
-    for (id, body) in results {
-        again = again.effect_result(id, body.clone());
-    }
-    let plan = again.run::<MessagingSqs>().unwrap();
-    let url = plan.output("queues").unwrap()["ledger"].as_str().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/opus-ledger.fifo"), "{url}");
 }

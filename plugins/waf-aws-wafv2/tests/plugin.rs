@@ -1,16 +1,13 @@
-//! The AWS WAFv2 plugin through the SDK test kit. Its declared effect is sent
-//! to a real WAFv2 API implementation (`moto_server`) the way the engine's
-//! HTTP executor will send it, and the result is fed back into a second plan,
-//! as the engine does after applying effects.
+//! The AWS WAFv2 plugin through the SDK test kit. Its declared effect is
+//! sent to a real WAFv2 API (moto) through the engine's driver, and the
+//! result fed back into a second plan, in capstan-http's tests
+//! (engine/exec/http/tests/all/wafv2.rs).
 #![allow(clippy::unwrap_used, reason = "tests")]
-
-mod support;
 
 use capstan_core::{Capability, EffectKind, PlanError, Text};
 use capstan_plugin_waf_aws_wafv2::AwsWafV2;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
 use serde_json::{Value, json};
-use support::Moto;
 
 fn call(inputs: Value) -> PlanCall {
     PlanCall::new(inputs).component("production", "edge", "waf")
@@ -121,50 +118,6 @@ fn a_result_without_an_arn_fails_the_plan_clearly() {
         .run::<AwsWafV2>()
         .unwrap_err();
     assert!(matches!(&err, PlanError::Failed(m) if m.contains("Summary.ARN")), "{err:?}");
-}
-
-/// The declared call, sent to moto's WAFv2 API, creates the WebACL with
-/// every rule; the response fed back gives app ingresses the ARN.
-#[test]
-fn the_declared_call_creates_the_web_acl_on_the_wafv2_api_and_its_arn_reaches_the_outputs() {
-    let moto = Moto::start();
-    let first = call(json!({})).run::<AwsWafV2>().unwrap();
-    let (method, path, headers, body) = http_call(&first);
-    let (status, created) = moto.call(&method, &path, &headers, &body.to_string());
-    assert_eq!(status, 200, "{created}");
-    let arn = created["Summary"]["ARN"].as_str().unwrap().to_owned();
-    assert!(
-        arn.starts_with("arn:aws:wafv2:sa-east-1:") && arn.contains(":regional/webacl/production-waf/"),
-        "{arn}"
-    );
-
-    // What AWS now holds is what was declared.
-    let get = json!({ "Name": "production-waf", "Scope": "REGIONAL", "Id": created["Summary"]["Id"] });
-    let get_headers = vec![
-        ("X-Amz-Target".to_owned(), "AWSWAF_20190729.GetWebACL".to_owned()),
-        ("Content-Type".to_owned(), "application/x-amz-json-1.1".to_owned()),
-    ];
-    let (status, got) = moto.call("POST", "/", &get_headers, &get.to_string());
-    assert_eq!(status, 200, "{got}");
-    let names: Vec<&str> =
-        got["WebACL"]["Rules"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "production-waf-rate-limit",
-            "AWS-AWSManagedRulesAmazonIpReputationList",
-            "AWS-AWSManagedRulesCommonRuleSet",
-            "AWS-AWSManagedRulesKnownBadInputsRuleSet",
-            "AWS-AWSManagedRulesSQLiRuleSet",
-        ]
-    );
-
-    let second = call(json!({})).effect_result("web-acl", created).run::<AwsWafV2>().unwrap();
-    assert_eq!(
-        second.output("annotations"),
-        Some(&json!({ "alb.ingress.kubernetes.io/wafv2-acl-arn": arn }))
-    );
-    assert_eq!(second.output("web_acl_arn"), Some(&json!(arn)));
 }
 
 /// The `.wasm` built from this crate, run through the engine's host (the

@@ -13,9 +13,7 @@
 //! value; remote error bodies are reduced to the service's error code.
 
 mod aws;
-pub(crate) mod aws_config;
 mod http;
-pub(crate) mod sigv4;
 mod vault;
 
 use std::time::Duration;

@@ -8,6 +8,9 @@
 //! - endpoint: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, then the
 //!   public regional endpoint.
 //!
+//! An `aws` connection block can name a profile of its own
+//! ([`profile_credentials`], [`profile_region`]) and override the rest.
+//!
 //! Not supported: SSO, assume-role, credential_process, instance metadata.
 
 use std::collections::BTreeMap;
@@ -16,9 +19,10 @@ use std::path::PathBuf;
 
 use capstan_core::Sensitive;
 
-use crate::env::Env;
+use crate::env::EnvVars;
 
-pub(crate) struct AwsCredentials {
+/// Signing credentials. `Debug` shows the key id only.
+pub struct AwsCredentials {
     pub access_key_id: String,
     pub secret_access_key: Sensitive,
     pub session_token: Option<Sensitive>,
@@ -30,16 +34,28 @@ impl fmt::Debug for AwsCredentials {
     }
 }
 
-/// Where to find things, or what is missing (the caller names the reference).
-pub(crate) fn credentials(env: &Env) -> Result<AwsCredentials, String> {
-    if let (Some(id), Some(secret)) = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")) {
+/// The standard chain: the `AWS_*` key variables, else the profile
+/// `AWS_PROFILE` (default `default`). The error says what is missing (the
+/// caller names who asked).
+pub fn credentials(env: &dyn EnvVars) -> Result<AwsCredentials, String> {
+    if let (Some(id), Some(secret)) = (env.var("AWS_ACCESS_KEY_ID"), env.var("AWS_SECRET_ACCESS_KEY")) {
         return Ok(AwsCredentials {
             access_key_id: id.to_owned(),
             secret_access_key: Sensitive::new(secret),
-            session_token: env.get("AWS_SESSION_TOKEN").map(Sensitive::new),
+            session_token: env.var("AWS_SESSION_TOKEN").map(Sensitive::new),
         });
     }
-    let profile = env.get("AWS_PROFILE").unwrap_or("default");
+    let profile = env.var("AWS_PROFILE").unwrap_or("default");
+    profile_credentials(env, profile).map_err(|_| {
+        format!(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (tried profile `{profile}`)"
+        )
+    })
+}
+
+/// The keys of one named profile, from the shared credentials file, else
+/// the config file.
+pub fn profile_credentials(env: &dyn EnvVars, profile: &str) -> Result<AwsCredentials, String> {
     for (path, section) in
         [(credentials_file(env), profile.to_owned()), (config_file(env), config_section(profile))]
     {
@@ -55,39 +71,57 @@ pub(crate) fn credentials(env: &Env) -> Result<AwsCredentials, String> {
             });
         }
     }
-    Err(format!(
-        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (tried profile `{profile}`)"
-    ))
+    Err(format!("AWS profile `{profile}` has no aws_access_key_id and aws_secret_access_key"))
 }
 
-pub(crate) fn region(env: &Env) -> Result<String, String> {
-    if let Some(r) = env.get("AWS_REGION").or_else(|| env.get("AWS_DEFAULT_REGION")) {
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the region of `AWS_PROFILE`.
+pub fn region(env: &dyn EnvVars) -> Result<String, String> {
+    if let Some(r) = env.var("AWS_REGION").or_else(|| env.var("AWS_DEFAULT_REGION")) {
         return Ok(r.to_owned());
     }
-    let profile = env.get("AWS_PROFILE").unwrap_or("default");
-    config_file(env)
-        .and_then(|path| read_ini_section(&path, &config_section(profile)))
-        .and_then(|values| values.get("region").cloned())
+    profile_region(env, env.var("AWS_PROFILE").unwrap_or("default"))
         .ok_or_else(|| "no AWS region: set AWS_REGION or a region in the AWS profile".to_owned())
 }
 
-/// The endpoint for `service` (`ssm`, `secretsmanager`); `env_suffix` is the
-/// service's part of `AWS_ENDPOINT_URL_<SUFFIX>` (`SSM`, `SECRETS_MANAGER`).
-pub(crate) fn endpoint(env: &Env, service: &str, env_suffix: &str, region: &str) -> String {
-    env.get(&format!("AWS_ENDPOINT_URL_{env_suffix}"))
-        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+/// The `region` of one named profile in the config file.
+pub fn profile_region(env: &dyn EnvVars, profile: &str) -> Option<String> {
+    config_file(env)
+        .and_then(|path| read_ini_section(&path, &config_section(profile)))
+        .and_then(|values| values.get("region").cloned())
+}
+
+/// The endpoint override for a service from the environment:
+/// `AWS_ENDPOINT_URL_<SUFFIX>` (`SQS`, `SECRETS_MANAGER`), then
+/// `AWS_ENDPOINT_URL`.
+pub fn endpoint_override(env: &dyn EnvVars, env_suffix: &str) -> Option<String> {
+    env.var(&format!("AWS_ENDPOINT_URL_{env_suffix}"))
+        .or_else(|| env.var("AWS_ENDPOINT_URL"))
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
 }
 
-fn credentials_file(env: &Env) -> Option<PathBuf> {
-    env.get("AWS_SHARED_CREDENTIALS_FILE")
+/// The endpoint for `service` (`ssm`, `secretsmanager`): the environment's
+/// override, else the public regional endpoint.
+pub fn endpoint(env: &dyn EnvVars, service: &str, env_suffix: &str, region: &str) -> String {
+    endpoint_override(env, env_suffix).unwrap_or_else(|| public_endpoint(service, region))
+}
+
+/// `https://<service>.<region>.amazonaws.com`.
+pub fn public_endpoint(service: &str, region: &str) -> String {
+    format!("https://{service}.{region}.amazonaws.com")
+}
+
+fn home(env: &dyn EnvVars) -> Option<PathBuf> {
+    env.var("HOME").map(PathBuf::from)
+}
+
+fn credentials_file(env: &dyn EnvVars) -> Option<PathBuf> {
+    env.var("AWS_SHARED_CREDENTIALS_FILE")
         .map(PathBuf::from)
-        .or_else(|| env.home().map(|h| h.join(".aws/credentials")))
+        .or_else(|| home(env).map(|h| h.join(".aws/credentials")))
 }
 
-fn config_file(env: &Env) -> Option<PathBuf> {
-    env.get("AWS_CONFIG_FILE").map(PathBuf::from).or_else(|| env.home().map(|h| h.join(".aws/config")))
+fn config_file(env: &dyn EnvVars) -> Option<PathBuf> {
+    env.var("AWS_CONFIG_FILE").map(PathBuf::from).or_else(|| home(env).map(|h| h.join(".aws/config")))
 }
 
 /// In `~/.aws/config` profiles are `[profile name]`, except `[default]`.
@@ -125,6 +159,17 @@ fn read_ini_section(path: &std::path::Path, section: &str) -> Option<BTreeMap<St
 mod tests {
     use super::*;
 
+    type Env = BTreeMap<String, String>;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn with(mut env: Env, k: &str, v: impl Into<String>) -> Env {
+        env.insert(k.to_owned(), v.into());
+        env
+    }
+
     #[test]
     fn env_beats_profile_and_profile_is_read() {
         let dir = tempfile::tempdir().unwrap();
@@ -136,34 +181,41 @@ mod tests {
         .unwrap();
         let config = dir.path().join("config");
         std::fs::write(&config, "[profile team]\nregion = sa-east-1\n").unwrap();
-        let base = Env::from_pairs([
+        let base = env(&[
             ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
             ("AWS_CONFIG_FILE", config.to_str().unwrap()),
         ]);
 
         let c = credentials(&base).unwrap();
         assert_eq!(c.access_key_id, "AKDEFAULT");
-        let team = base.clone().with("AWS_PROFILE", "team");
+        let team = with(base.clone(), "AWS_PROFILE", "team");
         let c = credentials(&team).unwrap();
         assert_eq!(c.access_key_id, "AKTEAM");
         assert_eq!(c.session_token.unwrap().expose(), "tok");
         assert_eq!(region(&team).unwrap(), "sa-east-1");
         assert!(region(&base).is_err());
 
-        let env = team
-            .with("AWS_ACCESS_KEY_ID", "AKENV")
-            .with("AWS_SECRET_ACCESS_KEY", "s3")
-            .with("AWS_REGION", "us-east-1");
+        assert_eq!(profile_credentials(&base, "team").unwrap().access_key_id, "AKTEAM");
+        assert_eq!(profile_region(&base, "team").as_deref(), Some("sa-east-1"));
+        assert!(profile_credentials(&base, "nobody").is_err());
+        let env = with(
+            with(with(team, "AWS_ACCESS_KEY_ID", "AKENV"), "AWS_SECRET_ACCESS_KEY", "s3"),
+            "AWS_REGION",
+            "us-east-1",
+        );
         assert_eq!(credentials(&env).unwrap().access_key_id, "AKENV");
         assert_eq!(region(&env).unwrap(), "us-east-1");
         assert!(!format!("{:?}", credentials(&env).unwrap()).contains("s3"));
 
         assert_eq!(endpoint(&env, "ssm", "SSM", "us-east-1"), "https://ssm.us-east-1.amazonaws.com");
-        let env = env
-            .with("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
-            .with("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:2");
+        let env = with(
+            with(env, "AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            "AWS_ENDPOINT_URL_SSM",
+            "http://127.0.0.1:2",
+        );
         assert_eq!(endpoint(&env, "ssm", "SSM", "x"), "http://127.0.0.1:2");
         assert_eq!(endpoint(&env, "secretsmanager", "SECRETS_MANAGER", "x"), "http://127.0.0.1:1");
         assert!(credentials(&Env::default()).is_err());
+        assert_eq!(with(Env::default(), "AWS_REGION", "").var("AWS_REGION"), None, "empty is unset");
     }
 }

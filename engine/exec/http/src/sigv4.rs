@@ -1,14 +1,15 @@
-//! AWS Signature Version 4 for the JSON APIs this crate calls (SSM, Secrets
-//! Manager): a POST to `/` with no query string. Kept small on purpose; the
-//! test below checks it against the AWS SigV4 test suite, and the moto tests
-//! against a server that verifies signatures.
+//! AWS Signature Version 4 (header signing), for the AWS APIs Capstan calls
+//! (SQS, WAFv2, SSM, Secrets Manager). Kept small on purpose: the caller
+//! hands over an already-encoded path and canonical query. The tests below
+//! check it against the AWS SigV4 test suite; the moto tests of this crate
+//! and of capstan-secrets against a server that verifies signatures.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::clock::UtcTime;
 
-pub(crate) struct Request<'a> {
+pub struct Request<'a> {
     pub method: &'a str,
     /// `host` or `host:port`, exactly as sent in the Host header.
     pub host: &'a str,
@@ -21,7 +22,7 @@ pub(crate) struct Request<'a> {
     pub payload: &'a [u8],
 }
 
-pub(crate) struct Signer<'a> {
+pub struct Signer<'a> {
     pub access_key_id: &'a str,
     pub secret_access_key: &'a str,
     pub region: &'a str,
@@ -115,6 +116,31 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
              SignedHeaders=host;x-amz-date, \
              Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        );
+    }
+
+    /// `get-vanilla-query-order-key-case` from the AWS SigV4 test suite.
+    #[test]
+    fn aws_test_suite_query_order() {
+        let signer = Signer {
+            access_key_id: "AKIDEXAMPLE",
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            region: "us-east-1",
+            service: "service",
+        };
+        let request = Request {
+            method: "GET",
+            host: "example.amazonaws.com",
+            path: "/",
+            query: "Param1=value1&Param2=value2",
+            headers: &[],
+            payload: b"",
+        };
+        let [_, auth] = signer.sign(&request, UtcTime::from_unix(1_440_938_160));
+        assert!(
+            auth.1.ends_with("Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
+            "{}",
+            auth.1
         );
     }
 }

@@ -1,0 +1,50 @@
+//! The cloud-API (HTTP) effects driver: runs the `EffectKind::Http` calls a
+//! plugin declares against the AWS service its target names, signed with
+//! AWS Signature Version 4 by the engine.
+//!
+//! A plugin names a service (`target = "aws:sqs"`, granted as
+//! `http:aws:sqs`) and says which call to make (method, path, the
+//! `X-Amz-Target` and `Content-Type` headers, a JSON body). It never sees
+//! credentials, the region or the endpoint: [`HttpExecutor`] finds them in an
+//! `aws` connection block of the operator's configuration
+//! ([`AwsConnection`]) and in the usual AWS environment variables and
+//! profile files ([`aws_config`]), signs the request and sends it. The
+//! response body is the effect's result, handed back to the plugin (a queue
+//! URL, a WebACL ARN).
+//!
+//! Deny by default: only the services in [`services`] are reachable, a call
+//! may only use its own service's API, and a plugin cannot set the headers
+//! that carry identity (`Authorization`, `X-Amz-Security-Token`, `Host`, …).
+//! A create call that AWS refuses because the resource already exists is
+//! answered with the existing resource where the API allows it (see
+//! `adopt.rs`), so applying the same effects twice changes nothing. Errors
+//! name the effect, the service and the AWS error code and message, never
+//! credentials or signed headers.
+//!
+//! It also holds the AWS pieces `capstan-secrets` shares (SigV4, the
+//! environment/profile chain, the UTC clock, the TLS client set-up).
+//!
+//! It does not decide whether an effect needs to run (the planner compares
+//! effect digests in state), does not read the process environment itself
+//! (callers pass an [`EnvVars`]), and does not support SSO, assume-role,
+//! `credential_process` or instance-metadata credentials.
+
+mod adopt;
+pub mod aws_config;
+pub mod clock;
+mod connection;
+mod env;
+mod error;
+mod executor;
+pub mod services;
+pub mod sigv4;
+pub mod transport;
+
+#[cfg(feature = "moto")]
+pub mod testing;
+
+pub use aws_config::AwsCredentials;
+pub use connection::{AwsConnection, CONNECTION_NAME, CONNECTION_TYPE};
+pub use env::EnvVars;
+pub use error::HttpError;
+pub use executor::{DEFAULT_TIMEOUT, HttpExecutor};

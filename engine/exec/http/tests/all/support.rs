@@ -1,0 +1,89 @@
+//! The plugins' plans, and an executor aimed at a moto server.
+
+use std::collections::BTreeMap;
+
+use capstan_core::{ComponentPlan, EffectResult};
+use capstan_http::testing::Moto;
+use capstan_http::{DEFAULT_TIMEOUT, HttpExecutor};
+use capstan_plugin_messaging_sqs::MessagingSqs;
+use capstan_sdk::testkit::{PlanCall, merge};
+use serde_json::{Value, json};
+
+pub const REGION: &str = "sa-east-1";
+
+/// The environment the operator's shell would have, pointed at moto.
+pub fn aws_env(moto: &Moto, key_id: &str, secret: &str) -> BTreeMap<String, String> {
+    [
+        ("AWS_ACCESS_KEY_ID", key_id),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub fn executor(moto: &Moto) -> HttpExecutor {
+    HttpExecutor::new(None, &aws_env(moto, "AKIDTESTING", "testing-secret"), DEFAULT_TIMEOUT).unwrap()
+}
+
+/// A messaging-sqs plan for component prod/opus/events, with `patch` over
+/// the base inputs and the given effect results handed back.
+pub fn sqs_call(patch: Value) -> PlanCall {
+    let mut inputs = json!({
+        "region": REGION,
+        "account_id": capstan_http::testing::ACCOUNT,
+        "name_prefix": "opus-",
+        "queues": {
+            "payments": { "retention_hours": 168, "dead_letter": true, "max_receive_count": 3 },
+            "consents": {},
+        },
+    });
+    merge(&mut inputs, patch);
+    PlanCall::new(inputs).component("prod", "opus", "events")
+}
+
+pub fn sqs_plan(patch: Value) -> ComponentPlan {
+    sqs_call(patch).run::<MessagingSqs>().unwrap()
+}
+
+/// Applies every effect in order, as the engine does, returning the results.
+pub fn apply_all(exec: &HttpExecutor, plan: &ComponentPlan) -> Vec<EffectResult> {
+    plan.effects
+        .iter()
+        .map(|e| EffectResult {
+            id: e.id.clone(),
+            body: exec.apply(e).unwrap_or_else(|err| panic!("{} ({}): {err}", e.id, e.summary)),
+        })
+        .collect()
+}
+
+/// Every queue moto holds: URL → (attributes, tags).
+pub fn queues(moto: &Moto) -> BTreeMap<String, (Value, Value)> {
+    let list = moto.ok("sqs", "AmazonSQS.ListQueues", &json!({}));
+    list["QueueUrls"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|url| {
+            let url = url.as_str().unwrap();
+            let attrs = moto.ok(
+                "sqs",
+                "AmazonSQS.GetQueueAttributes",
+                &json!({ "QueueUrl": url, "AttributeNames": ["All"] }),
+            );
+            let tags = moto.ok("sqs", "AmazonSQS.ListQueueTags", &json!({ "QueueUrl": url }));
+            (url.to_owned(), (attrs["Attributes"].clone(), tags.get("Tags").cloned().unwrap_or(json!({}))))
+        })
+        .collect()
+}
+
+/// The queue whose URL ends in `/<name>`.
+pub fn queue<'a>(all: &'a BTreeMap<String, (Value, Value)>, name: &str) -> &'a (Value, Value) {
+    all.iter()
+        .find(|(url, _)| url.ends_with(&format!("/{name}")))
+        .map(|(_, q)| q)
+        .unwrap_or_else(|| panic!("no queue {name} in {:?}", all.keys().collect::<Vec<_>>()))
+}
