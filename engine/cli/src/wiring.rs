@@ -81,6 +81,8 @@ pub struct Drivers {
     /// Connections by environment, then by name.
     connections: BTreeMap<String, BTreeMap<String, Connection>>,
     sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
+    /// HTTP (AWS API) drivers by environment: one identity and region each.
+    http: Mutex<BTreeMap<String, Arc<capstan_http::HttpExecutor>>>,
 }
 
 impl Drivers {
@@ -89,7 +91,7 @@ impl Drivers {
         for c in stack.components.values() {
             connections.entry(c.id.environment.clone()).or_insert_with(|| stack.connections_for(c));
         }
-        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()) }
+        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()), http: Mutex::new(BTreeMap::new()) }
     }
 
     fn connection(&self, component: &ComponentId, name: &str) -> Result<&Connection, SeamError> {
@@ -121,6 +123,34 @@ impl Drivers {
     }
 }
 
+impl Drivers {
+    /// The AWS driver of the component's environment: its `connection "aws"`
+    /// block if there is one, over the AWS environment variables and profile.
+    fn http_executor(&self, component: &ComponentId) -> Result<Arc<capstan_http::HttpExecutor>, SeamError> {
+        let mut cache = self.http.lock().map_err(|_| "HTTP driver state poisoned")?;
+        if let Some(e) = cache.get(&component.environment) {
+            return Ok(Arc::clone(e));
+        }
+        let name = capstan_http::CONNECTION_NAME;
+        let conn = self.connections.get(&component.environment).and_then(|c| c.get(name));
+        if conn.is_some_and(|c| c.url.is_some()) {
+            return Err(
+                format!("connection {name:?}: AWS endpoints are set with `endpoint`, not `url`").into()
+            );
+        }
+        let aws = conn
+            .map(|c| {
+                capstan_http::AwsConnection::from_settings(name, &c.kind, &c.settings, &c.sensitive_settings)
+            })
+            .transpose()?;
+        let env = capstan_secrets::Env::from_process();
+        let executor =
+            Arc::new(capstan_http::HttpExecutor::new(aws.as_ref(), &env, capstan_http::DEFAULT_TIMEOUT)?);
+        cache.insert(component.environment.clone(), Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
 impl EffectRunner for Drivers {
     fn run(&self, component: &ComponentId, effect: &Effect) -> Result<Value, SeamError> {
         match &effect.kind {
@@ -135,11 +165,7 @@ impl EffectRunner for Drivers {
                 effect.id, effect.target
             )
             .into()),
-            EffectKind::Http(_) => Err(format!(
-                "effect {} calls {:?}, and this engine has no cloud API driver yet",
-                effect.id, effect.target
-            )
-            .into()),
+            EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
         }
     }
 }

@@ -8,12 +8,15 @@
 //! - `plugins`: `plugin inspect` and `plugin list`.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
 //!   no secret value reaches any output, state or plan.
+//! - `aws_effects`: an SQS component applied to moto through the cloud-API driver;
+//!   outputs carry the returned queue URLs; re-apply is a no-op.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod aws_effects;
 mod crash;
 mod effects;
 mod errors;
