@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
+use capstan_amqp::{AmqpConnection, AmqpExecutor};
 use capstan_config::{Connection, Stack, StateBackend as StateSetting};
 use capstan_core::{ComponentId, Effect, EffectKind, Sensitive, Text};
 use capstan_plan::{EffectRunner, ObjectRef, ObjectTarget, SeamError};
@@ -81,6 +82,7 @@ pub struct Drivers {
     /// Connections by environment, then by name.
     connections: BTreeMap<String, BTreeMap<String, Connection>>,
     sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
+    amqp: Mutex<BTreeMap<(String, String), Arc<AmqpExecutor>>>,
     /// HTTP (AWS API) drivers by environment: one identity and region each.
     http: Mutex<BTreeMap<String, Arc<capstan_http::HttpExecutor>>>,
 }
@@ -91,7 +93,7 @@ impl Drivers {
         for c in stack.components.values() {
             connections.entry(c.id.environment.clone()).or_insert_with(|| stack.connections_for(c));
         }
-        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()), http: Mutex::new(BTreeMap::new()) }
+        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()), amqp: Mutex::new(BTreeMap::new()), http: Mutex::new(BTreeMap::new()) }
     }
 
     fn connection(&self, component: &ComponentId, name: &str) -> Result<&Connection, SeamError> {
@@ -118,6 +120,44 @@ impl Drivers {
             None => return Err(format!("connection {name:?} has no url").into()),
         };
         let executor = Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?));
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+
+    /// The driver of a `type = "amqp"` connection: `url` is the broker's
+    /// management API, `username` and `password` (normally a secret) its admin.
+    fn amqp_executor(&self, component: &ComponentId, name: &str) -> Result<Arc<AmqpExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.amqp.lock().map_err(|_| "AMQP driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        if conn.kind != "amqp" {
+            return Err(format!(
+                "connection {name:?} has type {:?}, and AMQP effects need a `type = \"amqp\"` connection",
+                conn.kind
+            )
+            .into());
+        }
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => {
+                return Err(format!(
+                    "connection {name:?} has no url (the broker's management API, such as http://broker:15672)"
+                )
+                .into());
+            }
+        };
+        let setting = |key: &str| {
+            conn.sensitive_settings
+                .get(key)
+                .cloned()
+                .or_else(|| conn.settings.get(key).and_then(Value::as_str).map(Sensitive::new))
+        };
+        let connection = AmqpConnection::new(name, &url, setting("username"), setting("password"))?;
+        let executor = Arc::new(AmqpExecutor::new(connection)?);
         cache.insert(key, Arc::clone(&executor));
         Ok(executor)
     }
@@ -159,12 +199,11 @@ impl EffectRunner for Drivers {
                 let result = self.runtime.block_on(executor.apply(effect))?;
                 Ok(result.body)
             }
-            EffectKind::Amqp(_) => Err(format!(
-                "effect {} targets AMQP connection {:?}, and this engine has no AMQP driver yet; \
-                 use an in-cluster messaging backend for now",
-                effect.id, effect.target
-            )
-            .into()),
+            EffectKind::Amqp(_) => {
+                let executor = self.amqp_executor(component, &effect.target)?;
+                let result = self.runtime.block_on(executor.apply(effect))?;
+                Ok(result.body)
+            }
             EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
         }
     }

@@ -8,6 +8,8 @@
 //! - `plugins`: `plugin inspect` and `plugin list`.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
 //!   no secret value reaches any output, state or plan.
+//! - `amqp_effects`: an external RabbitMQ's vhost, queues and app user from
+//!   encrypted secrets, usable over AMQP; rotation; the same redaction sweep.
 //! - `aws_effects`: an SQS component applied to moto through the cloud-API driver;
 //!   outputs carry the returned queue URLs; re-apply is a no-op.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
@@ -17,6 +19,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod aws_effects;
+mod amqp_effects;
 mod crash;
 mod effects;
 mod errors;
