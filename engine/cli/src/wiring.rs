@@ -93,7 +93,13 @@ impl Drivers {
         for c in stack.components.values() {
             connections.entry(c.id.environment.clone()).or_insert_with(|| stack.connections_for(c));
         }
-        Self { runtime, connections, sql: Mutex::new(BTreeMap::new()), amqp: Mutex::new(BTreeMap::new()), http: Mutex::new(BTreeMap::new()) }
+        Self {
+            runtime,
+            connections,
+            sql: Mutex::new(BTreeMap::new()),
+            amqp: Mutex::new(BTreeMap::new()),
+            http: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn connection(&self, component: &ComponentId, name: &str) -> Result<&Connection, SeamError> {
