@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{path}: {source}")]
+    // The cause is the source, so a report that prints the chain says it once.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
