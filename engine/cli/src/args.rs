@@ -84,6 +84,9 @@ pub struct RunArgs {
     /// Extra plugin directories, searched before the built-in plugins.
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
+    /// Run unsigned plugins (bundles and loose .wasm files): plugin development only.
+    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+    pub allow_unsigned: bool,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +157,54 @@ pub enum PluginCommand {
         plugin_dirs: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Pack plugin components into one bundle (metadata from each plugin's describe()).
+    Pack {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The bundle file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Publish under this publisher (default: the plugin's own, before the `/`).
+        #[arg(long)]
+        publisher: Option<String>,
+        /// The bundle's name, `publisher/name` (needed for several components).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Create an ed25519 signing key: PREFIX.key (mode 0600) and PREFIX.pub.
+    Keygen {
+        #[arg(short = 'o', long = "output")]
+        prefix: PathBuf,
+    },
+    /// Sign a bundle's manifest (which covers every component) in place.
+    Sign {
+        bundle: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a bundle's integrity and signature, against a key or a client.hcl's trust policy.
+    Verify {
+        bundle: PathBuf,
+        #[arg(long, conflicts_with = "trust")]
+        key: Option<PathBuf>,
+        /// A client.hcl whose `trust` blocks decide.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Write index.json for a directory of bundles (to serve it as an http plugin source).
+    Index { dir: PathBuf },
+    /// Resolve every plugin of the stack again, moving capstan.lock forward (never back).
+    Lock {
+        dir: PathBuf,
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        allow_unsigned: bool,
+    },
+    /// Like lock, but also allows moving a plugin to an older version than locked.
+    Upgrade {
+        dir: PathBuf,
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        allow_unsigned: bool,
     },
 }
 

@@ -1,9 +1,16 @@
-//! The plugins this engine can find: the built-in ones compiled into the
-//! binary, then `.wasm` files in plugin directories (from `--plugin-dir` and
-//! `plugin_source` blocks of type `dir`). Loaded once, on first need.
+//! The plugins this engine can find: bundles from the stack's plugin
+//! sources (checked, trusted and locked by capstan-registry), the built-in
+//! ones compiled into the binary, and, with `--allow-unsigned` only, loose
+//! `.wasm` files in plugin directories. Loaded once, on first need.
+//!
+//! A plugin pinned in capstan.lock always comes from its bundle. Otherwise a
+//! built-in plugin whose version matches is used as is (built-ins are
+//! trusted as part of the engine, and need no network), and the sources are
+//! asked only for what no built-in provides.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context as _;
 
@@ -40,11 +47,104 @@ pub struct Catalog {
     host: Arc<PluginHost>,
     dirs: Vec<PathBuf>,
     entries: OnceLock<Result<Vec<Arc<Entry>>, String>>,
+    /// Whether loose `.wasm` files in `dirs` are loaded (they are unsigned).
+    loose_files: bool,
+    registry: Option<Registry>,
+    /// Bundled plugins already loaded, by plugin name and bundle digest.
+    bundled: Mutex<BTreeMap<(String, String), Plugin>>,
+}
+
+/// The stack's sources, trust policy and lock file.
+struct Registry {
+    resolver: capstan_registry::Resolver,
+    lock: Mutex<capstan_registry::LockFile>,
 }
 
 impl Catalog {
+    /// Built-in plugins and every `.wasm` file in `dirs` (for `plugin list`).
     pub fn new(host: Arc<PluginHost>, dirs: Vec<PathBuf>) -> Self {
-        Self { host, dirs, entries: OnceLock::new() }
+        Self {
+            host,
+            dirs,
+            entries: OnceLock::new(),
+            loose_files: true,
+            registry: None,
+            bundled: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// What a run on `stack` may use: its plugin sources under its trust
+    /// policy and capstan.lock, the built-ins, and loose `.wasm` files in
+    /// `extra_dirs` and dir sources only when unsigned code is allowed
+    /// (`--allow-unsigned` or `CAPSTAN_ALLOW_UNSIGNED=1`).
+    pub fn for_stack(
+        host: Arc<PluginHost>,
+        stack: &capstan_config::Stack,
+        mut extra_dirs: Vec<PathBuf>,
+        allow_unsigned: bool,
+    ) -> anyhow::Result<Self> {
+        let allow_unsigned =
+            allow_unsigned || std::env::var_os("CAPSTAN_ALLOW_UNSIGNED").is_some_and(|v| v == "1");
+        if allow_unsigned {
+            eprintln!(
+                "WARNING: --allow-unsigned: unsigned plugins will run. Nothing vouches for their code; \
+                 use this only while developing a plugin."
+            );
+        }
+        extra_dirs.extend(crate::plugin_dirs_of(stack));
+        let resolver = crate::commands::plugin::stack_resolver(stack, allow_unsigned)?;
+        let lock = capstan_registry::LockFile::load(&stack.root)?;
+        let mut catalog = Self::new(host, extra_dirs);
+        catalog.loose_files = allow_unsigned;
+        catalog.registry = Some(Registry { resolver, lock: Mutex::new(lock) });
+        Ok(catalog)
+    }
+
+    /// Whether a built-in (or allowed loose) plugin satisfies the request.
+    fn local_match(&self, name: &str, version: &semver::VersionReq) -> bool {
+        self.entries().is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.plugin.metadata().name == name && version.matches(&e.plugin.metadata().version))
+        })
+    }
+
+    /// Resolves `name` from the sources under the lock (mode `Use` for
+    /// runs), saving capstan.lock when it changed. `Ok(None)`: no source
+    /// offers it and nothing is locked, so the built-ins are asked.
+    pub fn resolve_bundle(
+        &self,
+        name: &str,
+        version: &semver::VersionReq,
+        mode: capstan_registry::LockMode,
+    ) -> anyhow::Result<Option<(Plugin, capstan_registry::LockEntry)>> {
+        let Some(reg) = &self.registry else { return Ok(None) };
+        let mut lock = reg.lock.lock().map_err(|_| anyhow::anyhow!("lock file state poisoned"))?;
+        let locked = lock.plugins.contains_key(name);
+        if !locked && self.local_match(name, version) {
+            return Ok(None);
+        }
+        let before = lock.plugins.get(name).cloned();
+        let resolved = match reg.resolver.resolve(name, version, &mut lock, mode) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() && !locked => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let entry = lock.plugins.get(name).cloned().context("the resolver records what it resolves")?;
+        if before.as_ref() != Some(&entry) {
+            lock.save()?;
+        }
+        drop(lock);
+        let key = (name.to_string(), entry.digest.clone());
+        let mut bundled = self.bundled.lock().map_err(|_| anyhow::anyhow!("plugin cache poisoned"))?;
+        if let Some(p) = bundled.get(&key) {
+            return Ok(Some((p.clone(), entry)));
+        }
+        let plugin = self.host.load_bytes(name, resolved.wasm()).with_context(|| {
+            format!("loading plugin {name} {} from {}", entry.version, resolved.bundle.label)
+        })?;
+        bundled.insert(key, plugin.clone());
+        Ok(Some((plugin, entry)))
     }
 
     /// Every plugin, directories first (so an operator's build shadows a
@@ -60,6 +160,14 @@ impl Catalog {
         let mut out = Vec::new();
         for dir in &self.dirs {
             for path in wasm_files(dir)? {
+                if !self.loose_files {
+                    tracing::warn!(
+                        "ignoring unsigned plugin file {} (pack and sign it with `capstan plugin pack`/`sign`, \
+                         or pass --allow-unsigned while developing it)",
+                        path.display()
+                    );
+                    continue;
+                }
                 let plugin = self
                     .host
                     .load_file(&path)
@@ -79,8 +187,12 @@ impl Catalog {
 }
 
 fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let read =
-        std::fs::read_dir(dir).with_context(|| format!("reading plugin directory {}", dir.display()))?;
+    let read = match std::fs::read_dir(dir) {
+        Ok(r) => r,
+        // A dir source that holds nothing yet (e.g. before a first publish).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading plugin directory {}", dir.display())),
+    };
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -92,6 +204,11 @@ fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 impl PluginResolver for Catalog {
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
+        match self.resolve_bundle(name, version, capstan_registry::LockMode::Use) {
+            Ok(Some((plugin, _))) => return Ok(Arc::new(HostPlugin(plugin))),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{e:#}").into()),
+        }
         let entries = self.entries().map_err(|e| -> SeamError { e.into() })?;
         let same_name: Vec<&Arc<Entry>> =
             entries.iter().filter(|e| e.plugin.metadata().name == name).collect();

@@ -52,6 +52,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(PluginCommand::List { plugin_dirs, json }) => {
             commands::plugin::list(plugin_dirs, *json)
         }
+        Command::Plugin(cmd) => commands::plugin::distribution(cmd),
         Command::Secrets(cmd) => commands::secrets::run(cmd),
     }
 }

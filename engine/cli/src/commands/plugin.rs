@@ -86,3 +86,186 @@ pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The stack's plugin sources, trust policy and bundle cache, as a resolver.
+pub fn stack_resolver(
+    stack: &capstan_config::Stack,
+    allow_unsigned: bool,
+) -> anyhow::Result<capstan_registry::Resolver> {
+    use capstan_config::PluginSource;
+    use capstan_registry::{DirSource, HttpSource, Source};
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    for (name, source) in &stack.client.plugin_sources {
+        match source {
+            PluginSource::Dir { path } => sources.push(Box::new(DirSource::new(name, stack.root.join(path)))),
+            PluginSource::Http { url } => sources.push(Box::new(HttpSource::new(name, url)?)),
+            // Said at every run rather than failing it: the other sources and
+            // the built-ins still work.
+            PluginSource::Oci { url } => tracing::warn!(
+                "plugin_source {name} ({url}): OCI sources are not supported by this engine yet; skipped"
+            ),
+        }
+    }
+    let trust = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
+    let cache = capstan_registry::BundleCache::for_stack(&stack.root);
+    Ok(capstan_registry::Resolver::new(sources, trust, cache, allow_unsigned))
+}
+
+/// The bundle commands: pack, keygen, sign, verify, index, lock, upgrade.
+pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode> {
+    use crate::args::PluginCommand as C;
+    match cmd {
+        C::Inspect { file, json } => inspect(file, *json),
+        C::List { plugin_dirs, json } => list(plugin_dirs, *json),
+        C::Pack { files, output, publisher, name } => {
+            pack(files, output, publisher.as_deref(), name.as_deref())
+        }
+        C::Keygen { prefix } => keygen(prefix),
+        C::Sign { bundle, key } => sign(bundle, key),
+        C::Verify { bundle, key, trust } => verify(bundle, key.as_deref(), trust.as_deref()),
+        C::Index { dir } => {
+            let index = capstan_registry::Index::of_dir(dir)?;
+            index.write_to(dir)?;
+            println!(
+                "Wrote {} ({} bundles).",
+                dir.join(capstan_registry::INDEX_FILE).display(),
+                index.bundles.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        C::Lock { dir, allow_unsigned } => relock(dir, capstan_registry::LockMode::Refresh, *allow_unsigned),
+        C::Upgrade { dir, allow_unsigned } => {
+            relock(dir, capstan_registry::LockMode::Upgrade, *allow_unsigned)
+        }
+    }
+}
+
+fn pack(
+    files: &[PathBuf],
+    output: &Path,
+    publisher: Option<&str>,
+    name: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let host = crate::host()?;
+    let mut components = Vec::new();
+    let mut bundle_publisher = publisher.map(str::to_string);
+    for file in files {
+        let plugin = host.load_file(file).with_context(|| format!("loading {}", file.display()))?;
+        let meta = plugin.metadata();
+        let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
+        let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
+        components.push(capstan_registry::PackComponent {
+            plugin: format!("{publisher}/{short}"),
+            version: meta.version.clone(),
+            component_type: meta.component_type.clone(),
+            backend: meta.backend.clone(),
+            wasm: std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+        });
+    }
+    let publisher = bundle_publisher.unwrap_or_default();
+    // The host just loaded every component, so each speaks the contract this engine hosts.
+    let bundle =
+        capstan_registry::Bundle::pack(&publisher, name, capstan_core::CONTRACT_VERSION, components)?;
+    capstan_registry::write_atomic(output, &bundle.to_bytes()?)?;
+    let m = &bundle.manifest;
+    println!(
+        "Packed {} {} ({}) into {}: unsigned; sign it with `capstan plugin sign`.",
+        m.name,
+        m.version,
+        bundle.digest(),
+        output.display()
+    );
+    for c in &m.components {
+        println!("  {}  {} / {}  sha256:{}", c.plugin, c.component_type, c.backend, c.sha256);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(prefix: &Path) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = prefix.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = capstan_registry::SecretKey::generate().map_err(anyhow::Error::msg)?;
+    let (secret, public) = key.write_pair(prefix)?;
+    println!(
+        "Signing key: {} (keep it secret)\nPublic key:  {}\n{}",
+        secret.display(),
+        public.display(),
+        key.public()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(path: &Path, key: &Path) -> anyhow::Result<ExitCode> {
+    let mut bundle = open_bundle(path)?;
+    let key = capstan_registry::SecretKey::read(key)?;
+    capstan_registry::sign(&mut bundle, &key);
+    capstan_registry::write_atomic(path, &bundle.to_bytes()?)?;
+    println!("Signed {} {} with {}.", bundle.manifest.name, bundle.manifest.version, key.public().id());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_bundle(path: &Path) -> anyhow::Result<capstan_registry::Bundle> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(capstan_registry::Bundle::open(&path.display().to_string(), &bytes)?)
+}
+
+fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let bundle = open_bundle(path)?;
+    let m = &bundle.manifest;
+    capstan_registry::check_contract(&m.name, &m.version, &m.contract)?;
+    let signer = capstan_registry::verified_signer(&bundle)?;
+    let verdict = match (key, trust) {
+        (Some(key), _) => {
+            let expected = capstan_registry::PublicKey::read(key)?;
+            match &signer {
+                Some(k) if *k == expected => format!("signed by {}", k.id()),
+                Some(k) => anyhow::bail!(
+                    "{}: signed by {}, not by {} ({})",
+                    path.display(),
+                    k.id(),
+                    expected.id(),
+                    key.display()
+                ),
+                None => anyhow::bail!("{}: not signed", path.display()),
+            }
+        }
+        (None, Some(client)) => {
+            let dir = client.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let stack = crate::wiring::load_stack(dir)?;
+            let policy = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
+            let mut signers = Vec::new();
+            for c in &m.components {
+                signers.push(policy.check(&bundle, &c.plugin, false)?.to_string());
+            }
+            signers.dedup();
+            format!("signed by {}, trusted by {}", signers.join(", "), client.display())
+        }
+        (None, None) => match &signer {
+            Some(k) => {
+                format!("signed by {} (not checked against a trust policy: pass --key or --trust)", k.id())
+            }
+            None => anyhow::bail!("{}: not signed", path.display()),
+        },
+    };
+    println!("OK: {} {} ({}), components intact, {verdict}.", m.name, m.version, bundle.digest());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin lock` and `plugin upgrade`: every plugin the stack uses, resolved again.
+fn relock(dir: &Path, mode: capstan_registry::LockMode, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
+    let stack = crate::wiring::load_stack(dir)?;
+    let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), allow_unsigned)?;
+    let mut wanted: Vec<(&str, &semver::VersionReq)> =
+        stack.components.values().map(|c| (c.plugin.as_str(), &c.version)).collect();
+    wanted.sort_by(|a, b| a.0.cmp(b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+    wanted.dedup();
+    for (name, version) in wanted {
+        match catalog.resolve_bundle(name, version, mode)? {
+            Some((_, e)) => println!("{name}  {}  {}  signer: {}", e.version, e.digest, e.signer),
+            None => println!("{name}  built-in (not locked)"),
+        }
+    }
+    println!("{} is up to date.", stack.root.join(capstan_registry::LOCK_FILE).display());
+    Ok(ExitCode::SUCCESS)
+}

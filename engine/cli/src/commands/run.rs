@@ -41,9 +41,12 @@ impl Session {
     fn open(run: &RunArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<Self> {
         let stack = wiring::load_stack(&run.dir)?;
         let graph = capstan_plan::stack_graph(&stack)?;
-        let mut dirs = run.plugin_dirs.clone();
-        dirs.extend(crate::plugin_dirs_of(&stack));
-        let catalog = Arc::new(Catalog::new(crate::host()?, dirs));
+        let catalog = Arc::new(Catalog::for_stack(
+            crate::host()?,
+            &stack,
+            run.plugin_dirs.clone(),
+            run.allow_unsigned,
+        )?);
         let target = Render::new(&stack, run.out_dir.as_deref());
         let backend = rt.block_on(wiring::state_backend(&stack))?;
         let state = rt.block_on(backend.read()).context("reading state")?;

@@ -26,7 +26,7 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = capstan_plan::stack_graph(&stack)?;
-    let catalog = Catalog::new(crate::host()?, crate::plugin_dirs_of(&stack));
+    let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), false)?;
     let render = wiring::Render::new(&stack, None);
     let state = capstan_state::State::new()?;
     let key = capstan_state::StateKey::generate()?;
@@ -63,7 +63,7 @@ pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode>
     let component = stack.component(&rel).with_context(|| {
         format!("{} is not a component directory (it has no component.hcl)", component_dir.display())
     })?;
-    let catalog = Arc::new(Catalog::new(crate::host()?, crate::plugin_dirs_of(&stack)));
+    let catalog = Arc::new(Catalog::for_stack(crate::host()?, &stack, Vec::new(), false)?);
     let graph = capstan_plan::stack_graph(&stack)?;
     let render = wiring::Render::new(&stack, None);
     let state = capstan_state::State::new()?;

@@ -6,6 +6,8 @@
 //! - `lifecycle`: plan → apply → re-apply (no change) → change → remove; saved plans.
 //! - `errors`: configuration errors point at file, line and column.
 //! - `plugins`: `plugin inspect` and `plugin list`.
+//! - `bundles`: packed, signed plugin bundles from an HTTP index and a directory;
+//!   the lock file's pinning and rollback refusal; refused bundles.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
 //!   no secret value reaches any output, state or plan.
 //! - `amqp_effects`: an external RabbitMQ's vhost, queues and app user from
@@ -20,6 +22,7 @@
 
 mod aws_effects;
 mod amqp_effects;
+mod bundles;
 mod crash;
 mod effects;
 mod errors;
