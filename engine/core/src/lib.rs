@@ -10,6 +10,7 @@
 //! builds for `wasm32-wasip2` as well as for the host.
 
 mod effects;
+pub mod inventory;
 mod plugin;
 mod secrets;
 mod sensitive;

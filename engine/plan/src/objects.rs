@@ -8,10 +8,7 @@ use capstan_core::ComponentId;
 
 use crate::seams::ObjectRef;
 
-/// The label every object Capstan applies carries.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "capstan");
-/// The annotation naming the component (its key) an object belongs to.
-pub const COMPONENT_ANNOTATION: &str = "capstan.io/component";
+pub use capstan_core::inventory::{COMPONENT_ANNOTATION, MANAGED_BY};
 
 /// Kinds that live outside any namespace. A plugin may also set no
 /// namespace on a custom cluster-scoped kind; those it must name here by

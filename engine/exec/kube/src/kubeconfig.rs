@@ -1,0 +1,94 @@
+//! Choosing the cluster the way kubectl does: the files `KUBECONFIG` lists
+//! (merged, first one wins), else `~/.kube/config`; the context given with
+//! `--context`, else the kubeconfig's current context.
+//!
+//! The process environment is read by the caller and handed in as
+//! [`KubeconfigSource`], so tests choose their own files.
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::KubeError;
+
+/// Where kubeconfig files are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct KubeconfigSource {
+    /// The value of `KUBECONFIG`: paths separated as `PATH` is.
+    pub kubeconfig_env: Option<std::ffi::OsString>,
+    /// The user's home directory, for `~/.kube/config`.
+    pub home: Option<PathBuf>,
+}
+
+impl KubeconfigSource {
+    pub fn from_process() -> Self {
+        Self { kubeconfig_env: std::env::var_os("KUBECONFIG"), home: std::env::home_dir() }
+    }
+
+    /// The files to read, in order; an empty `KUBECONFIG` counts as unset.
+    fn paths(&self) -> Result<Vec<PathBuf>, KubeError> {
+        let listed: Vec<PathBuf> = self
+            .kubeconfig_env
+            .as_deref()
+            .map(|v| std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()).collect())
+            .unwrap_or_default();
+        if !listed.is_empty() {
+            // kubectl skips listed files that do not exist.
+            let existing: Vec<PathBuf> = listed.iter().filter(|p| p.exists()).cloned().collect();
+            if existing.is_empty() {
+                return Err(KubeError::NoKubeconfig {
+                    why: format!(
+                        "none of the files KUBECONFIG lists exists ({})",
+                        listed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+            return Ok(existing);
+        }
+        let default = self.home.as_ref().map(|h| h.join(".kube").join("config"));
+        let missing = |p: &str| KubeError::NoKubeconfig {
+            why: format!("KUBECONFIG is not set and {p} does not exist"),
+        };
+        match default {
+            Some(p) if p.exists() => Ok(vec![p]),
+            Some(p) => Err(missing(&p.display().to_string())),
+            None => Err(missing("~/.kube/config")),
+        }
+    }
+}
+
+/// The chosen cluster: the connection settings and the context's name.
+pub struct ClusterChoice {
+    pub context: String,
+    pub config: kube::Config,
+}
+
+/// Reads the kubeconfig and picks the context (`context`, else the current one).
+pub async fn choose(source: &KubeconfigSource, context: Option<&str>) -> Result<ClusterChoice, KubeError> {
+    let mut merged: Option<Kubeconfig> = None;
+    for path in source.paths()? {
+        let file = Kubeconfig::read_from(&path)
+            .map_err(|source| KubeError::Kubeconfig { path: path.clone(), source })?;
+        merged = Some(match merged {
+            None => file,
+            Some(m) => m.merge(file).map_err(|source| KubeError::Kubeconfig { path, source })?,
+        });
+    }
+    let kubeconfig = merged.unwrap_or_default();
+    let known = || {
+        let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    };
+    let name = match context.or(kubeconfig.current_context.as_deref()).filter(|c| !c.is_empty()) {
+        Some(n) => n.to_string(),
+        None => return Err(KubeError::NoContext { known: known() }),
+    };
+    if !kubeconfig.contexts.iter().any(|c| c.name == name) {
+        return Err(KubeError::UnknownContext { context: name, known: known() });
+    }
+    let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|source| KubeError::Context { context: name.clone(), source })?;
+    Ok(ClusterChoice { context: name, config })
+}

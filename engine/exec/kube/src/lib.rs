@@ -1,0 +1,39 @@
+//! The Kubernetes target: a component's objects applied to a cluster by
+//! server-side apply, under the field manager `capstan`.
+//!
+//! - **Order**: namespaces first, then CRDs (waiting until the API server
+//!   reports each Established), then everything else in plan order.
+//!   Deletion runs the other way: custom resources, then CRDs, namespaces last.
+//! - **Conflicts**: Capstan never forces. A field another manager owns is
+//!   an error naming the object, the field and the manager.
+//! - **Inventory**: objects carry the `app.kubernetes.io/managed-by`
+//!   label and the `capstan.io/component` annotation (set by the planner,
+//!   [`capstan_core::inventory`]); prune and destroy delete only objects
+//!   that still carry both, for the component asking.
+//! - **Readiness**: the plugin's `health` answer for each live object,
+//!   polled until ready or the component's timeout.
+//! - **Plan**: [`KubeTarget::current`] gives the fields Capstan's manager
+//!   owns, so the plan's diff is against the cluster, not against defaults
+//!   or status other controllers write.
+//! - **Kubeconfig**: chosen as kubectl does ([`kubeconfig`]).
+//!
+//! Which API serves a kind is asked of the cluster's discovery API. The
+//! cluster is a `kube::Client` handed to [`KubeTarget::new`], so tests run
+//! the same code against an in-memory API server.
+//!
+//! This crate does not plan, diff or record state (capstan-plan and
+//! capstan-state do), does not know wasm (health comes in as a function),
+//! and does not create namespaces the plan does not name.
+
+mod error;
+mod fields;
+pub mod kubeconfig;
+mod object;
+mod resources;
+mod target;
+
+pub use error::KubeError;
+pub use fields::owned_by;
+pub use kubeconfig::KubeconfigSource;
+pub use object::ObjectKey;
+pub use target::{HealthCheck, KubeTarget, Pruned, Settings};

@@ -1,0 +1,25 @@
+//! The kube target against an in-memory API server.
+//!
+//! No kube-apiserver can run on the build machines: the cluster is
+//! kube-fake-client (server-side apply with field ownership and
+//! conflicts), with a stand-in for discovery, the CRD controller and
+//! namespace checks described in `support`.
+//!
+//! Module index:
+//! - support: the test cluster, the app plugin's real objects, the upstream CRD
+//! - apply: stage order, CRD before its custom resource, re-apply changes nothing, the plan's diff
+//! - conflict: a field another manager owns is an error naming it, never forced
+//! - prune: objects that left the plan are deleted, nothing else is
+//! - destroy: everything the component owned goes, in reverse order
+//! - readiness: waits on the plugin's health answers, time out with its reason
+//! - kubeconfig: KUBECONFIG, the current context and --context, as kubectl
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod apply;
+mod conflict;
+mod destroy;
+mod kubeconfig;
+mod prune;
+mod readiness;
+mod support;
