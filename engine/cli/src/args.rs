@@ -64,6 +64,9 @@ pub enum GraphFormat {
 pub enum TargetKind {
     /// Write YAML for GitOps (Argo CD, Flux) under --out-dir. No cluster needed.
     Render,
+    /// Server-side apply to the cluster of the kubeconfig kubectl would use
+    /// (KUBECONFIG, else ~/.kube/config; --context, else its current context).
+    Kube,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +81,12 @@ pub struct RunArgs {
     /// Where the render target writes (default: `rendered/` at the stack root).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// The kubeconfig context of the kube target (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// How long the kube target waits for one component's objects to be ready.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ready_timeout: std::time::Duration,
     /// How long to wait for the state lock held by another run.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,

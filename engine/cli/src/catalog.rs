@@ -265,4 +265,12 @@ impl PluginHandle for HostPlugin {
         };
         Ok(self.0.plan(&cx, request)?)
     }
+
+    fn health(
+        &self,
+        component: &ComponentId,
+        object: &serde_json::Value,
+    ) -> Result<capstan_core::Health, SeamError> {
+        Ok(self.0.health(&CallContext::for_component(component.clone()), object)?)
+    }
 }

@@ -76,6 +76,164 @@ impl ObjectTarget for Render {
     }
 }
 
+/// The kube target: server-side apply to a cluster. The seam names a
+/// component by its id; the objects' inventory annotation holds its key, so
+/// the keys of every component in the tree and in state are kept here.
+pub struct Kube {
+    target: capstan_kube::KubeTarget,
+    runtime: tokio::runtime::Handle,
+    keys: std::collections::HashMap<ComponentId, String>,
+}
+
+impl Kube {
+    pub fn connect(
+        stack: &Stack,
+        state: &capstan_state::State,
+        context: Option<&str>,
+        ready_timeout: std::time::Duration,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<Self> {
+        let settings = capstan_kube::Settings { ready_timeout, ..capstan_kube::Settings::default() };
+        let source = capstan_kube::KubeconfigSource::from_process();
+        let target = runtime.block_on(capstan_kube::KubeTarget::connect(&source, context, settings))?;
+        let keys = stack
+            .components
+            .iter()
+            .map(|(k, c)| (c.id.clone(), k.clone()))
+            .chain(state.components.iter().map(|(k, c)| (c.id.clone(), k.clone())))
+            .collect();
+        Ok(Self { target, runtime: runtime.handle().clone(), keys })
+    }
+
+    fn key(&self, component: &ComponentId) -> Result<&str, SeamError> {
+        self.keys
+            .get(component)
+            .map(String::as_str)
+            .ok_or_else(|| format!("component {component} is not in the tree or in state").into())
+    }
+
+    /// Deletes what a component applied, as state recorded it.
+    pub fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> anyhow::Result<()> {
+        let objects: Vec<capstan_kube::ObjectKey> = was
+            .objects
+            .iter()
+            .map(|o| capstan_kube::ObjectKey {
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+                namespace: o.namespace.clone(),
+                name: o.name.clone(),
+            })
+            .collect();
+        let pruned = self.runtime.block_on(self.target.prune(key, &objects))?;
+        for (object, why) in pruned.kept {
+            eprintln!("warning: {key}: kept {object}: {why}");
+        }
+        Ok(())
+    }
+}
+
+fn object_key(o: &ObjectRef) -> capstan_kube::ObjectKey {
+    capstan_kube::ObjectKey {
+        api_version: o.api_version.clone(),
+        kind: o.kind.clone(),
+        namespace: o.namespace.clone(),
+        name: o.name.clone(),
+    }
+}
+
+impl ObjectTarget for Kube {
+    fn current(&self, _component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(self.runtime.block_on(self.target.current(&object_key(object)))?)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        let key = self.key(component)?;
+        self.runtime.block_on(self.target.apply(key, objects))?;
+        let prune: Vec<capstan_kube::ObjectKey> = prune.iter().map(object_key).collect();
+        let pruned = self.runtime.block_on(self.target.prune(key, &prune))?;
+        for (object, why) in pruned.kept {
+            eprintln!("warning: {key}: kept {object}: {why}");
+        }
+        Ok(())
+    }
+
+    fn wait_ready(
+        &self,
+        component: &ComponentId,
+        objects: &[ObjectRef],
+        health: &(dyn Fn(&Value) -> Result<capstan_core::Health, SeamError> + Sync),
+    ) -> Result<(), SeamError> {
+        let key = self.key(component)?;
+        let objects: Vec<capstan_kube::ObjectKey> = objects.iter().map(object_key).collect();
+        let health = |o: &Value| health(o).map_err(|e| e.to_string());
+        Ok(self.runtime.block_on(self.target.wait_ready(key, &objects, &health))?)
+    }
+}
+
+/// Where objects go, as `--target` chose.
+pub enum Target {
+    Render(Render),
+    Kube(Kube),
+}
+
+impl Target {
+    /// Removes everything a component applied (destroy, or a component
+    /// that left the tree).
+    pub fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> anyhow::Result<()> {
+        match self {
+            Target::Render(r) => {
+                r.0.remove_component(&was.id)?;
+                Ok(())
+            }
+            Target::Kube(k) => k.remove_component(key, was),
+        }
+    }
+
+    /// Writes what the target keeps between components (the render marker).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        match self {
+            Target::Render(r) => r.0.flush().context("writing the render marker"),
+            Target::Kube(_) => Ok(()),
+        }
+    }
+
+    fn inner(&self) -> &dyn ObjectTarget {
+        match self {
+            Target::Render(r) => r,
+            Target::Kube(k) => k,
+        }
+    }
+}
+
+impl ObjectTarget for Target {
+    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        self.inner().current(component, object)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        self.inner().apply(component, objects, prune)
+    }
+
+    fn wait_ready(
+        &self,
+        component: &ComponentId,
+        objects: &[ObjectRef],
+        health: &(dyn Fn(&Value) -> Result<capstan_core::Health, SeamError> + Sync),
+    ) -> Result<(), SeamError> {
+        self.inner().wait_ready(component, objects, health)
+    }
+}
+
 /// Runs effects on the connections configured in client.hcl and env.hcl.
 pub struct Drivers {
     runtime: tokio::runtime::Handle,

@@ -72,6 +72,8 @@ pub fn apply_component(
         ran_any || !prune.is_empty() || planned.objects.iter().any(|o| o.action != Action::Unchanged);
     if objects_change {
         cx.target.apply(&planned.id, &objects, &prune).map_err(ComponentError::Target)?;
+        let health = |object: &serde_json::Value| planned.handle.health(&planned.id, object);
+        cx.target.wait_ready(&planned.id, &desired, &health).map_err(ComponentError::Target)?;
     }
 
     let object_records = objects

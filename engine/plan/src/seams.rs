@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Effect, Metadata, PlanRequest};
+use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Effect, Health, Metadata, PlanRequest};
 
 /// A failure outside the plugin's own answer: a trap, a limit, a driver
 /// error. Its text names what failed and never holds a secret value.
@@ -26,6 +26,8 @@ pub trait PluginHandle: Send + Sync {
         component_dir: Option<&Path>,
         request: &PlanRequest,
     ) -> Result<Result<ComponentPlan, capstan_core::PlanError>, SeamError>;
+    /// How one live object this plugin planned is doing (its `health` export).
+    fn health(&self, component: &ComponentId, object: &Value) -> Result<Health, SeamError>;
 }
 
 /// Finds the plugin a component asks for.
@@ -72,6 +74,18 @@ pub trait ObjectTarget: Send + Sync {
     /// (objects it had before that left the plan).
     fn apply(&self, component: &ComponentId, objects: &[Value], prune: &[ObjectRef])
     -> Result<(), SeamError>;
+    /// Waits until `health` (the plugin's own rules) calls every object
+    /// ready, within the target's timeout for one component. A target with
+    /// nothing live (render) has nothing to wait for.
+    fn wait_ready(
+        &self,
+        component: &ComponentId,
+        objects: &[ObjectRef],
+        health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
+    ) -> Result<(), SeamError> {
+        let _ = (component, objects, health);
+        Ok(())
+    }
 }
 
 /// Runs declared effects on the connections the operator configured.

@@ -18,18 +18,18 @@ use capstan_plan::{
 };
 use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, StateBackend, StateKey};
 
-use crate::args::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs};
+use crate::args::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs, TargetKind};
 use crate::catalog::Catalog;
 use crate::progress::{Phase, Progress};
 use crate::report::{self, Row};
-use crate::wiring::{self, Drivers, Render};
+use crate::wiring::{self, Drivers, Kube, Render, Target};
 
 /// Everything one run works with.
 struct Session {
     stack: Stack,
     graph: ComponentGraph,
     catalog: Arc<Catalog>,
-    target: Render,
+    target: Target,
     backend: AnyBackend,
     state: State,
     key: StateKey,
@@ -47,9 +47,17 @@ impl Session {
             run.plugin_dirs.clone(),
             run.allow_unsigned,
         )?);
-        let target = Render::new(&stack, run.out_dir.as_deref());
         let backend = rt.block_on(wiring::state_backend(&stack))?;
         let state = rt.block_on(backend.read()).context("reading state")?;
+        let target = match run.target {
+            TargetKind::Render if run.context.is_some() => {
+                bail!("--context chooses a cluster, and the render target has none: add --target kube")
+            }
+            TargetKind::Render => Target::Render(Render::new(&stack, run.out_dir.as_deref())),
+            TargetKind::Kube => {
+                Target::Kube(Kube::connect(&stack, &state, run.context.as_deref(), run.ready_timeout, rt)?)
+            }
+        };
         let key = rt.block_on(backend.state_key()).context("reading the state key")?;
         let dir = std::path::absolute(&run.dir)?;
         let scope = dir.strip_prefix(&stack.root).map(Path::to_path_buf).unwrap_or_default();
@@ -278,7 +286,7 @@ fn apply_locked(
 
     let mut rows = Vec::new();
     for (key, was) in &orphans {
-        session.target.0.remove_component(&was.id).with_context(|| format!("removing {key}"))?;
+        session.target.remove_component(key, was).with_context(|| format!("removing {key}"))?;
         rt.block_on(session.backend.write_component(key, None, guard))?;
         rows.push(Row { key: (*key).clone(), result: "removed".into(), detail: String::new() });
     }
@@ -299,7 +307,7 @@ fn apply_locked(
         progress.update(key, Phase::Ready, None);
         Ok(planned)
     });
-    session.target.0.flush().context("writing the render marker")?;
+    session.target.flush()?;
     // Fold what each component recorded into one snapshot (the previous
     // snapshot is kept by the backend).
     let recorded = rt.block_on(session.backend.read()).context("reading state")?;
@@ -432,11 +440,11 @@ pub fn destroy(args: &DestroyArgs, plain: bool, rt: &tokio::runtime::Runtime) ->
         for key in &order {
             let Some(was) = session.state.components.get(key) else { continue };
             progress.update(key, Phase::Applying, Some("removing"));
-            session.target.0.remove_component(&was.id).with_context(|| format!("removing {key}"))?;
+            session.target.remove_component(key, was).with_context(|| format!("removing {key}"))?;
             rt.block_on(session.backend.write_component(key, None, &guard))?;
             progress.update(key, Phase::Ready, Some("removed"));
         }
-        session.target.0.flush().context("writing the render marker")?;
+        session.target.flush()?;
         Ok(())
     })();
     rt.block_on(session.backend.unlock(guard)).context("releasing the state lock")?;
