@@ -20,8 +20,8 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
-mod aws_effects;
 mod amqp_effects;
+mod aws_effects;
 mod bundles;
 mod crash;
 mod effects;
