@@ -25,7 +25,7 @@ namespace: {{ $root.Release.Namespace }}
 labels:
   {{- include "bench.labels" . | nindent 2 }}
 annotations:
-  capstan.io/component: envs/{{ $root.Values.environment }}/{{ $root.Release.Namespace }}/{{ $app.name }}
+  capstan.dev/component: envs/{{ $root.Values.environment }}/{{ $root.Release.Namespace }}/{{ $app.name }}
 {{- end -}}
 
 {{- define "bench.probe" -}}

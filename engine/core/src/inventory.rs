@@ -6,4 +6,4 @@
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "capstan");
 
 /// The annotation naming the component (its key) an object belongs to.
-pub const COMPONENT_ANNOTATION: &str = "capstan.io/component";
+pub const COMPONENT_ANNOTATION: &str = "capstan.dev/component";

@@ -106,7 +106,7 @@ mod tests {
         .expect("valid");
         assert_eq!(o["metadata"]["namespace"], "shop");
         assert_eq!(o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "capstan");
-        assert_eq!(o["metadata"]["annotations"]["capstan.io/component"], "envs/staging/shop/api");
+        assert_eq!(o["metadata"]["annotations"]["capstan.dev/component"], "envs/staging/shop/api");
         let c = normalise(&id(), "k", 0, json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}}))
             .expect("valid");
         assert!(c["metadata"].get("namespace").is_none());

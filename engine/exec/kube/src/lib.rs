@@ -7,7 +7,7 @@
 //! - **Conflicts**: Capstan never forces. A field another manager owns is
 //!   an error naming the object, the field and the manager.
 //! - **Inventory**: objects carry the `app.kubernetes.io/managed-by`
-//!   label and the `capstan.io/component` annotation (set by the planner,
+//!   label and the `capstan.dev/component` annotation (set by the planner,
 //!   [`capstan_core::inventory`]); prune and destroy delete only objects
 //!   that still carry both, for the component asking.
 //! - **Readiness**: the plugin's `health` answer for each live object,

@@ -27,7 +27,7 @@ async fn namespace_and_crd_go_first_and_the_custom_resource_waits_for_the_crd() 
             .map(|m| m["manager"].as_str().unwrap())
             .collect();
         assert!(managers.contains(&"capstan"), "{}: applied as field manager capstan", key(o));
-        assert_eq!(live["metadata"]["annotations"]["capstan.io/component"], KEY);
+        assert_eq!(live["metadata"]["annotations"]["capstan.dev/component"], KEY);
     }
     let deploy = cluster.get(&key(find(&objects, "Deployment"))).await.unwrap();
     assert_eq!(

@@ -25,7 +25,7 @@ async fn objects_that_left_the_plan_are_deleted_and_nothing_else_is() {
             json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "api-settings", "namespace": "shop",
                 "labels": {"app.kubernetes.io/managed-by": "capstan"},
-                "annotations": {"capstan.io/component": "envs/staging/shop/worker"}}, "data": {"a": "1"}}),
+                "annotations": {"capstan.dev/component": "envs/staging/shop/worker"}}, "data": {"a": "1"}}),
         )
         .await;
     let foreign = capstan_kube::ObjectKey { name: "api-extra".into(), ..moved_key.clone() };
@@ -76,7 +76,7 @@ async fn an_object_of_another_component_is_not_taken_over() {
     target.apply(KEY, &objects).await.unwrap();
     let mut theirs = support::app(support::app_inputs());
     for o in &mut theirs {
-        o["metadata"]["annotations"]["capstan.io/component"] = json!("envs/staging/shop/other");
+        o["metadata"]["annotations"]["capstan.dev/component"] = json!("envs/staging/shop/other");
     }
     let err = target.apply("envs/staging/shop/other", &theirs).await.unwrap_err();
     assert_eq!(
