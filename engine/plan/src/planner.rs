@@ -179,15 +179,14 @@ pub fn plan_component(
             source,
         }
     })?;
-    let meta = handle.metadata().clone();
+    let meta = handle.metadata();
     let plugin = format!("{} {}", meta.name, meta.version);
 
     let by_name = dependency_plans(component, deps);
     let dep_outputs: BTreeMap<String, DependencyOutputs> =
         by_name.iter().map(|(name, p)| (name.clone(), DependencyOutputs::new(p.outputs.clone()))).collect();
-    let schema_text = meta.input_schema.clone();
     let inputs = component
-        .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &schema_text)
+        .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &meta.input_schema)
         .map_err(|d| ComponentError::Inputs(d.to_string()))?;
 
     let problems: Vec<String> = handle
