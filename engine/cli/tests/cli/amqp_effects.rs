@@ -14,7 +14,7 @@ use std::process::Command;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Confirmation};
 
-use crate::support::Stack;
+use crate::support::{Stack, walk};
 
 const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
 
@@ -212,14 +212,4 @@ inputs = {{
             assert!(!all.iter().any(|p| text.contains(p.as_str())), "{} holds a secret", entry.display());
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(read) = std::fs::read_dir(dir) else { return out };
-    for e in read.flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
 }

@@ -7,7 +7,7 @@
 use capstan_http::testing::Moto;
 use serde_json::{Value, json};
 
-use crate::support::{Run, Stack};
+use crate::support::{Run, Stack, walk};
 
 const SECRET: &str = "moto-secret-never-shown-9f3a";
 
@@ -116,14 +116,4 @@ fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
         _ => None,
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(read) = std::fs::read_dir(dir) else { return out };
-    for e in read.flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
 }

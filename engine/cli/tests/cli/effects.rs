@@ -9,7 +9,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
-use crate::support::Stack;
+use crate::support::{Stack, walk};
 
 fn psql(sql: &str) -> String {
     let out = Command::new("psql")
@@ -137,14 +137,4 @@ inputs = {{
             );
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(read) = std::fs::read_dir(dir) else { return out };
-    for e in read.flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
 }

@@ -131,3 +131,14 @@ pub fn web_stack(apps: &[&str]) -> Stack {
     }
     s
 }
+
+/// Every file below `dir` (none when it does not exist).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else { return out };
+    for e in read.flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
