@@ -6,6 +6,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_core::{Capability, ComponentId, File};
 use hcl_edit::expr::{Expression, ObjectKey};
@@ -106,6 +107,9 @@ pub struct Component {
     pub plugin: String,
     pub version: semver::VersionReq,
     pub grants: Vec<Capability>,
+    /// `ready_timeout` of the `component` block: how long a cluster target
+    /// waits for its objects to be ready (the run's default when `None`).
+    pub ready_timeout: Option<Duration>,
     pub dependencies: BTreeMap<String, DependencyDecl>,
     /// `files = [...]`, read (inside the stack root) at load.
     pub files: Vec<File>,
@@ -131,6 +135,7 @@ impl fmt::Debug for Component {
             .field("plugin", &self.plugin)
             .field("version", &self.version)
             .field("grants", &self.grants)
+            .field("ready_timeout", &self.ready_timeout)
             .field("dependencies", &self.dependencies.keys().collect::<Vec<_>>())
             .field("files", &self.files)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
@@ -313,8 +318,8 @@ pub(crate) fn load_component(
     // A broken `component` block still gets its inputs checked, so one run
     // reports everything; the component itself is then dropped.
     let valid = component.is_some();
-    let (component_type, plugin, version, grants) =
-        component.unwrap_or_else(|| (String::new(), String::new(), semver::VersionReq::STAR, Vec::new()));
+    let ComponentBlock { component_type, plugin, version, grants, ready_timeout } =
+        component.unwrap_or_default();
     let mut dependencies = BTreeMap::new();
     for d in merged.deps {
         dependencies.insert(d.name.clone(), d);
@@ -327,6 +332,7 @@ pub(crate) fn load_component(
         plugin,
         version,
         grants,
+        ready_timeout,
         dependencies,
         files,
         spans,
@@ -342,11 +348,32 @@ pub(crate) fn load_component(
     valid.then_some(c)
 }
 
-type Typed = (String, String, semver::VersionReq, Vec<Capability>);
+/// The `component { … }` block, typed.
+struct ComponentBlock {
+    component_type: String,
+    plugin: String,
+    version: semver::VersionReq,
+    grants: Vec<Capability>,
+    ready_timeout: Option<Duration>,
+}
+
+impl Default for ComponentBlock {
+    fn default() -> Self {
+        Self {
+            component_type: String::new(),
+            plugin: String::new(),
+            version: semver::VersionReq::STAR,
+            grants: Vec::new(),
+            ready_timeout: None,
+        }
+    }
+}
+
+const COMPONENT_ATTRS: &[&str] = &["type", "plugin", "version", "grants", "ready_timeout"];
 
 /// `include_failed`: an include could not be read (already reported); what
 /// it would have provided is not reported missing again.
-fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError>) -> Option<Typed> {
+fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError>) -> Option<ComponentBlock> {
     if !part.has_component_block {
         if include_failed {
             return None;
@@ -431,17 +458,51 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
             span("grants"),
         )),
     }
+    let ready_timeout = match part.component.get("ready_timeout") {
+        None => Some(None),
+        Some(Value::String(text)) => match crate::duration::parse_duration(text) {
+            Ok(d) => Some(Some(d)),
+            Err(e) => {
+                errors.push(EvalError::new(
+                    ConfigError::Invalid { message: format!("`ready_timeout`: {e}") },
+                    span("ready_timeout"),
+                ));
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(EvalError::new(
+                ConfigError::Type {
+                    message: format!(
+                        "component `ready_timeout` must be a string such as \"10m\", not {}",
+                        type_name(other)
+                    ),
+                },
+                span("ready_timeout"),
+            ));
+            None
+        }
+    };
     for k in part.component.keys() {
-        if !["type", "plugin", "version", "grants"].contains(&k.as_str()) {
+        if !COMPONENT_ATTRS.contains(&k.as_str()) {
             errors.push(EvalError::new(
                 ConfigError::Invalid {
-                    message: format!("unknown attribute `{k}` in the `component` block (expected type, plugin, version, grants)"),
+                    message: format!(
+                        "unknown attribute `{k}` in the `component` block (expected {})",
+                        COMPONENT_ATTRS.join(", ")
+                    ),
                 },
                 span(k),
             ));
         }
     }
-    Some((ty?, plugin?, version?, grants))
+    Some(ComponentBlock {
+        component_type: ty?,
+        plugin: plugin?,
+        version: version?,
+        grants,
+        ready_timeout: ready_timeout?,
+    })
 }
 
 fn parse_grant(s: &str) -> Option<Capability> {

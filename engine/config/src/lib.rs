@@ -33,6 +33,7 @@
 mod client;
 mod component;
 mod diag;
+mod duration;
 mod eval;
 mod funcs;
 mod levels;
@@ -52,6 +53,7 @@ use serde_json::Value;
 pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
 pub use component::{Command, Component, DependencyDecl, MergeStrategy};
 pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
+pub use duration::{DurationError, parse_duration};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
 
 use crate::diag::Location as Loc;

@@ -388,3 +388,30 @@ fn a_secret_ref_is_fetched_once_per_run() {
     assert_eq!(r.sensitive_paths, vec!["/a", "/b"]);
     assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_component_sets_its_own_ready_timeout_or_inherits_it_from_an_include() {
+    let dir = tree(&with_levels(&[
+        (
+            "_templates/slow.hcl",
+            "component {\n  type          = \"app\"\n  plugin        = \"capstan/app\"\n  ready_timeout = \"15m\"\n}\n",
+        ),
+        (
+            "envs/dev/core/api/component.hcl",
+            "component {\n  type          = \"app\"\n  plugin        = \"capstan/app\"\n  ready_timeout = \"90s\"\n}\n",
+        ),
+        (
+            "envs/dev/core/migrate/component.hcl",
+            "include \"slow\" {\n  path           = find_in_parent_folders(\"_templates/slow.hcl\")\n  merge_strategy = \"deep\"\n}\n",
+        ),
+        (
+            "envs/dev/core/web/component.hcl",
+            "component {\n  type   = \"app\"\n  plugin = \"capstan/app\"\n}\n",
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let timeout = |key: &str| stack.component(key).unwrap().ready_timeout;
+    assert_eq!(timeout("envs/dev/core/api"), Some(std::time::Duration::from_secs(90)));
+    assert_eq!(timeout("envs/dev/core/migrate"), Some(std::time::Duration::from_secs(900)));
+    assert_eq!(timeout("envs/dev/core/web"), None, "the run's --ready-timeout applies");
+}
