@@ -84,11 +84,14 @@ pub struct RunArgs {
     /// The kubeconfig context of the kube target (default: its current context).
     #[arg(long)]
     pub context: Option<String>,
-    /// How long the kube target waits for one component's objects to be ready.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    /// How long the kube target waits for one component's objects to be
+    /// ready, for components whose component.hcl sets no `ready_timeout`.
+    // 5m: long enough for an image pull and a rolling update of a few
+    // replicas; a component that needs longer sets its own ready_timeout.
+    #[arg(long, default_value = "5m", value_parser = capstan_config::parse_duration)]
     pub ready_timeout: std::time::Duration,
     /// How long to wait for the state lock held by another run.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = capstan_config::parse_duration)]
     pub lock_timeout: std::time::Duration,
     /// Extra plugin directories, searched before the built-in plugins.
     #[arg(long = "plugin-dir")]
@@ -246,19 +249,4 @@ pub enum SecretsCommand {
 pub enum RecipientsCommand {
     Add { stack_dir: PathBuf, recipient: String },
     Remove { stack_dir: PathBuf, recipient: String },
-}
-
-/// `30s`, `2m`, `500ms`, or a bare number of seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?} (try 30s, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit in {s:?}: use ms, s, m or h")),
-    };
-    Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -78,11 +78,16 @@ impl ObjectTarget for Render {
 
 /// The kube target: server-side apply to a cluster. The seam names a
 /// component by its id; the objects' inventory annotation holds its key, so
-/// the keys of every component in the tree and in state are kept here.
+/// the keys of every component in the tree and in state are kept here, with
+/// each component's readiness timeout.
 pub struct Kube {
     target: capstan_kube::KubeTarget,
     runtime: tokio::runtime::Handle,
     keys: std::collections::HashMap<ComponentId, String>,
+    /// `ready_timeout` of the components whose component.hcl sets one.
+    ready_timeouts: std::collections::HashMap<ComponentId, std::time::Duration>,
+    /// `--ready-timeout`: for every other component.
+    default_ready_timeout: std::time::Duration,
 }
 
 impl Kube {
@@ -90,11 +95,11 @@ impl Kube {
         stack: &Stack,
         state: &capstan_state::State,
         context: Option<&str>,
-        ready_timeout: std::time::Duration,
+        default_ready_timeout: std::time::Duration,
         runtime: &tokio::runtime::Runtime,
     ) -> anyhow::Result<Self> {
-        let settings = capstan_kube::Settings { ready_timeout, ..capstan_kube::Settings::default() };
         let source = capstan_kube::KubeconfigSource::from_process();
+        let settings = capstan_kube::Settings::default();
         let target = runtime.block_on(capstan_kube::KubeTarget::connect(&source, context, settings))?;
         let keys = stack
             .components
@@ -102,7 +107,9 @@ impl Kube {
             .map(|(k, c)| (c.id.clone(), k.clone()))
             .chain(state.components.iter().map(|(k, c)| (c.id.clone(), k.clone())))
             .collect();
-        Ok(Self { target, runtime: runtime.handle().clone(), keys })
+        let ready_timeouts =
+            stack.components.values().filter_map(|c| Some((c.id.clone(), c.ready_timeout?))).collect();
+        Ok(Self { target, runtime: runtime.handle().clone(), keys, ready_timeouts, default_ready_timeout })
     }
 
     fn key(&self, component: &ComponentId) -> Result<&str, SeamError> {
@@ -170,15 +177,17 @@ impl ObjectTarget for Kube {
     ) -> Result<(), SeamError> {
         let key = self.key(component)?;
         let objects: Vec<capstan_kube::ObjectKey> = objects.iter().map(object_key).collect();
+        let timeout = self.ready_timeouts.get(component).copied().unwrap_or(self.default_ready_timeout);
         let health = |o: &Value| health(o).map_err(|e| e.to_string());
-        Ok(self.runtime.block_on(self.target.wait_ready(key, &objects, &health))?)
+        Ok(self.runtime.block_on(self.target.wait_ready(key, &objects, timeout, &health))?)
     }
 }
 
 /// Where objects go, as `--target` chose.
 pub enum Target {
     Render(Render),
-    Kube(Kube),
+    // Boxed: it holds the client and per-component tables, and a run has one.
+    Kube(Box<Kube>),
 }
 
 impl Target {
@@ -205,7 +214,7 @@ impl Target {
     fn inner(&self) -> &dyn ObjectTarget {
         match self {
             Target::Render(r) => r,
-            Target::Kube(k) => k,
+            Target::Kube(k) => k.as_ref(),
         }
     }
 }

@@ -55,7 +55,8 @@ impl Session {
             }
             TargetKind::Render => Target::Render(Render::new(&stack, run.out_dir.as_deref())),
             TargetKind::Kube => {
-                Target::Kube(Kube::connect(&stack, &state, run.context.as_deref(), run.ready_timeout, rt)?)
+                let kube = Kube::connect(&stack, &state, run.context.as_deref(), run.ready_timeout, rt)?;
+                Target::Kube(Box::new(kube))
             }
         };
         let key = rt.block_on(backend.state_key()).context("reading the state key")?;

@@ -32,9 +32,11 @@ pub enum KubeError {
         source: kube::config::KubeconfigError,
     },
 
-    #[error("connecting to the cluster of context {context:?}: {source}")]
+    // The cause is left to the chain (the CLI prints it), so it shows once.
+    #[error("connecting to the cluster of context {context:?} at {server}")]
     Connect {
         context: String,
+        server: String,
         #[source]
         source: Box<kube::Error>,
     },

@@ -10,8 +10,12 @@
 //!   label and the `capstan.dev/component` annotation (set by the planner,
 //!   [`capstan_core::inventory`]); prune and destroy delete only objects
 //!   that still carry both, for the component asking.
+//! - **Namespaces**: every namespace the objects live in exists before
+//!   they are applied — created when no plugin plans it, never deleted
+//!   then; a planned Namespace someone else made is marked adopted and
+//!   never deleted either ([`ADOPTED_ANNOTATION`]).
 //! - **Readiness**: the plugin's `health` answer for each live object,
-//!   polled until ready or the component's timeout.
+//!   polled until ready or the component's timeout (the caller's choice).
 //! - **Plan**: [`KubeTarget::current`] gives the fields Capstan's manager
 //!   owns, so the plan's diff is against the cluster, not against defaults
 //!   or status other controllers write.
@@ -21,19 +25,26 @@
 //! cluster is a `kube::Client` handed to [`KubeTarget::new`], so tests run
 //! the same code against an in-memory API server.
 //!
+//! With the `fake-cluster` feature, `testing` serves an in-memory API
+//! server to tests, in-process and over HTTP; the shipped binary never
+//! enables it.
+//!
 //! This crate does not plan, diff or record state (capstan-plan and
-//! capstan-state do), does not know wasm (health comes in as a function),
-//! and does not create namespaces the plan does not name.
+//! capstan-state do) and does not know wasm (health comes in as a function).
 
 mod error;
 mod fields;
 pub mod kubeconfig;
+mod namespaces;
 mod object;
 mod resources;
 mod target;
+#[cfg(feature = "fake-cluster")]
+pub mod testing;
 
 pub use error::KubeError;
 pub use fields::owned_by;
 pub use kubeconfig::KubeconfigSource;
+pub use namespaces::ADOPTED_ANNOTATION;
 pub use object::ObjectKey;
 pub use target::{HealthCheck, KubeTarget, Pruned, Settings};

@@ -13,6 +13,7 @@ use capstan_core::inventory::{COMPONENT_ANNOTATION, MANAGED_BY};
 
 use crate::fields;
 use crate::kubeconfig::{self, KubeconfigSource};
+use crate::namespaces;
 use crate::object::{Stage, delete_order};
 use crate::resources::Resources;
 use crate::{KubeError, ObjectKey};
@@ -22,8 +23,6 @@ use crate::{KubeError, ObjectKey};
 pub struct Settings {
     /// The field manager every apply is made as.
     pub field_manager: String,
-    /// How long one component's objects may take to become ready.
-    pub ready_timeout: Duration,
     /// How long a CRD may take to be Established before its custom
     /// resources are applied.
     pub crd_timeout: Duration,
@@ -35,10 +34,6 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             field_manager: "capstan".into(),
-            // Long enough for an image pull and a rolling update of a few
-            // replicas; a component that needs longer says so with
-            // --ready-timeout.
-            ready_timeout: Duration::from_secs(300),
             // The API server establishes a CRD in well under a second; a
             // minute means its names clash with another CRD's.
             crd_timeout: Duration::from_secs(60),
@@ -72,15 +67,23 @@ impl KubeTarget {
     }
 
     /// Connects to the cluster of `context` (else the current context) of
-    /// the kubeconfig kubectl would read.
+    /// the kubeconfig kubectl would read, and asks its version: a wrong or
+    /// unreachable cluster is one error naming the context and the server,
+    /// not one per object.
     pub async fn connect(
         source: &KubeconfigSource,
         context: Option<&str>,
         settings: Settings,
     ) -> Result<Self, KubeError> {
         let choice = kubeconfig::choose(source, context).await?;
-        let client = Client::try_from(choice.config)
-            .map_err(|source| KubeError::Connect { context: choice.context, source: Box::new(source) })?;
+        let server = choice.config.cluster_url.to_string();
+        let failed = |source| KubeError::Connect {
+            context: choice.context.clone(),
+            server: server.clone(),
+            source: Box::new(source),
+        };
+        let client = Client::try_from(choice.config).map_err(failed)?;
+        client.apiserver_version().await.map_err(failed)?;
         Ok(Self::new(client, settings))
     }
 
@@ -110,9 +113,11 @@ impl KubeTarget {
         Ok(self.live(key).await?.map(|live| fields::owned_by(&live, &self.settings.field_manager)))
     }
 
-    /// Applies a component's objects: namespaces, then CRDs (waiting until
-    /// each is Established), then the rest in plan order. `owner` is the
-    /// component's key, which the objects carry in their inventory annotation.
+    /// Applies a component's objects: namespaces (the planned ones, and any
+    /// other the objects live in that does not exist yet), then CRDs
+    /// (waiting until each is Established), then the rest in plan order.
+    /// `owner` is the component's key, which the objects carry in their
+    /// inventory annotation.
     pub async fn apply(&self, owner: &str, objects: &[Value]) -> Result<(), KubeError> {
         let keyed =
             objects.iter().map(|o| Ok((ObjectKey::of(o)?, o))).collect::<Result<Vec<_>, KubeError>>()?;
@@ -121,6 +126,11 @@ impl KubeTarget {
                 keyed.iter().filter(|(k, _)| Stage::of(k) == stage).collect();
             for (key, manifest) in &batch {
                 self.apply_one(owner, key, manifest).await?;
+            }
+            if stage == Stage::Namespaces {
+                for name in namespaces::unplanned(keyed.iter().map(|(k, _)| k)) {
+                    self.ensure_namespace(&name).await?;
+                }
             }
             if stage == Stage::Definitions {
                 for (key, manifest) in &batch {
@@ -148,6 +158,11 @@ impl KubeTarget {
                     ),
                 });
             }
+            // Marked before Capstan's label lands on it, so no crash in
+            // between can make it look like a namespace Capstan created.
+            if key.is_namespace() && !managed(&live) && !namespaces::is_adopted(&live) {
+                self.mark_adopted(&api, owner, key).await?;
+            }
         }
         let params = PatchParams::apply(&self.settings.field_manager);
         match api.patch(&key.name, &params, &Patch::Apply(manifest)).await {
@@ -161,6 +176,59 @@ impl KubeTarget {
                 source: Box::new(source),
             }),
         }
+    }
+
+    /// Marks a namespace someone else created, under a field manager of its
+    /// own: the mark is not part of what Capstan's manager applies, so
+    /// later applies neither drop it nor show it in the plan's diff.
+    async fn mark_adopted(
+        &self,
+        api: &Api<DynamicObject>,
+        owner: &str,
+        key: &ObjectKey,
+    ) -> Result<(), KubeError> {
+        let params = PatchParams {
+            field_manager: Some(format!("{}-adopt", self.settings.field_manager)),
+            ..PatchParams::default()
+        };
+        api.patch(&key.name, &params, &Patch::Merge(namespaces::adoption_patch(owner))).await.map_err(
+            |source| KubeError::Api {
+                object: key.to_string(),
+                action: "marking the existing namespace adopted",
+                source: Box::new(source),
+            },
+        )?;
+        tracing::info!(object = %key, "it existed before Capstan applied it: marked adopted, never deleted");
+        Ok(())
+    }
+
+    /// Creates a namespace objects live in that no plugin planned, unless
+    /// it exists (whoever made it). Applying the same manifest from two
+    /// components at once is harmless: server-side apply is idempotent.
+    async fn ensure_namespace(&self, name: &str) -> Result<(), KubeError> {
+        let key = namespaces::key(name);
+        match self.live(&key).await {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => {}
+            // Many clusters let a deployer write inside its namespaces but
+            // not read Namespace objects; it could not create one either,
+            // so the objects' own applies say whether it is there.
+            Err(KubeError::Api { source, .. }) if matches!(source.as_ref(), kube::Error::Api(status) if status.code == 403) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        let api = self.api(&key).await?;
+        let params = PatchParams::apply(&self.settings.field_manager);
+        api.patch(name, &params, &Patch::Apply(namespaces::manifest(name))).await.map_err(|source| {
+            KubeError::Api {
+                object: key.to_string(),
+                action: "creating the namespace",
+                source: Box::new(source),
+            }
+        })?;
+        Ok(())
     }
 
     /// Turns a 409 from server-side apply into an error naming the other
@@ -231,19 +299,21 @@ impl KubeTarget {
 
     /// Deletes objects that left `owner`'s plan, custom resources before
     /// their CRD and namespaces last. Only objects that still carry
-    /// Capstan's label and `owner`'s annotation are deleted; anything else
-    /// is kept and reported.
+    /// Capstan's label and `owner`'s annotation are deleted, and never a
+    /// namespace that existed before Capstan applied it; anything else is
+    /// kept and reported.
     pub async fn prune(&self, owner: &str, keys: &[ObjectKey]) -> Result<Pruned, KubeError> {
         let mut out = Pruned::default();
         for key in delete_order(keys) {
             let Some(live) = self.live(&key).await? else { continue };
-            let managed =
-                live.pointer("/metadata/labels").and_then(|l| l.get(MANAGED_BY.0)).and_then(Value::as_str)
-                    == Some(MANAGED_BY.1);
             let why_kept = match annotation(&live) {
-                _ if !managed => {
+                _ if !managed(&live) => {
                     Some(format!("it no longer has the label {}={}", MANAGED_BY.0, MANAGED_BY.1))
                 }
+                _ if key.is_namespace() && namespaces::is_adopted(&live) => Some(format!(
+                    "it existed before Capstan applied it ({} is set), so Capstan does not delete it",
+                    namespaces::ADOPTED_ANNOTATION
+                )),
                 Some(o) if o == owner => None,
                 Some(other) => Some(format!("it belongs to component {other} now")),
                 None => Some(format!("it no longer has the annotation {COMPONENT_ANNOTATION}")),
@@ -276,14 +346,15 @@ impl KubeTarget {
     }
 
     /// Waits until the plugin's health rules call every object ready, for
-    /// at most [`Settings::ready_timeout`]. A degraded object fails at once.
+    /// at most `timeout` (the component's own, chosen by the caller). A
+    /// degraded object fails at once.
     pub async fn wait_ready(
         &self,
         component: &str,
         keys: &[ObjectKey],
+        timeout: Duration,
         health: HealthCheck<'_>,
     ) -> Result<(), KubeError> {
-        let timeout = self.settings.ready_timeout;
         let deadline = Instant::now() + timeout;
         let mut pending: Vec<ObjectKey> = keys.to_vec();
         loop {
@@ -328,6 +399,12 @@ impl KubeTarget {
         })?;
         Ok(Api::namespaced_with(self.client.clone(), ns, &served.resource))
     }
+}
+
+/// Whether the live object carries Capstan's label.
+fn managed(live: &Value) -> bool {
+    live.pointer("/metadata/labels").and_then(|l| l.get(MANAGED_BY.0)).and_then(Value::as_str)
+        == Some(MANAGED_BY.1)
 }
 
 fn annotation(live: &Value) -> Option<&str> {

@@ -1,5 +1,6 @@
-use capstan_kube::KubeconfigSource;
 use capstan_kube::kubeconfig::choose;
+use capstan_kube::{KubeTarget, KubeconfigSource, Settings};
+use serde_json::json;
 
 fn kubeconfig(clusters: &[(&str, &str)], current: Option<&str>) -> String {
     let mut out = String::from("apiVersion: v1\nkind: Config\n");
@@ -82,4 +83,29 @@ async fn without_kubeconfig_the_default_file_is_read_and_its_absence_is_explaine
         err.to_string().starts_with("no kubeconfig found: none of the files KUBECONFIG lists exists ("),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn connecting_asks_the_chosen_cluster_and_an_unreachable_one_is_named() {
+    // Two providers are linked into this test binary; pick the binary's.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The fake API server over HTTP, as a kubeconfig names a real one.
+    let cluster = crate::support::Cluster::start().await;
+    let url = cluster.serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(&path, kubeconfig(&[("fake", &url), ("gone", "http://127.0.0.1:1")], Some("gone")))
+        .unwrap();
+    let source = KubeconfigSource { kubeconfig_env: Some(path.into()), home: None };
+
+    let target = KubeTarget::connect(&source, Some("fake"), Settings::default()).await.unwrap();
+    let objects = crate::support::app(json!({"image": "registry.example.com/shop/api:1.4.2", "replicas": 1}));
+    target.apply(crate::support::KEY, &objects).await.unwrap();
+    let deployment = crate::support::key(&objects[0]);
+    assert!(cluster.get(&deployment).await.is_some(), "applied over HTTP to the context named");
+
+    let err = KubeTarget::connect(&source, None, Settings::default()).await.err().unwrap();
+    assert_eq!(err.to_string(), "connecting to the cluster of context \"gone\" at http://127.0.0.1:1/");
+    let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+    assert!(cause.contains("client error (Connect)"), "the cause is kept: {cause}");
 }

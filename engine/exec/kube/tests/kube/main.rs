@@ -2,8 +2,8 @@
 //!
 //! No kube-apiserver can run on the build machines: the cluster is
 //! kube-fake-client (server-side apply with field ownership and
-//! conflicts), with a stand-in for discovery, the CRD controller and
-//! namespace checks described in `support`.
+//! conflicts), with the stand-in of `capstan_kube::testing` for discovery,
+//! the CRD controller and namespace checks.
 //!
 //! Module index:
 //! - support: the test cluster, the app plugin's real objects, the upstream CRD
@@ -11,8 +11,9 @@
 //! - conflict: a field another manager owns is an error naming it, never forced
 //! - prune: objects that left the plan are deleted, nothing else is
 //! - destroy: everything the component owned goes, in reverse order
-//! - readiness: waits on the plugin's health answers, time out with its reason
-//! - kubeconfig: KUBECONFIG, the current context and --context, as kubectl
+//! - namespaces: created when no plugin plans them, never deleted then; an adopted one is kept
+//! - readiness: waits on the plugin's health answers, time out with its reason, per-call timeouts
+//! - kubeconfig: KUBECONFIG, the current context and --context, as kubectl; connecting over HTTP
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -20,6 +21,7 @@ mod apply;
 mod conflict;
 mod destroy;
 mod kubeconfig;
+mod namespaces;
 mod prune;
 mod readiness;
 mod support;
