@@ -17,6 +17,9 @@
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
+//! - `kube`: `--target kube` against a fake API server served over HTTP (no
+//!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
+//!   per-component readiness timeouts, `--context`.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -27,6 +30,7 @@ mod crash;
 mod effects;
 mod errors;
 mod example;
+mod kube;
 mod lifecycle;
 mod plugins;
 mod support;

@@ -77,6 +77,13 @@ impl Stack {
         self.finish(args, self.command(args).output().unwrap())
     }
 
+    /// Runs with extra environment variables (`KUBECONFIG`, say).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        self.finish(args, command.output().unwrap())
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write as _;
         let mut child = self
