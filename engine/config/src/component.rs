@@ -104,7 +104,11 @@ pub struct Component {
     pub dir: PathBuf,
     pub component_type: String,
     pub plugin: String,
+    /// The versions the component accepts: its own range, or exactly the
+    /// version its environment pins (see [`Component::pin`]).
     pub version: semver::VersionReq,
+    /// What the environment's env.hcl pins this plugin to, if anything.
+    pub pin: Option<crate::PluginPin>,
     pub grants: Vec<Capability>,
     pub dependencies: BTreeMap<String, DependencyDecl>,
     /// `files = [...]`, read (inside the stack root) at load.
@@ -130,6 +134,7 @@ impl fmt::Debug for Component {
             .field("component_type", &self.component_type)
             .field("plugin", &self.plugin)
             .field("version", &self.version)
+            .field("pin", &self.pin)
             .field("grants", &self.grants)
             .field("dependencies", &self.dependencies.keys().collect::<Vec<_>>())
             .field("files", &self.files)
@@ -326,6 +331,7 @@ pub(crate) fn load_component(
         component_type,
         plugin,
         version,
+        pin: None,
         grants,
         dependencies,
         files,

@@ -101,7 +101,7 @@ pub fn stack_resolver(
             PluginSource::Http { url } => sources.push(Box::new(HttpSource::new(name, url)?)),
             // Said at every run rather than failing it: the other sources and
             // the built-ins still work.
-            PluginSource::Oci { url } => tracing::warn!(
+            PluginSource::Oci { url, .. } => tracing::warn!(
                 "plugin_source {name} ({url}): OCI sources are not supported by this engine yet; skipped"
             ),
         }

@@ -22,7 +22,9 @@ impl OciReference {
         let (scheme, rest) = match text.split_once("://") {
             Some(("https", rest)) => (Some("https"), rest),
             Some(("http", rest)) => (Some("http"), rest),
-            Some((other, _)) => return Err(format!("scheme {other}:// is not http:// or https://")),
+            // Helm's spelling of "a registry": the default rule applies.
+            Some(("oci", rest)) => (None, rest),
+            Some((other, _)) => return Err(format!("scheme {other}:// is not http://, https:// or oci://")),
             None => (None, text),
         };
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));

@@ -264,6 +264,8 @@ fn references_choose_plain_http_only_for_loopback_registries() {
         "https://registry.example/"
     );
     assert_eq!(OciReference::parse("https://127.0.0.1:5000").unwrap().base.scheme(), "https");
+    assert_eq!(OciReference::parse("oci://registry.example/x").unwrap().base.scheme(), "https");
+    assert_eq!(OciReference::parse("oci://127.0.0.1:5000/x").unwrap().base.scheme(), "http");
     let err = OciReference::parse("http://registry.example/acme").unwrap_err();
     assert!(err.contains("plain HTTP is allowed only to a loopback registry"), "{err}");
     assert!(OciReference::parse("user:pw@registry.example/acme").unwrap_err().contains("credentials"));
