@@ -134,6 +134,9 @@ impl Resolver {
         lock: &mut LockFile,
     ) -> Result<Resolved> {
         if let Some(entry) = lock.entry_for(plugin, version).cloned() {
+            // Recorded as a pin even when the range entry already has this
+            // version, so the lock says the same whichever was resolved first.
+            lock.pin(plugin, entry.clone());
             return self.locked(plugin, &entry);
         }
         let exact = semver::VersionReq {

@@ -257,9 +257,10 @@ fn pinned_versions_are_locked_beside_the_range_entry_and_never_move() {
     assert_eq!(pinned, ["1.2.0", "1.3.0"]);
     assert_eq!(saved.plugins["acme/app"].version.to_string(), "1.4.0");
 
-    // A pin of the range's version shares its entry rather than a second one.
+    // A pin of the range's version is recorded with the range entry's digest.
     resolver.resolve_pinned("acme/app", &"1.4.0".parse().unwrap(), &mut lock).unwrap();
-    assert_eq!(lock.pins["acme/app"].len(), 2);
+    assert_eq!(lock.pins["acme/app"].len(), 3);
+    assert_eq!(lock.pins["acme/app"][2], lock.plugins["acme/app"]);
 
     // A republished 1.3.0 is refused under the pin, from a fresh cache.
     let mut other = component("acme/app", "1.3.0");
@@ -278,6 +279,6 @@ fn pinned_versions_are_locked_beside_the_range_entry_and_never_move() {
     let ranged = std::collections::BTreeSet::new();
     let pinned = std::collections::BTreeSet::from([("acme/app".to_string(), "1.2.0".parse().unwrap())]);
     let dropped = lock.retain(&ranged, &pinned);
-    assert_eq!(dropped, ["acme/app 1.4.0", "acme/app 1.3.0 (pinned)"]);
+    assert_eq!(dropped, ["acme/app 1.4.0", "acme/app 1.3.0 (pinned)", "acme/app 1.4.0 (pinned)"]);
     assert!(lock.plugins.is_empty());
 }
