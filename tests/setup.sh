@@ -21,6 +21,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 # bundles are pushed to and resolved from. The tests start their own on a
 # loopback port with their own storage; the package's service is not used.
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+# openssl: the test token server in front of one registry signs its tokens with it.
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -286,3 +286,34 @@ fn a_push_reference_must_name_a_plugin_of_the_bundle_and_its_version() {
     let err = OciSource::new("s", "127.0.0.1:9/acme/app:1.2.0", None).err().unwrap();
     assert!(err.to_string().contains("names a tag"), "{err}");
 }
+
+#[test]
+fn a_registry_behind_a_token_server_is_reached_through_the_bearer_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate().unwrap();
+    let registry = LocalRegistry::start_with_token_auth("publisher", "t0ken-pw");
+    let login = || Some(Credentials { username: "publisher".into(), password: Sensitive::new("t0ken-pw") });
+    let b = signed("acme/app", "1.0.0", &key);
+    let err = push("b", &bytes(&b), &registry.host, None).unwrap_err();
+    assert!(err.to_string().contains("a login is needed"), "{err}");
+    let wrong = Some(Credentials { username: "publisher".into(), password: Sensitive::new("nope-pw") });
+    let err = push("b", &bytes(&b), &registry.host, wrong).unwrap_err();
+    assert!(
+        err.to_string().contains("the login was refused") && !err.to_string().contains("nope-pw"),
+        "{err}"
+    );
+    // Push asks for pull,push tokens; the registry checks each token's grants and signature.
+    push("b", &bytes(&b), &format!("{}/acme/app:1.0.0", registry.host), login()).unwrap();
+
+    let source = OciSource::new("private", &registry.host, login()).unwrap();
+    let resolver = Resolver::new(
+        vec![Box::new(source)],
+        policy(&[trust("acme", &key, &[])]),
+        BundleCache::new(tmp.path().join("c")),
+        false,
+    );
+    let got = resolver
+        .resolve("acme/app", &req("^1"), &mut LockFile::load(tmp.path()).unwrap(), LockMode::Use)
+        .unwrap();
+    assert_eq!(got.wasm(), component("acme/app", "1.0.0").wasm);
+}

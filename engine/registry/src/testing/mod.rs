@@ -3,6 +3,11 @@
 //! free loopback port with its own storage directory and config, stopped
 //! on drop. The machine's registry service is never used.
 //!
+//! [`LocalRegistry::start_with_token_auth`] puts a token server in front, as
+//! registries on the internet have (`token_server.py`, the distribution
+//! spec's token protocol, RS256 tokens the registry verifies against its
+//! own certificate bundle).
+//!
 //! A missing `docker-registry` fails the test with the reason; it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support fails loudly")]
 
@@ -15,6 +20,7 @@ use std::time::Duration;
 /// A running registry.
 pub struct LocalRegistry {
     child: Child,
+    token_server: Option<Child>,
     /// `127.0.0.1:<port>`, as a reference or a plugin_source url names it.
     pub host: String,
     storage: tempfile::TempDir,
@@ -31,8 +37,76 @@ impl LocalRegistry {
         Self::spawn(Some((user, password)))
     }
 
+    /// A registry that accepts only bearer tokens, which a token server on
+    /// another port issues for this login (anonymous requests get none).
+    pub fn start_with_token_auth(user: &str, password: &str) -> Self {
+        let storage = tempfile::tempdir().unwrap();
+        let dir = storage.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run openssl: {e} (tests/setup.sh installs it)"));
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=capstan-test-token-issuer",
+        ]);
+        // A PEM body is the base64 of the DER certificate, which is what x5c holds.
+        let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+        let cert_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let script = dir.join("token_server.py");
+        std::fs::write(&script, include_str!("token_server.py")).unwrap();
+        let (issuer, service) = ("capstan-test-issuer", "capstan-test-registry");
+        let mut server = Command::new("python3")
+            .arg(&script)
+            .args([dir.join("key.pem").to_str().unwrap(), &cert_b64, issuer, service, user, password])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs (tests/setup.sh installs it)");
+        let mut port = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
+        let auth = format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {service}\n    issuer: {issuer}\n    \
+             rootcertbundle: {}\n",
+            port.trim(),
+            dir.join("cert.pem").display()
+        );
+        let mut registry = Self::spawn_in(storage, &auth);
+        registry.token_server = Some(server);
+        registry
+    }
+
     fn spawn(login: Option<(&str, &str)>) -> Self {
         let storage = tempfile::tempdir().unwrap();
+        let auth = match login {
+            Some((user, password)) => {
+                let file = storage.path().join("htpasswd");
+                std::fs::write(&file, format!("{user}:{}\n", bcrypt(password))).unwrap();
+                format!("auth:\n  htpasswd:\n    realm: capstan-test\n    path: {}\n", file.display())
+            }
+            None => String::new(),
+        };
+        Self::spawn_in(storage, &auth)
+    }
+
+    fn spawn_in(storage: tempfile::TempDir, auth: &str) -> Self {
         let config = storage.path().join("config.yml");
         // Port 0: the registry picks a free port and logs it ("listening on …").
         let mut yaml = format!(
@@ -40,14 +114,7 @@ impl LocalRegistry {
              delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
             storage.path().join("data").display()
         );
-        if let Some((user, password)) = login {
-            let file = storage.path().join("htpasswd");
-            std::fs::write(&file, format!("{user}:{}\n", bcrypt(password))).unwrap();
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: capstan-test\n    path: {}\n",
-                file.display()
-            ));
-        }
+        yaml.push_str(auth);
         std::fs::write(&config, yaml).unwrap();
         let mut child = Command::new("docker-registry")
             .arg("serve")
@@ -85,7 +152,7 @@ impl LocalRegistry {
             Ok(Err(line)) => panic!("docker-registry failed to start: {line}"),
             Err(_) => panic!("docker-registry did not say where it listens within 30 s"),
         };
-        Self { child, host, storage }
+        Self { child, token_server: None, host, storage }
     }
 
     /// Where the registry keeps the blob `sha256:<hex>` on disk, so a test
@@ -169,7 +236,9 @@ fn bcrypt(password: &str) -> String {
 
 impl Drop for LocalRegistry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.token_server.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
