@@ -2,7 +2,9 @@
 //! (Debian's docker-registry on loopback, one per test): pack → sign →
 //! `plugin push` → `plan` from a fresh cache through an `oci` plugin_source;
 //! `capstan init` fetching every environment's plugins (pins included) so a
-//! plan needs no registry; env.hcl pins and `local` builds.
+//! plan needs no registry, and drops lock entries nothing uses; env.hcl
+//! pins and `local` builds; a token-auth registry's login from a secrets
+//! file (push: from the environment), never shown.
 
 use capstan_registry::testing::LocalRegistry;
 
@@ -83,6 +85,11 @@ fn a_pushed_bundle_is_planned_from_the_registry_then_init_makes_plans_offline() 
     assert_eq!(offline.stdout.matches("Deployment").count(), 2, "{offline:?}");
     let again = s.run(&["init", "."]).ok();
     assert!(!again.stdout.contains("fetched"), "{again:?}");
+    // A pin nobody makes any more leaves capstan.lock at the next init.
+    s.write("envs/dev/env.hcl", "");
+    let unpinned = s.run(&["init", "."]).ok();
+    assert!(unpinned.stdout.contains("acme/app 0.1.0 (pinned): dropped from capstan.lock"), "{unpinned:?}");
+    assert!(lock(&s).get("pins").is_none(), "{}", lock(&s));
 
     // Without the cache, the lock has nowhere to get the bundle: a clear error.
     std::fs::remove_dir_all(s.path(".capstan/plugins")).unwrap();
@@ -176,4 +183,55 @@ fn a_local_pin_runs_the_repositorys_build_unlocked_and_picks_up_a_rebuild() {
         said(&run).contains("is version 0.1.0, outside the range ^0.2 its component asks for"),
         "{run:?}"
     );
+}
+
+#[test]
+fn a_registry_login_comes_from_a_secrets_file_and_never_shows() {
+    const PASSWORD: &str = "registry-pw-8d1f0c";
+    let registry = LocalRegistry::start_with_token_auth("ci", PASSWORD);
+    let s = stack(&registry.host, "");
+    s.write(
+        "client.hcl",
+        &client_hcl(&registry.host)
+            .replace("url  = ", "username = \"ci\"\n  password = secrets.registry_password\n  url  = "),
+    );
+    s.run(&["secrets", "keygen"]).ok();
+    s.run_with_stdin(&["secrets", "set", "secrets.enc.hcl", "registry_password"], PASSWORD).ok();
+
+    s.run(&["plugin", "keygen", "-o", "keys/acme"]).ok();
+    s.run(&["plugin", "pack", env!("CAPSTAN_TEST_APP_WASM"), "--publisher", "acme", "-o", "dist/a.bundle"])
+        .ok();
+    s.run(&["plugin", "sign", "dist/a.bundle", "--key", "keys/acme.key"]).ok();
+    let target = format!("{}/mirror", registry.host);
+    let anonymous = s.run(&["plugin", "push", "dist/a.bundle", &target]);
+    assert_eq!(anonymous.code, 1, "{anonymous:?}");
+    assert!(said(&anonymous).contains("a login is needed"), "{anonymous:?}");
+    let out = s
+        .command(&["plugin", "push", "dist/a.bundle", &target])
+        .env("CAPSTAN_REGISTRY_USERNAME", "ci")
+        .env("CAPSTAN_REGISTRY_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let plan = s.run(&["plan", "envs", "--json"]).ok();
+    assert!(plan.stdout.contains("Deployment"), "{plan:?}");
+    // A wrong password is refused with the reason, and shown nowhere.
+    s.run_with_stdin(&["secrets", "set", "secrets.enc.hcl", "registry_password"], "wrong-pw-77ad").ok();
+    std::fs::remove_dir_all(s.path(".capstan/plugins")).unwrap();
+    let refused = s.run(&["plan", "envs"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(said(&refused).contains("the login was refused"), "{refused:?}");
+    for run in [&plan, &refused] {
+        assert!(!said(run).contains(PASSWORD) && !said(run).contains("wrong-pw-77ad"), "{run:?}");
+    }
+    for file in crate::support::walk(s.root()) {
+        if file.extension().is_some_and(|e| e == "lock" || e == "json") {
+            assert!(
+                !std::fs::read_to_string(&file).unwrap_or_default().contains(PASSWORD),
+                "{}",
+                file.display()
+            );
+        }
+    }
 }
