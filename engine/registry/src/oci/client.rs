@@ -30,8 +30,11 @@ const MAX_TAG_PAGES: usize = 100;
 pub(crate) enum OciError {
     /// No such repository, tag or blob (`404`).
     NotFound(String),
-    /// A body over its limit.
-    TooLarge(String),
+    /// A body over its limit (in bytes).
+    TooLarge {
+        what: String,
+        limit: u64,
+    },
     Failed(String),
 }
 
@@ -39,7 +42,7 @@ impl std::fmt::Display for OciError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OciError::NotFound(s) | OciError::Failed(s) => f.write_str(s),
-            OciError::TooLarge(s) => write!(f, "{s}: larger than this engine accepts"),
+            OciError::TooLarge { what, limit } => write!(f, "{what}: larger than the {limit} byte limit"),
         }
     }
 }
@@ -362,7 +365,7 @@ fn expect(resp: Response, ok: &[StatusCode], what: &str) -> Result<Response, Oci
 
 fn read(resp: Response, limit: u64, what: &str) -> Result<Vec<u8>, OciError> {
     net::read_capped(resp, limit).map_err(|e| match e {
-        ReadError::TooLarge => OciError::TooLarge(what.to_string()),
+        ReadError::TooLarge => OciError::TooLarge { what: what.to_string(), limit },
         ReadError::Io(e) => OciError::Failed(format!("{what}: {e}")),
     })
 }

@@ -32,8 +32,8 @@ impl OciSource {
 
     fn err(&self, e: &OciError) -> RegistryError {
         match e {
-            OciError::TooLarge(what) => {
-                RegistryError::TooLarge { bundle: what.clone(), limit: MAX_BUNDLE_BYTES }
+            OciError::TooLarge { what, limit } => {
+                RegistryError::TooLarge { bundle: what.clone(), limit: *limit }
             }
             other => RegistryError::Source { source_name: self.name.clone(), reason: other.to_string() },
         }

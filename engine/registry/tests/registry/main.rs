@@ -12,7 +12,8 @@
 //! - `oci`: push to and resolve from a real registry (docker-registry on
 //!   loopback): the artifact's shape, ranges across a dir and a registry,
 //!   several plugins per bundle, a changed blob, missing repositories and
-//!   tags, foreign artifacts, basic-auth and token-auth registries, references.
+//!   tags, foreign artifacts, oversized layers, basic-auth and token-auth
+//!   registries, references.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 

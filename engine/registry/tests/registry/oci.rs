@@ -317,3 +317,24 @@ fn a_registry_behind_a_token_server_is_reached_through_the_bearer_handshake() {
         .unwrap();
     assert_eq!(got.wasm(), component("acme/app", "1.0.0").wasm);
 }
+
+#[test]
+fn a_manifest_announcing_a_layer_over_the_bundle_limit_is_refused_before_downloading_it() {
+    let w = World::new();
+    let b = signed("acme/app", "1.0.0", &w.key);
+    let pushed = push("b", &bytes(&b), &w.registry.host, None).unwrap();
+    // The stored manifest is rewritten behind the registry's back.
+    let file = w.registry.blob_file(&pushed[0].manifest_digest);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    manifest["layers"][0]["size"] = serde_json::json!(capstan_registry::MAX_BUNDLE_BYTES + 1);
+    std::fs::write(&file, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let err = w
+        .resolver(vec![w.oci()], "c")
+        .resolve("acme/app", &req("*"), &mut w.lock("s"), LockMode::Use)
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::TooLarge { limit: capstan_registry::MAX_BUNDLE_BYTES, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/acme/app:1.0.0"), "{err}");
+}
