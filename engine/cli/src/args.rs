@@ -37,6 +37,14 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Remove everything Capstan applied below DIR, in reverse dependency order.
     Destroy(DestroyArgs),
+    /// Fetch, verify and lock every plugin the stack's environments need (pins included),
+    /// so that plan and apply then run offline.
+    Init {
+        /// Any directory of the stack: the whole stack is initialised.
+        dir: PathBuf,
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        allow_unsigned: bool,
+    },
     /// Print the recorded outputs of a component.
     Output {
         component_dir: PathBuf,
@@ -206,6 +214,13 @@ pub enum PluginCommand {
     },
     /// Write index.json for a directory of bundles (to serve it as an http plugin source).
     Index { dir: PathBuf },
+    /// Publish a bundle to an OCI registry, under the repository of each plugin it holds.
+    ///
+    /// REFERENCE is the registry and prefix (`127.0.0.1:5000/acme-mirror`), or one plugin's full
+    /// reference (`registry.example/acme/messaging-sqs:1.2.0`). No scheme means HTTPS, except to
+    /// loopback hosts, which are plain HTTP. A login comes from CAPSTAN_REGISTRY_USERNAME and
+    /// CAPSTAN_REGISTRY_PASSWORD.
+    Push { bundle: PathBuf, reference: String },
     /// Resolve every plugin of the stack again, moving capstan.lock forward (never back).
     Lock {
         dir: PathBuf,

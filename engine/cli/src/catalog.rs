@@ -6,9 +6,11 @@
 //! A plugin pinned in capstan.lock always comes from its bundle. Otherwise a
 //! built-in plugin whose version matches is used as is (built-ins are
 //! trusted as part of the engine, and need no network), and the sources are
-//! asked only for what no built-in provides.
+//! asked only for what no built-in provides. A version an env.hcl pins is
+//! resolved and locked as a pin; a `local` pin comes from the repository's
+//! build (see `local_build`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,6 +54,26 @@ pub struct Catalog {
     registry: Option<Registry>,
     /// Bundled plugins already loaded, by plugin name and bundle digest.
     bundled: Mutex<BTreeMap<(String, String), Plugin>>,
+    /// `(plugin, exact range)` → the version an env.hcl pins it to.
+    pinned: BTreeMap<(String, String), semver::Version>,
+    local: Option<crate::local_build::LocalBuilds>,
+}
+
+/// What the plugin sources had for a request.
+pub enum Lookup {
+    Bundled(Bundled),
+    /// Ask the built-ins: one matches, or no source offers the plugin (the
+    /// sources' reason, when they were asked, for the message if no
+    /// built-in matches either).
+    BuiltIn(Option<String>),
+}
+
+/// A plugin resolved from a bundle, for `plugin lock` and `init` to report.
+pub struct Bundled {
+    pub plugin: Plugin,
+    pub entry: capstan_registry::LockEntry,
+    /// `cache`, or the name of the source it was fetched from.
+    pub from: String,
 }
 
 /// The stack's sources, trust policy and lock file.
@@ -70,6 +92,8 @@ impl Catalog {
             loose_files: true,
             registry: None,
             bundled: Mutex::new(BTreeMap::new()),
+            pinned: BTreeMap::new(),
+            local: None,
         }
     }
 
@@ -94,10 +118,47 @@ impl Catalog {
         extra_dirs.extend(crate::plugin_dirs_of(stack));
         let resolver = crate::commands::plugin::stack_resolver(stack, allow_unsigned)?;
         let lock = capstan_registry::LockFile::load(&stack.root)?;
-        let mut catalog = Self::new(host, extra_dirs);
+        let mut catalog = Self::new(host.clone(), extra_dirs);
         catalog.loose_files = allow_unsigned;
         catalog.registry = Some(Registry { resolver, lock: Mutex::new(lock) });
+        for c in stack.components.values() {
+            if let Some(capstan_config::PluginPin::Version(v)) = &c.pin {
+                catalog.pinned.insert((c.plugin.clone(), c.version.to_string()), v.clone());
+            }
+        }
+        catalog.local = Some(crate::local_build::LocalBuilds::new(host, stack.root.clone()));
         Ok(catalog)
+    }
+
+    /// The pinned version behind `version`, when an env.hcl pinned `name` to it.
+    fn pin_of(&self, name: &str, version: &semver::VersionReq) -> Option<&semver::Version> {
+        self.pinned.get(&(name.to_string(), version.to_string()))
+    }
+
+    /// A plugin pinned to `local`, from its build directory.
+    pub fn resolve_local(
+        &self,
+        name: &str,
+        dir: &Path,
+        version: &semver::VersionReq,
+    ) -> anyhow::Result<(PathBuf, Plugin)> {
+        let local = self.local.as_ref().context("local builds are only known for a stack")?;
+        local.get(name, dir, version)
+    }
+
+    /// Drops capstan.lock entries the stack no longer asks for and saves it.
+    pub fn prune_lock(
+        &self,
+        ranged: &BTreeSet<String>,
+        pinned: &BTreeSet<(String, semver::Version)>,
+    ) -> anyhow::Result<Vec<String>> {
+        let Some(reg) = &self.registry else { return Ok(Vec::new()) };
+        let mut lock = reg.lock.lock().map_err(|_| anyhow::anyhow!("lock file state poisoned"))?;
+        let dropped = lock.retain(ranged, pinned);
+        if !dropped.is_empty() {
+            lock.save()?;
+        }
+        Ok(dropped)
     }
 
     /// Whether a built-in (or allowed loose) plugin satisfies the request.
@@ -110,41 +171,59 @@ impl Catalog {
     }
 
     /// Resolves `name` from the sources under the lock (mode `Use` for
-    /// runs), saving capstan.lock when it changed. `Ok(None)`: no source
-    /// offers it and nothing is locked, so the built-ins are asked.
+    /// runs), saving capstan.lock when it changed. [`Lookup::BuiltIn`]: a
+    /// built-in satisfies it, or no source offers it and nothing is locked.
     pub fn resolve_bundle(
         &self,
         name: &str,
         version: &semver::VersionReq,
         mode: capstan_registry::LockMode,
-    ) -> anyhow::Result<Option<(Plugin, capstan_registry::LockEntry)>> {
-        let Some(reg) = &self.registry else { return Ok(None) };
+    ) -> anyhow::Result<Lookup> {
+        let Some(reg) = &self.registry else { return Ok(Lookup::BuiltIn(None)) };
+        let pin = self.pin_of(name, version);
+        let entry_of = |lock: &capstan_registry::LockFile| match pin {
+            Some(v) => lock.entry_for(name, v).cloned(),
+            None => lock.plugins.get(name).cloned(),
+        };
+        // What the lock records for this plugin, to save it only when that changed.
+        let recorded = |lock: &capstan_registry::LockFile| {
+            (lock.plugins.get(name).cloned(), lock.pins.get(name).cloned())
+        };
         let mut lock = reg.lock.lock().map_err(|_| anyhow::anyhow!("lock file state poisoned"))?;
-        let locked = lock.plugins.contains_key(name);
+        let before = recorded(&lock);
+        let locked = entry_of(&lock).is_some();
         if !locked && self.local_match(name, version) {
-            return Ok(None);
+            return Ok(Lookup::BuiltIn(None));
         }
-        let before = lock.plugins.get(name).cloned();
-        let resolved = match reg.resolver.resolve(name, version, &mut lock, mode) {
+        let result = match pin {
+            Some(v) => reg.resolver.resolve_pinned(name, v, &mut lock),
+            None => reg.resolver.resolve(name, version, &mut lock, mode),
+        };
+        let resolved = match result {
             Ok(r) => r,
-            Err(e) if e.is_not_found() && !locked => return Ok(None),
+            Err(e) if e.is_not_found() && !locked => {
+                return Ok(Lookup::BuiltIn(reg.resolver.has_sources().then(|| e.to_string())));
+            }
             Err(e) => return Err(e.into()),
         };
-        let entry = lock.plugins.get(name).cloned().context("the resolver records what it resolves")?;
-        if before.as_ref() != Some(&entry) {
+        let entry = entry_of(&lock).context("the resolver records what it resolves")?;
+        if recorded(&lock) != before {
             lock.save()?;
         }
         drop(lock);
         let key = (name.to_string(), entry.digest.clone());
         let mut bundled = self.bundled.lock().map_err(|_| anyhow::anyhow!("plugin cache poisoned"))?;
-        if let Some(p) = bundled.get(&key) {
-            return Ok(Some((p.clone(), entry)));
-        }
-        let plugin = self.host.load_bytes(name, resolved.wasm()).with_context(|| {
-            format!("loading plugin {name} {} from {}", entry.version, resolved.bundle.label)
-        })?;
-        bundled.insert(key, plugin.clone());
-        Ok(Some((plugin, entry)))
+        let plugin = match bundled.get(&key) {
+            Some(p) => p.clone(),
+            None => {
+                let plugin = self.host.load_bytes(name, resolved.wasm()).with_context(|| {
+                    format!("loading plugin {name} {} from {}", entry.version, resolved.bundle.label)
+                })?;
+                bundled.insert(key, plugin.clone());
+                plugin
+            }
+        };
+        Ok(Lookup::Bundled(Bundled { plugin, entry, from: resolved.from }))
     }
 
     /// Every plugin, directories first (so an operator's build shadows a
@@ -204,11 +283,17 @@ fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 impl PluginResolver for Catalog {
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
-        match self.resolve_bundle(name, version, capstan_registry::LockMode::Use) {
-            Ok(Some((plugin, _))) => return Ok(Arc::new(HostPlugin(plugin))),
-            Ok(None) => {}
-            Err(e) => return Err(format!("{e:#}").into()),
+        if let Some((plugin, dir)) = crate::local_build::parse(name) {
+            return match self.resolve_local(plugin, dir, version) {
+                Ok((_, p)) => Ok(Arc::new(HostPlugin(p))),
+                Err(e) => Err(format!("{e:#}").into()),
+            };
         }
+        let sources_said = match self.resolve_bundle(name, version, capstan_registry::LockMode::Use) {
+            Ok(Lookup::Bundled(b)) => return Ok(Arc::new(HostPlugin(b.plugin))),
+            Ok(Lookup::BuiltIn(reason)) => reason,
+            Err(e) => return Err(format!("{e:#}").into()),
+        };
         let entries = self.entries().map_err(|e| -> SeamError { e.into() })?;
         let same_name: Vec<&Arc<Entry>> =
             entries.iter().filter(|e| e.plugin.metadata().name == name).collect();
@@ -218,6 +303,12 @@ impl PluginResolver for Catalog {
             .max_by(|a, b| a.plugin.metadata().version.cmp(&b.plugin.metadata().version));
         match best {
             Some(e) => Ok(Arc::new(HostPlugin(e.plugin.clone()))),
+            // A plugin only the sources could provide: their reason is the one that helps.
+            None if same_name.is_empty() && sources_said.is_some() => Err(format!(
+                "{}; no built-in plugin is named {name} either",
+                sources_said.unwrap_or_default()
+            )
+            .into()),
             None if same_name.is_empty() => {
                 let mut known: Vec<&str> =
                     entries.iter().map(|e| e.plugin.metadata().name.as_str()).collect();

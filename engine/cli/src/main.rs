@@ -5,6 +5,7 @@
 mod args;
 mod catalog;
 mod commands;
+mod local_build;
 mod progress;
 mod report;
 mod wiring;
@@ -44,6 +45,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => commands::run::plan(args, plain, &rt),
         Command::Apply(args) => commands::run::apply(args, plain, &rt),
         Command::Destroy(args) => commands::run::destroy(args, plain, &rt),
+        Command::Init { dir, allow_unsigned } => commands::init::run(dir, *allow_unsigned),
         Command::Output { component_dir, json } => commands::state::output(component_dir, *json, &rt),
         Command::State(StateCommand::List { dir }) => commands::state::list(dir, &rt),
         Command::State(StateCommand::Show { component_dir }) => commands::state::show(component_dir, &rt),

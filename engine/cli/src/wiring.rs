@@ -16,13 +16,16 @@ use capstan_render::{RenderTarget, RenderedComponent};
 use capstan_sql::{SqlConnection, SqlExecutor};
 use capstan_state::AnyBackend;
 
-/// Loads the stack below `dir`, with secrets opened by the operator's identity.
+/// Loads the stack below `dir`, with secrets opened by the operator's
+/// identity, and components pinned to `local` routed to their builds.
 pub fn load_stack(dir: &Path) -> anyhow::Result<Stack> {
     let env = capstan_secrets::Env::from_process();
     let secrets = capstan_secrets::Secrets::from_env(env).context("setting up secrets")?;
     let options =
         capstan_config::LoadOptions { secrets: Some(Arc::new(secrets)), env: std::env::vars().collect() };
-    capstan_config::load(dir, &options).map_err(|diags| anyhow::anyhow!("{diags}"))
+    let mut stack = capstan_config::load(dir, &options).map_err(|diags| anyhow::anyhow!("{diags}"))?;
+    crate::local_build::route(&mut stack);
+    Ok(stack)
 }
 
 /// The state backend `client.hcl` chose (local when it chose none).

@@ -61,8 +61,14 @@ pub enum PluginSource {
     Http {
         url: String,
     },
+    /// An OCI registry: `url` is `[scheme://]host[:port][/prefix]`.
     Oci {
         url: String,
+        /// The login, when the registry wants one (both or neither).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(skip)]
+        password: Option<Sensitive>,
     },
 }
 
@@ -108,7 +114,7 @@ pub(crate) fn parse_client(
             },
             "plugin_source" => {
                 let Some(name) = need_label(block, "plugin_source", errors) else { continue };
-                match plugin_source(block, &attrs) {
+                match plugin_source(ctx.shared, block, &attrs) {
                     Ok(s) => {
                         out.plugin_sources.insert(name, s);
                     }
@@ -248,7 +254,7 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
     })
 }
 
-fn plugin_source(block: &Block, attrs: &Map) -> Result<PluginSource, EvalError> {
+fn plugin_source(shared: &Shared, block: &Block, attrs: &Map) -> Result<PluginSource, EvalError> {
     let kind = str_attr(attrs, "type").unwrap_or_else(|| "dir".to_owned());
     let need = |key: &str| {
         str_attr(attrs, key).ok_or_else(|| invalid(format!("a `{kind}` plugin_source needs `{key}`"), block))
@@ -256,7 +262,28 @@ fn plugin_source(block: &Block, attrs: &Map) -> Result<PluginSource, EvalError> 
     match kind.as_str() {
         "dir" => Ok(PluginSource::Dir { path: need("path")? }),
         "http" => Ok(PluginSource::Http { url: need("url")? }),
-        "oci" => Ok(PluginSource::Oci { url: need("url")? }),
+        "oci" => {
+            // Either may come from a secrets file; the password is sensitive whatever its origin.
+            let username = str_attr(attrs, "username").map(|u| shared.reveal(&u).0);
+            let password = str_attr(attrs, "password");
+            if username.is_some() != password.is_some() {
+                return Err(invalid(
+                    "an `oci` plugin_source login needs both `username` and `password`".into(),
+                    block,
+                ));
+            }
+            // As for AWS keys: a password in clear text would sit in the repository.
+            if password.as_deref().is_some_and(|p| !has_token(p)) {
+                return Err(invalid(
+                    "the `password` of an `oci` plugin_source comes from a secrets file (password = secrets.<name>), \
+                     not clear text"
+                        .into(),
+                    block,
+                ));
+            }
+            let password = password.map(|p| Sensitive::new(shared.reveal(&p).0));
+            Ok(PluginSource::Oci { url: need("url")?, username, password })
+        }
         other => {
             Err(invalid(format!("unknown plugin_source type `{other}` (expected dir, http or oci)"), block))
         }

@@ -105,7 +105,11 @@ pub struct Component {
     pub dir: PathBuf,
     pub component_type: String,
     pub plugin: String,
+    /// The versions the component accepts: its own range, or exactly the
+    /// version its environment pins (see [`Component::pin`]).
     pub version: semver::VersionReq,
+    /// What the environment's env.hcl pins this plugin to, if anything.
+    pub pin: Option<crate::PluginPin>,
     pub grants: Vec<Capability>,
     /// `ready_timeout` of the `component` block: how long a cluster target
     /// waits for its objects to be ready (the run's default when `None`).
@@ -134,6 +138,7 @@ impl fmt::Debug for Component {
             .field("component_type", &self.component_type)
             .field("plugin", &self.plugin)
             .field("version", &self.version)
+            .field("pin", &self.pin)
             .field("grants", &self.grants)
             .field("ready_timeout", &self.ready_timeout)
             .field("dependencies", &self.dependencies.keys().collect::<Vec<_>>())
@@ -331,6 +336,7 @@ pub(crate) fn load_component(
         component_type,
         plugin,
         version,
+        pin: None,
         grants,
         ready_timeout,
         dependencies,

@@ -37,6 +37,7 @@ mod duration;
 mod eval;
 mod funcs;
 mod levels;
+mod pins;
 mod resolve;
 mod root;
 mod shared;
@@ -54,6 +55,7 @@ pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
 pub use component::{Command, Component, DependencyDecl, MergeStrategy};
 pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
+pub use pins::{LOCAL_VERSION, PluginPin};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
 
 use crate::diag::Location as Loc;
@@ -162,14 +164,21 @@ pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> 
     })?;
     let target_rel = target_abs.strip_prefix(root_abs).unwrap_or(Path::new("")).to_path_buf();
     let shared = Arc::new(Shared::new(stack_root, options.clone()));
-    Loader { shared: shared.clone(), levels: Levels::default(), env_connections: BTreeMap::new() }
-        .run(&target_rel, root_abs)
+    Loader {
+        shared: shared.clone(),
+        levels: Levels::default(),
+        env_connections: BTreeMap::new(),
+        env_pins: BTreeMap::new(),
+    }
+    .run(&target_rel, root_abs)
 }
 
 struct Loader {
     shared: Arc<Shared>,
     levels: Levels,
     env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    /// Each env.hcl's `plugins` pins, read once per environment.
+    env_pins: BTreeMap<String, pins::EnvPins>,
 }
 
 impl Loader {
@@ -286,6 +295,8 @@ impl Loader {
         if !self.env_connections.contains_key(&env_name) {
             let conns = self.env_level_blocks(&env, true);
             self.env_connections.insert(env_name.clone(), conns);
+            let pins = self.env_pins_of(&env);
+            self.env_pins.insert(env_name.clone(), pins);
         }
         let ns = self.levels.get(&shared, &ns_dir, "namespace.hcl", "namespace", Some(&env))?;
         let namespace = match ns.value.get("namespace") {
@@ -297,7 +308,23 @@ impl Loader {
             return None;
         }
         let id = ComponentId { name: dir_name(dir), environment: env_name, namespace };
-        component::load_component(&shared, &ns, dir, display(dir), id)
+        let mut c = component::load_component(&shared, &ns, dir, display(dir), id)?;
+        if let Some(d) = self.env_pins.get(&c.id.environment).and_then(|p| p.apply(&mut c)) {
+            shared.report(d);
+        }
+        Some(c)
+    }
+
+    fn env_pins_of(&self, level: &Level) -> pins::EnvPins {
+        let Some(body) = level.body.as_ref().and_then(|p| p.body.as_ref()) else {
+            return pins::EnvPins::default();
+        };
+        let mut errors = Vec::new();
+        let pins = pins::parse_env_pins(body, &level.file, &level.value, &mut errors);
+        for e in errors {
+            self.shared.report(e.into_diagnostic(&level.file, &self.shared));
+        }
+        pins
     }
 
     /// Checks the blocks of an env.hcl or namespace.hcl; returns an env's connections.
@@ -310,7 +337,16 @@ impl Loader {
         let mut errors = Vec::new();
         for b in body.blocks() {
             let ident = b.ident.value().as_str();
-            if ident != "locals" && !(is_env && ident == "connection") {
+            if is_env && ident == "plugins" {
+                errors.push(eval::EvalError::new(
+                    ConfigError::Invalid {
+                        message:
+                            "`plugins` is an attribute, not a block: plugins = { \"acme/app\" = \"1.4.2\" }"
+                                .to_owned(),
+                    },
+                    eval::span_of(&b.ident),
+                ));
+            } else if ident != "locals" && !(is_env && ident == "connection") {
                 errors.push(eval::EvalError::new(
                     ConfigError::Invalid {
                         message: format!(

@@ -96,6 +96,13 @@ pub enum RegistryError {
     Trust { publisher: String, reason: String },
     #[error("plugin source {source_name}: {reason}")]
     Source { source_name: String, reason: String },
+    #[error(
+        "plugin source {source_name}: the bundle blob of {reference} has digest {actual}, its manifest says \
+         {expected} (changed in the registry or in transit); refusing it"
+    )]
+    BlobDigestMismatch { source_name: String, reference: String, expected: String, actual: String },
+    #[error("push to {target}: {reason}")]
+    Push { target: String, reason: String },
 }
 
 impl RegistryError {

@@ -4,8 +4,8 @@
 //! A **bundle** is an archive of a manifest and one or more WebAssembly
 //! components ([`Bundle`]); a publisher signs its manifest with ed25519
 //! ([`sign`]); client.hcl says which keys may sign which plugin names
-//! ([`TrustPolicy`]) and where bundles come from ([`Source`]: a directory or
-//! an HTTP index); the [`Resolver`] picks a version, checks the bundle and
+//! ([`TrustPolicy`]) and where bundles come from ([`Source`]: a directory,
+//! an HTTP index or an OCI registry, which [`oci::push`] publishes to); the [`Resolver`] picks a version, checks the bundle and
 //! records it in `capstan.lock` ([`LockFile`]); accepted bundles are kept in
 //! the stack's cache ([`BundleCache`]) so locked runs need no network.
 //!
@@ -20,10 +20,15 @@ mod error;
 mod fsutil;
 mod lock;
 mod manifest;
+mod net;
+pub mod oci;
 mod resolve;
 mod signature;
 mod source;
 mod trust;
+
+#[cfg(feature = "test-registry")]
+pub mod testing;
 
 pub use bundle::{Bundle, MAX_BUNDLE_BYTES, MAX_UNPACKED_BYTES, PackComponent};
 pub use cache::BundleCache;
@@ -34,5 +39,5 @@ pub use lock::{LOCK_FILE, LockEntry, LockFile};
 pub use manifest::{ComponentEntry, MANIFEST_FORMAT, Manifest, sha256_digest};
 pub use resolve::{LockMode, Resolved, Resolver};
 pub use signature::{PublicKey, SIGNATURE_FORMAT, SecretKey, SignatureFile, sign, verified_signer};
-pub use source::{DirSource, HttpSource, INDEX_FILE, Index, IndexEntry, Offer, Source};
+pub use source::{DirSource, HttpSource, INDEX_FILE, Index, IndexEntry, OciSource, Offer, Source};
 pub use trust::{Signer, TrustPolicy, TrustRule, glob_match};

@@ -1,8 +1,13 @@
 //! `capstan.lock` at the stack root: per plugin, the version resolved, the
 //! bundle digest and who signed it. Runs use exactly what it records; see
 //! [`crate::Resolver`] for the rules (digest pinning, rollback protection).
+//!
+//! `plugins` holds the one version each plugin's ranges resolved to;
+//! `pins` holds the exact versions env.hcl files pin (several environments
+//! may pin several versions of one plugin), each with its own digest.
+//! `local` pins are never recorded: a local build is meant to change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +35,8 @@ pub struct LockEntry {
 struct OnDisk {
     format: u32,
     plugins: BTreeMap<String, LockEntry>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pins: BTreeMap<String, Vec<LockEntry>>,
 }
 
 /// The lock file of one stack, in memory.
@@ -37,6 +44,8 @@ struct OnDisk {
 pub struct LockFile {
     path: PathBuf,
     pub plugins: BTreeMap<String, LockEntry>,
+    /// Per plugin, the pinned versions, in version order.
+    pub pins: BTreeMap<String, Vec<LockEntry>>,
     existed: bool,
 }
 
@@ -47,7 +56,7 @@ impl LockFile {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self { path, plugins: BTreeMap::new(), existed: false });
+                return Ok(Self { path, plugins: BTreeMap::new(), pins: BTreeMap::new(), existed: false });
             }
             Err(e) => return Err(RegistryError::Io { path, source: e }),
         };
@@ -59,7 +68,54 @@ impl LockFile {
                 reason: format!("format {} (this engine reads format {LOCK_FORMAT})", disk.format),
             });
         }
-        Ok(Self { path, plugins: disk.plugins, existed: true })
+        Ok(Self { path, plugins: disk.plugins, pins: disk.pins, existed: true })
+    }
+
+    /// What is recorded for exactly `version` of `plugin`: its pin, or the
+    /// range-resolved entry when that is the same version (one version,
+    /// one digest, whichever way it was asked for).
+    pub fn entry_for(&self, plugin: &str, version: &semver::Version) -> Option<&LockEntry> {
+        self.pins
+            .get(plugin)
+            .and_then(|v| v.iter().find(|e| e.version == *version))
+            .or_else(|| self.plugins.get(plugin).filter(|e| e.version == *version))
+    }
+
+    /// Records a pinned version (replacing an entry of the same version).
+    pub fn pin(&mut self, plugin: &str, entry: LockEntry) {
+        let entries = self.pins.entry(plugin.to_string()).or_default();
+        entries.retain(|e| e.version != entry.version);
+        entries.push(entry);
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+    }
+
+    /// Drops what the stack no longer asks for: range entries of plugins
+    /// not in `ranged`, pins not in `pinned`. Returns what was dropped, as
+    /// `plugin version` lines.
+    pub fn retain(
+        &mut self,
+        ranged: &BTreeSet<String>,
+        pinned: &BTreeSet<(String, semver::Version)>,
+    ) -> Vec<String> {
+        let mut dropped = Vec::new();
+        self.plugins.retain(|name, e| {
+            let keep = ranged.contains(name);
+            if !keep {
+                dropped.push(format!("{name} {}", e.version));
+            }
+            keep
+        });
+        for (name, entries) in &mut self.pins {
+            entries.retain(|e| {
+                let keep = pinned.contains(&(name.clone(), e.version.clone()));
+                if !keep {
+                    dropped.push(format!("{name} {} (pinned)", e.version));
+                }
+                keep
+            });
+        }
+        self.pins.retain(|_, entries| !entries.is_empty());
+        dropped
     }
 
     pub fn path(&self) -> &Path {
@@ -69,10 +125,10 @@ impl LockFile {
     /// Writes the file atomically. A stack that never resolved a plugin from
     /// a source gets no lock file (built-in plugins are not locked).
     pub fn save(&mut self) -> Result<()> {
-        if self.plugins.is_empty() && !self.existed {
+        if self.plugins.is_empty() && self.pins.is_empty() && !self.existed {
             return Ok(());
         }
-        let disk = OnDisk { format: LOCK_FORMAT, plugins: self.plugins.clone() };
+        let disk = OnDisk { format: LOCK_FORMAT, plugins: self.plugins.clone(), pins: self.pins.clone() };
         let mut bytes = serde_json::to_vec_pretty(&disk).unwrap_or_default();
         bytes.push(b'\n');
         write_atomic(&self.path, &bytes)?;

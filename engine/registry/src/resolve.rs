@@ -10,6 +10,9 @@
 //!   to an older version than locked (rollback protection).
 //! - Otherwise the highest version matching the range, across all sources,
 //!   is taken and recorded.
+//! - A version an env.hcl pins ([`Resolver::resolve_pinned`]) is exact: it
+//!   is recorded with its digest under the lock's `pins` and used exactly
+//!   so from then on, whatever the mode; pins never move by themselves.
 //!
 //! Every bundle, cached or fetched, is opened (integrity), must hold the
 //! plugin asked for, must be built against a contract this engine hosts, and
@@ -114,6 +117,42 @@ impl Resolver {
             plugin.to_string(),
             LockEntry {
                 version: version.clone(),
+                digest: resolved.bundle.digest(),
+                signer: resolved.signer.to_string(),
+                bundle: resolved.bundle.manifest.name.clone(),
+            },
+        );
+        Ok(resolved)
+    }
+
+    /// Exactly `version`, pinned by an environment: as locked when it is,
+    /// else from the sources, then locked.
+    pub fn resolve_pinned(
+        &self,
+        plugin: &str,
+        version: &semver::Version,
+        lock: &mut LockFile,
+    ) -> Result<Resolved> {
+        if let Some(entry) = lock.entry_for(plugin, version).cloned() {
+            // Recorded as a pin even when the range entry already has this
+            // version, so the lock says the same whichever was resolved first.
+            lock.pin(plugin, entry.clone());
+            return self.locked(plugin, &entry);
+        }
+        let exact = semver::VersionReq {
+            comparators: vec![semver::Comparator {
+                op: semver::Op::Exact,
+                major: version.major,
+                minor: Some(version.minor),
+                patch: Some(version.patch),
+                pre: version.pre.clone(),
+            }],
+        };
+        let resolved = self.best(plugin, &exact)?;
+        lock.pin(
+            plugin,
+            LockEntry {
+                version: resolved.bundle.manifest.version.clone(),
                 digest: resolved.bundle.digest(),
                 signer: resolved.signer.to_string(),
                 bundle: resolved.bundle.manifest.name.clone(),

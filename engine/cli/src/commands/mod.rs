@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub mod init;
 pub mod plugin;
 pub mod run;
 pub mod secrets;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use capstan_core::Metadata;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Lookup};
 
 pub fn inspect(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let host = crate::host()?;
@@ -93,17 +93,19 @@ pub fn stack_resolver(
     allow_unsigned: bool,
 ) -> anyhow::Result<capstan_registry::Resolver> {
     use capstan_config::PluginSource;
-    use capstan_registry::{DirSource, HttpSource, Source};
+    use capstan_registry::{DirSource, HttpSource, OciSource, Source};
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     for (name, source) in &stack.client.plugin_sources {
         match source {
             PluginSource::Dir { path } => sources.push(Box::new(DirSource::new(name, stack.root.join(path)))),
             PluginSource::Http { url } => sources.push(Box::new(HttpSource::new(name, url)?)),
-            // Said at every run rather than failing it: the other sources and
-            // the built-ins still work.
-            PluginSource::Oci { url } => tracing::warn!(
-                "plugin_source {name} ({url}): OCI sources are not supported by this engine yet; skipped"
-            ),
+            PluginSource::Oci { url, username, password } => {
+                let login = username
+                    .clone()
+                    .zip(password.clone())
+                    .map(|(username, password)| capstan_registry::oci::Credentials { username, password });
+                sources.push(Box::new(OciSource::new(name, url, login)?));
+            }
         }
     }
     let trust = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
@@ -111,7 +113,7 @@ pub fn stack_resolver(
     Ok(capstan_registry::Resolver::new(sources, trust, cache, allow_unsigned))
 }
 
-/// The bundle commands: pack, keygen, sign, verify, index, lock, upgrade.
+/// The bundle commands: pack, keygen, sign, verify, index, push, lock, upgrade.
 pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode> {
     use crate::args::PluginCommand as C;
     match cmd {
@@ -133,6 +135,7 @@ pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode
             );
             Ok(ExitCode::SUCCESS)
         }
+        C::Push { bundle, reference } => push(bundle, reference),
         C::Lock { dir, allow_unsigned } => relock(dir, capstan_registry::LockMode::Refresh, *allow_unsigned),
         C::Upgrade { dir, allow_unsigned } => {
             relock(dir, capstan_registry::LockMode::Upgrade, *allow_unsigned)
@@ -177,6 +180,36 @@ fn pack(
     );
     for c in &m.components {
         println!("  {}  {} / {}  sha256:{}", c.plugin, c.component_type, c.backend, c.sha256);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugin push`: the login, when the registry wants one, comes from
+/// `CAPSTAN_REGISTRY_USERNAME` and `CAPSTAN_REGISTRY_PASSWORD`.
+fn push(path: &Path, reference: &str) -> anyhow::Result<ExitCode> {
+    let archive = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let login = match (std::env::var("CAPSTAN_REGISTRY_USERNAME"), std::env::var("CAPSTAN_REGISTRY_PASSWORD"))
+    {
+        (Ok(username), Ok(password)) => Some(capstan_registry::oci::Credentials {
+            username,
+            password: capstan_core::Sensitive::new(password),
+        }),
+        (Err(_), Err(_)) => None,
+        _ => anyhow::bail!("set both CAPSTAN_REGISTRY_USERNAME and CAPSTAN_REGISTRY_PASSWORD, or neither"),
+    };
+    let label = path.display().to_string();
+    let bundle = open_bundle(path)?;
+    if bundle.signature.is_none() {
+        eprintln!(
+            "warning: {label} is not signed: resolvers refuse it unless run with --allow-unsigned \
+             (sign it with `capstan plugin sign`)"
+        );
+    }
+    let pushed = capstan_registry::oci::push(&label, &archive, reference, login)?;
+    let m = &bundle.manifest;
+    println!("Pushed {} {} ({}):", m.name, m.version, bundle.digest());
+    for p in pushed {
+        println!("  {}  manifest {}", p.reference, p.manifest_digest);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -261,9 +294,15 @@ fn relock(dir: &Path, mode: capstan_registry::LockMode, allow_unsigned: bool) ->
     wanted.sort_by(|a, b| a.0.cmp(b.0).then(a.1.to_string().cmp(&b.1.to_string())));
     wanted.dedup();
     for (name, version) in wanted {
+        if let Some((plugin, dir)) = crate::local_build::parse(name) {
+            println!("{plugin}  local build in {} (not locked)", dir.display());
+            continue;
+        }
         match catalog.resolve_bundle(name, version, mode)? {
-            Some((_, e)) => println!("{name}  {}  {}  signer: {}", e.version, e.digest, e.signer),
-            None => println!("{name}  built-in (not locked)"),
+            Lookup::Bundled(b) => {
+                println!("{name}  {}  {}  signer: {}", b.entry.version, b.entry.digest, b.entry.signer);
+            }
+            Lookup::BuiltIn(_) => println!("{name}  built-in (not locked)"),
         }
     }
     println!("{} is up to date.", stack.root.join(capstan_registry::LOCK_FILE).display());

@@ -8,6 +8,8 @@
 //! - `plugins`: `plugin inspect` and `plugin list`.
 //! - `bundles`: packed, signed plugin bundles from an HTTP index and a directory;
 //!   the lock file's pinning and rollback refusal; refused bundles.
+//! - `distribution`: bundles pushed to a real OCI registry and planned from it;
+//!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
 //!   no secret value reaches any output, state or plan.
 //! - `amqp_effects`: an external RabbitMQ's vhost, queues and app user from
@@ -27,6 +29,7 @@ mod amqp_effects;
 mod aws_effects;
 mod bundles;
 mod crash;
+mod distribution;
 mod effects;
 mod errors;
 mod example;

@@ -415,3 +415,33 @@ fn a_component_sets_its_own_ready_timeout_or_inherits_it_from_an_include() {
     assert_eq!(timeout("envs/dev/core/migrate"), Some(std::time::Duration::from_secs(900)));
     assert_eq!(timeout("envs/dev/core/web"), None, "the run's --ready-timeout applies");
 }
+
+#[test]
+fn an_environment_pin_narrows_its_components_to_that_version_and_local_names_the_build_dir() {
+    let app = "component {\n  type    = \"app\"\n  plugin  = \"capstan/app\"\n  version = \"^1.2\"\n}\n";
+    let core = "component {\n  type    = \"app\"\n  plugin  = \"acme/core\"\n  version = \"^0.3\"\n}\n";
+    let dir = tree(&[
+        ("client.hcl", ""),
+        (
+            "envs/dev/env.hcl",
+            "plugins = {\n  \"capstan/app\" = \"1.4.2\"\n  \"acme/core\" = \"local\"\n}\nplugins_local_dir = \"./build/../plugins\"\n",
+        ),
+        ("envs/dev/web/namespace.hcl", ""),
+        ("envs/dev/web/api/component.hcl", app),
+        ("envs/dev/web/core/component.hcl", core),
+        ("envs/prod/env.hcl", ""),
+        ("envs/prod/web/namespace.hcl", ""),
+        ("envs/prod/web/api/component.hcl", app),
+    ]);
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let dev = &stack.components["envs/dev/web/api"];
+    assert_eq!(dev.version.to_string(), "=1.4.2");
+    assert_eq!(dev.pin, Some(capstan_config::PluginPin::Version("1.4.2".parse().unwrap())));
+    assert!(!dev.version.matches(&"1.4.3".parse().unwrap()));
+    let core = &stack.components["envs/dev/web/core"];
+    assert_eq!(core.pin, Some(capstan_config::PluginPin::Local { dir: "plugins".into() }));
+    assert_eq!(core.version.to_string(), "^0.3", "a local build is checked against the range by the engine");
+    // Another environment keeps the component's own range.
+    let prod = &stack.components["envs/prod/web/api"];
+    assert_eq!((prod.version.to_string(), &prod.pin), ("^1.2".to_string(), &None));
+}

@@ -2,13 +2,12 @@
 //! lists bundles by name, version, path and digest; bundles are fetched
 //! relative to it. Any static file server can host one.
 
-use std::io::Read as _;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use super::{INDEX_FILE, Index, Offer, Source};
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::error::{RegistryError, Result};
+use crate::net::{self, ReadError};
 
 pub struct HttpSource {
     name: String,
@@ -21,12 +20,7 @@ pub struct HttpSource {
 impl HttpSource {
     pub fn new(name: impl Into<String>, url: &str) -> Result<Self> {
         let name = name.into();
-        // reqwest is built without a crypto provider: use `ring`, as the rest
-        // of the binary does. Installing fails only when one already is.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
+        let client = net::client()
             .map_err(|e| RegistryError::Source { source_name: name.clone(), reason: e.to_string() })?;
         Ok(Self { name, base: url.trim_end_matches('/').to_string(), client, index: OnceLock::new() })
     }
@@ -40,17 +34,12 @@ impl HttpSource {
         if !resp.status().is_success() {
             return Err(self.err(format!("GET {url}: {}", resp.status())));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_BUNDLE_BYTES) {
-            return Err(RegistryError::TooLarge { bundle: url.to_string(), limit: MAX_BUNDLE_BYTES });
-        }
-        let mut body = Vec::new();
-        resp.take(MAX_BUNDLE_BYTES + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| self.err(format!("GET {url}: {e}")))?;
-        if body.len() as u64 > MAX_BUNDLE_BYTES {
-            return Err(RegistryError::TooLarge { bundle: url.to_string(), limit: MAX_BUNDLE_BYTES });
-        }
-        Ok(body)
+        net::read_capped(resp, MAX_BUNDLE_BYTES).map_err(|e| match e {
+            ReadError::TooLarge => {
+                RegistryError::TooLarge { bundle: url.to_string(), limit: MAX_BUNDLE_BYTES }
+            }
+            ReadError::Io(e) => self.err(format!("GET {url}: {e}")),
+        })
     }
 
     fn index(&self) -> Result<&Index> {

@@ -6,10 +6,12 @@
 mod dir;
 mod http;
 mod index;
+mod oci;
 
 pub use dir::DirSource;
 pub use http::HttpSource;
 pub use index::{INDEX_FILE, Index, IndexEntry};
+pub use oci::OciSource;
 
 use crate::error::Result;
 

@@ -233,3 +233,52 @@ fn an_index_entry_whose_bundle_holds_another_plugin_is_refused() {
     assert!(err.to_string().contains("acme/other"), "{err}");
     assert!(!Path::new(&w.path("c")).exists() || std::fs::read_dir(w.path("c")).unwrap().next().is_none());
 }
+
+#[test]
+fn pinned_versions_are_locked_beside_the_range_entry_and_never_move() {
+    let w = World::new();
+    for v in ["1.2.0", "1.3.0", "1.4.0"] {
+        w.publish("dir", "acme/app", v);
+    }
+    let resolver = w.resolver(vec![w.dir_source("dir")], "cache");
+    let mut lock = w.lock();
+    // Staging pins 1.2.0, production 1.3.0, dev follows the range.
+    for v in ["1.2.0", "1.3.0"] {
+        let got = resolver.resolve_pinned("acme/app", &v.parse().unwrap(), &mut lock).unwrap();
+        assert_eq!(version(&got), v);
+    }
+    assert_eq!(
+        version(&resolver.resolve("acme/app", &req("^1"), &mut lock, LockMode::Use).unwrap()),
+        "1.4.0"
+    );
+    lock.save().unwrap();
+    let saved = w.lock();
+    let pinned: Vec<String> = saved.pins["acme/app"].iter().map(|e| e.version.to_string()).collect();
+    assert_eq!(pinned, ["1.2.0", "1.3.0"]);
+    assert_eq!(saved.plugins["acme/app"].version.to_string(), "1.4.0");
+
+    // A pin of the range's version is recorded with the range entry's digest.
+    resolver.resolve_pinned("acme/app", &"1.4.0".parse().unwrap(), &mut lock).unwrap();
+    assert_eq!(lock.pins["acme/app"].len(), 3);
+    assert_eq!(lock.pins["acme/app"][2], lock.plugins["acme/app"]);
+
+    // A republished 1.3.0 is refused under the pin, from a fresh cache.
+    let mut other = component("acme/app", "1.3.0");
+    other.wasm = b"rebuilt".to_vec();
+    let mut b = Bundle::pack("acme", None, capstan_core::CONTRACT_VERSION, vec![other]).unwrap();
+    capstan_registry::sign(&mut b, &w.key);
+    write(&w.path("dir"), "acme-app-1.3.0.bundle", &b);
+    let fresh = w.resolver(vec![w.dir_source("dir")], "cache2");
+    let err = fresh.resolve_pinned("acme/app", &"1.3.0".parse().unwrap(), &mut lock).unwrap_err();
+    assert!(matches!(err, RegistryError::LockedDigestMismatch { .. }), "{err}");
+    // A version no source has is a clear error.
+    let err = fresh.resolve_pinned("acme/app", &"1.9.0".parse().unwrap(), &mut lock).unwrap_err();
+    assert!(err.to_string().contains("no version of plugin acme/app matches =1.9.0"), "{err}");
+
+    // What the stack stopped asking for is dropped.
+    let ranged = std::collections::BTreeSet::new();
+    let pinned = std::collections::BTreeSet::from([("acme/app".to_string(), "1.2.0".parse().unwrap())]);
+    let dropped = lock.retain(&ranged, &pinned);
+    assert_eq!(dropped, ["acme/app 1.4.0", "acme/app 1.3.0 (pinned)", "acme/app 1.4.0 (pinned)"]);
+    assert!(lock.plugins.is_empty());
+}
