@@ -357,6 +357,18 @@ impl PluginHandle for HostPlugin {
         Ok(self.0.plan(&cx, request)?)
     }
 
+    fn validate_and_plan(
+        &self,
+        component_dir: Option<&Path>,
+        request: &PlanRequest,
+    ) -> Result<capstan_core::CheckedPlan, SeamError> {
+        let cx = CallContext {
+            component: Some(request.component.clone()),
+            component_dir: component_dir.map(Path::to_path_buf),
+        };
+        Ok(self.0.validate_and_plan(&cx, request)?)
+    }
+
     fn health(
         &self,
         component: &ComponentId,

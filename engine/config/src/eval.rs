@@ -52,7 +52,13 @@ pub(crate) type EResult<T> = Result<T, EvalError>;
 /// iterator variables of enclosing `for` expressions.
 pub(crate) enum Scope<'a> {
     Root(&'a Map),
-    Bind { name: &'a str, value: Value, parent: &'a Scope<'a> },
+    /// The value is borrowed where the caller keeps it (a component's
+    /// dependency outputs, bound once for all of its expressions).
+    Bind {
+        name: &'a str,
+        value: Cow<'a, Value>,
+        parent: &'a Scope<'a>,
+    },
 }
 
 impl Scope<'_> {
@@ -61,7 +67,7 @@ impl Scope<'_> {
             Scope::Root(m) => m.get(name),
             Scope::Bind { name: n, value, parent } => {
                 if *n == name {
-                    Some(value)
+                    Some(value.as_ref())
                 } else {
                     parent.get(name)
                 }
@@ -306,7 +312,7 @@ fn eval_traversal(
                 let rest = &ops[i + 1..];
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    let bound = Scope::Bind { name: "\u{0}splat", value: item, parent: scope };
+                    let bound = Scope::Bind { name: "\u{0}splat", value: Cow::Owned(item), parent: scope };
                     let var = Expression::Variable(hcl_edit::Decorated::new(hcl_edit::Ident::new_unchecked(
                         "\u{0}splat",
                     )));
@@ -502,8 +508,8 @@ fn eval_for(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &ForExpr) -> EResult<Value> {
             Some(kv) => (kv, value_var),
             None => ("\u{0}unused", value_var),
         };
-        let s1 = Scope::Bind { name: kname, value: k, parent: scope };
-        let s2 = Scope::Bind { name: vname, value: v, parent: &s1 };
+        let s1 = Scope::Bind { name: kname, value: Cow::Owned(k), parent: scope };
+        let s2 = Scope::Bind { name: vname, value: Cow::Owned(v), parent: &s1 };
         if let Some(cond) = &f.cond {
             match eval(ctx, &s2, &cond.expr)? {
                 Value::Bool(true) => {}
@@ -656,8 +662,12 @@ fn template(
                     };
                     for (k, v) in pairs {
                         let kname = fe.key_var.as_ref().map_or("\u{0}unused", |k| k.value().as_str());
-                        let s1 = Scope::Bind { name: kname, value: k, parent: scope };
-                        let s2 = Scope::Bind { name: fe.value_var.value().as_str(), value: v, parent: &s1 };
+                        let s1 = Scope::Bind { name: kname, value: Cow::Owned(k), parent: scope };
+                        let s2 = Scope::Bind {
+                            name: fe.value_var.value().as_str(),
+                            value: Cow::Owned(v),
+                            parent: &s1,
+                        };
                         out.push_str(&body(
                             &s2,
                             &fe.template,

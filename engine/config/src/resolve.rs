@@ -5,6 +5,7 @@
 //! (YAML, from a secrets file). Objects merge key by key; anything else is
 //! replaced.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -22,19 +23,21 @@ use crate::yaml;
 
 /// The outputs of one dependency, as the planner recorded them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct DependencyOutputs {
-    pub outputs: Vec<Output>,
+pub struct DependencyOutputs<'a> {
+    /// Borrowed from the dependency's plan where the planner holds it: a
+    /// component with many dependents must not be copied once per dependent.
+    pub outputs: Cow<'a, [Output]>,
 }
 
-impl DependencyOutputs {
-    pub fn new(outputs: Vec<Output>) -> Self {
-        Self { outputs }
+impl<'a> DependencyOutputs<'a> {
+    pub fn new(outputs: impl Into<Cow<'a, [Output]>>) -> Self {
+        Self { outputs: outputs.into() }
     }
 }
 
-impl From<&capstan_core::Dependency> for DependencyOutputs {
-    fn from(d: &capstan_core::Dependency) -> Self {
-        Self { outputs: d.outputs.clone() }
+impl<'a> From<&'a capstan_core::Dependency> for DependencyOutputs<'a> {
+    fn from(d: &'a capstan_core::Dependency) -> Self {
+        Self::new(d.outputs.as_slice())
     }
 }
 
@@ -146,9 +149,10 @@ pub(crate) fn check_deferred(c: &Component) {
         dep.insert("outputs".to_owned(), Value::Object(d.mock_outputs.clone()));
         deps.insert(name.clone(), Value::Object(dep));
     }
+    let deps = Value::Object(deps);
     for d in c.values_custom.iter().chain(&c.inputs) {
         let root = Scope::Root(&d.vars);
-        let scope = Scope::Bind { name: "dependency", value: Value::Object(deps.clone()), parent: &root };
+        let scope = Scope::Bind { name: "dependency", value: Cow::Borrowed(&deps), parent: &root };
         let mut ctx = c.ctx(&d.file, &d.dir);
         ctx.lenient_deps = true;
         match eval(&ctx, &scope, &d.expr) {
@@ -314,7 +318,7 @@ impl Component {
     /// `plugin_defaults_yaml` and validated against `input_schema`.
     pub fn resolve_inputs(
         &self,
-        deps: &BTreeMap<String, DependencyOutputs>,
+        deps: &BTreeMap<String, DependencyOutputs<'_>>,
         command: Command,
         plugin_defaults_yaml: &str,
         input_schema: &Value,
@@ -328,7 +332,7 @@ impl Component {
         for (name, decl) in &self.dependencies {
             let mut outputs = Map::new();
             if let Some(d) = deps.get(name) {
-                for o in &d.outputs {
+                for o in d.outputs.iter() {
                     let v = if o.sensitive {
                         let clear = match &o.value {
                             Value::String(s) => s.clone(),
@@ -350,12 +354,12 @@ impl Component {
             dep.insert("outputs".to_owned(), Value::Object(outputs));
             dep_vars.insert(name.clone(), Value::Object(dep));
         }
+        let dep_vars = Value::Object(dep_vars);
         let hints = self.dep_hints(command);
 
         let eval_deferred = |d: &Deferred, diags: &mut Diagnostics| -> Option<Value> {
             let root = Scope::Root(&d.vars);
-            let scope =
-                Scope::Bind { name: "dependency", value: Value::Object(dep_vars.clone()), parent: &root };
+            let scope = Scope::Bind { name: "dependency", value: Cow::Borrowed(&dep_vars), parent: &root };
             let mut ctx = self.ctx(&d.file, &d.dir);
             ctx.deps = Some(&hints);
             match eval(&ctx, &scope, &d.expr) {

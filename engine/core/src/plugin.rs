@@ -141,6 +141,16 @@ pub struct ComponentPlan {
     pub outputs: Vec<Output>,
 }
 
+/// A component's inputs checked by its plugin's `validate`, then, when no
+/// error was found, planned: the engine asks both of one instance.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckedPlan {
+    /// `validate` reported at least one error; `plan` was not asked.
+    Invalid(Vec<Diagnostic>),
+    /// `validate` found no error, and this is what `plan` answered.
+    Planned(Result<ComponentPlan, PlanError>),
+}
+
 /// Why a plan could not be made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest};
+use capstan_core::{
+    CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest, Severity,
+};
 
 use crate::bindings::{PluginPre, handler};
 use crate::call::CallState;
@@ -38,7 +40,9 @@ pub struct LoadInfo {
 }
 
 /// A loaded plugin, cheap to clone and to share between threads. Every call
-/// runs in a fresh instance, so nothing leaks from one call to the next.
+/// runs in a fresh instance, so nothing leaks from one call to the next
+/// (`validate_and_plan` asks both questions of one instance: they are about
+/// the same component and the same inputs).
 #[derive(Clone)]
 pub struct Plugin {
     inner: Arc<PluginInner>,
@@ -121,6 +125,31 @@ impl Plugin {
         };
         let request = convert::plan_request(req);
         self.call(&cx, |store, h| h.call_plan(store, &request), convert::plan_result)
+    }
+
+    /// `validate`, then `plan` when no error was found, in one instance under
+    /// one call's limits: a component's plan costs one instantiation, not two.
+    pub fn validate_and_plan(&self, cx: &CallContext, req: &PlanRequest) -> Result<CheckedPlan, CallError> {
+        let cx = match cx.component {
+            Some(_) => cx.clone(),
+            None => CallContext { component: Some(req.component.clone()), ..cx.clone() },
+        };
+        let inputs = req.inputs.to_string();
+        let request = convert::plan_request(req);
+        self.call(
+            &cx,
+            |store, h| {
+                let diagnostics = convert::diagnostics(h.call_validate(&mut *store, &inputs)?);
+                if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+                    return Ok(Err(diagnostics));
+                }
+                h.call_plan(store, &request).map(Ok)
+            },
+            |answer| match answer {
+                Err(diagnostics) => Ok(CheckedPlan::Invalid(diagnostics)),
+                Ok(plan) => convert::plan_result(plan).map(CheckedPlan::Planned),
+            },
+        )
     }
 
     /// How a live object this plugin planned is doing.

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use capstan_config::{Command, Component, DependencyOutputs, Stack};
 use capstan_core::{
-    Capability, ComponentId, Dependency, Effect, EffectKind, EffectResult, Output, PlanRequest, Severity,
+    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectKind, EffectResult, Output, PlanRequest,
+    Severity,
 };
 use capstan_state::{ComponentState, PluginRef, State, StateKey};
 
@@ -183,26 +184,13 @@ pub fn plan_component(
     let plugin = format!("{} {}", meta.name, meta.version);
 
     let by_name = dependency_plans(component, deps);
-    let dep_outputs: BTreeMap<String, DependencyOutputs> =
-        by_name.iter().map(|(name, p)| (name.clone(), DependencyOutputs::new(p.outputs.clone()))).collect();
+    let dep_outputs: BTreeMap<String, DependencyOutputs<'_>> = by_name
+        .iter()
+        .map(|(name, p)| (name.clone(), DependencyOutputs::new(p.outputs.as_slice())))
+        .collect();
     let inputs = component
         .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &meta.input_schema)
         .map_err(|d| ComponentError::Inputs(d.to_string()))?;
-
-    let problems: Vec<String> = handle
-        .validate(&component.id, &inputs.value)
-        .map_err(|source| ComponentError::Call { plugin: plugin.clone(), source })?
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| {
-            let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
-            let from = inputs.origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
-            format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
-        })
-        .collect();
-    if !problems.is_empty() {
-        return Err(ComponentError::Invalid { plugin, problems });
-    }
 
     let component_dir =
         grant(component, &Capability::ReadComponentDir).then(|| cx.stack.root.join(&component.dir));
@@ -227,9 +215,29 @@ pub fn plan_component(
         effect_results: recorded.map(recorded_results).unwrap_or_default(),
     };
     let inputs_digest = capstan_state::inputs_digest(cx.state_key, &inputs.value, &inputs.sensitive_paths);
+    let answer = match handle
+        .validate_and_plan(component_dir.as_deref(), &request)
+        .map_err(|source| ComponentError::Call { plugin: plugin.clone(), source })?
+    {
+        CheckedPlan::Invalid(diagnostics) => {
+            let problems = diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| {
+                    let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
+                    let from = inputs.origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
+                    format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
+                })
+                .collect();
+            return Err(ComponentError::Invalid { plugin, problems });
+        }
+        CheckedPlan::Planned(answer) => {
+            answer.map_err(|e| ComponentError::Refused { plugin: plugin.clone(), reason: e.to_string() })?
+        }
+    };
     let planned =
         Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
-    planned.finish()
+    planned.finish(answer)
 }
 
 /// The dependencies' plans by dependency name (the name in `dependency "…"`).
@@ -288,8 +296,7 @@ struct Planned<'a> {
 }
 
 impl Planned<'_> {
-    fn finish(self) -> Result<ComponentPlanned, ComponentError> {
-        let answer = call_plan(&self.handle, &self.plugin, self.component_dir.as_deref(), &self.request)?;
+    fn finish(self, answer: capstan_core::ComponentPlan) -> Result<ComponentPlanned, ComponentError> {
         for effect in &answer.effects {
             let needed = capability_for(effect);
             if !grant(self.component, &needed) {

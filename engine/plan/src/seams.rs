@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Effect, Health, Metadata, PlanRequest};
+use capstan_core::{
+    CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Effect, Health, Metadata, PlanRequest, Severity,
+};
 
 /// A failure outside the plugin's own answer: a trap, a limit, a driver
 /// error. Its text names what failed and never holds a secret value.
@@ -26,6 +28,19 @@ pub trait PluginHandle: Send + Sync {
         component_dir: Option<&Path>,
         request: &PlanRequest,
     ) -> Result<Result<ComponentPlan, capstan_core::PlanError>, SeamError>;
+    /// `validate` on the request's inputs, then `plan` if it found no error.
+    /// A runtime that can ask both of one instance overrides this.
+    fn validate_and_plan(
+        &self,
+        component_dir: Option<&Path>,
+        request: &PlanRequest,
+    ) -> Result<CheckedPlan, SeamError> {
+        let diagnostics = self.validate(&request.component, &request.inputs)?;
+        if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+            return Ok(CheckedPlan::Invalid(diagnostics));
+        }
+        self.plan(component_dir, request).map(CheckedPlan::Planned)
+    }
     /// How one live object this plugin planned is doing (its `health` export).
     fn health(&self, component: &ComponentId, object: &Value) -> Result<Health, SeamError>;
 }

@@ -30,12 +30,12 @@ fn with_levels<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     LEVELS.iter().copied().chain(extra.iter().copied()).collect()
 }
 
-fn outputs(pairs: &[(&str, Value, bool)]) -> DependencyOutputs {
+fn outputs(pairs: &[(&str, Value, bool)]) -> DependencyOutputs<'static> {
     DependencyOutputs::new(
         pairs
             .iter()
             .map(|(n, v, s)| Output { name: (*n).to_owned(), value: v.clone(), sensitive: *s })
-            .collect(),
+            .collect::<Vec<_>>(),
     )
 }
 
