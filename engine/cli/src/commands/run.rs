@@ -237,6 +237,11 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
         eprintln!("\n{}", report::table(&failures));
         return Ok(ExitCode::from(1));
     }
+    // A plan writes nothing, and the process ends with this command: freeing
+    // every component's tree, plan and parsed file one by one took a seventh
+    // of a 1,000-component plan. The operating system reclaims it at once.
+    std::mem::forget(outcomes);
+    std::mem::forget(session);
     Ok(ExitCode::from(if args.detailed_exitcode && changes { 2 } else { 0 }))
 }
 
