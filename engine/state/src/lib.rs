@@ -10,7 +10,8 @@
 //! Two backends sit behind [`StateBackend`]:
 //! - [`LocalBackend`] (default): `<stack root>/.capstan/state.json`, written
 //!   atomically, previous version kept, plus an append-only journal so a write
-//!   after each component costs one small `fsync`, not a rewrite of the file.
+//!   after each component costs one appended line (fsynced when it ran
+//!   effects), not a rewrite of the file.
 //! - [`PostgresBackend`]: one row per component in a table, a session advisory
 //!   lock (released by the server if the run dies) with an info row naming the holder.
 //!
