@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use capstan_core::{ComponentId, PlanRequest};
@@ -30,6 +30,13 @@ fn main() {
              CAPSTAN_BENCH_WASM=target/wasm/wasm32-wasip2/plugin/guest_ok.wasm cargo bench -p capstan-host --bench host"
         );
         std::process::exit(2);
+    };
+    // cargo runs benches in the package's directory; the documented paths
+    // are relative to the workspace root.
+    let wasm = if wasm.is_relative() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(wasm)
+    } else {
+        wasm
     };
     println!("# capstan-host benchmark");
     let inputs = std::env::var("CAPSTAN_BENCH_INPUTS")
