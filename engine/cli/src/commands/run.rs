@@ -261,6 +261,30 @@ pub fn apply(args: &ApplyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> any
     result
 }
 
+/// The plan shown before asking, when it still holds for the apply: every
+/// dependency now answers with the outputs it was planned with (no effect
+/// changed them), and none may fall back on mock outputs, which a plan uses
+/// and an apply never does. Planning again would give the same answer:
+/// plugins are pure, state is as it was read, and no other component touches
+/// this one's objects.
+fn plan_still_valid<'p>(
+    session: &Session,
+    shown: &'p BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+    key: &str,
+    deps: &schedule::DepResults<ComponentPlanned>,
+) -> Option<&'p ComponentPlanned> {
+    let Outcome::Done(planned) = shown.get(key)? else { return None };
+    let component = session.stack.component(key)?;
+    for decl in component.dependencies.values() {
+        let Outcome::Done(before) = shown.get(&decl.target)? else { return None };
+        let now = deps.get(&decl.target)?;
+        if decl.mocks_allowed(Command::Plan) || before.outputs != now.outputs {
+            return None;
+        }
+    }
+    Some(planned)
+}
+
 fn apply_locked(
     session: &Session,
     args: &ApplyArgs,
@@ -299,8 +323,12 @@ fn apply_locked(
 
     let drivers = Drivers::new(&session.stack, rt.handle().clone());
     let cx = session.context(Command::Apply);
+    let shown = &outcomes;
     let outcomes = schedule::run(&session.graph, args.run.parallelism, |key, deps| {
-        let mut planned = plan_component(&cx, key, deps)?;
+        let mut planned = match plan_still_valid(session, shown, key, deps) {
+            Some(p) => p.clone(),
+            None => plan_component(&cx, key, deps)?,
+        };
         if !planned.in_target || !(planned.has_changes() || needs_record(session, &planned)) {
             return Ok::<_, ComponentError>(planned);
         }
