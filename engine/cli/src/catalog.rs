@@ -82,6 +82,16 @@ struct Registry {
     lock: Mutex<capstan_registry::LockFile>,
 }
 
+/// Every (plugin, version range) the stack's components ask for, once each,
+/// by name and then range.
+pub fn plugins_wanted(stack: &capstan_config::Stack) -> Vec<(&str, &semver::VersionReq)> {
+    let mut wanted: Vec<(&str, &semver::VersionReq)> =
+        stack.components.values().map(|c| (c.plugin.as_str(), &c.version)).collect();
+    wanted.sort_by(|a, b| a.0.cmp(b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+    wanted.dedup();
+    wanted
+}
+
 impl Catalog {
     /// Built-in plugins and every `.wasm` file in `dirs` (for `plugin list`).
     pub fn new(host: Arc<PluginHost>, dirs: Vec<PathBuf>) -> Self {

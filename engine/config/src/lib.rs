@@ -148,6 +148,17 @@ pub fn validate(target: &Path, options: &LoadOptions) -> Diagnostics {
     }
 }
 
+/// The root of the stack containing `target`: the nearest directory at or
+/// above it that holds `client.hcl`.
+pub fn find_stack_root(target: &Path) -> Option<PathBuf> {
+    let target_abs = root::normalize_abs(&std::path::absolute(target).ok()?);
+    root_above(&target_abs).map(Path::to_path_buf)
+}
+
+fn root_above(target_abs: &Path) -> Option<&Path> {
+    target_abs.ancestors().find(|d| d.join("client.hcl").is_file())
+}
+
 /// Loads the stack containing `target`: the components at or below it and
 /// the components they depend on.
 pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> {
@@ -155,7 +166,7 @@ pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> 
         || Diagnostics::from(Diagnostic::new(ConfigError::NoStackRoot { start: target.to_path_buf() }, None));
     let target_abs = std::path::absolute(target).map_err(|_| no_root())?;
     let target_abs = root::normalize_abs(&target_abs);
-    let root_abs = target_abs.ancestors().find(|d| d.join("client.hcl").is_file()).ok_or_else(no_root)?;
+    let root_abs = root_above(&target_abs).ok_or_else(no_root)?;
     let stack_root = StackRoot::open(root_abs).map_err(|e| {
         Diagnostics::from(Diagnostic::new(
             ConfigError::Read { path: root_abs.to_path_buf(), reason: e.to_string() },

@@ -28,6 +28,14 @@ impl CallContext {
     pub fn for_component(component: ComponentId) -> Self {
         Self { component: Some(component), component_dir: None }
     }
+
+    /// This context, naming the request's component when it names none.
+    fn for_request(&self, req: &PlanRequest) -> Self {
+        match self.component {
+            Some(_) => self.clone(),
+            None => Self { component: Some(req.component.clone()), ..self.clone() },
+        }
+    }
 }
 
 /// How a plugin was loaded.
@@ -119,10 +127,7 @@ impl Plugin {
         cx: &CallContext,
         req: &PlanRequest,
     ) -> Result<Result<ComponentPlan, PlanError>, CallError> {
-        let cx = match cx.component {
-            Some(_) => cx.clone(),
-            None => CallContext { component: Some(req.component.clone()), ..cx.clone() },
-        };
+        let cx = cx.for_request(req);
         let request = convert::plan_request(req);
         self.call(&cx, |store, h| h.call_plan(store, &request), convert::plan_result)
     }
@@ -130,10 +135,7 @@ impl Plugin {
     /// `validate`, then `plan` when no error was found, in one instance under
     /// one call's limits: a component's plan costs one instantiation, not two.
     pub fn validate_and_plan(&self, cx: &CallContext, req: &PlanRequest) -> Result<CheckedPlan, CallError> {
-        let cx = match cx.component {
-            Some(_) => cx.clone(),
-            None => CallContext { component: Some(req.component.clone()), ..cx.clone() },
-        };
+        let cx = cx.for_request(req);
         let inputs = req.inputs.to_string();
         let request = convert::plan_request(req);
         self.call(

@@ -18,18 +18,12 @@ pub fn run(dir: &Path, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
     // The whole stack, whichever directory was named: a pin of another
     // environment must be cached too, and only the whole stack shows which
     // lock entries nothing uses any more.
-    let start = std::path::absolute(dir)?;
-    let root = start
-        .ancestors()
-        .find(|d| d.join("client.hcl").is_file())
+    let root = capstan_config::find_stack_root(dir)
         .with_context(|| format!("no client.hcl in {} or above it", dir.display()))?;
-    let stack = crate::wiring::load_stack(root)?;
+    let stack = crate::wiring::load_stack(&root)?;
     let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), allow_unsigned)?;
 
-    let mut wanted: Vec<(&str, &semver::VersionReq)> =
-        stack.components.values().map(|c| (c.plugin.as_str(), &c.version)).collect();
-    wanted.sort_by(|a, b| a.0.cmp(b.0).then(a.1.to_string().cmp(&b.1.to_string())));
-    wanted.dedup();
+    let wanted = crate::catalog::plugins_wanted(&stack);
     let mut ranged = BTreeSet::new();
     let mut pinned = BTreeSet::new();
     for c in stack.components.values() {

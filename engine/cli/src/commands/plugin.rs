@@ -289,11 +289,7 @@ fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Resu
 fn relock(dir: &Path, mode: capstan_registry::LockMode, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
     let stack = crate::wiring::load_stack(dir)?;
     let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), allow_unsigned)?;
-    let mut wanted: Vec<(&str, &semver::VersionReq)> =
-        stack.components.values().map(|c| (c.plugin.as_str(), &c.version)).collect();
-    wanted.sort_by(|a, b| a.0.cmp(b.0).then(a.1.to_string().cmp(&b.1.to_string())));
-    wanted.dedup();
-    for (name, version) in wanted {
+    for (name, version) in crate::catalog::plugins_wanted(&stack) {
         if let Some((plugin, dir)) = crate::local_build::parse(name) {
             println!("{plugin}  local build in {} (not locked)", dir.display());
             continue;
