@@ -203,8 +203,10 @@ impl KubeTarget {
     }
 
     /// Creates a namespace objects live in that no plugin planned, unless
-    /// it exists (whoever made it). Applying the same manifest from two
-    /// components at once is harmless: server-side apply is idempotent.
+    /// it exists (whoever made it). Components apply in parallel, so two of
+    /// one namespace may both find it missing: the one whose write loses
+    /// the race gets a 409, and finding the namespace there is what it
+    /// wanted.
     async fn ensure_namespace(&self, name: &str) -> Result<(), KubeError> {
         let key = namespaces::key(name);
         match self.live(&key).await {
@@ -221,14 +223,15 @@ impl KubeTarget {
         }
         let api = self.api(&key).await?;
         let params = PatchParams::apply(&self.settings.field_manager);
-        api.patch(name, &params, &Patch::Apply(namespaces::manifest(name))).await.map_err(|source| {
-            KubeError::Api {
+        match api.patch(name, &params, &Patch::Apply(namespaces::manifest(name))).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 && self.live(&key).await?.is_some() => Ok(()),
+            Err(source) => Err(KubeError::Api {
                 object: key.to_string(),
                 action: "creating the namespace",
                 source: Box::new(source),
-            }
-        })?;
-        Ok(())
+            }),
+        }
     }
 
     /// Turns a 409 from server-side apply into an error naming the other

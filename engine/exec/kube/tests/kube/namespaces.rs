@@ -58,6 +58,25 @@ async fn a_namespace_no_plugin_plans_is_created_before_the_objects_that_live_in_
     assert!(cluster.get(&shop()).await.is_some(), "the namespace Capstan created for its objects stays");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn components_applying_at_once_into_one_new_namespace_all_succeed() {
+    let cluster = Cluster::start().await;
+    // Components apply in parallel: each finds the namespace missing
+    // before any has created it, and all but one lose the create.
+    let applies: Vec<_> = (0..16)
+        .map(|i| {
+            let target = cluster.target();
+            let settings = support::normalised(vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("c{i}")}, "data": {"index": i.to_string()}})]);
+            tokio::spawn(async move { target.apply(KEY, &settings).await })
+        })
+        .collect();
+    for apply in applies {
+        apply.await.unwrap().expect("a namespace another component just created is no error");
+    }
+    assert!(cluster.get(&shop()).await.is_some());
+}
+
 #[tokio::test]
 async fn a_namespace_someone_else_made_is_not_touched_when_objects_land_in_it() {
     let cluster = Cluster::start().await;
