@@ -19,66 +19,61 @@ const METADATA: [&str; 4] = ["name", "namespace", "labels", "annotations"];
 /// The YAML text of one object, as written to its file (without the header
 /// comment). Pure; the planner's diff uses it too.
 pub fn to_yaml(object: &Value) -> Result<String, RenderError> {
-    let ordered = order(object, &TOP, true);
-    let mut out = String::new();
-    match &ordered {
-        Value::Object(map) if !map.is_empty() => emit_map(map, 0, false, &mut out),
+    let mut out = String::with_capacity(1024);
+    match object {
+        Value::Object(map) if !map.is_empty() => emit_map(map, &TOP, 0, false, &mut out),
         Value::Array(items) if !items.is_empty() => emit_seq(items, 0, &mut out),
         other => {
-            out.push_str(&inline(other).unwrap_or_else(|| double_quoted("")));
+            if !push_inline(other, &mut out) {
+                push_double_quoted("", &mut out);
+            }
             out.push('\n');
         }
     }
     Ok(out)
 }
 
-/// A copy of `value` with map keys in the documented order: `first` keys in
-/// that order, then the rest sorted. Relies on serde_json's `preserve_order`
-/// (enabled in the workspace) to keep insertion order.
-fn order(value: &Value, first: &[&str], top: bool) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for key in first {
-                if let Some(v) = map.get(*key) {
-                    let nested: &[&str] = if top && *key == "metadata" { &METADATA } else { &[] };
-                    out.insert((*key).to_string(), order(v, nested, false));
-                }
-            }
-            let mut rest: Vec<_> = map.iter().filter(|(k, _)| !first.contains(&k.as_str())).collect();
-            rest.sort_by(|a, b| a.0.cmp(b.0));
-            for (k, v) in rest {
-                out.insert(k.clone(), order(v, &[], false));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| order(v, &[], false)).collect()),
-        other => other.clone(),
-    }
+/// The entries of `map` in the documented order: `first` keys in that
+/// order, then the rest sorted. Borrowed, so emitting copies nothing.
+fn ordered<'a>(map: &'a Map<String, Value>, first: &[&str]) -> Vec<(&'a str, &'a Value)> {
+    let mut entries: Vec<(&str, &Value)> =
+        first.iter().filter_map(|k| map.get_key_value(*k)).map(|(k, v)| (k.as_str(), v)).collect();
+    let leading = entries.len();
+    entries.extend(map.iter().filter(|(k, _)| !first.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v)));
+    entries[leading..].sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 fn pad(out: &mut String, indent: usize) {
-    out.extend(std::iter::repeat_n(' ', indent));
-}
-
-/// A block mapping at `indent`. With `inline_first`, the first key follows a
-/// `- ` the caller already wrote.
-fn emit_map(map: &Map<String, Value>, indent: usize, inline_first: bool, out: &mut String) {
-    for (i, (key, value)) in map.iter().enumerate() {
-        if !(inline_first && i == 0) {
-            pad(out, indent);
-        }
-        out.push_str(&scalar_string(key));
-        out.push(':');
-        emit_after_key(value, indent, out);
+    const SPACES: &str = "                                ";
+    let mut left = indent;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        left -= n;
     }
 }
 
-fn emit_after_key(value: &Value, indent: usize, out: &mut String) {
+/// A block mapping at `indent`, `first` keys first (the top level and its
+/// `metadata` have a documented order; everything else is sorted). With
+/// `inline_first`, the first key follows a `- ` the caller already wrote.
+fn emit_map(map: &Map<String, Value>, first: &[&str], indent: usize, inline_first: bool, out: &mut String) {
+    for (i, (key, value)) in ordered(map, first).into_iter().enumerate() {
+        if !(inline_first && i == 0) {
+            pad(out, indent);
+        }
+        push_scalar_string(key, out);
+        out.push(':');
+        let nested: &[&str] = if key == "metadata" && first == TOP { &METADATA } else { &[] };
+        emit_after_key(value, nested, indent, out);
+    }
+}
+
+fn emit_after_key(value: &Value, first: &[&str], indent: usize, out: &mut String) {
     match value {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            emit_map(m, indent + 2, false, out);
+            emit_map(m, first, indent + 2, false, out);
         }
         // Sequences sit at the key's indentation, as kubectl writes them.
         Value::Array(a) if !a.is_empty() => {
@@ -91,7 +86,7 @@ fn emit_after_key(value: &Value, indent: usize, out: &mut String) {
         }
         other => {
             out.push(' ');
-            out.push_str(&inline(other).unwrap_or_default());
+            push_inline(other, out);
             out.push('\n');
         }
     }
@@ -104,7 +99,7 @@ fn emit_seq(items: &[Value], indent: usize, out: &mut String) {
         match item {
             Value::Object(m) if !m.is_empty() => {
                 out.push(' ');
-                emit_map(m, indent + 2, true, out);
+                emit_map(m, &[], indent + 2, true, out);
             }
             Value::Array(a) if !a.is_empty() => {
                 out.push('\n');
@@ -116,24 +111,28 @@ fn emit_seq(items: &[Value], indent: usize, out: &mut String) {
             }
             other => {
                 out.push(' ');
-                out.push_str(&inline(other).unwrap_or_default());
+                push_inline(other, out);
                 out.push('\n');
             }
         }
     }
 }
 
-/// Scalars and empty collections on one line.
-fn inline(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => scalar_string(s),
-        Value::Object(m) if m.is_empty() => "{}".to_string(),
-        Value::Array(a) if a.is_empty() => "[]".to_string(),
-        Value::Object(_) | Value::Array(_) => return None,
-    })
+/// Scalars and empty collections on one line; false (nothing written) for
+/// a non-empty collection.
+fn push_inline(value: &Value, out: &mut String) -> bool {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => push_scalar_string(s, out),
+        Value::Object(m) if m.is_empty() => out.push_str("{}"),
+        Value::Array(a) if a.is_empty() => out.push_str("[]"),
+        Value::Object(_) | Value::Array(_) => return false,
+    }
+    true
 }
 
 /// Multi-line text without other control characters reads best as a block.
@@ -169,16 +168,32 @@ fn emit_block(s: &str, indent: usize, out: &mut String) {
 
 /// A string as a one-line YAML scalar: plain when unambiguous in YAML 1.1
 /// and 1.2, otherwise quoted.
-fn scalar_string(s: &str) -> String {
-    if s.chars().any(|c| c.is_control() && c != '\t') || s.contains('\t') {
-        return double_quoted(s);
+fn push_scalar_string(s: &str, out: &mut String) {
+    if has_control(s) {
+        push_double_quoted(s, out);
+    } else if is_plain_safe(s) {
+        out.push_str(s);
+    } else {
+        out.push('\'');
+        for (i, part) in s.split('\'').enumerate() {
+            if i > 0 {
+                out.push_str("''");
+            }
+            out.push_str(part);
+        }
+        out.push('\'');
     }
-    if is_plain_safe(s) { s.to_string() } else { format!("'{}'", s.replace('\'', "''")) }
 }
 
-fn double_quoted(s: &str) -> String {
+/// Whether `s` has a control character (tab included), which only a
+/// double-quoted scalar can carry.
+fn has_control(s: &str) -> bool {
+    s.bytes().any(|b| b < 0x20 || b == 0x7f) || (!s.is_ascii() && s.chars().any(char::is_control))
+}
+
+fn push_double_quoted(s: &str, out: &mut String) {
     // A JSON string literal is a valid YAML double-quoted scalar.
-    let mut out = String::with_capacity(s.len() + 2);
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
@@ -194,35 +209,43 @@ fn double_quoted(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// Words that YAML 1.1 or 1.2 read as booleans or null.
 const RESERVED: [&str; 12] = ["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "nan", "inf"];
 
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
-    if RESERVED.contains(&s.to_ascii_lowercase().as_str()) {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else { return false };
+    if s.len() <= 5 && RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
     // Anything that starts like a number (or .inf/.nan, or a sign) is quoted:
     // YAML 1.1 reads 0777, 1_000, 1:20 and 1e3 as numbers.
     // A leading `-` is fine when a letter or another `-` follows (`--port`).
-    let second = s.chars().nth(1);
-    let dash_word = first == '-' && second.is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
-    if first.is_ascii_digit() || matches!(first, '.' | '+') || (first == '-' && !dash_word) {
+    let second = bytes.get(1).copied();
+    let dash_word = first == b'-' && second.is_some_and(|c| c.is_ascii_alphabetic() || c == b'-');
+    if first.is_ascii_digit() || matches!(first, b'.' | b'+') || (first == b'-' && !dash_word) {
         return false;
     }
     // Indicators that mean something at the start of a scalar.
-    if "?:,[]{}#&*!|>'\"%@` ".contains(first) || s.ends_with(' ') || s == "-" {
+    if b"?:,[]{}#&*!|>'\"%@` ".contains(&first) || s.ends_with(' ') || s == "-" {
         return false;
     }
-    // Only characters that are never special inside a plain scalar, with
-    // `:` and ` ` allowed unless they form `: ` / ` #` / a trailing `:`.
-    if !s.chars().all(|c| c.is_alphanumeric() || "-_./:@ =+~^$()<>?".contains(c) || !c.is_ascii()) {
-        return false;
+    // Only characters that are never special inside a plain scalar (any
+    // non-ASCII character is a letter or a symbol here: controls were
+    // quoted already), with `:` and ` ` allowed unless they form `: ` /
+    // ` #` / a trailing `:`.
+    let mut previous = 0u8;
+    for &b in bytes {
+        let allowed = !b.is_ascii() || b.is_ascii_alphanumeric() || b"-_./:@ =+~^$()<>?".contains(&b);
+        let pair = matches!((previous, b), (b':', b' ') | (b' ', b'#') | (b'<', b'<'));
+        if !allowed || pair {
+            return false;
+        }
+        previous = b;
     }
-    !(s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains("<<"))
+    !s.ends_with(':')
 }
 
 #[cfg(test)]
@@ -247,6 +270,11 @@ mod tests {
 
     #[test]
     fn yaml_1_1_lookalikes_are_quoted() {
+        let scalar_string = |s: &str| {
+            let mut out = String::new();
+            push_scalar_string(s, &mut out);
+            out
+        };
         for s in [
             "yes", "On", "n", "0777", "1:20", "1_000", "-1", ".5", ".inf", "~", "", " x", "a: b", "x #y",
             "@x",
