@@ -20,6 +20,10 @@ use crate::{HostConfig, HostError, bindings, contract};
 const CORE_INSTANCES_PER_PLUGIN: u32 = 20;
 /// Linear memories one plugin instance may have (a Rust component has one).
 const MEMORIES_PER_PLUGIN: u32 = 2;
+/// How much of a slot's memory stays mapped between calls: where the
+/// kernel can list the pages a call wrote (PAGEMAP_SCAN, Linux 6.7+), only
+/// those are zeroed again, so the next call does not fault them back in.
+const KEEP_RESIDENT: usize = 4 << 20;
 /// Tables one plugin instance may have (shims add a couple to the module's).
 const TABLES_PER_PLUGIN: u32 = 8;
 
@@ -64,7 +68,10 @@ impl PluginHost {
                 .max_memories_per_component(MEMORIES_PER_PLUGIN)
                 .total_tables(n * TABLES_PER_PLUGIN)
                 .max_tables_per_component(TABLES_PER_PLUGIN)
-                .max_memory_size(usize::try_from(config.memory_limit).unwrap_or(usize::MAX));
+                .max_memory_size(usize::try_from(config.memory_limit).unwrap_or(usize::MAX))
+                .linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(KEEP_RESIDENT)
+                .pagemap_scan(wasmtime::Enabled::Auto);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm).map_err(|e| engine_err("wasmtime configuration", &e))?;
