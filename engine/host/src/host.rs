@@ -20,12 +20,14 @@ use crate::{HostConfig, HostError, bindings, contract};
 const CORE_INSTANCES_PER_PLUGIN: u32 = 20;
 /// Linear memories one plugin instance may have (a Rust component has one).
 const MEMORIES_PER_PLUGIN: u32 = 2;
-/// How much of a slot's memory stays mapped between calls: where the
-/// kernel can list the pages a call wrote (PAGEMAP_SCAN, Linux 6.7+), only
-/// those are zeroed again, so the next call does not fault them back in.
-const KEEP_RESIDENT: usize = 4 << 20;
 /// Tables one plugin instance may have (shims add a couple to the module's).
 const TABLES_PER_PLUGIN: u32 = 8;
+/// How much of a slot's memory and tables stays mapped between calls.
+/// Where the kernel lists the pages a call wrote (PAGEMAP_SCAN, Linux
+/// 6.7+), only those are zeroed again and the next call does not fault them
+/// back in (a third fewer page faults planning 1,000 components; 4 MiB
+/// saved no more than 1). Elsewhere wasmtime zeroes the whole MiB.
+const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Runs plugins. Create one per process and share it (it is `Send + Sync`);
 /// loaded [`Plugin`]s keep what they need of it alive.

@@ -175,12 +175,7 @@ fn push_scalar_string(s: &str, out: &mut String) {
         out.push_str(s);
     } else {
         out.push('\'');
-        for (i, part) in s.split('\'').enumerate() {
-            if i > 0 {
-                out.push_str("''");
-            }
-            out.push_str(part);
-        }
+        out.push_str(&s.replace('\'', "''"));
         out.push('\'');
     }
 }
