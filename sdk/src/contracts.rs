@@ -249,9 +249,11 @@ pub fn read<C: Contract>(dependency: &Dependency) -> Result<C, PlanError> {
             C::COMPONENT_TYPE
         )));
     }
-    let object: serde_json::Map<String, serde_json::Value> =
-        dependency.outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
-    serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(|e| {
+    // Read from the borrowed outputs, not a copy of them: a database server's
+    // outputs list every app's database, and each of those apps reads them.
+    let fields = dependency.outputs.iter().map(|o| (o.name.as_str(), &o.value));
+    let outputs = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(fields);
+    serde_path_to_error::deserialize(outputs).map_err(|e| {
         let at = e.path().to_string();
         PlanError::MissingDependency(format!(
             "dependency `{}` ({}) has unusable outputs{}: {}",
@@ -327,6 +329,23 @@ mod tests {
             PlanError::MissingDependency(
                 "dependency `db` (postgres) has unusable outputs: missing field `host`".into()
             )
+        );
+    }
+
+    #[test]
+    fn a_wrongly_typed_output_is_named_by_its_path() {
+        let mut outs = outputs(&pg(), &[]).unwrap();
+        for o in &mut outs {
+            if o.name == "password_secret" {
+                o.value = json!({ "name": "db", "key": 5 });
+            }
+        }
+        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs };
+        let err = read::<postgres::Outputs>(&dep).unwrap_err();
+        assert!(
+            matches!(&err, PlanError::MissingDependency(m)
+                if m.starts_with("dependency `db` (postgres) has unusable outputs at `password_secret.key`: invalid type: integer `5`")),
+            "{err:?}"
         );
     }
 
