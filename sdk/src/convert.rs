@@ -81,7 +81,7 @@ pub(crate) fn metadata(m: core::Metadata) -> wh::Metadata {
         component_type: m.component_type,
         backend: m.backend,
         description: m.description,
-        input_schema: m.input_schema.to_string(),
+        input_schema: core::json_text(&m.input_schema),
         defaults: m.defaults,
         capabilities: m.capabilities.into_iter().map(capability).collect(),
     }
@@ -147,7 +147,7 @@ fn amqp_op(op: core::AmqpOp) -> weff::AmqpOp {
             vhost: q.vhost,
             name: q.name,
             durable: q.durable,
-            arguments: q.arguments.to_string(),
+            arguments: core::json_text(&q.arguments),
         }),
         core::AmqpOp::EnsureBinding(b) => weff::AmqpOp::EnsureBinding(weff::AmqpBinding {
             vhost: b.vhost,
@@ -173,12 +173,12 @@ fn effect(e: core::Effect) -> weff::Effect {
 }
 
 fn output(o: core::Output) -> wh::Output {
-    wh::Output { name: o.name, value: o.value.to_string(), sensitive: o.sensitive }
+    wh::Output { name: o.name, value: core::json_text(&o.value), sensitive: o.sensitive }
 }
 
 pub(crate) fn component_plan(p: core::ComponentPlan) -> wh::ComponentPlan {
     wh::ComponentPlan {
-        objects: p.objects.iter().map(serde_json::Value::to_string).collect(),
+        objects: p.objects.iter().map(core::json_text).collect(),
         effects: p.effects.into_iter().map(effect).collect(),
         outputs: p.outputs.into_iter().map(output).collect(),
     }

@@ -25,3 +25,13 @@ pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
 
 /// The WIT package name, without version.
 pub const CONTRACT_PACKAGE: &str = "capstan:plugin";
+
+/// A JSON value as the text that crosses the plugin boundary (the WIT
+/// contract carries JSON as strings). Written straight into a buffer: the
+/// `Display` impl would pass every fragment through a formatter, which
+/// showed in the profile of a plan.
+pub fn json_text(value: &serde_json::Value) -> String {
+    // Serialising a `Value` into memory cannot fail (its keys are strings);
+    // the fallback only keeps this free of panics.
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
+}

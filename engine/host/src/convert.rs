@@ -18,7 +18,7 @@ pub(crate) type Reason = String;
 pub(crate) fn plan_request(r: &core::PlanRequest) -> h::PlanRequest {
     h::PlanRequest {
         component: component_id(&r.component),
-        inputs: r.inputs.to_string(),
+        inputs: core::json_text(&r.inputs),
         sensitive_paths: r.sensitive_paths.clone(),
         dependencies: r
             .dependencies
@@ -37,7 +37,7 @@ pub(crate) fn plan_request(r: &core::PlanRequest) -> h::PlanRequest {
         effect_results: r
             .effect_results
             .iter()
-            .map(|x| e::EffectResult { id: x.id.clone(), body: x.body.to_string() })
+            .map(|x| e::EffectResult { id: x.id.clone(), body: core::json_text(&x.body) })
             .collect(),
     }
 }
@@ -51,7 +51,7 @@ pub(crate) fn component_id(c: &core::ComponentId) -> h::ComponentId {
 }
 
 fn output_in(o: &core::Output) -> h::Output {
-    h::Output { name: o.name.clone(), value: o.value.to_string(), sensitive: o.sensitive }
+    h::Output { name: o.name.clone(), value: core::json_text(&o.value), sensitive: o.sensitive }
 }
 
 // ---- out of the guest -----------------------------------------------------

@@ -115,7 +115,7 @@ impl Plugin {
         cx: &CallContext,
         inputs: &serde_json::Value,
     ) -> Result<Vec<Diagnostic>, CallError> {
-        let inputs = inputs.to_string();
+        let inputs = capstan_core::json_text(inputs);
         self.call(cx, |store, h| h.call_validate(store, &inputs), |ds| Ok(convert::diagnostics(ds)))
     }
 
@@ -136,12 +136,12 @@ impl Plugin {
     /// one call's limits: a component's plan costs one instantiation, not two.
     pub fn validate_and_plan(&self, cx: &CallContext, req: &PlanRequest) -> Result<CheckedPlan, CallError> {
         let cx = cx.for_request(req);
-        let inputs = req.inputs.to_string();
         let request = convert::plan_request(req);
         self.call(
             &cx,
             |store, h| {
-                let diagnostics = convert::diagnostics(h.call_validate(&mut *store, &inputs)?);
+                // The same JSON text as the plan request's: serialised once.
+                let diagnostics = convert::diagnostics(h.call_validate(&mut *store, &request.inputs)?);
                 if diagnostics.iter().any(|d| d.severity == Severity::Error) {
                     return Ok(Err(diagnostics));
                 }
@@ -156,7 +156,7 @@ impl Plugin {
 
     /// How a live object this plugin planned is doing.
     pub fn health(&self, cx: &CallContext, object: &serde_json::Value) -> Result<Health, CallError> {
-        let object = object.to_string();
+        let object = capstan_core::json_text(object);
         self.call(cx, |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
     }
 

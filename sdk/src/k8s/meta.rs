@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use capstan_core::ComponentId;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 /// The value of `app.kubernetes.io/managed-by` on everything Capstan plans.
 pub const MANAGED_BY: &str = "capstan";
@@ -96,13 +96,32 @@ impl Meta {
     }
 
     pub fn to_value(&self) -> Value {
-        let mut m = json!({ "name": self.name, "labels": self.labels });
+        let mut m = Map::new();
+        m.insert("name".into(), Value::String(self.name.clone()));
         if let Some(ns) = &self.namespace {
-            m["namespace"] = json!(ns);
+            m.insert("namespace".into(), Value::String(ns.clone()));
         }
+        m.insert("labels".into(), string_map(&self.labels));
         if !self.annotations.is_empty() {
-            m["annotations"] = json!(self.annotations);
+            m.insert("annotations".into(), string_map(&self.annotations));
         }
-        m
+        Value::Object(m)
     }
+
+    /// The `metadata` of a pod template: labels and annotations only (a
+    /// template's pods are named and placed by their controller).
+    pub fn template_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("labels".into(), string_map(&self.labels));
+        if !self.annotations.is_empty() {
+            m.insert("annotations".into(), string_map(&self.annotations));
+        }
+        Value::Object(m)
+    }
+}
+
+/// Built directly rather than through `json!`, which would serialise the
+/// map: metadata is made for every object of every plan.
+fn string_map(map: &BTreeMap<String, String>) -> Value {
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }

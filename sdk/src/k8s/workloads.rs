@@ -222,11 +222,7 @@ impl PodTemplate {
         if !self.volumes.is_empty() {
             spec.insert("volumes".into(), Value::Array(self.volumes.clone()));
         }
-        let mut metadata = json!({ "labels": self.meta.labels() });
-        if let Some(a) = self.meta.to_value().get("annotations") {
-            metadata["annotations"] = a.clone();
-        }
-        json!({ "metadata": metadata, "spec": spec })
+        json!({ "metadata": self.meta.template_value(), "spec": spec })
     }
 }
 
