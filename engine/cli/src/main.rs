@@ -19,6 +19,9 @@ use clap::Parser as _;
 use args::{Cli, Command, ConfigCommand, PluginCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.no_color);
