@@ -89,19 +89,28 @@ impl Meta {
 
     /// The labels that select this component part's pods.
     pub fn selector(&self) -> BTreeMap<String, String> {
-        ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"]
-            .iter()
-            .filter_map(|k| self.labels.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-            .collect()
+        self.selector_labels().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// [`Meta::selector`] as the JSON of a `matchLabels` or a Service's `selector`.
+    pub fn selector_value(&self) -> Value {
+        Value::Object(self.selector_labels().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    }
+
+    fn selector_labels(&self) -> impl Iterator<Item = (&String, &String)> {
+        // In key order, as a `BTreeMap` of them would be.
+        ["app.kubernetes.io/component", "app.kubernetes.io/instance", "app.kubernetes.io/name"]
+            .into_iter()
+            .filter_map(|k| self.labels.get_key_value(k))
     }
 
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(self.name.clone()));
+        m.insert("labels".into(), string_map(&self.labels));
         if let Some(ns) = &self.namespace {
             m.insert("namespace".into(), Value::String(ns.clone()));
         }
-        m.insert("labels".into(), string_map(&self.labels));
         if !self.annotations.is_empty() {
             m.insert("annotations".into(), string_map(&self.annotations));
         }
@@ -122,6 +131,6 @@ impl Meta {
 
 /// Built directly rather than through `json!`, which would serialise the
 /// map: metadata is made for every object of every plan.
-fn string_map(map: &BTreeMap<String, String>) -> Value {
+pub(super) fn string_map(map: &BTreeMap<String, String>) -> Value {
     Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }

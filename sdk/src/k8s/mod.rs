@@ -20,22 +20,40 @@ pub use workloads::{Container, PodTemplate, deployment, http_probe, stateful_set
 use std::collections::BTreeMap;
 
 use capstan_core::Sensitive;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+/// A manifest: `apiVersion`, `kind`, `metadata`, then `fields` in order.
+/// Nested values are moved in: `json!` would copy each of them through
+/// serde, and the builders below nest whole pod templates.
+fn manifest<const N: usize>(api_version: &str, kind: &str, meta: &Meta, fields: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(3 + N);
+    m.insert("apiVersion".into(), Value::String(api_version.to_owned()));
+    m.insert("kind".into(), Value::String(kind.to_owned()));
+    m.insert("metadata".into(), meta.to_value());
+    for (key, value) in fields {
+        m.insert(key.to_owned(), value);
+    }
+    Value::Object(m)
+}
+
+/// `{ "matchLabels": … }` over the pods `meta` selects.
+fn match_labels(meta: &Meta) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.insert("matchLabels".into(), meta.selector_value());
+    Value::Object(m)
+}
 
 /// A ConfigMap.
 pub fn config_map(meta: &Meta, data: &BTreeMap<String, String>) -> Value {
-    json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": meta.to_value(), "data": data })
+    manifest("v1", "ConfigMap", meta, [("data", meta::string_map(data))])
 }
 
 /// An Opaque Secret. Its values leave the plugin only here, in `stringData`,
 /// which the engine treats as sensitive everywhere.
 pub fn secret(meta: &Meta, string_data: &BTreeMap<String, Sensitive>) -> Value {
-    let data: serde_json::Map<String, Value> =
+    let data: Map<String, Value> =
         string_data.iter().map(|(k, v)| (k.clone(), Value::String(v.expose().to_owned()))).collect();
-    json!({
-        "apiVersion": "v1", "kind": "Secret", "metadata": meta.to_value(),
-        "type": "Opaque", "stringData": data,
-    })
+    manifest("v1", "Secret", meta, [("type", json!("Opaque")), ("stringData", Value::Object(data))])
 }
 
 /// A HorizontalPodAutoscaler (autoscaling/v2) on a Deployment's average CPU
@@ -47,33 +65,29 @@ pub fn horizontal_pod_autoscaler(
     max_replicas: u32,
     cpu_utilization: u32,
 ) -> Value {
-    json!({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": meta.to_value(),
-        "spec": {
-            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": deployment },
-            "minReplicas": min_replicas,
-            "maxReplicas": max_replicas,
-            "metrics": [{
-                "type": "Resource",
-                "resource": { "name": "cpu", "target": { "type": "Utilization", "averageUtilization": cpu_utilization } },
-            }],
-        },
-    })
+    let spec = json!({
+        "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": deployment },
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [{
+            "type": "Resource",
+            "resource": { "name": "cpu", "target": { "type": "Utilization", "averageUtilization": cpu_utilization } },
+        }],
+    });
+    manifest("autoscaling/v2", "HorizontalPodAutoscaler", meta, [("spec", spec)])
 }
 
 /// A PodDisruptionBudget (policy/v1) over the pods `meta` selects.
 pub fn pod_disruption_budget(meta: &Meta, min_available: &IntOrPercent) -> Value {
-    json!({
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-        "metadata": meta.to_value(),
-        "spec": { "minAvailable": min_available, "selector": { "matchLabels": meta.selector() } },
-    })
+    let mut spec = Map::with_capacity(2);
+    spec.insert("minAvailable".into(), json!(min_available));
+    spec.insert("selector".into(), match_labels(meta));
+    manifest("policy/v1", "PodDisruptionBudget", meta, [("spec", Value::Object(spec))])
 }
 
 /// Any other object, such as an operator's custom resource.
 pub fn custom_resource(api_version: &str, kind: &str, meta: &Meta, spec: Value) -> Value {
-    json!({ "apiVersion": api_version, "kind": kind, "metadata": meta.to_value(), "spec": spec })
+    manifest(api_version, kind, meta, [("spec", spec)])
 }
 
 /// The object in `objects` with this kind and name, if any.

@@ -1,8 +1,8 @@
 //! Services, ingresses and Prometheus scraping.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::Meta;
+use super::{Meta, manifest, match_labels};
 
 /// A ClusterIP Service over `meta`'s pods; each port targets the container
 /// port of the same name.
@@ -11,10 +11,11 @@ pub fn service(meta: &Meta, ports: &[(&str, u16)]) -> Value {
         .iter()
         .map(|(name, port)| json!({ "name": name, "port": port, "targetPort": name, "protocol": "TCP" }))
         .collect();
-    json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": meta.to_value(),
-        "spec": { "type": "ClusterIP", "selector": meta.selector(), "ports": ports },
-    })
+    let mut spec = Map::with_capacity(3);
+    spec.insert("type".into(), json!("ClusterIP"));
+    spec.insert("selector".into(), meta.selector_value());
+    spec.insert("ports".into(), Value::Array(ports));
+    manifest("v1", "Service", meta, [("spec", Value::Object(spec))])
 }
 
 /// An Ingress (networking.k8s.io/v1).
@@ -62,26 +63,23 @@ impl Ingress {
     }
 
     pub fn to_value(&self) -> Value {
-        let mut spec = json!({ "rules": self.rules });
+        let mut spec = Map::with_capacity(3);
+        spec.insert("rules".into(), Value::Array(self.rules.clone()));
         if let Some(class) = &self.class {
-            spec["ingressClassName"] = json!(class);
+            spec.insert("ingressClassName".into(), Value::String(class.clone()));
         }
         if !self.tls.is_empty() {
-            spec["tls"] = json!(self.tls);
+            spec.insert("tls".into(), Value::Array(self.tls.clone()));
         }
-        json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": self.meta.to_value(), "spec": spec })
+        manifest("networking.k8s.io/v1", "Ingress", &self.meta, [("spec", Value::Object(spec))])
     }
 }
 
 /// A Prometheus-operator ServiceMonitor (monitoring.coreos.com/v1) scraping
 /// `path` on the named port of the Services `meta` selects.
 pub fn service_monitor(meta: &Meta, port: &str, path: &str, interval: &str) -> Value {
-    json!({
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-        "metadata": meta.to_value(),
-        "spec": {
-            "selector": { "matchLabels": meta.selector() },
-            "endpoints": [{ "port": port, "path": path, "interval": interval }],
-        },
-    })
+    let mut spec = Map::with_capacity(2);
+    spec.insert("selector".into(), match_labels(meta));
+    spec.insert("endpoints".into(), json!([{ "port": port, "path": path, "interval": interval }]));
+    manifest("monitoring.coreos.com/v1", "ServiceMonitor", meta, [("spec", Value::Object(spec))])
 }

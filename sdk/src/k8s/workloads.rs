@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Meta, Resources};
+use super::{Meta, Resources, manifest, match_labels};
 use crate::contracts::SecretKeyRef;
 
 /// The user and group a pod runs as unless told otherwise: any non-zero id
@@ -222,7 +222,10 @@ impl PodTemplate {
         if !self.volumes.is_empty() {
             spec.insert("volumes".into(), Value::Array(self.volumes.clone()));
         }
-        json!({ "metadata": self.meta.template_value(), "spec": spec })
+        let mut template = Map::with_capacity(2);
+        template.insert("metadata".into(), self.meta.template_value());
+        template.insert("spec".into(), Value::Object(spec));
+        Value::Object(template)
     }
 }
 
@@ -230,14 +233,13 @@ impl PodTemplate {
 /// leaves the count to a HorizontalPodAutoscaler: with server-side apply,
 /// a field we set would fight the autoscaler on every apply.
 pub fn deployment(meta: &Meta, replicas: Option<u32>, template: &PodTemplate) -> Value {
-    let mut spec = json!({
-        "selector": { "matchLabels": meta.selector() },
-        "template": template.to_value(),
-    });
+    let mut spec = Map::with_capacity(3);
+    spec.insert("selector".into(), match_labels(meta));
+    spec.insert("template".into(), template.to_value());
     if let Some(n) = replicas {
-        spec["replicas"] = json!(n);
+        spec.insert("replicas".into(), json!(n));
     }
-    json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta.to_value(), "spec": spec })
+    manifest("apps/v1", "Deployment", meta, [("spec", Value::Object(spec))])
 }
 
 /// A StatefulSet of `template` behind the headless Service `service_name`,
@@ -249,14 +251,13 @@ pub fn stateful_set(
     template: &PodTemplate,
     volume_claims: Vec<Value>,
 ) -> Value {
-    let mut spec = json!({
-        "serviceName": service_name,
-        "replicas": replicas,
-        "selector": { "matchLabels": meta.selector() },
-        "template": template.to_value(),
-    });
+    let mut spec = Map::with_capacity(5);
+    spec.insert("serviceName".into(), Value::String(service_name.to_owned()));
+    spec.insert("replicas".into(), json!(replicas));
+    spec.insert("selector".into(), match_labels(meta));
+    spec.insert("template".into(), template.to_value());
     if !volume_claims.is_empty() {
-        spec["volumeClaimTemplates"] = Value::Array(volume_claims);
+        spec.insert("volumeClaimTemplates".into(), Value::Array(volume_claims));
     }
-    json!({ "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta.to_value(), "spec": spec })
+    manifest("apps/v1", "StatefulSet", meta, [("spec", Value::Object(spec))])
 }
