@@ -93,6 +93,16 @@ measure() {
     awk -v us="$median" -v kib="$rss" 'BEGIN {printf "%.1f %d\n", us / 1000, kib}'
 }
 
+# quiet CMD...: runs an untimed step without its progress output, which
+# would bury the tables; on failure its output is shown.
+quiet() {
+    if ! "$@" >"$WORK/quiet.out" 2>&1; then
+        say "failed: $*"
+        cat "$WORK/quiet.out" >&2
+        exit 1
+    fi
+}
+
 mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
@@ -107,18 +117,18 @@ printf '|---|---|---|---|---|---|---|---|---|\n'
 for n in $SIZES; do
     stack="$WORK/app-$n"
     out="$WORK/out-$n"
-    "$GEN" gen --app-only --components "$n" --out "$stack" >/dev/null
+    quiet "$GEN" gen --app-only --components "$n" --out "$stack"
     runs=$RUNS
     ((n >= 1000)) && runs=$SLOW_RUNS
 
     # Warm the compiled-plugin cache (the first run ever compiles the plugins).
-    "$CAPSTAN" plan "$stack" --out-dir "$out" >/dev/null
+    quiet "$CAPSTAN" plan "$stack" --out-dir "$out"
 
     # The chart must render what capstan renders, or the comparison means nothing.
     rm -rf "$stack/.capstan" "$out"
-    "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out" >/dev/null
+    quiet "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out"
     "$HELM" template bench "$ROOT/bench/chart" --namespace apps -f "$stack/helm-values/all.yaml" >"$WORK/helm-$n.yaml"
-    "$GEN" same-objects "$out" "$WORK/helm-$n.yaml" >/dev/null
+    quiet "$GEN" same-objects "$out" "$WORK/helm-$n.yaml"
 
     avg=$(load)
     # Each apply renders into a directory that does not exist yet, as a
@@ -153,9 +163,9 @@ printf '| N | load avg | capstan plan (median of %s) | peak MiB |\n|---|---|---|
 first=""
 for n in $MIXED_SIZES; do
     stack="$WORK/mixed-$n"
-    "$GEN" gen --components "$n" --out "$stack" >/dev/null
+    quiet "$GEN" gen --components "$n" --out "$stack"
     export CAPSTAN_AGE_KEY_FILE="$stack/TEST-ONLY-age-key.txt"
-    "$CAPSTAN" plan "$stack" >/dev/null
+    quiet "$CAPSTAN" plan "$stack"
     avg=$(load)
     read -r plan plan_rss < <(measure "$RUNS" ":" "$CAPSTAN" plan "$stack")
     printf '| %s | %s | %s ms | %s |\n' "$n" "$avg" "$plan" "$(mib "$plan_rss")"
