@@ -3,7 +3,9 @@
 //! They return plain `serde_json::Value` manifests (what the contract
 //! carries), with Capstan's standard labels and secure defaults, and stay
 //! deliberately small: anything they do not cover, a plugin adds to the JSON
-//! itself. They do not pull in `k8s-openapi` (too large for a guest).
+//! itself — by moving values in (`map.insert(k, v)`, `object["k"] = v`), not
+//! by interpolating a `Value` into `json!`, which copies it through serde on
+//! every plan. They do not pull in `k8s-openapi` (too large for a guest).
 //!
 //! Objects target Kubernetes 1.30 (the versions the engine validates against).
 
