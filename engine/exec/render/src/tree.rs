@@ -305,21 +305,12 @@ pub(crate) fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool
 /// old file or the new one, never a part.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(format!(".capstan-tmp-{}", std::process::id()));
+    tmp_name.push(format!(".capstan-tmp-{}", process_id()));
     let tmp = dir.join(tmp_name);
-    let _ = fs::remove_file(&tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode_of(secret));
-    }
     let result = (|| {
-        let mut f = options.open(&tmp)?;
+        let mut f = create_tmp(dir, &tmp, secret)?;
         #[cfg(unix)]
         {
             // The umask may have narrowed the mode given at create.
@@ -334,6 +325,35 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), 
         return Err(io(path, e));
     }
     Ok(())
+}
+
+/// Creates the temporary file, making its directory or clearing a leftover
+/// of a crashed run only when the first try says it must: a render writes
+/// thousands of files, and these checks up front cost a system call each.
+fn create_tmp(dir: &Path, tmp: &Path, secret: bool) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode_of(secret));
+    }
+    match options.open(tmp) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            options.open(tmp)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            fs::remove_file(tmp)?;
+            options.open(tmp)
+        }
+        other => other,
+    }
+}
+
+fn process_id() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// Removes directories left empty by removing `path`, up to (not including) `root`.

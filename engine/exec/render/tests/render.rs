@@ -381,3 +381,22 @@ fn a_lost_marker_does_not_block_the_next_render() {
     let target = capstan_render::RenderTarget::new(out.path());
     assert!(target.apply_component(&changed).unwrap().is_noop());
 }
+
+#[test]
+fn a_temporary_file_left_by_a_crashed_run_is_replaced_not_in_the_way() {
+    let out = tempfile::tempdir().unwrap();
+    render(out.path(), &[api()]).unwrap();
+    // What a run killed between creating its temporary file and renaming it
+    // leaves behind (a later run can get the same process id).
+    let dir = out.path().join("staging/core/api");
+    let leftover = dir.join(format!(".deployment-api.yaml.capstan-tmp-{}", std::process::id()));
+    fs::write(&leftover, "half a file").unwrap();
+
+    let mut changed = api();
+    changed.objects[0]["spec"]["replicas"] = json!(5);
+    let report = render(out.path(), &[changed]).unwrap();
+    assert_eq!(paths(&report.written), ["staging/core/api/deployment-api.yaml"]);
+    assert!(!leftover.exists(), "the leftover was renamed into place as the new file");
+    let written = fs::read_to_string(dir.join("deployment-api.yaml")).unwrap();
+    assert!(written.contains("replicas: 5"), "{written}");
+}
