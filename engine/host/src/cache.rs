@@ -6,25 +6,32 @@
 //! settings, since compiled code only loads into an identical engine.
 //!
 //! Loading compiled code is `unsafe` (wasmtime trusts it as native code), so
-//! the cache only ever loads files this engine wrote: each file starts with a
-//! magic header, the length and a CRC-32 of the compiled bytes, checked before
-//! they are handed to wasmtime. The checksum guards against truncation and
-//! corruption, not against an attacker: whoever can write the cache directory
-//! can already replace the engine, so the directory must be as private as the
-//! binary (a CRC rather than SHA-256 keeps a warm load at about a millisecond). Writes go to a temporary file that is renamed into
-//! place, so a crash never leaves a half-written entry. Anything unreadable
-//! or corrupt is a miss, and the plugin is compiled again.
+//! the cache only ever loads files this engine wrote: beside each compiled
+//! file is a small check file holding a magic header, the compiled file's
+//! length and its CRC-32, checked before wasmtime maps the file. The checksum
+//! guards against truncation and corruption, not against an attacker:
+//! whoever can write the cache directory can already replace the engine, so
+//! the directory must be as private as the binary (a CRC rather than SHA-256
+//! keeps a warm load fast). The compiled file holds wasmtime's bytes alone so
+//! that wasmtime can map it rather than be handed a copy: a warm load then
+//! reads the file once, in small pieces, and copies none of it into memory.
+//! Every write goes to a temporary file that is renamed into place (the
+//! compiled file first, then its check), so a crash never leaves a
+//! half-written entry, and a mapped file is never changed under a running
+//! engine. Anything unreadable, unchecked or corrupt is a miss, and the
+//! plugin is compiled again.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 16] = b"capstan-cwasm-2\n";
-/// Magic, then the compiled bytes' length (u64) and CRC-32 (u32), little-endian.
-const HEADER: usize = MAGIC.len() + 8 + 4;
+const MAGIC: &[u8; 16] = b"capstan-cwasm-3\n";
+/// The check file: magic, then the compiled file's length (u64) and CRC-32
+/// (u32), little-endian.
+const CHECK_LEN: usize = MAGIC.len() + 8 + 4;
 
 pub(crate) struct Cache {
     dir: PathBuf,
@@ -46,24 +53,35 @@ impl Cache {
         self.dir.join(&self.engine_key).join(format!("{digest}.cwasm"))
     }
 
+    fn check_path(&self, digest: &str) -> PathBuf {
+        self.dir.join(&self.engine_key).join(format!("{digest}.check"))
+    }
+
     /// The cached component; `None` when there is none, an error when there
     /// is one that cannot be used.
     pub(crate) fn load(&self, engine: &Engine, digest: &str) -> Result<Option<Component>, String> {
-        let path = self.path(digest);
-        let bytes = match std::fs::read(&path) {
+        let (path, check_path) = (self.path(digest), self.check_path(digest));
+        let check = match std::fs::read(&check_path) {
             Ok(bytes) => bytes,
+            // No check file: no entry (or one a crash cut short, or an older format).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", check_path.display())),
+        };
+        let (len, crc) = parse_check(&check)
+            .ok_or_else(|| format!("{}: not written by this engine", check_path.display()))?;
+        match file_len_and_crc(&path) {
+            Ok(found) if found == (len, crc) => {}
+            Ok(_) => return Err(format!("{}: corrupt (length or checksum differs)", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        let compiled = verified(&bytes)
-            .ok_or_else(|| format!("{}: not written by this engine or corrupt", path.display()))?;
+        }
         #[expect(
             unsafe_code,
-            reason = "the bytes are compiled code this engine serialized into its own cache: header, length and checksum match what it wrote"
+            reason = "the file is compiled code this engine serialized into its own cache: its length and checksum match what it wrote, and entries are only ever replaced by rename, never changed in place"
         )]
         // SAFETY: see the reason above; wasmtime additionally checks its own
         // version and settings header before using the code.
-        let component = unsafe { Component::deserialize(engine, compiled) };
+        let component = unsafe { Component::deserialize_file(engine, &path) };
         component.map(Some).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -74,27 +92,52 @@ impl Cache {
             let compiled = component.serialize().map_err(std::io::Error::other)?;
             let dir = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(MAGIC)?;
-            tmp.write_all(&(compiled.len() as u64).to_le_bytes())?;
-            tmp.write_all(&crc32fast::hash(&compiled).to_le_bytes())?;
-            tmp.write_all(&compiled)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
+            let mut check = MAGIC.to_vec();
+            check.extend_from_slice(&(compiled.len() as u64).to_le_bytes());
+            check.extend_from_slice(&crc32fast::hash(&compiled).to_le_bytes());
+            // The compiled file first: a check file never vouches for a file
+            // that is not complete.
+            write_atomically(dir, &path, &compiled)?;
+            write_atomically(dir, &self.check_path(digest), &check)
         };
         write().map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
-/// The compiled bytes of a cache file, if its header says this engine wrote them intact.
-fn verified(file: &[u8]) -> Option<&[u8]> {
-    let (header, compiled) = file.split_at_checked(HEADER)?;
-    let (magic, rest) = header.split_at(MAGIC.len());
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The length and CRC-32 a check file records, if this engine wrote it.
+fn parse_check(check: &[u8]) -> Option<(u64, u32)> {
+    if check.len() != CHECK_LEN {
+        return None;
+    }
+    let (magic, rest) = check.split_at(MAGIC.len());
     let (len, crc) = rest.split_at(8);
-    let len = u64::from_le_bytes(len.try_into().ok()?);
-    let crc = u32::from_le_bytes(crc.try_into().ok()?);
-    (magic == MAGIC && len == compiled.len() as u64 && crc32fast::hash(compiled) == crc).then_some(compiled)
+    (magic == MAGIC)
+        .then_some((u64::from_le_bytes(len.try_into().ok()?), u32::from_le_bytes(crc.try_into().ok()?)))
+}
+
+/// The file's length and CRC-32, read in pieces (not into one buffer the
+/// size of the file, which would cost a page fault per 4 KiB).
+fn file_len_and_crc(path: &Path) -> std::io::Result<(u64, u32)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
 }
 
 fn wasmtime_version() -> &'static str {
@@ -105,22 +148,27 @@ fn wasmtime_version() -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     #[test]
-    fn only_intact_files_with_our_header_verify() {
-        let body = b"compiled code".to_vec();
-        let mut file = MAGIC.to_vec();
-        file.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        file.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        file.extend_from_slice(&body);
-        assert_eq!(verified(&file), Some(&body[..]));
-        let last = file.len() - 1;
-        file[last] ^= 1;
-        assert_eq!(verified(&file), None);
-        assert_eq!(verified(b"\x7fELF plus anything"), None);
-        let len = file.len();
-        file[len - 1] ^= 1;
-        assert_eq!(verified(&file[..len - 1]), None, "truncated");
+    fn only_check_files_of_this_format_parse() {
+        let mut check = MAGIC.to_vec();
+        check.extend_from_slice(&42u64.to_le_bytes());
+        check.extend_from_slice(&7u32.to_le_bytes());
+        assert_eq!(parse_check(&check), Some((42, 7)));
+        assert_eq!(parse_check(&check[..CHECK_LEN - 1]), None, "truncated");
+        check[0] ^= 1;
+        assert_eq!(parse_check(&check), None, "another magic");
+    }
+
+    #[test]
+    fn a_file_is_checked_by_its_length_and_crc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Larger than one read, so the pieces are summed correctly.
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &body).unwrap();
+        assert_eq!(file_len_and_crc(&path).unwrap(), (body.len() as u64, crc32fast::hash(&body)));
     }
 }
