@@ -94,7 +94,7 @@ impl Meta {
 
     /// [`Meta::selector`] as the JSON of a `matchLabels` or a Service's `selector`.
     pub fn selector_value(&self) -> Value {
-        Value::Object(self.selector_labels().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        string_map(self.selector_labels())
     }
 
     fn selector_labels(&self) -> impl Iterator<Item = (&String, &String)> {
@@ -107,13 +107,10 @@ impl Meta {
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(self.name.clone()));
-        m.insert("labels".into(), string_map(&self.labels));
         if let Some(ns) = &self.namespace {
             m.insert("namespace".into(), Value::String(ns.clone()));
         }
-        if !self.annotations.is_empty() {
-            m.insert("annotations".into(), string_map(&self.annotations));
-        }
+        self.insert_labels_and_annotations(&mut m);
         Value::Object(m)
     }
 
@@ -121,16 +118,20 @@ impl Meta {
     /// template's pods are named and placed by their controller).
     pub fn template_value(&self) -> Value {
         let mut m = Map::new();
+        self.insert_labels_and_annotations(&mut m);
+        Value::Object(m)
+    }
+
+    fn insert_labels_and_annotations(&self, m: &mut Map<String, Value>) {
         m.insert("labels".into(), string_map(&self.labels));
         if !self.annotations.is_empty() {
             m.insert("annotations".into(), string_map(&self.annotations));
         }
-        Value::Object(m)
     }
 }
 
 /// Built directly rather than through `json!`, which would serialise the
 /// map: metadata is made for every object of every plan.
-pub(super) fn string_map(map: &BTreeMap<String, String>) -> Value {
-    Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+pub(super) fn string_map<'a>(entries: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
+    Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
