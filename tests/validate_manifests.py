@@ -10,7 +10,7 @@ files allowed). Every object is checked:
   `kubernetes-validate`, in strict mode (unknown fields are errors, as with kubectl's
   default server-side field validation);
 * custom resources against the upstream CRD schemas (`$CAPSTAN_CRDS_DIR`, else `--crds`,
-  else `../shared/crds` next to the repository root), converted from the Kubernetes
+  else `tests/crds` in this repository), converted from the Kubernetes
   "structural" OpenAPI subset to JSON Schema: `nullable` also allows null,
   `x-kubernetes-int-or-string` accepts an integer or a string, and objects with
   `properties` but no `x-kubernetes-preserve-unknown-fields` refuse unknown fields,
@@ -46,8 +46,7 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 def default_crds_dir():
     if os.environ.get("CAPSTAN_CRDS_DIR"):
         return os.environ["CAPSTAN_CRDS_DIR"]
-    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(os.path.dirname(repo_root), "shared", "crds")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "crds")
 
 
 def to_json_schema(node):

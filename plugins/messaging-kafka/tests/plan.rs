@@ -10,8 +10,8 @@ use capstan_sdk::prelude::*;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, merge};
 use serde_json::{Value, json};
 
-/// The Strimzi KafkaNodePool CRD is not among the shared upstream CRDs
-/// (../shared/crds/strimzi has Kafka, KafkaTopic and KafkaUser only), so the
+/// The Strimzi KafkaNodePool CRD is not among the vendored upstream CRDs
+/// (tests/crds/strimzi has Kafka, KafkaTopic and KafkaUser only), so the
 /// node pool is checked by the assertions below instead of by its schema.
 const NO_NODE_POOL_CRD: &[&str] = &["kafka.strimzi.io/v1/KafkaNodePool"];
 

@@ -1,5 +1,5 @@
 //! Runs `tests/validate_manifests.py` (Kubernetes 1.30 schemas for built-in
-//! kinds, the upstream CRDs in `../shared/crds` for custom resources) over a
+//! kinds, the upstream CRDs in `tests/crds` for custom resources) over a
 //! plan's objects, the way the engine's render output would be checked.
 //! Needs python3 with `kubernetes-validate`, `jsonschema` and `yaml`
 //! (installed by tests/setup.sh).
@@ -16,7 +16,7 @@ fn script() -> PathBuf {
 
 /// Writes `objects` as one YAML file per object and validates the directory.
 /// `allow_missing_crd` lists `group/version/Kind`s whose CRD is not in the
-/// shared directory (each use says why).
+/// vendored set (each use says why).
 pub fn validate(objects: &[Value], allow_missing_crd: &[&str]) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
     for (i, object) in objects.iter().enumerate() {

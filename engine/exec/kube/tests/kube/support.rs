@@ -8,7 +8,7 @@
 //!
 //! The objects are real plugin output: the app plugin planned natively
 //! through the SDK test kit, normalised by the planner as the engine does,
-//! and the upstream ServiceMonitor CRD from `../shared/crds`.
+//! and the upstream ServiceMonitor CRD from `tests/crds`.
 
 use std::time::Duration;
 
@@ -99,7 +99,7 @@ pub fn namespace() -> Value {
 pub fn service_monitor_crd() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../../shared/crds/prometheus-operator/monitoring.coreos.com_servicemonitors.yaml"
+        "/../../../tests/crds/prometheus-operator/monitoring.coreos.com_servicemonitors.yaml"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let crd: Value = serde_norway::from_str(&text).expect("the CRD is YAML");
