@@ -43,10 +43,11 @@ mod root;
 mod shared;
 mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capstan_core::{ComponentId, SecretProvider};
 use serde_json::Value;
@@ -199,37 +200,50 @@ impl Loader {
         let client_level = self.levels.get(&shared, Path::new(""), "client.hcl", "client", None);
         let client = client_level.as_ref().map(|l| self.client_settings(l)).unwrap_or_default();
 
-        let mut queue: VecDeque<(PathBuf, bool)> = VecDeque::new();
-        match self.find_components(target) {
-            Ok(found) => queue.extend(found.into_iter().map(|d| (d, true))),
-            Err(e) => diags.push(Diagnostic::new(
-                ConfigError::Read { path: target.to_path_buf(), reason: e.to_string() },
-                None,
-            )),
-        }
-        let mut components: BTreeMap<String, Component> = BTreeMap::new();
-        let mut seen: BTreeSet<PathBuf> = queue.iter().map(|(d, _)| d.clone()).collect();
-        while let Some((dir, in_target)) = queue.pop_front() {
-            let Some(client_level) = &client_level else { break };
-            let Some(mut c) = self.component(client_level, &dir) else { continue };
-            c.in_target = in_target;
-            for d in c.dependencies.values() {
-                let tdir = PathBuf::from(if d.target == "." { "" } else { &d.target });
-                if !shared.root.is_file(&tdir.join("component.hcl")) {
-                    diags.push(Diagnostic::new(
-                        ConfigError::DependencyNotAComponent {
-                            dependency: d.name.clone(),
-                            target: d.target.clone(),
-                        },
-                        Some(d.location.clone()),
-                    ));
-                    continue;
-                }
-                if seen.insert(tdir.clone()) {
-                    queue.push_back((tdir, false));
-                }
+        let mut wave = match self.find_components(target) {
+            Ok(found) => found,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    ConfigError::Read { path: target.to_path_buf(), reason: e.to_string() },
+                    None,
+                ));
+                Vec::new()
             }
-            components.insert(c.key.clone(), c);
+        };
+        let mut components: BTreeMap<String, Component> = BTreeMap::new();
+        let mut seen: BTreeSet<PathBuf> = wave.iter().cloned().collect();
+        // Breadth first, one wave at a time: the components at or below the
+        // target, then the dependencies they name that are not loaded yet,
+        // and so on. Within a wave the levels above each component are
+        // evaluated in order (each once, cached), then the component files,
+        // which are independent, are evaluated in parallel.
+        let mut in_target = true;
+        while let (Some(client_level), false) = (&client_level, wave.is_empty()) {
+            let placed: Vec<Placed> = wave.iter().filter_map(|dir| self.place(client_level, dir)).collect();
+            let loaded = parallel_map(&placed, |p| self.load_placed(p));
+            let mut next = Vec::new();
+            for mut c in loaded.into_iter().flatten() {
+                c.in_target = in_target;
+                for d in c.dependencies.values() {
+                    let tdir = PathBuf::from(if d.target == "." { "" } else { &d.target });
+                    if !shared.root.is_file(&tdir.join("component.hcl")) {
+                        diags.push(Diagnostic::new(
+                            ConfigError::DependencyNotAComponent {
+                                dependency: d.name.clone(),
+                                target: d.target.clone(),
+                            },
+                            Some(d.location.clone()),
+                        ));
+                        continue;
+                    }
+                    if seen.insert(tdir.clone()) {
+                        next.push(tdir);
+                    }
+                }
+                components.insert(c.key.clone(), c);
+            }
+            wave = next;
+            in_target = false;
         }
         cycles(&components, &mut diags);
         diags.extend(shared.take_diags());
@@ -269,8 +283,9 @@ impl Loader {
         Ok(out)
     }
 
-    /// Loads one component with its chain of levels.
-    fn component(&mut self, client: &Arc<Level>, dir: &Path) -> Option<Component> {
+    /// Evaluates (once each) the environment and namespace levels above the
+    /// component in `dir`, or reports why it has none.
+    fn place(&mut self, client: &Arc<Level>, dir: &Path) -> Option<Placed> {
         let shared = self.shared.clone();
         let file = dir.join("component.hcl");
         let find = |name: &str| {
@@ -319,9 +334,15 @@ impl Loader {
             return None;
         }
         let id = ComponentId { name: dir_name(dir), environment: env_name, namespace };
-        let mut c = component::load_component(&shared, &ns, dir, display(dir), id)?;
-        if let Some(d) = self.env_pins.get(&c.id.environment).and_then(|p| p.apply(&mut c)) {
-            shared.report(d);
+        Some(Placed { dir: dir.to_path_buf(), namespace: ns, id })
+    }
+
+    /// Evaluates one placed component's file and applies its environment's pins.
+    fn load_placed(&self, p: &Placed) -> Option<Component> {
+        let mut c =
+            component::load_component(&self.shared, &p.namespace, &p.dir, display(&p.dir), p.id.clone())?;
+        if let Some(d) = self.env_pins.get(&c.id.environment).and_then(|pins| pins.apply(&mut c)) {
+            self.shared.report(d);
         }
         Some(c)
     }
@@ -374,6 +395,45 @@ impl Loader {
         }
         conns
     }
+}
+
+/// A component directory with the namespace level it sits in.
+struct Placed {
+    dir: PathBuf,
+    namespace: Arc<Level>,
+    id: ComponentId,
+}
+
+/// `f` over every item, on as many threads as there are cores, results in
+/// item order. Items are taken one at a time, so uneven work balances out.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return done };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let done = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, r) in done {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results.into_iter().map(|r| r.expect("every item was taken by a worker")).collect()
 }
 
 fn level_ctx<'a>(shared: &'a Shared, level: &'a Level) -> Ctx<'a> {
