@@ -5,8 +5,10 @@
 //! lexically first, so a `../../..` or `/etc/passwd` is refused with a message
 //! that names the path the user wrote rather than an OS error.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -15,12 +17,17 @@ pub(crate) struct StackRoot {
     /// Absolute path of the root, for turning absolute user paths into relative ones.
     pub abs: PathBuf,
     dir: Dir,
+    /// `is_file` answers by path. Every component looks for the same
+    /// env.hcl, namespace.hcl and templates in the directories above it; a
+    /// load reads a tree that does not change under it, so each path is asked
+    /// of the file system once.
+    is_file: Mutex<HashMap<PathBuf, bool>>,
 }
 
 impl StackRoot {
     pub fn open(abs: &Path) -> io::Result<Self> {
         let dir = Dir::open_ambient_dir(abs, ambient_authority())?;
-        Ok(Self { abs: abs.to_path_buf(), dir })
+        Ok(Self { abs: abs.to_path_buf(), dir, is_file: Mutex::new(HashMap::new()) })
     }
 
     /// `path` as written by the user, relative to `base` (a directory relative
@@ -42,7 +49,14 @@ impl StackRoot {
     }
 
     pub fn is_file(&self, rel: &Path) -> bool {
-        self.dir.is_file(dot_if_empty(rel))
+        let known = || self.is_file.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&answer) = known().get(rel) {
+            return answer;
+        }
+        // Not under the lock: the other loader threads carry on meanwhile.
+        let answer = self.dir.is_file(dot_if_empty(rel));
+        known().insert(rel.to_path_buf(), answer);
+        answer
     }
 
     /// Sub-directories of `rel`, sorted, skipping hidden ones (`.git`, `.capstan`).
