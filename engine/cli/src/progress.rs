@@ -73,9 +73,11 @@ impl Progress {
         match &self.mode {
             Mode::Quiet => {}
             Mode::Lines(err) => {
-                let at = self.started.elapsed();
+                // One write per line: stderr is unbuffered, and a formatted
+                // `writeln!` would issue one system call per piece.
+                let line = format!("[{:>7}] {component}: {}{detail}\n", secs(self.started.elapsed()), phase.word());
                 if let Ok(mut err) = err.lock() {
-                    let _ = writeln!(err, "[{:>7}] {component}: {}{detail}", secs(at), phase.word());
+                    let _ = err.write_all(line.as_bytes());
                 }
             }
             Mode::Live { bars, active } => {
