@@ -314,7 +314,7 @@ mod tests {
         let outs = outputs(&pg(), &[]).unwrap();
         let names: Vec<_> = outs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["host", "port", "database", "user", "password_secret"]);
-        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs };
+        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs.into() };
         assert_eq!(read::<postgres::Outputs>(&dep).unwrap(), pg());
     }
 
@@ -322,7 +322,7 @@ mod tests {
     fn a_missing_output_names_the_dependency_and_the_output() {
         let mut outs = outputs(&pg(), &[]).unwrap();
         outs.retain(|o| o.name != "host");
-        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs };
+        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs.into() };
         let err = read::<postgres::Outputs>(&dep).unwrap_err();
         assert_eq!(
             err,
@@ -340,7 +340,7 @@ mod tests {
                 o.value = json!({ "name": "db", "key": 5 });
             }
         }
-        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs };
+        let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: outs.into() };
         let err = read::<postgres::Outputs>(&dep).unwrap_err();
         assert!(
             matches!(&err, PlanError::MissingDependency(m)
@@ -351,7 +351,8 @@ mod tests {
 
     #[test]
     fn a_dependency_of_another_type_is_refused() {
-        let dep = Dependency { name: "q".into(), component_type: "messaging".into(), outputs: vec![] };
+        let dep =
+            Dependency { name: "q".into(), component_type: "messaging".into(), outputs: Vec::new().into() };
         let err = read::<postgres::Outputs>(&dep).unwrap_err();
         assert!(matches!(err, PlanError::MissingDependency(m) if m.contains("expected `postgres`")));
     }

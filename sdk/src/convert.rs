@@ -30,7 +30,11 @@ pub(crate) fn plan_request_from_wit(req: wh::PlanRequest) -> Result<core::PlanRe
                 sensitive: out.sensitive,
             });
         }
-        dependencies.push(core::Dependency { name: dep.name, component_type: dep.component_type, outputs });
+        dependencies.push(core::Dependency {
+            name: dep.name,
+            component_type: dep.component_type,
+            outputs: outputs.into(),
+        });
     }
     let mut effect_results = Vec::with_capacity(req.effect_results.len());
     for r in req.effect_results {

@@ -75,7 +75,8 @@ impl Progress {
             Mode::Lines(err) => {
                 // One write per line: stderr is unbuffered, and a formatted
                 // `writeln!` would issue one system call per piece.
-                let line = format!("[{:>7}] {component}: {}{detail}\n", secs(self.started.elapsed()), phase.word());
+                let line =
+                    format!("[{:>7}] {component}: {}{detail}\n", secs(self.started.elapsed()), phase.word());
                 if let Ok(mut err) = err.lock() {
                     let _ = err.write_all(line.as_bytes());
                 }

@@ -37,7 +37,7 @@ impl<'a> DependencyOutputs<'a> {
 
 impl<'a> From<&'a capstan_core::Dependency> for DependencyOutputs<'a> {
     fn from(d: &'a capstan_core::Dependency) -> Self {
-        Self::new(d.outputs.as_slice())
+        Self::new(&*d.outputs)
     }
 }
 

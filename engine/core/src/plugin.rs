@@ -1,6 +1,8 @@
 //! What a plugin is and what it answers (the `types` and `handler`
 //! interfaces of the WIT contract).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Effect, EffectResult};
@@ -93,7 +95,9 @@ impl std::fmt::Debug for Output {
 pub struct Dependency {
     pub name: String,
     pub component_type: String,
-    pub outputs: Vec<Output>,
+    /// Shared, not copied, between the dependents: a database server's
+    /// outputs list every app's database, and each of those apps reads them.
+    pub outputs: Arc<[Output]>,
 }
 
 impl Dependency {

@@ -3,6 +3,8 @@
 //! state records. Every step is idempotent, so a run killed half-way is
 //! finished by the next one without doing anything twice.
 
+use std::sync::Arc;
+
 use capstan_core::{EffectResult, Output};
 use capstan_state::{ComponentState, EffectRecord, ObjectRecord, OutputRecord};
 
@@ -15,7 +17,7 @@ pub struct Applied {
     /// What to record in state under the component's key.
     pub state: ComponentState,
     /// Its outputs after effects ran: what dependents are planned with.
-    pub outputs: Vec<Output>,
+    pub outputs: Arc<[Output]>,
 }
 
 pub fn apply_component(
@@ -60,9 +62,9 @@ pub fn apply_component(
             .map(|(i, o)| objects::normalise(&planned.id, &planned.key, i, o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|reason| ComponentError::Contract { plugin: plugin.clone(), reason })?;
-        (objects, answer.outputs)
+        (objects, answer.outputs.into())
     } else {
-        (planned.desired_objects(), planned.outputs.clone())
+        (planned.desired_objects(), Arc::clone(&planned.outputs))
     };
 
     let desired: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();

@@ -78,7 +78,7 @@ pub struct ComponentPlanned {
     /// Sensitive values stay inside; `Output`'s Debug redacts them and the
     /// plan's text and JSON show them as "(sensitive)".
     #[serde(serialize_with = "serialize_outputs")]
-    pub outputs: Vec<Output>,
+    pub outputs: Arc<[Output]>,
     /// Names of outputs whose value differs from what state recorded.
     pub changed_outputs: Vec<String>,
     #[serde(skip)]
@@ -184,10 +184,8 @@ pub fn plan_component(
     let plugin = format!("{} {}", meta.name, meta.version);
 
     let by_name = dependency_plans(component, deps);
-    let dep_outputs: BTreeMap<String, DependencyOutputs<'_>> = by_name
-        .iter()
-        .map(|(name, p)| (name.clone(), DependencyOutputs::new(p.outputs.as_slice())))
-        .collect();
+    let dep_outputs: BTreeMap<String, DependencyOutputs<'_>> =
+        by_name.iter().map(|(name, p)| (name.clone(), DependencyOutputs::new(&*p.outputs))).collect();
     let inputs = component
         .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &meta.input_schema)
         .map_err(|d| ComponentError::Inputs(d.to_string()))?;
@@ -208,7 +206,7 @@ pub fn plan_component(
                     .component(&p.key)
                     .map(|c| c.component_type.clone())
                     .unwrap_or_default(),
-                outputs: p.outputs.clone(),
+                outputs: Arc::clone(&p.outputs),
             })
             .collect(),
         files: component.files.clone(),
@@ -349,7 +347,7 @@ impl Planned<'_> {
             inputs_digest: self.inputs_digest,
             objects,
             effects,
-            outputs: answer.outputs,
+            outputs: answer.outputs.into(),
             changed_outputs,
             handle: self.handle,
             request: self.request,

@@ -39,7 +39,7 @@ fn read(plan: &ComponentPlan) -> contracts::messaging::Outputs {
     let dep = Dependency {
         name: "events".into(),
         component_type: "messaging".into(),
-        outputs: plan.outputs.clone(),
+        outputs: plan.outputs.clone().into(),
     };
     contracts::read(&dep).unwrap()
 }

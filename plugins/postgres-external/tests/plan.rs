@@ -107,8 +107,11 @@ fn outputs_follow_the_postgres_contract_with_secret_references_only() {
     let all = serde_json::to_string(&plan.outputs).unwrap();
     assert!(!all.contains(CONSENT_PW) && !all.contains(PAY_PW), "a password leaked into outputs");
     // A consumer reads them through the SDK contract.
-    let dep =
-        Dependency { name: "db".into(), component_type: "postgres".into(), outputs: plan.outputs.clone() };
+    let dep = Dependency {
+        name: "db".into(),
+        component_type: "postgres".into(),
+        outputs: plan.outputs.clone().into(),
+    };
     let read: contracts::postgres::Outputs = contracts::read(&dep).unwrap();
     assert_eq!(read.access_for("payments").database, "pay");
 }

@@ -30,7 +30,8 @@ fn plan<P: Plugin>(backend_specific: Value, extra_sensitive: &[&str]) -> contrac
     }
     let plan =
         call.run::<P>().unwrap_or_else(|e| panic!("the shared config must plan on every backend: {e}"));
-    let dep = Dependency { name: "db".into(), component_type: "postgres".into(), outputs: plan.outputs };
+    let dep =
+        Dependency { name: "db".into(), component_type: "postgres".into(), outputs: plan.outputs.into() };
     contracts::read(&dep).unwrap()
 }
 

@@ -86,7 +86,7 @@ impl PlanCall {
         self.request.dependencies.push(Dependency {
             name: name.into(),
             component_type: component_type.into(),
-            outputs,
+            outputs: outputs.into(),
         });
         self
     }

@@ -83,7 +83,7 @@ pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode>
     let mut deps = BTreeMap::new();
     for (name, decl) in &component.dependencies {
         if let Some(Outcome::Done(p)) = outcomes.get(&decl.target) {
-            deps.insert(name.clone(), DependencyOutputs::new(p.outputs.as_slice()));
+            deps.insert(name.clone(), DependencyOutputs::new(&*p.outputs));
         }
     }
     let plugin =
