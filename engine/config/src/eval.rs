@@ -7,7 +7,7 @@
 //! for a plugin anyway.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -728,6 +728,52 @@ pub(crate) fn references(expr: &Expression, name: &str) -> bool {
     f.found
 }
 
+/// The outputs that expressions read as `dependency.<name>.outputs.<output>`,
+/// by dependency name; `None` when one of them uses `dependency` any other
+/// way (whole, indexed, in a function call), so every output must be bound.
+pub(crate) fn dependency_output_refs<'e>(
+    exprs: impl IntoIterator<Item = &'e Expression>,
+) -> Option<BTreeMap<String, BTreeSet<String>>> {
+    use hcl_edit::visit::{Visit, visit_expr, visit_traversal_operator};
+    #[derive(Default)]
+    struct Finder {
+        refs: BTreeMap<String, BTreeSet<String>>,
+        other_use: bool,
+    }
+    impl Visit for Finder {
+        fn visit_expr(&mut self, e: &Expression) {
+            let is_dependency =
+                |e: &Expression| matches!(e, Expression::Variable(v) if v.value().as_str() == "dependency");
+            if let Expression::Traversal(t) = e
+                && is_dependency(&t.expr)
+            {
+                let attr = |i: usize| match t.operators.get(i).map(|o| o.value()) {
+                    Some(TraversalOperator::GetAttr(id)) => Some(id.value().as_str()),
+                    _ => None,
+                };
+                if let (Some(dep), Some("outputs"), Some(output)) = (attr(0), attr(1), attr(2)) {
+                    self.refs.entry(dep.to_owned()).or_default().insert(output.to_owned());
+                    for op in &t.operators[3..] {
+                        visit_traversal_operator(self, op.value());
+                    }
+                } else {
+                    self.other_use = true;
+                }
+                return;
+            }
+            if is_dependency(e) {
+                self.other_use = true;
+            }
+            visit_expr(self, e);
+        }
+    }
+    let mut f = Finder::default();
+    for e in exprs {
+        f.visit_expr(e);
+    }
+    (!f.other_use).then_some(f.refs)
+}
+
 /// The names `local.<x>` an expression mentions (for ordering locals).
 pub(crate) fn local_refs(expr: &Expression) -> Vec<String> {
     use hcl_edit::visit::{Visit, visit_traversal};
@@ -746,4 +792,49 @@ pub(crate) fn local_refs(expr: &Expression) -> Vec<String> {
     let mut f = Finder(Vec::new());
     f.visit_expr(expr);
     f.0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn refs(exprs: &[&str]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let parsed: Vec<Expression> = exprs.iter().map(|e| e.parse().unwrap()).collect();
+        dependency_output_refs(&parsed)
+    }
+
+    fn named(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (dep, output) in pairs {
+            out.entry((*dep).to_owned()).or_default().insert((*output).to_owned());
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn named_outputs_are_found_in_attributes_templates_and_nested_expressions() {
+        assert_eq!(
+            refs(&[
+                r#"{ a = dependency.db.outputs.host, b = "${dependency.mq.outputs.url}/x" }"#,
+                r#"upper(dependency.db.outputs.databases[local.name].user)"#,
+                r#"{ c = 1 }"#,
+            ]),
+            named(&[("db", "host"), ("mq", "url"), ("db", "databases")])
+        );
+    }
+
+    #[test]
+    fn any_other_use_of_dependency_binds_every_output() {
+        for e in [
+            "dependency.db.outputs",
+            "keys(dependency.db.outputs)",
+            "dependency",
+            "dependency.db",
+            r#"dependency["db"].outputs.host"#,
+            "[for k, v in dependency.db.outputs : k]",
+        ] {
+            assert_eq!(refs(&["dependency.db.outputs.host", e]), None, "{e}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::component::{Command, Component, Deferred, MergeStrategy};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location};
-use crate::eval::{Map, Scope, eval, span_of};
+use crate::eval::{self, Map, Scope, eval, span_of};
 use crate::shared::{Shared, has_token};
 use crate::yaml;
 
@@ -328,11 +328,18 @@ impl Component {
         let own_file = self.dir.join("component.hcl");
 
         // `dependency.<name>.outputs`: sensitive outputs enter as tokens.
+        // Only the outputs the expressions read are bound, where that is
+        // known: a database server lists every app's database in one output,
+        // and copying it into each of those apps' scopes is quadratic.
+        let read =
+            eval::dependency_output_refs(self.inputs.iter().chain(&self.values_custom).map(|d| &d.expr));
         let mut dep_vars = Map::new();
         for (name, decl) in &self.dependencies {
             let mut outputs = Map::new();
+            let wanted =
+                |output: &str| read.as_ref().is_none_or(|r| r.get(name).is_some_and(|o| o.contains(output)));
             if let Some(d) = deps.get(name) {
-                for o in d.outputs.iter() {
+                for o in d.outputs.iter().filter(|o| wanted(&o.name)) {
                     let v = if o.sensitive {
                         let clear = match &o.value {
                             Value::String(s) => s.clone(),
@@ -371,15 +378,15 @@ impl Component {
             }
         };
 
-        // Plugin defaults.
-        let mut value = match yaml::parse(plugin_defaults_yaml) {
-            Ok(v @ Value::Object(_)) => v,
+        // Plugin defaults, parsed once per plugin.
+        let mut value = match shared.plugin_defaults(plugin_defaults_yaml) {
+            Ok(v) if v.is_object() => Value::clone(&v),
             Ok(_) => Value::Object(Map::new()),
             Err(e) => {
                 diags.push(Diagnostic::new(
                     ConfigError::InvalidYaml {
                         attribute: format!("the defaults of plugin {}", self.plugin),
-                        message: e.message,
+                        message: e,
                     },
                     None,
                 ));

@@ -37,9 +37,13 @@ pub(crate) struct Shared {
     pub read_config_cache: Mutex<HashMap<(PathBuf, String), Option<Value>>>,
     /// Problems found in files parsed through the cache, reported once each.
     pub diags: Mutex<Diagnostics>,
-    /// Compiled input schemas by their JSON text: every component of a
-    /// plugin shares one, so a 1,000-component plan compiles each schema once.
-    schemas: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// Compiled input schemas: every component of a plugin shares one, so a
+    /// 1,000-component plan compiles each schema once. Keyed by where the
+    /// plugin's schema lives, and checked equal on a hit (cheaper than
+    /// serialising the schema to find it).
+    schemas: Mutex<HashMap<usize, (Value, Arc<jsonschema::Validator>)>>,
+    /// Plugin defaults (YAML) parsed, by their text: parsed once per plugin.
+    defaults: Mutex<HashMap<String, Result<Arc<Value>, String>>>,
     /// `secret_ref` results by reference, so a remote secret is fetched once
     /// per run even though inputs are evaluated at load and again at plan.
     pub secret_refs: Mutex<HashMap<String, String>>,
@@ -61,18 +65,31 @@ impl Shared {
             read_config_cache: Mutex::new(HashMap::new()),
             diags: Mutex::new(Diagnostics::default()),
             schemas: Mutex::new(HashMap::new()),
+            defaults: Mutex::new(HashMap::new()),
             secret_refs: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn validator(&self, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
-        let key = schema.to_string();
-        if let Some(v) = lock(&self.schemas).get(&key) {
+        let key = std::ptr::from_ref(schema) as usize;
+        if let Some((known, v)) = lock(&self.schemas).get(&key)
+            && known == schema
+        {
             return Ok(v.clone());
         }
         let v = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
-        lock(&self.schemas).insert(key, v.clone());
+        lock(&self.schemas).insert(key, (schema.clone(), v.clone()));
         Ok(v)
+    }
+
+    /// A plugin's defaults as JSON, or the YAML parser's message.
+    pub fn plugin_defaults(&self, yaml_text: &str) -> Result<Arc<Value>, String> {
+        if let Some(known) = lock(&self.defaults).get(yaml_text) {
+            return known.clone();
+        }
+        let parsed = crate::yaml::parse(yaml_text).map(Arc::new).map_err(|e| e.message);
+        lock(&self.defaults).insert(yaml_text.to_owned(), parsed.clone());
+        parsed
     }
 
     /// The token for `secret_ref(reference)`, asking the provider only once.

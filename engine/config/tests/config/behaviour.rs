@@ -445,3 +445,40 @@ fn an_environment_pin_narrows_its_components_to_that_version_and_local_names_the
     let prod = &stack.components["envs/prod/web/api"];
     assert_eq!((prod.version.to_string(), &prod.pin), ("^1.2".to_string(), &None));
 }
+
+#[test]
+fn a_component_sees_every_output_of_a_dependency_it_reads_whole_and_the_named_ones_otherwise() {
+    let component = |inputs: &str| {
+        format!(
+            "component {{\n  type = \"app\"\n  plugin = \"p\"\n}}\ndependency \"db\" {{\n  config_path = \"../db\"\n}}\ninputs = {inputs}\n"
+        )
+    };
+    let named =
+        component("{\n  url = \"pg://${dependency.db.outputs.host}:${dependency.db.outputs.port}\"\n}");
+    let whole = component("{\n  host = dependency.db.outputs.host\n  all  = dependency.db.outputs\n}");
+    let listed = component("{\n  names = [for k, v in dependency.db.outputs : k]\n}");
+    let dir = tree(&with_levels(&[
+        ("envs/dev/core/db/component.hcl", "component {\n  type = \"postgres\"\n  plugin = \"p\"\n}\n"),
+        ("envs/dev/core/named/component.hcl", &named),
+        ("envs/dev/core/whole/component.hcl", &whole),
+        ("envs/dev/core/listed/component.hcl", &listed),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let deps = BTreeMap::from([(
+        "db".to_owned(),
+        outputs(&[
+            ("host", json!("db.data"), false),
+            ("port", json!(5432), false),
+            ("databases", json!({"a": 1}), false),
+        ]),
+    )]);
+    let resolve = |key: &str| {
+        stack.component(key).unwrap().resolve_inputs(&deps, Command::Apply, "", &Value::Null).unwrap().value
+    };
+    assert_eq!(resolve("envs/dev/core/named"), json!({"url": "pg://db.data:5432"}));
+    assert_eq!(
+        resolve("envs/dev/core/whole"),
+        json!({"host": "db.data", "all": {"host": "db.data", "port": 5432, "databases": {"a": 1}}})
+    );
+    assert_eq!(resolve("envs/dev/core/listed"), json!({"names": ["host", "port", "databases"]}));
+}
