@@ -73,7 +73,10 @@ impl PluginHost {
                 .max_memory_size(usize::try_from(config.memory_limit).unwrap_or(usize::MAX))
                 .linear_memory_keep_resident(KEEP_RESIDENT)
                 .table_keep_resident(KEEP_RESIDENT)
-                .pagemap_scan(wasmtime::Enabled::Auto);
+                .pagemap_scan(wasmtime::Enabled::Auto)
+                // Stacks are for async calls, which the host does not make;
+                // a thousand of them cost a thousand guard-page mprotects at start.
+                .total_stacks(n);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm).map_err(|e| engine_err("wasmtime configuration", &e))?;
