@@ -22,6 +22,9 @@ use std::process::{Command, Stdio};
 /// The Rust target plugins are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// Linear memory a plugin starts with, in bytes (a multiple of 64 KiB).
+const INITIAL_MEMORY: u32 = 2 << 20;
+
 /// What to build.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -143,6 +146,11 @@ pub fn build(spec: &Spec) -> Result<BTreeMap<String, PathBuf>, BuildError> {
             cmd.env_remove(key);
         }
     }
+    // Room for a plan call's heap from the start (Rust's default is the
+    // static data and the stack, 1.06 MiB): a call that has to grow its
+    // memory pays a page-table change per grow and another when its slot is
+    // reset, on every instantiation.
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", format!("-C link-arg=--initial-memory={INITIAL_MEMORY}"));
     // Diagnostics are rendered on stderr, which cargo shows when a build script fails.
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let command = describe(&cmd);
