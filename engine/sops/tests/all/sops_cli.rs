@@ -1,0 +1,122 @@
+//! The real sops CLI (the release binary, the same code Flux's
+//! kustomize-controller decrypts with) and the age CLI against what the
+//! crate writes, and the crate against what sops writes.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{self, Key, SETUP_HINT};
+
+/// `sops decrypt` of `document` as `key`, to JSON.
+fn sops_decrypt(document: &str, key: &Key) -> Result<Value, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("secret.yaml");
+    std::fs::write(&file, document).expect("write document");
+    let mut cmd = support::sops(dir.path());
+    cmd.args(["decrypt", "--input-type", "yaml", "--output-type", "json"])
+        .arg(&file)
+        .env("SOPS_AGE_KEY", key.secret());
+    let out = support::run(&mut cmd, SETUP_HINT);
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("sops prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn sops_decrypts_and_verifies_every_document_for_every_recipient() {
+    let keys = [Key::generate(), Key::generate()];
+    for manifest in [support::full_secret(), support::empty_secret()] {
+        let doc = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
+        for key in &keys {
+            let opened = sops_decrypt(&doc, key).unwrap_or_else(|e| panic!("sops refused:\n{e}\n{doc}"));
+            assert_eq!(opened, manifest, "as {}", key.recipient);
+        }
+    }
+}
+
+#[test]
+fn sops_refuses_a_document_whose_clear_part_was_altered() {
+    let key = Key::generate();
+    let doc = support::encrypt(&support::full_secret(), &[&key]);
+    let altered = doc.replace("    namespace: payments\n", "    namespace: kube-system\n");
+    let err = sops_decrypt(&altered, &key).expect_err("sops must check the MAC");
+    assert!(err.contains("MAC mismatch"), "{err}");
+}
+
+#[test]
+fn the_layout_is_the_one_sops_writes_for_the_same_manifest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = [Key::generate(), Key::generate()];
+    let manifest = support::full_secret();
+    let ours = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
+
+    let input = dir.path().join("secret.json");
+    std::fs::write(&input, serde_json::to_vec(&manifest).expect("json")).expect("write manifest");
+    let recipients = keys.iter().map(|k| k.recipient.to_string()).collect::<Vec<_>>().join(",");
+    let mut cmd = support::sops(dir.path());
+    cmd.args(["encrypt", "--input-type", "json", "--output-type", "yaml"])
+        .args(["--encrypted-regex", capstan_sops::ENCRYPTED_REGEX, "--age", &recipients])
+        .arg(&input);
+    let out = support::run(&mut cmd, SETUP_HINT);
+    support::expect_success(&cmd, &out);
+    let theirs = String::from_utf8(out.stdout).expect("utf-8");
+    // Only the timestamp may differ once ciphertexts are set aside.
+    let stamp = regex::Regex::new(r#"lastmodified: "[^"]*""#).expect("regex");
+    let normal = |doc: &str| stamp.replace(&support::normalise(doc), "lastmodified: …").into_owned();
+    assert_eq!(normal(&ours), normal(&theirs), "ours:\n{ours}\nsops:\n{theirs}");
+}
+
+#[test]
+fn the_crate_decrypts_what_sops_writes_under_the_sops_yaml_it_generates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = [Key::generate(), Key::generate()];
+    let recipients: Vec<_> = keys.iter().map(|k| k.recipient.clone()).collect();
+    let config = capstan_sops::sops_config(r"(^|/)secret-[^/]*\.yaml$", &recipients);
+    std::fs::write(dir.path().join(".sops.yaml"), &config).expect("write .sops.yaml");
+    let manifest = support::full_secret();
+    // JSON is YAML: sops reads the file as YAML by its name.
+    let plain = serde_json::to_vec(&manifest).expect("json");
+    std::fs::write(dir.path().join("secret-db.yaml"), &plain).expect("write");
+    std::fs::write(dir.path().join("deployment-db.yaml"), &plain).expect("write");
+
+    let mut cmd = support::sops(dir.path());
+    cmd.args(["encrypt", "secret-db.yaml"]);
+    let out = support::run(&mut cmd, SETUP_HINT);
+    support::expect_success(&cmd, &out);
+    let written = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(written.contains("encrypted_regex: ^(data|stringData)$"), "{config}\n{written}");
+    for key in &keys {
+        let opened = capstan_sops::decrypt(written.as_bytes(), std::slice::from_ref(&key.identity))
+            .unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(opened.manifest.expose(), &manifest);
+        assert_eq!(opened.recipients.len(), 2);
+    }
+
+    let mut cmd = support::sops(dir.path());
+    cmd.args(["encrypt", "deployment-db.yaml"]);
+    let out = support::run(&mut cmd, SETUP_HINT);
+    assert!(!out.status.success(), "{config}: a file outside the path regex has no creation rule");
+}
+
+#[test]
+fn the_age_cli_opens_each_data_key_stanza() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = [Key::generate(), Key::generate()];
+    let doc = support::encrypt(&support::full_secret(), &keys.iter().collect::<Vec<_>>());
+    let parsed: serde_norway::Value = serde_norway::from_str(&doc).expect("yaml");
+    let stanzas = parsed["sops"]["age"].as_sequence().expect("age stanzas");
+    assert_eq!(stanzas.len(), keys.len());
+    for (stanza, key) in stanzas.iter().zip(&keys) {
+        assert_eq!(stanza["recipient"].as_str(), Some(key.recipient.to_string().as_str()));
+        let file = dir.path().join("stanza.age");
+        std::fs::write(&file, stanza["enc"].as_str().expect("enc")).expect("write stanza");
+        let mut cmd = Command::new("age");
+        cmd.arg("-d").arg("-i").arg(key.file(dir.path(), "key.txt")).arg(&file);
+        let out = support::run(&mut cmd, SETUP_HINT);
+        support::expect_success(&cmd, &out);
+        assert_eq!(out.stdout.len(), 32, "the stanza holds SOPS's 32-byte data key");
+    }
+}
