@@ -43,8 +43,12 @@ fn decrypt_gives_back_the_exact_manifest_with_every_recipient() {
     let keys = [Key::generate(), Key::generate(), Key::generate()];
     let manifest = support::full_secret();
     let doc = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
+    let typed = support::typed_secret();
+    let typed_doc = support::encrypt(&typed, &keys.iter().collect::<Vec<_>>());
     for key in &keys {
-        let opened = decrypt(doc.as_bytes(), std::slice::from_ref(&key.identity)).expect("decrypt");
+        let ids = std::slice::from_ref(&key.identity);
+        assert_eq!(decrypt(typed_doc.as_bytes(), ids).expect("decrypt").manifest.expose(), &typed);
+        let opened = decrypt(doc.as_bytes(), ids).expect("decrypt");
         assert_eq!(opened.manifest.expose(), &manifest);
         assert_eq!(opened.recipients, keys.iter().map(|k| k.recipient.to_string()).collect::<Vec<_>>());
         assert_eq!(opened.last_modified, "2026-12-06T13:41:51Z");

@@ -49,7 +49,7 @@ fn sops_age_decrypts_binary_data_to_the_same_bytes() {
 }
 
 #[test]
-fn sops_age_reads_documents_with_nothing_or_only_strings_to_decrypt() {
+fn sops_age_reads_documents_with_nothing_only_strings_or_typed_values_to_decrypt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = Key::generate();
     let string_data_only = json!({
@@ -58,7 +58,7 @@ fn sops_age_reads_documents_with_nothing_or_only_strings_to_decrypt() {
         "metadata": {"name": "only-strings"},
         "stringData": {"url": "postgres://app:pässwörd@db:5432/app?sslmode=require", "blank": ""}
     });
-    for manifest in [support::empty_secret(), string_data_only] {
+    for manifest in [support::empty_secret(), string_data_only, support::typed_secret()] {
         let doc = support::encrypt(&manifest, &[&key]);
         assert_eq!(sops_age_decrypt(dir.path(), &doc, &key), manifest);
     }

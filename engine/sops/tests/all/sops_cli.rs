@@ -28,7 +28,7 @@ fn sops_decrypt(document: &str, key: &Key) -> Result<Value, String> {
 #[test]
 fn sops_decrypts_and_verifies_every_document_for_every_recipient() {
     let keys = [Key::generate(), Key::generate()];
-    for manifest in [support::full_secret(), support::empty_secret()] {
+    for manifest in [support::full_secret(), support::typed_secret(), support::empty_secret()] {
         let doc = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
         for key in &keys {
             let opened = sops_decrypt(&doc, key).unwrap_or_else(|e| panic!("sops refused:\n{e}\n{doc}"));
@@ -48,16 +48,23 @@ fn sops_refuses_a_document_whose_clear_part_was_altered() {
 
 #[test]
 fn the_layout_is_the_one_sops_writes_for_the_same_manifest() {
+    for manifest in [support::full_secret(), support::typed_secret()] {
+        same_layout_as_sops(&manifest);
+    }
+}
+
+fn same_layout_as_sops(manifest: &Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = [Key::generate(), Key::generate()];
-    let manifest = support::full_secret();
-    let ours = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
+    let ours = support::encrypt(manifest, &keys.iter().collect::<Vec<_>>());
 
     let input = dir.path().join("secret.json");
-    std::fs::write(&input, serde_json::to_vec(&manifest).expect("json")).expect("write manifest");
+    std::fs::write(&input, serde_json::to_vec(manifest).expect("json")).expect("write manifest");
     let recipients = keys.iter().map(|k| k.recipient.to_string()).collect::<Vec<_>>().join(",");
     let mut cmd = support::sops(dir.path());
-    cmd.args(["encrypt", "--input-type", "json", "--output-type", "yaml"])
+    // JSON is YAML; read as YAML, integers stay integers (sops's JSON
+    // reader would make them floats).
+    cmd.args(["encrypt", "--input-type", "yaml", "--output-type", "yaml"])
         .args(["--encrypted-regex", capstan_sops::ENCRYPTED_REGEX, "--age", &recipients])
         .arg(&input);
     let out = support::run(&mut cmd, SETUP_HINT);

@@ -80,6 +80,32 @@ pub fn full_secret() -> Value {
     })
 }
 
+/// Lists in clear and non-string values in both parts: SOPS hashes and
+/// types each (`True`/`False`, decimal ints, shortest floats, nulls skipped).
+pub fn typed_secret() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "typed",
+            "generation": 3,
+            "finalizers": ["capstan.dev/keep", "kubernetes"],
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "controller": true}],
+            "deletionGracePeriodSeconds": null
+        },
+        "stringData": {
+            "port": 5432,
+            "negative": -7,
+            "ratio": 0.25,
+            "enabled": true,
+            "disabled": false,
+            "unset": null,
+            "hosts": ["db-0", "db-1"],
+            "nested": {"user": "app", "tls": {"mode": "verify-full"}}
+        }
+    })
+}
+
 /// A Secret with nothing to encrypt.
 pub fn empty_secret() -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nothing", "namespace": "default"}, "type": "Opaque"})
