@@ -16,26 +16,34 @@ const INDENT: usize = 4;
 
 /// Writes the top-level mapping `entries`, one `key: value` per line.
 pub(crate) fn write_mapping(out: &mut String, entries: &[(String, Node)]) {
-    mapping(out, entries, 0, false);
+    mapping(out, entries, 0, 0, false);
 }
 
-/// `entries` at column `indent`; when `inline`, the first key follows a
-/// `- ` already written on the current line.
-fn mapping(out: &mut String, entries: &[(String, Node)], indent: usize, inline: bool) {
+/// `entries` with keys at column `key_col` and their nested content at
+/// `base + INDENT`. A mapping that opens a list item (`- key: …`, first key
+/// already after the `- ` when `inline`) has its keys two columns right of
+/// `base`, the list's column, as SOPS's encoder lays it out.
+fn mapping(out: &mut String, entries: &[(String, Node)], key_col: usize, base: usize, inline: bool) {
     for (i, (key, value)) in entries.iter().enumerate() {
         if !(inline && i == 0) {
-            pad(out, indent);
+            pad(out, key_col);
         }
         out.push_str(&scalar_text(key));
         out.push(':');
         match value {
             Node::Map(children) if !children.is_empty() => {
                 out.push('\n');
-                mapping(out, children, indent + INDENT, false);
+                mapping(out, children, base + INDENT, base + INDENT, false);
             }
             Node::Seq(items) if !items.is_empty() => {
                 out.push('\n');
-                sequence(out, items, indent + INDENT, false);
+                sequence(out, items, base + INDENT, false);
+            }
+            // An indentation indicator counts from the key's column, which
+            // is where the content sits only when the keys are at `base`.
+            Node::Str(s) if literal_ok(s, key_col == base) => {
+                out.push(' ');
+                literal(out, s, base + INDENT);
             }
             leaf => {
                 out.push(' ');
@@ -46,21 +54,64 @@ fn mapping(out: &mut String, entries: &[(String, Node)], indent: usize, inline: 
     }
 }
 
-/// `items` as `- item` lines at column `indent`.
-fn sequence(out: &mut String, items: &[Node], indent: usize, inline: bool) {
+/// `items` as `- item` lines at column `col`.
+fn sequence(out: &mut String, items: &[Node], col: usize, inline: bool) {
     for (i, item) in items.iter().enumerate() {
         if !(inline && i == 0) {
-            pad(out, indent);
+            pad(out, col);
         }
         out.push_str("- ");
         match item {
-            Node::Map(children) if !children.is_empty() => mapping(out, children, indent + 2, true),
-            Node::Seq(nested) if !nested.is_empty() => sequence(out, nested, indent + 2, true),
+            Node::Map(children) if !children.is_empty() => mapping(out, children, col + 2, col, true),
+            Node::Seq(nested) if !nested.is_empty() => sequence(out, nested, col + 2, true),
+            Node::Str(s) if literal_ok(s, false) => literal(out, s, col + 2),
             leaf => {
                 out.push_str(&leaf_text(leaf));
                 out.push('\n');
             }
         }
+    }
+}
+
+/// Whether a multi-line string goes in a literal block (`|`), as SOPS
+/// writes multi-line strings, and reads back unchanged from one. Not when a
+/// line ends in a space or a character needs an escape; a string starting
+/// with a space or a line break needs an indentation indicator, written
+/// only where `indicator_ok`.
+fn literal_ok(s: &str, indicator_ok: bool) -> bool {
+    s.contains('\n')
+        && !s.ends_with(' ')
+        && !s.contains(" \n")
+        && !s.chars().any(|c| c != '\n' && c != '\t' && needs_escape(c))
+        && (indicator_ok || !s.starts_with([' ', '\n']))
+}
+
+/// `s` as a literal block whose lines sit at column `content_col`: the
+/// header (indentation indicator, chomping) then the lines, empty lines bare.
+fn literal(out: &mut String, s: &str, content_col: usize) {
+    out.push('|');
+    if s.starts_with([' ', '\n']) {
+        let _ = write!(out, "{INDENT}");
+    }
+    let body = match s.strip_suffix('\n') {
+        // More than one final line break: keep them all.
+        Some(rest) if rest.is_empty() || rest.ends_with('\n') => {
+            out.push('+');
+            rest
+        }
+        Some(rest) => rest,
+        None => {
+            out.push('-');
+            s
+        }
+    };
+    out.push('\n');
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            pad(out, content_col);
+            out.push_str(line);
+        }
+        out.push('\n');
     }
 }
 
@@ -113,7 +164,11 @@ fn plain_ok(s: &str) -> bool {
         return false;
     };
     let last = s.chars().next_back().unwrap_or(first);
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) || first.is_whitespace() || last.is_whitespace() {
+    if ",[]{}#&*!|>'\"%@`".contains(first) || first.is_whitespace() || last.is_whitespace() {
+        return false;
+    }
+    // `-`, `?` and `:` start a plain scalar only when glued to what follows.
+    if "-?:".contains(first) && s.chars().nth(1).is_none_or(char::is_whitespace) {
         return false;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
@@ -224,6 +279,34 @@ mod tests {
         assert_eq!(scalar_text(" it's"), "' it''s'");
         assert_eq!(scalar_text("line\n\"two\"\\"), "\"line\\n\\\"two\\\"\\\\\"");
         assert_eq!(scalar_text("héllo ✓"), "héllo ✓");
+        assert_eq!(scalar_text("-a"), "-a");
+        assert_eq!(scalar_text("- a"), "'- a'");
+        assert_eq!(scalar_text("-"), "'-'");
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks_with_sops_chomping() {
+        let doc = vec![
+            ("clip".to_owned(), Node::Str("a\nb\n".to_owned())),
+            ("strip".to_owned(), Node::Str("a\n\n  b".to_owned())),
+            ("keep".to_owned(), Node::Str("a\n\n".to_owned())),
+            ("lead".to_owned(), Node::Str(" a\nb\n".to_owned())),
+            ("trailing-space".to_owned(), Node::Str("a \nb\n".to_owned())),
+            ("l".to_owned(), Node::Seq(vec![Node::Str(" a\n".to_owned()), Node::Str("c\nd".to_owned())])),
+        ];
+        let mut out = String::new();
+        write_mapping(&mut out, &doc);
+        assert_eq!(
+            out,
+            "clip: |\n    a\n    b\nstrip: |-\n    a\n\n      b\nkeep: |+\n    a\n\nlead: |4\n     a\n    b\n\
+             trailing-space: \"a \\nb\\n\"\nl:\n    - \" a\\n\"\n    - |-\n      c\n      d\n"
+        );
+        let back: serde_norway::Value = serde_norway::from_str(&out).expect("yaml");
+        for (key, value) in &doc {
+            if let Node::Str(s) = value {
+                assert_eq!(back[key.as_str()].as_str(), Some(s.as_str()), "{key}");
+            }
+        }
     }
 
     #[test]

@@ -43,11 +43,14 @@ fn decrypt_gives_back_the_exact_manifest_with_every_recipient() {
     let keys = [Key::generate(), Key::generate(), Key::generate()];
     let manifest = support::full_secret();
     let doc = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
-    let typed = support::typed_secret();
-    let typed_doc = support::encrypt(&typed, &keys.iter().collect::<Vec<_>>());
+    let others = [support::typed_secret(), support::shapes_secret()];
+    let other_docs: Vec<_> =
+        others.iter().map(|m| support::encrypt(m, &keys.iter().collect::<Vec<_>>())).collect();
     for key in &keys {
         let ids = std::slice::from_ref(&key.identity);
-        assert_eq!(decrypt(typed_doc.as_bytes(), ids).expect("decrypt").manifest.expose(), &typed);
+        for (other, other_doc) in others.iter().zip(&other_docs) {
+            assert_eq!(decrypt(other_doc.as_bytes(), ids).expect("decrypt").manifest.expose(), other);
+        }
         let opened = decrypt(doc.as_bytes(), ids).expect("decrypt");
         assert_eq!(opened.manifest.expose(), &manifest);
         assert_eq!(opened.recipients, keys.iter().map(|k| k.recipient.to_string()).collect::<Vec<_>>());

@@ -58,7 +58,9 @@ fn sops_age_reads_documents_with_nothing_only_strings_or_typed_values_to_decrypt
         "metadata": {"name": "only-strings"},
         "stringData": {"url": "postgres://app:pässwörd@db:5432/app?sslmode=require", "blank": ""}
     });
-    for manifest in [support::empty_secret(), string_data_only, support::typed_secret()] {
+    for manifest in
+        [support::empty_secret(), string_data_only, support::typed_secret(), support::shapes_secret()]
+    {
         let doc = support::encrypt(&manifest, &[&key]);
         assert_eq!(sops_age_decrypt(dir.path(), &doc, &key), manifest);
     }

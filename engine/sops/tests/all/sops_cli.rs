@@ -28,7 +28,9 @@ fn sops_decrypt(document: &str, key: &Key) -> Result<Value, String> {
 #[test]
 fn sops_decrypts_and_verifies_every_document_for_every_recipient() {
     let keys = [Key::generate(), Key::generate()];
-    for manifest in [support::full_secret(), support::typed_secret(), support::empty_secret()] {
+    for manifest in
+        [support::full_secret(), support::typed_secret(), support::shapes_secret(), support::empty_secret()]
+    {
         let doc = support::encrypt(&manifest, &keys.iter().collect::<Vec<_>>());
         for key in &keys {
             let opened = sops_decrypt(&doc, key).unwrap_or_else(|e| panic!("sops refused:\n{e}\n{doc}"));
@@ -48,7 +50,7 @@ fn sops_refuses_a_document_whose_clear_part_was_altered() {
 
 #[test]
 fn the_layout_is_the_one_sops_writes_for_the_same_manifest() {
-    for manifest in [support::full_secret(), support::typed_secret()] {
+    for manifest in [support::full_secret(), support::typed_secret(), support::shapes_secret()] {
         same_layout_as_sops(&manifest);
     }
 }

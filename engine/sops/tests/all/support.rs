@@ -106,6 +106,87 @@ pub fn typed_secret() -> Value {
     })
 }
 
+/// Strings YAML writers must take care with: indicators, words and numbers
+/// YAML would retype, edge spaces, and multi-line text of every chomping.
+pub fn tricky_strings() -> Value {
+    let strings = [
+        "-a",
+        "- a",
+        "?a",
+        ":a",
+        "a:b",
+        "it's",
+        "say \"hi\"",
+        "#x",
+        "&a",
+        "*a",
+        "!a",
+        "%a",
+        "@a",
+        "`a",
+        "[a",
+        "~",
+        "yes",
+        "Off",
+        ".inf",
+        ".NaN",
+        "1e3",
+        "-1",
+        "+1",
+        "1:20",
+        "0",
+        "0o17",
+        "0x1F",
+        "1.",
+        "1_000",
+        "10.0.0.1",
+        "1.2.3",
+        "v1.2",
+        "2026-01-01",
+        "2026-01-01T00:00:00Z",
+        " a",
+        "a ",
+        "a #b",
+        "a\tb",
+        "a\nb\n",
+        "p\nq",
+        "x\n\n",
+        " sp\nx\n",
+        "\nx\n",
+        "a\n\n  b\nc\n",
+        "tab\tin\nlines\n",
+        "a \nb\n",
+        "a\r\nb\n",
+        "é\nü\n",
+        "",
+    ];
+    Value::Object(strings.iter().enumerate().map(|(i, s)| (format!("s{i:02}"), json!(s))).collect())
+}
+
+/// Every tricky string in clear (annotations, nested in lists and list
+/// items) and encrypted (`stringData`). Not here: a multi-line string
+/// starting with a space directly in a list item, where the crate
+/// double-quotes rather than copy SOPS's indentation indicator.
+pub fn shapes_secret() -> Value {
+    let strings = tricky_strings();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "shapes",
+            "annotations": strings,
+            "shapes": [
+                {"a": {"b": "c", "m": "x\ny\n", "lead": " x\n"}, "l2": ["d", {"e": "f\ng\n"}], "g": []},
+                [["h", "i\nj\n"], "k"],
+                {},
+                [],
+                "multi\nline"
+            ]
+        },
+        "stringData": strings
+    })
+}
+
 /// A Secret with nothing to encrypt.
 pub fn empty_secret() -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nothing", "namespace": "default"}, "type": "Opaque"})
