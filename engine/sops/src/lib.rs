@@ -12,6 +12,25 @@
 //! manifest, so an unchanged Secret's file is left byte-for-byte alone.
 //! [`sops_config`] writes the `.sops.yaml` for the output root.
 //!
+//! ```
+//! # fn main() -> Result<(), capstan_sops::SopsError> {
+//! let key = age::x25519::Identity::generate();
+//! let secret = serde_json::json!({
+//!     "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+//!     "stringData": {"password": "hunter2"},
+//! });
+//! let now = std::time::SystemTime::now();
+//! let document = capstan_sops::encrypt(&secret, &[key.to_public()], now)?;
+//! assert!(document.contains("    name: db\n") && !document.contains("hunter2"));
+//!
+//! let opened = capstan_sops::decrypt(document.as_bytes(), std::slice::from_ref(&key))?;
+//! assert_eq!(opened.manifest.expose(), &secret);
+//! // A re-render with the same values keeps the file as it is.
+//! assert!(capstan_sops::unchanged(document.as_bytes(), &secret, &[key.to_public()], &[key])?);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! This crate does no I/O, reads no environment and holds no global state:
 //! callers hand in recipients, identities, the time and the bytes of a file.
 //! It writes documents for age recipients only (no KMS, PGP, Vault, key
