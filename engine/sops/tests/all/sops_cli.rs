@@ -129,3 +129,45 @@ fn the_age_cli_opens_each_data_key_stanza() {
         assert_eq!(out.stdout.len(), 32, "the stanza holds SOPS's 32-byte data key");
     }
 }
+
+/// A JSON value with every mapping's keys in sorted order, as Go's
+/// `encoding/json` writes a map.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[test]
+fn sops_decrypts_the_document_the_way_flux_reads_it_after_a_kustomize_build() {
+    // Flux's kustomize-controller decrypts a resource after kustomize has
+    // built (and possibly labelled) it, handing sops the resource as JSON
+    // with sorted keys and not checking the MAC. Every value must still
+    // open: its key path, not its position, is what binds it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = Key::generate();
+    let manifest = support::full_secret();
+    let doc = support::encrypt(&manifest, &[&key]);
+    let yaml: serde_norway::Value = serde_norway::from_str(&doc).expect("yaml");
+    let mut built = sorted(serde_json::to_value(yaml).expect("json"));
+    built["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] = "apps".into();
+    let file = dir.path().join("resource.json");
+    std::fs::write(&file, serde_json::to_vec(&built).expect("json")).expect("write");
+
+    let mut cmd = support::sops(dir.path());
+    cmd.args(["decrypt", "--input-type", "json", "--output-type", "json", "--ignore-mac"])
+        .arg(&file)
+        .env("SOPS_AGE_KEY", key.secret());
+    let out = support::run(&mut cmd, SETUP_HINT);
+    support::expect_success(&cmd, &out);
+    let mut expected = manifest;
+    expected["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] = "apps".into();
+    let opened: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(opened, expected);
+}
