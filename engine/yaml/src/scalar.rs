@@ -61,6 +61,11 @@ pub(crate) fn push_string(s: &str, out: &mut String) {
 /// UTF-8 bytes: every one of those starts with a byte below 0x20, 0x7f,
 /// 0xc2, 0xe2 or 0xef.
 fn needs_escape(s: &str, in_block: bool) -> bool {
+    // Printable ASCII, nearly every string of a manifest, in a pass the
+    // compiler vectorises; the byte-by-byte look below only for the rest.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return false;
+    }
     let b = s.as_bytes();
     b.iter().enumerate().any(|(i, &byte)| match byte {
         b'\n' | b'\t' => !in_block,
