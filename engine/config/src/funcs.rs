@@ -302,7 +302,9 @@ fn call_plain(
         }
         "yamlencode" => {
             a.count(1, 1)?;
-            serde_norway::to_string(&a.args[0]).map(Value::String).map_err(|e| a.err(0, e.to_string()))
+            // Capstan's one YAML writer, as the render target uses: what it
+            // writes reads back as the same value in YAML 1.1 and 1.2 readers.
+            Ok(Value::String(capstan_yaml::to_string(&a.args[0], capstan_yaml::KeyOrder::AsGiven)))
         }
         "yamldecode" => {
             a.count(1, 1)?;

@@ -296,6 +296,41 @@ inputs = {
 }
 
 #[test]
+fn yamlencode_writes_yaml_that_reads_back_as_the_same_value() {
+    // The render target's writer: keys in the object's order, YAML 1.1
+    // lookalikes quoted, floats readable as floats by every reader, text of
+    // several lines as a block and a lone line feed kept.
+    let dir = tree(&with_levels(&[(
+        "envs/dev/core/api/component.hcl",
+        r#"locals {
+  doc = { zeta = "yes", alpha = [1, 1e-7, "=", null], text = "a\nb\n", lf = "\n", nested = { on = "off" } }
+}
+
+component {
+  type   = "app"
+  plugin = "capstan/app-amqp"
+}
+
+inputs = {
+  text = yamlencode(local.doc)
+  back = yamldecode(yamlencode(local.doc))
+  doc  = local.doc
+  word = yamlencode("no")
+}
+"#,
+    )]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let c = stack.component("envs/dev/core/api").unwrap();
+    let v = c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &Value::Null).unwrap().value;
+    assert_eq!(
+        v["text"],
+        "zeta: 'yes'\nalpha:\n- 1\n- 1.0e-7\n- '='\n- null\ntext: |\n  a\n  b\nlf: \"\\n\"\nnested:\n  'on': 'off'\n"
+    );
+    assert_eq!(v["back"], v["doc"]);
+    assert_eq!(v["word"], "'no'\n");
+}
+
+#[test]
 fn a_broken_env_hcl_does_not_hide_errors_elsewhere_nor_echo_below_it() {
     let mut files = with_levels(&[
         ("envs/prod/env.hcl", "locals {\n  environment = \n}\n"),

@@ -9,8 +9,9 @@ use capstan_core::ComponentId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::RenderError;
 use crate::layout::{MARKER_FILE, is_secret, object_file_name, segment};
-use crate::{RenderError, to_yaml};
+use crate::yaml::append_yaml;
 
 pub(crate) const KUSTOMIZATION: &str = "kustomization.yaml";
 /// First line of every file capstan writes: how a file is known to be ours
@@ -207,7 +208,12 @@ pub(crate) fn component_files(
         if file == KUSTOMIZATION || !names.insert(file.clone()) {
             return Err(RenderError::DuplicateObject { component: label, file });
         }
-        let text = format!("{OBJECT_HEADER}{dir}; changes here are overwritten.\n{}", to_yaml(object)?);
+        // Sized like a typical object file, so the text rarely regrows.
+        let mut text = String::with_capacity(2048);
+        text.push_str(OBJECT_HEADER);
+        text.push_str(&dir);
+        text.push_str("; changes here are overwritten.\n");
+        append_yaml(object, &mut text);
         files.insert(
             format!("{dir}/{file}"),
             Desired { bytes: Some(text.into_bytes()), secret: is_secret(object) },
@@ -223,7 +229,8 @@ pub(crate) fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, Ren
         "kind": "Kustomization",
         "resources": resources,
     });
-    let text = format!("{KUSTOMIZATION_HEADER}{}", to_yaml(&doc)?);
+    let mut text = KUSTOMIZATION_HEADER.to_string();
+    append_yaml(&doc, &mut text);
     Ok(Desired { bytes: Some(text.into_bytes()), secret: false })
 }
 
