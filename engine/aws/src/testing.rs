@@ -73,6 +73,7 @@ impl Moto {
         }
     }
 
+    /// What moto printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
