@@ -11,11 +11,13 @@
 
 mod effects;
 pub mod inventory;
+mod outcome;
 mod plugin;
 mod secrets;
 mod sensitive;
 
 pub use effects::*;
+pub use outcome::{EffectSummary, OpOutcome, Outcome};
 pub use plugin::*;
 pub use secrets::{SecretProvider, SecretSourceError};
 pub use sensitive::{REDACTED, Sensitive, Text};

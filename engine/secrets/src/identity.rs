@@ -114,7 +114,7 @@ fn parse_identity_text(path: &Path, text: &str) -> Result<Vec<x25519::Identity>>
 /// The text of an identity file, in `age-keygen`'s layout.
 pub(crate) fn identity_file_text(keys: &[x25519::Identity]) -> String {
     let mut text = String::new();
-    let created = crate::clock::UtcTime::now().rfc3339();
+    let created = capstan_aws::clock::UtcTime::now().rfc3339();
     for key in keys {
         text.push_str(&format!("# created: {created}\n"));
         text.push_str(&format!("# public key: {}\n", key.to_public()));

@@ -50,7 +50,6 @@
 //! ([`identity_path`]). Debian's `age -d -i` reads Capstan's key files and
 //! Capstan reads `age-keygen`'s.
 
-mod clock;
 mod commands;
 mod env;
 mod error;

@@ -2,14 +2,12 @@
 //! validated against Kubernetes 1.30 and cert-manager's CRDs.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-mod support;
-
 use capstan_core::{Health, PlanError};
 use capstan_plugin_cert_manager::CertManager;
+use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_sdk::Plugin;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
 use serde_json::{Value, json};
-use support::assert_valid_manifests;
 
 // Placeholders with PEM armour: the plugin passes them through, it does not parse them.
 const CA_CERT: &str = "-----BEGIN CERTIFICATE-----\nTEST-ONLY-CA-CERT\n-----END CERTIFICATE-----\n";

@@ -3,13 +3,11 @@
 //! and Dapr's CRDs.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-mod support;
-
 use capstan_core::PlanError;
 use capstan_plugin_dapr::Dapr;
+use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
 use serde_json::{Value, json};
-use support::assert_valid_manifests;
 
 const APPS: [&str; 2] = ["oob-consent", "oob-payments"];
 

@@ -3,13 +3,11 @@
 //! rendered object validated against the Kubernetes 1.30 schemas.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-mod support;
-
 use capstan_core::PlanError;
 use capstan_plugin_logs_fluent_bit::FluentBit;
+use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, container_env};
 use serde_json::{Value, json};
-use support::assert_valid_manifests;
 
 const TOKEN: &str = "hec-0f1e2d3c-not-a-real-token";
 

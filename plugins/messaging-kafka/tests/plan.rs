@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod support;
+use capstan_plugin_testsupport as support;
 
 use capstan_plugin_messaging_kafka::MessagingKafka;
 use capstan_sdk::prelude::*;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod support;
+use capstan_plugin_testsupport as support;
 
 use capstan_plugin_messaging_rabbitmq::MessagingRabbitmq;
 use capstan_sdk::capstan_core::AmqpOp;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod support;
+use capstan_plugin_testsupport as support;
 
 use capstan_plugin_postgres_cloudnative_pg::PostgresCloudNativePg;
 use capstan_sdk::prelude::*;

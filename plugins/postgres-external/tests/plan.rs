@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-mod support;
+use capstan_plugin_testsupport as support;
 
 use capstan_plugin_postgres_external::PostgresExternal;
 use capstan_sdk::capstan_core::{SqlOp, SqlRole};

@@ -5,10 +5,10 @@
 mod support;
 
 use capstan_core::PlanError;
+use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_plugin_waf_ingress_nginx::IngressNginxWaf;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
 use serde_json::{Value, json};
-use support::assert_valid_manifests;
 
 fn call(inputs: Value) -> PlanCall {
     PlanCall::new(inputs).component("production", "ingress-nginx", "waf")

@@ -19,8 +19,8 @@
 //! Vhosts, users and permissions cannot be managed over AMQP 0-9-1, so every
 //! op goes through RabbitMQ's management HTTP API (the `rabbitmq_management`
 //! plugin): one GET to look, then a PUT or POST only for what differs. Each op
-//! reports `created`, `changed` or `unchanged`, so a second apply of the same
-//! plan changes nothing and says so.
+//! reports `created`, `changed` or `unchanged` (a [`capstan_core::OpOutcome`]),
+//! so a second apply of the same plan changes nothing and says so.
 //!
 //! A user's password never leaves this crate in clear, not even towards the
 //! broker: it is sent as a salted SHA-256 hash computed here (the broker's own
@@ -41,5 +41,5 @@ mod password;
 
 pub use connection::AmqpConnection;
 pub use error::AmqpError;
-pub use executor::{AmqpExecutor, AmqpSummary, OpOutcome, Outcome};
+pub use executor::AmqpExecutor;
 pub use password::{hash_password, password_matches};

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use capstan_core::{AmqpBinding, AmqpExchange, AmqpOp, AmqpPermission, AmqpQueue, AmqpUser};
+use capstan_core::{AmqpBinding, AmqpExchange, AmqpOp, AmqpPermission, AmqpQueue, AmqpUser, OpOutcome};
 use serde_json::{Map, Value, json};
 
+use crate::AmqpError;
 use crate::api::{Api, Ctx};
 use crate::password::{self, hash_password, password_matches};
-use crate::{AmqpError, OpOutcome, Outcome};
 
 pub(crate) async fn run(api: &Api, effect: &str, op: &AmqpOp) -> Result<OpOutcome, AmqpError> {
     match op {
@@ -22,15 +22,6 @@ pub(crate) async fn run(api: &Api, effect: &str, op: &AmqpOp) -> Result<OpOutcom
 
 fn ctx<'e>(api: &Api, effect: &'e str, op: &str, subject: &str) -> Ctx<'e> {
     Ctx { effect, op: format!("{op} {subject}"), target: api.connection().target() }
-}
-
-fn report(op: &'static str, subject: String, outcome: Outcome, changes: Vec<String>) -> OpOutcome {
-    OpOutcome { op, subject, outcome, changes }
-}
-
-fn changed_or_not(op: &'static str, subject: String, changes: Vec<String>) -> OpOutcome {
-    let outcome = if changes.is_empty() { Outcome::Unchanged } else { Outcome::Changed };
-    report(op, subject, outcome, changes)
 }
 
 fn name(ctx: &Ctx<'_>, what: &str, value: &str) -> Result<(), AmqpError> {
@@ -54,10 +45,10 @@ async fn ensure_vhost(api: &Api, effect: &str, vhost: &str) -> Result<OpOutcome,
     let ctx = ctx(api, effect, "ensure-vhost", vhost);
     name(&ctx, "the vhost", vhost)?;
     if api.get(&ctx, &["vhosts", vhost]).await?.is_some() {
-        return Ok(report("ensure-vhost", vhost.to_string(), Outcome::Unchanged, vec![]));
+        return Ok(OpOutcome::unchanged("ensure-vhost", vhost));
     }
     api.put(&ctx, &["vhosts", vhost], &json!({})).await?;
-    Ok(report("ensure-vhost", vhost.to_string(), Outcome::Created, vec![]))
+    Ok(OpOutcome::created("ensure-vhost", vhost))
 }
 
 fn tags_of(user: &Value) -> BTreeSet<String> {
@@ -92,7 +83,7 @@ async fn ensure_user(api: &Api, effect: &str, user: &AmqpUser) -> Result<OpOutco
     let Some(existing) = api.get(&ctx, &["users", &user.name]).await? else {
         // The hash, not the password, goes to the broker.
         api.put(&ctx, &["users", &user.name], &new_hash()).await?;
-        return Ok(report("ensure-user", user.name.clone(), Outcome::Created, vec![]));
+        return Ok(OpOutcome::created("ensure-user", &user.name));
     };
     let stored = existing["password_hash"].as_str().unwrap_or_default();
     let algorithm = existing["hashing_algorithm"].as_str().unwrap_or(password::SHA256);
@@ -115,7 +106,7 @@ async fn ensure_user(api: &Api, effect: &str, user: &AmqpUser) -> Result<OpOutco
     if !changes.is_empty() {
         api.put(&ctx, &["users", &user.name], &body).await?;
     }
-    Ok(changed_or_not("ensure-user", user.name.clone(), changes))
+    Ok(OpOutcome::corrected("ensure-user", &user.name, changes))
 }
 
 async fn ensure_permission(api: &Api, effect: &str, p: &AmqpPermission) -> Result<OpOutcome, AmqpError> {
@@ -128,7 +119,7 @@ async fn ensure_permission(api: &Api, effect: &str, p: &AmqpPermission) -> Resul
     let segments = ["permissions", p.vhost.as_str(), p.user.as_str()];
     let Some(existing) = api.get(&ctx, &segments).await? else {
         api.put(&ctx, &segments, &body).await?;
-        return Ok(report("ensure-permission", subject, Outcome::Created, vec![]));
+        return Ok(OpOutcome::created("ensure-permission", subject));
     };
     let changes: Vec<String> = wanted
         .iter()
@@ -140,7 +131,7 @@ async fn ensure_permission(api: &Api, effect: &str, p: &AmqpPermission) -> Resul
     if !changes.is_empty() {
         api.put(&ctx, &segments, &body).await?;
     }
-    Ok(changed_or_not("ensure-permission", subject, changes))
+    Ok(OpOutcome::corrected("ensure-permission", subject, changes))
 }
 
 async fn ensure_exchange(api: &Api, effect: &str, x: &AmqpExchange) -> Result<OpOutcome, AmqpError> {
@@ -153,7 +144,7 @@ async fn ensure_exchange(api: &Api, effect: &str, x: &AmqpExchange) -> Result<Op
     let Some(existing) = api.get(&ctx, &segments).await? else {
         let body = json!({ "type": x.kind, "durable": x.durable, "auto_delete": false, "internal": false, "arguments": {} });
         api.put(&ctx, &segments, &body).await?;
-        return Ok(report("ensure-exchange", subject, Outcome::Created, vec![]));
+        return Ok(OpOutcome::created("ensure-exchange", subject));
     };
     let mut differences = Vec::new();
     let kind = existing["type"].as_str().unwrap_or_default();
@@ -170,7 +161,7 @@ async fn ensure_exchange(api: &Api, effect: &str, x: &AmqpExchange) -> Result<Op
             differences.join("; ")
         )));
     }
-    Ok(report("ensure-exchange", subject, Outcome::Unchanged, vec![]))
+    Ok(OpOutcome::unchanged("ensure-exchange", subject))
 }
 
 async fn ensure_queue(api: &Api, effect: &str, q: &AmqpQueue) -> Result<OpOutcome, AmqpError> {
@@ -187,7 +178,7 @@ async fn ensure_queue(api: &Api, effect: &str, q: &AmqpQueue) -> Result<OpOutcom
     let Some(existing) = api.get(&ctx, &segments).await? else {
         let body = json!({ "durable": q.durable, "auto_delete": false, "arguments": declared });
         api.put(&ctx, &segments, &body).await?;
-        return Ok(report("ensure-queue", subject, Outcome::Created, vec![]));
+        return Ok(OpOutcome::created("ensure-queue", subject));
     };
     let mut differences = queue_differences(&declared, &existing);
     if existing["durable"].as_bool() != Some(q.durable) {
@@ -204,7 +195,7 @@ async fn ensure_queue(api: &Api, effect: &str, q: &AmqpQueue) -> Result<OpOutcom
             differences.join("; ")
         )));
     }
-    Ok(report("ensure-queue", subject, Outcome::Unchanged, vec![]))
+    Ok(OpOutcome::unchanged("ensure-queue", subject))
 }
 
 /// How the declared arguments differ from an existing queue's. The queue
@@ -258,10 +249,10 @@ async fn ensure_binding(api: &Api, effect: &str, b: &AmqpBinding) -> Result<OpOu
         })
     });
     if bound {
-        return Ok(report("ensure-binding", subject, Outcome::Unchanged, vec![]));
+        return Ok(OpOutcome::unchanged("ensure-binding", subject));
     }
     api.post(&ctx, &segments, &json!({ "routing_key": b.routing_key, "arguments": {} })).await?;
-    Ok(report("ensure-binding", subject, Outcome::Created, vec![]))
+    Ok(OpOutcome::created("ensure-binding", subject))
 }
 
 #[cfg(test)]

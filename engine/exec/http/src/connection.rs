@@ -1,7 +1,7 @@
 //! The operator's `connection "aws" { type = "aws" … }` block: where HTTP
 //! effects go and as whom, for one environment. Every attribute is
 //! optional; what is not set comes from the AWS environment variables and
-//! profile ([`crate::aws_config`]).
+//! profile ([`capstan_aws::settings`]).
 //!
 //! ```hcl
 //! connection "aws" {

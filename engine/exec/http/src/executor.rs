@@ -4,16 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use capstan_aws::EnvVars;
+use capstan_aws::settings::{self, AwsCredentials};
+use capstan_aws::transport::{self, Reply, SendError, SignedCall};
 use capstan_core::{Effect, EffectKind, HttpCall, Text};
 use serde_json::{Value, json};
 
 use crate::adopt;
-use crate::aws_config::{self, AwsCredentials};
 use crate::connection::AwsConnection;
-use crate::env::EnvVars;
 use crate::error::HttpError;
 use crate::services::{self, Service};
-use crate::transport::{self, Reply, SendError, SignedCall};
 
 /// Long enough for a slow control-plane call, short enough that an
 /// unreachable endpoint fails an apply promptly.
@@ -84,29 +84,24 @@ impl HttpExecutor {
                 session_token: session_token.clone(),
             },
             _ => match profile {
-                Some(p) => aws_config::profile_credentials(env, p).map_err(config)?,
-                None => aws_config::credentials(env).map_err(config)?,
+                Some(p) => settings::profile_credentials(env, p).map_err(config)?,
+                None => settings::credentials(env).map_err(config)?,
             },
         };
         let region = match (connection.and_then(|c| c.region.clone()), profile) {
             (Some(r), _) => r,
-            (None, Some(p)) => env
-                .var("AWS_REGION")
-                .or_else(|| env.var("AWS_DEFAULT_REGION"))
-                .map(str::to_owned)
-                .or_else(|| aws_config::profile_region(env, p))
-                .ok_or_else(|| {
-                    config(format!("no AWS region: set `region`, AWS_REGION or a region in profile `{p}`"))
-                })?,
-            (None, None) => aws_config::region(env).map_err(config)?,
+            (None, Some(p)) => settings::region_in_profile(env, p).ok_or_else(|| {
+                config(format!("no AWS region: set `region`, AWS_REGION or a region in profile `{p}`"))
+            })?,
+            (None, None) => settings::region(env).map_err(config)?,
         };
         let endpoints = services::EFFECT_SERVICES
             .iter()
             .map(|s| {
                 let url = connection
                     .and_then(|c| c.endpoints.get(s.name).or(c.endpoint.as_ref()).cloned())
-                    .or_else(|| aws_config::endpoint_override(env, s.env_suffix))
-                    .unwrap_or_else(|| aws_config::public_endpoint(s.name, &region));
+                    .or_else(|| settings::endpoint_override(env, s.env_suffix))
+                    .unwrap_or_else(|| settings::public_endpoint(s.name, &region));
                 (s.name, url)
             })
             .collect();

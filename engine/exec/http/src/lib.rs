@@ -8,11 +8,11 @@
 //! credentials, the region or the endpoint: [`HttpExecutor`] finds them in an
 //! `aws` connection block of the operator's configuration
 //! ([`AwsConnection`]) and in the usual AWS environment variables and
-//! profile files ([`aws_config`]), signs the request and sends it. The
+//! profile files (`capstan_aws::settings`), signs the request and sends it. The
 //! response body is the effect's result, handed back to the plugin (a queue
 //! URL, a WebACL ARN).
 //!
-//! Deny by default: only the services in [`services`] are reachable, a call
+//! Deny by default: only the services in `services.rs` are reachable, a call
 //! may only use its own service's API, and a plugin cannot set the headers
 //! that carry identity (`Authorization`, `X-Amz-Security-Token`, `Host`, …).
 //! A create call that AWS refuses because the resource already exists is
@@ -21,8 +21,11 @@
 //! name the effect, the service and the AWS error code and message, never
 //! credentials or signed headers.
 //!
-//! It also holds the AWS pieces `capstan-secrets` shares (SigV4, the
-//! environment/profile chain, the UTC clock, the TLS client set-up).
+//! SigV4, the AWS settings chain, the clock and the TLS client are
+//! `capstan-aws`'s, shared with `capstan-secrets`; this crate adds what is
+//! particular to effects: the `aws` connection block, which services a
+//! plugin may call, the checks on a declared call and the adoption of
+//! existing resources.
 //!
 //! It does not decide whether an effect needs to run (the planner compares
 //! effect digests in state), does not read the process environment itself
@@ -30,21 +33,15 @@
 //! `credential_process` or instance-metadata credentials.
 
 mod adopt;
-pub mod aws_config;
-pub mod clock;
 mod connection;
-mod env;
 mod error;
 mod executor;
-pub mod services;
-pub mod sigv4;
-pub mod transport;
+mod services;
 
+pub use capstan_aws::EnvVars;
+/// A real `moto_server` for tests (feature `moto`): `capstan-aws`'s.
 #[cfg(feature = "moto")]
-pub mod testing;
-
-pub use aws_config::AwsCredentials;
+pub use capstan_aws::testing;
 pub use connection::{AwsConnection, CONNECTION_NAME, CONNECTION_TYPE};
-pub use env::EnvVars;
 pub use error::HttpError;
 pub use executor::{DEFAULT_TIMEOUT, HttpExecutor};

@@ -1,9 +1,9 @@
 //! A synchronous face for callers on plain threads (the planner's worker
 //! pool calls effect runners synchronously).
 
-use capstan_core::{Effect, EffectResult, SqlOp};
+use capstan_core::{Effect, EffectResult, EffectSummary, SqlOp};
 
-use crate::{SqlError, SqlExecutor, SqlSummary};
+use crate::{SqlError, SqlExecutor};
 
 /// [`SqlExecutor`] with its own small tokio runtime, callable from any
 /// number of plain threads at once.
@@ -34,7 +34,7 @@ impl BlockingSqlExecutor {
         &self.inner
     }
 
-    pub fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<SqlSummary, SqlError> {
+    pub fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<EffectSummary, SqlError> {
         self.runtime.block_on(self.inner.run(effect_id, ops))
     }
 

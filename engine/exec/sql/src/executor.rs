@@ -2,58 +2,10 @@
 
 use std::collections::HashMap;
 
-use capstan_core::{Effect, EffectKind, EffectResult, SqlOp};
-use serde::Serialize;
+use capstan_core::{Effect, EffectKind, EffectResult, EffectSummary, SqlOp};
 use tokio_postgres::Client;
 
 use crate::{SqlConnection, SqlError, ops};
-
-/// What an op did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Created,
-    Changed,
-    Unchanged,
-    /// A plain statement ran (it cannot tell whether it changed anything).
-    Executed,
-}
-
-/// One op's report, e.g. `ensure-role oob_consent_user: changed (password rotated)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OpOutcome {
-    /// `ensure-role`, `ensure-database`, `grant`, `ensure-extension`, `statement`.
-    pub op: &'static str,
-    /// The role, database, extension… it was about (for a statement, `#<index>`).
-    pub subject: String,
-    pub outcome: Outcome,
-    /// What changed, in words (`password rotated`, `owner app → billing`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<String>,
-}
-
-/// The result of one SQL effect: the effect result handed back to the plugin
-/// and recorded in state. Holds no secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SqlSummary {
-    pub target: String,
-    pub ops: Vec<OpOutcome>,
-}
-
-impl SqlSummary {
-    /// True when some op created or changed something (or ran a statement).
-    pub fn changed(&self) -> bool {
-        self.ops.iter().any(|o| o.outcome != Outcome::Unchanged)
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "target": self.target,
-            "changed": self.changed(),
-            "ops": self.ops,
-        })
-    }
-}
 
 /// Carries out SQL effects on one operator-configured connection.
 #[derive(Clone, Debug)]
@@ -97,13 +49,13 @@ impl SqlExecutor {
 
     /// Runs `ops` in order, stopping at the first failure. `effect_id` is for
     /// messages.
-    pub async fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<SqlSummary, SqlError> {
+    pub async fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<EffectSummary, SqlError> {
         let mut sessions = Sessions { connection: &self.connection, clients: HashMap::new() };
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
             outcomes.push(ops::run(&mut sessions, effect_id, index, op).await?);
         }
-        Ok(SqlSummary { target: self.connection.target(), ops: outcomes })
+        Ok(EffectSummary { target: self.connection.target(), ops: outcomes })
     }
 
     /// Runs one declared effect; it must be a SQL effect for this connection.

@@ -12,8 +12,8 @@
 //! - `statement`: run a statement the plugin vouches is idempotent.
 //!
 //! Each op checks before it changes anything and reports `created`, `changed`,
-//! `unchanged` or `executed`, so a second apply of the same plan changes
-//! nothing and says so.
+//! `unchanged` or `executed` (a [`capstan_core::OpOutcome`]), so a second
+//! apply of the same plan changes nothing and says so.
 //!
 //! Passwords never leave this crate in clear except towards the server, and not
 //! even there as text: a role's password is sent as a SCRAM-SHA-256 verifier
@@ -41,6 +41,6 @@ mod tls;
 pub use blocking::BlockingSqlExecutor;
 pub use connection::{ServerInfo, SqlConnection};
 pub use error::SqlError;
-pub use executor::{OpOutcome, Outcome, SqlExecutor, SqlSummary};
+pub use executor::SqlExecutor;
 pub use quote::{quote_ident, quote_literal};
 pub use scram::{scram_verifier, verifier_matches};

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use capstan_core::{SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text};
+use capstan_core::{OpOutcome, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text};
 
 use crate::error::describe;
 use crate::executor::Sessions;
-use crate::{OpOutcome, Outcome, SqlError, quote_ident, quote_literal, scram_verifier, verifier_matches};
+use crate::{SqlError, quote_ident, quote_literal, scram_verifier, verifier_matches};
 
 /// SQLSTATE insufficient_privilege: a non-superuser cannot read `pg_authid`.
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -47,11 +47,6 @@ pub(crate) async fn run(
     }
 }
 
-fn outcome(op: &'static str, subject: &str, changes: Vec<String>) -> OpOutcome {
-    let outcome = if changes.is_empty() { Outcome::Unchanged } else { Outcome::Changed };
-    OpOutcome { op, subject: subject.to_string(), outcome, changes }
-}
-
 fn non_empty(ctx: &Ctx<'_>, what: &str, value: &str) -> Result<(), SqlError> {
     if value.is_empty() || value.contains('\0') {
         return Err(ctx.invalid(format!("{what} must be a non-empty name without NUL")));
@@ -81,12 +76,7 @@ async fn ensure_role(
             .map(|p| format!(" PASSWORD {}", quote_literal(&scram_verifier(p.expose()))));
         let sql = format!("CREATE ROLE {name} {login}{}", password.unwrap_or_default());
         client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
-        return Ok(OpOutcome {
-            op: "ensure-role",
-            subject: role.name.clone(),
-            outcome: Outcome::Created,
-            changes: vec![],
-        });
+        return Ok(OpOutcome::created("ensure-role", &role.name));
     };
     let mut changes = Vec::new();
     if row.get::<_, bool>(0) != role.login {
@@ -116,7 +106,7 @@ async fn ensure_role(
             });
         }
     }
-    Ok(outcome("ensure-role", &role.name, changes))
+    Ok(OpOutcome::corrected("ensure-role", &role.name, changes))
 }
 
 async fn ensure_database(
@@ -135,7 +125,7 @@ async fn ensure_database(
     let (name, owner) = (quote_ident(&db.name), quote_ident(&db.owner));
     let current = existing.map(|row| row.get::<_, String>(0));
     if current.as_deref() == Some(db.owner.as_str()) {
-        return Ok(outcome("ensure-database", &db.name, vec![]));
+        return Ok(OpOutcome::unchanged("ensure-database", &db.name));
     }
     let mut changes = Vec::new();
     // Handing a database to a role needs membership in it unless we are a
@@ -165,12 +155,7 @@ async fn ensure_database(
                 .batch_execute(&format!("CREATE DATABASE {name} OWNER {owner}"))
                 .await
                 .map_err(|e| ctx.failed(&e))?;
-            Ok(OpOutcome {
-                op: "ensure-database",
-                subject: db.name.clone(),
-                outcome: Outcome::Created,
-                changes,
-            })
+            Ok(OpOutcome::created("ensure-database", &db.name).with_changes(changes))
         }
         Some(current) => {
             client
@@ -178,7 +163,7 @@ async fn ensure_database(
                 .await
                 .map_err(|e| ctx.failed(&e))?;
             changes.push(format!("owner {current} → {}", db.owner));
-            Ok(outcome("ensure-database", &db.name, changes))
+            Ok(OpOutcome::corrected("ensure-database", &db.name, changes))
         }
     }
 }
@@ -249,7 +234,7 @@ async fn grant(sessions: &mut Sessions<'_>, effect: &str, g: &SqlGrant) -> Resul
     let held: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
     let missing: Vec<&str> = wanted.iter().copied().filter(|p| !held.contains(*p)).collect();
     if missing.is_empty() {
-        return Ok(outcome("grant", &format!("{} on {}", g.role, g.database), vec![]));
+        return Ok(OpOutcome::unchanged("grant", format!("{} on {}", g.role, g.database)));
     }
     let sql = format!(
         "GRANT {} ON DATABASE {} TO {}",
@@ -258,9 +243,9 @@ async fn grant(sessions: &mut Sessions<'_>, effect: &str, g: &SqlGrant) -> Resul
         quote_ident(&g.role)
     );
     client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
-    Ok(outcome(
+    Ok(OpOutcome::corrected(
         "grant",
-        &format!("{} on {}", g.role, g.database),
+        format!("{} on {}", g.role, g.database),
         vec![format!("granted {}", missing.join(", "))],
     ))
 }
@@ -283,18 +268,13 @@ async fn ensure_extension(
         .await
         .map_err(|e| ctx.failed(&e))?;
     if present.is_some() {
-        return Ok(outcome("ensure-extension", &ext.name, vec![]));
+        return Ok(OpOutcome::unchanged("ensure-extension", &ext.name));
     }
     client
         .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(&ext.name)))
         .await
         .map_err(|e| ctx.failed(&e))?;
-    Ok(OpOutcome {
-        op: "ensure-extension",
-        subject: ext.name.clone(),
-        outcome: Outcome::Created,
-        changes: vec![],
-    })
+    Ok(OpOutcome::created("ensure-extension", &ext.name))
 }
 
 async fn statement(
@@ -322,10 +302,5 @@ async fn statement(
             },
         });
     }
-    Ok(OpOutcome {
-        op: "statement",
-        subject: format!("#{index}"),
-        outcome: Outcome::Executed,
-        changes: vec![],
-    })
+    Ok(OpOutcome::executed("statement", format!("#{index}")))
 }

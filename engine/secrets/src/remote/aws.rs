@@ -1,12 +1,11 @@
 //! AWS SSM `GetParameter` and Secrets Manager `GetSecretValue`, as signed
 //! JSON-1.1 POSTs.
 
+use capstan_aws::services::{self, Service};
+use capstan_aws::settings;
+use capstan_aws::transport::{self, SendError, SignedCall};
 use capstan_core::Sensitive;
 use serde_json::{Value, json};
-
-use capstan_http::aws_config;
-use capstan_http::services::{self, Service};
-use capstan_http::transport::{self, SendError, SignedCall};
 
 use super::http::unreachable_because;
 use crate::env::Env;
@@ -89,9 +88,9 @@ fn call(
     body: &Value,
 ) -> Result<Value> {
     let config = |what: String| SecretsError::RefConfig { reference: reference.to_owned(), what };
-    let creds = aws_config::credentials(env).map_err(config)?;
-    let region = aws_config::region(env).map_err(config)?;
-    let endpoint = aws_config::endpoint(env, service.name, service.env_suffix, &region);
+    let creds = settings::credentials(env).map_err(config)?;
+    let region = settings::region(env).map_err(config)?;
+    let endpoint = settings::endpoint(env, service.name, service.env_suffix, &region);
     let payload = serde_json::to_vec(body).map_err(|e| config(e.to_string()))?;
     let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
     let signed = SignedCall {
@@ -129,7 +128,7 @@ fn call(
 }
 
 /// The environment snapshot is where the shared AWS settings chain reads.
-impl capstan_http::EnvVars for Env {
+impl capstan_aws::EnvVars for Env {
     fn var(&self, name: &str) -> Option<&str> {
         self.get(name)
     }

@@ -2,7 +2,9 @@ use capstan_core::SecretProvider;
 use capstan_secrets::{Env, RemoteSources, Secrets, SecretsError};
 use serde_json::json;
 
-use crate::support::{aws_env, closed_port_url, moto, moto_iam, moto_json, moto_query, moto_tls, xml_field};
+use capstan_aws::testing::{REGION, xml_field};
+
+use crate::support::{aws_env, closed_port_url, moto, moto_tls};
 
 const MSG: &str = "hello from parameter store";
 const DB_JSON: &str = r#"{"username":"app","password":"s3cr3t-json","port":5432}"#;
@@ -10,23 +12,20 @@ const DB_JSON: &str = r#"{"username":"app","password":"s3cr3t-json","port":5432}
 #[test]
 fn ssm_and_secrets_manager_values_resolve() {
     let server = moto(None);
-    moto_json(
-        &server,
+    server.ok(
         "ssm",
         "AmazonSSM.PutParameter",
-        json!({"Name": "/app/homolog/MSG", "Value": MSG, "Type": "SecureString"}),
+        &json!({"Name": "/app/homolog/MSG", "Value": MSG, "Type": "SecureString"}),
     );
-    moto_json(
-        &server,
+    server.ok(
         "secretsmanager",
         "secretsmanager.CreateSecret",
-        json!({"Name": "prod/db", "SecretString": DB_JSON}),
+        &json!({"Name": "prod/db", "SecretString": DB_JSON}),
     );
-    moto_json(
-        &server,
+    server.ok(
         "secretsmanager",
         "secretsmanager.CreateSecret",
-        json!({"Name": "plain", "SecretString": "just-a-string"}),
+        &json!({"Name": "plain", "SecretString": "just-a-string"}),
     );
 
     let sources = RemoteSources::new(aws_env(&server, "AKIDTEST", "secret"));
@@ -70,11 +69,10 @@ fn ssm_and_secrets_manager_values_resolve() {
 #[test]
 fn credentials_come_from_a_profile_file() {
     let server = moto(None);
-    moto_json(
-        &server,
+    server.ok(
         "ssm",
         "AmazonSSM.PutParameter",
-        json!({"Name": "/p", "Value": "via-profile", "Type": "SecureString"}),
+        &json!({"Name": "/p", "Value": "via-profile", "Type": "SecureString"}),
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".aws")).unwrap();
@@ -83,7 +81,7 @@ fn credentials_come_from_a_profile_file() {
         "[team]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = x\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join(".aws/config"), "[profile team]\nregion = us-east-1\n").unwrap();
+    std::fs::write(dir.path().join(".aws/config"), format!("[profile team]\nregion = {REGION}\n")).unwrap();
     let env = Env::from_pairs([
         ("HOME", dir.path().to_str().unwrap()),
         ("AWS_PROFILE", "team"),
@@ -102,25 +100,21 @@ fn credentials_come_from_a_profile_file() {
 fn signed_requests_are_verified_and_denials_are_403() {
     // Four unauthenticated requests seed the data; every later one is checked.
     let server = moto(Some(4));
-    moto_json(
-        &server,
+    server.ok(
         "ssm",
         "AmazonSSM.PutParameter",
-        json!({"Name": "/app/prod/DB", "Value": "signed-ok", "Type": "SecureString"}),
+        &json!({"Name": "/app/prod/DB", "Value": "signed-ok", "Type": "SecureString"}),
     );
-    moto_iam(&server, &[("Action", "CreateUser"), ("UserName", "capstan")]);
-    let key = moto_iam(&server, &[("Action", "CreateAccessKey"), ("UserName", "capstan")]);
+    server.iam(&[("Action", "CreateUser"), ("UserName", "capstan")]);
+    let key = server.iam(&[("Action", "CreateAccessKey"), ("UserName", "capstan")]);
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]});
-    moto_iam(
-        &server,
-        &[
-            ("Action", "PutUserPolicy"),
-            ("UserName", "capstan"),
-            ("PolicyName", "read-ssm"),
-            ("PolicyDocument", &policy.to_string()),
-        ],
-    );
+    server.iam(&[
+        ("Action", "PutUserPolicy"),
+        ("UserName", "capstan"),
+        ("PolicyName", "read-ssm"),
+        ("PolicyDocument", &policy.to_string()),
+    ]);
     let key_id = xml_field(&key, "AccessKeyId");
     let secret = xml_field(&key, "SecretAccessKey");
 
@@ -175,35 +169,27 @@ fn untrusted_tls_certificates_are_refused() {
 #[test]
 fn session_tokens_from_an_assumed_role_are_signed_and_checked() {
     let server = moto(Some(4));
-    moto_json(
-        &server,
+    server.ok(
         "ssm",
         "AmazonSSM.PutParameter",
-        json!({"Name": "/app/role", "Value": "via-role", "Type": "SecureString"}),
+        &json!({"Name": "/app/role", "Value": "via-role", "Type": "SecureString"}),
     );
     let trust = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
-    moto_iam(
-        &server,
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", "deployer"),
-            ("AssumeRolePolicyDocument", &trust.to_string()),
-        ],
-    );
+    server.iam(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "deployer"),
+        ("AssumeRolePolicyDocument", &trust.to_string()),
+    ]);
     let allow = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]});
-    moto_iam(
-        &server,
-        &[
-            ("Action", "PutRolePolicy"),
-            ("RoleName", "deployer"),
-            ("PolicyName", "read"),
-            ("PolicyDocument", &allow.to_string()),
-        ],
-    );
-    let creds = moto_query(
-        &server,
+    server.iam(&[
+        ("Action", "PutRolePolicy"),
+        ("RoleName", "deployer"),
+        ("PolicyName", "read"),
+        ("PolicyDocument", &allow.to_string()),
+    ]);
+    let creds = server.query(
         "sts",
         "2011-06-15",
         &[

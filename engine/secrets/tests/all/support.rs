@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use capstan_aws::testing::{Moto, REGION};
 use capstan_secrets::Env;
 
 const TOOLS: &[&str] = &["age", "age-keygen", "moto_server", "bao"];
@@ -107,11 +108,7 @@ pub struct Server {
 }
 
 impl Server {
-    fn start(name: &str, cmd: Command, port: u16, ready_path: &str) -> Server {
-        Self::start_scheme(name, cmd, "http", port, ready_path)
-    }
-
-    fn start_scheme(name: &str, mut cmd: Command, scheme: &str, port: u16, ready_path: &str) -> Server {
+    fn start(name: &str, mut cmd: Command, port: u16, ready_path: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -121,19 +118,13 @@ impl Server {
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
-        let mut server = Server { child, url: format!("{scheme}://127.0.0.1:{port}"), log, _dir: dir };
+        let mut server = Server { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir };
         server.wait_ready(name, ready_path);
         server
     }
 
     fn wait_ready(&mut self, name: &str, path: &str) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // Readiness only: the TLS server's certificate is self-signed.
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("http client");
+        let client = http();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -163,25 +154,19 @@ impl Drop for Server {
     }
 }
 
-/// `moto_server` on a free port. With `auth_after = Some(n)`, moto checks
-/// IAM credentials and SigV4 signatures after the first `n` requests
+/// `moto_server` on a free port (capstan-aws's harness), installed first if
+/// missing. With `auth_after = Some(n)`, moto checks IAM credentials and
+/// SigV4 signatures after the first `n` requests
 /// (`INITIAL_NO_AUTH_ACTION_COUNT`), which the tests use to seed data.
-pub fn moto(auth_after: Option<u32>) -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(tool("moto_server"));
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    if let Some(n) = auth_after {
-        cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
-    }
-    Server::start("moto_server", cmd, port, "/moto-api/")
+pub fn moto(auth_after: Option<u32>) -> Moto {
+    tool("moto_server");
+    auth_after.map_or_else(Moto::start, Moto::start_with_auth)
 }
 
 /// `moto_server -s`: HTTPS with a self-signed certificate nobody trusts.
-pub fn moto_tls() -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(tool("moto_server"));
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string(), "-s"]);
-    Server::start_scheme("moto_server (TLS)", cmd, "https", port, "/moto-api/")
+pub fn moto_tls() -> Moto {
+    tool("moto_server");
+    Moto::start_tls()
 }
 
 pub const BAO_ROOT_TOKEN: &str = "capstan-test-root";
@@ -205,68 +190,13 @@ pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client")
 }
 
-/// An unsigned moto request (moto accepts these while auth is off, or
-/// during its first INITIAL_NO_AUTH_ACTION_COUNT requests). The Authorization
-/// header only tells moto the service and region.
-pub fn moto_json(server: &Server, service: &str, target: &str, body: serde_json::Value) -> String {
-    let response = http()
-        .post(&server.url)
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=seed/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
-            ),
-        )
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", target)
-        .body(body.to_string())
-        .send()
-        .expect("moto request");
-    let status = response.status();
-    let text = response.text().expect("moto body");
-    assert!(status.is_success(), "{target} failed: {status} {text}");
-    text
-}
-
-/// An unsigned moto IAM query-API request.
-pub fn moto_iam(server: &Server, params: &[(&str, &str)]) -> String {
-    moto_query(server, "iam", "2010-05-08", params)
-}
-
-/// An unsigned moto query-API request (IAM, STS).
-pub fn moto_query(server: &Server, service: &str, version: &str, params: &[(&str, &str)]) -> String {
-    let response = http()
-        .post(&server.url)
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=seed/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
-            ),
-        )
-        .form(&[params, &[("Version", version)]].concat())
-        .send()
-        .expect("moto query request");
-    let status = response.status();
-    let text = response.text().expect("moto body");
-    assert!(status.is_success(), "{service} {params:?} failed: {status} {text}");
-    text
-}
-
-/// The text between `<tag>` and `</tag>`.
-pub fn xml_field(xml: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open).expect("tag") + open.len();
-    let end = xml[start..].find(&format!("</{tag}>")).expect("close tag") + start;
-    xml[start..end].to_owned()
-}
-
 /// An environment for AWS sources pointed at `server`, with no HOME (so no
 /// profile file is read by accident).
-pub fn aws_env(server: &Server, key_id: &str, secret: &str) -> Env {
+pub fn aws_env(server: &Moto, key_id: &str, secret: &str) -> Env {
     Env::from_pairs([
         ("AWS_ACCESS_KEY_ID", key_id),
         ("AWS_SECRET_ACCESS_KEY", secret),
-        ("AWS_REGION", "us-east-1"),
+        ("AWS_REGION", REGION),
         ("AWS_ENDPOINT_URL", server.url.as_str()),
     ])
 }

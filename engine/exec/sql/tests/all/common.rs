@@ -1,5 +1,4 @@
-use capstan_core::{Sensitive, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole};
-use capstan_sql::{Outcome, SqlSummary};
+use capstan_core::{EffectSummary, Outcome, Sensitive, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole};
 use tokio_postgres::{Client, NoTls};
 
 pub fn suffix() -> String {
@@ -29,7 +28,7 @@ pub fn app_ops(role: &str, db: &str, password: &str) -> Vec<SqlOp> {
     ]
 }
 
-pub fn outcomes(summary: &SqlSummary) -> Vec<Outcome> {
+pub fn outcomes(summary: &EffectSummary) -> Vec<Outcome> {
     summary.ops.iter().map(|o| o.outcome).collect()
 }
 

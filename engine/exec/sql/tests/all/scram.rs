@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use capstan_core::Sensitive;
-use capstan_sql::{Outcome, SqlConnection, SqlExecutor};
+use capstan_core::{Outcome, Sensitive};
+use capstan_sql::{SqlConnection, SqlExecutor};
 
 use crate::common::{app_ops, connect, outcomes, pg_message, suffix};
 

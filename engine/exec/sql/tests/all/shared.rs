@@ -2,8 +2,8 @@
 //! in, so password checks here compare the stored SCRAM verifier; `scram`
 //! logs in for real).
 
-use capstan_core::{Effect, EffectKind, Sensitive, SqlOp, SqlRole, SqlStatement, Text};
-use capstan_sql::{Outcome, SqlConnection, SqlError, SqlExecutor, verifier_matches};
+use capstan_core::{Effect, EffectKind, Outcome, Sensitive, SqlOp, SqlRole, SqlStatement, Text};
+use capstan_sql::{SqlConnection, SqlError, SqlExecutor, verifier_matches};
 
 use crate::common::{Cleanup, app_ops, connect, outcomes, pg_message, suffix};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use capstan_core::Sensitive;
 use serde_json::Value;
 
-use crate::aws_config::AwsCredentials;
 use crate::clock::UtcTime;
+use crate::settings::AwsCredentials;
 use crate::sigv4::{Request, Signer};
 
 /// A blocking client with these timeouts (connecting: at most 5 s).
@@ -29,22 +29,27 @@ pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
 pub struct SignedCall<'a> {
     /// The SigV4 signing name (`sqs`, `wafv2`, `ssm`).
     pub service: &'a str,
+    /// The region it is signed for.
     pub region: &'a str,
     /// Base URL of the service (`https://sqs.sa-east-1.amazonaws.com`).
     pub endpoint: &'a str,
+    /// `GET`, `POST`, …
     pub method: &'a str,
     /// Path below the endpoint's, already URI-encoded, with an optional
     /// canonical (sorted) query after `?`.
     pub path: &'a str,
     /// Headers to send and sign (names as given; signed lowercase).
     pub headers: &'a [(&'a str, &'a str)],
+    /// The body, sent and hashed into the signature.
     pub body: &'a [u8],
 }
 
 /// What came back: any status, with the body as text.
 #[derive(Debug)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The body as text (AWS answers JSON or XML).
     pub body: String,
 }
 

@@ -1,15 +1,18 @@
 //! AWS Signature Version 4 (header signing), for the AWS APIs Capstan calls
 //! (SQS, WAFv2, SSM, Secrets Manager). Kept small on purpose: the caller
 //! hands over an already-encoded path and canonical query. The tests below
-//! check it against the AWS SigV4 test suite; the moto tests of this crate
-//! and of capstan-secrets against a server that verifies signatures.
+//! check it against the AWS SigV4 test suite; the moto tests of
+//! capstan-http and capstan-secrets against a server that verifies
+//! signatures.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::clock::UtcTime;
 
+/// The parts of an HTTP request that are signed.
 pub struct Request<'a> {
+    /// `GET`, `POST`, …
     pub method: &'a str,
     /// `host` or `host:port`, exactly as sent in the Host header.
     pub host: &'a str,
@@ -19,13 +22,19 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// Headers to sign besides `host` and `x-amz-date` (lowercase names).
     pub headers: &'a [(&'a str, &'a str)],
+    /// The body, hashed into the signature.
     pub payload: &'a [u8],
 }
 
+/// Who signs, for which region and service.
 pub struct Signer<'a> {
+    /// The access key id, sent in the clear in the credential scope.
     pub access_key_id: &'a str,
+    /// The secret key: only HMAC keys are derived from it, it is never sent.
     pub secret_access_key: &'a str,
+    /// `us-east-1`, …
     pub region: &'a str,
+    /// The signing name (`sqs`, `ssm`).
     pub service: &'a str,
 }
 
@@ -92,9 +101,9 @@ impl Signer<'_> {
 mod tests {
     use super::*;
 
-    /// `get-vanilla` from the AWS SigV4 test suite.
-    #[test]
-    fn aws_test_suite_get_vanilla() {
+    /// Signs a case of the AWS SigV4 test suite (its credentials, region,
+    /// service, host and time: 2015-08-30T12:36:00Z) with `query`.
+    fn sign_suite_case(query: &str) -> [(String, String); 2] {
         let signer = Signer {
             access_key_id: "AKIDEXAMPLE",
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -105,11 +114,17 @@ mod tests {
             method: "GET",
             host: "example.amazonaws.com",
             path: "/",
-            query: "",
+            query,
             headers: &[],
             payload: b"",
         };
-        let [date, auth] = signer.sign(&request, UtcTime::from_unix(1_440_938_160));
+        signer.sign(&request, UtcTime::from_unix(1_440_938_160))
+    }
+
+    /// `get-vanilla` from the AWS SigV4 test suite.
+    #[test]
+    fn aws_test_suite_get_vanilla() {
+        let [date, auth] = sign_suite_case("");
         assert_eq!(date.1, "20150830T123600Z");
         assert_eq!(
             auth.1,
@@ -122,21 +137,7 @@ mod tests {
     /// `get-vanilla-query-order-key-case` from the AWS SigV4 test suite.
     #[test]
     fn aws_test_suite_query_order() {
-        let signer = Signer {
-            access_key_id: "AKIDEXAMPLE",
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            region: "us-east-1",
-            service: "service",
-        };
-        let request = Request {
-            method: "GET",
-            host: "example.amazonaws.com",
-            path: "/",
-            query: "Param1=value1&Param2=value2",
-            headers: &[],
-            payload: b"",
-        };
-        let [_, auth] = signer.sign(&request, UtcTime::from_unix(1_440_938_160));
+        let [_, auth] = sign_suite_case("Param1=value1&Param2=value2");
         assert!(
             auth.1.ends_with("Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
             "{}",

@@ -8,9 +8,11 @@
 //! - endpoint: `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, then the
 //!   public regional endpoint.
 //!
-//! An `aws` connection block can name a profile of its own
-//! ([`profile_credentials`], [`profile_region`]) and override the rest.
+//! A caller can name a profile of its own instead of `AWS_PROFILE`
+//! ([`profile_credentials`], [`region_in_profile`]), as capstan-http's `aws`
+//! connection block does, and override the rest.
 //!
+//! Errors are the words of what is missing; the caller says who asked.
 //! Not supported: SSO, assume-role, credential_process, instance metadata.
 
 use std::collections::BTreeMap;
@@ -19,12 +21,15 @@ use std::path::PathBuf;
 
 use capstan_core::Sensitive;
 
-use crate::env::EnvVars;
+use crate::EnvVars;
 
 /// Signing credentials. `Debug` shows the key id only.
 pub struct AwsCredentials {
+    /// The access key id (not a secret: it is sent with every request).
     pub access_key_id: String,
+    /// The secret key, which signs.
     pub secret_access_key: Sensitive,
+    /// The session token of temporary credentials, sent and signed.
     pub session_token: Option<Sensitive>,
 }
 
@@ -76,11 +81,16 @@ pub fn profile_credentials(env: &dyn EnvVars, profile: &str) -> Result<AwsCreden
 
 /// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the region of `AWS_PROFILE`.
 pub fn region(env: &dyn EnvVars) -> Result<String, String> {
-    if let Some(r) = env.var("AWS_REGION").or_else(|| env.var("AWS_DEFAULT_REGION")) {
-        return Ok(r.to_owned());
-    }
-    profile_region(env, env.var("AWS_PROFILE").unwrap_or("default"))
+    region_in_profile(env, env.var("AWS_PROFILE").unwrap_or("default"))
         .ok_or_else(|| "no AWS region: set AWS_REGION or a region in the AWS profile".to_owned())
+}
+
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, then the region of `profile`.
+pub fn region_in_profile(env: &dyn EnvVars, profile: &str) -> Option<String> {
+    env.var("AWS_REGION")
+        .or_else(|| env.var("AWS_DEFAULT_REGION"))
+        .map(str::to_owned)
+        .or_else(|| profile_region(env, profile))
 }
 
 /// The `region` of one named profile in the config file.
@@ -194,6 +204,13 @@ mod tests {
         assert_eq!(c.session_token.unwrap().expose(), "tok");
         assert_eq!(region(&team).unwrap(), "sa-east-1");
         assert!(region(&base).is_err());
+        assert_eq!(region_in_profile(&base, "team").as_deref(), Some("sa-east-1"));
+        assert_eq!(region_in_profile(&base, "default"), None);
+        assert_eq!(
+            region_in_profile(&with(base.clone(), "AWS_DEFAULT_REGION", "eu-west-1"), "team").as_deref(),
+            Some("eu-west-1"),
+            "the environment beats the profile"
+        );
 
         assert_eq!(profile_credentials(&base, "team").unwrap().access_key_id, "AKTEAM");
         assert_eq!(profile_region(&base, "team").as_deref(), Some("sa-east-1"));

@@ -2,17 +2,25 @@
 //! RFC 3339 timestamps in capstan-secrets' identity files), without a
 //! date-time dependency.
 
+/// A UTC calendar date and time of day, to the second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UtcTime {
+    /// The year (proleptic Gregorian).
     pub year: i64,
+    /// 1–12.
     pub month: u32,
+    /// 1–31.
     pub day: u32,
+    /// 0–23.
     pub hour: u32,
+    /// 0–59.
     pub minute: u32,
+    /// 0–59 (no leap seconds: Unix time has none).
     pub second: u32,
 }
 
 impl UtcTime {
+    /// The system clock's time (the epoch if the clock is before it).
     pub fn now() -> Self {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -21,6 +29,7 @@ impl UtcTime {
         Self::from_unix(secs)
     }
 
+    /// The time `secs` seconds after 1970-01-01T00:00:00Z.
     pub fn from_unix(secs: u64) -> Self {
         let (days, rem) = (secs / 86_400, secs % 86_400);
         let (year, month, day) = civil_from_days(days as i64);

@@ -1,6 +1,7 @@
 //! Test support (feature `moto`): a real `moto_server` (PyPI `moto[server]`,
 //! installed by tests/setup.sh) on a free loopback port, stopped on drop,
-//! and unsigned calls to inspect what it holds.
+//! and unsigned calls to seed and inspect what it holds. Used by the tests
+//! of capstan-http, capstan-secrets and the CLI.
 //!
 //! A missing `moto_server` fails the test with the reason; it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support fails loudly")]
@@ -13,6 +14,10 @@ use serde_json::Value;
 
 /// moto's default account, which owns everything it creates.
 pub const ACCOUNT: &str = "123456789012";
+
+/// The region the unsigned calls below address: moto keeps each region's
+/// resources apart, so the code under test must be set to this one.
+pub const REGION: &str = "sa-east-1";
 
 /// A running `moto_server`.
 pub struct Moto {
@@ -27,30 +32,38 @@ impl Moto {
     /// moto with signature checking off (it still reads service and region
     /// from the credential scope).
     pub fn start() -> Moto {
-        Self::spawn(None)
+        Self::spawn(None, false)
     }
 
     /// moto that verifies SigV4 signatures against its IAM users after the
     /// first `unsigned` requests (`INITIAL_NO_AUTH_ACTION_COUNT`), which a
     /// test spends creating a user and its access key.
     pub fn start_with_auth(unsigned: u32) -> Moto {
-        Self::spawn(Some(unsigned))
+        Self::spawn(Some(unsigned), false)
     }
 
-    fn spawn(auth_after: Option<u32>) -> Moto {
+    /// moto over HTTPS (`-s`) with a self-signed certificate nobody trusts,
+    /// for proving that such a server is refused.
+    pub fn start_tls() -> Moto {
+        Self::spawn(None, true)
+    }
+
+    fn spawn(auth_after: Option<u32>, tls: bool) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = std::env::temp_dir().join(format!("capstan-moto-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(moto_server());
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if tls {
+            cmd.arg("-s");
+        }
+        cmd.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file);
         if let Some(n) = auth_after {
             cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (run tests/setup.sh)"));
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), log };
+        let scheme = if tls { "https" } else { "http" };
+        let mut moto = Moto { child, url: format!("{scheme}://127.0.0.1:{port}"), log };
         moto.wait_ready();
         moto
     }
@@ -59,7 +72,7 @@ impl Moto {
         let deadline = Instant::now() + Duration::from_secs(60);
         // A TCP connect, not a request: with auth on, every request counts
         // towards INITIAL_NO_AUTH_ACTION_COUNT.
-        let addr = self.url.trim_start_matches("http://").to_owned();
+        let addr = self.url.split_once("://").map_or(self.url.as_str(), |(_, a)| a).to_owned();
         while std::net::TcpStream::connect(&addr).is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("moto_server exited early ({status}):\n{}", self.log_text());
@@ -73,6 +86,7 @@ impl Moto {
         }
     }
 
+    /// What moto printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -109,18 +123,24 @@ impl Moto {
 
     /// An unsigned IAM (query API) call, returning the XML.
     pub fn iam(&self, params: &[(&str, &str)]) -> String {
+        self.query("iam", "2010-05-08", params)
+    }
+
+    /// An unsigned query-API call (IAM, STS) of API `version`, returning the
+    /// XML; fails the test on an error status.
+    pub fn query(&self, service: &str, version: &str, params: &[(&str, &str)]) -> String {
         let mut form: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-        form.push("Version=2010-05-08".to_owned());
+        form.push(format!("Version={version}"));
         let response = client()
             .post(&self.url)
-            .header("authorization", scope_only("iam"))
+            .header("authorization", scope_only(service))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.join("&"))
             .send()
             .expect("moto answers");
         let status = response.status();
         let text = response.text().unwrap();
-        assert!(status.is_success(), "IAM {params:?} failed: {status} {text}");
+        assert!(status.is_success(), "{service} {params:?} failed: {status} {text}");
         text
     }
 
@@ -151,7 +171,7 @@ impl Drop for Moto {
 /// An Authorization header that only tells moto the service and region.
 fn scope_only(service: &str) -> String {
     format!(
-        "AWS4-HMAC-SHA256 Credential=inspect/20260101/sa-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        "AWS4-HMAC-SHA256 Credential=inspect/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
     )
 }
 

@@ -1,0 +1,32 @@
+//! How the engine talks to AWS, shared by the HTTP effects executor
+//! (`capstan-http`: SQS, WAFv2 calls plugins declare) and the secret sources
+//! (`capstan-secrets`: SSM Parameter Store, Secrets Manager):
+//! - [`sigv4`]: AWS Signature Version 4 header signing;
+//! - [`settings`]: credentials, region and endpoints from the `AWS_*`
+//!   environment variables and the shared profile files, in the AWS tools'
+//!   order of precedence, read from an [`EnvVars`] snapshot;
+//! - [`services`]: the AWS services the engine knows (signing name,
+//!   endpoint variable, JSON API target prefix);
+//! - [`transport`]: the TLS client (rustls with `ring`), one signed request
+//!   sent, and AWS error bodies read;
+//! - [`clock`]: UTC time without a date-time dependency;
+//! - `testing` (feature `moto`): a real `moto_server` for tests.
+//!
+//! It does not decide which service a caller may reach (the HTTP executor
+//! allows plugins SQS and WAFv2 only), does not read the process environment
+//! itself (callers pass an [`EnvVars`]), and does not support SSO,
+//! assume-role, `credential_process` or instance-metadata credentials.
+
+pub mod clock;
+mod env;
+pub mod services;
+pub mod settings;
+pub mod sigv4;
+pub mod transport;
+
+#[cfg(feature = "moto")]
+pub mod testing;
+
+pub use env::EnvVars;
+pub use services::Service;
+pub use settings::AwsCredentials;
