@@ -6,16 +6,13 @@ use capstan_core::{AmqpOp, AmqpUser, Sensitive};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{Cleanup, admin, apply_all, effect, management, ops, plan, suffix};
+use crate::support::{Scratch, admin, apply_all, effect, management, ops, plan, scratch};
 
 #[tokio::test]
 async fn widened_permissions_and_tags_are_put_back() {
-    let s = suffix();
-    let (component, vhost) = (format!("dr{s}"), format!("capstan-test-{s}"));
-    let user = format!("{component}-api");
-    let _cleanup = Cleanup { vhosts: vec![vhost.clone()], users: vec![user.clone()] };
+    let Scratch { suffix: s, component, vhost, user, .. } = &scratch("dr");
     let plan = plan(
-        &component,
+        component,
         json!({ "vhost": vhost, "queues": { "jobs": {} }, "users": { "api": { "password": format!("pw-{s}") } } }),
     );
     let exec = admin();
@@ -67,15 +64,13 @@ async fn widened_permissions_and_tags_are_put_back() {
 
 #[tokio::test]
 async fn a_queue_or_exchange_with_other_settings_is_a_clear_error() {
-    let s = suffix();
-    let (component, vhost) = (format!("cf{s}"), format!("capstan-test-{s}"));
-    let _cleanup = Cleanup { vhosts: vec![vhost.clone()], users: vec![] };
+    let Scratch { component, vhost, .. } = &scratch("cf");
     let inputs = |hours: u32| json!({ "vhost": vhost, "queues": { "jobs": { "retention_hours": hours } } });
     let exec = admin();
-    apply_all(&exec, &plan(&component, inputs(1))).await;
+    apply_all(&exec, &plan(component, inputs(1))).await;
 
     // A longer retention is a different x-message-ttl: RabbitMQ cannot change it in place.
-    let longer = plan(&component, inputs(2));
+    let longer = plan(component, inputs(2));
     let err = exec.apply(effect(&longer, "queue:jobs")).await.unwrap_err();
     assert!(matches!(err, AmqpError::Conflict { .. }), "{err:?}");
     let text = err.to_string();
@@ -96,7 +91,7 @@ async fn a_queue_or_exchange_with_other_settings_is_a_clear_error() {
     )
     .await;
     assert_eq!(status, 201);
-    let plan = plan(&component, inputs(1));
+    let plan = plan(component, inputs(1));
     let vhost_effect = effect(&plan, "vhost");
     assert_eq!(ops(vhost_effect).len(), 2);
     let err = exec.apply(vhost_effect).await.unwrap_err();

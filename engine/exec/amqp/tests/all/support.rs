@@ -95,6 +95,26 @@ pub async fn amqp(user: &str, password: &str, vhost: &str) -> Result<lapin::Conn
     lapin::Connection::connect(&uri, lapin::ConnectionProperties::default()).await
 }
 
+/// One test's names, suffixed so that runs never collide: the component
+/// `<prefix><suffix>`, its vhost `capstan-test-<suffix>` and its `api` user
+/// `<component>-api`, removed when the test ends, pass or fail.
+pub struct Scratch {
+    pub suffix: String,
+    pub component: String,
+    pub vhost: String,
+    pub user: String,
+    _cleanup: Cleanup,
+}
+
+pub fn scratch(prefix: &str) -> Scratch {
+    let suffix = suffix();
+    let component = format!("{prefix}{suffix}");
+    let vhost = format!("capstan-test-{suffix}");
+    let user = format!("{component}-api");
+    let _cleanup = Cleanup { vhosts: vec![vhost.clone()], users: vec![user.clone()] };
+    Scratch { suffix, component, vhost, user, _cleanup }
+}
+
 /// Deletes the vhosts and users a test created; runs even after a failed
 /// assertion, through Drop.
 pub struct Cleanup {

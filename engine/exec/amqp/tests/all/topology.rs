@@ -5,7 +5,7 @@ use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions}
 use lapin::{BasicProperties, Confirmation};
 use serde_json::json;
 
-use crate::support::{Cleanup, admin, amqp, apply_all, effect, outcomes, plan, suffix};
+use crate::support::{Scratch, admin, amqp, apply_all, effect, outcomes, plan, scratch};
 
 fn created(op: &str) -> (String, String) {
     (op.to_string(), "created".to_string())
@@ -13,13 +13,10 @@ fn created(op: &str) -> (String, String) {
 
 #[tokio::test]
 async fn plugin_topology_is_created_then_usable_over_amqp_then_unchanged() {
-    let s = suffix();
-    let (component, vhost) = (format!("ev{s}"), format!("capstan-test-{s}"));
-    let user = format!("{component}-api");
-    let _cleanup = Cleanup { vhosts: vec![vhost.clone()], users: vec![user.clone()] };
+    let Scratch { suffix: s, component, vhost, user, .. } = &scratch("ev");
     let password = format!("pw-{s}-first");
     let plan = plan(
-        &component,
+        component,
         json!({
             "vhost": vhost,
             "queues": { "orders": { "dead_letter": true, "retention_hours": 1 }, "audit": {} },
@@ -41,7 +38,7 @@ async fn plugin_topology_is_created_then_usable_over_amqp_then_unchanged() {
 
     // The app user publishes to the component's exchange by the logical name
     // and reads its queue, over AMQP.
-    let conn = amqp(&user, &password, &vhost).await.unwrap();
+    let conn = amqp(user, &password, vhost).await.unwrap();
     let channel = conn.create_channel().await.unwrap();
     channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
     let confirm = channel
@@ -88,17 +85,14 @@ async fn plugin_topology_is_created_then_usable_over_amqp_then_unchanged() {
 
 #[tokio::test]
 async fn a_rotated_password_logs_in_and_the_old_one_no_longer_does() {
-    let s = suffix();
-    let (component, vhost) = (format!("rot{s}"), format!("capstan-test-{s}"));
-    let user = format!("{component}-api");
-    let _cleanup = Cleanup { vhosts: vec![vhost.clone()], users: vec![user.clone()] };
+    let Scratch { suffix: s, component, vhost, user, .. } = &scratch("rot");
     let (old, new) = (format!("old-{s}"), format!("new-{s}"));
     let inputs = |password: &str| json!({ "vhost": vhost, "queues": { "jobs": {} }, "users": { "api": { "password": password } } });
     let exec = admin();
-    apply_all(&exec, &plan(&component, inputs(&old))).await;
-    amqp(&user, &old, &vhost).await.unwrap().close(200, "done".into()).await.ok();
+    apply_all(&exec, &plan(component, inputs(&old))).await;
+    amqp(user, &old, vhost).await.unwrap().close(200, "done".into()).await.ok();
 
-    let rotated = plan(&component, inputs(&new));
+    let rotated = plan(component, inputs(&new));
     let result = exec.apply(effect(&rotated, "user:api")).await.unwrap();
     assert_eq!(result.body["ops"][0]["outcome"], "changed");
     assert_eq!(result.body["ops"][0]["changes"], json!(["password rotated"]));
@@ -106,8 +100,8 @@ async fn a_rotated_password_logs_in_and_the_old_one_no_longer_does() {
     let text = result.body.to_string();
     assert!(!text.contains(&old) && !text.contains(&new), "{text}");
 
-    amqp(&user, &new, &vhost).await.unwrap().close(200, "done".into()).await.ok();
-    let refused = amqp(&user, &old, &vhost).await;
+    amqp(user, &new, vhost).await.unwrap().close(200, "done".into()).await.ok();
+    let refused = amqp(user, &old, vhost).await;
     assert!(refused.is_err(), "the old password still logs in");
 
     // The same password again is not rotated again.

@@ -9,7 +9,8 @@ use capstan_plugin_messaging_sqs::MessagingSqs;
 use capstan_sdk::testkit::{PlanCall, merge};
 use serde_json::{Value, json};
 
-pub const REGION: &str = "sa-east-1";
+/// The region moto is inspected in: the executor must sign for the same one.
+pub use capstan_http::testing::REGION;
 
 /// The environment the operator's shell would have, pointed at moto.
 pub fn aws_env(moto: &Moto, key_id: &str, secret: &str) -> BTreeMap<String, String> {
