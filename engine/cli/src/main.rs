@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use args::{Cli, Command, ConfigCommand, PluginCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
@@ -23,7 +23,10 @@ use capstan_host::{HostConfig, PluginHost};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_args(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(cli.no_color);
     // One TLS crypto provider for the whole binary (reqwest, PostgreSQL).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -60,6 +63,27 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(cmd) => commands::plugin::distribution(cmd),
         Command::Secrets(cmd) => commands::secrets::run(cmd),
     }
+}
+
+/// Reads the command line. `--help` and `--version` print and exit 0; a
+/// usage error (unknown flag, missing argument, unknown subcommand) exits 1
+/// like any other error, because clap's own code for it, 2, is what
+/// `plan --detailed-exitcode` means by "changes present": a CI job with a
+/// typo must fail, not report changes.
+fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let mut command = Cli::command();
+    // `--no-color` must also reach clap's own help and error output, which
+    // is written before the flag is parsed. Arguments after `--` are values.
+    if args.iter().take_while(|a| *a != "--").any(|a| a == "--no-color") {
+        command = command.color(clap::ColorChoice::Never);
+    }
+    let parsed = command
+        .try_get_matches_from_mut(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command)));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 1 } else { 0 })
+    })
 }
 
 /// Logs go to stderr; `CAPSTAN_LOG` sets the filter (default: warnings).
