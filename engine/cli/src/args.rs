@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Plain output: no colours, no live display (also when stderr is not a terminal).
+    /// Plain output: no colours, no live display. Colour is also off when the
+    /// output is not a terminal or NO_COLOR is set; the live display when
+    /// stderr is not a terminal.
     #[arg(long, global = true)]
     pub no_color: bool,
 }

@@ -10,6 +10,7 @@ mod progress;
 mod report;
 mod wiring;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_logging(cli.no_color);
+    init_logging(colour(cli.no_color, std::io::stderr().is_terminal()));
     // One TLS crypto provider for the whole binary (reqwest, PostgreSQL).
     let _ = rustls::crypto::ring::default_provider().install_default();
     match run(&cli) {
@@ -86,11 +87,21 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
     })
 }
 
+/// Whether output to a stream may carry ANSI colour: only when it is a
+/// terminal (a pipe or a CI log gets none), never with `--no-color`, and
+/// never when `NO_COLOR` is set to anything non-empty (no-color.org's rule;
+/// an empty value counts as unset). clap applies the same rule to its help
+/// and errors by itself.
+fn colour(no_color_flag: bool, stream_is_terminal: bool) -> bool {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    stream_is_terminal && !no_color_flag && !no_color_env
+}
+
 /// Logs go to stderr; `CAPSTAN_LOG` sets the filter (default: warnings).
-fn init_logging(plain: bool) {
+fn init_logging(ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAPSTAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(!plain).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 /// The plugin host, with compiled plugins cached under the user's cache dir
