@@ -112,3 +112,150 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         assert!(!has_colour(&shown), "{args:?} with {env:?}:\n{shown}");
     }
 }
+
+/// Every `CAPSTAN_*` variable named in the engine's sources (tests and
+/// benches aside): what `--help` must list.
+fn capstan_variables() -> std::collections::BTreeSet<String> {
+    fn walk(dir: &std::path::Path, in_src: bool, out: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && !matches!(name.as_str(), "target" | "tests" | "benches") {
+                walk(&path, in_src || name == "src", out);
+            } else if in_src && name.ends_with(".rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.match_indices("CAPSTAN_") {
+                    let var: String = text[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    // A bare `CAPSTAN_*` in prose names no variable.
+                    if var.len() > "CAPSTAN_".len() {
+                        out.insert(var);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), false, &mut out);
+    out
+}
+
+#[test]
+fn help_lists_the_environment_variables_the_engine_reads() {
+    let s = web_stack(&[]);
+    let help = s.run(&["--help"]).ok().stdout;
+    let vars = capstan_variables();
+    assert!(vars.contains("CAPSTAN_LOG") && vars.contains("CAPSTAN_AGE_KEY_FILE"), "{vars:?}");
+    for var in vars.iter().map(String::as_str).chain(["KUBECONFIG", "NO_COLOR"]) {
+        let line =
+            help.lines().find(|l| l.trim_start().starts_with(&format!("{var} "))).unwrap_or_else(|| {
+                panic!("{var} is not listed in --help:\n{help}");
+            });
+        assert!(line.trim().len() > var.len() + 10, "{var} has a one-line explanation: {line}");
+    }
+}
+
+/// Each argument line of `-h` (`  <DIR>`, `  --auto-approve`, …) carries a
+/// description, on that line or wrapped onto the next.
+#[test]
+fn every_argument_shown_by_help_has_a_description() {
+    let s = web_stack(&[]);
+    let commands: &[&[&str]] = &[
+        &[],
+        &["validate"],
+        &["plan"],
+        &["apply"],
+        &["destroy"],
+        &["graph"],
+        &["init"],
+        &["output"],
+        &["config", "show"],
+        &["state", "list"],
+        &["state", "show"],
+        &["state", "unlock"],
+        &["plugin", "inspect"],
+        &["plugin", "list"],
+        &["plugin", "pack"],
+        &["plugin", "sign"],
+        &["plugin", "verify"],
+        &["plugin", "push"],
+        &["plugin", "lock"],
+        &["secrets", "set"],
+        &["secrets", "show"],
+        &["secrets", "recipients", "add"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("-h");
+        let help = s.run(&args).ok().stdout;
+        let lines: Vec<&str> = help.lines().collect();
+        let mut entries = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let item = line.trim_start();
+            let is_entry = line.starts_with("  ")
+                && (item.starts_with('-') || item.starts_with('<') || item.starts_with('['));
+            if !is_entry {
+                continue;
+            }
+            entries += 1;
+            let described = item.split("  ").filter(|p| !p.trim().is_empty()).count() >= 2
+                || lines
+                    .get(i + 1)
+                    .is_some_and(|next| next.len() - next.trim_start().len() > line.len() - item.len());
+            assert!(described, "capstan {} -h: no description for `{item}`:\n{help}", command.join(" "));
+        }
+        assert!(entries > 0, "{help}");
+    }
+    let apply = s.run(&["apply", "-h"]).ok().stdout;
+    for flag in ["--auto-approve", "<DIR>", "--kubeconfig <FILE>", "--target <TARGET>"] {
+        assert!(apply.contains(flag), "{flag} in:\n{apply}");
+    }
+}
+
+/// `--kubeconfig FILE` picks the cluster whatever KUBECONFIG says, as
+/// kubectl's flag does.
+#[test]
+fn the_kubeconfig_flag_overrides_kubeconfig() {
+    use capstan_kube::testing::FakeCluster;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cluster = rt.block_on(FakeCluster::start());
+    let url = rt.block_on(cluster.serve());
+    let s = web_stack(&["api"]);
+    s.write(
+        "elsewhere/config.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: {url}\n\
+             users:\n- name: tester\n  user:\n    token: test-token-not-a-secret\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n"
+        ),
+    );
+    let nowhere = s.path("no-such-kubeconfig");
+    let kube = ["plan", "envs/dev", "--target", "kube"];
+
+    let without = s.run_env(&kube, &[("KUBECONFIG", &nowhere)]);
+    assert_eq!(without.code, 1, "KUBECONFIG names no file: {without:?}");
+    assert!(without.stderr.contains("KUBECONFIG"), "{without:?}");
+
+    let with = s.run_env(
+        &[&kube[..], &["--kubeconfig", "elsewhere/config.yaml"]].concat(),
+        &[("KUBECONFIG", &nowhere)],
+    );
+    assert_eq!(with.code, 0, "{with:?}");
+    assert!(
+        with.stdout.contains("deployment") || with.stdout.contains("Deployment"),
+        "planned against the fake: {with:?}"
+    );
+    assert!(with.stdout.contains("to create"), "{with:?}");
+
+    let typo = s.run(&[&kube[..], &["--kubeconfig", "elsewhere/confg.yaml"]].concat());
+    assert_eq!(typo.code, 1, "{typo:?}");
+    assert!(typo.stderr.contains("--kubeconfig") && typo.stderr.contains("no such file"), "{typo:?}");
+
+    let render = s.run(&["plan", "envs/dev", "--kubeconfig", "elsewhere/config.yaml"]);
+    assert_eq!(render.code, 1, "{render:?}");
+    assert!(render.stderr.contains("--target kube"), "{render:?}");
+    drop(cluster);
+}
