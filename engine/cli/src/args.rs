@@ -77,6 +77,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the shell completion script (`capstan completion bash > /etc/bash_completion.d/capstan`).
+    Completion {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
     /// Inspect or repair recorded state.
     #[command(subcommand)]
     State(StateCommand),

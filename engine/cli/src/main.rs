@@ -5,6 +5,7 @@
 mod args;
 mod catalog;
 mod commands;
+mod completion;
 mod local_build;
 mod progress;
 mod report;
@@ -45,6 +46,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let plain = cli.no_color;
     match &cli.command {
         Command::Validate { dir } => commands::tree::validate(dir),
+        Command::Completion { shell } => completion::print(*shell),
         Command::Config(ConfigCommand::Show { component_dir, json }) => {
             commands::tree::config_show(component_dir, *json)
         }

@@ -259,3 +259,71 @@ fn the_kubeconfig_flag_overrides_kubeconfig() {
     assert!(render.stderr.contains("--target kube"), "{render:?}");
     drop(cluster);
 }
+
+/// The subcommands `capstan --help` lists (`help` aside).
+fn subcommands(s: &Stack, path: &[&str]) -> Vec<String> {
+    let help = s.run(&[path, &["--help"]].concat()).ok().stdout;
+    let listed = help.split("Commands:\n").nth(1).unwrap_or_else(|| panic!("no commands in:\n{help}"));
+    listed
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(String::from)
+        .collect()
+}
+
+/// What bash offers for the words typed so far, with the script sourced as
+/// a user's shell would source it.
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}' || exit 9\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE='{}'\nCOMP_POINT=${{#COMP_LINE}}\n\
+         _capstan capstan '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let out =
+        std::process::Command::new("bash").args(["--norc", "--noprofile", "-c", &program]).output().unwrap();
+    assert!(out.status.success(), "{program}\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+}
+
+#[test]
+fn completion_scripts_parse_and_complete_every_subcommand() {
+    let s = web_stack(&[]);
+    let top = subcommands(&s, &[]);
+    assert!(top.contains(&"completion".to_string()) && top.contains(&"plan".to_string()), "{top:?}");
+
+    let bash = s.run(&["completion", "bash"]).ok().stdout;
+    s.write("capstan.bash", &bash);
+    let script = s.path("capstan.bash");
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(syntax.status.success(), "bash -n: {}", String::from_utf8_lossy(&syntax.stderr));
+
+    let offered = bash_completes(&script, &["capstan", ""]);
+    for name in &top {
+        assert!(offered.contains(name), "`capstan <TAB>` offers {name}: {offered:?}");
+    }
+    assert_eq!(bash_completes(&script, &["capstan", "pl"]), ["plan", "plugin"]);
+    let plugin = bash_completes(&script, &["capstan", "plugin", ""]);
+    for name in subcommands(&s, &["plugin"]) {
+        assert!(plugin.contains(&name), "`capstan plugin <TAB>` offers {name}: {plugin:?}");
+    }
+    assert!(bash_completes(&script, &["capstan", "apply", "--auto"]).contains(&"--auto-approve".to_string()));
+    assert!(bash_completes(&script, &["capstan", "plan", "--kube"]).contains(&"--kubeconfig".to_string()));
+
+    // No zsh or fish here to run them: each script names every subcommand.
+    for shell in ["zsh", "fish"] {
+        let text = s.run(&["completion", shell]).ok().stdout;
+        for name in top.iter().chain(&subcommands(&s, &["secrets"])) {
+            assert!(text.contains(name.as_str()), "{shell} script names {name}");
+        }
+    }
+    let unknown = s.run(&["completion", "tcsh"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+}
