@@ -1,6 +1,6 @@
 //! The command-line habits terraform, kubectl and helm users rely on: exit
 //! codes a CI job can trust, colour only where a person reads it, help for
-//! every argument, shell completions.
+//! every argument, shell completions, plans a person can read.
 
 use crate::support::{Stack, app_component, web_stack};
 
@@ -326,4 +326,39 @@ fn completion_scripts_parse_and_complete_every_subcommand() {
     }
     let unknown = s.run(&["completion", "tcsh"]);
     assert_eq!(unknown.code, 1, "{unknown:?}");
+}
+
+/// A multi-line value: 120 lines of a fluent-bit-like configuration.
+fn long_config(flush: &str) -> String {
+    let mut text = String::from("[SERVICE]\\n    Flush 1\\n");
+    for i in 0..40 {
+        text.push_str(&format!("[OUTPUT]\\n    Name forward_{i}\\n    Match app.{i}.*\\n"));
+    }
+    text.replace("Flush 1", &format!("Flush {flush}")).replace("Name forward_20", "Name forward_20 # tuned")
+}
+
+#[test]
+fn a_one_word_change_in_a_multi_line_value_is_shown_as_a_line_diff() {
+    let s = web_stack(&[]);
+    let component = |config: &str| {
+        app_component("registry.example/api:1", "1").replace(
+            "  port     = 8080\n",
+            &format!("  port     = 8080\n  env = {{\n    FLUENT_CONF = \"{config}\"\n  }}\n"),
+        )
+    };
+    let before = long_config("1").replace(" # tuned", "");
+    s.write("envs/dev/web/api/component.hcl", &component(&before));
+    s.run(&["apply", "envs/dev", "--auto-approve"]).ok();
+
+    s.write("envs/dev/web/api/component.hcl", &component(&long_config("5")));
+    let plan = s.run(&["plan", "envs/dev", "--no-color"]).ok();
+    let out = &plan.stdout;
+    assert!(out.contains("/env/0/value: (multi-line text, changed lines)"), "{plan:?}");
+    for line in ["-     Flush 1", "+     Flush 5", "-     Name forward_20", "+     Name forward_20 # tuned"] {
+        assert!(out.lines().any(|l| l.trim_start() == line), "{line:?} in:\n{out}");
+    }
+    assert!(out.lines().any(|l| l.trim() == "[SERVICE]"), "context around the change: {out}");
+    assert!(out.lines().all(|l| l.len() < 120), "no line holds the whole value:\n{out}");
+    assert!(!out.contains("\\n"), "no escaped newlines:\n{out}");
+    assert!(out.lines().count() < 40, "only the changed lines and their context:\n{out}");
 }
