@@ -4,16 +4,34 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The environment variables the command reads, shown under `--help`.
+// Kept beside the flags so that a new variable is documented where the
+// next reader looks; a test checks that every `CAPSTAN_*` name the engine's
+// sources read is listed here.
+const ENVIRONMENT: &str = "\
+Environment:
+  CAPSTAN_LOG                log filter for stderr (default: warn; e.g. debug, capstan_kube=info)
+  CAPSTAN_CACHE_DIR          where compiled plugins are cached (default: ~/.cache/capstan/compiled)
+  CAPSTAN_AGE_KEY_FILE       the age identity that opens secrets (default: ~/.config/capstan/age/keys.txt)
+  CAPSTAN_ALLOW_UNSIGNED     1: run unsigned plugins, as --allow-unsigned does
+  CAPSTAN_REGISTRY_USERNAME  the login `plugin push` uses at an OCI registry
+  CAPSTAN_REGISTRY_PASSWORD  the password of that login
+  KUBECONFIG                 the kubeconfig files of --target kube (--kubeconfig overrides)
+  NO_COLOR                   set to anything non-empty: no colour in any output";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "capstan",
     version,
-    about = "Plan and apply a platform described in HCL, one sandboxed plugin per component"
+    about = "Plan and apply a platform described in HCL, one sandboxed plugin per component",
+    after_help = ENVIRONMENT
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Plain output: no colours, no live display (also when stderr is not a terminal).
+    /// Plain output: no colours, no live display. Colour is also off when the
+    /// output is not a terminal or NO_COLOR is set; the live display when
+    /// stderr is not a terminal.
     #[arg(long, global = true)]
     pub no_color: bool,
 }
@@ -21,13 +39,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every file of the tree below DIR and report every problem found.
-    Validate { dir: PathBuf },
+    Validate {
+        /// Any directory of the stack: the tree at and below it is checked.
+        dir: PathBuf,
+    },
     /// Show how a component's configuration resolves.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print the component dependency graph.
     Graph {
+        /// A directory of the stack: the components at or below it, with their dependencies.
         dir: PathBuf,
+        /// Graphviz `dot`, or a Mermaid flowchart.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
@@ -42,14 +65,22 @@ pub enum Command {
     Init {
         /// Any directory of the stack: the whole stack is initialised.
         dir: PathBuf,
+        /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
         #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
         allow_unsigned: bool,
     },
     /// Print the recorded outputs of a component.
     Output {
+        /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
+        /// All outputs as one JSON object, sensitive ones redacted.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the shell completion script (`capstan completion bash > /etc/bash_completion.d/capstan`).
+    Completion {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
     },
     /// Inspect or repair recorded state.
     #[command(subcommand)]
@@ -84,6 +115,7 @@ pub struct RunArgs {
     /// How many components may run at once.
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
+    /// Where the plan is carried out.
     #[arg(long, value_enum, default_value_t = TargetKind::Render)]
     pub target: TargetKind,
     /// Where the render target writes (default: `rendered/` at the stack root).
@@ -92,6 +124,10 @@ pub struct RunArgs {
     /// The kubeconfig context of the kube target (default: its current context).
     #[arg(long)]
     pub context: Option<String>,
+    /// The kubeconfig file of the kube target, instead of the files KUBECONFIG
+    /// lists (or ~/.kube/config).
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub kubeconfig: Option<PathBuf>,
     /// How long the kube target waits for one component's objects to be
     /// ready, for components whose component.hcl sets no `ready_timeout`.
     // 5m: long enough for an image pull and a rolling update of a few
@@ -139,6 +175,7 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Destroy without asking.
     #[arg(long)]
     pub auto_approve: bool,
 }
@@ -147,7 +184,9 @@ pub struct DestroyArgs {
 pub enum ConfigCommand {
     /// The fully resolved inputs of one component, with where each value came from.
     Show {
+        /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
+        /// The resolved inputs and their origins as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -156,30 +195,46 @@ pub enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// The components recorded in state.
-    List { dir: PathBuf },
+    List {
+        /// Any directory of the stack: its state backend is read.
+        dir: PathBuf,
+    },
     /// What is recorded for one component.
-    Show { component_dir: PathBuf },
+    Show {
+        /// The component's directory (the one holding its component.hcl).
+        component_dir: PathBuf,
+    },
     /// Release a lock left by a run that died.
-    Unlock { dir: PathBuf, lock_id: String },
+    Unlock {
+        /// Any directory of the stack whose state is locked.
+        dir: PathBuf,
+        /// The lock's ID, as the error of the refused run printed it.
+        lock_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Print a plugin's metadata.
     Inspect {
+        /// A plugin component (.wasm).
         file: PathBuf,
+        /// The metadata as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List the plugins this engine can find.
     List {
+        /// Extra plugin directories, searched before the built-in plugins.
         #[arg(long = "plugin-dir")]
         plugin_dirs: Vec<PathBuf>,
+        /// The list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Pack plugin components into one bundle (metadata from each plugin's describe()).
     Pack {
+        /// The plugin components (.wasm) to pack.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The bundle file to write.
@@ -194,18 +249,23 @@ pub enum PluginCommand {
     },
     /// Create an ed25519 signing key: PREFIX.key (mode 0600) and PREFIX.pub.
     Keygen {
+        /// The path prefix of the two key files.
         #[arg(short = 'o', long = "output")]
         prefix: PathBuf,
     },
     /// Sign a bundle's manifest (which covers every component) in place.
     Sign {
+        /// The bundle to sign.
         bundle: PathBuf,
+        /// The private key (PREFIX.key of `plugin keygen`).
         #[arg(long)]
         key: PathBuf,
     },
     /// Check a bundle's integrity and signature, against a key or a client.hcl's trust policy.
     Verify {
+        /// The bundle to check.
         bundle: PathBuf,
+        /// The public key (PREFIX.pub of `plugin keygen`) the signature must be from.
         #[arg(long, conflicts_with = "trust")]
         key: Option<PathBuf>,
         /// A client.hcl whose `trust` blocks decide.
@@ -213,23 +273,35 @@ pub enum PluginCommand {
         trust: Option<PathBuf>,
     },
     /// Write index.json for a directory of bundles (to serve it as an http plugin source).
-    Index { dir: PathBuf },
+    Index {
+        /// The directory of bundles; index.json is written into it.
+        dir: PathBuf,
+    },
     /// Publish a bundle to an OCI registry, under the repository of each plugin it holds.
     ///
     /// REFERENCE is the registry and prefix (`127.0.0.1:5000/acme-mirror`), or one plugin's full
     /// reference (`registry.example/acme/messaging-sqs:1.2.0`). No scheme means HTTPS, except to
     /// loopback hosts, which are plain HTTP. A login comes from CAPSTAN_REGISTRY_USERNAME and
     /// CAPSTAN_REGISTRY_PASSWORD.
-    Push { bundle: PathBuf, reference: String },
+    Push {
+        /// The bundle to publish.
+        bundle: PathBuf,
+        /// Where to: `host[/prefix]`, or `host[/prefix]/publisher/name:version`.
+        reference: String,
+    },
     /// Resolve every plugin of the stack again, moving capstan.lock forward (never back).
     Lock {
+        /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
+        /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
         #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
         allow_unsigned: bool,
     },
     /// Like lock, but also allows moving a plugin to an older version than locked.
     Upgrade {
+        /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
+        /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
         #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
         allow_unsigned: bool,
     },
@@ -240,20 +312,33 @@ pub enum SecretsCommand {
     /// Create an age identity and print its public recipient.
     Keygen,
     /// Set one secret; the value is read from standard input.
-    Set { file: PathBuf, key: String },
+    Set {
+        /// The encrypted secret file (created when missing).
+        file: PathBuf,
+        /// The secret's name in the file.
+        key: String,
+    },
     /// List a file's secrets; values only with --reveal.
     Show {
+        /// The encrypted secret file.
         file: PathBuf,
+        /// Print the decrypted values too.
         #[arg(long)]
         reveal: bool,
     },
     /// Edit a file's secrets in $EDITOR.
-    Edit { file: PathBuf },
+    Edit {
+        /// The encrypted secret file.
+        file: PathBuf,
+    },
     /// Add or remove a recipient on every secret file below a directory.
     #[command(subcommand)]
     Recipients(RecipientsCommand),
     /// New key pair; every secret file below DIR re-encrypted, all or nothing.
-    RotateKeys { stack_dir: PathBuf },
+    RotateKeys {
+        /// The stack directory whose secret files are re-encrypted.
+        stack_dir: PathBuf,
+    },
     /// Print the identities as JSON, for backup.
     ExportKeys,
     /// Read identities exported by export-keys from standard input.
@@ -262,6 +347,56 @@ pub enum SecretsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RecipientsCommand {
-    Add { stack_dir: PathBuf, recipient: String },
-    Remove { stack_dir: PathBuf, recipient: String },
+    /// Let one more key open every secret file below STACK_DIR.
+    Add {
+        /// The stack directory whose secret files are re-encrypted.
+        stack_dir: PathBuf,
+        /// The age recipient (`age1…`) to add.
+        recipient: String,
+    },
+    /// Stop a key from opening the secret files below STACK_DIR (re-encrypted without it).
+    Remove {
+        /// The stack directory whose secret files are re-encrypted.
+        stack_dir: PathBuf,
+        /// The age recipient (`age1…`) to remove.
+        recipient: String,
+    },
+}
+
+/// `--kubeconfig` names a file that exists: a typo is a usage error, not a
+/// kubeconfig search that silently finds nothing.
+fn existing_file(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    if path.is_file() { Ok(path) } else { Err("no such file".into()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    /// Every subcommand has a summary and every argument, flag and
+    /// positional its help text, so `--help` never shows a bare name.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(format!("{name} (the command)"));
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "capstan", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }

@@ -5,16 +5,18 @@
 mod args;
 mod catalog;
 mod commands;
+mod completion;
 mod local_build;
 mod progress;
 mod report;
 mod wiring;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use args::{Cli, Command, ConfigCommand, PluginCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
@@ -23,8 +25,11 @@ use capstan_host::{HostConfig, PluginHost};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.no_color);
+    let cli = match parse_args(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    init_logging(colour(cli.no_color, std::io::stderr().is_terminal()));
     // One TLS crypto provider for the whole binary (reqwest, PostgreSQL).
     let _ = rustls::crypto::ring::default_provider().install_default();
     match run(&cli) {
@@ -41,6 +46,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let plain = cli.no_color;
     match &cli.command {
         Command::Validate { dir } => commands::tree::validate(dir),
+        Command::Completion { shell } => completion::print(*shell),
         Command::Config(ConfigCommand::Show { component_dir, json }) => {
             commands::tree::config_show(component_dir, *json)
         }
@@ -62,11 +68,42 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Reads the command line. `--help` and `--version` print and exit 0; a
+/// usage error (unknown flag, missing argument, unknown subcommand) exits 1
+/// like any other error, because clap's own code for it, 2, is what
+/// `plan --detailed-exitcode` means by "changes present": a CI job with a
+/// typo must fail, not report changes.
+fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let mut command = Cli::command();
+    // `--no-color` must also reach clap's own help and error output, which
+    // is written before the flag is parsed. Arguments after `--` are values.
+    if args.iter().take_while(|a| *a != "--").any(|a| a == "--no-color") {
+        command = command.color(clap::ColorChoice::Never);
+    }
+    let parsed = command
+        .try_get_matches_from_mut(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command)));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 1 } else { 0 })
+    })
+}
+
+/// Whether output to a stream may carry ANSI colour: only when it is a
+/// terminal (a pipe or a CI log gets none), never with `--no-color`, and
+/// never when `NO_COLOR` is set to anything non-empty (no-color.org's rule;
+/// an empty value counts as unset). clap applies the same rule to its help
+/// and errors by itself.
+fn colour(no_color_flag: bool, stream_is_terminal: bool) -> bool {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    stream_is_terminal && !no_color_flag && !no_color_env
+}
+
 /// Logs go to stderr; `CAPSTAN_LOG` sets the filter (default: warnings).
-fn init_logging(plain: bool) {
+fn init_logging(ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAPSTAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(!plain).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 /// The plugin host, with compiled plugins cached under the user's cache dir

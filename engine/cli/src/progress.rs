@@ -49,7 +49,9 @@ enum Mode {
 }
 
 impl Progress {
-    /// Live when stderr is a terminal and colour is allowed; plain lines otherwise.
+    /// Live when stderr is a terminal and `--no-color` is not given; plain
+    /// lines otherwise. The live display draws no colour (only cursor
+    /// movement), so `NO_COLOR` leaves it on.
     pub fn new(plain: bool) -> Self {
         let live = !plain && std::io::stderr().is_terminal();
         let mode = if live {

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use capstan_plan::{Action, ComponentPlanned};
+use capstan_plan::{Action, ComponentPlanned, FieldChange};
+use similar::{ChangeTag, TextDiff};
 
 /// The plan of every target component, Terraform-style: `+` create,
 /// `~` update (with the fields), `-` delete, `!` effect to run.
@@ -26,9 +27,7 @@ pub fn plan_text(plans: &[&ComponentPlanned]) -> String {
                 Action::Update(fields) => {
                     let _ = writeln!(out, "  ~ {}", o.object);
                     for f in fields {
-                        let before = f.before.as_deref().unwrap_or("(none)");
-                        let after = f.after.as_deref().unwrap_or("(removed)");
-                        let _ = writeln!(out, "      {}: {before} -> {after}", f.path);
+                        field_change(&mut out, f);
                     }
                 }
             }
@@ -48,6 +47,93 @@ pub fn plan_text(plans: &[&ComponentPlanned]) -> String {
         }
     }
     out
+}
+
+/// Lines of unchanged text shown around each changed line of a multi-line value.
+// Two: enough to recognise the section of a config file (its `[OUTPUT]`
+// header, the key above) without repeating the whole file.
+const CONTEXT_LINES: usize = 2;
+
+/// One changed field: `path: before -> after`, or, when both sides are
+/// strings and either spans several lines (a config file in a ConfigMap, a
+/// script), a line diff of the two, so a one-word edit shows as the lines
+/// it touched rather than one escaped line of the whole file.
+fn field_change(out: &mut String, f: &FieldChange) {
+    let texts = f.before.as_deref().and_then(unquote).zip(f.after.as_deref().and_then(unquote));
+    match texts {
+        Some((before, after)) if before.contains('\n') || after.contains('\n') => {
+            let _ = writeln!(out, "      {}: (multi-line text, changed lines)", f.path);
+            line_diff(out, &before, &after);
+        }
+        _ => {
+            let before = f.before.as_deref().unwrap_or("(none)");
+            let after = f.after.as_deref().unwrap_or("(removed)");
+            let _ = writeln!(out, "      {}: {before} -> {after}", f.path);
+        }
+    }
+}
+
+/// The changed lines of `before` → `after` (`-` removed, `+` added) with
+/// [`CONTEXT_LINES`] of context, `...` between distant changes.
+fn line_diff(out: &mut String, before: &str, after: &str) {
+    let diff = TextDiff::from_lines(before, after);
+    for (i, group) in diff.grouped_ops(CONTEXT_LINES).iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(out, "          ...");
+        }
+        for change in group.iter().flat_map(|op| diff.iter_changes(op)) {
+            let sign = match change.tag() {
+                ChangeTag::Delete => '-',
+                ChangeTag::Insert => '+',
+                ChangeTag::Equal => ' ',
+            };
+            let line = change.value().strip_suffix('\n').unwrap_or(change.value());
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let _ = writeln!(out, "        {sign} {}", visible(line));
+            if change.missing_newline() && change.tag() != ChangeTag::Equal {
+                let _ = writeln!(out, "          (no newline at end)");
+            }
+        }
+    }
+}
+
+/// `line` with its control characters escaped (`\t`, `\u{1b}`): a value
+/// must not move the cursor or colour the terminal that shows the plan.
+fn visible(line: &str) -> String {
+    line.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// The string a field's `before`/`after` shows, when it shows one: the
+/// planner writes strings as Rust debug literals (`"a\nb"`); anything else
+/// (numbers, objects, `(sensitive)`) is `None`.
+fn unquote(shown: &str) -> Option<String> {
+    let inner = shown.strip_prefix('"')?.strip_suffix('"')?;
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => text.push(match chars.next()? {
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                '0' => '\0',
+                '\\' => '\\',
+                '"' => '"',
+                '\'' => '\'',
+                'u' => {
+                    let rest = chars.as_str().strip_prefix('{')?;
+                    let (hex, tail) = rest.split_once('}')?;
+                    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+                    chars = tail.chars();
+                    c
+                }
+                _ => return None,
+            }),
+            '"' => return None,
+            c => text.push(c),
+        }
+    }
+    Some(text)
 }
 
 /// `Plan: 3 to create, 1 to update, 0 to delete, 2 effects to run.`
@@ -99,4 +185,43 @@ pub fn tally(rows: &[Row]) -> String {
         *counts.entry(r.result.as_str()).or_default() += 1;
     }
     counts.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_literals_read_back_as_the_string() {
+        for s in
+            ["", "plain", "a\nb\r\n\tc", "quote \" and 'apostrophe' \\", "nul \0 bell \u{7} \u{2028} ü 🦀"]
+        {
+            assert_eq!(unquote(&format!("{s:?}")).as_deref(), Some(s), "{s:?}");
+        }
+        for shown in ["3", "true", "(sensitive)", "{\"a\":1}", "\"unterminated", "\"bad \\q escape\""] {
+            assert_eq!(unquote(shown), None, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_one_word_change_in_a_long_text_shows_the_lines_around_it() {
+        let before: String = (0..200).map(|i| format!("    key_{i} value_{i}\n")).collect();
+        let after = before.replace("key_100 value_100", "key_100 changed");
+        let change = FieldChange {
+            path: "/data/fluent-bit.conf".into(),
+            before: Some(format!("{before:?}")),
+            after: Some(format!("{after:?}")),
+        };
+        let mut out = String::new();
+        field_change(&mut out, &change);
+        let expected = "      /data/fluent-bit.conf: (multi-line text, changed lines)
+              key_98 value_98
+              key_99 value_99
+        -     key_100 value_100
+        +     key_100 changed
+              key_101 value_101
+              key_102 value_102
+";
+        assert_eq!(out, expected);
+    }
 }

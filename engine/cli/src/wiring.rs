@@ -98,10 +98,15 @@ impl Kube {
         stack: &Stack,
         state: &capstan_state::State,
         context: Option<&str>,
+        kubeconfig: Option<&Path>,
         default_ready_timeout: std::time::Duration,
         runtime: &tokio::runtime::Runtime,
     ) -> anyhow::Result<Self> {
-        let source = capstan_kube::KubeconfigSource::from_process();
+        let mut source = capstan_kube::KubeconfigSource::from_process();
+        // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does.
+        if let Some(file) = kubeconfig {
+            source.kubeconfig_env = Some(file.as_os_str().to_owned());
+        }
         let settings = capstan_kube::Settings::default();
         let target = runtime.block_on(capstan_kube::KubeTarget::connect(&source, context, settings))?;
         let keys = stack

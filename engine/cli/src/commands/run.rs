@@ -50,12 +50,21 @@ impl Session {
         let backend = rt.block_on(wiring::state_backend(&stack))?;
         let state = rt.block_on(backend.read()).context("reading state")?;
         let target = match run.target {
-            TargetKind::Render if run.context.is_some() => {
-                bail!("--context chooses a cluster, and the render target has none: add --target kube")
+            TargetKind::Render if run.context.is_some() || run.kubeconfig.is_some() => {
+                bail!(
+                    "--context and --kubeconfig choose a cluster, and the render target has none: add --target kube"
+                )
             }
             TargetKind::Render => Target::Render(Render::new(&stack, run.out_dir.as_deref())),
             TargetKind::Kube => {
-                let kube = Kube::connect(&stack, &state, run.context.as_deref(), run.ready_timeout, rt)?;
+                let kube = Kube::connect(
+                    &stack,
+                    &state,
+                    run.context.as_deref(),
+                    run.kubeconfig.as_deref(),
+                    run.ready_timeout,
+                    rt,
+                )?;
                 Target::Kube(Box::new(kube))
             }
         };

@@ -22,6 +22,9 @@
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
 //!   per-component readiness timeouts, `--context`.
+//! - `habits`: usage errors exit 1 (2 is `--detailed-exitcode`'s); colour only on
+//!   a terminal and never with `NO_COLOR`; help for every argument; completions;
+//!   line diffs of multi-line values in plans.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -33,6 +36,7 @@ mod distribution;
 mod effects;
 mod errors;
 mod example;
+mod habits;
 mod kube;
 mod lifecycle;
 mod plugins;
