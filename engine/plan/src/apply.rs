@@ -9,7 +9,7 @@ use capstan_core::{EffectResult, Output};
 use capstan_state::{ComponentState, EffectRecord, ObjectRecord, OutputRecord};
 
 use crate::objects;
-use crate::planner::{Action, ComponentError, ComponentPlanned, PlanContext, call_plan};
+use crate::planner::{Action, ComponentError, ComponentPlanned, PlanContext, call_plan, check_contract};
 use crate::seams::{EffectRunner, ObjectRef};
 
 /// The outcome of applying one component.
@@ -55,6 +55,11 @@ pub fn apply_component(
         let mut request = planned.request.clone();
         request.effect_results = results;
         let answer = call_plan(&planned.handle, &plugin, planned.component_dir.as_deref(), &request)?;
+        // The outputs dependents are planned with after this apply: checked
+        // like those of the plan itself.
+        if let Some(component) = cx.stack.component(&planned.key) {
+            check_contract(component, &plugin, &answer.outputs)?;
+        }
         let objects = answer
             .objects
             .into_iter()

@@ -8,6 +8,7 @@
 //! [`seams`] and as values, so the planner is tested with native plugins.
 
 pub mod apply;
+pub mod contracts;
 pub mod diff;
 pub mod graph;
 pub mod objects;

@@ -151,6 +151,25 @@ pub enum ComponentError {
     Refused { plugin: String, reason: String },
     #[error("plugin {plugin} broke the contract: {reason}")]
     Contract { plugin: String, reason: String },
+    /// The component's HCL `type` is not the type its plugin plans: refused
+    /// before the plugin is called, since dependents would read the wrong
+    /// contract.
+    #[error(
+        "component {component} ({at}) declares type `{declared}`, but its plugin {plugin} plans \
+         `{plugin_type}` components: use a `{declared}` plugin or change the type"
+    )]
+    TypeMismatch { component: String, at: String, declared: String, plugin: String, plugin_type: String },
+    /// The plugin's outputs do not satisfy the contract of its type.
+    #[error(
+        "plugin {plugin} broke the `{component_type}` outputs contract (v{version}):{}",
+        list(&violations.iter().map(ToString::to_string).collect::<Vec<_>>())
+    )]
+    OutputsContract {
+        plugin: String,
+        component_type: String,
+        version: u32,
+        violations: Vec<crate::contracts::Violation>,
+    },
     #[error("target: {0}")]
     Target(SeamError),
     #[error("effect {id} ({summary}) failed: {source}")]
@@ -182,6 +201,15 @@ pub fn plan_component(
     })?;
     let meta = handle.metadata();
     let plugin = format!("{} {}", meta.name, meta.version);
+    if meta.component_type != component.component_type {
+        return Err(ComponentError::TypeMismatch {
+            component: key.to_string(),
+            at: declared_at(component),
+            declared: component.component_type.clone(),
+            plugin,
+            plugin_type: meta.component_type.clone(),
+        });
+    }
 
     let by_name = dependency_plans(component, deps);
     let dep_outputs: BTreeMap<String, DependencyOutputs<'_>> =
@@ -236,6 +264,35 @@ pub fn plan_component(
     let planned =
         Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
     planned.finish(answer)
+}
+
+/// Where the component's `component` block is, as `file:line:col`.
+fn declared_at(component: &Component) -> String {
+    match component.spans.get("component") {
+        Some(at) => format!("{}:{}:{}", at.file.display(), at.line, at.col),
+        None => component.dir.join("component.hcl").display().to_string(),
+    }
+}
+
+/// Checks a plugin's outputs against the contract of the component's type
+/// (a type Capstan ships no contract for passes unchecked: see
+/// [`crate::contracts`]). Called on every answer a dependent may read.
+pub(crate) fn check_contract(
+    component: &Component,
+    plugin: &str,
+    outputs: &[Output],
+) -> Result<(), ComponentError> {
+    let Some(contract) = crate::contracts::contract_for(&component.component_type) else {
+        return Ok(());
+    };
+    crate::contracts::check_outputs(contract.component_type, outputs).map_err(|violations| {
+        ComponentError::OutputsContract {
+            plugin: plugin.to_string(),
+            component_type: contract.component_type.to_string(),
+            version: contract.version,
+            violations,
+        }
+    })
 }
 
 /// The dependencies' plans by dependency name (the name in `dependency "…"`).
@@ -295,6 +352,7 @@ struct Planned<'a> {
 
 impl Planned<'_> {
     fn finish(self, answer: capstan_core::ComponentPlan) -> Result<ComponentPlanned, ComponentError> {
+        check_contract(self.component, &self.plugin, &answer.outputs)?;
         for effect in &answer.effects {
             let needed = capability_for(effect);
             if !grant(self.component, &needed) {

@@ -12,10 +12,9 @@
 //! listener: clients are in the cluster.
 
 #[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
-mod queues;
-
 use std::collections::BTreeMap;
 
+use capstan_sdk::contracts::messaging::queues;
 use capstan_sdk::contracts::messaging::{Outputs, protocol};
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;

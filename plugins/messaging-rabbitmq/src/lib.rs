@@ -18,12 +18,12 @@
 //! It does not install the operators or their CRDs.
 
 #[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
-mod queues;
 pub mod topology;
 
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::{AmqpBinding, AmqpExchange, AmqpOp, AmqpPermission, AmqpQueue, AmqpUser};
+use capstan_sdk::contracts::messaging::queues;
 use capstan_sdk::contracts::messaging::{Outputs, protocol};
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;

@@ -4,8 +4,8 @@
 use capstan_sdk::PlanRequest;
 use serde_json::{Map, Value, json};
 
-use crate::queues::{self, DEFAULT_MAX_RECEIVE_COUNT};
 use crate::{Inputs, QueueType};
+use capstan_sdk::contracts::messaging::queues::{self, DEFAULT_MAX_RECEIVE_COUNT};
 
 const DLQ_SUFFIX: &str = "-dlq";
 

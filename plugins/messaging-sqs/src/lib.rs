@@ -18,11 +18,10 @@
 //! backend) and ignored with a warning.
 
 #[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
-mod queues;
-
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::HttpCall;
+use capstan_sdk::contracts::messaging::queues;
 use capstan_sdk::contracts::messaging::{CredentialsSecret, Outputs, protocol};
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;

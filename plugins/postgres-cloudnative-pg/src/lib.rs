@@ -13,10 +13,9 @@
 //! with `backup` set, WAL archiving is continuous and base backups are taken
 //! on demand or by a schedule the operator's team owns.
 
-mod apps;
-
 use std::collections::BTreeMap;
 
+use capstan_sdk::contracts::postgres::apps;
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;

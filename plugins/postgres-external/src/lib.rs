@@ -11,11 +11,10 @@
 //! It does not create the server, manage its network access or its backups:
 //! those belong to the cloud account, not to a component.
 
-mod apps;
-
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::{SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole};
+use capstan_sdk::contracts::postgres::apps;
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;

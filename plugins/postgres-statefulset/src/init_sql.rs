@@ -9,12 +9,13 @@
 //!
 //! Passwords are never in the script: psql reads them from the Job's
 //! environment (`\getenv`, psql 15+), which the kubelet fills from the apps'
-//! Secrets. Names are inlined: [`crate::apps`] admits only identifiers that
-//! need no quoting.
+//! Secrets. Names are inlined: the SDK's
+//! [`apps`](capstan_sdk::contracts::postgres::apps) admits only identifiers
+//! that need no quoting.
 
 use std::fmt::Write as _;
 
-use crate::apps::App;
+use capstan_sdk::contracts::postgres::apps::App;
 
 /// The environment variable holding the password of the `index`th app.
 pub fn password_env(index: usize) -> String {

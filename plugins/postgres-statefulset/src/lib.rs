@@ -14,12 +14,12 @@
 //! It does not replicate, fail over or back up: that is what
 //! `capstan/postgres-cloudnative-pg` is for.
 
-mod apps;
 pub mod init_sql;
 
 use std::collections::BTreeMap;
 
 use capstan_sdk::contracts::SecretKeyRef;
+use capstan_sdk::contracts::postgres::apps;
 use capstan_sdk::k8s::{self, Container, PodTemplate, Resources};
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;

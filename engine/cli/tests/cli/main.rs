@@ -5,6 +5,7 @@
 //! Modules:
 //! - `lifecycle`: plan → apply → re-apply (no change) → change → remove; saved plans.
 //! - `errors`: configuration errors point at file, line and column.
+//! - `contracts`: a component whose type is not its plugin's is refused at once.
 //! - `plugins`: `plugin inspect` and `plugin list`.
 //! - `bundles`: packed, signed plugin bundles from an HTTP index and a directory;
 //!   the lock file's pinning and rollback refusal; refused bundles.
@@ -31,6 +32,7 @@
 mod amqp_effects;
 mod aws_effects;
 mod bundles;
+mod contracts;
 mod crash;
 mod distribution;
 mod effects;

@@ -3,15 +3,20 @@
 //! env.hcl needs no change to `queues` or `users`. A backend that has no use
 //! for a setting says so with a warning instead of refusing the config.
 //!
-//! This module is the same in every Capstan messaging plugin; keep them equal.
+//! A backend puts `name_prefix`, `queues: BTreeMap<String, QueueSpec>`,
+//! `users: BTreeMap<String, UserSpec>` and `credentials_user` in its own
+//! inputs and uses the checks and helpers here; the shape is the schema
+//! `wit/contracts/messaging.queues.v1.json`. How queues and users are
+//! made on the broker is the backend's own business.
 
 use std::collections::BTreeMap;
 
-use capstan_sdk::contracts::messaging::CredentialsSecret;
-use capstan_sdk::prelude::*;
-use capstan_sdk::push_token;
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+use super::CredentialsSecret;
+use crate::prelude::*;
+use crate::push_token;
 
 /// Deliveries before a message goes to the dead-letter queue, by default.
 pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;

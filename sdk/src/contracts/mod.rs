@@ -4,7 +4,16 @@
 //! reads `postgres` outputs the same way whether the database is a
 //! CloudNativePG cluster or a managed instance. So every backend of a type
 //! must write exactly these outputs, and every consumer reads them through
-//! these types. Output names are the serde field names below (snake_case).
+//! these types. Output names are the serde field names (snake_case).
+//!
+//! Each type's contract is data first: a versioned JSON Schema under
+//! `wit/contracts/` (`postgres.v1.json`, …), documented in `docs/contracts/`,
+//! which the engine embeds and checks every plugin's outputs against. The
+//! modules here are the same contracts as typed Rust, one module per type;
+//! a test of this crate proves the two agree. The input shapes every
+//! backend of a type accepts (the per-app databases of `postgres`, the
+//! queues and users of `messaging`) live here too, so a new backend reuses
+//! them instead of copying them.
 //!
 //! Producers: `contracts::outputs(&postgres::Outputs { .. })` in `plan`.
 //! Consumers: `contracts::read::<postgres::Outputs>(dependency)`.
@@ -12,21 +21,36 @@
 //! Secrets are passed by reference ([`SecretKeyRef`]), never by value: a
 //! consumer wires them into `valueFrom.secretKeyRef`, so a password is never
 //! copied into another object, a plan or the state.
-
-use std::collections::BTreeMap;
+//!
+//! This module does not check outputs against the schemas at run time (the
+//! engine does, before any dependent sees them), and it holds no contract
+//! for types Capstan does not ship.
 
 use capstan_core::{Dependency, Output, PlanError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod app;
+pub mod cert_manager;
+pub mod dapr;
+pub mod logs;
+pub mod messaging;
+pub mod postgres;
+pub mod waf;
+
 /// One component type's outputs.
 pub trait Contract: Serialize + DeserializeOwned {
     /// The component type, as in `Metadata::component_type`.
     const COMPONENT_TYPE: &'static str;
+    /// The contract's version: the `N` of its schema file `<type>.vN.json`.
+    const VERSION: u32;
+    /// The JSON Schema (draft 2020-12) of the outputs, as text.
+    const SCHEMA: &'static str;
 }
 
 /// A key in a Kubernetes Secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
     pub name: String,
     pub key: String,
@@ -39,202 +63,11 @@ pub struct SecretKeyRef {
 
 /// A whole Kubernetes Secret (a TLS or CA bundle, say).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretRef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-}
-
-/// `postgres`: a PostgreSQL server and the database(s) made on it.
-pub mod postgres {
-    use super::*;
-
-    /// Access to one database for one user.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct DatabaseAccess {
-        pub database: String,
-        pub user: String,
-        /// The user's password.
-        pub password_secret: SecretKeyRef,
-    }
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// Host name clients connect to (a Service DNS name or a managed endpoint).
-        pub host: String,
-        pub port: u16,
-        /// The default database, its user and the user's password.
-        pub database: String,
-        pub user: String,
-        pub password_secret: SecretKeyRef,
-        /// One database and user per consuming app, keyed by the app's
-        /// component name; an app not listed uses the default above.
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        pub databases: BTreeMap<String, DatabaseAccess>,
-    }
-
-    impl Outputs {
-        /// The database a given app should use.
-        pub fn access_for(&self, app: &str) -> DatabaseAccess {
-            self.databases.get(app).cloned().unwrap_or_else(|| DatabaseAccess {
-                database: self.database.clone(),
-                user: self.user.clone(),
-                password_secret: self.password_secret.clone(),
-            })
-        }
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "postgres";
-    }
-}
-
-/// `messaging`: a broker (RabbitMQ, Kafka) or a cloud queue service (SQS).
-pub mod messaging {
-    use super::*;
-
-    /// Values of [`Outputs::protocol`].
-    pub mod protocol {
-        pub const AMQP: &str = "amqp";
-        pub const KAFKA: &str = "kafka";
-        pub const SQS: &str = "sqs";
-    }
-
-    /// Where a client's user name and password are.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct CredentialsSecret {
-        pub name: String,
-        pub username_key: String,
-        pub password_key: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub namespace: Option<String>,
-    }
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// One of [`protocol`]: how clients talk to it.
-        pub protocol: String,
-        /// `amqp://host:5672/vhost`, `broker:9092,…`, or the SQS endpoint URL.
-        pub endpoint: String,
-        /// None where credentials come from elsewhere (an IAM role for SQS).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub credentials_secret: Option<CredentialsSecret>,
-        /// Logical queue or topic name → the physical one (a queue URL for SQS).
-        #[serde(default)]
-        pub queues: BTreeMap<String, String>,
-        /// The cloud region, for SQS.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub region: Option<String>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "messaging";
-    }
-}
-
-/// `waf`: the web application firewall in front of ingresses.
-pub mod waf {
-    use super::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// The `ingressClassName` app ingresses must use.
-        pub ingress_class: String,
-        /// Annotations app ingresses must carry (ModSecurity, mTLS, …).
-        #[serde(default)]
-        pub annotations: BTreeMap<String, String>,
-        /// The CA bundle client certificates are verified against, when mTLS is on.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub mtls_ca_secret: Option<SecretRef>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "waf";
-    }
-}
-
-/// `cert-manager`: who issues certificates.
-pub mod cert_manager {
-    use super::*;
-
-    /// Values of [`IssuerRef::kind`].
-    pub const CLUSTER_ISSUER: &str = "ClusterIssuer";
-    pub const ISSUER: &str = "Issuer";
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct IssuerRef {
-        /// `ClusterIssuer` or `Issuer`.
-        pub kind: String,
-        pub name: String,
-    }
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        pub issuer: IssuerRef,
-        /// The CA certificate(s) that issued, for clients and mTLS.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub ca_bundle_secret: Option<SecretKeyRef>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "cert-manager";
-    }
-}
-
-/// `dapr`: Dapr components apps talk to through their sidecar.
-pub mod dapr {
-    use super::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// Name of the pub/sub `Component`, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub pubsub: Option<String>,
-        /// Name of the state store `Component`, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub statestore: Option<String>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "dapr";
-    }
-}
-
-/// `logs`: the log collector.
-pub mod logs {
-    use super::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// Where apps may push logs directly (most just write to stdout).
-        pub collector_endpoint: String,
-        /// The labels every record carries (`namespace`, `app`, …), for queries.
-        #[serde(default)]
-        pub labels: Vec<String>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "logs";
-    }
-}
-
-/// `app`: a service other apps may call.
-pub mod app {
-    use super::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Outputs {
-        /// `http://name.namespace.svc.cluster.local:port`, when it listens.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub service_url: Option<String>,
-        /// `https://host/path`, when it has an ingress.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub public_url: Option<String>,
-    }
-
-    impl Contract for Outputs {
-        const COMPONENT_TYPE: &'static str = "app";
-    }
 }
 
 /// Reads a dependency's outputs as contract `C`. A dependency of another
@@ -297,6 +130,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn pg() -> postgres::Outputs {
         postgres::Outputs {

@@ -1,18 +1,23 @@
 //! The per-application databases a `postgres` component provides: the input
 //! shape every postgres backend accepts (so an operator can swap backends
-//! without touching `apps`), its checks, and the Secret each app reads its
-//! password from.
+//! without touching `apps`), its checks, the Secret each app reads its
+//! password from, and the outputs that list them.
 //!
-//! This module is the same in every Capstan postgres plugin; keep them equal.
+//! A backend puts `apps: BTreeMap<String, AppDatabase>` and
+//! `default_app: Option<String>` in its own inputs and calls [`validate`],
+//! [`resolve`], [`secret`] and [`outputs`]; the shape is the schema
+//! `wit/contracts/postgres.apps.v1.json`. Creating the databases and roles
+//! is the backend's own business (SQL effects, CRDs, an init script).
 
 use std::collections::BTreeMap;
 
-use capstan_sdk::contracts::SecretKeyRef;
-use capstan_sdk::contracts::postgres::{DatabaseAccess, Outputs};
-use capstan_sdk::prelude::*;
-use capstan_sdk::push_token;
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+use super::{DatabaseAccess, Outputs};
+use crate::contracts::{self, SecretKeyRef};
+use crate::prelude::*;
+use crate::push_token;
 
 /// Key of the user name in each app's Secret.
 pub const USERNAME_KEY: &str = "username";

@@ -1,0 +1,377 @@
+//! The engine enforces the outputs contracts: a plugin whose type is not the
+//! component's is refused before it is called, a plugin whose outputs break
+//! its type's contract fails naming the output, the JSON path and the rule,
+//! and a component that reads its outputs is skipped, never planned with
+//! them. The plugins here are native Rust written against the SDK, the way
+//! a partner writes one; the stack is real HCL loaded by capstan-config.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use capstan_config::{Command, LoadOptions, Stack};
+use capstan_plan::{
+    ComponentError, ComponentPlanned, EffectRunner, ObjectRef, ObjectTarget, Outcome, PlanContext,
+    PluginHandle, PluginResolver, SeamError, apply_component, plan_component, schedule, stack_graph,
+};
+use capstan_sdk::capstan_core::{SqlOp, SqlRole};
+use capstan_sdk::contracts::postgres;
+use capstan_sdk::prelude::*;
+use capstan_state::{State, StateKey};
+use serde_json::{Value, json};
+
+// ---- native test plugins ------------------------------------------------
+
+fn metadata(name: &str, component_type: &str) -> Metadata {
+    MetadataBuilder::new(format!("test/{name}"), "0.1.0")
+        .component_type(component_type)
+        .backend("test")
+        .build()
+}
+
+fn good_postgres() -> postgres::Outputs {
+    postgres::Outputs {
+        host: "db.data.svc".into(),
+        port: 5432,
+        database: "app".into(),
+        user: "app_user".into(),
+        password_secret: contracts::SecretKeyRef {
+            name: "db-app".into(),
+            key: "password".into(),
+            namespace: None,
+        },
+        databases: BTreeMap::new(),
+    }
+}
+
+/// A postgres backend that keeps its contract.
+struct GoodDb;
+impl Plugin for GoodDb {
+    fn metadata() -> Metadata {
+        metadata("good-db", "postgres")
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        Ok(ComponentPlan { outputs: contracts::outputs(&good_postgres(), &[])?, ..Default::default() })
+    }
+}
+
+/// A postgres backend that forgets `host` and writes the port as text.
+struct BrokenDb;
+impl Plugin for BrokenDb {
+    fn metadata() -> Metadata {
+        metadata("broken-db", "postgres")
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let mut outputs = contracts::outputs(&good_postgres(), &[])?;
+        outputs.retain(|o| o.name != "host");
+        for o in &mut outputs {
+            if o.name == "port" {
+                o.value = json!("5432");
+            }
+        }
+        Ok(ComponentPlan { outputs, ..Default::default() })
+    }
+}
+
+/// A postgres backend whose outputs break the contract only once its
+/// effect has run (the result is not what it expected): apply checks the
+/// re-planned outputs too.
+struct BrokenAfterEffects;
+impl Plugin for BrokenAfterEffects {
+    fn metadata() -> Metadata {
+        metadata("broken-after-effects", "postgres")
+    }
+    fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let mut outputs = contracts::outputs(&good_postgres(), &[])?;
+        if !req.effect_results.is_empty() {
+            outputs.retain(|o| o.name != "password_secret");
+        }
+        let effect = Effect {
+            id: "role".into(),
+            target: "db".into(),
+            summary: "create role app_user".into(),
+            kind: EffectKind::Sql(vec![SqlOp::EnsureRole(SqlRole {
+                name: "app_user".into(),
+                password: Some(Sensitive::new("x")),
+                login: true,
+            })]),
+        };
+        Ok(ComponentPlan { effects: vec![effect], outputs, ..Default::default() })
+    }
+}
+
+/// A messaging backend, to be put where a postgres one belongs.
+struct Queue;
+impl Plugin for Queue {
+    fn metadata() -> Metadata {
+        metadata("queue", "messaging")
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        PLANS.fetch_add(1, Ordering::SeqCst);
+        Ok(ComponentPlan::default())
+    }
+}
+
+/// A third party's type Capstan ships no contract for.
+struct Cache;
+impl Plugin for Cache {
+    fn metadata() -> Metadata {
+        metadata("cache", "cache")
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let outputs = vec![Output { name: "nodes".into(), value: json!([1, 2, 3]), sensitive: false }];
+        Ok(ComponentPlan { outputs, ..Default::default() })
+    }
+}
+
+/// Counts plugin `plan` calls that must never happen.
+static PLANS: AtomicUsize = AtomicUsize::new(0);
+
+/// An app that reads its database's outputs through the contract.
+struct Consumer;
+impl Plugin for Consumer {
+    fn metadata() -> Metadata {
+        metadata("consumer", "app")
+    }
+    fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        for (_, db) in contracts::all::<postgres::Outputs>(&req.dependencies) {
+            db?;
+        }
+        Ok(ComponentPlan::default())
+    }
+}
+
+/// A [`PluginHandle`] over a native [`Plugin`].
+struct Native<P> {
+    metadata: Metadata,
+    _plugin: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P: Plugin + 'static> Native<P> {
+    fn handle() -> Arc<dyn PluginHandle> {
+        Arc::new(Self { metadata: P::metadata(), _plugin: std::marker::PhantomData })
+    }
+}
+
+impl<P: Plugin + 'static> PluginHandle for Native<P> {
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    fn digest(&self) -> &str {
+        "native"
+    }
+    fn validate(&self, _: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError> {
+        Ok(P::validate(inputs))
+    }
+    fn plan(
+        &self,
+        _: Option<&Path>,
+        request: &PlanRequest,
+    ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
+        Ok(P::plan(request))
+    }
+    fn health(&self, _: &ComponentId, object: &Value) -> Result<Health, SeamError> {
+        Ok(P::health(object))
+    }
+}
+
+struct Plugins(BTreeMap<String, Arc<dyn PluginHandle>>);
+
+impl Plugins {
+    fn all() -> Self {
+        Self(BTreeMap::from([
+            ("test/good-db".to_string(), Native::<GoodDb>::handle()),
+            ("test/broken-db".to_string(), Native::<BrokenDb>::handle()),
+            ("test/broken-after-effects".to_string(), Native::<BrokenAfterEffects>::handle()),
+            ("test/queue".to_string(), Native::<Queue>::handle()),
+            ("test/cache".to_string(), Native::<Cache>::handle()),
+            ("test/consumer".to_string(), Native::<Consumer>::handle()),
+        ]))
+    }
+}
+
+impl PluginResolver for Plugins {
+    fn resolve(&self, name: &str, _: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
+        self.0.get(name).cloned().ok_or_else(|| format!("no plugin named {name}").into())
+    }
+}
+
+/// A target that holds nothing and accepts everything.
+struct Empty;
+impl ObjectTarget for Empty {
+    fn current(&self, _: &ComponentId, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(None)
+    }
+    fn apply(&self, _: &ComponentId, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
+        Ok(())
+    }
+}
+
+/// Effects that succeed with an empty result.
+struct Succeed;
+impl EffectRunner for Succeed {
+    fn run(&self, _: &ComponentId, _: &Effect) -> Result<Value, SeamError> {
+        Ok(json!({}))
+    }
+}
+
+// ---- the stack ------------------------------------------------------------
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    stack: Stack,
+    state: State,
+    key: StateKey,
+    plugins: Plugins,
+}
+
+/// A stack with `data/db` (type `db_type`, plugin `db_plugin`) and
+/// `data/api`, an app that depends on it.
+fn fixture(db_type: &str, db_plugin: &str, db_extra: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("client.hcl", "");
+    write("envs/dev/env.hcl", "");
+    write("envs/dev/data/namespace.hcl", "namespace = \"data\"\n");
+    write(
+        "envs/dev/data/db/component.hcl",
+        &format!(
+            "component {{\n  type    = \"{db_type}\"\n  plugin  = \"{db_plugin}\"\n  version = \"*\"\n{db_extra}}}\ninputs = {{}}\n"
+        ),
+    );
+    write(
+        "envs/dev/data/api/component.hcl",
+        "component {\n  type    = \"app\"\n  plugin  = \"test/consumer\"\n  version = \"*\"\n}\n\
+         dependency \"db\" {\n  config_path = \"../db\"\n}\ninputs = {}\n",
+    );
+    let stack = capstan_config::load(dir.path(), &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+    Fixture {
+        _dir: dir,
+        stack,
+        state: State::new().unwrap(),
+        key: StateKey::generate().unwrap(),
+        plugins: Plugins::all(),
+    }
+}
+
+impl Fixture {
+    fn cx(&self) -> PlanContext<'_> {
+        PlanContext {
+            stack: &self.stack,
+            plugins: &self.plugins,
+            target: &Empty,
+            state: &self.state,
+            state_key: &self.key,
+            command: Command::Plan,
+        }
+    }
+
+    fn plan(&self) -> BTreeMap<String, Outcome<ComponentPlanned, ComponentError>> {
+        let cx = self.cx();
+        schedule::run(&stack_graph(&self.stack).unwrap(), 2, |key, deps| plan_component(&cx, key, deps))
+    }
+}
+
+const DB: &str = "envs/dev/data/db";
+const API: &str = "envs/dev/data/api";
+
+fn failed<'a>(
+    outcomes: &'a BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+    key: &str,
+) -> &'a ComponentError {
+    match &outcomes[key] {
+        Outcome::Failed(e) => e,
+        Outcome::Done(_) => panic!("{key} was planned"),
+        Outcome::Skipped { because } => panic!("{key} was skipped: {because}"),
+    }
+}
+
+fn skipped(outcomes: &BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>, key: &str) -> bool {
+    matches!(&outcomes[key], Outcome::Skipped { because } if because == &format!("dependency {DB} failed"))
+}
+
+// ---- the tests ------------------------------------------------------------
+
+#[test]
+fn a_plugin_of_another_type_is_refused_before_it_is_called() {
+    let f = fixture("postgres", "test/queue", "");
+    let before = PLANS.load(Ordering::SeqCst);
+    let outcomes = f.plan();
+    let err = failed(&outcomes, DB);
+    let ComponentError::TypeMismatch { component, at, declared, plugin, plugin_type } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(component, DB);
+    assert_eq!(at, "envs/dev/data/db/component.hcl:1:1");
+    assert_eq!(
+        (declared.as_str(), plugin.as_str(), plugin_type.as_str()),
+        ("postgres", "test/queue 0.1.0", "messaging")
+    );
+    assert_eq!(
+        err.to_string(),
+        "component envs/dev/data/db (envs/dev/data/db/component.hcl:1:1) declares type `postgres`, \
+         but its plugin test/queue 0.1.0 plans `messaging` components: use a `postgres` plugin or change the type"
+    );
+    assert_eq!(PLANS.load(Ordering::SeqCst), before, "the mismatched plugin was called");
+    assert!(skipped(&outcomes, API), "{:?}", outcomes[API].done().is_some());
+}
+
+#[test]
+fn outputs_that_break_the_contract_fail_the_component_and_skip_its_dependents() {
+    let f = fixture("postgres", "test/broken-db", "");
+    let outcomes = f.plan();
+    let err = failed(&outcomes, DB);
+    let ComponentError::OutputsContract { plugin, component_type, version, violations } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!((plugin.as_str(), component_type.as_str(), *version), ("test/broken-db 0.1.0", "postgres", 1));
+    let found: Vec<(&str, &str, &str)> =
+        violations.iter().map(|v| (v.output.as_str(), v.path.as_str(), v.rule.as_str())).collect();
+    assert_eq!(found.len(), 2, "{violations:?}");
+    assert!(found.contains(&("host", "/host", "required")), "{found:?}");
+    assert!(found.contains(&("port", "/port", "type")), "{found:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "plugin test/broken-db 0.1.0 broke the `postgres` outputs contract (v1):\n  output `"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("output `port` at /port breaks `type`"), "{text}");
+    assert!(skipped(&outcomes, API), "the app was planned with unchecked outputs");
+}
+
+#[test]
+fn outputs_that_keep_the_contract_reach_the_dependent() {
+    let f = fixture("postgres", "test/good-db", "");
+    let outcomes = f.plan();
+    for key in [DB, API] {
+        assert!(outcomes[key].done().is_some(), "{key}: {:?}", failed(&outcomes, key));
+    }
+}
+
+#[test]
+fn a_type_without_a_shipped_contract_passes_unchecked() {
+    let f = fixture("cache", "test/cache", "");
+    let outcomes = f.plan();
+    let db = outcomes[DB].done().unwrap_or_else(|| panic!("{:?}", failed(&outcomes, DB)));
+    assert_eq!(db.outputs[0].value, json!([1, 2, 3]));
+}
+
+#[test]
+fn outputs_replanned_after_effects_are_checked_before_they_are_recorded() {
+    let f = fixture("postgres", "test/broken-after-effects", "  grants  = [\"sql:db\"]\n");
+    let outcomes = f.plan();
+    let planned = outcomes[DB].done().unwrap_or_else(|| panic!("{:?}", failed(&outcomes, DB)));
+    let err = apply_component(&f.cx(), planned, &Succeed).err().unwrap();
+    let ComponentError::OutputsContract { violations, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!((violations[0].path.as_str(), violations[0].rule.as_str()), ("/password_secret", "required"));
+}

@@ -1,0 +1,26 @@
+//! `app`: a service other apps may call.
+//!
+//! Schema `wit/contracts/app.v1.json`; documented in `docs/contracts/app.md`.
+
+use serde::{Deserialize, Serialize};
+
+use super::Contract;
+
+/// The JSON Schema of the outputs.
+pub const SCHEMA: &str = include_str!("../../../wit/contracts/app.v1.json");
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outputs {
+    /// `http://name.namespace.svc.cluster.local:port`, when it listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_url: Option<String>,
+    /// `https://host/path`, when it has an ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Contract for Outputs {
+    const COMPONENT_TYPE: &'static str = "app";
+    const VERSION: u32 = 1;
+    const SCHEMA: &'static str = SCHEMA;
+}

@@ -1,0 +1,61 @@
+//! `postgres`: a PostgreSQL server and the database(s) made on it.
+//!
+//! The outputs ([`Outputs`], schema `wit/contracts/postgres.v1.json`) and
+//! the per-app database list every postgres backend accepts ([`apps`],
+//! schema `wit/contracts/postgres.apps.v1.json`). Documented for consumers
+//! in `docs/contracts/postgres.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Contract, SecretKeyRef};
+
+pub mod apps;
+
+/// The JSON Schema of the outputs.
+pub const SCHEMA: &str = include_str!("../../../wit/contracts/postgres.v1.json");
+/// The JSON Schema of the shared inputs (`apps`, `default_app`).
+pub const APPS_SCHEMA: &str = include_str!("../../../wit/contracts/postgres.apps.v1.json");
+
+/// Access to one database for one user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseAccess {
+    pub database: String,
+    pub user: String,
+    /// The user's password.
+    pub password_secret: SecretKeyRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outputs {
+    /// Host name clients connect to (a Service DNS name or a managed endpoint).
+    pub host: String,
+    pub port: u16,
+    /// The default database, its user and the user's password.
+    pub database: String,
+    pub user: String,
+    pub password_secret: SecretKeyRef,
+    /// One database and user per consuming app, keyed by the app's
+    /// component name; an app not listed uses the default above.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub databases: BTreeMap<String, DatabaseAccess>,
+}
+
+impl Outputs {
+    /// The database a given app should use.
+    pub fn access_for(&self, app: &str) -> DatabaseAccess {
+        self.databases.get(app).cloned().unwrap_or_else(|| DatabaseAccess {
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password_secret: self.password_secret.clone(),
+        })
+    }
+}
+
+impl Contract for Outputs {
+    const COMPONENT_TYPE: &'static str = "postgres";
+    const VERSION: u32 = 1;
+    const SCHEMA: &'static str = SCHEMA;
+}

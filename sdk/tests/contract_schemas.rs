@@ -1,0 +1,335 @@
+//! The typed contracts in `capstan_sdk::contracts` and the JSON Schemas in
+//! `wit/contracts/` are the same contracts: what a producer serialises from
+//! the Rust types validates against the schema the engine checks, and a
+//! value the schema refuses is refused by a consumer reading it as Rust too.
+//! So a plugin written against the SDK never fails the engine's check, and a
+//! third-party producer that passes the check is readable by every consumer.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use capstan_sdk::contracts::messaging::queues::{QueueSpec, UserSpec};
+use capstan_sdk::contracts::messaging::{self, CredentialsSecret};
+use capstan_sdk::contracts::postgres::{self, DatabaseAccess, apps::AppDatabase};
+use capstan_sdk::contracts::{self, Contract, SecretKeyRef, SecretRef, app, cert_manager, dapr, logs, waf};
+use capstan_sdk::{Dependency, Output};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+fn schema(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+fn validator(text: &str) -> jsonschema::Validator {
+    let schema = schema(text);
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    jsonschema::draft202012::new(&schema).unwrap()
+}
+
+fn dependency<C: Contract>(outputs: Vec<Output>) -> Dependency {
+    Dependency { name: "dep".into(), component_type: C::COMPONENT_TYPE.into(), outputs: Arc::from(outputs) }
+}
+
+fn as_outputs(value: &Value) -> Vec<Output> {
+    value
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| Output { name: name.clone(), value: value.clone(), sensitive: false })
+        .collect()
+}
+
+/// Every `good` value serialises to outputs the schema accepts and reads
+/// back unchanged; every `bad` object is refused by both the schema and a
+/// consumer reading it as `C`.
+fn agree<C: Contract + PartialEq + std::fmt::Debug>(good: &[C], bad: &[(&str, Value)]) {
+    let schema = schema(C::SCHEMA);
+    let id = schema["$id"].as_str().unwrap();
+    assert!(
+        id.ends_with(&format!("/{}.v{}.json", C::COMPONENT_TYPE, C::VERSION)),
+        "{id} is not the schema of {} v{}",
+        C::COMPONENT_TYPE,
+        C::VERSION
+    );
+    let validator = validator(C::SCHEMA);
+    for value in good {
+        let outputs = contracts::outputs(value, &[]).unwrap();
+        let object: serde_json::Map<String, Value> =
+            outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
+        let object = Value::Object(object);
+        let errors: Vec<String> = validator.iter_errors(&object).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{} outputs {object} refused by the schema: {errors:?}",
+            C::COMPONENT_TYPE
+        );
+        assert_eq!(&contracts::read::<C>(&dependency::<C>(outputs)).unwrap(), value);
+    }
+    for (why, value) in bad {
+        assert!(!validator.is_valid(value), "{}: the schema accepts {why}: {value}", C::COMPONENT_TYPE);
+        let read = contracts::read::<C>(&dependency::<C>(as_outputs(value)));
+        assert!(read.is_err(), "{}: a consumer accepts {why}: {value}", C::COMPONENT_TYPE);
+    }
+}
+
+/// Like [`agree`], for a shared input shape: `field` of the inputs object
+/// deserialises as `T` exactly when the schema accepts the object.
+fn agree_inputs<T: DeserializeOwned>(schema: &str, field: &str, good: &[Value], bad: &[(&str, Value)]) {
+    let validator = validator(schema);
+    for value in good {
+        let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "inputs {value} refused by the schema: {errors:?}");
+        serde_json::from_value::<T>(value[field].clone()).unwrap();
+    }
+    for (why, value) in bad {
+        assert!(!validator.is_valid(value), "the schema accepts {why}: {value}");
+        assert!(serde_json::from_value::<T>(value[field].clone()).is_err(), "the SDK accepts {why}: {value}");
+    }
+}
+
+fn key_ref(name: &str) -> SecretKeyRef {
+    SecretKeyRef { name: name.into(), key: "password".into(), namespace: None }
+}
+
+#[test]
+fn postgres() {
+    let minimal = postgres::Outputs {
+        host: "db-rw.data.svc".into(),
+        port: 5432,
+        database: "app".into(),
+        user: "app_user".into(),
+        password_secret: key_ref("db-app"),
+        databases: BTreeMap::new(),
+    };
+    let full = postgres::Outputs {
+        password_secret: SecretKeyRef { namespace: Some("data".into()), ..key_ref("db-app") },
+        databases: BTreeMap::from([(
+            "consent".into(),
+            DatabaseAccess {
+                database: "consent".into(),
+                user: "consent_user".into(),
+                password_secret: key_ref("db-consent"),
+            },
+        )]),
+        ..minimal.clone()
+    };
+    let base = json!({
+        "host": "db", "port": 5432, "database": "app", "user": "app_user",
+        "password_secret": { "name": "db-app", "key": "password" },
+    });
+    let with = |pointer: &str, value: Value| {
+        let mut v = base.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        v
+    };
+    let without = |field: &str| {
+        let mut v = base.clone();
+        v.as_object_mut().unwrap().remove(field);
+        v
+    };
+    agree(
+        &[minimal, full],
+        &[
+            ("no host", without("host")),
+            ("no password secret", without("password_secret")),
+            ("a port as text", with("/port", json!("5432"))),
+            ("a port above 65535", with("/port", json!(70000))),
+            ("a negative port", with("/port", json!(-1))),
+            ("a password secret without its key", with("/password_secret", json!({ "name": "db" }))),
+            ("a password by value", with("/password_secret", json!("hunter2"))),
+            (
+                "an unknown field in a secret reference",
+                with("/password_secret", json!({ "name": "db", "key": "p", "value": "hunter2" })),
+            ),
+            ("an app's database without a user", {
+                let mut v = base.clone();
+                v["databases"] =
+                    json!({ "a": { "database": "a", "password_secret": { "name": "s", "key": "k" } } });
+                v
+            }),
+        ],
+    );
+}
+
+#[test]
+fn messaging() {
+    let minimal = messaging::Outputs {
+        protocol: messaging::protocol::KAFKA.into(),
+        endpoint: "events-kafka-bootstrap:9092".into(),
+        credentials_secret: None,
+        queues: BTreeMap::new(),
+        region: None,
+    };
+    let full = messaging::Outputs {
+        protocol: messaging::protocol::SQS.into(),
+        endpoint: "https://sqs.eu-west-1.amazonaws.com".into(),
+        credentials_secret: Some(CredentialsSecret {
+            name: "events-app-credentials".into(),
+            username_key: "username".into(),
+            password_key: "password".into(),
+            namespace: Some("data".into()),
+        }),
+        queues: BTreeMap::from([("orders".into(), "https://sqs/123/orders".into())]),
+        region: Some("eu-west-1".into()),
+    };
+    agree(
+        &[minimal, full],
+        &[
+            ("no endpoint", json!({ "protocol": "amqp" })),
+            ("no protocol", json!({ "endpoint": "amqp://mq:5672/" })),
+            (
+                "a queue name that is not text",
+                json!({ "protocol": "amqp", "endpoint": "e", "queues": { "q": 1 } }),
+            ),
+            (
+                "credentials without the password key",
+                json!({ "protocol": "amqp", "endpoint": "e",
+                        "credentials_secret": { "name": "s", "username_key": "u" } }),
+            ),
+            ("a region that is not text", json!({ "protocol": "sqs", "endpoint": "e", "region": ["eu"] })),
+        ],
+    );
+}
+
+#[test]
+fn waf() {
+    let minimal =
+        waf::Outputs { ingress_class: "nginx".into(), annotations: BTreeMap::new(), mtls_ca_secret: None };
+    let full = waf::Outputs {
+        annotations: BTreeMap::from([(
+            "nginx.ingress.kubernetes.io/enable-modsecurity".into(),
+            "true".into(),
+        )]),
+        mtls_ca_secret: Some(SecretRef { name: "ca".into(), namespace: Some("edge".into()) }),
+        ..minimal.clone()
+    };
+    agree(
+        &[minimal, full],
+        &[
+            ("no ingress class", json!({ "annotations": {} })),
+            (
+                "an annotation that is not text",
+                json!({ "ingress_class": "nginx", "annotations": { "a": true } }),
+            ),
+            ("a CA secret without a name", json!({ "ingress_class": "nginx", "mtls_ca_secret": {} })),
+        ],
+    );
+}
+
+#[test]
+fn cert_manager() {
+    let minimal = cert_manager::Outputs {
+        issuer: cert_manager::IssuerRef {
+            kind: cert_manager::CLUSTER_ISSUER.into(),
+            name: "letsencrypt".into(),
+        },
+        ca_bundle_secret: None,
+    };
+    let full = cert_manager::Outputs { ca_bundle_secret: Some(key_ref("ca")), ..minimal.clone() };
+    agree(
+        &[minimal, full],
+        &[
+            ("no issuer", json!({})),
+            ("an issuer without a kind", json!({ "issuer": { "name": "x" } })),
+            ("an issuer as text", json!({ "issuer": "letsencrypt" })),
+        ],
+    );
+}
+
+#[test]
+fn dapr() {
+    let empty = dapr::Outputs { pubsub: None, statestore: None };
+    let full = dapr::Outputs { pubsub: Some("pubsub".into()), statestore: Some("statestore".into()) };
+    agree(
+        &[empty, full],
+        &[
+            ("a pub/sub that is not a name", json!({ "pubsub": true })),
+            ("a numbered store", json!({ "statestore": 1 })),
+        ],
+    );
+}
+
+#[test]
+fn logs() {
+    let minimal =
+        logs::Outputs { collector_endpoint: "http://fluent-bit.logging:2020".into(), labels: Vec::new() };
+    let full = logs::Outputs { labels: vec!["namespace".into(), "app".into()], ..minimal.clone() };
+    agree(
+        &[minimal, full],
+        &[
+            ("no collector endpoint", json!({ "labels": [] })),
+            ("labels as text", json!({ "collector_endpoint": "e", "labels": "app" })),
+        ],
+    );
+}
+
+#[test]
+fn app() {
+    let empty = app::Outputs { service_url: None, public_url: None };
+    let full = app::Outputs {
+        service_url: Some("http://api.web.svc.cluster.local:8080".into()),
+        public_url: Some("https://api.example/".into()),
+    };
+    agree(&[empty, full], &[("a service URL that is not text", json!({ "service_url": 8080 }))]);
+}
+
+#[test]
+fn postgres_apps_inputs() {
+    agree_inputs::<BTreeMap<String, AppDatabase>>(
+        postgres::APPS_SCHEMA,
+        "apps",
+        &[
+            json!({ "apps": { "consent": { "password": "p" } } }),
+            json!({ "apps": { "consent": { "database": "c", "user": "u", "password": "p",
+                                           "extensions": ["pgcrypto"] } },
+                    "default_app": "consent", "db_host": "a backend's own input" }),
+        ],
+        &[
+            ("an app without a password", json!({ "apps": { "consent": { "database": "c" } } })),
+            ("a misspelt setting", json!({ "apps": { "consent": { "password": "p", "databse": "c" } } })),
+            (
+                "extensions as text",
+                json!({ "apps": { "consent": { "password": "p", "extensions": "pgcrypto" } } }),
+            ),
+            ("a list of apps", json!({ "apps": ["consent"] })),
+        ],
+    );
+}
+
+#[test]
+fn messaging_queues_inputs() {
+    let good = [
+        json!({ "queues": { "orders": {} } }),
+        json!({ "name_prefix": "acme-", "credentials_user": "api",
+                "queues": { "orders": { "name": "o", "retention_hours": 24, "dead_letter": true,
+                                         "max_receive_count": 3, "fifo": true, "partitions": 6,
+                                         "replicas": 3, "visibility_timeout_seconds": 30 } },
+                "users": { "api": { "password": "p", "queues": ["orders"] } },
+                "brokers": "a backend's own input" }),
+    ];
+    agree_inputs::<BTreeMap<String, QueueSpec>>(
+        messaging::QUEUES_SCHEMA,
+        "queues",
+        &good,
+        &[
+            ("a misspelt queue setting", json!({ "queues": { "orders": { "retention": 24 } } })),
+            ("a negative retention", json!({ "queues": { "orders": { "retention_hours": -1 } } })),
+            ("partitions as text", json!({ "queues": { "orders": { "partitions": "6" } } })),
+            ("dead-lettering as text", json!({ "queues": { "orders": { "dead_letter": "yes" } } })),
+        ],
+    );
+    agree_inputs::<BTreeMap<String, UserSpec>>(
+        messaging::QUEUES_SCHEMA,
+        "users",
+        &good[1..],
+        &[
+            ("a user without a password", json!({ "users": { "api": { "queues": [] } } })),
+            (
+                "a user's queues as text",
+                json!({ "users": { "api": { "password": "p", "queues": "orders" } } }),
+            ),
+        ],
+    );
+}
