@@ -8,6 +8,8 @@
 //! - `orphans`: components that left the tree are removed.
 //! - `saved_plan`: a plan saved earlier is refused when it went stale.
 
+#![allow(clippy::unwrap_used, reason = "a panic in the test support is the failure report")]
+
 mod apply;
 mod orphans;
 mod saved_plan;
