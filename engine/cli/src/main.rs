@@ -1,15 +1,18 @@
 //! The `capstan` command: the only `main`, and the only place that knows
 //! clap, anyhow and the process environment. Everything it does is a thin
-//! layer over the engine crates.
+//! layer over capstan-run (a run) and the engine crates (the plugin and
+//! bundle commands): it parses arguments, asks for confirmation and prints.
 
 mod args;
-mod catalog;
 mod commands;
 mod completion;
-mod local_build;
 mod progress;
 mod report;
-mod wiring;
+
+/// The built-in plugins, built and embedded by build.rs.
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -119,15 +122,26 @@ pub fn host() -> anyhow::Result<Arc<PluginHost>> {
     Ok(Arc::new(PluginHost::new(config)?))
 }
 
-/// Plugin directories named by `plugin_source` blocks of type `dir`.
-pub fn plugin_dirs_of(stack: &capstan_config::Stack) -> Vec<PathBuf> {
-    stack
-        .client
-        .plugin_sources
-        .values()
-        .filter_map(|s| match s {
-            capstan_config::PluginSource::Dir { path } => Some(stack.root.join(path)),
-            _ => None,
-        })
-        .collect()
+/// What the engine may read of the process: its environment variables and
+/// where kubectl would look for kubeconfig files. Taken once per command.
+pub fn surroundings() -> capstan_run::Surroundings {
+    capstan_run::Surroundings {
+        vars: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
+        kubeconfig: capstan_kube::KubeconfigSource::from_process(),
+    }
+}
+
+/// The engine, telling `progress` what happens.
+pub fn engine(progress: Arc<progress::Progress>) -> anyhow::Result<capstan_run::Engine> {
+    engine_in(surroundings(), progress)
+}
+
+/// The engine over given surroundings (a run's `--kubeconfig` changes them).
+pub fn engine_in(
+    surroundings: capstan_run::Surroundings,
+    progress: Arc<progress::Progress>,
+) -> anyhow::Result<capstan_run::Engine> {
+    Ok(capstan_run::Engine::new(host()?, builtin::BUILTIN, surroundings, progress))
 }

@@ -8,34 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Where a component is in the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Planning,
-    /// Planned, with changes to make.
-    Planned,
-    Applying,
-    Ready,
-    Unchanged,
-    Failed,
-}
-
-impl Phase {
-    fn word(self) -> &'static str {
-        match self {
-            Phase::Planning => "planning",
-            Phase::Planned => "planned",
-            Phase::Applying => "applying",
-            Phase::Ready => "ready",
-            Phase::Unchanged => "unchanged",
-            Phase::Failed => "failed",
-        }
-    }
-
-    fn finished(self) -> bool {
-        matches!(self, Phase::Planned | Phase::Ready | Phase::Unchanged | Phase::Failed)
-    }
-}
+use capstan_run::{Events, Notice, Phase};
 
 pub struct Progress {
     started: Instant,
@@ -70,7 +43,7 @@ impl Progress {
         Self { started: Instant::now(), mode: Mode::Quiet }
     }
 
-    pub fn update(&self, component: &str, phase: Phase, detail: Option<&str>) {
+    fn update(&self, component: &str, phase: Phase, detail: Option<&str>) {
         let detail = detail.map(|d| format!(": {d}")).unwrap_or_default();
         match &self.mode {
             Mode::Quiet => {}
@@ -106,6 +79,30 @@ impl Progress {
                     });
                     bar.set_message(format!("{}{detail}", phase.word()));
                 }
+            }
+        }
+    }
+}
+
+impl Events for Progress {
+    fn phase(&self, component: &str, phase: Phase, detail: Option<&str>) {
+        self.update(component, phase, detail);
+    }
+
+    /// Notices go to stderr whatever the display (`--json` included).
+    fn notice(&self, notice: &Notice) {
+        match notice {
+            Notice::UnsignedAllowed => eprintln!(
+                "WARNING: --allow-unsigned: unsigned plugins will run. Nothing vouches for their code; \
+                 use this only while developing a plugin."
+            ),
+            Notice::LocalBuild { plugin, version, file } => eprintln!(
+                "note: {plugin} {version} runs from the local build {} (an env.hcl pins it to \"local\"): \
+                 not signed, not locked",
+                file.display()
+            ),
+            Notice::ObjectKept { component, object, why } => {
+                eprintln!("warning: {component}: kept {object}: {why}")
             }
         }
     }

@@ -11,8 +11,9 @@ use anyhow::Context as _;
 
 use capstan_config::PluginPin;
 use capstan_plan::PluginResolver as _;
+use capstan_run::plugins::{Catalog, Lookup};
 
-use crate::catalog::{Catalog, Lookup};
+use crate::progress::Progress;
 
 pub fn run(dir: &Path, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
     // The whole stack, whichever directory was named: a pin of another
@@ -20,10 +21,11 @@ pub fn run(dir: &Path, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
     // lock entries nothing uses any more.
     let root = capstan_config::find_stack_root(dir)
         .with_context(|| format!("no client.hcl in {} or above it", dir.display()))?;
-    let stack = crate::wiring::load_stack(&root)?;
-    let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), allow_unsigned)?;
+    let stack = capstan_run::load_stack(&root, &crate::surroundings())?;
+    let engine = crate::engine(std::sync::Arc::new(Progress::quiet()))?;
+    let catalog = engine.catalog(&stack, Vec::new(), allow_unsigned)?;
 
-    let wanted = crate::catalog::plugins_wanted(&stack);
+    let wanted = capstan_run::plugins::plugins_wanted(&stack);
     let mut ranged = BTreeSet::new();
     let mut pinned = BTreeSet::new();
     for c in stack.components.values() {
@@ -62,7 +64,7 @@ pub fn run(dir: &Path, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
 
 /// Makes one plugin ready and says where it came from.
 fn describe(catalog: &Catalog, name: &str, version: &semver::VersionReq) -> anyhow::Result<String> {
-    if let Some((plugin, dir)) = crate::local_build::parse(name) {
+    if let Some((plugin, dir)) = Catalog::local_request(name) {
         let (file, p) = catalog.resolve_local(plugin, dir, version)?;
         return Ok(format!("{plugin} {}: local build {} (not locked)", p.metadata().version, file.display()));
     }

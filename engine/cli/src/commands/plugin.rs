@@ -7,7 +7,14 @@ use anyhow::Context as _;
 
 use capstan_core::Metadata;
 
-use crate::catalog::{Catalog, Lookup};
+use capstan_run::plugins::{Catalog, Lookup};
+
+use crate::progress::Progress;
+
+/// The engine for commands that show no progress.
+fn engine() -> anyhow::Result<capstan_run::Engine> {
+    crate::engine(std::sync::Arc::new(Progress::quiet()))
+}
 
 pub fn inspect(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let host = crate::host()?;
@@ -57,7 +64,7 @@ fn capability(c: &capstan_core::Capability) -> String {
 }
 
 pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::new(crate::host()?, dirs.to_vec());
+    let catalog = engine()?.plugin_list(dirs.to_vec());
     let entries = catalog.entries()?;
     if json {
         let rows: Vec<_> = entries
@@ -85,32 +92,6 @@ pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The stack's plugin sources, trust policy and bundle cache, as a resolver.
-pub fn stack_resolver(
-    stack: &capstan_config::Stack,
-    allow_unsigned: bool,
-) -> anyhow::Result<capstan_registry::Resolver> {
-    use capstan_config::PluginSource;
-    use capstan_registry::{DirSource, HttpSource, OciSource, Source};
-    let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    for (name, source) in &stack.client.plugin_sources {
-        match source {
-            PluginSource::Dir { path } => sources.push(Box::new(DirSource::new(name, stack.root.join(path)))),
-            PluginSource::Http { url } => sources.push(Box::new(HttpSource::new(name, url)?)),
-            PluginSource::Oci { url, username, password } => {
-                let login = username
-                    .clone()
-                    .zip(password.clone())
-                    .map(|(username, password)| capstan_registry::oci::Credentials { username, password });
-                sources.push(Box::new(OciSource::new(name, url, login)?));
-            }
-        }
-    }
-    let trust = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
-    let cache = capstan_registry::BundleCache::for_stack(&stack.root);
-    Ok(capstan_registry::Resolver::new(sources, trust, cache, allow_unsigned))
 }
 
 /// The bundle commands: pack, keygen, sign, verify, index, push, lock, upgrade.
@@ -265,7 +246,7 @@ fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Resu
         }
         (None, Some(client)) => {
             let dir = client.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let stack = crate::wiring::load_stack(dir)?;
+            let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
             let policy = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
             let mut signers = Vec::new();
             for c in &m.components {
@@ -287,10 +268,11 @@ fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Resu
 
 /// `plugin lock` and `plugin upgrade`: every plugin the stack uses, resolved again.
 fn relock(dir: &Path, mode: capstan_registry::LockMode, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
-    let stack = crate::wiring::load_stack(dir)?;
-    let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), allow_unsigned)?;
-    for (name, version) in crate::catalog::plugins_wanted(&stack) {
-        if let Some((plugin, dir)) = crate::local_build::parse(name) {
+    let engine = engine()?;
+    let stack = engine.load_stack(dir)?;
+    let catalog = engine.catalog(&stack, Vec::new(), allow_unsigned)?;
+    for (name, version) in capstan_run::plugins::plugins_wanted(&stack) {
+        if let Some((plugin, dir)) = Catalog::local_request(name) {
             println!("{plugin}  local build in {} (not locked)", dir.display());
             continue;
         }

@@ -7,8 +7,6 @@ use anyhow::Context as _;
 
 use capstan_state::StateBackend;
 
-use crate::wiring;
-
 /// The key of the component in `dir` (its path below the stack root).
 fn component_key(stack: &capstan_config::Stack, dir: &Path) -> anyhow::Result<String> {
     let abs = std::path::absolute(dir)?;
@@ -16,9 +14,9 @@ fn component_key(stack: &capstan_config::Stack, dir: &Path) -> anyhow::Result<St
 }
 
 pub fn output(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(dir)?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
     let key = component_key(&stack, dir)?;
-    let backend = rt.block_on(wiring::state_backend(&stack))?;
+    let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     let state = rt.block_on(backend.read())?;
     let recorded = state.components.get(&key).with_context(|| {
         format!("{key} has no recorded outputs: it has not been applied (run capstan apply)")
@@ -43,8 +41,8 @@ pub fn output(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::R
 }
 
 pub fn list(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(dir)?;
-    let backend = rt.block_on(wiring::state_backend(&stack))?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
+    let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     let state = rt.block_on(backend.read())?;
     for (key, c) in &state.components {
         println!(
@@ -65,9 +63,9 @@ pub fn list(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode
 }
 
 pub fn show(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(dir)?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
     let key = component_key(&stack, dir)?;
-    let backend = rt.block_on(wiring::state_backend(&stack))?;
+    let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     let state = rt.block_on(backend.read())?;
     let recorded = state.components.get(&key).with_context(|| format!("state records nothing for {key}"))?;
     // Sensitive outputs are stored as keyed hashes only, so this shows no secret.
@@ -76,8 +74,8 @@ pub fn show(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode
 }
 
 pub fn unlock(dir: &Path, lock_id: &str, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(dir)?;
-    let backend = rt.block_on(wiring::state_backend(&stack))?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
+    let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     rt.block_on(backend.force_unlock(lock_id))?;
     println!("Released lock {lock_id} on {}.", backend.location());
     Ok(ExitCode::SUCCESS)

@@ -6,40 +6,27 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::bail;
 
-use capstan_config::{Command, DependencyOutputs};
-use capstan_plan::{Outcome, PluginResolver as _};
+use capstan_plan::Outcome;
 
 use crate::args::GraphFormat;
-use crate::catalog::Catalog;
-use crate::wiring;
+use crate::progress::Progress;
 
 /// Every problem in the tree: configuration first, then each component's
 /// inputs against its plugin (with mock outputs where allowed).
 pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
-    let stack = match wiring::load_stack(dir) {
+    let surroundings = crate::surroundings();
+    let stack = match capstan_run::load_stack(dir, &surroundings) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(1));
         }
     };
-    let graph = capstan_plan::stack_graph(&stack)?;
-    let catalog = Catalog::for_stack(crate::host()?, &stack, Vec::new(), false)?;
-    let render = wiring::Render::new(&stack, None);
-    let state = capstan_state::State::new()?;
-    let key = capstan_state::StateKey::generate()?;
-    let cx = capstan_plan::PlanContext {
-        stack: &stack,
-        plugins: &catalog,
-        target: &render,
-        state: &state,
-        state_key: &key,
-        command: Command::Validate,
-    };
-    let outcomes =
-        capstan_plan::schedule::run(&graph, 4, |k, deps| capstan_plan::plan_component(&cx, k, deps));
+    let engine = crate::engine(Arc::new(Progress::quiet()))?;
+    let catalog = engine.catalog(&stack, Vec::new(), false)?;
+    let outcomes = capstan_run::validate(&stack, &catalog)?;
     let mut problems = 0;
     for (k, o) in &outcomes {
         if let Outcome::Failed(e) = o {
@@ -57,41 +44,16 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
 
 /// The resolved inputs of one component, each top-level value with its origin.
 pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(component_dir)?;
+    let stack = capstan_run::load_stack(component_dir, &crate::surroundings())?;
     let dir = std::path::absolute(component_dir)?;
     let rel = dir.strip_prefix(&stack.root).unwrap_or(&dir).to_string_lossy().replace('\\', "/");
-    let component = stack.component(&rel).with_context(|| {
-        format!("{} is not a component directory (it has no component.hcl)", component_dir.display())
-    })?;
-    let catalog = Arc::new(Catalog::for_stack(crate::host()?, &stack, Vec::new(), false)?);
-    let graph = capstan_plan::stack_graph(&stack)?;
-    let render = wiring::Render::new(&stack, None);
-    let state = capstan_state::State::new()?;
-    let key = capstan_state::StateKey::generate()?;
-    let cx = capstan_plan::PlanContext {
-        stack: &stack,
-        plugins: catalog.as_ref(),
-        target: &render,
-        state: &state,
-        state_key: &key,
-        command: Command::Plan,
-    };
-    // Dependencies are planned (pure, cheap) for their outputs.
-    let outcomes = capstan_plan::schedule::run(&graph, 4, |k, deps| {
-        if k == rel { Err(None) } else { capstan_plan::plan_component(&cx, k, deps).map_err(Some) }
-    });
-    let mut deps = BTreeMap::new();
-    for (name, decl) in &component.dependencies {
-        if let Some(Outcome::Done(p)) = outcomes.get(&decl.target) {
-            deps.insert(name.clone(), DependencyOutputs::new(&*p.outputs));
-        }
+    if stack.component(&rel).is_none() {
+        bail!("{} is not a component directory (it has no component.hcl)", component_dir.display());
     }
-    let plugin =
-        catalog.resolve(&component.plugin, &component.version).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = crate::engine(Arc::new(Progress::quiet()))?;
+    let catalog = engine.catalog(&stack, Vec::new(), false)?;
+    let (plugin, inputs) = capstan_run::resolved_inputs(&stack, &catalog, &rel)?;
     let meta = plugin.metadata();
-    let inputs = component
-        .resolve_inputs(&deps, Command::Plan, &meta.defaults, &meta.input_schema)
-        .map_err(|d| anyhow::anyhow!("{d}"))?;
     if json {
         let origins: BTreeMap<&String, String> =
             inputs.origins.iter().map(|(k, o)| (k, o.to_string())).collect();
@@ -108,7 +70,7 @@ pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode>
 }
 
 pub fn graph(dir: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
-    let stack = wiring::load_stack(dir)?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
     let graph = capstan_plan::stack_graph(&stack)?;
     print!(
         "{}",

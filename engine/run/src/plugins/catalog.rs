@@ -1,28 +1,24 @@
-//! The plugins this engine can find: bundles from the stack's plugin
-//! sources (checked, trusted and locked by capstan-registry), the built-in
-//! ones compiled into the binary, and, with `--allow-unsigned` only, loose
-//! `.wasm` files in plugin directories. Loaded once, on first need.
-//!
-//! A plugin pinned in capstan.lock always comes from its bundle. Otherwise a
-//! built-in plugin whose version matches is used as is (built-ins are
-//! trusted as part of the engine, and need no network), and the sources are
-//! asked only for what no built-in provides. A version an env.hcl pins is
-//! resolved and locked as a pin; a `local` pin comes from the repository's
-//! build (see `local_build`).
+//! The plugins a run can find: bundles from the stack's plugin sources
+//! (checked, trusted and locked by capstan-registry), the built-in ones the
+//! front end carries, and, with unsigned code allowed only, loose `.wasm`
+//! files in plugin directories. Loaded once, on first need. The order in
+//! which they are asked is the rule in [`super`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use anyhow::Context as _;
-
-use capstan_core::{ComponentId, ComponentPlan, Diagnostic, Metadata, PlanError, PlanRequest};
-use capstan_host::{CallContext, Plugin, PluginHost};
+use capstan_host::{Plugin, PluginHost};
 use capstan_plan::{PluginHandle, PluginResolver, SeamError};
 
-mod builtin {
-    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
-}
+use super::handle::HostPlugin;
+use super::local_build::{self, LocalBuilds};
+use crate::RunError;
+use crate::events::{Events, Notice};
+
+/// The built-in plugins, as `(package, wasm bytes)`: the front end embeds
+/// them (the `capstan` binary at build time) and hands them over as data.
+pub type Builtins = &'static [(&'static str, &'static [u8])];
 
 /// Where a plugin came from, for `plugin list`.
 #[derive(Debug, Clone)]
@@ -40,13 +36,16 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// One plugin of the catalogue and where it came from.
 pub struct Entry {
     pub plugin: Plugin,
     pub origin: Origin,
 }
 
+/// Finds plugins by the rule in [`super`]; the planner's [`PluginResolver`].
 pub struct Catalog {
     host: Arc<PluginHost>,
+    builtins: Builtins,
     dirs: Vec<PathBuf>,
     entries: OnceLock<Result<Vec<Arc<Entry>>, String>>,
     /// Whether loose `.wasm` files in `dirs` are loaded (they are unsigned).
@@ -56,7 +55,7 @@ pub struct Catalog {
     bundled: Mutex<BTreeMap<(String, String), Plugin>>,
     /// `(plugin, exact range)` → the version an env.hcl pins it to.
     pinned: BTreeMap<(String, String), semver::Version>,
-    local: Option<crate::local_build::LocalBuilds>,
+    local: Option<LocalBuilds>,
 }
 
 /// What the plugin sources had for a request.
@@ -92,11 +91,51 @@ pub fn plugins_wanted(stack: &capstan_config::Stack) -> Vec<(&str, &semver::Vers
     wanted
 }
 
+/// Plugin directories named by `plugin_source` blocks of type `dir`.
+fn plugin_dirs_of(stack: &capstan_config::Stack) -> Vec<PathBuf> {
+    stack
+        .client
+        .plugin_sources
+        .values()
+        .filter_map(|s| match s {
+            capstan_config::PluginSource::Dir { path } => Some(stack.root.join(path)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The stack's plugin sources, trust policy and bundle cache, as a resolver.
+pub fn sources_of(
+    stack: &capstan_config::Stack,
+    allow_unsigned: bool,
+) -> Result<capstan_registry::Resolver, RunError> {
+    use capstan_config::PluginSource;
+    use capstan_registry::{DirSource, HttpSource, OciSource, Source};
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    for (name, source) in &stack.client.plugin_sources {
+        match source {
+            PluginSource::Dir { path } => sources.push(Box::new(DirSource::new(name, stack.root.join(path)))),
+            PluginSource::Http { url } => sources.push(Box::new(HttpSource::new(name, url)?)),
+            PluginSource::Oci { url, username, password } => {
+                let login = username
+                    .clone()
+                    .zip(password.clone())
+                    .map(|(username, password)| capstan_registry::oci::Credentials { username, password });
+                sources.push(Box::new(OciSource::new(name, url, login)?));
+            }
+        }
+    }
+    let trust = capstan_registry::TrustPolicy::from_config(&stack.client.trust, &stack.root)?;
+    let cache = capstan_registry::BundleCache::for_stack(&stack.root);
+    Ok(capstan_registry::Resolver::new(sources, trust, cache, allow_unsigned))
+}
+
 impl Catalog {
     /// Built-in plugins and every `.wasm` file in `dirs` (for `plugin list`).
-    pub fn new(host: Arc<PluginHost>, dirs: Vec<PathBuf>) -> Self {
+    pub fn new(host: Arc<PluginHost>, builtins: Builtins, dirs: Vec<PathBuf>) -> Self {
         Self {
             host,
+            builtins,
             dirs,
             entries: OnceLock::new(),
             loose_files: true,
@@ -109,26 +148,22 @@ impl Catalog {
 
     /// What a run on `stack` may use: its plugin sources under its trust
     /// policy and capstan.lock, the built-ins, and loose `.wasm` files in
-    /// `extra_dirs` and dir sources only when unsigned code is allowed
-    /// (`--allow-unsigned` or `CAPSTAN_ALLOW_UNSIGNED=1`).
+    /// `extra_dirs` and dir sources only when `allow_unsigned`.
     pub fn for_stack(
         host: Arc<PluginHost>,
+        builtins: Builtins,
         stack: &capstan_config::Stack,
         mut extra_dirs: Vec<PathBuf>,
         allow_unsigned: bool,
-    ) -> anyhow::Result<Self> {
-        let allow_unsigned =
-            allow_unsigned || std::env::var_os("CAPSTAN_ALLOW_UNSIGNED").is_some_and(|v| v == "1");
+        events: Arc<dyn Events>,
+    ) -> Result<Self, RunError> {
         if allow_unsigned {
-            eprintln!(
-                "WARNING: --allow-unsigned: unsigned plugins will run. Nothing vouches for their code; \
-                 use this only while developing a plugin."
-            );
+            events.notice(&Notice::UnsignedAllowed);
         }
-        extra_dirs.extend(crate::plugin_dirs_of(stack));
-        let resolver = crate::commands::plugin::stack_resolver(stack, allow_unsigned)?;
+        extra_dirs.extend(plugin_dirs_of(stack));
+        let resolver = sources_of(stack, allow_unsigned)?;
         let lock = capstan_registry::LockFile::load(&stack.root)?;
-        let mut catalog = Self::new(host.clone(), extra_dirs);
+        let mut catalog = Self::new(host.clone(), builtins, extra_dirs);
         catalog.loose_files = allow_unsigned;
         catalog.registry = Some(Registry { resolver, lock: Mutex::new(lock) });
         for c in stack.components.values() {
@@ -136,7 +171,7 @@ impl Catalog {
                 catalog.pinned.insert((c.plugin.clone(), c.version.to_string()), v.clone());
             }
         }
-        catalog.local = Some(crate::local_build::LocalBuilds::new(host, stack.root.clone()));
+        catalog.local = Some(LocalBuilds::new(host, stack.root.clone(), events));
         Ok(catalog)
     }
 
@@ -145,15 +180,23 @@ impl Catalog {
         self.pinned.get(&(name.to_string(), version.to_string()))
     }
 
-    /// A plugin pinned to `local`, from its build directory.
+    /// A plugin pinned to `local`, from its build directory, with its file.
     pub fn resolve_local(
         &self,
         name: &str,
         dir: &Path,
         version: &semver::VersionReq,
-    ) -> anyhow::Result<(PathBuf, Plugin)> {
-        let local = self.local.as_ref().context("local builds are only known for a stack")?;
+    ) -> Result<(PathBuf, Plugin), RunError> {
+        let local = self.local.as_ref().ok_or_else(|| RunError::Catalogue {
+            reason: "local builds are only known for a stack".into(),
+        })?;
         local.get(name, dir, version)
+    }
+
+    /// The plugin and build directory behind a request key a `local` pin
+    /// made (see [`crate::plugins`]'s local builds), if `name` is one.
+    pub fn local_request(name: &str) -> Option<(&str, &Path)> {
+        local_build::parse(name)
     }
 
     /// Drops capstan.lock entries the stack no longer asks for and saves it.
@@ -161,9 +204,9 @@ impl Catalog {
         &self,
         ranged: &BTreeSet<String>,
         pinned: &BTreeSet<(String, semver::Version)>,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> Result<Vec<String>, RunError> {
         let Some(reg) = &self.registry else { return Ok(Vec::new()) };
-        let mut lock = reg.lock.lock().map_err(|_| anyhow::anyhow!("lock file state poisoned"))?;
+        let mut lock = reg.lock.lock().map_err(|_| RunError::Poisoned { what: "lock file state" })?;
         let dropped = lock.retain(ranged, pinned);
         if !dropped.is_empty() {
             lock.save()?;
@@ -188,7 +231,7 @@ impl Catalog {
         name: &str,
         version: &semver::VersionReq,
         mode: capstan_registry::LockMode,
-    ) -> anyhow::Result<Lookup> {
+    ) -> Result<Lookup, RunError> {
         let Some(reg) = &self.registry else { return Ok(Lookup::BuiltIn(None)) };
         let pin = self.pin_of(name, version);
         let entry_of = |lock: &capstan_registry::LockFile| match pin {
@@ -199,7 +242,7 @@ impl Catalog {
         let recorded = |lock: &capstan_registry::LockFile| {
             (lock.plugins.get(name).cloned(), lock.pins.get(name).cloned())
         };
-        let mut lock = reg.lock.lock().map_err(|_| anyhow::anyhow!("lock file state poisoned"))?;
+        let mut lock = reg.lock.lock().map_err(|_| RunError::Poisoned { what: "lock file state" })?;
         let before = recorded(&lock);
         let locked = entry_of(&lock).is_some();
         if !locked && self.local_match(name, version) {
@@ -216,19 +259,21 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         };
-        let entry = entry_of(&lock).context("the resolver records what it resolves")?;
+        let entry = entry_of(&lock).ok_or_else(|| RunError::Unrecorded { plugin: name.to_string() })?;
         if recorded(&lock) != before {
             lock.save()?;
         }
         drop(lock);
         let key = (name.to_string(), entry.digest.clone());
-        let mut bundled = self.bundled.lock().map_err(|_| anyhow::anyhow!("plugin cache poisoned"))?;
+        let mut bundled = self.bundled.lock().map_err(|_| RunError::Poisoned { what: "plugin cache" })?;
         let plugin = match bundled.get(&key) {
             Some(p) => p.clone(),
             None => {
-                let plugin = self.host.load_bytes(name, resolved.wasm()).with_context(|| {
-                    format!("loading plugin {name} {} from {}", entry.version, resolved.bundle.label)
-                })?;
+                let plugin =
+                    self.host.load_bytes(name, resolved.wasm()).map_err(|source| RunError::LoadPlugin {
+                        what: format!("plugin {name} {} from {}", entry.version, resolved.bundle.label),
+                        source,
+                    })?;
                 bundled.insert(key, plugin.clone());
                 plugin
             }
@@ -238,14 +283,14 @@ impl Catalog {
 
     /// Every plugin, directories first (so an operator's build shadows a
     /// built-in of the same name and version), then the built-in ones.
-    pub fn entries(&self) -> anyhow::Result<&[Arc<Entry>]> {
+    pub fn entries(&self) -> Result<&[Arc<Entry>], RunError> {
         self.entries
-            .get_or_init(|| self.load_all().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| self.load_all().map_err(|e| crate::error::chain(&e)))
             .as_deref()
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(|reason| RunError::Catalogue { reason: reason.clone() })
     }
 
-    fn load_all(&self) -> anyhow::Result<Vec<Arc<Entry>>> {
+    fn load_all(&self) -> Result<Vec<Arc<Entry>>, RunError> {
         let mut out = Vec::new();
         for dir in &self.dirs {
             for path in wasm_files(dir)? {
@@ -257,30 +302,30 @@ impl Catalog {
                     );
                     continue;
                 }
-                let plugin = self
-                    .host
-                    .load_file(&path)
-                    .with_context(|| format!("loading plugin {}", path.display()))?;
+                let plugin = self.host.load_file(&path).map_err(|source| RunError::LoadPlugin {
+                    what: format!("plugin {}", path.display()),
+                    source,
+                })?;
                 out.push(Arc::new(Entry { plugin, origin: Origin::File(path) }));
             }
         }
-        for (package, wasm) in builtin::BUILTIN {
-            let plugin = self
-                .host
-                .load_bytes(package, wasm)
-                .with_context(|| format!("loading built-in plugin {package}"))?;
+        for (package, wasm) in self.builtins {
+            let plugin = self.host.load_bytes(package, wasm).map_err(|source| RunError::LoadPlugin {
+                what: format!("built-in plugin {package}"),
+                source,
+            })?;
             out.push(Arc::new(Entry { plugin, origin: Origin::BuiltIn }));
         }
         Ok(out)
     }
 }
 
-fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         // A dir source that holds nothing yet (e.g. before a first publish).
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading plugin directory {}", dir.display())),
+        Err(source) => return Err(RunError::ReadPluginDir { dir: dir.to_path_buf(), source }),
     };
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
@@ -291,20 +336,22 @@ fn wasm_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+fn seam(e: RunError) -> SeamError {
+    crate::error::chain(&e).into()
+}
+
 impl PluginResolver for Catalog {
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
-        if let Some((plugin, dir)) = crate::local_build::parse(name) {
-            return match self.resolve_local(plugin, dir, version) {
-                Ok((_, p)) => Ok(Arc::new(HostPlugin(p))),
-                Err(e) => Err(format!("{e:#}").into()),
-            };
+        if let Some((plugin, dir)) = local_build::parse(name) {
+            let (_, p) = self.resolve_local(plugin, dir, version).map_err(seam)?;
+            return Ok(Arc::new(HostPlugin(p)));
         }
         let sources_said = match self.resolve_bundle(name, version, capstan_registry::LockMode::Use) {
             Ok(Lookup::Bundled(b)) => return Ok(Arc::new(HostPlugin(b.plugin))),
             Ok(Lookup::BuiltIn(reason)) => reason,
-            Err(e) => return Err(format!("{e:#}").into()),
+            Err(e) => return Err(seam(e)),
         };
-        let entries = self.entries().map_err(|e| -> SeamError { e.into() })?;
+        let entries = self.entries().map_err(seam)?;
         let same_name: Vec<&Arc<Entry>> =
             entries.iter().filter(|e| e.plugin.metadata().name == name).collect();
         let best = same_name
@@ -332,58 +379,5 @@ impl PluginResolver for Catalog {
                 Err(format!("no version of {name} matches {version} (found: {})", versions.join(", ")).into())
             }
         }
-    }
-}
-
-/// A host plugin seen through the planner's seam.
-struct HostPlugin(Plugin);
-
-impl PluginHandle for HostPlugin {
-    fn metadata(&self) -> &Metadata {
-        self.0.metadata()
-    }
-
-    fn digest(&self) -> &str {
-        self.0.digest()
-    }
-
-    fn validate(
-        &self,
-        component: &ComponentId,
-        inputs: &serde_json::Value,
-    ) -> Result<Vec<Diagnostic>, SeamError> {
-        Ok(self.0.validate(&CallContext::for_component(component.clone()), inputs)?)
-    }
-
-    fn plan(
-        &self,
-        component_dir: Option<&Path>,
-        request: &PlanRequest,
-    ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
-        let cx = CallContext {
-            component: Some(request.component.clone()),
-            component_dir: component_dir.map(Path::to_path_buf),
-        };
-        Ok(self.0.plan(&cx, request)?)
-    }
-
-    fn validate_and_plan(
-        &self,
-        component_dir: Option<&Path>,
-        request: &PlanRequest,
-    ) -> Result<capstan_core::CheckedPlan, SeamError> {
-        let cx = CallContext {
-            component: Some(request.component.clone()),
-            component_dir: component_dir.map(Path::to_path_buf),
-        };
-        Ok(self.0.validate_and_plan(&cx, request)?)
-    }
-
-    fn health(
-        &self,
-        component: &ComponentId,
-        object: &serde_json::Value,
-    ) -> Result<capstan_core::Health, SeamError> {
-        Ok(self.0.health(&CallContext::for_component(component.clone()), object)?)
     }
 }

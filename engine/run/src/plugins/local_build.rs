@@ -1,5 +1,5 @@
 //! Plugins an env.hcl pins to `local`: the repository's own build, loaded
-//! from the `.wasm` files in `plugins_local_dir`, never signed-checked and
+//! from the `.wasm` files in `plugins_local_dir`, never signature-checked and
 //! never locked, so a developer's rebuild is what the next run uses.
 //!
 //! The planner asks its resolver for a plugin by name and version range
@@ -13,15 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context as _;
-
 use capstan_config::{PluginPin, Stack};
 use capstan_host::{Plugin, PluginHost};
+
+use crate::RunError;
+use crate::events::{Events, Notice};
 
 const MARK: &str = " (local build in ";
 
 /// Rewrites the plugin name of every component pinned to `local`.
-pub fn route(stack: &mut Stack) {
+pub(crate) fn route(stack: &mut Stack) {
     for c in stack.components.values_mut() {
         if let Some(PluginPin::Local { dir }) = &c.pin {
             c.plugin = format!("{}{MARK}{})", c.plugin, dir.display());
@@ -42,60 +43,63 @@ type Builds = Arc<Vec<(PathBuf, Plugin)>>;
 pub struct LocalBuilds {
     host: Arc<PluginHost>,
     root: PathBuf,
+    events: Arc<dyn Events>,
     dirs: Mutex<BTreeMap<PathBuf, Builds>>,
     /// Builds already announced to the operator this run.
     noted: Mutex<BTreeSet<PathBuf>>,
 }
 
 impl LocalBuilds {
-    pub fn new(host: Arc<PluginHost>, root: PathBuf) -> Self {
-        Self { host, root, dirs: Mutex::new(BTreeMap::new()), noted: Mutex::new(BTreeSet::new()) }
+    /// Local builds below the stack root `root`.
+    pub fn new(host: Arc<PluginHost>, root: PathBuf, events: Arc<dyn Events>) -> Self {
+        Self { host, root, events, dirs: Mutex::new(BTreeMap::new()), noted: Mutex::new(BTreeSet::new()) }
     }
 
     /// The build of `plugin` in `dir` (relative to the stack root), which
-    /// must match `version`.
+    /// must match `version`, with its file (relative to the stack root).
     pub fn get(
         &self,
         plugin: &str,
         dir: &Path,
         version: &semver::VersionReq,
-    ) -> anyhow::Result<(PathBuf, Plugin)> {
+    ) -> Result<(PathBuf, Plugin), RunError> {
         let builds = self.load(dir)?;
-        let shown = dir.display();
         let Some((file, found)) = builds.iter().find(|(_, p)| p.metadata().name == plugin) else {
             let mut names: Vec<String> = builds.iter().map(|(_, p)| p.metadata().name.clone()).collect();
             names.dedup();
-            anyhow::bail!(
-                "{plugin} is pinned to \"local\" but no .wasm in {shown} is that plugin (found: {}); build it there first",
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
-            );
+            return Err(RunError::LocalMissing {
+                plugin: plugin.to_string(),
+                dir: dir.to_path_buf(),
+                found: if names.is_empty() { "none".to_string() } else { names.join(", ") },
+            });
         };
         let built = &found.metadata().version;
         if !version.matches(built) {
-            anyhow::bail!(
-                "the local build of {plugin} ({}) is version {built}, outside the range {version} its component asks for",
-                file.display()
-            );
+            return Err(RunError::LocalVersion {
+                plugin: plugin.to_string(),
+                file: file.clone(),
+                built: built.clone(),
+                range: version.clone(),
+            });
         }
         if self.noted.lock().is_ok_and(|mut n| n.insert(file.clone())) {
-            eprintln!(
-                "note: {plugin} {built} runs from the local build {} (an env.hcl pins it to \"local\"): \
-                 not signed, not locked",
-                file.display()
-            );
+            self.events.notice(&Notice::LocalBuild {
+                plugin: plugin.to_string(),
+                version: built.to_string(),
+                file: file.clone(),
+            });
         }
         Ok((file.clone(), found.clone()))
     }
 
-    fn load(&self, dir: &Path) -> anyhow::Result<Builds> {
-        let mut dirs = self.dirs.lock().map_err(|_| anyhow::anyhow!("local builds poisoned"))?;
+    fn load(&self, dir: &Path) -> Result<Builds, RunError> {
+        let mut dirs = self.dirs.lock().map_err(|_| RunError::Poisoned { what: "local builds" })?;
         if let Some(b) = dirs.get(dir) {
             return Ok(b.clone());
         }
         let abs = self.root.join(dir);
-        let read = std::fs::read_dir(&abs).with_context(|| {
-            format!("reading plugins_local_dir {} (build the plugin there first)", dir.display())
-        })?;
+        let read = std::fs::read_dir(&abs)
+            .map_err(|source| RunError::ReadLocalDir { dir: dir.to_path_buf(), source })?;
         let mut files: Vec<PathBuf> = read
             .filter_map(Result::ok)
             .map(|e| e.path())

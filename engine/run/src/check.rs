@@ -1,0 +1,75 @@
+//! Reading a tree without changing anything: every component checked
+//! against its plugin, and one component's inputs as they resolve. Nothing
+//! here reads or writes state or touches a target beyond looking.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use capstan_config::{Command, DependencyOutputs, ResolvedInputs, Stack};
+use capstan_plan::{ComponentError, ComponentPlanned, Outcome, PlanContext, PluginHandle, PluginResolver};
+
+use crate::RunError;
+use crate::targets::Render;
+
+/// Planning threads used by these checks.
+const PARALLELISM: usize = 4;
+
+/// Plans `stack` as `command` against a fresh, empty state and the default
+/// render directory (read only), with `plugins`.
+fn plan_fresh<T>(
+    stack: &Stack,
+    plugins: &dyn PluginResolver,
+    command: Command,
+    each: impl Fn(
+        &PlanContext<'_>,
+        &str,
+        &capstan_plan::DepResults<ComponentPlanned>,
+    ) -> Result<ComponentPlanned, T>
+    + Sync,
+) -> Result<BTreeMap<String, Outcome<ComponentPlanned, T>>, RunError>
+where
+    T: Send,
+{
+    let graph = capstan_plan::stack_graph(stack)?;
+    let render = Render::new(stack, None);
+    let state = capstan_state::State::new()?;
+    let key = capstan_state::StateKey::generate()?;
+    let cx = PlanContext { stack, plugins, target: &render, state: &state, state_key: &key, command };
+    Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
+}
+
+/// Every component's inputs checked against its plugin (with mock outputs
+/// where allowed): the components that failed, by key.
+pub fn validate(
+    stack: &Stack,
+    plugins: &dyn PluginResolver,
+) -> Result<BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>, RunError> {
+    plan_fresh(stack, plugins, Command::Validate, capstan_plan::plan_component)
+}
+
+/// The inputs of the component at `key` as they resolve for a plan, its
+/// dependencies planned (pure, cheap) for their outputs, with its plugin.
+pub fn resolved_inputs(
+    stack: &Stack,
+    plugins: &dyn PluginResolver,
+    key: &str,
+) -> Result<(Arc<dyn PluginHandle>, ResolvedInputs), RunError> {
+    let component = stack.component(key).ok_or_else(|| RunError::NotAComponent { key: key.to_string() })?;
+    let outcomes = plan_fresh(stack, plugins, Command::Plan, |cx, k, deps| {
+        if k == key { Err(None) } else { capstan_plan::plan_component(cx, k, deps).map_err(Some) }
+    })?;
+    let mut deps = BTreeMap::new();
+    for (name, decl) in &component.dependencies {
+        if let Some(Outcome::Done(p)) = outcomes.get(&decl.target) {
+            deps.insert(name.clone(), DependencyOutputs::new(&*p.outputs));
+        }
+    }
+    let plugin = plugins
+        .resolve(&component.plugin, &component.version)
+        .map_err(|e| RunError::PluginUnavailable { reason: e.to_string() })?;
+    let meta = plugin.metadata();
+    let inputs = component
+        .resolve_inputs(&deps, Command::Plan, &meta.defaults, &meta.input_schema)
+        .map_err(RunError::Inputs)?;
+    Ok((plugin, inputs))
+}

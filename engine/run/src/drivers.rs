@@ -1,0 +1,161 @@
+//! Effects, run on the connections configured in client.hcl and env.hcl:
+//! PostgreSQL (capstan-sql), RabbitMQ (capstan-amqp) and AWS APIs
+//! (capstan-http), one driver per connection, made on first use. This
+//! module routes an effect to its driver; it does not decide whether an
+//! effect runs (the planner compares it with state).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use capstan_amqp::{AmqpConnection, AmqpExecutor};
+use capstan_config::{Connection, Stack};
+use capstan_core::{ComponentId, Effect, EffectKind, Sensitive, Text};
+use capstan_plan::{EffectRunner, SeamError};
+use capstan_sql::{SqlConnection, SqlExecutor};
+
+/// Runs effects on the connections configured in client.hcl and env.hcl.
+pub struct Drivers {
+    runtime: tokio::runtime::Handle,
+    /// The operator's environment, for the AWS settings chain.
+    env: capstan_secrets::Env,
+    /// Connections by environment, then by name.
+    connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
+    amqp: Mutex<BTreeMap<(String, String), Arc<AmqpExecutor>>>,
+    /// HTTP (AWS API) drivers by environment: one identity and region each.
+    http: Mutex<BTreeMap<String, Arc<capstan_http::HttpExecutor>>>,
+}
+
+impl Drivers {
+    /// Drivers for the connections of every environment in `stack`.
+    pub fn new(stack: &Stack, env: capstan_secrets::Env, runtime: tokio::runtime::Handle) -> Self {
+        let mut connections = BTreeMap::new();
+        for c in stack.components.values() {
+            connections.entry(c.id.environment.clone()).or_insert_with(|| stack.connections_for(c));
+        }
+        Self {
+            runtime,
+            env,
+            connections,
+            sql: Mutex::new(BTreeMap::new()),
+            amqp: Mutex::new(BTreeMap::new()),
+            http: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn connection(&self, component: &ComponentId, name: &str) -> Result<&Connection, SeamError> {
+        self.connections.get(&component.environment).and_then(|c| c.get(name)).ok_or_else(|| {
+            format!(
+                "no connection named {name:?} is configured for environment {} \
+                 (add a `connection \"{name}\"` block to client.hcl or env.hcl)",
+                component.environment
+            )
+            .into()
+        })
+    }
+
+    fn sql_executor(&self, component: &ComponentId, name: &str) -> Result<Arc<SqlExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.sql.lock().map_err(|_| "SQL driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => return Err(format!("connection {name:?} has no url").into()),
+        };
+        let executor = Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?));
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+
+    /// The driver of a `type = "amqp"` connection: `url` is the broker's
+    /// management API, `username` and `password` (normally a secret) its admin.
+    fn amqp_executor(&self, component: &ComponentId, name: &str) -> Result<Arc<AmqpExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.amqp.lock().map_err(|_| "AMQP driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        if conn.kind != "amqp" {
+            return Err(format!(
+                "connection {name:?} has type {:?}, and AMQP effects need a `type = \"amqp\"` connection",
+                conn.kind
+            )
+            .into());
+        }
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => {
+                return Err(format!(
+                    "connection {name:?} has no url (the broker's management API, such as http://broker:15672)"
+                )
+                .into());
+            }
+        };
+        let setting = |key: &str| {
+            conn.sensitive_settings
+                .get(key)
+                .cloned()
+                .or_else(|| conn.settings.get(key).and_then(Value::as_str).map(Sensitive::new))
+        };
+        let connection = AmqpConnection::new(name, &url, setting("username"), setting("password"))?;
+        let executor = Arc::new(AmqpExecutor::new(connection)?);
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
+impl Drivers {
+    /// The AWS driver of the component's environment: its `connection "aws"`
+    /// block if there is one, over the AWS environment variables and profile.
+    fn http_executor(&self, component: &ComponentId) -> Result<Arc<capstan_http::HttpExecutor>, SeamError> {
+        let mut cache = self.http.lock().map_err(|_| "HTTP driver state poisoned")?;
+        if let Some(e) = cache.get(&component.environment) {
+            return Ok(Arc::clone(e));
+        }
+        let name = capstan_http::CONNECTION_NAME;
+        let conn = self.connections.get(&component.environment).and_then(|c| c.get(name));
+        if conn.is_some_and(|c| c.url.is_some()) {
+            return Err(
+                format!("connection {name:?}: AWS endpoints are set with `endpoint`, not `url`").into()
+            );
+        }
+        let aws = conn
+            .map(|c| {
+                capstan_http::AwsConnection::from_settings(name, &c.kind, &c.settings, &c.sensitive_settings)
+            })
+            .transpose()?;
+        let executor = Arc::new(capstan_http::HttpExecutor::new(
+            aws.as_ref(),
+            &self.env,
+            capstan_http::DEFAULT_TIMEOUT,
+        )?);
+        cache.insert(component.environment.clone(), Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
+impl EffectRunner for Drivers {
+    fn run(&self, component: &ComponentId, effect: &Effect) -> Result<Value, SeamError> {
+        match &effect.kind {
+            EffectKind::Sql(_) => {
+                let executor = self.sql_executor(component, &effect.target)?;
+                let result = self.runtime.block_on(executor.apply(effect))?;
+                Ok(result.body)
+            }
+            EffectKind::Amqp(_) => {
+                let executor = self.amqp_executor(component, &effect.target)?;
+                let result = self.runtime.block_on(executor.apply(effect))?;
+                Ok(result.body)
+            }
+            EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
+        }
+    }
+}

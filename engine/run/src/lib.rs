@@ -1,0 +1,33 @@
+//! One run of Capstan as a library: load a stack, resolve its plugins by one
+//! rule ([`plugins`]), plan, apply with state recorded per component, remove
+//! what left the tree, check saved plans, destroy.
+//!
+//! A front end makes an [`Engine`] (the plugin host, the built-in plugins as
+//! data, the operator's [`Surroundings`] and its [`Events`]), opens a
+//! [`Session`] and calls it between its own prompts. This crate never prints,
+//! prompts or reads the process environment, and it holds no planning or
+//! executor logic of its own: that is capstan-plan and the executors; this
+//! crate wires them and keeps the order of a run.
+
+// A run's errors are rare and end the command; a large error value costs nothing measurable.
+#![allow(clippy::result_large_err, reason = "RegistryError is large, and run errors are rare")]
+
+mod check;
+mod drivers;
+mod engine;
+mod error;
+pub mod events;
+pub mod plugins;
+mod saved_plan;
+mod session;
+mod setup;
+mod targets;
+
+pub use check::{resolved_inputs, validate};
+pub use drivers::Drivers;
+pub use engine::{Engine, RunOptions, TargetChoice};
+pub use error::{RunError, chain};
+pub use events::{Events, Notice, Phase, Silent};
+pub use session::{Applied, Plan, Seams, Session, Settings};
+pub use setup::{Surroundings, load_stack, state_backend};
+pub use targets::{Kube, Render, Target};

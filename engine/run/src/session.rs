@@ -1,0 +1,311 @@
+//! One run over a loaded stack: plan every component in dependency order
+//! (independent ones in parallel), apply a plan with state recorded after
+//! each component, remove what left the tree, destroy. The front end asks
+//! and shows; it decides nothing here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capstan_config::{Command, Stack};
+use capstan_plan::{
+    ComponentError, ComponentGraph, ComponentPlanned, EffectRunner, Outcome, PlanContext, PluginResolver,
+    apply_component, plan_component, schedule,
+};
+use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, StateBackend, StateKey};
+
+use crate::RunError;
+use crate::events::{Events, Phase};
+use crate::targets::Target;
+
+/// Every component's plan (or why it has none), by key.
+pub struct Plan {
+    pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+}
+
+impl Plan {
+    /// The components that were planned, in key order.
+    pub fn planned(&self) -> Vec<&ComponentPlanned> {
+        self.outcomes
+            .values()
+            .filter_map(|o| match o {
+                Outcome::Done(p) => Some(p.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether some component failed or was skipped.
+    pub fn has_failures(&self) -> bool {
+        self.outcomes.values().any(|o| !matches!(o, Outcome::Done(_)))
+    }
+}
+
+/// What an apply did: components removed because they left the tree (in
+/// the order removed), then each component's outcome.
+pub struct Applied {
+    pub removed: Vec<String>,
+    pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+}
+
+/// The seams a session drives: plugins, the target, effect drivers.
+pub struct Seams {
+    pub plugins: Arc<dyn PluginResolver>,
+    pub target: Target,
+    pub effects: Arc<dyn EffectRunner>,
+}
+
+/// How a session runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Components planned or applied at once.
+    pub parallelism: usize,
+    /// Who holds the state lock, as its record shows.
+    pub holder: String,
+}
+
+/// Everything one run works with.
+pub struct Session {
+    stack: Stack,
+    graph: ComponentGraph,
+    seams: Seams,
+    backend: AnyBackend,
+    state: State,
+    key: StateKey,
+    /// The run's directory relative to the stack root (`envs/staging`, or empty).
+    scope: PathBuf,
+    settings: Settings,
+    events: Arc<dyn Events>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Session {
+    /// A session over `stack` for the run started in `dir`, reading state
+    /// from `backend`.
+    pub fn new(
+        stack: Stack,
+        dir: &Path,
+        seams: Seams,
+        backend: AnyBackend,
+        settings: Settings,
+        events: Arc<dyn Events>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, RunError> {
+        let graph = capstan_plan::stack_graph(&stack)?;
+        let state = runtime.block_on(backend.read()).map_err(RunError::ReadState)?;
+        Self::with_state(stack, graph, dir, seams, backend, state, settings, events, runtime)
+    }
+
+    /// A session whose state was already read (the kube target needs it
+    /// before the session exists).
+    #[expect(clippy::too_many_arguments, reason = "each part is a different seam or setting")]
+    pub(crate) fn with_state(
+        stack: Stack,
+        graph: ComponentGraph,
+        dir: &Path,
+        seams: Seams,
+        backend: AnyBackend,
+        state: State,
+        settings: Settings,
+        events: Arc<dyn Events>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, RunError> {
+        let key = runtime.block_on(backend.state_key()).map_err(RunError::StateKey)?;
+        let dir = std::path::absolute(dir)?;
+        let scope = dir.strip_prefix(&stack.root).map(Path::to_path_buf).unwrap_or_default();
+        Ok(Self { stack, graph, seams, backend, state, key, scope, settings, events, runtime })
+    }
+
+    /// The loaded stack.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// State as last read.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The key that digests recorded in state are made with.
+    pub fn state_key(&self) -> &StateKey {
+        &self.key
+    }
+
+    fn context(&self, command: Command) -> PlanContext<'_> {
+        PlanContext {
+            stack: &self.stack,
+            plugins: self.seams.plugins.as_ref(),
+            target: &self.seams.target,
+            state: &self.state,
+            state_key: &self.key,
+            command,
+        }
+    }
+
+    /// Recorded components in this run's scope that are no longer in the
+    /// tree: everything they applied is to be removed.
+    pub fn orphans(&self) -> Vec<(&String, &ComponentState)> {
+        self.state
+            .components
+            .iter()
+            .filter(|(k, _)| !self.stack.components.contains_key(*k) && Path::new(k).starts_with(&self.scope))
+            .collect()
+    }
+
+    /// Plans every component in dependency order, independent ones in
+    /// parallel; nothing is changed.
+    pub fn plan(&self, command: Command) -> Plan {
+        let cx = self.context(command);
+        let events = self.events.as_ref();
+        let outcomes = schedule::run(&self.graph, self.settings.parallelism, |key, deps| {
+            events.phase(key, Phase::Planning, None);
+            let result = plan_component(&cx, key, deps);
+            match &result {
+                Ok(p) if !p.in_target => {}
+                Ok(p) => {
+                    events.phase(key, if p.has_changes() { Phase::Planned } else { Phase::Unchanged }, None)
+                }
+                Err(_) => events.phase(key, Phase::Failed, None),
+            }
+            result
+        });
+        Plan { outcomes }
+    }
+
+    /// Whether applying `plan` changes anything (components that left the
+    /// tree included).
+    pub fn has_changes(&self, plan: &Plan) -> bool {
+        plan.planned().iter().any(|p| p.has_changes()) || !self.orphans().is_empty()
+    }
+
+    /// Whether some target component is planned with nothing to change but
+    /// is missing from state, or recorded stale (a first apply onto an
+    /// identical render, say): an apply records it.
+    pub fn has_unrecorded(&self, plan: &Plan) -> bool {
+        plan.planned().iter().any(|p| p.in_target && self.needs_record(p))
+    }
+
+    fn needs_record(&self, p: &ComponentPlanned) -> bool {
+        match self.state.components.get(&p.key) {
+            None => true,
+            Some(r) => r.inputs_digest != p.inputs_digest || r.plugin != p.plugin,
+        }
+    }
+
+    /// Takes the state lock for `operation`, waiting up to `timeout`.
+    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, RunError> {
+        let info = LockInfo::new(self.settings.holder.clone(), operation)?;
+        Ok(self.runtime.block_on(self.backend.lock(&info, timeout))?)
+    }
+
+    /// Reads state again (it may have moved while the lock was awaited).
+    pub fn reread_state(&mut self) -> Result<(), RunError> {
+        self.state = self.runtime.block_on(self.backend.read())?;
+        Ok(())
+    }
+
+    /// Releases the state lock.
+    pub fn unlock(&self, guard: LockGuard) -> Result<(), RunError> {
+        self.runtime.block_on(self.backend.unlock(guard)).map_err(RunError::Unlock)
+    }
+
+    /// Carries out `shown` under the lock: removes the components that left
+    /// the tree, then applies every component in dependency order, recording
+    /// each one in state as soon as it is applied. A failed component skips
+    /// its dependents; other branches finish. At the end what each component
+    /// recorded is folded into one snapshot.
+    pub fn apply(&self, shown: &Plan, guard: &LockGuard) -> Result<Applied, RunError> {
+        let mut removed = Vec::new();
+        for (key, was) in self.orphans() {
+            self.seams
+                .target
+                .remove_component(key, was)
+                .map_err(|source| RunError::Remove { key: key.clone(), source })?;
+            self.runtime.block_on(self.backend.write_component(key, None, guard))?;
+            removed.push(key.clone());
+        }
+
+        let cx = self.context(Command::Apply);
+        let events = self.events.as_ref();
+        let outcomes = schedule::run(&self.graph, self.settings.parallelism, |key, deps| {
+            let mut planned = match self.plan_still_valid(shown, key, deps) {
+                Some(p) => p.clone(),
+                None => plan_component(&cx, key, deps)?,
+            };
+            if !planned.in_target || !(planned.has_changes() || self.needs_record(&planned)) {
+                return Ok::<_, ComponentError>(planned);
+            }
+            events.phase(key, Phase::Applying, None);
+            let applied = apply_component(&cx, &planned, self.seams.effects.as_ref())
+                .inspect_err(|_| events.phase(key, Phase::Failed, None))?;
+            self.runtime
+                .block_on(self.backend.write_component(key, Some(&applied.state), guard))
+                .map_err(|e| ComponentError::State(e.to_string()))?;
+            planned.outputs = applied.outputs;
+            events.phase(key, Phase::Ready, None);
+            Ok(planned)
+        });
+        self.seams.target.flush()?;
+        // Fold what each component recorded into one snapshot (the previous
+        // snapshot is kept by the backend).
+        let recorded = self.runtime.block_on(self.backend.read()).map_err(RunError::ReadState)?;
+        self.runtime.block_on(self.backend.write(&recorded, guard)).map_err(RunError::WriteState)?;
+        Ok(Applied { removed, outcomes })
+    }
+
+    /// The plan shown before asking, when it still holds for the apply: every
+    /// dependency now answers with the outputs it was planned with (no effect
+    /// changed them), and none may fall back on mock outputs, which a plan uses
+    /// and an apply never does. Planning again would give the same answer:
+    /// plugins are pure, state is as it was read, and no other component touches
+    /// this one's objects.
+    fn plan_still_valid<'p>(
+        &self,
+        shown: &'p Plan,
+        key: &str,
+        deps: &schedule::DepResults<ComponentPlanned>,
+    ) -> Option<&'p ComponentPlanned> {
+        let Outcome::Done(planned) = shown.outcomes.get(key)? else { return None };
+        let component = self.stack.component(key)?;
+        for decl in component.dependencies.values() {
+            let Outcome::Done(before) = shown.outcomes.get(&decl.target)? else { return None };
+            let now = deps.get(&decl.target)?;
+            if decl.mocks_allowed(Command::Plan) || before.outputs != now.outputs {
+                return None;
+            }
+        }
+        Some(planned)
+    }
+
+    /// What a destroy removes, in order: recorded target components in
+    /// reverse dependency order, then recorded components that left the tree.
+    pub fn destroy_order(&self) -> Vec<String> {
+        self.graph
+            .reversed()
+            .order()
+            .iter()
+            .filter(|k| {
+                self.stack.component(k).is_some_and(|c| c.in_target) && self.state.components.contains_key(*k)
+            })
+            .cloned()
+            .chain(self.orphans().into_iter().map(|(k, _)| k.clone()))
+            .collect()
+    }
+
+    /// Removes everything the components in `order` applied, recording each
+    /// removal in state.
+    pub fn destroy(&self, order: &[String], guard: &LockGuard) -> Result<(), RunError> {
+        for key in order {
+            let Some(was) = self.state.components.get(key) else { continue };
+            self.events.phase(key, Phase::Applying, Some("removing"));
+            self.seams
+                .target
+                .remove_component(key, was)
+                .map_err(|source| RunError::Remove { key: key.clone(), source })?;
+            self.runtime.block_on(self.backend.write_component(key, None, guard))?;
+            self.events.phase(key, Phase::Ready, Some("removed"));
+        }
+        self.seams.target.flush()
+    }
+}

@@ -1,0 +1,221 @@
+//! Where objects go: YAML files under a directory (render), or a cluster
+//! (kube). This module adapts the executors to the planner's
+//! [`ObjectTarget`] seam; it does not decide when anything is applied.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use capstan_config::Stack;
+use capstan_core::{ComponentId, Health};
+use capstan_plan::{ObjectRef, ObjectTarget, SeamError};
+use capstan_render::{RenderTarget, RenderedComponent};
+
+use crate::RunError;
+use crate::events::{Events, Notice};
+
+/// The render target: YAML files under `out_dir`.
+pub struct Render(pub RenderTarget);
+
+impl Render {
+    /// Writes under `out_dir`, or `rendered/` at the stack root.
+    pub fn new(stack: &Stack, out_dir: Option<&Path>) -> Self {
+        let out: PathBuf = out_dir.map_or_else(|| stack.root.join("rendered"), Path::to_path_buf);
+        Self(RenderTarget::new(out))
+    }
+}
+
+impl ObjectTarget for Render {
+    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(self.0.current(component, &object.kind, &object.name)?)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        _prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        // The component's directory is made to hold exactly `objects`, so
+        // pruned objects' files go with it.
+        self.0.apply_component(&RenderedComponent { id: component.clone(), objects: objects.to_vec() })?;
+        Ok(())
+    }
+}
+
+/// The kube target: server-side apply to a cluster. The seam names a
+/// component by its id; the objects' inventory annotation holds its key, so
+/// the keys of every component in the tree and in state are kept here, with
+/// each component's readiness timeout.
+pub struct Kube {
+    target: capstan_kube::KubeTarget,
+    runtime: tokio::runtime::Handle,
+    events: Arc<dyn Events>,
+    keys: HashMap<ComponentId, String>,
+    /// `ready_timeout` of the components whose component.hcl sets one.
+    ready_timeouts: HashMap<ComponentId, Duration>,
+    /// For every other component.
+    default_ready_timeout: Duration,
+}
+
+impl Kube {
+    /// Connects to the cluster `source` and `context` choose.
+    pub fn connect(
+        stack: &Stack,
+        state: &capstan_state::State,
+        source: &capstan_kube::KubeconfigSource,
+        context: Option<&str>,
+        default_ready_timeout: Duration,
+        runtime: tokio::runtime::Handle,
+        events: Arc<dyn Events>,
+    ) -> Result<Self, RunError> {
+        let settings = capstan_kube::Settings::default();
+        let target = runtime.block_on(capstan_kube::KubeTarget::connect(source, context, settings))?;
+        let keys = stack
+            .components
+            .iter()
+            .map(|(k, c)| (c.id.clone(), k.clone()))
+            .chain(state.components.iter().map(|(k, c)| (c.id.clone(), k.clone())))
+            .collect();
+        let ready_timeouts =
+            stack.components.values().filter_map(|c| Some((c.id.clone(), c.ready_timeout?))).collect();
+        Ok(Self { target, runtime, events, keys, ready_timeouts, default_ready_timeout })
+    }
+
+    fn key(&self, component: &ComponentId) -> Result<&str, SeamError> {
+        self.keys
+            .get(component)
+            .map(String::as_str)
+            .ok_or_else(|| format!("component {component} is not in the tree or in state").into())
+    }
+
+    fn prune(&self, key: &str, objects: &[capstan_kube::ObjectKey]) -> Result<(), SeamError> {
+        let pruned = self.runtime.block_on(self.target.prune(key, objects))?;
+        for (object, why) in pruned.kept {
+            self.events.notice(&Notice::ObjectKept {
+                component: key.to_string(),
+                object: object.to_string(),
+                why,
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes what a component applied, as state recorded it.
+    fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
+        let objects: Vec<capstan_kube::ObjectKey> = was
+            .objects
+            .iter()
+            .map(|o| capstan_kube::ObjectKey {
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+                namespace: o.namespace.clone(),
+                name: o.name.clone(),
+            })
+            .collect();
+        self.prune(key, &objects)
+    }
+}
+
+fn object_key(o: &ObjectRef) -> capstan_kube::ObjectKey {
+    capstan_kube::ObjectKey {
+        api_version: o.api_version.clone(),
+        kind: o.kind.clone(),
+        namespace: o.namespace.clone(),
+        name: o.name.clone(),
+    }
+}
+
+impl ObjectTarget for Kube {
+    fn current(&self, _component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(self.runtime.block_on(self.target.current(&object_key(object)))?)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        let key = self.key(component)?;
+        self.runtime.block_on(self.target.apply(key, objects))?;
+        let prune: Vec<capstan_kube::ObjectKey> = prune.iter().map(object_key).collect();
+        self.prune(key, &prune)
+    }
+
+    fn wait_ready(
+        &self,
+        component: &ComponentId,
+        objects: &[ObjectRef],
+        health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
+    ) -> Result<(), SeamError> {
+        let key = self.key(component)?;
+        let objects: Vec<capstan_kube::ObjectKey> = objects.iter().map(object_key).collect();
+        let timeout = self.ready_timeouts.get(component).copied().unwrap_or(self.default_ready_timeout);
+        let health = |o: &Value| health(o).map_err(|e| e.to_string());
+        Ok(self.runtime.block_on(self.target.wait_ready(key, &objects, timeout, &health))?)
+    }
+}
+
+/// Where a run's objects go.
+pub enum Target {
+    Render(Render),
+    // Boxed: it holds the client and per-component tables, and a run has one.
+    Kube(Box<Kube>),
+}
+
+impl Target {
+    /// Removes everything a component applied (destroy, or a component
+    /// that left the tree).
+    pub fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
+        match self {
+            Target::Render(r) => {
+                r.0.remove_component(&was.id)?;
+                Ok(())
+            }
+            Target::Kube(k) => k.remove_component(key, was),
+        }
+    }
+
+    /// Writes what the target keeps between components (the render marker).
+    pub fn flush(&self) -> Result<(), RunError> {
+        match self {
+            Target::Render(r) => r.0.flush().map_err(RunError::RenderMarker),
+            Target::Kube(_) => Ok(()),
+        }
+    }
+
+    fn inner(&self) -> &dyn ObjectTarget {
+        match self {
+            Target::Render(r) => r,
+            Target::Kube(k) => k.as_ref(),
+        }
+    }
+}
+
+impl ObjectTarget for Target {
+    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        self.inner().current(component, object)
+    }
+
+    fn apply(
+        &self,
+        component: &ComponentId,
+        objects: &[Value],
+        prune: &[ObjectRef],
+    ) -> Result<(), SeamError> {
+        self.inner().apply(component, objects, prune)
+    }
+
+    fn wait_ready(
+        &self,
+        component: &ComponentId,
+        objects: &[ObjectRef],
+        health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
+    ) -> Result<(), SeamError> {
+        self.inner().wait_ready(component, objects, health)
+    }
+}
