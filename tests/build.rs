@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "bad-output",
     "bad-metadata",
     "contract-v9",
+    "pure",
 ];
 
 fn main() {

@@ -34,11 +34,13 @@ pub(crate) struct CallState {
 impl CallState {
     /// A sandbox with nothing in it: no env, no args, no network, no
     /// filesystem (unless `component_dir` is granted, read-only), stdio
-    /// captured, and clocks that always read zero so a plan cannot depend on
-    /// when it ran.
+    /// captured, and randomness and clocks that depend only on the plugin
+    /// (`plugin_digest`) and the component, so a plan cannot depend on when
+    /// or where it ran.
     pub(crate) fn new(
         config: &HostConfig,
         plugin: Arc<str>,
+        plugin_digest: &str,
         component: Option<ComponentId>,
         component_dir: Option<&Path>,
     ) -> Result<Self, CallFailure> {
@@ -48,9 +50,8 @@ impl CallState {
             .stderr(capture.stderr())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock);
+            .allow_ip_name_lookup(false);
+        crate::determinism::make_deterministic(&mut wasi, plugin_digest, component.as_ref());
         if let Some(dir) = component_dir {
             wasi.preopened_dir(dir, COMPONENT_DIR_GUEST_PATH, FsPerms::ReadOnly).map_err(|err| {
                 CallFailure::Instantiate {
@@ -134,25 +135,3 @@ impl log::Host for CallState {
 
 impl types::Host for CallState {}
 impl effects::Host for CallState {}
-
-/// A wall and monotonic clock stuck at zero: plugins are pure, and a plan
-/// that read the time would differ from run to run.
-struct FrozenClock;
-
-impl wasmtime_wasi::HostWallClock for FrozenClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}

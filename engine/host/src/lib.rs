@@ -2,7 +2,8 @@
 //! `capstan:plugin` contract) on wasmtime, sandboxed and under limits.
 //!
 //! - No ambient authority: a plugin gets no env vars, args, network or
-//!   filesystem; its clocks read zero; its stdout/stderr and `log` calls go
+//!   filesystem; its clocks read zero and its randomness is a stream fixed
+//!   by the plugin and the component (plans are pure); its stdout/stderr and `log` calls go
 //!   to a [`LogSink`], tagged with plugin and component and capped in size.
 //!   The one grant is a read-only view of the component's own directory.
 //! - Every call gets a fresh `Store` from a cached `InstancePre`, under a
@@ -24,6 +25,7 @@ mod call;
 mod config;
 mod contract;
 mod convert;
+mod determinism;
 mod error;
 mod host;
 mod limits;

@@ -84,9 +84,10 @@ impl Plugin {
         load: LoadInfo,
     ) -> Result<Self, HostError> {
         let label: Arc<str> = Arc::from(name_hint);
-        let metadata = run(&host, &pre, &label, &CallContext::default(), |store, h| h.call_describe(store))
-            .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
-            .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
+        let metadata =
+            run(&host, &pre, &label, &digest, &CallContext::default(), |store, h| h.call_describe(store))
+                .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
+                .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
         let label = Arc::from(format!("{} {}", metadata.name, metadata.version));
         Ok(Self { inner: Arc::new(PluginInner { host, pre, metadata, digest, label, load }) })
     }
@@ -167,7 +168,7 @@ impl Plugin {
         convert: impl FnOnce(R) -> Result<T, convert::Reason>,
     ) -> Result<T, CallError> {
         let inner = &self.inner;
-        run(&inner.host, &inner.pre, &inner.label, cx, f)
+        run(&inner.host, &inner.pre, &inner.label, &inner.digest, cx, f)
             .and_then(|r| convert(r).map_err(|reason| CallFailure::BadOutput { reason }))
             .map_err(|cause| CallError {
                 plugin: inner.label.clone(),
@@ -183,12 +184,14 @@ fn run<R>(
     host: &HostInner,
     pre: &PluginPre<CallState>,
     label: &Arc<str>,
+    digest: &str,
     cx: &CallContext,
     f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
 ) -> Result<R, CallFailure> {
     let config = &host.config;
     let _slot = host.slots.acquire();
-    let state = CallState::new(config, label.clone(), cx.component.clone(), cx.component_dir.as_deref())?;
+    let state =
+        CallState::new(config, label.clone(), digest, cx.component.clone(), cx.component_dir.as_deref())?;
     let mut store = state.into_store(&host.engine, config.call_timeout);
     let result =
         pre.instantiate(&mut store).and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));

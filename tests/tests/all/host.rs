@@ -436,3 +436,44 @@ fn one_plugin_serves_many_threads_at_once() {
         }
     });
 }
+
+/// Plans the `pure` guest for the component `staging/core/<name>` in a host
+/// (an engine and stores) of its own, and returns what it read.
+fn pure_plan(name: &str) -> (String, Value) {
+    let h = harness(|_| {});
+    let plugin = h.load("pure");
+    let mut req = request(json!({}));
+    req.component.name = name.into();
+    let cx = CallContext::for_component(req.component.clone());
+    let plan = plugin
+        .plan(&cx, &req)
+        .unwrap_or_else(|err| panic!("{err}\n{}", h.logs.dump()))
+        .unwrap_or_else(|err| panic!("the pure guest refused to plan: {err}"));
+    let text = serde_json::to_string(&plan.objects).unwrap();
+    (text, plan.objects[0]["data"].clone())
+}
+
+#[test]
+fn randomness_and_clocks_depend_only_on_the_plugin_and_the_component() {
+    let (first, read) = pure_plan("api");
+    let (second, _) = pure_plan("api");
+    assert_eq!(first, second, "two plans of the same component differ");
+
+    // The sources still look random, and the clocks stand still.
+    for source in ["secure", "insecure"] {
+        let hex = read[source].as_str().unwrap();
+        assert_eq!(hex.len(), 64, "{source}: {hex}");
+        assert_ne!(hex, "0".repeat(64), "{source} is all zeros");
+    }
+    assert_ne!(read["secure"], read["insecure"], "the secure and insecure streams are the same");
+    assert_eq!(
+        (read["wall-clock"].as_str(), read["monotonic-clock"].as_str()),
+        (Some("0.000000000"), Some("0"))
+    );
+
+    // Another component draws another stream.
+    let (_, other) = pure_plan("web");
+    for source in ["secure", "secure-u64", "insecure", "insecure-u64", "insecure-seed", "std-hash-seed"] {
+        assert_ne!(read[source], other[source], "{source} is the same for two components");
+    }
+}
