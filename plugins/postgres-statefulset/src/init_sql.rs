@@ -7,6 +7,11 @@
 //! checks before it creates, and sets the password every time), so running
 //! it again is harmless.
 //!
+//! Each app reaches only its own database: PostgreSQL lets every role
+//! (`PUBLIC`) connect to every database by default, so the script revokes
+//! that on each app's database and grants `CONNECT` to the app's role alone,
+//! on every run, so a database created earlier converges too.
+//!
 //! Passwords are never in the script: psql reads them from the Job's
 //! environment (`\getenv`, psql 15+), which the kubelet fills from the apps'
 //! Secrets. Names are inlined: the SDK's
@@ -43,6 +48,7 @@ pub fn script(apps: &[App]) -> String {
              SELECT 'CREATE DATABASE {db} OWNER {user}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db}')\\gexec\n\
              ALTER DATABASE {db} OWNER TO {user};\n\
              GRANT ALL ON DATABASE {db} TO {user};\n\
+             REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;\n\
              \\unset password\n",
             key = app.key,
             env = password_env(i),

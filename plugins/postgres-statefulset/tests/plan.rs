@@ -223,3 +223,67 @@ fn the_init_script_fails_loudly_without_the_password_variable() {
     assert!(!out.status.success(), "an unset password variable must stop the script");
     assert_eq!(query("SELECT count(*) FROM pg_roles WHERE rolname = 'capstan_never_created_user'"), "0");
 }
+
+/// Connects as `user` (password auth over TCP, as the app would) and runs a
+/// trivial query, returning psql's output.
+fn connect_as(user: &str, password: &str, db: &str) -> std::process::Output {
+    Command::new("psql")
+        .args(["-X", "-h", "127.0.0.1", "-U", user, "-d", db, "-tAc", "SELECT current_user"])
+        .env("PGPASSWORD", password)
+        .output()
+        .expect("psql runs (PostgreSQL client)")
+}
+
+#[test]
+fn each_app_connects_to_its_own_database_and_is_refused_on_another() {
+    let tag = format!("t{}", std::process::id());
+    let (db_a, user_a) = (format!("capstan_{tag}_iso_a_db"), format!("capstan_{tag}_iso_a_user"));
+    let (db_b, user_b) = (format!("capstan_{tag}_iso_b_db"), format!("capstan_{tag}_iso_b_user"));
+    let plan = PlanCall::new(json!({
+        "superuser_password": SUPER_PW,
+        "apps": {
+            "a": { "database": db_a, "user": user_a, "password": "a-pw" },
+            "b": { "database": db_b, "user": user_b, "password": "b-pw" },
+        },
+    }))
+    .sensitive("/superuser_password")
+    .sensitive("/apps/a/password")
+    .sensitive("/apps/b/password")
+    .run::<PostgresStatefulSet>()
+    .unwrap();
+    let script = plan.objects_of_kind("ConfigMap")[0]["data"]["init.sql"].as_str().unwrap().to_owned();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &script).unwrap();
+    let env =
+        [("APP_PASSWORD_0".to_owned(), "a-pw".to_owned()), ("APP_PASSWORD_1".to_owned(), "b-pw".to_owned())];
+    // Twice: the second run must converge, not fail or re-open access.
+    for _ in 0..2 {
+        let out = psql(&["-f", file.path().to_str().unwrap()], &env);
+        assert!(out.status.success(), "script failed:\n{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    for (user, pw, own, other) in [(&user_a, "a-pw", &db_a, &db_b), (&user_b, "b-pw", &db_b, &db_a)] {
+        let ok = connect_as(user, pw, own);
+        assert!(ok.status.success(), "{user} on {own}: {}", String::from_utf8_lossy(&ok.stderr));
+        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), user.as_str());
+        let refused = connect_as(user, pw, other);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success() && err.contains("permission denied for database"),
+            "{user} on {other}: {err}"
+        );
+    }
+    // Nor can any other role reach them through PUBLIC.
+    assert_eq!(
+        query(&format!(
+            "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a
+             WHERE d.datname IN ('{db_a}', '{db_b}') AND a.grantee = 0"
+        )),
+        "0"
+    );
+
+    query(&format!("DROP DATABASE {db_a}"));
+    query(&format!("DROP DATABASE {db_b}"));
+    query(&format!("DROP ROLE {user_a}"));
+    query(&format!("DROP ROLE {user_b}"));
+}

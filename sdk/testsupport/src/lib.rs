@@ -18,6 +18,8 @@
 //! It does not plan anything (the SDK's test kit does), and does not talk to
 //! a cluster.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

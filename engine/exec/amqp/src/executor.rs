@@ -12,10 +12,17 @@ pub struct AmqpExecutor {
 }
 
 impl AmqpExecutor {
+    /// An executor for `connection`. Only builds the HTTP client; the broker
+    /// is not contacted until an effect runs, so a down broker fails the
+    /// effect that needs it, not the run's start. Fails with
+    /// [`AmqpError::InvalidUrl`], [`AmqpError::MissingCredentials`] or
+    /// [`AmqpError::Client`].
     pub fn new(connection: AmqpConnection) -> Result<Self, AmqpError> {
         Ok(Self { api: Api::new(connection)? })
     }
 
+    /// The operator's connection this executor serves; effects naming
+    /// another connection are refused with [`AmqpError::WrongTarget`].
     pub fn connection(&self) -> &AmqpConnection {
         self.api.connection()
     }

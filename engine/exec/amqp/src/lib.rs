@@ -32,6 +32,8 @@
 //! compares effect digests in state), does not delete or revoke anything,
 //! does not speak AMQP itself, and manages only RabbitMQ.
 
+#![warn(missing_docs)]
+
 mod api;
 mod connection;
 mod error;

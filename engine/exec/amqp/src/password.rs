@@ -18,7 +18,7 @@ const SHA512: &str = "rabbit_password_hashing_sha512";
 const SALT_LEN: usize = 4;
 
 /// A fresh salted SHA-256 hash of `password`, the `password_hash` the
-/// management API accepts with `hashing_algorithm` = [`SHA256`].
+/// management API accepts with `hashing_algorithm` = `rabbit_password_hashing_sha256`.
 pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; SALT_LEN];
     // The OS's generator does not fail on the platforms we run on; a zero

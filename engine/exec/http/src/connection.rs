@@ -36,14 +36,22 @@ const KNOWN: &[&str] =
 pub struct AwsConnection {
     /// Who configured it, for errors (`connection "aws"`).
     pub label: String,
+    /// The AWS region to call and sign for; unset falls back to the AWS
+    /// environment and profile.
     pub region: Option<String>,
+    /// The named profile in the AWS shared config and credentials files
+    /// to read region and keys from.
     pub profile: Option<String>,
     /// Endpoint for every service.
     pub endpoint: Option<String>,
     /// Endpoints by service name (`sqs`, `wafv2`); beat `endpoint`.
     pub endpoints: BTreeMap<String, String>,
+    /// The access key id to sign with; with `secret_access_key`, it beats
+    /// the environment and profile.
     pub access_key_id: Option<String>,
+    /// The secret key paired with `access_key_id`; never logged.
     pub secret_access_key: Option<Sensitive>,
+    /// The session token of temporary credentials; never logged.
     pub session_token: Option<Sensitive>,
 }
 

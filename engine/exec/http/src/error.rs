@@ -6,31 +6,78 @@
 //! before they are kept, and dropped entirely when the request body was
 //! sensitive (an error message may quote the request).
 
+/// Why an AWS effect could not be made or AWS refused it.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// The `aws` connection block (or the AWS environment) is unusable.
     #[error("{source_name}: {what}")]
-    Config { source_name: String, what: String },
+    Config {
+        /// Which configuration was read: the connection label or the AWS environment.
+        source_name: String,
+        /// What is wrong with it.
+        what: String,
+    },
 
     /// The effect's target is not a service this driver calls.
     #[error("effect {effect}: target {target:?}: {reason}")]
-    Target { effect: String, target: String, reason: String },
+    Target {
+        /// The id of the effect being run.
+        effect: String,
+        /// The effect's target as declared.
+        target: String,
+        /// Why, in words (scrubbed of credentials).
+        reason: String,
+    },
 
     /// The declared call is not one the driver will make.
     #[error("effect {effect} on aws:{service}: refused: {reason}")]
-    Refused { effect: String, service: String, reason: String },
+    Refused {
+        /// The id of the effect being run.
+        effect: String,
+        /// The AWS service name, such as `sqs`.
+        service: String,
+        /// Why, in words (scrubbed of credentials).
+        reason: String,
+    },
 
     /// No HTTP response came back.
     #[error("effect {effect} on aws:{service}: {endpoint} unreachable: {reason}")]
-    Unreachable { effect: String, service: String, endpoint: String, reason: String },
+    Unreachable {
+        /// The id of the effect being run.
+        effect: String,
+        /// The AWS service name, such as `sqs`.
+        service: String,
+        /// The URL the request was sent to.
+        endpoint: String,
+        /// Why, in words (scrubbed of credentials).
+        reason: String,
+    },
 
     /// AWS answered with an error status.
     #[error("effect {effect} on aws:{service}: HTTP {status}: {code}{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
-    Api { effect: String, service: String, status: u16, code: String, message: Option<String> },
+    Api {
+        /// The id of the effect being run.
+        effect: String,
+        /// The AWS service name, such as `sqs`.
+        service: String,
+        /// The HTTP status code AWS answered with.
+        status: u16,
+        /// AWS's error code, such as `AccessDenied`.
+        code: String,
+        /// AWS's message; `None` when the request body was sensitive.
+        message: Option<String>,
+    },
 
     /// AWS answered 2xx with something that is not JSON.
     #[error("effect {effect} on aws:{service}: {reason}")]
-    InvalidResponse { effect: String, service: String, reason: String },
+    InvalidResponse {
+        /// The id of the effect being run.
+        effect: String,
+        /// The AWS service name, such as `sqs`.
+        service: String,
+        /// Why, in words (scrubbed of credentials).
+        reason: String,
+    },
 }
 
 impl HttpError {

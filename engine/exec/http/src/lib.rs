@@ -32,6 +32,8 @@
 //! (callers pass an [`EnvVars`]), and does not support SSO, assume-role,
 //! `credential_process` or instance-metadata credentials.
 
+#![warn(missing_docs)]
+
 mod adopt;
 mod connection;
 mod error;
