@@ -92,6 +92,33 @@ fn shown(path: &[&str]) -> String {
     path.join(".")
 }
 
+/// Calls `visit` on every scalar leaf of `node` in document order, with the
+/// key path that leads to it. Nulls are skipped: SOPS neither encrypts nor
+/// MACs them.
+fn for_each_leaf<'a>(
+    node: &'a mut Node,
+    path: &mut Vec<&'a str>,
+    visit: &mut impl FnMut(&mut Node, &[&'a str]) -> Result<(), SopsError>,
+) -> Result<(), SopsError> {
+    match node {
+        Node::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                path.push(k.as_str());
+                for_each_leaf(v, path, visit)?;
+                path.pop();
+            }
+        }
+        Node::Seq(items) => {
+            for item in items.iter_mut() {
+                for_each_leaf(item, path, visit)?;
+            }
+        }
+        Node::Null => {}
+        leaf => visit(leaf, path)?,
+    }
+    Ok(())
+}
+
 /// Seals, in place, every leaf of `node` the rule encrypts, feeding every
 /// leaf to `mac` first.
 pub(crate) fn encrypt<'a>(
@@ -101,29 +128,14 @@ pub(crate) fn encrypt<'a>(
     key: &DataKey,
     mac: &mut Mac,
 ) -> Result<(), SopsError> {
-    match node {
-        Node::Map(entries) => {
-            for (k, v) in entries.iter_mut() {
-                path.push(k.as_str());
-                encrypt(v, path, rule, key, mac)?;
-                path.pop();
-            }
+    for_each_leaf(node, path, &mut |leaf, path| {
+        let (bytes, ty) = leaf_bytes(leaf).expect("scalars have a byte form");
+        mac.0.update(&bytes[..]);
+        if rule.encrypts(path) {
+            *leaf = Node::Str(cipher::encrypt_value(key, &bytes, ty, &aad(path))?);
         }
-        Node::Seq(items) => {
-            for item in items.iter_mut() {
-                encrypt(item, path, rule, key, mac)?;
-            }
-        }
-        Node::Null => {}
-        leaf => {
-            let (bytes, ty) = leaf_bytes(leaf).expect("scalars have a byte form");
-            mac.0.update(&bytes[..]);
-            if rule.encrypts(path) {
-                *leaf = Node::Str(cipher::encrypt_value(key, &bytes, ty, &aad(path))?);
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Opens, in place, every leaf of `node` the rule encrypts, feeding every
@@ -135,39 +147,24 @@ pub(crate) fn decrypt<'a>(
     key: &DataKey,
     mac: &mut Mac,
 ) -> Result<(), SopsError> {
-    match node {
-        Node::Map(entries) => {
-            for (k, v) in entries.iter_mut() {
-                path.push(k.as_str());
-                decrypt(v, path, rule, key, mac)?;
-                path.pop();
-            }
-        }
-        Node::Seq(items) => {
-            for item in items.iter_mut() {
-                decrypt(item, path, rule, key, mac)?;
-            }
-        }
-        Node::Null => {}
-        leaf => {
-            if rule.encrypts(path) {
-                let Node::Str(text) = leaf else {
-                    return Err(SopsError::BadValue {
-                        path: shown(path),
-                        reason: "an encrypted value must be a string".to_owned(),
-                    });
-                };
-                let (plain, ty) = cipher::decrypt_value(key, text, &aad(path), &shown(path))?;
-                *leaf = typed(&plain, ty).ok_or_else(|| SopsError::BadValue {
+    for_each_leaf(node, path, &mut |leaf, path| {
+        if rule.encrypts(path) {
+            let Node::Str(text) = leaf else {
+                return Err(SopsError::BadValue {
                     path: shown(path),
-                    reason: "the decrypted value does not match its type".to_owned(),
-                })?;
-            }
-            let (bytes, _) = leaf_bytes(leaf).expect("scalars have a byte form");
-            mac.0.update(&bytes[..]);
+                    reason: "an encrypted value must be a string".to_owned(),
+                });
+            };
+            let (plain, ty) = cipher::decrypt_value(key, text, &aad(path), &shown(path))?;
+            *leaf = typed(&plain, ty).ok_or_else(|| SopsError::BadValue {
+                path: shown(path),
+                reason: "the decrypted value does not match its type".to_owned(),
+            })?;
         }
-    }
-    Ok(())
+        let (bytes, _) = leaf_bytes(leaf).expect("scalars have a byte form");
+        mac.0.update(&bytes[..]);
+        Ok(())
+    })
 }
 
 /// A decrypted value back in its type; `None` when the bytes do not parse
