@@ -46,6 +46,16 @@ pub fn push_token(pointer: &mut String, token: &str) {
     pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
 }
 
+/// The JSON pointer made of `tokens`, each escaped by [`push_token`]:
+/// `pointer(&["apps", "a/b"])` is `/apps/a~1b`.
+pub fn pointer(tokens: &[&str]) -> String {
+    let mut p = String::new();
+    for token in tokens {
+        push_token(&mut p, token);
+    }
+    p
+}
+
 /// Conveniences on [`PlanRequest`] for plugin code.
 pub trait PlanRequestExt {
     /// The inputs as the plugin's own type; see [`parse_inputs`].

@@ -1,6 +1,7 @@
 //! The plugin's inputs and the checks the schema cannot say.
 
 use capstan_core::Diagnostic;
+use capstan_sdk::k8s::is_dns_label;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -143,12 +144,4 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         )),
     }
     out
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }

@@ -22,8 +22,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use capstan_sdk::pointer;
+use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
-use queues::{Setting, pointer};
 
 pub const API_VERSION: &str = "kafka.strimzi.io/v1";
 pub const PORT: u16 = 9092;

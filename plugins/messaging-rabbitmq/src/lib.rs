@@ -31,8 +31,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use capstan_sdk::pointer;
+use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
-use queues::{Setting, pointer};
 use topology::Topology;
 
 pub const AMQP_PORT: u16 = 5672;

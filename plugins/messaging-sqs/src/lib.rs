@@ -28,8 +28,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use capstan_sdk::pointer;
+use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
-use queues::{Setting, pointer};
 
 /// The service the effects run on; grant it as `http:aws:sqs`.
 pub const SERVICE: &str = "aws:sqs";

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use capstan_core::Diagnostic;
+use capstan_sdk::k8s::is_dns_label;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -150,12 +151,4 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
 pub fn parse_secret_ref(s: &str) -> Option<(&str, &str)> {
     let (ns, name) = s.split_once('/')?;
     (is_dns_label(ns) && !name.is_empty() && !name.contains('/')).then_some((ns, name))
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }

@@ -100,6 +100,17 @@ pub fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Valu
     })
 }
 
+/// A DNS-1123 label: what Kubernetes accepts as a namespace, a Secret name
+/// part or a Dapr app id (lower-case letters, digits and `-`, at most 63
+/// bytes, not starting or ending with `-`).
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

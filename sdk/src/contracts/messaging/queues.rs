@@ -15,8 +15,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::CredentialsSecret;
+use crate::k8s::is_dns_label;
+use crate::pointer;
 use crate::prelude::*;
-use crate::push_token;
 
 /// Deliveries before a message goes to the dead-letter queue, by default.
 pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
@@ -99,14 +100,6 @@ impl Setting {
     }
 }
 
-pub fn pointer(parts: &[&str]) -> String {
-    let mut p = String::new();
-    for part in parts {
-        push_token(&mut p, part);
-    }
-    p
-}
-
 fn warning(path: String, message: String) -> Diagnostic {
     Diagnostic { path, severity: Severity::Warning, message }
 }
@@ -182,15 +175,6 @@ pub fn validate(
         out.push(Diagnostic::error("/credentials_user", format!("`{u}` is not one of the users")));
     }
     out
-}
-
-/// A DNS-1123 label.
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// Refuses a user password that did not come from the encrypted secrets file.

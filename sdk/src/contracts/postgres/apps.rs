@@ -16,8 +16,9 @@ use serde::Deserialize;
 
 use super::{DatabaseAccess, Outputs};
 use crate::contracts::{self, SecretKeyRef};
+use crate::k8s::is_dns_label;
+use crate::pointer;
 use crate::prelude::*;
-use crate::push_token;
 
 /// Key of the user name in each app's Secret.
 pub const USERNAME_KEY: &str = "username";
@@ -65,23 +66,6 @@ pub fn is_identifier(s: &str) -> bool {
     matches!(chars.next(), Some('a'..='z' | '_'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
         && s.len() <= 63
-}
-
-/// A DNS-1123 label (what Kubernetes accepts in a Secret name part).
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn pointer(parts: &[&str]) -> String {
-    let mut p = String::new();
-    for part in parts {
-        push_token(&mut p, part);
-    }
-    p
 }
 
 /// Checks `apps` and `default_app` (pointers are relative to the inputs root).
