@@ -104,6 +104,10 @@ impl Events for Progress {
             Notice::ObjectKept { component, object, why } => {
                 eprintln!("warning: {component}: kept {object}: {why}")
             }
+            Notice::TargetOverridden { environment, what, configured, given } => eprintln!(
+                "WARNING: environment {environment}: {what} is {given} for this run, not {configured} \
+                 as its target block says"
+            ),
         }
     }
 }

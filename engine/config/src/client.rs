@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::diag::ConfigError;
 use crate::eval::{Ctx, EvalError, Map, Scope, eval, span_of};
 use crate::shared::{Shared, has_token};
+use crate::target::TargetSettings;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ClientSettings {
@@ -24,6 +25,8 @@ pub struct ClientSettings {
     pub connections: BTreeMap<String, Connection>,
     /// `trust "publisher" { … }` blocks, in order.
     pub trust: Vec<Trust>,
+    /// `target "render"` and `target "kube"`: every environment's defaults.
+    pub target: TargetSettings,
     /// Every other block of client.hcl, as `{ type: { label: body } }` or
     /// `{ type: body }`, evaluated.
     pub other_blocks: Map,
@@ -104,6 +107,10 @@ pub(crate) fn parse_client(
     let mut out = ClientSettings { values, ..ClientSettings::default() };
     for block in body.blocks() {
         let ident = block.ident.value().as_str();
+        if ident == "target" {
+            // Read below, attribute by attribute.
+            continue;
+        }
         let label = block.labels.first().map(|l| l.as_str().to_owned());
         let Some(attrs) = block_attrs(ctx, scope, block, errors) else { continue };
         match ident {
@@ -150,6 +157,7 @@ pub(crate) fn parse_client(
             }
         }
     }
+    out.target = crate::target::parse_targets(ctx, scope, body, errors);
     out
 }
 

@@ -41,6 +41,7 @@ mod pins;
 mod resolve;
 mod root;
 mod shared;
+mod target;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +51,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capstan_core::{ComponentId, SecretProvider};
+use serde::Serialize;
 use serde_json::Value;
 
 pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
@@ -58,6 +60,7 @@ pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
 pub use pins::{LOCAL_VERSION, PluginPin};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
+pub use target::{KubeSettings, RenderSettings, SecretsDelivery, Setting, TargetSettings};
 
 use crate::diag::Location as Loc;
 use crate::eval::{Ctx, Scope};
@@ -93,8 +96,19 @@ pub struct Stack {
     pub client: ClientSettings,
     /// `connection` blocks of each env.hcl, by environment name.
     pub env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    /// Each environment of a loaded component, by name.
+    pub environments: BTreeMap<String, Environment>,
     /// Every loaded component by key (its directory relative to the root).
     pub components: BTreeMap<String, Component>,
+}
+
+/// An environment: where its env.hcl is and where its objects go.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Environment {
+    /// The directory holding its env.hcl, relative to the stack root.
+    pub dir: PathBuf,
+    /// Its `target` blocks over client.hcl's.
+    pub target: TargetSettings,
 }
 
 impl Stack {
@@ -180,6 +194,7 @@ pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> 
         shared: shared.clone(),
         levels: Levels::default(),
         env_connections: BTreeMap::new(),
+        environments: BTreeMap::new(),
         env_pins: BTreeMap::new(),
     }
     .run(&target_rel, root_abs)
@@ -189,6 +204,8 @@ struct Loader {
     shared: Arc<Shared>,
     levels: Levels,
     env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    /// Each env.hcl's target blocks (not yet over client.hcl's).
+    environments: BTreeMap<String, Environment>,
     /// Each env.hcl's `plugins` pins, read once per environment.
     env_pins: BTreeMap<String, pins::EnvPins>,
 }
@@ -251,7 +268,21 @@ impl Loader {
             diags.sort();
             return Err(diags);
         }
-        Ok(Stack { root: root_abs.to_path_buf(), client, env_connections: self.env_connections, components })
+        let environments = self
+            .environments
+            .into_iter()
+            .map(|(name, env)| {
+                let target = env.target.over(&client.target);
+                (name, Environment { target, ..env })
+            })
+            .collect();
+        Ok(Stack {
+            root: root_abs.to_path_buf(),
+            client,
+            env_connections: self.env_connections,
+            environments,
+            components,
+        })
     }
 
     fn client_settings(&self, level: &Level) -> ClientSettings {
@@ -319,8 +350,9 @@ impl Loader {
         let env = self.levels.get(&shared, &env_dir, "env.hcl", "env", Some(client))?;
         let env_name = dir_name(&env_dir);
         if !self.env_connections.contains_key(&env_name) {
-            let conns = self.env_level_blocks(&env, true);
+            let (conns, target) = self.env_level_blocks(&env, true);
             self.env_connections.insert(env_name.clone(), conns);
+            self.environments.insert(env_name.clone(), Environment { dir: env_dir.clone(), target });
             let pins = self.env_pins_of(&env);
             self.env_pins.insert(env_name.clone(), pins);
         }
@@ -359,10 +391,15 @@ impl Loader {
         pins
     }
 
-    /// Checks the blocks of an env.hcl or namespace.hcl; returns an env's connections.
-    fn env_level_blocks(&self, level: &Level, is_env: bool) -> BTreeMap<String, Connection> {
+    /// Checks the blocks of an env.hcl or namespace.hcl; returns an env's
+    /// connections and target settings.
+    fn env_level_blocks(
+        &self,
+        level: &Level,
+        is_env: bool,
+    ) -> (BTreeMap<String, Connection>, TargetSettings) {
         let Some(body) = level.body.as_ref().and_then(|p| p.body.as_ref()) else {
-            return BTreeMap::new();
+            return Default::default();
         };
         let ctx = level_ctx(&self.shared, level);
         let scope = Scope::Root(&level.vars);
@@ -378,11 +415,11 @@ impl Loader {
                     },
                     eval::span_of(&b.ident),
                 ));
-            } else if ident != "locals" && !(is_env && ident == "connection") {
+            } else if ident != "locals" && !(is_env && matches!(ident, "connection" | "target")) {
                 errors.push(eval::EvalError::new(
                     ConfigError::Invalid {
                         message: format!(
-                            "unknown block `{ident}` here (an env.hcl holds locals, attributes and connection blocks)"
+                            "unknown block `{ident}` here (an env.hcl holds locals, attributes, connection and target blocks)"
                         ),
                     },
                     eval::span_of(&b.ident),
@@ -390,10 +427,12 @@ impl Loader {
             }
         }
         let conns = client::parse_connections(&ctx, &scope, body, &mut errors);
+        let target =
+            if is_env { target::parse_targets(&ctx, &scope, body, &mut errors) } else { Default::default() };
         for e in errors {
             self.shared.report(e.into_diagnostic(&level.file, &self.shared));
         }
-        conns
+        (conns, target)
     }
 }
 

@@ -9,13 +9,35 @@ use capstan_config::{Command, DependencyOutputs, ResolvedInputs, Stack};
 use capstan_plan::{ComponentError, ComponentPlanned, Outcome, PlanContext, PluginHandle, PluginResolver};
 
 use crate::RunError;
-use crate::targets::Render;
+
+/// A target that holds nothing and takes nothing: a check plans as if
+/// nothing were deployed yet.
+struct Nowhere;
+
+impl capstan_plan::ObjectTarget for Nowhere {
+    fn current(
+        &self,
+        _component: &capstan_core::ComponentId,
+        _object: &capstan_plan::ObjectRef,
+    ) -> Result<Option<serde_json::Value>, capstan_plan::SeamError> {
+        Ok(None)
+    }
+
+    fn apply(
+        &self,
+        component: &capstan_core::ComponentId,
+        _objects: &[serde_json::Value],
+        _prune: &[capstan_plan::ObjectRef],
+    ) -> Result<(), capstan_plan::SeamError> {
+        Err(format!("{component}: a check applies nothing").into())
+    }
+}
 
 /// Planning threads used by these checks.
 const PARALLELISM: usize = 4;
 
-/// Plans `stack` as `command` against a fresh, empty state and the default
-/// render directory (read only), with `plugins`.
+/// Plans `stack` as `command` against a fresh, empty state and a target
+/// that holds nothing, with `plugins`: nothing on disk or in a cluster is read.
 fn plan_fresh<T>(
     stack: &Stack,
     plugins: &dyn PluginResolver,
@@ -31,10 +53,10 @@ where
     T: Send,
 {
     let graph = capstan_plan::stack_graph(stack)?;
-    let render = Render::new(stack, None);
+    let nowhere = Nowhere;
     let state = capstan_state::State::new()?;
     let key = capstan_state::StateKey::generate()?;
-    let cx = PlanContext { stack, plugins, target: &render, state: &state, state_key: &key, command };
+    let cx = PlanContext { stack, plugins, target: &nowhere, state: &state, state_key: &key, command };
     Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
 }
 

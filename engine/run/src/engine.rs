@@ -21,7 +21,8 @@ use crate::targets::{Kube, Render, Target};
 /// Where a run's objects go.
 #[derive(Debug, Clone)]
 pub enum TargetChoice {
-    /// YAML files under `out_dir` (default: `rendered/` at the stack root).
+    /// YAML files under `out_dir`, or each environment's `target "render"`
+    /// `out_dir`, or `rendered/` at the stack root.
     Render { out_dir: Option<PathBuf> },
     /// A cluster: the kubeconfig `context` (default: its current one), and
     /// how long a component's objects may take to become ready when its
@@ -106,7 +107,12 @@ impl Engine {
         let backend = runtime.block_on(setup::state_backend(&stack))?;
         let state = runtime.block_on(backend.read()).map_err(RunError::ReadState)?;
         let target = match &options.target {
-            TargetChoice::Render { out_dir } => Target::Render(Render::new(&stack, out_dir.as_deref())),
+            TargetChoice::Render { out_dir } => Target::Render(Render::open(
+                &stack,
+                out_dir.as_deref(),
+                &self.surroundings,
+                self.events.as_ref(),
+            )?),
             TargetChoice::Kube { context, ready_timeout } => Target::Kube(Box::new(Kube::connect(
                 &stack,
                 &state,

@@ -79,6 +79,29 @@ pub enum RunError {
         #[source]
         source: SeamError,
     },
+    #[error("reading {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "environment {environment}: secrets = \"sops\" ({at}) but it has no age recipients: list them in its \
+         target \"render\" block (recipients = [\"age1…\"]) or give it a secrets file (capstan secrets set)"
+    )]
+    NoRecipients { environment: String, at: String },
+    #[error("environment {environment}: a render recipient")]
+    Recipient {
+        environment: String,
+        #[source]
+        source: capstan_secrets::SecretsError,
+    },
+    #[error(
+        "environment {environment}: secrets = \"plain\" ({at}) would write Secrets in clear to {}, and {why}; \
+         ignore that directory in .gitignore, render elsewhere, or use secrets = \"sops\"",
+        out_dir.display()
+    )]
+    PlainSecretsInGit { environment: String, out_dir: PathBuf, at: String, why: String },
     #[error("writing the render marker")]
     RenderMarker(#[source] capstan_render::RenderError),
     #[error("reading saved plan {}", file.display())]

@@ -45,6 +45,9 @@ pub enum Notice {
     LocalBuild { plugin: String, version: String, file: PathBuf },
     /// A target kept an object it was asked to remove, and why.
     ObjectKept { component: String, object: String, why: String },
+    /// A flag overrides what an environment's `target` block sets, for this
+    /// run only.
+    TargetOverridden { environment: String, what: &'static str, configured: String, given: String },
 }
 
 /// The front end's side of a run. Both methods may be called from several

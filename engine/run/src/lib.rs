@@ -17,6 +17,7 @@ mod drivers;
 mod engine;
 mod error;
 pub mod events;
+mod outputs;
 pub mod plugins;
 mod saved_plan;
 mod session;

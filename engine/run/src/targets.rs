@@ -2,7 +2,7 @@
 //! (kube). This module adapts the executors to the planner's
 //! [`ObjectTarget`] seam; it does not decide when anything is applied.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,25 +12,77 @@ use serde_json::Value;
 use capstan_config::Stack;
 use capstan_core::{ComponentId, Health};
 use capstan_plan::{ObjectRef, ObjectTarget, SeamError};
-use capstan_render::{RenderTarget, RenderedComponent};
+use capstan_render::{RenderTarget, RenderedComponent, SecretsPolicy};
 
 use crate::RunError;
 use crate::events::{Events, Notice};
+use crate::setup::Surroundings;
 
-/// The render target: YAML files under `out_dir`.
-pub struct Render(pub RenderTarget);
+/// The render target: YAML files under each environment's output
+/// directory, its Secrets delivered as its `target "render"` block says
+/// (see [`crate::outputs`]). Environments sharing a directory share one
+/// [`RenderTarget`].
+pub struct Render {
+    by_env: HashMap<String, Arc<RenderTarget>>,
+    /// For components of environments no longer in the tree (state only):
+    /// removing their files needs no Secrets delivery.
+    fallback: Arc<RenderTarget>,
+}
 
 impl Render {
-    /// Writes under `out_dir`, or `rendered/` at the stack root.
-    pub fn new(stack: &Stack, out_dir: Option<&Path>) -> Self {
-        let out: PathBuf = out_dir.map_or_else(|| stack.root.join("rendered"), Path::to_path_buf);
-        Self(RenderTarget::new(out))
+    /// Opens every environment's output; `out_dir` overrides them all for
+    /// this run (with a notice where it differs from the configured one).
+    pub fn open(
+        stack: &Stack,
+        out_dir: Option<&Path>,
+        surroundings: &Surroundings,
+        events: &dyn Events,
+    ) -> Result<Self, RunError> {
+        let outputs = crate::outputs::environment_outputs(stack, out_dir, surroundings, events)?;
+        let mut by_dir: BTreeMap<PathBuf, SecretsPolicy> = BTreeMap::new();
+        let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for (env, output) in outputs {
+            let policy = by_dir.remove(&output.out_dir).unwrap_or_default();
+            let policy = match output.delivery {
+                Some(delivery) => policy.with(env.clone(), delivery),
+                None => policy,
+            };
+            by_dir.insert(output.out_dir.clone(), policy);
+            dirs.insert(env, output.out_dir);
+        }
+        let default_dir = out_dir.map_or_else(|| stack.root.join("rendered"), Path::to_path_buf);
+        let targets: BTreeMap<PathBuf, Arc<RenderTarget>> = by_dir
+            .into_iter()
+            .map(|(dir, policy)| (dir.clone(), Arc::new(RenderTarget::new(dir, policy))))
+            .collect();
+        let fallback = targets
+            .get(&default_dir)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(RenderTarget::new(default_dir, SecretsPolicy::none())));
+        let by_env = dirs.into_iter().map(|(env, dir)| (env, targets[&dir].clone())).collect();
+        Ok(Self { by_env, fallback })
+    }
+
+    fn of(&self, component: &ComponentId) -> &RenderTarget {
+        self.by_env.get(&component.environment).unwrap_or(&self.fallback)
+    }
+
+    fn remove_component(&self, component: &ComponentId) -> Result<(), SeamError> {
+        self.of(component).remove_component(component)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), capstan_render::RenderError> {
+        for target in self.by_env.values().chain(std::iter::once(&self.fallback)) {
+            target.flush()?;
+        }
+        Ok(())
     }
 }
 
 impl ObjectTarget for Render {
     fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
-        Ok(self.0.current(component, &object.kind, &object.name)?)
+        Ok(self.of(component).current(component, &object.kind, &object.name)?)
     }
 
     fn apply(
@@ -41,7 +93,8 @@ impl ObjectTarget for Render {
     ) -> Result<(), SeamError> {
         // The component's directory is made to hold exactly `objects`, so
         // pruned objects' files go with it.
-        self.0.apply_component(&RenderedComponent { id: component.clone(), objects: objects.to_vec() })?;
+        let rendered = RenderedComponent { id: component.clone(), objects: objects.to_vec() };
+        self.of(component).apply_component(&rendered)?;
         Ok(())
     }
 }
@@ -172,10 +225,7 @@ impl Target {
     /// that left the tree).
     pub fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
         match self {
-            Target::Render(r) => {
-                r.0.remove_component(&was.id)?;
-                Ok(())
-            }
+            Target::Render(r) => r.remove_component(&was.id),
             Target::Kube(k) => k.remove_component(key, was),
         }
     }
@@ -183,7 +233,7 @@ impl Target {
     /// Writes what the target keeps between components (the render marker).
     pub fn flush(&self) -> Result<(), RunError> {
         match self {
-            Target::Render(r) => r.0.flush().map_err(RunError::RenderMarker),
+            Target::Render(r) => r.flush().map_err(RunError::RenderMarker),
             Target::Kube(_) => Ok(()),
         }
     }

@@ -61,7 +61,8 @@ impl Identities {
         self.keys.iter().map(|k| k.to_public().to_string()).collect()
     }
 
-    pub(crate) fn keys(&self) -> &[x25519::Identity] {
+    /// The X25519 identities themselves (SOPS documents are opened with them).
+    pub fn keys(&self) -> &[x25519::Identity] {
         &self.keys
     }
 

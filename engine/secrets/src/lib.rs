@@ -72,8 +72,9 @@ pub use format::{FORMAT_VERSION, SECRETS_FILE_NAME};
 pub use fsutil::find_secret_files;
 pub use identity::{
     DEFAULT_IDENTITY_PATH, IDENTITY_PATH_VAR, Identities, export_keys, identity_path, import_keys, keygen,
+    parse_recipient,
 };
 pub use provider::Secrets;
 pub use remote::{DEFAULT_TIMEOUT, Reference, RemoteSources};
-pub use secret_file::SecretFile;
+pub use secret_file::{SecretFile, recipients_of};
 pub use transaction::FaultPoint;

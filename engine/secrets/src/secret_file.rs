@@ -75,6 +75,12 @@ impl fmt::Debug for SecretFile {
     }
 }
 
+/// The `age1…` recipients of a secrets file, read from its clear header
+/// without opening it (no identity needed), sorted.
+pub fn recipients_of(file: &Path, bytes: &[u8]) -> Result<Vec<String>> {
+    Ok(SealedFile::parse(file, bytes)?.recipients)
+}
+
 impl SecretFile {
     /// An empty file for these recipients, with a fresh data key.
     pub fn new(recipients: impl IntoIterator<Item = String>) -> Result<Self> {

@@ -164,18 +164,57 @@ pub fn unchanged(
     Ok(decrypted.manifest.expose() == manifest)
 }
 
-/// The text of a `.sops.yaml` for an output root: files whose path matches
-/// `path_regex` are encrypted with Capstan's crypt rule to `recipients`, so
+/// One rule of a `.sops.yaml`: files whose path (relative to the
+/// `.sops.yaml`) matches `path_regex` are encrypted with Capstan's crypt
+/// rule to `recipients` (`age1…`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CreationRule {
+    pub path_regex: String,
+    pub recipients: Vec<String>,
+}
+
+/// The text of a `.sops.yaml` for an output root holding `rules`, so
 /// `sops edit` and `sops updatekeys` on a rendered Secret keep its form.
-pub fn sops_config(path_regex: &str, recipients: &[age::x25519::Recipient]) -> String {
-    let recipients = recipients.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-    format!(
-        "# Written by Capstan: how sops encrypts the rendered Secrets in this tree.\n\
-         creation_rules:\n    - path_regex: {}\n      encrypted_regex: {}\n      age: {}\n",
-        yaml::scalar_text(path_regex),
-        yaml::scalar_text(ENCRYPTED_REGEX),
-        yaml::scalar_text(&recipients),
-    )
+pub fn sops_config(rules: &[CreationRule]) -> String {
+    let mut out = String::from(
+        "# Written by Capstan: how sops encrypts the rendered Secrets in this tree.\ncreation_rules:\n",
+    );
+    for rule in rules {
+        out.push_str(&format!(
+            "    - path_regex: {}\n      encrypted_regex: {}\n      age: {}\n",
+            yaml::scalar_text(&rule.path_regex),
+            yaml::scalar_text(ENCRYPTED_REGEX),
+            yaml::scalar_text(&rule.recipients.join(",")),
+        ));
+    }
+    out
+}
+
+/// The rules of a `.sops.yaml` [`sops_config`] wrote; `None` when the text
+/// is not one (another tool's or a person's `.sops.yaml`).
+pub fn creation_rules(text: &str) -> Option<Vec<CreationRule>> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        creation_rules: Vec<Rule>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rule {
+        path_regex: String,
+        encrypted_regex: String,
+        age: String,
+    }
+    let config: Config = serde_norway::from_str(text).ok()?;
+    config
+        .creation_rules
+        .into_iter()
+        .map(|r| {
+            (r.encrypted_regex == ENCRYPTED_REGEX).then(|| CreationRule {
+                path_regex: r.path_regex,
+                recipients: r.age.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect(),
+            })
+        })
+        .collect()
 }
 
 /// A document split into its values and its `sops` block.

@@ -38,6 +38,13 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The example's test identity (TEST-ONLY-age-key.txt).
+fn test_identity() -> age::x25519::Identity {
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/open-finance/TEST-ONLY-age-key.txt")).unwrap();
+    text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().parse().unwrap()
+}
+
 fn with_test_key(s: &Stack, args: &[&str]) -> crate::support::Run {
     let mut c = s.command(args);
     c.env("CAPSTAN_AGE_KEY_FILE", s.path("TEST-ONLY-age-key.txt"));
@@ -94,9 +101,22 @@ fn every_rendered_object_is_valid_kubernetes_in_both_environments() {
     let r = rendered();
     // Every object file; the kustomization.yaml indexes are not Kubernetes objects.
     for env in ["staging", "production"] {
+        // The SOPS-encrypted Secrets are validated as Flux applies them: decrypted.
+        let opened = tempfile::tempdir().unwrap();
         let objects: Vec<PathBuf> = walk(&r.out.join(env))
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                if !text.contains("\nsops:\n") {
+                    return p;
+                }
+                let manifest = capstan_sops::decrypt(text.as_bytes(), &[test_identity()]).unwrap().manifest;
+                let flat = p.strip_prefix(&r.out).unwrap().to_string_lossy().replace('/', "_");
+                let clear = opened.path().join(flat);
+                std::fs::write(&clear, serde_json::to_vec(manifest.expose()).unwrap()).unwrap();
+                clear
+            })
             .collect();
         assert!(objects.len() > 20, "{env} renders the whole platform: {objects:?}");
         let check = Command::new("python3")
@@ -306,24 +326,37 @@ fn read_tree(dir: &Path) -> BTreeMap<String, String> {
 }
 
 /// A rendered Secret with the values of its `data` and `stringData` replaced,
-/// keeping the keys; other files unchanged.
+/// keeping the keys; other files unchanged. A value SOPS encrypted shows as
+/// `(encrypted)`, one in clear as `(masked)`, and the `sops` block (fresh
+/// data key and IVs on every encryption) as one line.
 fn mask_secret_values(yaml: &str) -> String {
     if !yaml.lines().any(|l| l == "kind: Secret") {
         return yaml.to_string();
     }
     let mut out = String::new();
     let mut in_values = false;
+    // The indentation of the keys under `data:` / `stringData:` (2 as
+    // Capstan writes YAML, 4 as SOPS does).
+    let mut key_indent = None;
     for line in yaml.lines() {
+        if line == "sops:" {
+            out.push_str("sops: (data key stanzas, MAC and timestamp masked)\n");
+            break;
+        }
         if !line.starts_with(' ') {
             in_values = line == "data:" || line == "stringData:";
+            key_indent = None;
             out.push_str(line);
         } else if in_values {
+            let indent = line.len() - line.trim_start().len();
             // A block scalar's continuation lines go with its masked value.
-            if line.starts_with("   ") {
+            if *key_indent.get_or_insert(indent) < indent {
                 continue;
             }
-            let key = line.split_once(':').map_or(line, |(k, _)| k);
-            out.push_str(&format!("{key}: (masked)"));
+            let (key, value) = line.split_once(':').unwrap_or((line, ""));
+            let shown =
+                if value.trim_start().starts_with("ENC[AES256_GCM,") { "(encrypted)" } else { "(masked)" };
+            out.push_str(&format!("{key}: {shown}"));
         } else {
             out.push_str(line);
         }

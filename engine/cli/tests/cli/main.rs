@@ -19,6 +19,9 @@
 //!   outputs carry the returned queue URLs; re-apply is a no-op.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
+//! - `gitops`: the example's Secrets are SOPS documents npm's `sops-age` opens; a
+//!   canary password reaches no file or output in clear; `plain` is refused in a
+//!   Git work tree that does not ignore it; target block errors and overrides.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
@@ -38,6 +41,7 @@ mod distribution;
 mod effects;
 mod errors;
 mod example;
+mod gitops;
 mod habits;
 mod kube;
 mod lifecycle;

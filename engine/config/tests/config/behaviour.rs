@@ -517,3 +517,58 @@ fn a_component_sees_every_output_of_a_dependency_it_reads_whole_and_the_named_on
     );
     assert_eq!(resolve("envs/dev/core/listed"), json!({"names": ["host", "port", "databases"]}));
 }
+
+const APP: (&str, &str) =
+    ("envs/dev/core/api/component.hcl", "component {\n  type   = \"app\"\n  plugin = \"capstan/app\"\n}\n");
+
+#[test]
+fn an_environments_target_blocks_override_client_defaults_attribute_by_attribute() {
+    let dir = tree(&[
+        (
+            "client.hcl",
+            "target \"render\" {\n  out_dir = \"gitops\"\n  secrets = \"sops\"\n}\n\
+             target \"kube\" {\n  server = \"https://default.k8s.example/\"\n}\n",
+        ),
+        (
+            "envs/dev/env.hcl",
+            "locals {\n  environment = \"dev\"\n}\ntarget \"render\" {\n  secrets = \"plain\"\n}\n\
+             target \"kube\" {\n  context = \"dev-eu\"\n  server  = \"https://dev.k8s.example:6443\"\n}\n",
+        ),
+        ("envs/dev/core/namespace.hcl", "namespace = \"core\"\n"),
+        APP,
+    ]);
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let target = &stack.environments["dev"].target;
+    assert_eq!(stack.environments["dev"].dir, Path::new("envs/dev"));
+    assert_eq!(target.render.out_dir.as_ref().unwrap().value, Path::new("gitops"), "from client.hcl");
+    assert_eq!(target.render.secrets.as_ref().unwrap().value, capstan_config::SecretsDelivery::Plain);
+    let secrets_at = &target.render.secrets.as_ref().unwrap().at;
+    assert_eq!((secrets_at.file.as_path(), secrets_at.line), (Path::new("envs/dev/env.hcl"), 5));
+    assert_eq!(target.kube.context.as_ref().unwrap().value, "dev-eu");
+    assert_eq!(target.kube.server.as_ref().unwrap().value, "https://dev.k8s.example:6443");
+}
+
+#[test]
+fn a_wrong_target_block_is_an_error_at_its_line() {
+    let cases = [
+        ("target \"helm\" {\n}\n", "unknown target `helm`", 4),
+        ("target \"render\" {\n  outdir = \"x\"\n}\n", "unknown attribute `outdir` in target \"render\"", 5),
+        ("target \"render\" {\n  secrets = \"external-secrets\"\n}\n", "not available yet", 5),
+        ("target \"render\" {\n  recipients = [\"ssh-ed25519 AAAA\"]\n}\n", "list of age public keys", 5),
+        ("target \"kube\" {\n  server = \"dev.k8s.example\"\n}\n", "API server URL", 5),
+    ];
+    for (block, message, line) in cases {
+        let env = format!("locals {{\n  environment = \"dev\"\n}}\n{block}");
+        let dir = tree(&[
+            ("client.hcl", ""),
+            ("envs/dev/env.hcl", &env),
+            ("envs/dev/core/namespace.hcl", "namespace = \"core\"\n"),
+            APP,
+        ]);
+        let diags = load(dir.path(), &options()).err().unwrap_or_else(|| panic!("{block} loads"));
+        let d = diags.iter().next().unwrap();
+        assert!(d.message().contains(message), "{block}: {d:?}");
+        let at = d.location.as_ref().unwrap();
+        assert_eq!((at.file.as_path(), at.line), (Path::new("envs/dev/env.hcl"), line), "{block}");
+    }
+}

@@ -24,6 +24,22 @@ pub enum RenderError {
     #[error("{path} cannot be read back as YAML: {why}")]
     Unreadable { path: PathBuf, why: String },
 
+    #[error(
+        "component {component}: Secret {file} cannot be written: environment {environment} has no secrets delivery. \
+         Give it age recipients (a secrets.enc.hcl, or target \"render\" {{ recipients = [...] }}) for SOPS, \
+         or set target \"render\" {{ secrets = \"plain\" }} for a directory Git ignores"
+    )]
+    NoSecretsDelivery { component: String, environment: String, file: String },
+
+    #[error(
+        "{path}: {source} (the operator's age identity, CAPSTAN_AGE_KEY_FILE, must open the Secrets already rendered)"
+    )]
+    Sops {
+        path: PathBuf,
+        #[source]
+        source: capstan_sops::SopsError,
+    },
+
     #[error("render marker {path} is not valid: {source}")]
     Marker {
         path: PathBuf,

@@ -8,6 +8,10 @@ use crate::RenderError;
 /// (relative paths). Only these are ever removed or overwritten.
 pub const MARKER_FILE: &str = ".capstan-render.json";
 
+/// The `.sops.yaml` at the output root: how `sops` encrypts the rendered
+/// Secrets of each environment delivered by SOPS.
+pub const SOPS_CONFIG: &str = ".sops.yaml";
+
 /// `<kind>-<name>.yaml`, lowercase, for an object; `None` when it has no kind
 /// or no `metadata.name`.
 pub fn object_file_name(object: &Value) -> Option<String> {

@@ -9,6 +9,7 @@
 //! <out>/<env>/<namespace>/kustomization.yaml               lists the component dirs
 //! <out>/<env>/kustomization.yaml                           lists the namespace dirs
 //! <out>/.capstan-render.json                               the files Capstan wrote
+//! <out>/.sops.yaml                                         how sops encrypts each environment's Secrets
 //! ```
 //!
 //! `<namespace>` is the Capstan namespace of the component (its directory in the
@@ -24,8 +25,14 @@
 //! removed or overwritten — those listed in the marker, or starting with the
 //! header line capstan writes (so a marker lost in a crash blocks nothing) —
 //! so an operator's own files in the output directory are kept, and a file
-//! capstan did not write is never overwritten. Secrets are written with mode
-//! 0600. Each file is replaced atomically (temp file + rename); only the
+//! capstan did not write is never overwritten.
+//!
+//! A `Secret` is written as its environment's [`SecretsPolicy`] says: a SOPS
+//! document encrypted to the environment's age recipients (mode 0644, meant
+//! for Git; a file that already holds the same values for the same
+//! recipients is kept byte for byte, so an unchanged Secret never churns), in
+//! clear with mode 0600 when the caller asked for that by name, or not at all
+//! (an error naming the component) when the environment has no delivery. Each file is replaced atomically (temp file + rename); only the
 //! marker is fsynced: the output is re-created from the plan, state is the
 //! durable record.
 //!
@@ -38,12 +45,14 @@
 
 mod error;
 mod layout;
+mod secrets;
 mod target;
 mod tree;
 mod yaml;
 
 pub use error::RenderError;
-pub use layout::{MARKER_FILE, file_name_for, object_file_name};
+pub use layout::{MARKER_FILE, SOPS_CONFIG, file_name_for, object_file_name};
+pub use secrets::{Delivery, SecretsPolicy, SopsKeys};
 pub use target::RenderTarget;
 pub use tree::{RenderReport, RenderedComponent, render, render_keeping};
 pub use yaml::to_yaml;

@@ -21,15 +21,17 @@ use capstan_core::ComponentId;
 use serde_json::Value;
 
 use crate::layout::{MARKER_FILE, file_name_for, segment};
+use crate::secrets::{Delivery, SecretsPolicy};
 use crate::tree::{
-    Desired, KUSTOMIZATION, component_files, io, is_current, kustomization, read_marker,
-    remove_empty_parents, scan_owned, write_file, write_marker, written_by_capstan,
+    Desired, KUSTOMIZATION, component_files, io, kustomization, read_marker, remove_empty_parents,
+    scan_owned, sync_sops_config, write_if_changed, write_marker, written_by_capstan,
 };
 use crate::{RenderError, RenderReport, RenderedComponent};
 
 /// An output directory that components are rendered into one by one.
 pub struct RenderTarget {
     out_dir: PathBuf,
+    secrets: SecretsPolicy,
     /// Loaded on first use; calls are serialised on it.
     inner: Mutex<Option<Loaded>>,
 }
@@ -44,8 +46,10 @@ struct Loaded {
 }
 
 impl RenderTarget {
-    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
-        Self { out_dir: out_dir.into(), inner: Mutex::new(None) }
+    /// A target writing under `out_dir`, each environment's Secrets as
+    /// `secrets` says.
+    pub fn new(out_dir: impl Into<PathBuf>, secrets: SecretsPolicy) -> Self {
+        Self { out_dir: out_dir.into(), secrets, inner: Mutex::new(None) }
     }
 
     /// Writes the marker if components changed since the last flush.
@@ -68,7 +72,7 @@ impl RenderTarget {
     /// (files of objects that left are removed) and updates the
     /// kustomizations above it.
     pub fn apply_component(&self, component: &RenderedComponent) -> Result<RenderReport, RenderError> {
-        let files = component_files(component)?;
+        let files = component_files(component, &self.secrets)?;
         self.replace(&component.id, files)
     }
 
@@ -78,7 +82,8 @@ impl RenderTarget {
     }
 
     /// The object of `kind` and `name` as the component's directory holds it
-    /// now, if capstan wrote it there.
+    /// now, if capstan wrote it there; a Secret written by SOPS comes back
+    /// decrypted, so a plan compares values, not ciphertexts.
     pub fn current(&self, id: &ComponentId, kind: &str, name: &str) -> Result<Option<Value>, RenderError> {
         let rel = format!("{}/{}/{}/{}", id.environment, id.namespace, id.name, file_name_for(kind, name));
         let path = self.out_dir.join(&rel);
@@ -90,9 +95,18 @@ impl RenderTarget {
         if !written_by_capstan(&path) {
             return Ok(None);
         }
-        serde_norway::from_str(&text)
-            .map(Some)
-            .map_err(|e| RenderError::Unreadable { path, why: e.to_string() })
+        let object: Value = serde_norway::from_str(&text)
+            .map_err(|e| RenderError::Unreadable { path: path.clone(), why: e.to_string() })?;
+        if object.get("sops").is_none() {
+            return Ok(Some(object));
+        }
+        match self.secrets.get(&id.environment).map(AsRef::as_ref) {
+            Some(Delivery::Sops(keys)) => capstan_sops::decrypt(text.as_bytes(), &keys.identities)
+                .map(|opened| Some(opened.manifest.into_exposed()))
+                .map_err(|source| RenderError::Sops { path, source }),
+            // Written by SOPS, now delivered otherwise: it differs.
+            _ => Ok(Some(object)),
+        }
     }
 
     fn replace(
@@ -107,6 +121,7 @@ impl RenderTarget {
         let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.is_none() {
             fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
+            sync_sops_config(&self.out_dir, &self.secrets)?;
             // The marker, completed by what the directory holds: a marker
             // left behind by a crash must not make us forget a component.
             let mut files = read_marker(&self.out_dir.join(MARKER_FILE))?;
@@ -204,23 +219,6 @@ impl RenderTarget {
         remove_empty_parents(&self.out_dir, &path);
         Ok(())
     }
-}
-
-fn write_if_changed(
-    out_dir: &Path,
-    rel: &str,
-    file: &Desired,
-    report: &mut RenderReport,
-) -> Result<(), RenderError> {
-    let Some(bytes) = &file.bytes else { return Ok(()) };
-    let path = out_dir.join(rel);
-    if is_current(&path, bytes, file.secret)? {
-        report.unchanged.push(PathBuf::from(rel));
-    } else {
-        write_file(&path, bytes, file.secret)?;
-        report.written.push(PathBuf::from(rel));
-    }
-    Ok(())
 }
 
 /// Marker entries starting with `prefix`, found by range, not by scanning.

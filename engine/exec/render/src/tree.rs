@@ -4,13 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use capstan_core::ComponentId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::RenderError;
-use crate::layout::{MARKER_FILE, is_secret, object_file_name, segment};
+use crate::layout::{MARKER_FILE, SOPS_CONFIG, is_secret, object_file_name, segment};
+use crate::secrets::{Delivery, SecretsPolicy, secret_files_of};
 use crate::yaml::append_yaml;
 
 pub(crate) const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -50,15 +53,33 @@ struct Marker {
 }
 
 pub(crate) struct Desired {
-    /// `None`: a file of a kept component, left exactly as it is.
-    pub bytes: Option<Vec<u8>>,
-    pub secret: bool,
+    pub content: Content,
+    pub mode: u32,
 }
+
+pub(crate) enum Content {
+    /// A file of a kept component, left exactly as it is.
+    Kept,
+    /// Written as these bytes.
+    Text(Vec<u8>),
+    /// A Secret, written as `header` then a SOPS document of `manifest`
+    /// (kept as it is when it already holds `manifest` for the same keys).
+    Sealed { header: String, manifest: Value, delivery: Arc<Delivery> },
+}
+
+/// Mode of every file but a Secret in clear.
+const MODE_FILE: u32 = 0o644;
+/// Mode of a Secret written in clear.
+const MODE_SECRET: u32 = 0o600;
 
 /// Renders the full plan (every component, not a subset: whatever is not
 /// given is removed) into `out_dir`.
-pub fn render(out_dir: &Path, components: &[RenderedComponent]) -> Result<RenderReport, RenderError> {
-    render_keeping(out_dir, components, &[])
+pub fn render(
+    out_dir: &Path,
+    components: &[RenderedComponent],
+    secrets: &SecretsPolicy,
+) -> Result<RenderReport, RenderError> {
+    render_keeping(out_dir, components, &[], secrets)
 }
 
 /// As [`render`], but the components in `keep` (skipped or failed in this
@@ -68,6 +89,7 @@ pub fn render_keeping(
     out_dir: &Path,
     components: &[RenderedComponent],
     keep: &[ComponentId],
+    secrets: &SecretsPolicy,
 ) -> Result<RenderReport, RenderError> {
     fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let marker_path = out_dir.join(MARKER_FILE);
@@ -76,7 +98,7 @@ pub fn render_keeping(
     let listed = read_marker(&marker_path)?;
     let mut previous = listed.clone();
     scan_owned(out_dir, &mut previous);
-    let desired = desired_files(components, keep, &previous)?;
+    let desired = desired_files(components, keep, &previous, secrets)?;
 
     // Refuse before touching anything if a file we would write is not ours
     // (not in the marker, and without capstan's header line).
@@ -84,7 +106,7 @@ pub fn render_keeping(
         let path = out_dir.join(rel);
         if !previous.contains(rel)
             && path.symlink_metadata().is_ok()
-            && (file.bytes.is_none() || !written_by_capstan(&path))
+            && (matches!(file.content, Content::Kept) || !written_by_capstan(&path))
         {
             return Err(RenderError::WouldOverwrite { path });
         }
@@ -97,17 +119,10 @@ pub fn render_keeping(
         write_marker(&marker_path, &union, true)?;
     }
 
+    sync_sops_config(out_dir, secrets)?;
     let mut report = RenderReport::default();
     for (rel, file) in &desired {
-        let path = out_dir.join(rel);
-        // A kept component's file: not touched, not reported.
-        let Some(bytes) = &file.bytes else { continue };
-        if is_current(&path, bytes, file.secret)? {
-            report.unchanged.push(PathBuf::from(rel));
-        } else {
-            write_file(&path, bytes, file.secret)?;
-            report.written.push(PathBuf::from(rel));
-        }
+        write_if_changed(out_dir, rel, file, &mut report)?;
     }
 
     for rel in previous.difference(&desired.keys().cloned().collect()) {
@@ -132,6 +147,7 @@ fn desired_files(
     components: &[RenderedComponent],
     keep: &[ComponentId],
     previous: &BTreeSet<String>,
+    secrets: &SecretsPolicy,
 ) -> Result<BTreeMap<String, Desired>, RenderError> {
     let mut files = BTreeMap::new();
     // dir → entries for the kustomizations: env → namespaces, env/ns → components.
@@ -157,7 +173,7 @@ fn desired_files(
         let name = segment(&label, "component name", &id.name)?;
         let kept = by_component.get(format!("{env}/{ns}/{name}").as_str());
         for rel in kept.into_iter().flatten() {
-            files.insert((*rel).clone(), Desired { bytes: None, secret: false });
+            files.insert((*rel).clone(), Desired { content: Content::Kept, mode: MODE_FILE });
         }
         if kept.is_some() {
             children.entry(env.to_string()).or_default().insert(ns.to_string());
@@ -169,7 +185,7 @@ fn desired_files(
         if !seen.insert(label.clone()) {
             return Err(RenderError::DuplicateComponent { component: label });
         }
-        let component_files = component_files(component)?;
+        let component_files = component_files(component, secrets)?;
         if component_files.is_empty() {
             continue;
         }
@@ -188,6 +204,7 @@ fn desired_files(
 /// objects (it then has no directory at all).
 pub(crate) fn component_files(
     component: &RenderedComponent,
+    secrets: &SecretsPolicy,
 ) -> Result<BTreeMap<String, Desired>, RenderError> {
     let label = component.id.to_string();
     let env = segment(&label, "environment", &component.id.environment)?;
@@ -213,11 +230,31 @@ pub(crate) fn component_files(
         text.push_str(OBJECT_HEADER);
         text.push_str(&dir);
         text.push_str("; changes here are overwritten.\n");
-        append_yaml(object, &mut text);
-        files.insert(
-            format!("{dir}/{file}"),
-            Desired { bytes: Some(text.into_bytes()), secret: is_secret(object) },
-        );
+        let desired = if is_secret(object) {
+            let delivery = secrets.get(env).ok_or_else(|| RenderError::NoSecretsDelivery {
+                component: label.clone(),
+                environment: env.to_owned(),
+                file: format!("{dir}/{file}"),
+            })?;
+            match delivery.as_ref() {
+                Delivery::Plain => {
+                    append_yaml(object, &mut text);
+                    Desired { content: Content::Text(text.into_bytes()), mode: MODE_SECRET }
+                }
+                Delivery::Sops(_) => Desired {
+                    content: Content::Sealed {
+                        header: text,
+                        manifest: object.clone(),
+                        delivery: delivery.clone(),
+                    },
+                    mode: MODE_FILE,
+                },
+            }
+        } else {
+            append_yaml(object, &mut text);
+            Desired { content: Content::Text(text.into_bytes()), mode: MODE_FILE }
+        };
+        files.insert(format!("{dir}/{file}"), desired);
     }
     files.insert(format!("{dir}/{KUSTOMIZATION}"), kustomization(&names)?);
     Ok(files)
@@ -231,7 +268,7 @@ pub(crate) fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, Ren
     });
     let mut text = KUSTOMIZATION_HEADER.to_string();
     append_yaml(&doc, &mut text);
-    Ok(Desired { bytes: Some(text.into_bytes()), secret: false })
+    Ok(Desired { content: Content::Text(text.into_bytes()), mode: MODE_FILE })
 }
 
 pub(crate) fn read_marker(path: &Path) -> Result<BTreeSet<String>, RenderError> {
@@ -270,7 +307,7 @@ pub(crate) fn write_marker(path: &Path, files: &BTreeSet<String>, durable: bool)
     let mut bytes = serde_json::to_vec_pretty(&marker)
         .map_err(|source| RenderError::Marker { path: path.to_path_buf(), source })?;
     bytes.push(b'\n');
-    write_file(path, &bytes, false)?;
+    write_file(path, &bytes, MODE_FILE)?;
     if !durable {
         return Ok(());
     }
@@ -282,47 +319,117 @@ pub(crate) fn write_marker(path: &Path, files: &BTreeSet<String>, durable: bool)
     file.sync_all().map_err(|e| io(path, e))
 }
 
-fn mode_of(secret: bool) -> u32 {
-    if secret { 0o600 } else { 0o644 }
+/// Writes `file` at `rel` unless it already holds what it should, and says
+/// which in `report`. A kept component's file is neither touched nor reported.
+pub(crate) fn write_if_changed(
+    out_dir: &Path,
+    rel: &str,
+    file: &Desired,
+    report: &mut RenderReport,
+) -> Result<(), RenderError> {
+    let path = out_dir.join(rel);
+    let current = match &file.content {
+        Content::Kept => return Ok(()),
+        Content::Text(bytes) => is_current(&path, file.mode, |existing| Ok(existing == bytes.as_slice()))?,
+        Content::Sealed { header, manifest, delivery } => {
+            let Delivery::Sops(keys) = delivery.as_ref() else { unreachable!("only SOPS delivery seals") };
+            let current = is_current(&path, file.mode, |existing| {
+                let Some(document) = existing.strip_prefix(header.as_bytes()) else { return Ok(false) };
+                capstan_sops::unchanged(document, manifest, &keys.recipients, &keys.identities)
+                    .map_err(|source| RenderError::Sops { path: path.clone(), source })
+            })?;
+            if !current {
+                let document = capstan_sops::encrypt(manifest, &keys.recipients, SystemTime::now())
+                    .map_err(|source| RenderError::Sops { path: path.clone(), source })?;
+                write_file(&path, format!("{header}{document}").as_bytes(), file.mode)?;
+                report.written.push(PathBuf::from(rel));
+                return Ok(());
+            }
+            true
+        }
+    };
+    if current {
+        report.unchanged.push(PathBuf::from(rel));
+    } else if let Content::Text(bytes) = &file.content {
+        write_file(&path, bytes, file.mode)?;
+        report.written.push(PathBuf::from(rel));
+    }
+    Ok(())
 }
 
-/// Whether `path` already has exactly these bytes and mode.
-pub(crate) fn is_current(path: &Path, bytes: &[u8], secret: bool) -> Result<bool, RenderError> {
+/// Whether `path` has `mode` and contents `holds` accepts.
+fn is_current(
+    path: &Path,
+    mode: u32,
+    holds: impl FnOnce(&[u8]) -> Result<bool, RenderError>,
+) -> Result<bool, RenderError> {
     let existing = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io(path, e)),
     };
-    if existing != bytes {
-        return Ok(false);
-    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777;
-        if mode != mode_of(secret) {
+        let found = fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777;
+        if found != mode {
             return Ok(false);
         }
     }
-    Ok(true)
+    holds(&existing)
+}
+
+/// The first line of the `.sops.yaml` Capstan writes.
+const SOPS_CONFIG_HEADER: &str = "# Written by Capstan";
+
+/// Makes `<out_dir>/.sops.yaml` hold a rule for each environment `secrets`
+/// delivers by SOPS, keeping the rules of other environments rendered to the
+/// same directory by other runs. A `.sops.yaml` Capstan did not write is
+/// never overwritten.
+pub(crate) fn sync_sops_config(out_dir: &Path, secrets: &SecretsPolicy) -> Result<(), RenderError> {
+    let ours = secrets.creation_rules();
+    let path = out_dir.join(SOPS_CONFIG);
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&path, e)),
+    };
+    let mut rules = match &existing {
+        None if ours.is_empty() => return Ok(()),
+        None => Vec::new(),
+        Some(text) => match capstan_sops::creation_rules(text) {
+            Some(rules) if text.starts_with(SOPS_CONFIG_HEADER) => rules,
+            _ if ours.is_empty() => return Ok(()),
+            _ => return Err(RenderError::WouldOverwrite { path }),
+        },
+    };
+    let mine: BTreeSet<String> = secrets.sops_environments().map(secret_files_of).collect();
+    rules.retain(|r| !mine.contains(&r.path_regex));
+    rules.extend(ours);
+    rules.sort();
+    let text = capstan_sops::sops_config(&rules);
+    if existing.as_deref() != Some(text.as_str()) {
+        write_file(&path, text.as_bytes(), MODE_FILE)?;
+    }
+    Ok(())
 }
 
 /// Temp file in the same directory (created with the final mode, so a Secret
 /// is never readable by others even briefly), then rename: readers see the
 /// old file or the new one, never a part.
-pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), RenderError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), RenderError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(path.file_name().unwrap_or_default());
     tmp_name.push(format!(".capstan-tmp-{}", process_id()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
-        let mut f = create_tmp(dir, &tmp, secret)?;
+        let mut f = create_tmp(dir, &tmp, mode)?;
         #[cfg(unix)]
         {
             // The umask may have narrowed the mode given at create.
             use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(fs::Permissions::from_mode(mode_of(secret)))?;
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
         }
         f.write_all(bytes)?;
         fs::rename(&tmp, path)
@@ -337,13 +444,13 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), 
 /// Creates the temporary file, making its directory or clearing a leftover
 /// of a crashed run only when the first try says it must: a render writes
 /// thousands of files, and these checks up front cost a system call each.
-fn create_tmp(dir: &Path, tmp: &Path, secret: bool) -> std::io::Result<fs::File> {
+fn create_tmp(dir: &Path, tmp: &Path, mode: u32) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode_of(secret));
+        options.mode(mode);
     }
     match options.open(tmp) {
         Err(e) if e.kind() == ErrorKind::NotFound => {

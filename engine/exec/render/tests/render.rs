@@ -7,8 +7,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use capstan_core::ComponentId;
-use capstan_render::{RenderError, RenderedComponent, render};
+use capstan_render::{Delivery, RenderError, RenderReport, RenderedComponent, SecretsPolicy};
+
 use serde_json::{Value, json};
+
+/// These tests write Secrets in clear, as asked for by name; SOPS delivery
+/// has its own tests (`sops.rs`).
+fn plain() -> SecretsPolicy {
+    SecretsPolicy::none().with("staging", Delivery::Plain)
+}
+
+fn render(out: &Path, components: &[RenderedComponent]) -> Result<RenderReport, RenderError> {
+    capstan_render::render(out, components, &plain())
+}
 
 fn id(env: &str, ns: &str, name: &str) -> ComponentId {
     ComponentId { name: name.into(), environment: env.into(), namespace: ns.into() }
@@ -322,7 +333,7 @@ fn a_component_kept_in_this_run_keeps_its_last_output() {
     // This run the db component failed: its files stay, untouched, and listed.
     let mut changed = api();
     changed.objects.remove(1);
-    let report = capstan_render::render_keeping(out.path(), &[changed], &[db().id]).unwrap();
+    let report = capstan_render::render_keeping(out.path(), &[changed], &[db().id], &plain()).unwrap();
     assert!(report.removed.iter().all(|p| !p.starts_with("staging/data")), "{report:?}");
     let after = tree(out.path());
     for rel in before.keys().filter(|k| k.starts_with("staging/data/")) {
@@ -342,7 +353,7 @@ fn components_applied_one_by_one_in_parallel_give_the_same_tree_as_one_render() 
     render(whole.path(), &[api(), db()]).unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let target = capstan_render::RenderTarget::new(out.path());
+    let target = capstan_render::RenderTarget::new(out.path(), plain());
     std::thread::scope(|s| {
         s.spawn(|| target.apply_component(&api()).unwrap());
         s.spawn(|| target.apply_component(&db()).unwrap());
@@ -378,7 +389,7 @@ fn a_lost_marker_does_not_block_the_next_render() {
     assert_eq!(paths(&report.written), ["staging/core/api/deployment-api.yaml"]);
     // Same through the per-component target.
     fs::remove_file(out.path().join(".capstan-render.json")).unwrap();
-    let target = capstan_render::RenderTarget::new(out.path());
+    let target = capstan_render::RenderTarget::new(out.path(), plain());
     assert!(target.apply_component(&changed).unwrap().is_noop());
 }
 

@@ -75,7 +75,9 @@ impl Stack {
     pub fn session(&self) -> Session {
         let options = capstan_config::LoadOptions::default();
         let stack = capstan_config::load(self.root(), &options).unwrap_or_else(|d| panic!("{d}"));
-        let target = Target::Render(Render::new(&stack, Some(&self.rendered())));
+        let surroundings = capstan_run::Surroundings::default();
+        let render = Render::open(&stack, Some(&self.rendered()), &surroundings, &Silent).unwrap();
+        let target = Target::Render(render);
         let seams = Seams { plugins: Arc::new(Plugins), target, effects: self.effects.clone() };
         let settings = Settings { parallelism: 2, holder: "test".into() };
         let backend = AnyBackend::local(self.root());

@@ -83,7 +83,12 @@ fn the_crate_decrypts_what_sops_writes_under_the_sops_yaml_it_generates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = [Key::generate(), Key::generate()];
     let recipients: Vec<_> = keys.iter().map(|k| k.recipient.clone()).collect();
-    let config = capstan_sops::sops_config(r"(^|/)secret-[^/]*\.yaml$", &recipients);
+    let rule = capstan_sops::CreationRule {
+        path_regex: r"(^|/)secret-[^/]*\.yaml$".to_owned(),
+        recipients: recipients.iter().map(ToString::to_string).collect(),
+    };
+    let config = capstan_sops::sops_config(std::slice::from_ref(&rule));
+    assert_eq!(capstan_sops::creation_rules(&config), Some(vec![rule]), "{config}");
     std::fs::write(dir.path().join(".sops.yaml"), &config).expect("write .sops.yaml");
     let manifest = support::full_secret();
     // JSON is YAML: sops reads the file as YAML by its name.

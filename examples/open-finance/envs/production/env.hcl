@@ -10,6 +10,15 @@ locals {
   db_host = "oof-production.cluster-c1a2b3d4.sa-east-1.rds.amazonaws.com"
 }
 
+# Rendered files go to rendered/ at the stack root, ready to commit for
+# Argo CD or Flux: every Secret is a SOPS document encrypted to the age
+# recipients of this environment's secrets files (Flux's kustomize-controller
+# decrypts it; `sops -d` opens it). Nothing secret is written in clear.
+target "render" {
+  out_dir = "rendered"
+  secrets = "sops"
+}
+
 domain      = "${local.client.org}.example"
 app_version = "1.3.7"
 

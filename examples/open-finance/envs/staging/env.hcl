@@ -7,6 +7,15 @@ locals {
   environment = "staging"
 }
 
+# Rendered files go to rendered/ at the stack root, ready to commit for
+# Argo CD or Flux: every Secret is a SOPS document encrypted to the age
+# recipients of this environment's secrets files (Flux's kustomize-controller
+# decrypts it; `sops -d` opens it). Nothing secret is written in clear.
+target "render" {
+  out_dir = "rendered"
+  secrets = "sops"
+}
+
 domain      = "staging.${local.client.org}.example"
 app_version = "1.4.0-rc.2"
 

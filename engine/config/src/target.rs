@@ -1,0 +1,219 @@
+//! `target "render" { … }` and `target "kube" { … }`: where an
+//! environment's objects go, set in its env.hcl, with client.hcl's blocks as
+//! defaults every environment inherits attribute by attribute.
+//!
+//! ```hcl
+//! target "render" {
+//!   out_dir    = "rendered"   # relative to the stack root
+//!   secrets    = "sops"       # or "plain", only when asked for by name
+//!   recipients = ["age1…"]    # default: the environment's secrets files' recipients
+//! }
+//! target "kube" {
+//!   context = "prod-eu"                       # the kubeconfig context to use
+//!   server  = "https://prod-eu.k8s.example"   # the API server it must resolve to
+//! }
+//! ```
+//!
+//! This module reads and checks the blocks; the run layer acts on them.
+
+use std::path::PathBuf;
+
+use hcl_edit::structure::{Block, Body};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diag::{ConfigError, Location};
+use crate::eval::{Ctx, EvalError, Scope, eval, span_of};
+
+/// How the render target writes Kubernetes `Secret`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretsDelivery {
+    /// SOPS documents encrypted to the environment's age recipients.
+    Sops,
+    /// In clear (mode 0600): only for a directory Git ignores, or a stream
+    /// that goes straight to a cluster.
+    Plain,
+}
+
+/// One attribute's value with where it was set, so errors can point at it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Setting<T> {
+    pub value: T,
+    #[serde(skip)]
+    pub at: Location,
+}
+
+/// The `target "render"` block.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RenderSettings {
+    /// The output directory, relative to the stack root.
+    pub out_dir: Option<Setting<PathBuf>>,
+    pub secrets: Option<Setting<SecretsDelivery>>,
+    /// age recipients (`age1…`) the SOPS documents are encrypted to.
+    pub recipients: Option<Setting<Vec<String>>>,
+}
+
+/// The `target "kube"` block: the cluster an environment is bound to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KubeSettings {
+    /// The kubeconfig context a run uses unless `--context` says otherwise.
+    pub context: Option<Setting<String>>,
+    /// The API server URL the context must resolve to; a run against any
+    /// other cluster is refused.
+    pub server: Option<Setting<String>>,
+}
+
+/// An environment's (or client.hcl's default) target settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TargetSettings {
+    pub render: RenderSettings,
+    pub kube: KubeSettings,
+}
+
+impl TargetSettings {
+    /// These settings, with `defaults` filling each attribute left unset.
+    #[must_use]
+    pub fn over(self, defaults: &TargetSettings) -> TargetSettings {
+        let render = RenderSettings {
+            out_dir: self.render.out_dir.or_else(|| defaults.render.out_dir.clone()),
+            secrets: self.render.secrets.or_else(|| defaults.render.secrets.clone()),
+            recipients: self.render.recipients.or_else(|| defaults.render.recipients.clone()),
+        };
+        let kube = KubeSettings {
+            context: self.kube.context.or_else(|| defaults.kube.context.clone()),
+            server: self.kube.server.or_else(|| defaults.kube.server.clone()),
+        };
+        TargetSettings { render, kube }
+    }
+}
+
+/// Reads every `target` block of a level file's body. Problems go to `errors`.
+pub(crate) fn parse_targets(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    body: &Body,
+    errors: &mut Vec<EvalError>,
+) -> TargetSettings {
+    let mut out = TargetSettings::default();
+    for block in body.get_blocks("target") {
+        match block.labels.first().map(|l| l.as_str()) {
+            Some("render") => read_render(ctx, scope, block, &mut out.render, errors),
+            Some("kube") => read_kube(ctx, scope, block, &mut out.kube, errors),
+            other => errors.push(invalid(
+                format!(
+                    "{}: a target block is `target \"render\" {{ … }}` or `target \"kube\" {{ … }}`",
+                    other.map_or_else(|| "no target named".to_owned(), |o| format!("unknown target `{o}`"))
+                ),
+                span_of(&block.ident),
+            )),
+        }
+    }
+    out
+}
+
+fn read_render(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    block: &Block,
+    out: &mut RenderSettings,
+    errors: &mut Vec<EvalError>,
+) {
+    for attr in block.body.attributes() {
+        let key = attr.key.value().as_str();
+        let span = span_of(&attr.value);
+        let value = match eval(ctx, scope, &attr.value) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let at = Location::at(ctx.file, span.clone());
+        match key {
+            "out_dir" => match value.as_str().filter(|s| !s.is_empty()) {
+                Some(dir) => out.out_dir = Some(Setting { value: PathBuf::from(dir), at }),
+                None => errors.push(invalid("`out_dir` is a directory path (a string)".to_owned(), span)),
+            },
+            "secrets" => match value.as_str() {
+                Some("sops") => out.secrets = Some(Setting { value: SecretsDelivery::Sops, at }),
+                Some("plain") => out.secrets = Some(Setting { value: SecretsDelivery::Plain, at }),
+                Some("external-secrets") => errors.push(invalid(
+                    "secrets = \"external-secrets\" is not available yet: use \"sops\"".to_owned(),
+                    span,
+                )),
+                _ => errors.push(invalid(
+                    "`secrets` is \"sops\" (Secrets encrypted to the environment's age recipients) or \"plain\""
+                        .to_owned(),
+                    span,
+                )),
+            },
+            "recipients" => match strings(&value) {
+                Some(list) if list.iter().all(|r| r.starts_with("age1")) => {
+                    out.recipients = Some(Setting { value: list, at });
+                }
+                _ => errors.push(invalid(
+                    "`recipients` is a list of age public keys (\"age1…\")".to_owned(),
+                    span,
+                )),
+            },
+            other => errors.push(unknown_attribute(other, "render", "out_dir, secrets, recipients", attr)),
+        }
+    }
+}
+
+fn read_kube(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    block: &Block,
+    out: &mut KubeSettings,
+    errors: &mut Vec<EvalError>,
+) {
+    for attr in block.body.attributes() {
+        let key = attr.key.value().as_str();
+        let span = span_of(&attr.value);
+        let value = match eval(ctx, scope, &attr.value) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let at = Location::at(ctx.file, span.clone());
+        let Some(text) = value.as_str().filter(|s| !s.is_empty()).map(str::to_owned) else {
+            errors.push(invalid(format!("`{key}` is a string"), span));
+            continue;
+        };
+        match key {
+            "context" => out.context = Some(Setting { value: text, at }),
+            "server" if text.starts_with("https://") || text.starts_with("http://") => {
+                out.server = Some(Setting { value: text.trim_end_matches('/').to_owned(), at });
+            }
+            "server" => errors.push(invalid(
+                "`server` is the cluster's API server URL, as in kubeconfig (https://…)".to_owned(),
+                span,
+            )),
+            other => errors.push(unknown_attribute(other, "kube", "context, server", attr)),
+        }
+    }
+}
+
+fn strings(value: &Value) -> Option<Vec<String>> {
+    value.as_array()?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+fn unknown_attribute(
+    name: &str,
+    target: &str,
+    known: &str,
+    attr: &hcl_edit::structure::Attribute,
+) -> EvalError {
+    invalid(
+        format!("unknown attribute `{name}` in target \"{target}\" (it takes {known})"),
+        span_of(&attr.key),
+    )
+}
+
+fn invalid(message: String, span: std::ops::Range<usize>) -> EvalError {
+    EvalError::new(ConfigError::Invalid { message }, span)
+}
