@@ -102,6 +102,16 @@ pub enum RunError {
         out_dir.display()
     )]
     PlainSecretsInGit { environment: String, out_dir: PathBuf, at: String, why: String },
+    #[error(
+        "environment {environment} is bound to the cluster at {bound} ({at}), but context \"{context}\" is the \
+         cluster at {server}: nothing was changed. Use the environment's own context, or correct its target \"kube\" block"
+    )]
+    WrongCluster { environment: String, bound: String, at: String, context: String, server: String },
+    #[error(
+        "the environments of this run name different {what} ({listed}) in their target \"kube\" blocks: \
+         run each environment on its own"
+    )]
+    SeveralClusters { what: &'static str, listed: String },
     #[error("writing the render marker")]
     RenderMarker(#[source] capstan_render::RenderError),
     #[error("reading saved plan {}", file.display())]

@@ -12,6 +12,7 @@
 // A run's errors are rare and end the command; a large error value costs nothing measurable.
 #![allow(clippy::result_large_err, reason = "RegistryError is large, and run errors are rare")]
 
+mod binding;
 mod check;
 mod drivers;
 mod engine;

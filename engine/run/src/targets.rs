@@ -115,7 +115,9 @@ pub struct Kube {
 }
 
 impl Kube {
-    /// Connects to the cluster `source` and `context` choose.
+    /// Connects to the cluster `source` and `context` (else the
+    /// environments' `target "kube"` context) choose, once it is the one
+    /// the environments are bound to.
     pub fn connect(
         stack: &Stack,
         state: &capstan_state::State,
@@ -125,8 +127,12 @@ impl Kube {
         runtime: tokio::runtime::Handle,
         events: Arc<dyn Events>,
     ) -> Result<Self, RunError> {
+        let binding = crate::binding::Binding::of(stack, context, events.as_ref())?;
+        let choice =
+            runtime.block_on(capstan_kube::kubeconfig::choose(source, binding.context.as_deref()))?;
+        binding.check(&choice.context, &choice.config.cluster_url.to_string())?;
         let settings = capstan_kube::Settings::default();
-        let target = runtime.block_on(capstan_kube::KubeTarget::connect(source, context, settings))?;
+        let target = runtime.block_on(capstan_kube::KubeTarget::connect_chosen(choice, settings))?;
         let keys = stack
             .components
             .iter()

@@ -30,6 +30,8 @@ const COMPONENT_ANNOTATION: &str = "capstan.dev/component";
 struct KubeStack {
     stack: Stack,
     kubeconfig: PathBuf,
+    /// The fake API server's URL (the `fake` context's cluster).
+    url: String,
     // Declared before the runtime its tasks run on, so it is dropped first.
     cluster: FakeCluster,
     rt: tokio::runtime::Runtime,
@@ -77,7 +79,8 @@ contexts:
             ),
         );
         let kubeconfig = stack.path(".kube/fake.yaml");
-        Self { stack, kubeconfig, cluster, rt }
+        let url = url.to_string();
+        Self { stack, kubeconfig, url, cluster, rt }
     }
 
     /// An app listening on port 8080, with the environment's replicas.
@@ -326,4 +329,43 @@ fn the_context_flag_picks_the_cluster_as_kubectl_does() {
         run.stderr.contains("kubeconfig has no context named \"staging\" (contexts: fake, unreachable)"),
         "{run:?}"
     );
+}
+
+#[test]
+fn an_environment_runs_only_against_the_cluster_its_env_hcl_binds_it_to() {
+    // The current context is unreachable; env.hcl names the context to use.
+    let k = KubeStack::new(&[], "unreachable");
+    k.app("api");
+    let bound = |server: &str| {
+        format!("replicas = 2\n\ntarget \"kube\" {{\n  context = \"fake\"\n  server  = \"{server}\"\n}}\n")
+    };
+    k.stack.write("envs/dev/env.hcl", &bound(&k.url));
+    k.capstan(&["apply", "envs/dev", "--auto-approve"]).ok();
+    assert!(k.get(&deployment("api")).is_some(), "applied to the context env.hcl names, without a flag");
+
+    // Bound to production's API server: the same context is refused, before any change.
+    k.stack.write("envs/dev/env.hcl", &bound("https://prod.k8s.example:6443"));
+    k.app("worker");
+    let writes = k.cluster.writes().len();
+    let run = k.capstan(&["apply", "envs/dev", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "environment dev is bound to the cluster at https://prod.k8s.example:6443 (envs/dev/env.hcl:5:"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains(&format!("context \"fake\" is the cluster at {}", k.url)), "{run:?}");
+    assert_eq!(k.cluster.writes().len(), writes, "nothing written");
+    assert!(k.get(&deployment("worker")).is_none());
+
+    // A flag choosing another context is said loudly, and still checked.
+    k.stack.write("envs/dev/env.hcl", &bound(&k.url));
+    let run = k.capstan(&["plan", "envs/dev", "--context", "unreachable"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("WARNING: environment dev: context is unreachable for this run, not fake"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("context \"unreachable\" is the cluster at http://127.0.0.1:1"), "{run:?}");
 }

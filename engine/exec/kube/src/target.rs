@@ -75,7 +75,15 @@ impl KubeTarget {
         context: Option<&str>,
         settings: Settings,
     ) -> Result<Self, KubeError> {
-        let choice = kubeconfig::choose(source, context).await?;
+        Self::connect_chosen(kubeconfig::choose(source, context).await?, settings).await
+    }
+
+    /// Connects to a cluster already chosen (with [`kubeconfig::choose`]),
+    /// so a caller can check which cluster it is before any request.
+    pub async fn connect_chosen(
+        choice: kubeconfig::ClusterChoice,
+        settings: Settings,
+    ) -> Result<Self, KubeError> {
         let server = choice.config.cluster_url.to_string();
         let failed = |source| KubeError::Connect {
             context: choice.context.clone(),
