@@ -36,6 +36,15 @@ pub struct Cli {
     pub no_color: bool,
 }
 
+/// `--secrets` of `render`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SecretsArg {
+    /// Secrets in clear.
+    Plain,
+    /// SOPS documents to the environment's age recipients.
+    Sops,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every file of the tree below DIR and report every problem found.
@@ -53,6 +62,22 @@ pub enum Command {
         /// Graphviz `dot`, or a Mermaid flowchart.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+    },
+    /// Print every object below DIR as one YAML stream, for Argo CD's config
+    /// management plugin: planned against nothing (no state read or written,
+    /// no effects, no cluster), Secrets as the environments' `target "render"`
+    /// blocks say (or --secrets).
+    Render {
+        /// The directory whose components are rendered (Argo CD: the application's path, `.`).
+        dir: PathBuf,
+        /// Write the stream to standard output (the only output `render` has;
+        /// to write a directory and record state, use `apply --target render`).
+        #[arg(long, required = true)]
+        stdout: bool,
+        /// How every environment's Secrets are written for this run: `plain` (the
+        /// stream goes straight to the cluster) or `sops`.
+        #[arg(long, value_enum)]
+        secrets: Option<SecretsArg>,
     },
     /// Show what apply would change, without changing anything.
     Plan(PlanArgs),

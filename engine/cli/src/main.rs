@@ -49,6 +49,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let plain = cli.no_color;
     match &cli.command {
         Command::Validate { dir } => commands::tree::validate(dir),
+        Command::Render { dir, stdout: _, secrets } => commands::tree::render_stream(dir, *secrets),
         Command::Completion { shell } => completion::print(*shell),
         Command::Config(ConfigCommand::Show { component_dir, json }) => {
             commands::tree::config_show(component_dir, *json)

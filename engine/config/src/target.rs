@@ -36,6 +36,16 @@ pub enum SecretsDelivery {
     Plain,
 }
 
+impl SecretsDelivery {
+    /// The word that names it in HCL and on the command line.
+    pub fn word(self) -> &'static str {
+        match self {
+            SecretsDelivery::Sops => "sops",
+            SecretsDelivery::Plain => "plain",
+        }
+    }
+}
+
 /// One attribute's value with where it was set, so errors can point at it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Setting<T> {

@@ -95,3 +95,52 @@ pub fn resolved_inputs(
         .map_err(RunError::Inputs)?;
     Ok((plugin, inputs))
 }
+
+/// What [`stream`] gives: the stream, or the components that failed to plan.
+pub enum Stream {
+    Ready(String),
+    Failed(BTreeMap<String, ComponentError>),
+}
+
+/// The objects of every component at or below the load directory as one
+/// multi-document YAML stream (`capstan render --stdout`), in dependency
+/// order: planned against nothing, so no state is read or written, no
+/// effect runs and no target is touched. Secrets go as the environments'
+/// `target "render"` blocks say, or as `secrets` says for every one;
+/// `plain` needs no Git check here, since a stream is applied, not committed.
+pub fn stream(
+    stack: &Stack,
+    plugins: &dyn PluginResolver,
+    secrets: Option<capstan_config::SecretsDelivery>,
+    surroundings: &crate::Surroundings,
+    events: &dyn crate::Events,
+) -> Result<Stream, RunError> {
+    let flags = crate::outputs::OutputFlags { secrets, stream: true, ..Default::default() };
+    let outputs = crate::outputs::environment_outputs(stack, flags, surroundings, events)?;
+    let policy =
+        outputs.into_iter().fold(capstan_render::SecretsPolicy::none(), |policy, (env, output)| match output
+            .delivery
+        {
+            Some(delivery) => policy.with(env, delivery),
+            None => policy,
+        });
+    let mut outcomes = plan_fresh(stack, plugins, Command::Plan, capstan_plan::plan_component)?;
+    let mut failed = BTreeMap::new();
+    let mut components = Vec::new();
+    for key in stack.order() {
+        match outcomes.remove(key) {
+            Some(Outcome::Done(planned)) if planned.in_target => {
+                let objects = planned.objects.iter().filter_map(|o| o.manifest.clone()).collect();
+                components.push(capstan_render::RenderedComponent { id: planned.id.clone(), objects });
+            }
+            Some(Outcome::Failed(e)) => {
+                failed.insert(key.to_owned(), e);
+            }
+            _ => {}
+        }
+    }
+    if !failed.is_empty() {
+        return Ok(Stream::Failed(failed));
+    }
+    capstan_render::stream(&components, &policy).map(Stream::Ready).map_err(RunError::Stream)
+}

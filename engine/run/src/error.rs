@@ -112,6 +112,8 @@ pub enum RunError {
          run each environment on its own"
     )]
     SeveralClusters { what: &'static str, listed: String },
+    #[error("rendering the stream")]
+    Stream(#[source] capstan_render::RenderError),
     #[error("writing the render marker")]
     RenderMarker(#[source] capstan_render::RenderError),
     #[error("reading saved plan {}", file.display())]

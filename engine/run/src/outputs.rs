@@ -29,13 +29,26 @@ pub(crate) struct EnvOutput {
     pub delivery: Option<Delivery>,
 }
 
+/// What a run asks of the render output beyond the environments' blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputFlags<'a> {
+    /// `--out-dir`: every environment's directory, for this run.
+    pub out_dir: Option<&'a Path>,
+    /// `--secrets`: every environment's delivery, for this run.
+    pub secrets: Option<SecretsDelivery>,
+    /// The output is a stream applied straight to a cluster, never a
+    /// directory Git could pick up, so `plain` needs no Git check.
+    pub stream: bool,
+}
+
 /// The output of every environment in `stack`, by name.
 pub(crate) fn environment_outputs(
     stack: &Stack,
-    out_dir_flag: Option<&Path>,
+    flags: OutputFlags<'_>,
     surroundings: &Surroundings,
     events: &dyn Events,
 ) -> Result<BTreeMap<String, EnvOutput>, RunError> {
+    let out_dir_flag = flags.out_dir;
     let mut identities: Option<Vec<age::x25519::Identity>> = None;
     let mut out = BTreeMap::new();
     for (name, env) in &stack.environments {
@@ -58,10 +71,22 @@ pub(crate) fn environment_outputs(
             (None, None) => stack.root.join(DEFAULT_OUT_DIR),
         };
         let recipients = recipients(stack, name, env)?;
-        let mode = settings.secrets.as_ref().map(|s| s.value);
-        let delivery = match (mode, recipients.is_empty()) {
+        let configured = settings.secrets.as_ref().map(|s| s.value);
+        if let (Some(flag), Some(configured)) = (flags.secrets, configured)
+            && flag != configured
+        {
+            events.notice(&Notice::TargetOverridden {
+                environment: name.clone(),
+                what: "secrets",
+                configured: configured.word().to_owned(),
+                given: flag.word().to_owned(),
+            });
+        }
+        let delivery = match (flags.secrets.or(configured), recipients.is_empty()) {
             (Some(SecretsDelivery::Plain), _) => {
-                refuse_plain_in_git(name, env, &out_dir)?;
+                if !flags.stream {
+                    refuse_plain_in_git(name, env, &out_dir)?;
+                }
                 Some(Delivery::Plain)
             }
             (Some(SecretsDelivery::Sops), true) => {

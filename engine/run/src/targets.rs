@@ -16,6 +16,7 @@ use capstan_render::{RenderTarget, RenderedComponent, SecretsPolicy};
 
 use crate::RunError;
 use crate::events::{Events, Notice};
+use crate::outputs::OutputFlags;
 use crate::setup::Surroundings;
 
 /// The render target: YAML files under each environment's output
@@ -38,7 +39,8 @@ impl Render {
         surroundings: &Surroundings,
         events: &dyn Events,
     ) -> Result<Self, RunError> {
-        let outputs = crate::outputs::environment_outputs(stack, out_dir, surroundings, events)?;
+        let flags = OutputFlags { out_dir, ..OutputFlags::default() };
+        let outputs = crate::outputs::environment_outputs(stack, flags, surroundings, events)?;
         let mut by_dir: BTreeMap<PathBuf, SecretsPolicy> = BTreeMap::new();
         let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
         for (env, output) in outputs {

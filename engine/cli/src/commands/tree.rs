@@ -42,6 +42,41 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `capstan render DIR --stdout`: the objects below DIR as one YAML stream.
+pub fn render_stream(dir: &Path, secrets: Option<crate::args::SecretsArg>) -> anyhow::Result<ExitCode> {
+    let surroundings = crate::surroundings();
+    let stack = match capstan_run::load_stack(dir, &surroundings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let progress = Arc::new(Progress::quiet());
+    let engine = crate::engine(progress.clone())?;
+    let catalog = engine.catalog(&stack, Vec::new(), false)?;
+    let secrets = secrets.map(|s| match s {
+        crate::args::SecretsArg::Plain => capstan_config::SecretsDelivery::Plain,
+        crate::args::SecretsArg::Sops => capstan_config::SecretsDelivery::Sops,
+    });
+    match capstan_run::stream(&stack, &catalog, secrets, &surroundings, progress.as_ref())? {
+        capstan_run::Stream::Ready(text) => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        capstan_run::Stream::Failed(failed) => {
+            for (key, e) in &failed {
+                eprintln!("error: component {key}: {e}\n");
+            }
+            eprintln!("{} component(s) could not be rendered; nothing was written.", failed.len());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 /// The resolved inputs of one component, each top-level value with its origin.
 pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let stack = capstan_run::load_stack(component_dir, &crate::surroundings())?;

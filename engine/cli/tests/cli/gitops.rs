@@ -158,3 +158,135 @@ fn an_out_dir_flag_overrides_the_target_block_loudly_and_a_bad_block_points_at_t
     assert!(bad.stderr.contains("envs/staging/env.hcl:"), "{bad:?}");
     assert!(bad.stderr.contains("`secrets` is \"sops\""), "{bad:?}");
 }
+
+/// The generate command of `deploy/argocd/plugin.yaml`, with `capstan`
+/// pointing at the binary under test.
+fn argo_generate_command() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("deploy/argocd/plugin.yaml")).unwrap();
+    let plugin: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(plugin["kind"], "ConfigManagementPlugin");
+    assert_eq!(plugin["spec"]["discover"]["fileName"], "./env.hcl");
+    let mut command: Vec<String> = plugin["spec"]["generate"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(command[0], "capstan");
+    command[0] = env!("CARGO_BIN_EXE_capstan").to_owned();
+    command
+}
+
+/// Runs the plugin's generate command the way Argo CD's repo-server does:
+/// in the Application's source path, with only the build environment Argo
+/// CD sets (and the sidecar's own variables), no terminal, stdin closed.
+fn argo_generate(repo: &Path, app_path: &str) -> std::process::Output {
+    let command = argo_generate_command();
+    let home = repo.join(".sidecar-home");
+    std::fs::create_dir_all(&home).unwrap();
+    Command::new(&command[0])
+        .args(&command[1..])
+        .current_dir(repo.join(app_path))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("CAPSTAN_AGE_KEY_FILE", repo.join("TEST-ONLY-age-key.txt"))
+        .env("CAPSTAN_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("capstan-plugin-cache"))
+        .env("ARGOCD_APP_NAME", "open-finance-staging")
+        .env("ARGOCD_APP_NAMESPACE", "argocd")
+        .env("ARGOCD_APP_REVISION", "0123456789abcdef0123456789abcdef01234567")
+        .env("ARGOCD_APP_SOURCE_PATH", app_path)
+        .env("ARGOCD_APP_SOURCE_REPO_URL", "https://git.example/platform/open-finance.git")
+        .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+        .env("ARGOCD_ENV_TEAM", "platform")
+        .env("KUBE_VERSION", "1.30.0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn validate_manifests(paths: &[PathBuf]) -> std::process::Output {
+    Command::new("python3")
+        .arg(repo_root().join("tests/validate_manifests.py"))
+        .args(paths)
+        .env("CAPSTAN_CRDS_DIR", repo_root().join("tests/crds"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn argo_cd_runs_the_plugin_as_its_repo_server_does_and_gets_a_valid_stream() {
+    let s = example();
+    let out = argo_generate(s.root(), "envs/staging");
+    assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stream = String::from_utf8(out.stdout).unwrap();
+
+    // Every object once, in a stable order, each after the file it would have in a tree.
+    let sources: Vec<&str> = stream.lines().filter_map(|l| l.strip_prefix("# Source: ")).collect();
+    assert!(sources.len() > 20, "{stream}");
+    assert!(
+        sources.contains(&"staging/open-finance/postgres/secret-postgres-oob-consent.yaml"),
+        "{sources:?}"
+    );
+    assert!(sources.contains(&"staging/open-finance/oob-consent/deployment-oob-consent.yaml"), "{sources:?}");
+    let again = argo_generate(s.root(), "envs/staging");
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), stream, "the same revision renders the same stream");
+
+    // Straight to the cluster: Secrets in clear, as plugin.yaml asks.
+    assert!(stream.contains("password: staging-oob-consent-TEST-ONLY"), "{stream}");
+    // Nothing written where the repository was checked out.
+    for written in [".capstan", "rendered", "envs/staging/.capstan", "envs/staging/rendered"] {
+        assert!(!s.path(written).exists(), "{written} was written by generate");
+    }
+
+    let file = s.path("stream.yaml");
+    std::fs::write(&file, &stream).unwrap();
+    let check = validate_manifests(&[file]);
+    assert!(
+        check.status.success(),
+        "the stream holds invalid objects:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn the_flux_example_is_valid_and_points_at_a_tree_whose_secrets_sops_opens() {
+    let flux = repo_root().join("deploy/flux");
+    let manifests = vec![flux.join("gitrepository.yaml"), flux.join("staging.yaml")];
+    let check = validate_manifests(&manifests);
+    assert!(
+        check.status.success(),
+        "deploy/flux is invalid against Flux's CRDs:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let kustomization: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(flux.join("staging.yaml")).unwrap()).unwrap();
+    assert_eq!(kustomization["spec"]["decryption"]["provider"], "sops");
+    let path = kustomization["spec"]["path"].as_str().unwrap().trim_start_matches("./").to_owned();
+
+    // The tree the README's first command writes, where Flux looks for it.
+    let s = example();
+    with_key(&s, &["apply", "envs/staging", "--auto-approve", "--no-color"], None).ok();
+    let tree = s.path(&path);
+    assert!(tree.join("kustomization.yaml").is_file(), "{path} is a kustomize tree");
+    // kustomize-controller decrypts with SOPS: the sops CLI stands in for it.
+    let secrets: Vec<PathBuf> = walk(&tree)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("secret-"))
+        .collect();
+    assert!(!secrets.is_empty());
+    for file in secrets {
+        let out = Command::new("sops")
+            .args(["decrypt", "--input-type", "yaml", "--output-type", "json"])
+            .arg(&file)
+            .env("SOPS_AGE_KEY_FILE", s.path("TEST-ONLY-age-key.txt"))
+            .current_dir(s.path("rendered"))
+            .output()
+            .expect("the sops CLI runs (tests/setup.sh installs it)");
+        assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(manifest["kind"], "Secret");
+    }
+}

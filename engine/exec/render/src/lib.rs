@@ -38,7 +38,8 @@
 //!
 //! [`render`] writes a whole plan at once; [`RenderTarget`] applies one
 //! component at a time (as the planner does, in parallel), leaving the others'
-//! files alone.
+//! files alone; [`stream`] writes the objects as one multi-document YAML
+//! stream instead of files (`capstan render --stdout`).
 //!
 //! This crate does not talk to a cluster, validate objects against schemas, or
 //! decide what belongs in the plan: it writes what it is given.
@@ -46,6 +47,7 @@
 mod error;
 mod layout;
 mod secrets;
+mod stream;
 mod target;
 mod tree;
 mod yaml;
@@ -53,6 +55,7 @@ mod yaml;
 pub use error::RenderError;
 pub use layout::{MARKER_FILE, SOPS_CONFIG, file_name_for, object_file_name};
 pub use secrets::{Delivery, SecretsPolicy, SopsKeys};
+pub use stream::stream;
 pub use target::RenderTarget;
 pub use tree::{RenderReport, RenderedComponent, render, render_keeping};
 pub use yaml::to_yaml;
