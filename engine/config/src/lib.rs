@@ -60,7 +60,10 @@ pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
 pub use pins::{LOCAL_VERSION, PluginPin};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
-pub use target::{KubeSettings, RenderSettings, SecretsDelivery, Setting, TargetSettings};
+pub use target::{
+    ExternalSecretsSettings, KubeSettings, RenderSettings, SecretsDelivery, Setting, StoreBackend,
+    TargetSettings,
+};
 
 use crate::diag::Location as Loc;
 use crate::eval::{Ctx, Scope};

@@ -34,6 +34,33 @@ pub enum SecretsDelivery {
     /// In clear (mode 0600): only for a directory Git ignores, or a stream
     /// that goes straight to a cluster.
     Plain,
+    /// No Secret rendered: an `ExternalSecret` in its place, the values
+    /// written to the store `external_secrets` names.
+    ExternalSecrets,
+}
+
+/// Where `external-secrets` delivery keeps the values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "backend", rename_all = "kebab-case")]
+pub enum StoreBackend {
+    /// Vault or OpenBao KV version 2 at `mount` (`VAULT_ADDR`, `VAULT_TOKEN`).
+    Vault { mount: String },
+    /// AWS Secrets Manager (the AWS settings chain).
+    AwsSecretsManager,
+}
+
+/// The `external_secrets = { … }` attribute of `target "render"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExternalSecretsSettings {
+    /// The `SecretStore` / `ClusterSecretStore` the ExternalSecrets name.
+    pub store: String,
+    /// `ClusterSecretStore` (default) or `SecretStore`.
+    pub store_kind: String,
+    pub backend: StoreBackend,
+    /// Keys are `<prefix>/<environment>/<namespace>/<secret name>`.
+    pub prefix: String,
+    /// How often the operator re-reads the store (`refreshInterval`).
+    pub refresh: String,
 }
 
 impl SecretsDelivery {
@@ -42,6 +69,7 @@ impl SecretsDelivery {
         match self {
             SecretsDelivery::Sops => "sops",
             SecretsDelivery::Plain => "plain",
+            SecretsDelivery::ExternalSecrets => "external-secrets",
         }
     }
 }
@@ -62,6 +90,8 @@ pub struct RenderSettings {
     pub secrets: Option<Setting<SecretsDelivery>>,
     /// age recipients (`age1…`) the SOPS documents are encrypted to.
     pub recipients: Option<Setting<Vec<String>>>,
+    /// The store of `external-secrets` delivery.
+    pub external_secrets: Option<Setting<ExternalSecretsSettings>>,
 }
 
 /// The `target "kube"` block: the cluster an environment is bound to.
@@ -89,6 +119,10 @@ impl TargetSettings {
             out_dir: self.render.out_dir.or_else(|| defaults.render.out_dir.clone()),
             secrets: self.render.secrets.or_else(|| defaults.render.secrets.clone()),
             recipients: self.render.recipients.or_else(|| defaults.render.recipients.clone()),
+            external_secrets: self
+                .render
+                .external_secrets
+                .or_else(|| defaults.render.external_secrets.clone()),
         };
         let kube = KubeSettings {
             context: self.kube.context.or_else(|| defaults.kube.context.clone()),
@@ -148,12 +182,12 @@ fn read_render(
             "secrets" => match value.as_str() {
                 Some("sops") => out.secrets = Some(Setting { value: SecretsDelivery::Sops, at }),
                 Some("plain") => out.secrets = Some(Setting { value: SecretsDelivery::Plain, at }),
-                Some("external-secrets") => errors.push(invalid(
-                    "secrets = \"external-secrets\" is not available yet: use \"sops\"".to_owned(),
-                    span,
-                )),
+                Some("external-secrets") => {
+                    out.secrets = Some(Setting { value: SecretsDelivery::ExternalSecrets, at });
+                }
                 _ => errors.push(invalid(
-                    "`secrets` is \"sops\" (Secrets encrypted to the environment's age recipients) or \"plain\""
+                    "`secrets` is \"sops\" (Secrets encrypted to the environment's age recipients), \
+                     \"external-secrets\" or \"plain\""
                         .to_owned(),
                     span,
                 )),
@@ -162,12 +196,19 @@ fn read_render(
                 Some(list) if list.iter().all(|r| r.starts_with("age1")) => {
                     out.recipients = Some(Setting { value: list, at });
                 }
-                _ => errors.push(invalid(
-                    "`recipients` is a list of age public keys (\"age1…\")".to_owned(),
-                    span,
-                )),
+                _ => errors
+                    .push(invalid("`recipients` is a list of age public keys (\"age1…\")".to_owned(), span)),
             },
-            other => errors.push(unknown_attribute(other, "render", "out_dir, secrets, recipients", attr)),
+            "external_secrets" => match external_secrets(&value) {
+                Ok(settings) => out.external_secrets = Some(Setting { value: settings, at }),
+                Err(why) => errors.push(invalid(format!("`external_secrets`: {why}"), span)),
+            },
+            other => errors.push(unknown_attribute(
+                other,
+                "render",
+                "out_dir, secrets, recipients, external_secrets",
+                attr,
+            )),
         }
     }
 }
@@ -206,6 +247,38 @@ fn read_kube(
             other => errors.push(unknown_attribute(other, "kube", "context, server", attr)),
         }
     }
+}
+
+/// Reads `external_secrets = { store = "…", backend = "vault", … }`.
+fn external_secrets(value: &Value) -> Result<ExternalSecretsSettings, String> {
+    let Some(map) = value.as_object() else {
+        return Err("it is an object: { store = \"…\", … }".to_owned());
+    };
+    const KNOWN: [&str; 6] = ["store", "store_kind", "backend", "mount", "prefix", "refresh"];
+    if let Some(unknown) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(format!("unknown key `{unknown}` (it takes {})", KNOWN.join(", ")));
+    }
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{key}` is a non-empty string")),
+        }
+    };
+    let store = text("store")?.ok_or("`store` names the SecretStore or ClusterSecretStore")?;
+    let store_kind = text("store_kind")?.unwrap_or_else(|| "ClusterSecretStore".to_owned());
+    if !matches!(store_kind.as_str(), "ClusterSecretStore" | "SecretStore") {
+        return Err(format!("`store_kind` is ClusterSecretStore or SecretStore, not {store_kind}"));
+    }
+    let backend = match text("backend")?.as_deref() {
+        Some("vault") => StoreBackend::Vault { mount: text("mount")?.unwrap_or_else(|| "secret".to_owned()) },
+        Some("aws-secrets-manager") => StoreBackend::AwsSecretsManager,
+        Some(other) => return Err(format!("`backend` is vault or aws-secrets-manager, not {other}")),
+        None => return Err("`backend` is vault or aws-secrets-manager".to_owned()),
+    };
+    let prefix = text("prefix")?.unwrap_or_else(|| "capstan".to_owned()).trim_matches('/').to_owned();
+    let refresh = text("refresh")?.unwrap_or_else(|| "1h".to_owned());
+    Ok(ExternalSecretsSettings { store, store_kind, backend, prefix, refresh })
 }
 
 fn strings(value: &Value) -> Option<Vec<String>> {

@@ -90,6 +90,11 @@ pub enum RunError {
          target \"render\" block (recipients = [\"age1…\"]) or give it a secrets file (capstan secrets set)"
     )]
     NoRecipients { environment: String, at: String },
+    #[error(
+        "environment {environment}: secrets = \"external-secrets\" ({at}) needs the store: \
+         external_secrets = {{ store = \"…\", backend = \"vault\" }} in its target \"render\" block"
+    )]
+    NoStore { environment: String, at: String },
     #[error("environment {environment}: a render recipient")]
     Recipient {
         environment: String,

@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use capstan_config::{Environment, SecretsDelivery, Stack};
-use capstan_render::{Delivery, SopsKeys};
+use std::sync::Arc;
+
+use capstan_config::{Environment, SecretsDelivery, Stack, StoreBackend};
+use capstan_core::Sensitive;
+use capstan_render::{Delivery, ExternalStore, SecretStore, SopsKeys};
 
 use crate::RunError;
 use crate::events::{Events, Notice};
@@ -89,6 +92,7 @@ pub(crate) fn environment_outputs(
                 }
                 Some(Delivery::Plain)
             }
+            (Some(SecretsDelivery::ExternalSecrets), _) => Some(external_store(name, env, surroundings)?),
             (Some(SecretsDelivery::Sops), true) => {
                 return Err(RunError::NoRecipients { environment: name.clone(), at: declared_at(env) });
             }
@@ -104,6 +108,56 @@ pub(crate) fn environment_outputs(
         out.insert(name.clone(), EnvOutput { out_dir, delivery });
     }
     Ok(out)
+}
+
+/// `external-secrets` delivery to the store the environment's block names.
+fn external_store(name: &str, env: &Environment, surroundings: &Surroundings) -> Result<Delivery, RunError> {
+    let Some(settings) = &env.target.render.external_secrets else {
+        return Err(RunError::NoStore { environment: name.to_owned(), at: declared_at(env) });
+    };
+    let settings = &settings.value;
+    let store: Arc<dyn SecretStore> = match &settings.backend {
+        StoreBackend::Vault { mount } => Arc::new(Vault(
+            capstan_secrets::VaultStore::connect(&surroundings.env(), mount).map_err(RunError::Secrets)?,
+        )),
+        StoreBackend::AwsSecretsManager => Arc::new(AwsSecretsManager(
+            capstan_secrets::AwsSecretsManagerStore::connect(&surroundings.env())
+                .map_err(RunError::Secrets)?,
+        )),
+    };
+    Ok(Delivery::External(ExternalStore {
+        store,
+        store_kind: settings.store_kind.clone(),
+        store_name: settings.store.clone(),
+        prefix: settings.prefix.clone(),
+        refresh: settings.refresh.clone(),
+    }))
+}
+
+/// Vault / OpenBao KV v2 as the render target's store.
+struct Vault(capstan_secrets::VaultStore);
+
+impl SecretStore for Vault {
+    fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>, String> {
+        self.0.read(key).map_err(|e| crate::chain(&e))
+    }
+
+    fn write(&self, key: &str, values: &BTreeMap<String, Sensitive>) -> Result<(), String> {
+        self.0.write(key, values).map_err(|e| crate::chain(&e))
+    }
+}
+
+/// AWS Secrets Manager as the render target's store.
+struct AwsSecretsManager(capstan_secrets::AwsSecretsManagerStore);
+
+impl SecretStore for AwsSecretsManager {
+    fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>, String> {
+        self.0.read(key).map_err(|e| crate::chain(&e))
+    }
+
+    fn write(&self, key: &str, values: &BTreeMap<String, Sensitive>) -> Result<(), String> {
+        self.0.write(key, values).map_err(|e| crate::chain(&e))
+    }
 }
 
 /// The environment's age recipients: its block's, else every secrets

@@ -60,6 +60,7 @@ mod plaintext;
 mod provider;
 mod remote;
 mod secret_file;
+mod store;
 mod transaction;
 
 pub use commands::{
@@ -77,4 +78,5 @@ pub use identity::{
 pub use provider::Secrets;
 pub use remote::{DEFAULT_TIMEOUT, Reference, RemoteSources};
 pub use secret_file::{SecretFile, recipients_of};
+pub use store::{AwsSecretsManagerStore, VaultStore};
 pub use transaction::FaultPoint;

@@ -290,3 +290,229 @@ fn the_flux_example_is_valid_and_points_at_a_tree_whose_secrets_sops_opens() {
         assert_eq!(manifest["kind"], "Secret");
     }
 }
+
+/// `bao server -dev` (OpenBao, installed by tests/setup.sh) on a free
+/// loopback port, KV v2 at `secret/`; killed on drop.
+struct Bao {
+    child: std::process::Child,
+    addr: String,
+    _home: tempfile::TempDir,
+}
+
+const BAO_TOKEN: &str = "capstan-test-root";
+
+impl Bao {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let home = tempfile::tempdir().unwrap();
+        let child = Command::new("bao")
+            .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-root-token-id={BAO_TOKEN}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env("HOME", home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bao runs (tests/setup.sh installs OpenBao)");
+        let bao = Bao { child, addr: format!("http://127.0.0.1:{port}"), _home: home };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !bao.ready() {
+            assert!(std::time::Instant::now() < deadline, "bao did not start on {}", bao.addr);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        bao
+    }
+
+    fn ready(&self) -> bool {
+        Command::new("bao")
+            .args(["status"])
+            .env("BAO_ADDR", &self.addr)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `bao kv <args>` against this server.
+    fn kv(&self, args: &[&str]) -> std::process::Output {
+        Command::new("bao")
+            .arg("kv")
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", BAO_TOKEN)
+            .env("HOME", self._home.path())
+            .output()
+            .unwrap()
+    }
+
+    /// The data of the secret at `key` under `secret/`, as `bao kv get` reads it.
+    fn get(&self, key: &str) -> serde_json::Value {
+        let out = self.kv(&["get", "-format=json", "-mount=secret", key]);
+        assert!(out.status.success(), "bao kv get {key}: {}", String::from_utf8_lossy(&out.stderr));
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        body["data"]["data"].clone()
+    }
+
+    fn version(&self, key: &str) -> u64 {
+        let out = self.kv(&["metadata", "get", "-format=json", "-mount=secret", key]);
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        body["data"]["current_version"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A secret store the external-secrets tests read behind Capstan's back.
+trait Store {
+    /// The values under `key`.
+    fn get(&self, key: &str) -> serde_json::Value;
+    /// Changes one value under `key`, as someone else would.
+    fn tamper(&self, key: &str, field: &str, value: &str);
+    /// How many versions `key` has had.
+    fn versions(&self, key: &str) -> u64;
+}
+
+impl Store for Bao {
+    fn get(&self, key: &str) -> serde_json::Value {
+        Bao::get(self, key)
+    }
+
+    fn tamper(&self, key: &str, field: &str, value: &str) {
+        let out = self.kv(&["patch", "-mount=secret", key, &format!("{field}={value}")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn versions(&self, key: &str) -> u64 {
+        self.version(key)
+    }
+}
+
+impl Store for capstan_http::testing::Moto {
+    fn get(&self, key: &str) -> serde_json::Value {
+        let reply =
+            self.ok("secretsmanager", "secretsmanager.GetSecretValue", &serde_json::json!({"SecretId": key}));
+        serde_json::from_str(reply["SecretString"].as_str().unwrap()).unwrap()
+    }
+
+    fn tamper(&self, key: &str, field: &str, value: &str) {
+        let mut values = Store::get(self, key);
+        values[field] = serde_json::json!(value);
+        let body = serde_json::json!({"SecretId": key, "SecretString": values.to_string()});
+        self.ok("secretsmanager", "secretsmanager.PutSecretValue", &body);
+    }
+
+    fn versions(&self, key: &str) -> u64 {
+        let body = serde_json::json!({"SecretId": key, "IncludeDeprecated": true});
+        let reply = self.ok("secretsmanager", "secretsmanager.ListSecretVersionIds", &body);
+        reply["Versions"].as_array().unwrap().len() as u64
+    }
+}
+
+/// The example's staging environment delivered through `store` (the
+/// `external_secrets` block `settings`, the variables `env`): the tree holds
+/// references only, the store holds the values, an unchanged apply writes
+/// no new version, and a value changed in the store shows in the plan and
+/// is put back.
+fn external_secrets_round_trip(store: &dyn Store, settings: &str, env: &[(&str, &str)]) {
+    let s = example();
+    let secrets = "envs/staging/open-finance/postgres/secrets.enc.hcl";
+    let shown = with_key(&s, &["secrets", "show", secrets, "--reveal"], None).ok();
+    let current = shown.stdout.lines().find_map(|l| l.strip_prefix("values_sensitive_custom = ")).unwrap();
+    let current: String = serde_json::from_str(current).unwrap();
+    with_key(
+        &s,
+        &["secrets", "set", secrets, "values_sensitive_custom"],
+        Some(&current.replace("staging-oob-consent-TEST-ONLY", CANARY)),
+    )
+    .ok();
+    let env_hcl = s.read("envs/staging/env.hcl").replace(
+        "  secrets = \"sops\"\n",
+        &format!("  secrets = \"external-secrets\"\n  external_secrets = {{\n{settings}  }}\n"),
+    );
+    s.write("envs/staging/env.hcl", &env_hcl);
+
+    let capstan = |args: &[&str]| {
+        let mut command = s.command(args);
+        command.env("CAPSTAN_AGE_KEY_FILE", s.path("TEST-ONLY-age-key.txt")).envs(env.iter().copied());
+        let out = command.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            command: format!("capstan {}", args.join(" ")),
+        }
+    };
+    let apply = capstan(&["apply", "envs/staging", "--auto-approve", "--no-color"]).ok();
+    assert!(!apply.stdout.contains(CANARY) && !apply.stderr.contains(CANARY), "{apply:?}");
+
+    // The tree holds references only: no Secret, no value.
+    for file in walk(&s.path("rendered")) {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.starts_with("secret-"), "{} is a Secret", file.display());
+        assert!(!std::fs::read_to_string(&file).unwrap().contains(CANARY), "{}", file.display());
+    }
+    let external = s.read("rendered/staging/open-finance/postgres/externalsecret-postgres-oob-consent.yaml");
+    assert!(
+        external.contains("kind: ExternalSecret") && external.contains("name: platform-store"),
+        "{external}"
+    );
+    assert!(external.contains("key: platform/staging/open-finance/postgres-oob-consent"), "{external}");
+    let externals: Vec<PathBuf> = walk(&s.path("rendered/staging"))
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("externalsecret-"))
+        .collect();
+    assert!(externals.len() >= 4, "{externals:?}");
+    let check = validate_manifests(&externals);
+    assert!(
+        check.status.success(),
+        "rendered ExternalSecrets are invalid:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // The values are in the store, where the operator reads them.
+    let key = "platform/staging/open-finance/postgres-oob-consent";
+    assert_eq!(store.get(key)["password"], CANARY);
+    assert_eq!(store.get(key)["username"], "oob_consent_user");
+
+    // Nothing changed: the plan says so, and no new version is written.
+    let versions = store.versions(key);
+    let plan = capstan(&["plan", "envs/staging", "--no-color", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    capstan(&["apply", "envs/staging", "--auto-approve", "--no-color"]).ok();
+    assert_eq!(store.versions(key), versions, "an unchanged Secret writes no new version");
+
+    // A value changed in the store behind Capstan's back shows in the plan and is put back.
+    store.tamper(key, "password", "tampered");
+    let plan = capstan(&["plan", "envs/staging", "--no-color", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(!plan.stdout.contains("tampered") && !plan.stdout.contains(CANARY), "{plan:?}");
+    capstan(&["apply", "envs/staging", "--auto-approve", "--no-color"]).ok();
+    assert_eq!(store.get(key)["password"], CANARY);
+}
+
+#[test]
+fn external_secrets_delivery_to_openbao_keeps_values_out_of_the_tree() {
+    let bao = Bao::start();
+    let settings = "    store   = \"platform-store\"\n    backend = \"vault\"\n    prefix  = \"platform\"\n";
+    external_secrets_round_trip(&bao, settings, &[("VAULT_ADDR", &bao.addr), ("VAULT_TOKEN", BAO_TOKEN)]);
+}
+
+#[test]
+fn external_secrets_delivery_to_aws_secrets_manager_keeps_values_out_of_the_tree() {
+    let moto = capstan_http::testing::Moto::start();
+    let settings = "    store   = \"platform-store\"\n    backend = \"aws-secrets-manager\"\n    prefix  = \"platform\"\n";
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDCAPSTANE2E"),
+        ("AWS_SECRET_ACCESS_KEY", "moto-secret-never-shown"),
+        ("AWS_REGION", "sa-east-1"),
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+    ];
+    external_secrets_round_trip(&moto, settings, &env);
+}

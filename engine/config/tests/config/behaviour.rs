@@ -553,7 +553,11 @@ fn a_wrong_target_block_is_an_error_at_its_line() {
     let cases = [
         ("target \"helm\" {\n}\n", "unknown target `helm`", 4),
         ("target \"render\" {\n  outdir = \"x\"\n}\n", "unknown attribute `outdir` in target \"render\"", 5),
-        ("target \"render\" {\n  secrets = \"external-secrets\"\n}\n", "not available yet", 5),
+        (
+            "target \"render\" {\n  external_secrets = { backend = \"vault\" }\n}\n",
+            "`store` names the SecretStore",
+            5,
+        ),
         ("target \"render\" {\n  recipients = [\"ssh-ed25519 AAAA\"]\n}\n", "list of age public keys", 5),
         ("target \"kube\" {\n  server = \"dev.k8s.example\"\n}\n", "API server URL", 5),
     ];

@@ -40,6 +40,9 @@ pub enum RenderError {
         source: capstan_sops::SopsError,
     },
 
+    #[error("{path}: the secret store, at key {key}: {why}")]
+    Store { path: PathBuf, key: String, why: String },
+
     #[error("render marker {path} is not valid: {source}")]
     Marker {
         path: PathBuf,

@@ -45,6 +45,7 @@
 //! decide what belongs in the plan: it writes what it is given.
 
 mod error;
+mod external;
 mod layout;
 mod secrets;
 mod stream;
@@ -54,7 +55,7 @@ mod yaml;
 
 pub use error::RenderError;
 pub use layout::{MARKER_FILE, SOPS_CONFIG, file_name_for, object_file_name};
-pub use secrets::{Delivery, SecretsPolicy, SopsKeys};
+pub use secrets::{Delivery, ExternalStore, SecretStore, SecretsPolicy, SopsKeys};
 pub use stream::stream;
 pub use target::RenderTarget;
 pub use tree::{RenderReport, RenderedComponent, render, render_keeping};

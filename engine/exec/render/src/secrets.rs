@@ -1,12 +1,16 @@
 //! How a rendered `Secret` reaches its file, chosen per environment: as a
 //! SOPS document encrypted to the environment's age recipients (values
 //! sealed, keys and metadata in clear, so Flux's kustomize-controller and
-//! `sops -d` open it), or in clear when the caller asked for that by name.
-//! An environment with no delivery gets no Secret written at all.
+//! `sops -d` open it), as an `ExternalSecret` with the values written to a
+//! secret store (see [`crate::external`]), or in clear when the caller asked
+//! for that by name. An environment with no delivery gets no Secret written
+//! at all.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+
+use capstan_core::Sensitive;
 
 /// Where an environment's Secrets go.
 pub enum Delivery {
@@ -14,6 +18,32 @@ pub enum Delivery {
     Plain,
     /// SOPS documents, mode 0644: safe to commit.
     Sops(SopsKeys),
+    /// An `ExternalSecret` in each Secret's place; the values go to a store.
+    External(ExternalStore),
+}
+
+/// A secret store the render target writes values to: Vault/OpenBao KV v2,
+/// AWS Secrets Manager. Values are key → value maps under one remote key.
+/// Errors are words (never values): the caller adds the Secret they concern.
+pub trait SecretStore: Send + Sync {
+    /// The values under `key`, if it exists.
+    fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>, String>;
+    /// Makes `key` hold exactly `values` (a new version only when they differ).
+    fn write(&self, key: &str, values: &BTreeMap<String, Sensitive>) -> Result<(), String>;
+}
+
+/// `external-secrets` delivery: where values go and what the
+/// `ExternalSecret`s say.
+pub struct ExternalStore {
+    pub store: Arc<dyn SecretStore>,
+    /// `ClusterSecretStore` or `SecretStore`.
+    pub store_kind: String,
+    /// Its name.
+    pub store_name: String,
+    /// Remote keys are `<prefix>/<environment>/<namespace>/<secret name>`.
+    pub prefix: String,
+    /// The `ExternalSecret`s' `refreshInterval`.
+    pub refresh: String,
 }
 
 /// The keys of SOPS delivery.
@@ -34,6 +64,11 @@ impl fmt::Debug for Delivery {
                 .debug_struct("Sops")
                 .field("recipients", &keys.recipients.iter().map(ToString::to_string).collect::<Vec<_>>())
                 .field("identities", &keys.identities.len())
+                .finish(),
+            Delivery::External(store) => f
+                .debug_struct("External")
+                .field("store", &format_args!("{} {}", store.store_kind, store.store_name))
+                .field("prefix", &store.prefix)
                 .finish(),
         }
     }
@@ -72,7 +107,7 @@ impl SecretsPolicy {
                     path_regex: secret_files_of(env),
                     recipients: keys.recipients.iter().map(ToString::to_string).collect(),
                 }),
-                Delivery::Plain => None,
+                Delivery::Plain | Delivery::External(_) => None,
             })
             .collect()
     }

@@ -38,6 +38,13 @@ pub fn stream(components: &[RenderedComponent], secrets: &SecretsPolicy) -> Resu
             match secrets.get(env).map(AsRef::as_ref) {
                 Some(Delivery::Plain) => append_yaml(object, &mut out),
                 Some(Delivery::Sops(keys)) => out.push_str(&sealed(object, keys, &source)?),
+                // The stream is applied, not stored: the operator fetches
+                // the values, which the apply that wrote them put in the store.
+                Some(Delivery::External(store)) => {
+                    let external = crate::external::externalise(object, store, env, ns)
+                        .map_err(|why| RenderError::InvalidObject { component: label.clone(), index, why })?;
+                    append_yaml(&external.object, &mut out);
+                }
                 None => {
                     return Err(RenderError::NoSecretsDelivery {
                         component: label,

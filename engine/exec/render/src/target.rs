@@ -85,6 +85,11 @@ impl RenderTarget {
     /// now, if capstan wrote it there; a Secret written by SOPS comes back
     /// decrypted, so a plan compares values, not ciphertexts.
     pub fn current(&self, id: &ComponentId, kind: &str, name: &str) -> Result<Option<Value>, RenderError> {
+        if kind == "Secret"
+            && let Some(Delivery::External(store)) = self.secrets.get(&id.environment).map(AsRef::as_ref)
+        {
+            return self.current_external(id, name, store);
+        }
         let rel = format!("{}/{}/{}/{}", id.environment, id.namespace, id.name, file_name_for(kind, name));
         let path = self.out_dir.join(&rel);
         let text = match fs::read_to_string(&path) {
@@ -107,6 +112,37 @@ impl RenderTarget {
             // Written by SOPS, now delivered otherwise: it differs.
             _ => Ok(Some(object)),
         }
+    }
+
+    /// The Secret `name` delivered through an `ExternalSecret`: its file
+    /// and the values the store holds under its key.
+    fn current_external(
+        &self,
+        id: &ComponentId,
+        name: &str,
+        store: &crate::ExternalStore,
+    ) -> Result<Option<Value>, RenderError> {
+        let file = file_name_for(crate::external::KIND, name);
+        let path = self.out_dir.join(&id.environment).join(&id.namespace).join(&id.name).join(file);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RenderError::Io { path, source }),
+        };
+        if !written_by_capstan(&path) {
+            return Ok(None);
+        }
+        let external: Value = serde_norway::from_str(&text)
+            .map_err(|e| RenderError::Unreadable { path: path.clone(), why: e.to_string() })?;
+        let Some(key) = external.pointer("/spec/data/0/remoteRef/key").and_then(Value::as_str) else {
+            return Ok(Some(crate::external::secret_from(&external, None)));
+        };
+        let values = store.store.read(key).map_err(|why| RenderError::Store {
+            path: path.clone(),
+            key: key.to_owned(),
+            why,
+        })?;
+        Ok(Some(crate::external::secret_from(&external, values)))
     }
 
     fn replace(

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use capstan_core::ComponentId;
+use capstan_core::{ComponentId, Sensitive};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::RenderError;
+use crate::external::{Externalised, externalise};
 use crate::layout::{MARKER_FILE, SOPS_CONFIG, is_secret, object_file_name, segment};
 use crate::secrets::{Delivery, SecretsPolicy, secret_files_of};
 use crate::yaml::append_yaml;
@@ -65,6 +66,9 @@ pub(crate) enum Content {
     /// A Secret, written as `header` then a SOPS document of `manifest`
     /// (kept as it is when it already holds `manifest` for the same keys).
     Sealed { header: String, manifest: Value, delivery: Arc<Delivery> },
+    /// An `ExternalSecret` (these bytes) whose Secret's `values` are
+    /// written to the store under `key` first.
+    External { bytes: Vec<u8>, key: String, values: BTreeMap<String, Sensitive>, delivery: Arc<Delivery> },
 }
 
 /// Mode of every file but a Secret in clear.
@@ -217,10 +221,22 @@ pub(crate) fn component_files(
     let mut files = BTreeMap::new();
     let mut names = BTreeSet::new();
     for (index, object) in component.objects.iter().enumerate() {
-        let file = object_file_name(object).ok_or_else(|| RenderError::InvalidObject {
-            component: label.clone(),
-            index,
-            why: "it has no kind or no metadata.name".to_string(),
+        let external = match secrets.get(env).map(AsRef::as_ref) {
+            Some(Delivery::External(store)) if is_secret(object) => {
+                Some(externalise(object, store, env, ns).map_err(|why| RenderError::InvalidObject {
+                    component: label.clone(),
+                    index,
+                    why,
+                })?)
+            }
+            _ => None,
+        };
+        let file = object_file_name(external.as_ref().map_or(object, |e| &e.object)).ok_or_else(|| {
+            RenderError::InvalidObject {
+                component: label.clone(),
+                index,
+                why: "it has no kind or no metadata.name".to_string(),
+            }
         })?;
         if file == KUSTOMIZATION || !names.insert(file.clone()) {
             return Err(RenderError::DuplicateObject { component: label, file });
@@ -230,7 +246,14 @@ pub(crate) fn component_files(
         text.push_str(OBJECT_HEADER);
         text.push_str(&dir);
         text.push_str("; changes here are overwritten.\n");
-        let desired = if is_secret(object) {
+        let desired = if let Some(Externalised { object, key, values }) = external {
+            append_yaml(&object, &mut text);
+            let delivery = secrets.get(env).cloned().expect("external delivery was found above");
+            Desired {
+                content: Content::External { bytes: text.into_bytes(), key, values, delivery },
+                mode: MODE_FILE,
+            }
+        } else if is_secret(object) {
             let delivery = secrets.get(env).ok_or_else(|| RenderError::NoSecretsDelivery {
                 component: label.clone(),
                 environment: env.to_owned(),
@@ -249,6 +272,7 @@ pub(crate) fn component_files(
                     },
                     mode: MODE_FILE,
                 },
+                Delivery::External(_) => unreachable!("externalised above"),
             }
         } else {
             append_yaml(object, &mut text);
@@ -331,6 +355,20 @@ pub(crate) fn write_if_changed(
     let current = match &file.content {
         Content::Kept => return Ok(()),
         Content::Text(bytes) => is_current(&path, file.mode, |existing| Ok(existing == bytes.as_slice()))?,
+        Content::External { bytes, key, values, delivery } => {
+            let Delivery::External(store) = delivery.as_ref() else { unreachable!("only external delivery") };
+            let failed = |why: String| RenderError::Store { path: path.clone(), key: key.clone(), why };
+            if store.store.read(key).map_err(failed)?.as_ref() != Some(values) {
+                store.store.write(key, values).map_err(failed)?;
+            }
+            let current = is_current(&path, file.mode, |existing| Ok(existing == bytes.as_slice()))?;
+            if !current {
+                write_file(&path, bytes, file.mode)?;
+                report.written.push(PathBuf::from(rel));
+                return Ok(());
+            }
+            true
+        }
         Content::Sealed { header, manifest, delivery } => {
             let Delivery::Sops(keys) = delivery.as_ref() else { unreachable!("only SOPS delivery seals") };
             let current = is_current(&path, file.mode, |existing| {

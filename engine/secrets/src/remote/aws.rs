@@ -1,4 +1,5 @@
-//! AWS SSM `GetParameter` and Secrets Manager `GetSecretValue`, as signed
+//! AWS SSM `GetParameter` and Secrets Manager `GetSecretValue` (and, for
+//! the render target's store, `PutSecretValue` / `CreateSecret`), as signed
 //! JSON-1.1 POSTs.
 
 use capstan_aws::services::{self, Service};
@@ -72,6 +73,51 @@ pub(crate) fn secrets_manager_get(
             reference: reference.to_owned(),
             detail: format!("the secret has no JSON key `{key}`"),
         }),
+    }
+}
+
+/// The whole JSON `SecretString` of `name` as key → value; `None` when no
+/// such secret exists.
+pub(crate) fn secrets_manager_get_object(
+    client: &reqwest::blocking::Client,
+    env: &Env,
+    reference: &str,
+    name: &str,
+) -> Result<Option<serde_json::Map<String, Value>>> {
+    let body = json!({ "SecretId": name });
+    let response =
+        match call(client, env, reference, services::SECRETS_MANAGER, "secretsmanager.GetSecretValue", &body)
+        {
+            Ok(response) => response,
+            Err(SecretsError::RefNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+    let secret = response.get("SecretString").and_then(Value::as_str).ok_or_else(|| {
+        malformed(reference, "the secret has no SecretString (binary secrets are not supported)")
+    })?;
+    // The parse error is dropped: its message could quote the secret.
+    serde_json::from_str(secret)
+        .map(Some)
+        .map_err(|_| malformed(reference, "the secret's SecretString is not a JSON object"))
+}
+
+/// Stores `secret_string` as the current version of `name`, creating the
+/// secret when it does not exist yet.
+pub(crate) fn secrets_manager_put(
+    client: &reqwest::blocking::Client,
+    env: &Env,
+    reference: &str,
+    name: &str,
+    secret_string: &Sensitive,
+) -> Result<()> {
+    let put = json!({ "SecretId": name, "SecretString": secret_string.expose() });
+    match call(client, env, reference, services::SECRETS_MANAGER, "secretsmanager.PutSecretValue", &put) {
+        Err(SecretsError::RefNotFound { .. }) => {
+            let create = json!({ "Name": name, "SecretString": secret_string.expose() });
+            call(client, env, reference, services::SECRETS_MANAGER, "secretsmanager.CreateSecret", &create)
+                .map(drop)
+        }
+        other => other.map(drop),
     }
 }
 

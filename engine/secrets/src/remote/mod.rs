@@ -12,9 +12,9 @@
 //! reference and what went wrong (not found, denied, unreachable), never a
 //! value; remote error bodies are reduced to the service's error code.
 
-mod aws;
-mod http;
-mod vault;
+pub(crate) mod aws;
+pub(crate) mod http;
+pub(crate) mod vault;
 
 use std::time::Duration;
 
