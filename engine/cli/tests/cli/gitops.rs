@@ -516,3 +516,50 @@ fn external_secrets_delivery_to_aws_secrets_manager_keeps_values_out_of_the_tree
     ];
     external_secrets_round_trip(&moto, settings, &env);
 }
+
+#[test]
+fn the_example_environments_refuse_each_others_cluster_before_any_request() {
+    let s = example();
+    // Both clusters as an operator's kubeconfig names them; neither is
+    // reachable from here, and neither needs to be: the check comes first.
+    s.write(
+        ".kube/config",
+        "apiVersion: v1\nkind: Config\ncurrent-context: opus-staging\nclusters:\n\
+         - name: staging\n  cluster:\n    server: https://staging.k8s.opus.example:6443\n\
+         - name: production\n  cluster:\n    server: https://production.k8s.opus.example:6443\n\
+         users:\n- name: ops\n  user:\n    token: test-token-not-a-secret\n\
+         contexts:\n- name: opus-staging\n  context:\n    cluster: staging\n    user: ops\n\
+         - name: opus-production\n  context:\n    cluster: production\n    user: ops\n",
+    );
+    let kubeconfig = s.path(".kube/config");
+    for (env, other) in [("production", "staging"), ("staging", "production")] {
+        let run = s.run_env(
+            &[
+                "apply",
+                &format!("envs/{env}"),
+                "--auto-approve",
+                "--target",
+                "kube",
+                "--context",
+                &format!("opus-{other}"),
+                "--no-color",
+            ],
+            &[("KUBECONFIG", &kubeconfig), ("CAPSTAN_AGE_KEY_FILE", &s.path("TEST-ONLY-age-key.txt"))],
+        );
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(
+            run.stderr.contains(&format!(
+                "environment {env} is bound to the cluster at https://{env}.k8s.opus.example:6443 (envs/{env}/env.hcl:"
+            )),
+            "{run:?}"
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "context \"opus-{other}\" is the cluster at https://{other}.k8s.opus.example:6443"
+            )),
+            "{run:?}"
+        );
+        assert!(!run.stderr.contains("connecting to the cluster"), "no request was made: {run:?}");
+        assert!(!s.path(".capstan/state.json").exists(), "nothing recorded");
+    }
+}

@@ -19,6 +19,14 @@ target "render" {
   secrets = "sops"
 }
 
+# With --target kube, this environment runs only against its own cluster:
+# the context below, which must resolve to this API server. `apply` of
+# production with another environment's context is refused before any change.
+target "kube" {
+  context = "opus-production"
+  server  = "https://production.k8s.opus.example:6443"
+}
+
 domain      = "${local.client.org}.example"
 app_version = "1.3.7"
 

@@ -16,6 +16,14 @@ target "render" {
   secrets = "sops"
 }
 
+# With --target kube, this environment runs only against its own cluster:
+# the context below, which must resolve to this API server. `apply` of
+# staging with another environment's context is refused before any change.
+target "kube" {
+  context = "opus-staging"
+  server  = "https://staging.k8s.opus.example:6443"
+}
+
 domain      = "staging.${local.client.org}.example"
 app_version = "1.4.0-rc.2"
 
