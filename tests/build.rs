@@ -20,6 +20,8 @@ const GUESTS: &[&str] = &[
     "bad-metadata",
     "contract-v9",
     "pure",
+    "big-output",
+    "big-describe",
 ];
 
 fn main() {

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::diag::ConfigError;
 use crate::eval::{Ctx, EvalError, Map, Scope, eval, span_of};
+use crate::limits::PluginLimits;
 use crate::shared::{Shared, has_token};
 use crate::target::TargetSettings;
 
@@ -27,6 +28,8 @@ pub struct ClientSettings {
     pub trust: Vec<Trust>,
     /// `target "render"` and `target "kube"`: every environment's defaults.
     pub target: TargetSettings,
+    /// `plugin_limits "publisher/name" { … }`, by plugin name.
+    pub plugin_limits: BTreeMap<String, PluginLimits>,
     /// Every other block of client.hcl, as `{ type: { label: body } }` or
     /// `{ type: body }`, evaluated.
     pub other_blocks: Map,
@@ -138,6 +141,15 @@ pub(crate) fn parse_client(
                 }
             }
             "trust" => out.trust.push(Trust { name: label, settings: attrs }),
+            "plugin_limits" => {
+                let Some(name) = need_label(block, "plugin_limits", errors) else { continue };
+                match crate::limits::plugin_limits(block, &attrs) {
+                    Ok(limits) => {
+                        out.plugin_limits.insert(name, limits);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
             _ => {
                 let v = Value::Object(attrs);
                 match label {

@@ -37,6 +37,7 @@ mod duration;
 mod eval;
 mod funcs;
 mod levels;
+mod limits;
 mod pins;
 mod resolve;
 mod root;
@@ -58,6 +59,7 @@ pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
 pub use component::{Command, Component, DependencyDecl, MergeStrategy};
 pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
+pub use limits::{PluginLimits, parse_size};
 pub use pins::{LOCAL_VERSION, PluginPin};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
 pub use target::{

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use capstan_core::ComponentId;
 use wasmtime::component::{Resource, ResourceTable};
@@ -15,7 +14,10 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::bindings::{effects, log, types};
 use crate::limits::{MemoryLimiter, deadline_ticks};
 use crate::output::Capture;
-use crate::{CallFailure, HostConfig, LogSink, convert};
+use crate::{CallFailure, HostConfig, Limits, LogSink, convert};
+
+/// What wasmtime says when a copy out of the guest runs out of hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// Where the granted component directory appears inside the guest.
 pub const COMPONENT_DIR_GUEST_PATH: &str = "/component";
@@ -29,6 +31,9 @@ pub(crate) struct CallState {
     sink: Arc<dyn LogSink>,
     plugin: Arc<str>,
     component: Option<ComponentId>,
+    limits: Limits,
+    /// The export being called, for a limit error.
+    pub(crate) export: &'static str,
 }
 
 impl CallState {
@@ -39,6 +44,8 @@ impl CallState {
     /// or where it ran.
     pub(crate) fn new(
         config: &HostConfig,
+        limits: Limits,
+        export: &'static str,
         plugin: Arc<str>,
         plugin_digest: &str,
         component: Option<ComponentId>,
@@ -62,19 +69,25 @@ impl CallState {
         Ok(Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(config.memory_limit),
+            limiter: MemoryLimiter::new(limits.memory),
             capture,
             sink: config.log_sink.clone(),
             plugin,
             component,
+            limits,
+            export,
         })
     }
 
-    pub(crate) fn into_store(self, engine: &wasmtime::Engine, timeout: Duration) -> Store<Self> {
+    pub(crate) fn into_store(self, engine: &wasmtime::Engine) -> Store<Self> {
+        let limits = self.limits;
         let mut store = Store::new(engine, self);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline_ticks(timeout));
+        store.set_epoch_deadline(deadline_ticks(limits.timeout));
         store.epoch_deadline_trap();
+        // Bounds every copy out of the guest: an export's result before it
+        // is allocated on the host, and each host call's arguments.
+        store.set_hostcall_fuel(limits.output);
         store
     }
 
@@ -84,13 +97,17 @@ impl CallState {
     }
 
     /// Why a call failed, from the error and what the store saw.
-    pub(crate) fn classify(&self, err: &wasmtime::Error, config: &HostConfig) -> CallFailure {
+    pub(crate) fn classify(&self, err: &wasmtime::Error) -> CallFailure {
         if self.limiter.exceeded {
-            return CallFailure::OutOfMemory { limit: config.memory_limit };
+            return CallFailure::OutOfMemory { limit: self.limits.memory };
+        }
+        // wasmtime's error type for it is private; its message is not.
+        if err.chain().any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
+            return CallFailure::OutputTooLarge { export: self.export, limit: self.limits.output };
         }
         let trap = err.downcast_ref::<Trap>();
         match trap {
-            Some(Trap::Interrupt) => return CallFailure::Timeout { limit: config.call_timeout },
+            Some(Trap::Interrupt) => return CallFailure::Timeout { limit: self.limits.timeout },
             Some(Trap::StackOverflow) => return CallFailure::StackOverflow,
             _ => {}
         }

@@ -19,6 +19,12 @@ pub struct HostConfig {
     /// Wall-clock time one call may take. Planning is pure computation over a
     /// small request; two seconds is generous and still stops a loop quickly.
     pub call_timeout: Duration,
+    /// Bytes one call may hand back to the host (an export's result, or one
+    /// host call's arguments), counted by wasmtime's hostcall fuel as it
+    /// copies them out of the guest, so nothing larger is ever allocated on
+    /// the host. 8 MiB is hundreds of manifests; the host's own work on the
+    /// result (parsing, schema compilation) stays a small multiple of it.
+    pub output_limit: usize,
     /// Where compiled plugins are cached; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
     /// Bytes of guest output (stdout, stderr and `log` messages together)
@@ -40,6 +46,7 @@ impl Default for HostConfig {
         Self {
             memory_limit: 64 * 1024 * 1024,
             call_timeout: Duration::from_secs(2),
+            output_limit: 8 * 1024 * 1024,
             cache_dir: None,
             log_cap: 64 * 1024,
             log_sink: Arc::new(TracingSink),
@@ -49,11 +56,31 @@ impl Default for HostConfig {
     }
 }
 
+impl HostConfig {
+    /// The limits every plugin runs under unless it is given its own.
+    pub fn limits(&self) -> Limits {
+        Limits { memory: self.memory_limit, timeout: self.call_timeout, output: self.output_limit }
+    }
+}
+
+/// What one call into a plugin may use. A plugin gets the host's
+/// ([`HostConfig::limits`]) or its own ([`crate::Plugin::with_limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory, across all of the plugin's memories.
+    pub memory: u64,
+    /// Wall-clock time.
+    pub timeout: Duration,
+    /// Bytes handed back to the host at once.
+    pub output: usize,
+}
+
 impl std::fmt::Debug for HostConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostConfig")
             .field("memory_limit", &self.memory_limit)
             .field("call_timeout", &self.call_timeout)
+            .field("output_limit", &self.output_limit)
             .field("cache_dir", &self.cache_dir)
             .field("log_cap", &self.log_cap)
             .field("max_concurrent_calls", &self.max_concurrent_calls)

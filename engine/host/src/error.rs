@@ -29,6 +29,12 @@ pub enum HostError {
     Link { plugin: String, reason: String },
     #[error("plugin {plugin} failed to describe itself: {cause}")]
     Describe { plugin: String, cause: CallFailure },
+    #[error(
+        "plugin {plugin}: a memory limit of {} is above the {} every call's instance slot is sized for",
+        human_bytes(*asked),
+        human_bytes(*pool)
+    )]
+    MemoryAbovePool { plugin: String, asked: u64, pool: u64 },
 }
 
 /// A call into a loaded plugin failed. The engine keeps running; only the
@@ -53,6 +59,8 @@ pub enum CallFailure {
     Timeout { limit: Duration },
     #[error("exceeded its memory limit of {}", human_bytes(*limit))]
     OutOfMemory { limit: u64 },
+    #[error("returned more than its output limit of {} from `{export}`", human_bytes(*limit as u64))]
+    OutputTooLarge { export: &'static str, limit: usize },
     #[error("overflowed its stack (unbounded recursion?)")]
     StackOverflow,
     #[error("panicked: {message}")]

@@ -33,7 +33,7 @@ mod output;
 mod plugin;
 
 pub use call::COMPONENT_DIR_GUEST_PATH;
-pub use config::{HostConfig, LogSink, TracingSink};
+pub use config::{HostConfig, Limits, LogSink, TracingSink};
 pub use error::{CallError, CallFailure, HostError};
 pub use host::PluginHost;
 pub use output::TRUNCATION_MARKER;

@@ -11,7 +11,7 @@ use capstan_core::{
 use crate::bindings::{PluginPre, handler};
 use crate::call::CallState;
 use crate::host::HostInner;
-use crate::{CallError, CallFailure, HostError, convert};
+use crate::{CallError, CallFailure, HostError, Limits, convert};
 
 /// Who a call is for and what it may see.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +54,7 @@ pub struct LoadInfo {
 #[derive(Clone)]
 pub struct Plugin {
     inner: Arc<PluginInner>,
+    limits: Limits,
 }
 
 struct PluginInner {
@@ -84,12 +85,34 @@ impl Plugin {
         load: LoadInfo,
     ) -> Result<Self, HostError> {
         let label: Arc<str> = Arc::from(name_hint);
-        let metadata =
-            run(&host, &pre, &label, &digest, &CallContext::default(), |store, h| h.call_describe(store))
-                .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
-                .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
+        let limits = host.config.limits();
+        let call = Call { host: &host, pre: &pre, label: &label, digest: &digest, limits };
+        let metadata = call
+            .run(&CallContext::default(), "describe", |store, h| h.call_describe(store))
+            .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
+            .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
         let label = Arc::from(format!("{} {}", metadata.name, metadata.version));
-        Ok(Self { inner: Arc::new(PluginInner { host, pre, metadata, digest, label, load }) })
+        Ok(Self { inner: Arc::new(PluginInner { host, pre, metadata, digest, label, load }), limits })
+    }
+
+    /// This plugin under its own limits instead of the host's (client.hcl's
+    /// `plugin_limits`). Memory cannot exceed what the host sizes every
+    /// instance slot for.
+    pub fn with_limits(&self, limits: Limits) -> Result<Self, HostError> {
+        let pool = self.inner.host.config.memory_limit;
+        if limits.memory > pool && self.inner.host.config.pooling {
+            return Err(HostError::MemoryAbovePool {
+                plugin: self.inner.label.to_string(),
+                asked: limits.memory,
+                pool,
+            });
+        }
+        Ok(Self { inner: self.inner.clone(), limits })
+    }
+
+    /// The limits its calls run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -117,7 +140,12 @@ impl Plugin {
         inputs: &serde_json::Value,
     ) -> Result<Vec<Diagnostic>, CallError> {
         let inputs = capstan_core::json_text(inputs);
-        self.call(cx, |store, h| h.call_validate(store, &inputs), |ds| Ok(convert::diagnostics(ds)))
+        self.call(
+            cx,
+            "validate",
+            |store, h| h.call_validate(store, &inputs),
+            |ds| Ok(convert::diagnostics(ds)),
+        )
     }
 
     /// Plans a component. The outer error is the plugin failing (a trap, a
@@ -130,7 +158,7 @@ impl Plugin {
     ) -> Result<Result<ComponentPlan, PlanError>, CallError> {
         let cx = cx.for_request(req);
         let request = convert::plan_request(req);
-        self.call(&cx, |store, h| h.call_plan(store, &request), convert::plan_result)
+        self.call(&cx, "plan", |store, h| h.call_plan(store, &request), convert::plan_result)
     }
 
     /// `validate`, then `plan` when no error was found, in one instance under
@@ -140,12 +168,14 @@ impl Plugin {
         let request = convert::plan_request(req);
         self.call(
             &cx,
+            "validate",
             |store, h| {
                 // The same JSON text as the plan request's: serialised once.
                 let diagnostics = convert::diagnostics(h.call_validate(&mut *store, &request.inputs)?);
                 if diagnostics.iter().any(|d| d.severity == Severity::Error) {
                     return Ok(Err(diagnostics));
                 }
+                store.data_mut().export = "plan";
                 h.call_plan(store, &request).map(Ok)
             },
             |answer| match answer {
@@ -158,17 +188,25 @@ impl Plugin {
     /// How a live object this plugin planned is doing.
     pub fn health(&self, cx: &CallContext, object: &serde_json::Value) -> Result<Health, CallError> {
         let object = capstan_core::json_text(object);
-        self.call(cx, |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
+        self.call(cx, "health", |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
     }
 
     fn call<R, T>(
         &self,
         cx: &CallContext,
+        export: &'static str,
         f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
         convert: impl FnOnce(R) -> Result<T, convert::Reason>,
     ) -> Result<T, CallError> {
         let inner = &self.inner;
-        run(&inner.host, &inner.pre, &inner.label, &inner.digest, cx, f)
+        let call = Call {
+            host: &inner.host,
+            pre: &inner.pre,
+            label: &inner.label,
+            digest: &inner.digest,
+            limits: self.limits,
+        };
+        call.run(cx, export, f)
             .and_then(|r| convert(r).map_err(|reason| CallFailure::BadOutput { reason }))
             .map_err(|cause| CallError {
                 plugin: inner.label.clone(),
@@ -178,24 +216,42 @@ impl Plugin {
     }
 }
 
-/// Runs `f` on a fresh instance under the host's limits, then forwards the
-/// guest's captured output to the log sink.
-fn run<R>(
-    host: &HostInner,
-    pre: &PluginPre<CallState>,
-    label: &Arc<str>,
-    digest: &str,
-    cx: &CallContext,
-    f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
-) -> Result<R, CallFailure> {
-    let config = &host.config;
-    let _slot = host.slots.acquire();
-    let state =
-        CallState::new(config, label.clone(), digest, cx.component.clone(), cx.component_dir.as_deref())?;
-    let mut store = state.into_store(&host.engine, config.call_timeout);
-    let result =
-        pre.instantiate(&mut store).and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));
-    let state = store.data();
-    state.flush_output();
-    result.map_err(|err| state.classify(&err, config))
+/// What one call needs of a plugin.
+struct Call<'a> {
+    host: &'a HostInner,
+    pre: &'a PluginPre<CallState>,
+    label: &'a Arc<str>,
+    digest: &'a str,
+    limits: Limits,
+}
+
+impl Call<'_> {
+    /// Runs `f` on a fresh instance under the call's limits, then forwards
+    /// the guest's captured output to the log sink.
+    fn run<R>(
+        &self,
+        cx: &CallContext,
+        export: &'static str,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
+    ) -> Result<R, CallFailure> {
+        let config = &self.host.config;
+        let _slot = self.host.slots.acquire();
+        let state = CallState::new(
+            config,
+            self.limits,
+            export,
+            self.label.clone(),
+            self.digest,
+            cx.component.clone(),
+            cx.component_dir.as_deref(),
+        )?;
+        let mut store = state.into_store(&self.host.engine);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));
+        let state = store.data();
+        state.flush_output();
+        result.map_err(|err| state.classify(&err))
+    }
 }

@@ -477,3 +477,80 @@ fn randomness_and_clocks_depend_only_on_the_plugin_and_the_component() {
         assert_ne!(read[source], other[source], "{source} is the same for two components");
     }
 }
+
+/// The output limit of the default host configuration.
+const OUTPUT_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Peak resident memory of this test process, from `/proc/self/status`.
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn every_export_returning_more_than_the_output_limit_fails_with_the_limit_named() {
+    let h = harness(|_| {});
+    let too_large = |export: &'static str| CallFailure::OutputTooLarge { export, limit: OUTPUT_LIMIT };
+
+    // describe: the plugin does not load.
+    let wasm = capstan_tests::guest("big-describe");
+    let err = h.host.load_file(wasm).expect_err("a 12 MiB schema must not load");
+    let HostError::Describe { cause, .. } = &err else { panic!("expected a describe error, got {err}") };
+    assert_eq!(cause, &too_large("describe"), "{err}");
+    assert!(
+        err.to_string().ends_with("returned more than its output limit of 8 MiB from `describe`"),
+        "{err}"
+    );
+
+    let plugin = h.load("big-output");
+    let err = plugin.validate(&cx(), &json!({"huge": "validate"})).expect_err("validate over the limit");
+    assert_eq!(err.cause, too_large("validate"), "{err}");
+    let err = plugin.plan(&cx(), &request(json!({"huge": "plan"}))).expect_err("plan over the limit");
+    assert_eq!(err.cause, too_large("plan"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "plugin test/big-output 0.1.0 failed for component staging/core/api: \
+         returned more than its output limit of 8 MiB from `plan`"
+    );
+    // Validate passes, then plan is too large: the export named is plan's.
+    let err = plugin.validate_and_plan(&cx(), &request(json!({"huge": "plan"}))).expect_err("over the limit");
+    assert_eq!(err.cause, too_large("plan"), "{err}");
+    let err = plugin.health(&cx(), &json!({"huge": true})).expect_err("health over the limit");
+    assert_eq!(err.cause, too_large("health"), "{err}");
+
+    // The same plugin, within the limit, answers; the host plans others.
+    let small = plugin.plan(&cx(), &request(json!({}))).unwrap().unwrap();
+    assert_eq!(small.objects[0]["metadata"]["name"], "small");
+    h.still_plans();
+    // Nothing near the guests' 12 MiB answers was copied into the host, let
+    // alone parsed: the whole test process stays far under 512 MiB.
+    let peak = peak_rss_bytes();
+    assert!(peak < 512 * 1024 * 1024, "peak resident memory {} MiB", peak / 1024 / 1024);
+}
+
+#[test]
+fn a_plugin_can_be_given_its_own_limits() {
+    let h = harness(|_| {});
+    let plugin = h.load("big-output");
+    let roomy = capstan_host::Limits { output: 32 * 1024 * 1024, ..plugin.limits() };
+    let plan =
+        plugin.with_limits(roomy).unwrap().plan(&cx(), &request(json!({"huge": "plan"}))).unwrap().unwrap();
+    assert_eq!(plan.objects[0]["data"]["x"].as_str().map(str::len), Some(12 * 1024 * 1024));
+
+    let tight = capstan_host::Limits { output: 64, ..plugin.limits() };
+    let err = plugin
+        .with_limits(tight)
+        .unwrap()
+        .plan(&cx(), &request(json!({})))
+        .expect_err("64 bytes is too little");
+    assert_eq!(err.cause, CallFailure::OutputTooLarge { export: "plan", limit: 64 });
+
+    let greedy = capstan_host::Limits { memory: 1024 * 1024 * 1024, ..plugin.limits() };
+    let err = plugin.with_limits(greedy).expect_err("memory above the instance slots");
+    assert!(matches!(err, HostError::MemoryAbovePool { .. }), "{err}");
+}

@@ -45,3 +45,30 @@ fn list_shows_every_built_in_plugin() {
     }
     assert!(rows.iter().all(|r| r["source"] == "built-in"));
 }
+
+#[test]
+fn client_hcl_gives_one_plugin_its_own_limits() {
+    let s = crate::support::web_stack(&["api"]);
+    // The app plugin's plan is far larger than 2 KiB.
+    s.write(
+        "client.hcl",
+        "locals {\n  org = \"acme\"\n}\nplugin_limits \"capstan/app\" {\n  output  = \"2KiB\"\n  timeout = \"3s\"\n}\n",
+    );
+    let run = s.run(&["plan", "envs/dev", "--no-color"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("capstan/app")
+            && run.stderr.contains("returned more than its output limit of 2048 bytes from `plan`"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("envs/dev/web/api") || run.stdout.contains("envs/dev/web/api"), "{run:?}");
+
+    // Without the block, the host's default (8 MiB) lets it plan.
+    s.write("client.hcl", "locals {\n  org = \"acme\"\n}\n");
+    s.run(&["plan", "envs/dev", "--no-color"]).ok();
+
+    s.write("client.hcl", "plugin_limits \"capstan/app\" {\n  output = \"8MB\"\n}\n");
+    let bad = s.run(&["plan", "envs/dev", "--no-color"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("client.hcl:1:1") && bad.stderr.contains("unknown unit"), "{bad:?}");
+}

@@ -56,6 +56,8 @@ pub struct Catalog {
     /// `(plugin, exact range)` → the version an env.hcl pins it to.
     pinned: BTreeMap<(String, String), semver::Version>,
     local: Option<LocalBuilds>,
+    /// client.hcl's `plugin_limits`, by plugin name.
+    limits: BTreeMap<String, capstan_config::PluginLimits>,
 }
 
 /// What the plugin sources had for a request.
@@ -143,6 +145,7 @@ impl Catalog {
             bundled: Mutex::new(BTreeMap::new()),
             pinned: BTreeMap::new(),
             local: None,
+            limits: BTreeMap::new(),
         }
     }
 
@@ -172,6 +175,7 @@ impl Catalog {
             }
         }
         catalog.local = Some(LocalBuilds::new(host, stack.root.clone(), events));
+        catalog.limits = stack.client.plugin_limits.clone();
         Ok(catalog)
     }
 
@@ -340,14 +344,30 @@ fn seam(e: RunError) -> SeamError {
     crate::error::chain(&e).into()
 }
 
+impl Catalog {
+    /// `plugin` under client.hcl's `plugin_limits` for its name, if any.
+    fn limited(&self, plugin: Plugin) -> Result<Arc<dyn PluginHandle>, SeamError> {
+        let Some(own) = self.limits.get(&plugin.metadata().name) else {
+            return Ok(Arc::new(HostPlugin(plugin)));
+        };
+        let host = plugin.limits();
+        let limits = capstan_host::Limits {
+            memory: own.memory.unwrap_or(host.memory),
+            timeout: own.timeout.unwrap_or(host.timeout),
+            output: own.output.map_or(host.output, |o| usize::try_from(o).unwrap_or(usize::MAX)),
+        };
+        Ok(Arc::new(HostPlugin(plugin.with_limits(limits)?)))
+    }
+}
+
 impl PluginResolver for Catalog {
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
         if let Some((plugin, dir)) = local_build::parse(name) {
             let (_, p) = self.resolve_local(plugin, dir, version).map_err(seam)?;
-            return Ok(Arc::new(HostPlugin(p)));
+            return self.limited(p);
         }
         let sources_said = match self.resolve_bundle(name, version, capstan_registry::LockMode::Use) {
-            Ok(Lookup::Bundled(b)) => return Ok(Arc::new(HostPlugin(b.plugin))),
+            Ok(Lookup::Bundled(b)) => return self.limited(b.plugin),
             Ok(Lookup::BuiltIn(reason)) => reason,
             Err(e) => return Err(seam(e)),
         };
@@ -359,7 +379,7 @@ impl PluginResolver for Catalog {
             .filter(|e| version.matches(&e.plugin.metadata().version))
             .max_by(|a, b| a.plugin.metadata().version.cmp(&b.plugin.metadata().version));
         match best {
-            Some(e) => Ok(Arc::new(HostPlugin(e.plugin.clone()))),
+            Some(e) => self.limited(e.plugin.clone()),
             // A plugin only the sources could provide: their reason is the one that helps.
             None if same_name.is_empty() && sources_said.is_some() => Err(format!(
                 "{}; no built-in plugin is named {name} either",
