@@ -24,13 +24,18 @@ impl Guest for Big {
         }
         // Many small diagnostics: the limit counts the whole result.
         (0..HUGE / 64)
-            .map(|i| Diagnostic { path: format!("/x/{i}"), severity: Severity::Warning, message: "w".repeat(16) })
+            .map(|i| Diagnostic {
+                path: format!("/x/{i}"),
+                severity: Severity::Warning,
+                message: "w".repeat(16),
+            })
             .collect()
     }
     fn plan(req: PlanRequest) -> Result<ComponentPlan, PlanError> {
         let objects = if req.inputs.contains(r#""huge":"plan""#) {
             let mut object = String::with_capacity(HUGE + 128);
-            object.push_str(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"x":""#);
+            object
+                .push_str(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"x":""#);
             object.extend(std::iter::repeat_n('x', HUGE));
             object.push_str(r#""}}"#);
             vec![object]
@@ -40,7 +45,11 @@ impl Guest for Big {
         Ok(ComponentPlan { objects, effects: vec![], outputs: vec![] })
     }
     fn health(object: String) -> HealthStatus {
-        if object.contains(r#""huge":true"#) { HealthStatus::Degraded(huge_text()) } else { HealthStatus::Ready }
+        if object.contains(r#""huge":true"#) {
+            HealthStatus::Degraded(huge_text())
+        } else {
+            HealthStatus::Ready
+        }
     }
 }
 
