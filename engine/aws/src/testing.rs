@@ -158,6 +158,24 @@ impl Moto {
         let key = self.iam(&[("Action", "CreateAccessKey"), ("UserName", user)]);
         (xml_field(&key, "AccessKeyId"), xml_field(&key, "SecretAccessKey"))
     }
+
+    /// A new IAM role that allows `actions` on everything, for temporary
+    /// credentials to act as (two unsigned requests); returns its ARN.
+    /// moto checks the assumed role's policy once auth is on.
+    pub fn iam_role_allowing(&self, role: &str, actions: &[&str]) -> String {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"*"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+        let created =
+            self.iam(&[("Action", "CreateRole"), ("RoleName", role), ("AssumeRolePolicyDocument", trust)]);
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        self.iam(&[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", role),
+            ("PolicyName", "allowed"),
+            ("PolicyDocument", &policy.to_string()),
+        ]);
+        xml_field(&created, "Arn")
+    }
 }
 
 impl Drop for Moto {

@@ -1,4 +1,5 @@
-//! Sending one SigV4-signed request, and reading AWS error bodies.
+//! Sending one SigV4-signed request (or, for the one AWS call that takes
+//! no signature, an unsigned form), and reading AWS error bodies.
 //!
 //! TLS is rustls with the `ring` provider. reqwest is built without a
 //! provider of its own, so the process needs a default one; [`client`]
@@ -44,13 +45,20 @@ pub struct SignedCall<'a> {
     pub body: &'a [u8],
 }
 
-/// What came back: any status, with the body as text.
-#[derive(Debug)]
+/// What came back: any status, with the body as text. `Debug` shows the
+/// status and the body's length only: bodies carry secrets (a parameter's
+/// value, the temporary keys STS issues).
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
     /// The body as text (AWS answers JSON or XML).
     pub body: String,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply").field("status", &self.status).field("body_len", &self.body.len()).finish()
+    }
 }
 
 /// Why no reply came back.
@@ -68,20 +76,7 @@ pub fn send(
     creds: &AwsCredentials,
     call: &SignedCall<'_>,
 ) -> Result<Reply, SendError> {
-    let base = reqwest::Url::parse(call.endpoint)
-        .map_err(|e| SendError::Endpoint(format!("endpoint {:?} is not a URL: {e}", call.endpoint)))?;
-    let host = match (base.host_str(), base.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(SendError::Endpoint(format!("endpoint {:?} has no host", call.endpoint))),
-    };
-    let (path, query) = call.path.split_once('?').unwrap_or((call.path, ""));
-    // The endpoint may carry a path prefix (a proxy); the call's path goes below it.
-    let full_path = format!("{}{}", base.path().trim_end_matches('/'), path);
-    let full_path = if full_path.is_empty() { "/".to_owned() } else { full_path };
-    let mut url = base.clone();
-    url.set_path(&full_path);
-    url.set_query((!query.is_empty()).then_some(query));
+    let Target { url, host, path: full_path, query } = target(call.endpoint, call.path)?;
 
     let token = creds.session_token.as_ref().map(Sensitive::expose);
     let mut signed: Vec<(&str, &str)> = call.headers.to_vec();
@@ -99,7 +94,7 @@ pub fn send(
             method: call.method,
             host: &host,
             path: &full_path,
-            query,
+            query: &query,
             headers: &signed,
             payload: call.body,
         },
@@ -115,6 +110,54 @@ pub fn send(
     for (name, value) in &auth {
         request = request.header(name.as_str(), value.as_str());
     }
+    reply(request)
+}
+
+/// POSTs `form` (`application/x-www-form-urlencoded`) to the root of
+/// `endpoint` without a signature: STS `AssumeRoleWithWebIdentity` takes
+/// none, the token in the form is the proof. The form stays [`Sensitive`]
+/// up to the wire, and a POST keeps it out of URLs that proxies log.
+pub fn send_unsigned_form(
+    client: &reqwest::blocking::Client,
+    endpoint: &str,
+    form: &Sensitive,
+) -> Result<Reply, SendError> {
+    let Target { url, .. } = target(endpoint, "/")?;
+    let request = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .body(form.expose().to_owned());
+    reply(request)
+}
+
+/// Where a request goes: the endpoint's URL with the call's path below its
+/// own, and the `Host` and path the signature covers.
+struct Target {
+    url: reqwest::Url,
+    host: String,
+    path: String,
+    query: String,
+}
+
+fn target(endpoint: &str, call_path: &str) -> Result<Target, SendError> {
+    let base = reqwest::Url::parse(endpoint)
+        .map_err(|e| SendError::Endpoint(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
+    let host = match (base.host_str(), base.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(SendError::Endpoint(format!("endpoint {endpoint:?} has no host"))),
+    };
+    let (path, query) = call_path.split_once('?').unwrap_or((call_path, ""));
+    // The endpoint may carry a path prefix (a proxy); the call's path goes below it.
+    let full_path = format!("{}{}", base.path().trim_end_matches('/'), path);
+    let full_path = if full_path.is_empty() { "/".to_owned() } else { full_path };
+    let mut url = base;
+    url.set_path(&full_path);
+    url.set_query((!query.is_empty()).then_some(query));
+    Ok(Target { url, host, path: full_path, query: query.to_owned() })
+}
+
+fn reply(request: reqwest::blocking::RequestBuilder) -> Result<Reply, SendError> {
     let response = request.send().map_err(|e| SendError::Unreachable(no_response_reason(&e)))?;
     let status = response.status().as_u16();
     let body = response.text().map_err(|e| SendError::Unreachable(no_response_reason(&e)))?;

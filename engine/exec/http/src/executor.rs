@@ -59,7 +59,8 @@ impl std::fmt::Debug for HttpExecutor {
 
 impl HttpExecutor {
     /// Resolves credentials, region and endpoints: the `aws` connection
-    /// block's settings first, then the AWS environment and profile.
+    /// block's settings first, then the AWS environment (key variables, a
+    /// web identity, which costs one STS request) and profile.
     pub fn new(
         connection: Option<&AwsConnection>,
         env: &dyn EnvVars,
@@ -72,6 +73,17 @@ impl HttpExecutor {
         let config = |what: String| HttpError::Config { source_name: source_name.clone(), what };
         let profile = connection.and_then(|c| c.profile.as_deref());
 
+        // The region is resolved first, its error kept for later: a web
+        // identity is exchanged at STS in the effects' region (the global
+        // endpoint without one), but missing credentials are reported first.
+        let region = match (connection.and_then(|c| c.region.clone()), profile) {
+            (Some(r), _) => Ok(r),
+            (None, Some(p)) => settings::region_in_profile(env, p).ok_or_else(|| {
+                config(format!("no AWS region: set `region`, AWS_REGION or a region in profile `{p}`"))
+            }),
+            (None, None) => settings::region(env).map_err(config),
+        };
+        let client = transport::client(timeout).map_err(config)?;
         let creds = match connection {
             Some(AwsConnection {
                 access_key_id: Some(id),
@@ -85,16 +97,11 @@ impl HttpExecutor {
             },
             _ => match profile {
                 Some(p) => settings::profile_credentials(env, p).map_err(config)?,
-                None => settings::credentials(env).map_err(config)?,
+                None => settings::credentials(env, &client, region.as_deref().ok())
+                    .map_err(|e| config(e.to_string()))?,
             },
         };
-        let region = match (connection.and_then(|c| c.region.clone()), profile) {
-            (Some(r), _) => r,
-            (None, Some(p)) => settings::region_in_profile(env, p).ok_or_else(|| {
-                config(format!("no AWS region: set `region`, AWS_REGION or a region in profile `{p}`"))
-            })?,
-            (None, None) => settings::region(env).map_err(config)?,
-        };
+        let region = region?;
         let endpoints = services::EFFECT_SERVICES
             .iter()
             .map(|s| {
@@ -105,7 +112,6 @@ impl HttpExecutor {
                 (s.name, url)
             })
             .collect();
-        let client = transport::client(timeout).map_err(config)?;
         Ok(Self { client, creds, region, endpoints })
     }
 

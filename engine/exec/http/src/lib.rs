@@ -7,8 +7,9 @@
 //! `X-Amz-Target` and `Content-Type` headers, a JSON body). It never sees
 //! credentials, the region or the endpoint: [`HttpExecutor`] finds them in an
 //! `aws` connection block of the operator's configuration
-//! ([`AwsConnection`]) and in the usual AWS environment variables and
-//! profile files (`capstan_aws::settings`), signs the request and sends it. The
+//! ([`AwsConnection`]) and in the usual AWS environment variables (including
+//! a web identity, as in EKS pods and CI OIDC jobs) and profile files
+//! (`capstan_aws::settings`), signs the request and sends it. The
 //! response body is the effect's result, handed back to the plugin (a queue
 //! URL, a WebACL ARN).
 //!
@@ -29,8 +30,8 @@
 //!
 //! It does not decide whether an effect needs to run (the planner compares
 //! effect digests in state), does not read the process environment itself
-//! (callers pass an [`EnvVars`]), and does not support SSO, assume-role,
-//! `credential_process` or instance-metadata credentials.
+//! (callers pass an [`EnvVars`]), and does not support SSO, assume-role
+//! profiles, `credential_process` or instance-metadata credentials.
 
 #![warn(missing_docs)]
 

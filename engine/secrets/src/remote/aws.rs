@@ -134,8 +134,12 @@ fn call(
     body: &Value,
 ) -> Result<Value> {
     let config = |what: String| SecretsError::RefConfig { reference: reference.to_owned(), what };
-    let creds = settings::credentials(env).map_err(config)?;
-    let region = settings::region(env).map_err(config)?;
+    // A web identity is exchanged at STS here, once per reference: the
+    // token file is re-read each time, so a rotated token is picked up.
+    let region = settings::region(env);
+    let creds =
+        settings::credentials(env, client, region.as_deref().ok()).map_err(|e| config(e.to_string()))?;
+    let region = region.map_err(config)?;
     let endpoint = settings::endpoint(env, service.name, service.env_suffix, &region);
     let payload = serde_json::to_vec(body).map_err(|e| config(e.to_string()))?;
     let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];

@@ -208,3 +208,58 @@ fn session_tokens_from_an_assumed_role_are_signed_and_checked() {
     assert!(matches!(err, SecretsError::RefDenied { status: 403, .. }), "{err}");
     assert!(!err.to_string().contains("not-the-session-token"), "{err}");
 }
+
+/// An environment with a web identity (as in an EKS pod or an OIDC CI job)
+/// for `role`, its token in `dir/token`, every AWS service at `endpoint`.
+fn web_identity_env(endpoint: &str, dir: &std::path::Path, role: &str) -> Env {
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.payload-never-shown.sig\n").unwrap();
+    Env::from_pairs([
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
+        ("AWS_ROLE_ARN", role),
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ])
+}
+
+/// A web identity is exchanged at STS, and its temporary credentials sign
+/// with their session token as the role: moto checks signature, token and
+/// the role's policy.
+#[test]
+fn web_identity_credentials_are_exchanged_and_sign_as_their_role() {
+    // Four unsigned requests: the parameter, the role, its policy and the
+    // token exchange (STS takes no signature). Every later one is checked.
+    let server = moto(Some(4));
+    server.ok(
+        "ssm",
+        "AmazonSSM.PutParameter",
+        &json!({"Name": "/ci/db", "Value": "via-web-identity", "Type": "SecureString"}),
+    );
+    let role = server.iam_role_allowing("deployer", &["ssm:GetParameter"]);
+    let dir = tempfile::tempdir().unwrap();
+    let env = web_identity_env(&server.url, dir.path(), &role);
+    let value = RemoteSources::new(env).resolve("ssm:/ci/db");
+    assert_eq!(value.unwrap_or_else(|e| panic!("{e}\n{}", server.log_text())).expose(), "via-web-identity");
+}
+
+#[test]
+fn web_identity_failures_name_the_reference_and_the_token_file_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = web_identity_env(&closed_port_url(), dir.path(), "arn:aws:iam::123456789012:role/deployer");
+
+    let err = RemoteSources::new(env.clone()).resolve("ssm:/ci/db").unwrap_err();
+    assert!(matches!(err, SecretsError::RefConfig { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ssm:/ci/db") && msg.contains("role/deployer") && msg.contains("unreachable"),
+        "{msg}"
+    );
+    assert!(!msg.contains("never-shown") && !format!("{err:?}").contains("never-shown"), "{msg}");
+
+    std::fs::remove_file(dir.path().join("token")).unwrap();
+    let err = RemoteSources::new(env).resolve("secretsmanager:db").unwrap_err();
+    assert!(matches!(err, SecretsError::RefConfig { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("secretsmanager:db"), "{msg}");
+    assert!(msg.contains(&dir.path().join("token").display().to_string()), "{msg}");
+}

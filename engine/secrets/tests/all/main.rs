@@ -10,7 +10,8 @@
 //! - `files`     — secrets files: set/show/edit round-trips, bad input, recipients, key backup
 //! - `rotation`  — rotate-keys on a 50-file tree, with injected failures
 //! - `age_cli`   — key and file interop with the `age` CLI
-//! - `aws`       — `ssm:` and `secretsmanager:` against moto, including 403 and unreachable
+//! - `aws`       — `ssm:` and `secretsmanager:` against moto, including 403, unreachable
+//!   and web-identity credentials
 //! - `vault`     — `vault:` against OpenBao, including 403 and unreachable
 //! - `redaction` — no public type or error prints a secret value
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]

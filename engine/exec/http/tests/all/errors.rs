@@ -8,7 +8,7 @@ use capstan_http::testing::Moto;
 use capstan_http::{DEFAULT_TIMEOUT, HttpError, HttpExecutor};
 use serde_json::json;
 
-use crate::support::{REGION, aws_env, sqs_plan};
+use crate::support::{REGION, aws_env, sqs_plan, web_identity_env};
 
 const SECRET: &str = "wJalrXUtnFEMI-never-shown-K7MDENG";
 const TOKEN: &str = "session-token-never-shown-FwoGZXIvYXdzE";
@@ -100,4 +100,31 @@ fn refusals_and_unreachable_endpoints_name_the_effect_and_never_a_credential() {
 
     let err = HttpExecutor::new(None, &BTreeMap::new(), DEFAULT_TIMEOUT).unwrap_err();
     assert!(err.to_string().contains("no AWS credentials"), "{err}");
+}
+
+#[test]
+fn web_identity_failures_name_the_token_file_or_the_role_never_the_token() {
+    let closed = closed_port_url();
+    let role = "arn:aws:iam::123456789012:role/deployer";
+    let dir = tempfile::tempdir().unwrap();
+    let env = web_identity_env(&closed, dir.path(), role);
+
+    // STS unreachable: the role and the endpoint are named, not the token.
+    let err = HttpExecutor::new(None, &env, DEFAULT_TIMEOUT).unwrap_err();
+    assert!(matches!(err, HttpError::Config { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&format!("role {role}: STS at {closed} unreachable")), "{text}");
+    for shown in [text, format!("{err:?}")] {
+        assert!(!shown.contains("never-shown"), "{shown}");
+    }
+
+    std::fs::remove_file(dir.path().join("token")).unwrap();
+    let err = HttpExecutor::new(None, &env, DEFAULT_TIMEOUT).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&dir.path().join("token").display().to_string()), "{text}");
+}
+
+fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}")
 }

@@ -9,8 +9,9 @@
 //!   re-apply changes nothing; results give the plugin its queue URLs
 //! - `wafv2`   — waf-aws-wafv2: the WebACL and its rules; re-apply adopts it
 //! - `errors`  — AWS errors name effect, service and code; refusals; no
-//!   credential in any error text
-//! - `signing` — moto checking SigV4 signatures against its IAM users
+//!   credential (or web-identity token) in any error text
+//! - `signing` — moto checking SigV4 signatures against its IAM users, and
+//!   web-identity credentials from its STS signing as their role
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod errors;

@@ -25,6 +25,23 @@ pub fn aws_env(moto: &Moto, key_id: &str, secret: &str) -> BTreeMap<String, Stri
     .collect()
 }
 
+/// The environment of an EKS pod or an OIDC CI job, every service (STS
+/// included) at `endpoint`: a web-identity token in `dir/token` for `role`,
+/// and no keys.
+pub fn web_identity_env(endpoint: &str, dir: &std::path::Path, role: &str) -> BTreeMap<String, String> {
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.payload-never-shown.sig\n").unwrap();
+    [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
+        ("AWS_ROLE_ARN", role),
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 pub fn executor(moto: &Moto) -> HttpExecutor {
     HttpExecutor::new(None, &aws_env(moto, "AKIDTESTING", "testing-secret"), DEFAULT_TIMEOUT).unwrap()
 }
