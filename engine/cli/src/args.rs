@@ -17,6 +17,8 @@ Environment:
   CAPSTAN_REGISTRY_USERNAME  the login `plugin push` uses at an OCI registry
   CAPSTAN_REGISTRY_PASSWORD  the password of that login
   KUBECONFIG                 the kubeconfig files of --target kube (--kubeconfig overrides)
+  KUBERNETES_SERVICE_HOST    set in a pod, with KUBERNETES_SERVICE_PORT: with no kubeconfig,
+                             the kube target uses the pod's ServiceAccount (in-cluster config)
   NO_COLOR                   set to anything non-empty: no colour in any output";
 
 #[derive(Debug, Parser)]
@@ -129,7 +131,8 @@ pub enum TargetKind {
     /// Write YAML for GitOps (Argo CD, Flux) under --out-dir. No cluster needed.
     Render,
     /// Server-side apply to the cluster of the kubeconfig kubectl would use
-    /// (KUBECONFIG, else ~/.kube/config; --context, else its current context).
+    /// (KUBECONFIG, else ~/.kube/config; --context, else its current context;
+    /// in a pod without one, the pod's ServiceAccount).
     Kube,
 }
 

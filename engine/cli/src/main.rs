@@ -123,8 +123,9 @@ pub fn host() -> anyhow::Result<Arc<PluginHost>> {
     Ok(Arc::new(PluginHost::new(config)?))
 }
 
-/// What the engine may read of the process: its environment variables and
-/// where kubectl would look for kubeconfig files. Taken once per command.
+/// What the engine may read of the process: its environment variables,
+/// where kubectl would look for kubeconfig files, and inside a pod what its
+/// in-cluster configuration comes from. Taken once per command.
 pub fn surroundings() -> capstan_run::Surroundings {
     capstan_run::Surroundings {
         vars: std::env::vars_os()

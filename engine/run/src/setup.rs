@@ -15,12 +15,14 @@ use capstan_state::AnyBackend;
 use crate::RunError;
 
 /// The environment variables and kubeconfig files a run may read: secrets'
-/// identities, `get_env` in HCL, the AWS settings chain, the cluster.
+/// identities, `get_env` in HCL, the AWS settings chain, the cluster (a
+/// kubeconfig, else, in a pod, its ServiceAccount).
 #[derive(Clone, Default)]
 pub struct Surroundings {
     /// Environment variables (only UTF-8 ones).
     pub vars: BTreeMap<String, String>,
-    /// Where the kube target looks for kubeconfig files.
+    /// Where the kube target looks for kubeconfig files, and the pod's
+    /// service variables and ServiceAccount directory for when there are none.
     pub kubeconfig: capstan_kube::KubeconfigSource,
 }
 

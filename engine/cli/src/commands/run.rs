@@ -38,7 +38,8 @@ fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) ->
         allow_unsigned: run.allow_unsigned,
     };
     let mut surroundings = crate::surroundings();
-    // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does.
+    // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does; so,
+    // inside a pod too, that file is used, never the pod's ServiceAccount.
     if let Some(file) = &run.kubeconfig {
         surroundings.kubeconfig.kubeconfig_env = Some(file.as_os_str().to_owned());
     }

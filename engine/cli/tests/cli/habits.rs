@@ -148,7 +148,7 @@ fn help_lists_the_environment_variables_the_engine_reads() {
     let help = s.run(&["--help"]).ok().stdout;
     let vars = capstan_variables();
     assert!(vars.contains("CAPSTAN_LOG") && vars.contains("CAPSTAN_AGE_KEY_FILE"), "{vars:?}");
-    for var in vars.iter().map(String::as_str).chain(["KUBECONFIG", "NO_COLOR"]) {
+    for var in vars.iter().map(String::as_str).chain(["KUBECONFIG", "KUBERNETES_SERVICE_HOST", "NO_COLOR"]) {
         let line =
             help.lines().find(|l| l.trim_start().starts_with(&format!("{var} "))).unwrap_or_else(|| {
                 panic!("{var} is not listed in --help:\n{help}");

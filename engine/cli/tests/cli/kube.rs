@@ -369,3 +369,49 @@ fn an_environment_runs_only_against_the_cluster_its_env_hcl_binds_it_to() {
     );
     assert!(run.stderr.contains("context \"unreachable\" is the cluster at http://127.0.0.1:1"), "{run:?}");
 }
+
+/// In a pod (the service variables set) with no kubeconfig, the run turns to
+/// the pod's ServiceAccount; a kubeconfig, where there is one, still wins. No
+/// pod runs here: the variables point at a loopback port where nothing
+/// listens, and the ServiceAccount is the machine's standard directory
+/// (the CLI offers no other), which a build machine does not have.
+#[test]
+fn in_a_pod_without_kubeconfig_the_run_uses_the_service_account_and_a_kubeconfig_still_wins() {
+    let k = KubeStack::new(&[], "fake");
+    k.app("api");
+    let pod = [
+        ("KUBERNETES_SERVICE_HOST", std::path::Path::new("127.0.0.1")),
+        ("KUBERNETES_SERVICE_PORT", std::path::Path::new("1")),
+        // Empty counts as unset, whatever the machine running the tests has.
+        ("KUBECONFIG", std::path::Path::new("")),
+    ];
+    let token = std::path::Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token");
+
+    let run = k.stack.run_env(&["plan", "envs/dev", "--target", "kube", "--no-color"], &pod);
+    assert_eq!(run.code, 1, "{run:?}");
+    if token.is_file() {
+        // This machine is a pod: its token is taken, and goes nowhere.
+        assert!(
+            run.stderr
+                .contains("connecting to the cluster of context \"in-cluster\" at https://127.0.0.1:1/"),
+            "{run:?}"
+        );
+    } else {
+        assert!(run.stderr.contains("no kubeconfig found (KUBECONFIG is not set and "), "{run:?}");
+        assert!(
+            run.stderr.contains(&format!(
+                "and no in-cluster configuration (the pod's ServiceAccount token {} does not exist",
+                token.display()
+            )),
+            "the service variables reached the engine: {run:?}"
+        );
+    }
+
+    // --kubeconfig (as KUBECONFIG) is used before the pod's ServiceAccount.
+    let kubeconfig = k.kubeconfig.to_str().unwrap();
+    let apply =
+        ["apply", "envs/dev", "--auto-approve", "--target", "kube", "--no-color", "--kubeconfig", kubeconfig];
+    let run = k.stack.run_env(&apply, &pod);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(k.get(&deployment("api")).is_some(), "applied to the kubeconfig's cluster");
+}

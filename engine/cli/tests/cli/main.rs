@@ -25,7 +25,8 @@
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
-//!   per-component readiness timeouts, `--context`.
+//!   per-component readiness timeouts, `--context`; in a pod without a
+//!   kubeconfig, its ServiceAccount, and a kubeconfig still first.
 //! - `habits`: usage errors exit 1 (2 is `--detailed-exitcode`'s); colour only on
 //!   a terminal and never with `NO_COLOR`; help for every argument; completions;
 //!   line diffs of multi-line values in plans.

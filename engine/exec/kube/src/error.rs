@@ -1,6 +1,7 @@
 //! The one error type of this crate: every variant names the object (or the
-//! kubeconfig) that failed. Nothing here carries a manifest's values, so a
-//! Secret's data never reaches an error.
+//! kubeconfig, or the in-cluster file) that failed. Nothing here carries a
+//! manifest's values or a credential, so neither a Secret's data nor the
+//! pod's ServiceAccount token ever reaches an error.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +12,30 @@ pub enum KubeError {
         "no kubeconfig found: {why} (set KUBECONFIG, or create the file with your cluster's credentials)"
     )]
     NoKubeconfig { why: String },
+
+    #[error(
+        "no kubeconfig found ({kubeconfig}) and no in-cluster configuration ({in_cluster}): \
+         set KUBECONFIG or create the file with your cluster's credentials, \
+         or, in a pod, mount its ServiceAccount token"
+    )]
+    NoConfiguration { kubeconfig: String, in_cluster: String },
+
+    #[error(
+        "context {context:?} was asked for, but there is no kubeconfig ({why}) \
+         and in-cluster configuration (the pod's ServiceAccount) has no contexts: \
+         give no context, or provide a kubeconfig"
+    )]
+    ContextInCluster { context: String, why: String },
+
+    #[error("in-cluster configuration: {why}")]
+    InCluster { why: String },
+
+    #[error("in-cluster configuration: reading {path}: {source}")]
+    InClusterFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("kubeconfig {path}: {source}")]
     Kubeconfig {

@@ -19,7 +19,8 @@
 //! - **Plan**: [`KubeTarget::current`] gives the fields Capstan's manager
 //!   owns, so the plan's diff is against the cluster, not against defaults
 //!   or status other controllers write.
-//! - **Kubeconfig**: chosen as kubectl does ([`kubeconfig`]).
+//! - **Kubeconfig**: chosen as kubectl does ([`kubeconfig`]); inside a pod
+//!   without one, the pod's ServiceAccount ([`in_cluster`]).
 //!
 //! Which API serves a kind is asked of the cluster's discovery API. The
 //! cluster is a `kube::Client` handed to [`KubeTarget::new`], so tests run
@@ -34,6 +35,7 @@
 
 mod error;
 mod fields;
+pub mod in_cluster;
 pub mod kubeconfig;
 mod namespaces;
 mod object;
@@ -44,6 +46,7 @@ pub mod testing;
 
 pub use error::KubeError;
 pub use fields::owned_by;
+pub use in_cluster::InClusterSource;
 pub use kubeconfig::KubeconfigSource;
 pub use namespaces::ADOPTED_ANNOTATION;
 pub use object::ObjectKey;

@@ -35,6 +35,7 @@ async fn the_files_kubeconfig_lists_are_merged_and_the_current_context_is_the_de
     let source = KubeconfigSource {
         kubeconfig_env: Some(std::env::join_paths([&a, &b]).unwrap()),
         home: Some(dir.path().join("no-home")),
+        ..KubeconfigSource::default()
     };
 
     // The first file's current-context wins, as with kubectl.
@@ -53,13 +54,15 @@ async fn the_files_kubeconfig_lists_are_merged_and_the_current_context_is_the_de
 #[tokio::test]
 async fn without_kubeconfig_the_default_file_is_read_and_its_absence_is_explained() {
     let home = tempfile::tempdir().unwrap();
-    let source = KubeconfigSource { kubeconfig_env: None, home: Some(home.path().to_path_buf()) };
+    let source = KubeconfigSource { home: Some(home.path().to_path_buf()), ..KubeconfigSource::default() };
     let err = choose(&source, None).await.err().unwrap();
     assert_eq!(
         err.to_string(),
         format!(
-            "no kubeconfig found: KUBECONFIG is not set and {}/.kube/config does not exist \
-             (set KUBECONFIG, or create the file with your cluster's credentials)",
+            "no kubeconfig found (KUBECONFIG is not set and {}/.kube/config does not exist) \
+             and no in-cluster configuration (not in a pod: KUBERNETES_SERVICE_HOST and \
+             KUBERNETES_SERVICE_PORT are not set): set KUBECONFIG or create the file with your \
+             cluster's credentials, or, in a pod, mount its ServiceAccount token",
             home.path().display()
         )
     );
@@ -96,7 +99,7 @@ async fn connecting_asks_the_chosen_cluster_and_an_unreachable_one_is_named() {
     let path = dir.path().join("config");
     std::fs::write(&path, kubeconfig(&[("fake", &url), ("gone", "http://127.0.0.1:1")], Some("gone")))
         .unwrap();
-    let source = KubeconfigSource { kubeconfig_env: Some(path.into()), home: None };
+    let source = KubeconfigSource { kubeconfig_env: Some(path.into()), ..KubeconfigSource::default() };
 
     let target = KubeTarget::connect(&source, Some("fake"), Settings::default()).await.unwrap();
     let objects = crate::support::app(json!({"image": "registry.example.com/shop/api:1.4.2", "replicas": 1}));

@@ -14,12 +14,14 @@
 //! - namespaces: created when no plugin plans them, never deleted then; an adopted one is kept
 //! - readiness: waits on the plugin's health answers, time out with its reason, per-call timeouts
 //! - kubeconfig: KUBECONFIG, the current context and --context, as kubectl; connecting over HTTP
+//! - in_cluster: no kubeconfig in a pod: its ServiceAccount; applying over TLS with its token
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod apply;
 mod conflict;
 mod destroy;
+mod in_cluster;
 mod kubeconfig;
 mod namespaces;
 mod prune;
