@@ -36,6 +36,7 @@ mod diag;
 mod duration;
 mod eval;
 mod funcs;
+mod graph;
 mod levels;
 mod limits;
 mod pins;
@@ -59,6 +60,7 @@ pub use client::{ClientSettings, Connection, PluginSource, StateBackend, Trust};
 pub use component::{Command, Component, DependencyDecl, MergeStrategy};
 pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
+pub use graph::{ComponentGraph, GraphError};
 pub use limits::{PluginLimits, parse_size};
 pub use pins::{LOCAL_VERSION, PluginPin};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
@@ -105,6 +107,8 @@ pub struct Stack {
     pub environments: BTreeMap<String, Environment>,
     /// Every loaded component by key (its directory relative to the root).
     pub components: BTreeMap<String, Component>,
+    /// Which component waits for which.
+    graph: ComponentGraph,
 }
 
 /// An environment: where its env.hcl is and where its objects go.
@@ -128,24 +132,13 @@ impl Stack {
 
     /// Every component key, each after the components it depends on
     /// (load guarantees there is no cycle).
-    pub fn order(&self) -> Vec<&str> {
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        let mut out = Vec::with_capacity(self.components.len());
-        fn visit<'a>(s: &'a Stack, key: &'a str, done: &mut BTreeSet<&'a str>, out: &mut Vec<&'a str>) {
-            if !done.insert(key) {
-                return;
-            }
-            if let Some(c) = s.components.get(key) {
-                for d in c.dependencies.values() {
-                    visit(s, &d.target, done, out);
-                }
-            }
-            out.push(key);
-        }
-        for key in self.components.keys() {
-            visit(self, key, &mut done, &mut out);
-        }
-        out
+    pub fn order(&self) -> &[String] {
+        self.graph.order()
+    }
+
+    /// The component graph: the one the planner schedules and destroy reverses.
+    pub fn graph(&self) -> &ComponentGraph {
+        &self.graph
     }
 
     /// The connections a component's effects may target: the client's,
@@ -267,7 +260,7 @@ impl Loader {
             wave = next;
             in_target = false;
         }
-        cycles(&components, &mut diags);
+        let graph = graph_of(&components, &mut diags);
         diags.extend(shared.take_diags());
         if !diags.is_empty() {
             diags.sort();
@@ -287,6 +280,7 @@ impl Loader {
             env_connections: self.env_connections,
             environments,
             components,
+            graph,
         })
     }
 
@@ -498,44 +492,42 @@ fn dir_name(p: &Path) -> String {
 }
 
 /// Reports each dependency cycle once, at the block that closes it.
-fn cycles(components: &BTreeMap<String, Component>, diags: &mut Diagnostics) {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Visiting,
-        Done,
-    }
-    fn visit<'a>(
-        key: &'a str,
-        components: &'a BTreeMap<String, Component>,
-        state: &mut BTreeMap<&'a str, State>,
-        stack: &mut Vec<&'a str>,
-        diags: &mut Diagnostics,
-    ) {
-        match state.get(key) {
-            Some(State::Done) => return,
-            Some(State::Visiting) => return,
-            None => {}
-        }
-        let Some(c) = components.get(key) else { return };
-        state.insert(key, State::Visiting);
-        stack.push(key);
-        for d in c.dependencies.values() {
-            let t = d.target.as_str();
-            if state.get(t) == Some(&State::Visiting) {
-                let start = stack.iter().position(|k| *k == t).unwrap_or(0);
-                let mut cycle: Vec<String> = stack[start..].iter().map(|k| (*k).to_owned()).collect();
-                cycle.push(t.to_owned());
-                diags.push(Diagnostic::new(ConfigError::DependencyCycle { cycle }, Some(d.location.clone())));
-            } else {
-                visit(t, components, state, stack, diags);
+/// The graph of the loaded components; a cycle is reported at the
+/// `dependency` block that closes it. Dependencies on directories that are
+/// not components were reported when they were found, so they are left out.
+fn graph_of(components: &BTreeMap<String, Component>, diags: &mut Diagnostics) -> ComponentGraph {
+    let edges = |keep: &dyn Fn(&str, &str) -> bool| {
+        components
+            .iter()
+            .map(|(k, c)| {
+                let deps: Vec<String> = c
+                    .dependencies
+                    .values()
+                    .map(|d| d.target.clone())
+                    .filter(|t| components.contains_key(t) && keep(k, t))
+                    .collect();
+                (k.clone(), deps)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
+    // Each cycle found is reported, then cut at its closing edge, so every
+    // cycle in the tree is named in one load.
+    loop {
+        match ComponentGraph::new(edges(&|k, t| !cut.contains(&(k.to_owned(), t.to_owned())))) {
+            Ok(graph) if cut.is_empty() => return graph,
+            Ok(_) => return ComponentGraph::default(),
+            Err(GraphError::Cycle { path }) => {
+                let [.., from, to] = path.as_slice() else { return ComponentGraph::default() };
+                let location = components[from]
+                    .dependencies
+                    .values()
+                    .find(|d| &d.target == to)
+                    .map(|d| d.location.clone());
+                diags.push(Diagnostic::new(ConfigError::DependencyCycle { cycle: path.clone() }, location));
+                cut.insert((from.clone(), to.clone()));
             }
+            Err(GraphError::UnknownDependency { .. }) => return ComponentGraph::default(),
         }
-        stack.pop();
-        state.insert(key, State::Done);
-    }
-    let mut state = BTreeMap::new();
-    for key in components.keys() {
-        let mut stack = Vec::new();
-        visit(key, components, &mut state, &mut stack, diags);
     }
 }

@@ -10,36 +10,22 @@
 pub mod apply;
 pub mod contracts;
 pub mod diff;
-pub mod graph;
 pub mod objects;
 pub mod planner;
 pub mod schedule;
 pub mod seams;
 
 pub use apply::{Applied, apply_component};
+pub use capstan_config::{ComponentGraph, GraphError};
 pub use diff::{FieldChange, diff_objects};
-pub use graph::ComponentGraph;
 pub use planner::{
     Action, ComponentError, ComponentPlanned, EffectChange, ObjectChange, PlanContext, plan_component,
 };
 pub use schedule::{DepResults, Outcome};
 pub use seams::{EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
 
-/// Problems with the shape of the component graph.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GraphError {
-    #[error("dependency cycle: {}", path.join(" -> "))]
-    Cycle { path: Vec<String> },
-    #[error("component {component} depends on {dependency}, which is not in the stack")]
-    UnknownDependency { component: String, dependency: String },
-}
-
-/// The graph of every component a loaded stack holds.
+/// The graph of every component a loaded stack holds (the loader built it
+/// and refused cycles, so this only hands over a copy).
 pub fn stack_graph(stack: &capstan_config::Stack) -> Result<ComponentGraph, GraphError> {
-    ComponentGraph::new(
-        stack
-            .components
-            .iter()
-            .map(|(k, c)| (k.clone(), c.dependencies.values().map(|d| d.target.clone()).collect::<Vec<_>>())),
-    )
+    Ok(stack.graph().clone())
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use crate::graph::ComponentGraph;
+use crate::ComponentGraph;
 
 /// How one component's job ended.
 #[derive(Debug)]

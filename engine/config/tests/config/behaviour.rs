@@ -576,3 +576,40 @@ fn a_wrong_target_block_is_an_error_at_its_line() {
         assert_eq!((at.file.as_path(), at.line), (Path::new("envs/dev/env.hcl"), line), "{block}");
     }
 }
+
+#[test]
+fn every_dependency_cycle_is_reported_at_the_block_that_closes_it() {
+    let component = |deps: &[&str]| {
+        let mut text = "component {\n  type = \"app\"\n  plugin = \"p\"\n}\n".to_owned();
+        for d in deps {
+            text.push_str(&format!("dependency \"{d}\" {{\n  config_path = \"../{d}\"\n}}\n"));
+        }
+        text
+    };
+    let (a, b, c, d) = (component(&["b"]), component(&["a"]), component(&["d"]), component(&["c"]));
+    let dir = tree(&with_levels(&[
+        ("envs/dev/core/a/component.hcl", &a),
+        ("envs/dev/core/b/component.hcl", &b),
+        ("envs/dev/core/c/component.hcl", &c),
+        ("envs/dev/core/d/component.hcl", &d),
+    ]));
+    let diags = load(dir.path(), &options()).expect_err("two cycles");
+    let cycles: Vec<(String, String)> = diags
+        .iter()
+        .filter(|d| matches!(d.error, ConfigError::DependencyCycle { .. }))
+        .map(|d| (d.message(), d.location.as_ref().unwrap().file.display().to_string()))
+        .collect();
+    assert_eq!(
+        cycles,
+        [
+            (
+                "dependency cycle: envs/dev/core/a -> envs/dev/core/b -> envs/dev/core/a".to_owned(),
+                "envs/dev/core/b/component.hcl".to_owned()
+            ),
+            (
+                "dependency cycle: envs/dev/core/c -> envs/dev/core/d -> envs/dev/core/c".to_owned(),
+                "envs/dev/core/d/component.hcl".to_owned()
+            ),
+        ]
+    );
+}

@@ -1,13 +1,25 @@
-//! The component DAG: which component waits for which.
+//! The component DAG: which component waits for which. The one graph of a
+//! run: the loader builds it (a cycle is reported at the `dependency` block
+//! that closes it, with file and line), `Stack::order` and the planner's
+//! scheduler read it, and `destroy` walks it reversed. State-only components
+//! (removed from the tree) get a graph of their own through
+//! [`ComponentGraph::new`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::GraphError;
+/// Problems with the shape of a component graph.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("dependency cycle: {}", path.join(" -> "))]
+    Cycle { path: Vec<String> },
+    #[error("component {component} depends on {dependency}, which is not in the stack")]
+    UnknownDependency { component: String, dependency: String },
+}
 
 /// Components and the components each one depends on, keyed by component key
 /// (its directory relative to the stack root). Deterministic: every iteration
 /// is in key order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ComponentGraph {
     deps: BTreeMap<String, BTreeSet<String>>,
     dependents: BTreeMap<String, BTreeSet<String>>,
