@@ -68,7 +68,9 @@ impl Drivers {
             Some(Text::Sensitive(u)) => u.clone(),
             None => return Err(format!("connection {name:?} has no url").into()),
         };
-        let executor = Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?));
+        let timeouts = sql_timeouts(&conn.settings).map_err(|why| format!("connection {name:?}: {why}"))?;
+        let executor =
+            Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?.with_timeouts(timeouts)));
         cache.insert(key, Arc::clone(&executor));
         Ok(executor)
     }
@@ -158,4 +160,23 @@ impl EffectRunner for Drivers {
             EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
         }
     }
+}
+
+/// `connect_timeout`, `statement_timeout` and `lock_timeout` of a
+/// PostgreSQL connection block (or the `state` block), over the defaults.
+pub(crate) fn sql_timeouts(
+    settings: &serde_json::Map<String, Value>,
+) -> Result<capstan_sql::Timeouts, String> {
+    let mut timeouts = capstan_sql::Timeouts::default();
+    for (key, slot) in [
+        ("connect_timeout", &mut timeouts.connect),
+        ("statement_timeout", &mut timeouts.statement),
+        ("lock_timeout", &mut timeouts.lock),
+    ] {
+        if let Some(value) = settings.get(key) {
+            let text = value.as_str().ok_or_else(|| format!("`{key}` is a duration such as \"30s\""))?;
+            *slot = capstan_config::parse_duration(text).map_err(|e| format!("`{key}`: {e}"))?;
+        }
+    }
+    Ok(timeouts)
 }

@@ -17,6 +17,8 @@ pub enum RunError {
     Graph(#[from] GraphError),
     #[error("client.hcl: unknown state backend {name:?} (use local or postgres)")]
     UnknownStateBackend { name: String },
+    #[error("{what}")]
+    StateSettings { what: String },
     #[error("connecting to the PostgreSQL state backend")]
     StateConnect(#[source] capstan_state::StateError),
     #[error("reading state")]

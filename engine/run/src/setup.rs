@@ -72,9 +72,11 @@ pub async fn state_backend(stack: &Stack) -> Result<AnyBackend, RunError> {
                     stack.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
                 });
             let url = Sensitive::new(url.expose());
-            AnyBackend::postgres(capstan_state::PostgresConfig::new(url, stack_name))
-                .await
-                .map_err(RunError::StateConnect)?
+            let mut config = capstan_state::PostgresConfig::new(url, stack_name);
+            config.timeouts = crate::drivers::sql_timeouts(settings).map_err(|what| {
+                RunError::StateSettings { what: format!("client.hcl state block: {what}") }
+            })?;
+            AnyBackend::postgres(config).await.map_err(RunError::StateConnect)?
         }
         StateSetting::Other { name, .. } => return Err(RunError::UnknownStateBackend { name: name.clone() }),
     })

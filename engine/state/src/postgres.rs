@@ -43,11 +43,19 @@ pub struct PostgresConfig {
     pub table: String,
     /// Which stack's state (several stacks can share the tables).
     pub stack: String,
+    /// Connect, statement and lock timeouts of its sessions.
+    pub timeouts: capstan_sql::Timeouts,
 }
 
 impl PostgresConfig {
     pub fn new(url: Sensitive, stack: impl Into<String>) -> Self {
-        Self { url, schema: None, table: "capstan_state".to_string(), stack: stack.into() }
+        Self {
+            url,
+            schema: None,
+            table: "capstan_state".to_string(),
+            stack: stack.into(),
+            timeouts: capstan_sql::Timeouts::default(),
+        }
     }
 }
 
@@ -97,7 +105,8 @@ impl PostgresBackend {
         // Same connection handling (URL, TLS modes, messages without the
         // password) as the SQL effects executor.
         let conn = SqlConnection::from_url("state", &config.url)
-            .map_err(|e| StateError::InvalidConfig { what: e.to_string() })?;
+            .map_err(|e| StateError::InvalidConfig { what: e.to_string() })?
+            .with_timeouts(config.timeouts);
         for (what, name) in [("table", Some(&config.table)), ("schema", config.schema.as_ref())] {
             if let Some(name) = name
                 && !valid_identifier(name)

@@ -1,6 +1,8 @@
 //! The operator's connection: parsed once, described without its password,
 //! opened per database an op needs.
 
+use std::time::Duration;
+
 use capstan_core::Sensitive;
 use tokio_postgres::Client;
 use tokio_postgres::config::Host;
@@ -16,6 +18,31 @@ pub struct SqlConnection {
     name: String,
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
+    timeouts: Timeouts,
+}
+
+/// How long a session may wait, so a hung or overloaded server fails a run
+/// with a clear error instead of holding it (and the state lock) forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From opening the socket to a ready session (TLS and login included).
+    pub connect: Duration,
+    /// One statement, enforced by the server (`statement_timeout`).
+    pub statement: Duration,
+    /// Waiting for a lock on a table or row (`lock_timeout`).
+    pub lock: Duration,
+}
+
+impl Default for Timeouts {
+    /// A login takes milliseconds; an effect's DDL seconds at most; waiting
+    /// on another session's lock longer than this means something is stuck.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            statement: Duration::from_secs(120),
+            lock: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What [`SqlConnection::probe`] found.
@@ -47,7 +74,19 @@ impl SqlConnection {
         let (mode, verify) = tls::resolve(config.get_ssl_mode(), &options);
         config.ssl_mode(mode);
         let tls = tls::connector(&name, verify, options.root_cert.as_deref())?;
-        Ok(Self { name, config, tls })
+        Ok(Self { name, config, tls, timeouts: Timeouts::default() })
+    }
+
+    /// The same connection with other timeouts.
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The timeouts its sessions run under.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// The connection's name in the operator's config.
@@ -98,11 +137,34 @@ impl SqlConnection {
             config.dbname(db);
         }
         config.application_name("capstan");
+        // Server-side limits for every statement of the session; the
+        // operator's own `options` in the URL come first, these after.
+        let limits = format!(
+            "-c statement_timeout={} -c lock_timeout={}",
+            self.timeouts.statement.as_millis(),
+            self.timeouts.lock.as_millis()
+        );
+        let options = match config.get_options() {
+            Some(own) if !own.is_empty() => format!("{own} {limits}"),
+            _ => limits,
+        };
+        config.options(&options);
+        config.connect_timeout(self.timeouts.connect);
+        // A peer that vanished (network cut) is noticed, not waited on.
+        config.keepalives(true).keepalives_idle(Duration::from_secs(30));
         let target = self.target_in(database.unwrap_or(self.default_database()));
-        let (client, connection) = config
-            .connect(self.tls.clone())
-            .await
-            .map_err(|e| SqlError::Connect { target, message: describe(&e) })?;
+        // `connect_timeout` covers the TCP connect only; a server that
+        // accepts and never answers is bounded here.
+        let connecting = tokio::time::timeout(self.timeouts.connect, config.connect(self.tls.clone()));
+        let (client, connection) = match connecting.await {
+            Ok(connected) => connected.map_err(|e| SqlError::Connect { target, message: describe(&e) })?,
+            Err(_) => {
+                return Err(SqlError::Connect {
+                    target,
+                    message: format!("no ready session within {:?} (connect timeout)", self.timeouts.connect),
+                });
+            }
+        };
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "SQL effects connection ended");

@@ -39,7 +39,7 @@ mod scram;
 mod tls;
 
 pub use blocking::BlockingSqlExecutor;
-pub use connection::{ServerInfo, SqlConnection};
+pub use connection::{ServerInfo, SqlConnection, Timeouts};
 pub use error::SqlError;
 pub use executor::SqlExecutor;
 pub use quote::{quote_ident, quote_literal};

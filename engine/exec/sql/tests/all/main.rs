@@ -9,4 +9,5 @@
 mod common;
 mod scram;
 mod shared;
+mod timeouts;
 mod tls;
