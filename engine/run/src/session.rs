@@ -193,16 +193,24 @@ impl Session {
         }
     }
 
-    /// Takes the state lock for `operation`, waiting up to `timeout`.
-    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, RunError> {
+    /// Takes the state lock for `operation`, waiting up to `timeout`, then
+    /// reads state again: another run may have changed it while this one
+    /// waited, and everything decided under the lock (the plan, the destroy
+    /// order) must start from what is recorded now.
+    pub fn lock(&mut self, operation: &str, timeout: Duration) -> Result<LockGuard, RunError> {
         let info = LockInfo::new(self.settings.holder.clone(), operation)?;
-        Ok(self.runtime.block_on(self.backend.lock(&info, timeout))?)
-    }
-
-    /// Reads state again (it may have moved while the lock was awaited).
-    pub fn reread_state(&mut self) -> Result<(), RunError> {
-        self.state = self.runtime.block_on(self.backend.read())?;
-        Ok(())
+        let guard = self.runtime.block_on(self.backend.lock(&info, timeout))?;
+        match self.runtime.block_on(self.backend.read()) {
+            Ok(state) => {
+                self.state = state;
+                Ok(guard)
+            }
+            Err(e) => {
+                // The lock goes back before the error does.
+                let _ = self.runtime.block_on(self.backend.unlock(guard));
+                Err(RunError::ReadState(e))
+            }
+        }
     }
 
     /// Releases the state lock.

@@ -129,11 +129,7 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
 pub fn apply(args: &ApplyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let mut session = open(&args.run, Arc::new(Progress::new(plain)), rt)?;
     let guard = session.lock("apply", args.run.lock_timeout)?;
-    // The state may have moved while we waited for the lock.
-    let result = match session.reread_state() {
-        Ok(()) => apply_locked(&session, args, &guard),
-        Err(e) => Err(e.into()),
-    };
+    let result = apply_locked(&session, args, &guard);
     session.unlock(guard)?;
     result
 }
@@ -217,7 +213,16 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 pub fn destroy(args: &DestroyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let session = open(&args.run, Arc::new(Progress::new(plain)), rt)?;
+    let mut session = open(&args.run, Arc::new(Progress::new(plain)), rt)?;
+    // Locked before the order is worked out: what is removed is what state
+    // records now, not what it recorded before another run finished.
+    let guard = session.lock("destroy", args.run.lock_timeout)?;
+    let result = destroy_locked(&session, args, &guard);
+    session.unlock(guard)?;
+    result
+}
+
+fn destroy_locked(session: &Session, args: &DestroyArgs, guard: &LockGuard) -> anyhow::Result<ExitCode> {
     let order = session.destroy_order();
     if order.is_empty() {
         println!("Nothing to destroy: state records no component below {}.", args.run.dir.display());
@@ -233,10 +238,7 @@ pub fn destroy(args: &DestroyArgs, plain: bool, rt: &tokio::runtime::Runtime) ->
         println!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
-    let guard = session.lock("destroy", args.run.lock_timeout)?;
-    let result = session.destroy(&order, &guard);
-    session.unlock(guard)?;
-    result?;
+    session.destroy(&order, guard)?;
     println!("Destroy complete: {} components removed.", order.len());
     Ok(ExitCode::SUCCESS)
 }

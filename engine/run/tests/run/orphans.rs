@@ -35,14 +35,30 @@ fn a_component_that_left_the_tree_is_removed_and_forgotten() {
 fn destroy_removes_dependents_before_what_they_depend_on() {
     let stack = Stack::new(&[FILES]);
     stack.apply();
-    let session = stack.session();
+    let mut session = stack.session();
+    let guard = session.lock("destroy", Duration::ZERO).unwrap();
     let order = session.destroy_order();
     assert_eq!(order, ["envs/dev/core/app", "envs/dev/core/base"]);
-    let guard = session.lock("destroy", Duration::ZERO).unwrap();
     let result = session.destroy(&order, &guard);
     session.unlock(guard).unwrap();
     result.unwrap();
     assert!(stack.state().components.is_empty());
     let rendered = rendered_files(&stack.rendered());
     assert!(!rendered.iter().any(|f| f.contains("app") || f.contains("base")), "{rendered:?}");
+}
+
+#[test]
+fn taking_the_lock_reads_what_another_run_recorded_meanwhile() {
+    let stack = Stack::new(&[FILES]);
+    // Opened while nothing is recorded; another run applies before this one locks.
+    let mut session = stack.session();
+    assert!(session.destroy_order().is_empty());
+    stack.apply();
+    let guard = session.lock("destroy", Duration::ZERO).unwrap();
+    let order = session.destroy_order();
+    let result = session.destroy(&order, &guard);
+    session.unlock(guard).unwrap();
+    result.unwrap();
+    assert_eq!(order, ["envs/dev/core/app", "envs/dev/core/base"], "destroy saw the other run's records");
+    assert!(stack.state().components.is_empty());
 }

@@ -102,7 +102,6 @@ impl Stack {
     pub fn apply(&self) -> capstan_run::Applied {
         let mut session = self.session();
         let guard = session.lock("apply", std::time::Duration::ZERO).unwrap();
-        session.reread_state().unwrap();
         let plan = session.plan(capstan_config::Command::Plan);
         let applied = session.apply(&plan, &guard);
         session.unlock(guard).unwrap();
