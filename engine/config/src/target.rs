@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 
-use hcl_edit::structure::{Block, Body};
+use hcl_edit::structure::{Attribute, Block, Body};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -156,6 +156,25 @@ pub(crate) fn parse_targets(
     out
 }
 
+/// Each attribute of `block` evaluated, with its span and location; the
+/// ones that do not evaluate go to `errors`.
+fn attributes<'b>(
+    ctx: &Ctx<'_>,
+    scope: &Scope<'_>,
+    block: &'b Block,
+    errors: &mut Vec<EvalError>,
+) -> Vec<(&'b Attribute, Value, std::ops::Range<usize>, Location)> {
+    let mut out = Vec::new();
+    for attr in block.body.attributes() {
+        let span = span_of(&attr.value);
+        match eval(ctx, scope, &attr.value) {
+            Ok(value) => out.push((attr, value, span.clone(), Location::at(ctx.file, span))),
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
 fn read_render(
     ctx: &Ctx<'_>,
     scope: &Scope<'_>,
@@ -163,18 +182,8 @@ fn read_render(
     out: &mut RenderSettings,
     errors: &mut Vec<EvalError>,
 ) {
-    for attr in block.body.attributes() {
-        let key = attr.key.value().as_str();
-        let span = span_of(&attr.value);
-        let value = match eval(ctx, scope, &attr.value) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let at = Location::at(ctx.file, span.clone());
-        match key {
+    for (attr, value, span, at) in attributes(ctx, scope, block, errors) {
+        match attr.key.value().as_str() {
             "out_dir" => match value.as_str().filter(|s| !s.is_empty()) {
                 Some(dir) => out.out_dir = Some(Setting { value: PathBuf::from(dir), at }),
                 None => errors.push(invalid("`out_dir` is a directory path (a string)".to_owned(), span)),
@@ -220,17 +229,8 @@ fn read_kube(
     out: &mut KubeSettings,
     errors: &mut Vec<EvalError>,
 ) {
-    for attr in block.body.attributes() {
+    for (attr, value, span, at) in attributes(ctx, scope, block, errors) {
         let key = attr.key.value().as_str();
-        let span = span_of(&attr.value);
-        let value = match eval(ctx, scope, &attr.value) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let at = Location::at(ctx.file, span.clone());
         let Some(text) = value.as_str().filter(|s| !s.is_empty()).map(str::to_owned) else {
             errors.push(invalid(format!("`{key}` is a string"), span));
             continue;
@@ -285,12 +285,7 @@ fn strings(value: &Value) -> Option<Vec<String>> {
     value.as_array()?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
 }
 
-fn unknown_attribute(
-    name: &str,
-    target: &str,
-    known: &str,
-    attr: &hcl_edit::structure::Attribute,
-) -> EvalError {
+fn unknown_attribute(name: &str, target: &str, known: &str, attr: &Attribute) -> EvalError {
     invalid(
         format!("unknown attribute `{name}` in target \"{target}\" (it takes {known})"),
         span_of(&attr.key),

@@ -116,15 +116,16 @@ fn external_store(name: &str, env: &Environment, surroundings: &Surroundings) ->
         return Err(RunError::NoStore { environment: name.to_owned(), at: declared_at(env) });
     };
     let settings = &settings.value;
-    let store: Arc<dyn SecretStore> = match &settings.backend {
-        StoreBackend::Vault { mount } => Arc::new(Vault(
-            capstan_secrets::VaultStore::connect(&surroundings.env(), mount).map_err(RunError::Secrets)?,
-        )),
-        StoreBackend::AwsSecretsManager => Arc::new(AwsSecretsManager(
-            capstan_secrets::AwsSecretsManagerStore::connect(&surroundings.env())
-                .map_err(RunError::Secrets)?,
-        )),
+    let env_vars = surroundings.env();
+    let store = match &settings.backend {
+        StoreBackend::Vault { mount } => capstan_secrets::Store::Vault(
+            capstan_secrets::VaultStore::connect(&env_vars, mount).map_err(RunError::Secrets)?,
+        ),
+        StoreBackend::AwsSecretsManager => capstan_secrets::Store::AwsSecretsManager(
+            capstan_secrets::AwsSecretsManagerStore::connect(&env_vars).map_err(RunError::Secrets)?,
+        ),
     };
+    let store: Arc<dyn SecretStore> = Arc::new(Store(store));
     Ok(Delivery::External(ExternalStore {
         store,
         store_kind: settings.store_kind.clone(),
@@ -134,23 +135,10 @@ fn external_store(name: &str, env: &Environment, surroundings: &Surroundings) ->
     }))
 }
 
-/// Vault / OpenBao KV v2 as the render target's store.
-struct Vault(capstan_secrets::VaultStore);
+/// Vault/OpenBao or AWS Secrets Manager as the render target's store.
+struct Store(capstan_secrets::Store);
 
-impl SecretStore for Vault {
-    fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>, String> {
-        self.0.read(key).map_err(|e| crate::chain(&e))
-    }
-
-    fn write(&self, key: &str, values: &BTreeMap<String, Sensitive>) -> Result<(), String> {
-        self.0.write(key, values).map_err(|e| crate::chain(&e))
-    }
-}
-
-/// AWS Secrets Manager as the render target's store.
-struct AwsSecretsManager(capstan_secrets::AwsSecretsManagerStore);
-
-impl SecretStore for AwsSecretsManager {
+impl SecretStore for Store {
     fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>, String> {
         self.0.read(key).map_err(|e| crate::chain(&e))
     }

@@ -78,5 +78,5 @@ pub use identity::{
 pub use provider::Secrets;
 pub use remote::{DEFAULT_TIMEOUT, Reference, RemoteSources};
 pub use secret_file::{SecretFile, recipients_of};
-pub use store::{AwsSecretsManagerStore, VaultStore};
+pub use store::{AwsSecretsManagerStore, Store, VaultStore};
 pub use transaction::FaultPoint;

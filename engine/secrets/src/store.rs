@@ -84,3 +84,27 @@ fn texts(map: serde_json::Map<String, Value>) -> BTreeMap<String, Sensitive> {
         })
         .collect()
 }
+
+/// A store the render target's `external-secrets` delivery writes to.
+pub enum Store {
+    Vault(VaultStore),
+    AwsSecretsManager(AwsSecretsManagerStore),
+}
+
+impl Store {
+    /// The values under `key`, if there are any.
+    pub fn read(&self, key: &str) -> Result<Option<BTreeMap<String, Sensitive>>> {
+        match self {
+            Store::Vault(s) => s.read(key),
+            Store::AwsSecretsManager(s) => s.read(key),
+        }
+    }
+
+    /// `key` holding exactly `values`.
+    pub fn write(&self, key: &str, values: &BTreeMap<String, Sensitive>) -> Result<()> {
+        match self {
+            Store::Vault(s) => s.write(key, values),
+            Store::AwsSecretsManager(s) => s.write(key, values),
+        }
+    }
+}

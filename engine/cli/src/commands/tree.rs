@@ -13,17 +13,17 @@ use capstan_plan::Outcome;
 use crate::args::GraphFormat;
 use crate::progress::Progress;
 
+/// The stack below `dir`, or `None` once its problems are printed (they are
+/// diagnostics with file, line and column, shown as they are).
+fn load_or_report(dir: &Path, surroundings: &capstan_run::Surroundings) -> Option<capstan_config::Stack> {
+    capstan_run::load_stack(dir, surroundings).inspect_err(|e| eprintln!("{e}")).ok()
+}
+
 /// Every problem in the tree: configuration first, then each component's
 /// inputs against its plugin (with mock outputs where allowed).
 pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
     let surroundings = crate::surroundings();
-    let stack = match capstan_run::load_stack(dir, &surroundings) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some(stack) = load_or_report(dir, &surroundings) else { return Ok(ExitCode::from(1)) };
     let engine = crate::engine(Arc::new(Progress::quiet()))?;
     let catalog = engine.catalog(&stack, Vec::new(), false)?;
     let outcomes = capstan_run::validate(&stack, &catalog)?;
@@ -45,13 +45,7 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
 /// `capstan render DIR --stdout`: the objects below DIR as one YAML stream.
 pub fn render_stream(dir: &Path, secrets: Option<crate::args::SecretsArg>) -> anyhow::Result<ExitCode> {
     let surroundings = crate::surroundings();
-    let stack = match capstan_run::load_stack(dir, &surroundings) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some(stack) = load_or_report(dir, &surroundings) else { return Ok(ExitCode::from(1)) };
     let progress = Arc::new(Progress::quiet());
     let engine = crate::engine(progress.clone())?;
     let catalog = engine.catalog(&stack, Vec::new(), false)?;

@@ -90,18 +90,8 @@ impl RenderTarget {
         {
             return self.current_external(id, name, store);
         }
-        let rel = format!("{}/{}/{}/{}", id.environment, id.namespace, id.name, file_name_for(kind, name));
-        let path = self.out_dir.join(&rel);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RenderError::Io { path, source }),
-        };
-        if !written_by_capstan(&path) {
-            return Ok(None);
-        }
-        let object: Value = serde_norway::from_str(&text)
-            .map_err(|e| RenderError::Unreadable { path: path.clone(), why: e.to_string() })?;
+        let path = self.file_of(id, kind, name);
+        let Some((text, object)) = read_owned(&path)? else { return Ok(None) };
         if object.get("sops").is_none() {
             return Ok(Some(object));
         }
@@ -122,18 +112,8 @@ impl RenderTarget {
         name: &str,
         store: &crate::ExternalStore,
     ) -> Result<Option<Value>, RenderError> {
-        let file = file_name_for(crate::external::KIND, name);
-        let path = self.out_dir.join(&id.environment).join(&id.namespace).join(&id.name).join(file);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RenderError::Io { path, source }),
-        };
-        if !written_by_capstan(&path) {
-            return Ok(None);
-        }
-        let external: Value = serde_norway::from_str(&text)
-            .map_err(|e| RenderError::Unreadable { path: path.clone(), why: e.to_string() })?;
+        let path = self.file_of(id, crate::external::KIND, name);
+        let Some((_, external)) = read_owned(&path)? else { return Ok(None) };
         let Some(key) = external.pointer("/spec/data/0/remoteRef/key").and_then(Value::as_str) else {
             return Ok(Some(crate::external::secret_from(&external, None)));
         };
@@ -143,6 +123,11 @@ impl RenderTarget {
             why,
         })?;
         Ok(Some(crate::external::secret_from(&external, values)))
+    }
+
+    /// Where the object of `kind` and `name` of component `id` is written.
+    fn file_of(&self, id: &ComponentId, kind: &str, name: &str) -> PathBuf {
+        self.out_dir.join(&id.environment).join(&id.namespace).join(&id.name).join(file_name_for(kind, name))
     }
 
     fn replace(
@@ -255,6 +240,22 @@ impl RenderTarget {
         remove_empty_parents(&self.out_dir, &path);
         Ok(())
     }
+}
+
+/// The text and object of a file Capstan wrote; `None` when there is no
+/// file or it is not Capstan's.
+fn read_owned(path: &Path) -> Result<Option<(String, Value)>, RenderError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(RenderError::Io { path: path.to_path_buf(), source }),
+    };
+    if !written_by_capstan(path) {
+        return Ok(None);
+    }
+    let object = serde_norway::from_str(&text)
+        .map_err(|e| RenderError::Unreadable { path: path.to_path_buf(), why: e.to_string() })?;
+    Ok(Some((text, object)))
 }
 
 /// Marker entries starting with `prefix`, found by range, not by scanning.
