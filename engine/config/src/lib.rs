@@ -61,7 +61,7 @@ pub use diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 pub use duration::{DurationError, parse_duration};
 pub use limits::{PluginLimits, parse_size};
 pub use pins::{LOCAL_VERSION, PluginPin};
-pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
+pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs, merge_over_defaults};
 pub use target::{
     ExternalSecretsSettings, KubeSettings, RenderSettings, SecretsDelivery, Setting, StoreBackend,
     TargetSettings,
