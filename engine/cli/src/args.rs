@@ -260,6 +260,25 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the conformance kit of a plugin's component type over it; exits 1 when a check fails.
+    Test {
+        /// A plugin component (.wasm), a bundle (every component in it), or a plugin's name
+        /// (`capstan/app`) as `plugin list` shows it.
+        plugin: String,
+        /// Run the kit of this component type instead of the plugin's own.
+        #[arg(long = "type", value_name = "TYPE")]
+        kit_type: Option<String>,
+        /// Extra plugin directories a name is looked up in, before the built-in plugins.
+        #[arg(long = "plugin-dir")]
+        plugin_dirs: Vec<PathBuf>,
+        /// The manifest validator script (default: $CAPSTAN_MANIFEST_VALIDATOR, else this
+        /// repository's tests/validate_manifests.py).
+        #[arg(long, value_name = "FILE")]
+        validator: Option<PathBuf>,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pack plugin components into one bundle (metadata from each plugin's describe()).
     Pack {
         /// The plugin components (.wasm) to pack.
