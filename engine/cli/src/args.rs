@@ -16,6 +16,8 @@ Environment:
   CAPSTAN_ALLOW_UNSIGNED     1: run unsigned plugins, as --allow-unsigned does
   CAPSTAN_REGISTRY_USERNAME  the login `plugin push` uses at an OCI registry
   CAPSTAN_REGISTRY_PASSWORD  the password of that login
+  CAPSTAN_MANIFEST_VALIDATOR the validator script `plugin test` checks objects with (--validator overrides)
+  CAPSTAN_CRDS_DIR           the CRDs that validator checks custom resources against (default: crds/ beside it)
   KUBECONFIG                 the kubeconfig files of --target kube (--kubeconfig overrides)
   KUBERNETES_SERVICE_HOST    set in a pod, with KUBERNETES_SERVICE_PORT: with no kubeconfig,
                              the kube target uses the pod's ServiceAccount (in-cluster config)
