@@ -91,8 +91,11 @@ struct Asked {
     case: String,
     request: PlanRequest,
     secrets: Vec<sensitive::Secret>,
-    /// What `validate` then `plan` gave, or why there is nothing.
+    /// What `validate` then `plan` gave, or why there is nothing (secrets
+    /// scrubbed from the plugin's words).
     answer: Result<(ComponentPlan, Vec<Diagnostic>), String>,
+    /// Secrets the plugin repeated in a refusal.
+    leaks: Vec<String>,
 }
 
 /// Runs the kit of `kit_type` (the plugin's own `component_type` when
@@ -132,9 +135,12 @@ pub fn run(plugin: &dyn PluginHandle, kit_type: Option<&str>, manifests: &dyn Ma
         asked.iter().filter_map(|a| a.answer.as_ref().ok().map(|(p, d)| (a, p, d.as_slice()))).collect();
 
     checks.push(contract(&kit_type, &planned));
-    checks.push(bad_inputs(plugin, &kit));
+    let (refusals, refusal_leaks) = bad_inputs(plugin, &kit);
+    checks.push(refusals);
     checks.push(determinism(plugin, &planned));
-    checks.push(secrets(&planned));
+    let mut leaks: Vec<String> = asked.iter().flat_map(|a| a.leaks.iter().cloned()).collect();
+    leaks.extend(refusal_leaks);
+    checks.push(secrets(&planned, leaks));
     checks.push(effects(&meta.capabilities, &planned));
     checks.push(objects(&kit, &planned, manifests));
 
@@ -216,7 +222,13 @@ fn ask(plugin: &dyn PluginHandle, case: &data::Case) -> Asked {
                 files: Vec::new(),
                 effect_results: Vec::new(),
             };
-            return Asked { case: case.name.clone(), request, secrets: Vec::new(), answer: Err(e) };
+            return Asked {
+                case: case.name.clone(),
+                request,
+                secrets: Vec::new(),
+                answer: Err(e),
+                leaks: Vec::new(),
+            };
         }
     };
     let answer = (|| {
@@ -236,7 +248,17 @@ fn ask(plugin: &dyn PluginHandle, case: &data::Case) -> Asked {
             Err(e) => Err(format!("`plan` refused: {}", e.to_string().replace('\n', " "))),
         }
     })();
-    Asked { case: case.name.clone(), request, secrets, answer }
+    let (answer, leaks) = match answer {
+        Ok(planned) => (Ok(planned), Vec::new()),
+        Err(why) => {
+            let leaks = sensitive::named_in(&secrets, &why)
+                .into_iter()
+                .map(|p| format!("case `{}`: the value of {p} appears in the plugin's refusal", case.name))
+                .collect();
+            (Err(sensitive::scrub(&secrets, &why)), leaks)
+        }
+    };
+    Asked { case: case.name.clone(), request, secrets, answer, leaks }
 }
 
 /// Check 2: every case's outputs satisfy the type's contract.
@@ -264,9 +286,11 @@ fn contract(kit_type: &str, planned: &[(&Asked, &ComponentPlan, &[Diagnostic])])
 }
 
 /// Check 3: `validate` refuses each bad input with an error at its path.
-fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> Check {
+/// Also gives the secrets its diagnostics repeat, for check 5.
+fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> (Check, Vec<String>) {
+    let mut leaks = Vec::new();
     if kit.bad_inputs.is_empty() {
-        return pass("bad-inputs", "the kit has no bad inputs for this type".into());
+        return (pass("bad-inputs", "the kit has no bad inputs for this type".into()), leaks);
     }
     let no_deps = std::collections::BTreeMap::new();
     let mut reasons = Vec::new();
@@ -277,10 +301,10 @@ fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> Check {
         .filter(|b| b.only_backends.is_empty() || b.only_backends.contains(backend))
         .collect();
     if mine.is_empty() {
-        return pass("bad-inputs", format!("the kit has no bad inputs for the `{backend}` backend"));
+        return (pass("bad-inputs", format!("the kit has no bad inputs for the `{backend}` backend")), leaks);
     }
     for bad in &mine {
-        let (request, _) = match request(plugin, &bad.inputs, &bad.backends, &bad.sensitive, &no_deps) {
+        let (request, secrets) = match request(plugin, &bad.inputs, &bad.backends, &bad.sensitive, &no_deps) {
             Ok(r) => r,
             Err(e) => {
                 reasons.push(format!("bad input `{}`: {e}", bad.name));
@@ -294,6 +318,11 @@ fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> Check {
                 continue;
             }
         };
+        leaks.extend(
+            sensitive::diagnostic_leaks(&secrets, &diagnostics)
+                .into_iter()
+                .map(|l| format!("bad input `{}`: {l}", bad.name)),
+        );
         let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
         if errors.is_empty() {
             reasons.push(format!(
@@ -307,7 +336,10 @@ fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> Check {
                 && (d.path == bad.path || d.path.starts_with(&format!("{}/", bad.path)))
         });
         if !pointed {
-            let got: Vec<String> = errors.iter().map(|d| format!("{:?}: {:?}", d.path, d.message)).collect();
+            let got: Vec<String> = errors
+                .iter()
+                .map(|d| sensitive::scrub(&secrets, &format!("{:?}: {:?}", d.path, d.message)))
+                .collect();
             reasons.push(format!(
                 "bad input `{}`: no error with a message at {} (got {})",
                 bad.name,
@@ -316,11 +348,12 @@ fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> Check {
             ));
         }
     }
-    if reasons.is_empty() {
+    let check = if reasons.is_empty() {
         pass("bad-inputs", format!("{} bad input(s) refused at their paths", mine.len()))
     } else {
         fail("bad-inputs", reasons)
-    }
+    };
+    (check, leaks)
 }
 
 /// Check 4: the same request, asked again, gets the same bytes.
@@ -380,13 +413,13 @@ fn first_difference(a: &ComponentPlan, b: &ComponentPlan) -> String {
     }
 }
 
-/// Check 5: secrets only in Secrets' data and sensitive fields and outputs.
-fn secrets(planned: &[(&Asked, &ComponentPlan, &[Diagnostic])]) -> Check {
+/// Check 5: secrets only in Secrets' data and sensitive fields and outputs;
+/// `reasons` holds those already found in refusals.
+fn secrets(planned: &[(&Asked, &ComponentPlan, &[Diagnostic])], mut reasons: Vec<String>) -> Check {
     let handed: usize = planned.iter().map(|(a, _, _)| a.secrets.len()).sum();
-    if planned.is_empty() {
+    if planned.is_empty() && reasons.is_empty() {
         return not_run("sensitive", "no case planned (see `plans`)".into());
     }
-    let mut reasons = Vec::new();
     for (asked, plan, diagnostics) in planned {
         reasons.extend(
             sensitive::leaks(&asked.secrets, plan, diagnostics)

@@ -67,12 +67,40 @@ pub(crate) fn leaks(secrets: &[Secret], plan: &ComponentPlan, diagnostics: &[Dia
             }
         }
     }
+    out.extend(diagnostic_leaks(secrets, diagnostics));
+    out
+}
+
+/// Every diagnostic that repeats a secret: one line each, naming its path.
+pub(crate) fn diagnostic_leaks(secrets: &[Secret], diagnostics: &[Diagnostic]) -> Vec<String> {
+    let mut out = Vec::new();
     for d in diagnostics {
         for s in secrets.iter().filter(|s| s.found_in(&d.message) || s.found_in(&d.path)) {
-            out.push(format!("the value of {} appears in a diagnostic at {}", s.pointer, d.path));
+            out.push(format!(
+                "the value of {} appears in a diagnostic at {}",
+                s.pointer,
+                scrub(secrets, &d.path)
+            ));
         }
     }
     out
+}
+
+/// `text` (a plugin's message the report repeats) with every secret's
+/// forms replaced by the redaction marker: the report itself never leaks.
+pub(crate) fn scrub(secrets: &[Secret], text: &str) -> String {
+    let mut text = text.to_owned();
+    for s in secrets {
+        for form in &s.forms {
+            text = text.replace(form.as_str(), REDACTED);
+        }
+    }
+    text
+}
+
+/// Whether a plugin's message repeats any secret: the names of those it does.
+pub(crate) fn named_in<'a>(secrets: &'a [Secret], text: &str) -> Vec<&'a str> {
+    secrets.iter().filter(|s| s.found_in(text)).map(|s| s.pointer.as_str()).collect()
 }
 
 fn is_secret(object: &Value) -> bool {

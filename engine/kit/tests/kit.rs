@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use capstan_core::{
     Capability, ComponentId, ComponentPlan, Diagnostic, Effect, EffectKind, Health, Metadata, Output,
-    PlanError, PlanRequest, Sensitive, SqlOp, SqlRole,
+    PlanError, PlanRequest, Sensitive, Severity, SqlOp, SqlRole,
 };
 use capstan_kit::{ManifestValidator, Report, ScriptValidator, Status, Verdict};
 use capstan_plan::{PluginHandle, SeamError};
@@ -32,6 +32,7 @@ enum Fault {
     Nondeterministic,
     UndeclaredEffect,
     AcceptsEverything,
+    PasswordInDiagnostic,
 }
 
 /// A small `postgres` backend: one Secret per app, a Service, the contract's outputs.
@@ -81,6 +82,13 @@ impl PluginHandle for Postgres {
         for (key, app) in &apps {
             if !is_dns_label(key) {
                 out.push(Diagnostic::error(format!("/apps/{key}"), "app keys must be DNS labels"));
+            }
+            if self.fault == Fault::PasswordInDiagnostic {
+                out.push(Diagnostic {
+                    path: format!("/apps/{key}/password"),
+                    severity: Severity::Warning,
+                    message: format!("`{}` is a weak password", app["password"].as_str().unwrap_or_default()),
+                });
             }
             if app["user"] == "postgres" {
                 out.push(Diagnostic::error(format!("/apps/{key}/user"), "`postgres` is reserved"));
@@ -253,6 +261,21 @@ fn a_password_in_an_output_not_marked_sensitive_fails() {
         why.contains("appears in output `admin_password` at /admin_password, which is not marked sensitive"),
         "{why}"
     );
+}
+
+#[test]
+fn a_password_repeated_in_a_diagnostic_fails_and_the_report_does_not_repeat_it() {
+    let report = run("postgres", Fault::PasswordInDiagnostic);
+    let (check, why) = only_failure(&report);
+    assert_eq!(check, "sensitive");
+    assert!(why.contains("case `one app`: the value of /apps/orders/password appears in a diagnostic at /apps/orders/password"), "{why}");
+    // The bad inputs' diagnostics are searched too.
+    assert!(
+        why.contains("bad input `a user name PostgreSQL reserves`: the value of /apps/orders/password"),
+        "{why}"
+    );
+    let text = format!("{report}{}", serde_json::to_string(&report).unwrap());
+    assert!(!text.contains("kit-orders-pw") && !text.contains("kit-bad-pw"), "{text}");
 }
 
 #[test]
