@@ -295,6 +295,10 @@ pub enum PluginCommand {
         /// The bundle's name, `publisher/name` (needed for several components).
         #[arg(long)]
         name: Option<String>,
+        /// Run the conformance kit over each component first and record its result in the
+        /// manifest (which `plugin sign` then covers and `plugin verify` shows).
+        #[arg(long)]
+        test: bool,
     },
     /// Create an ed25519 signing key: PREFIX.key (mode 0600) and PREFIX.pub.
     Keygen {

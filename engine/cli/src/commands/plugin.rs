@@ -167,8 +167,8 @@ pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode
         C::Test { plugin, kit_type, plugin_dirs, validator, json } => {
             test(plugin, kit_type.as_deref(), plugin_dirs, validator.as_deref(), *json)
         }
-        C::Pack { files, output, publisher, name } => {
-            pack(files, output, publisher.as_deref(), name.as_deref())
+        C::Pack { files, output, publisher, name, test } => {
+            pack(files, output, publisher.as_deref(), name.as_deref(), *test)
         }
         C::Keygen { prefix } => keygen(prefix),
         C::Sign { bundle, key } => sign(bundle, key),
@@ -196,7 +196,9 @@ fn pack(
     output: &Path,
     publisher: Option<&str>,
     name: Option<&str>,
+    test: bool,
 ) -> anyhow::Result<ExitCode> {
+    let validator = capstan_kit::ScriptValidator { script: default_validator(), crds: None };
     let host = crate::host()?;
     let mut components = Vec::new();
     let mut bundle_publisher = publisher.map(str::to_string);
@@ -205,12 +207,19 @@ fn pack(
         let meta = plugin.metadata();
         let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
         let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
+        let conformance = test.then(|| {
+            let report =
+                capstan_kit::run(&capstan_run::plugins::HostPlugin(plugin.clone()), None, &validator);
+            println!("{report}\n");
+            conformance(&report)
+        });
         components.push(capstan_registry::PackComponent {
             plugin: format!("{publisher}/{short}"),
             version: meta.version.clone(),
             component_type: meta.component_type.clone(),
             backend: meta.backend.clone(),
             wasm: std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+            conformance,
         });
     }
     let publisher = bundle_publisher.unwrap_or_default();
@@ -228,8 +237,27 @@ fn pack(
     );
     for c in &m.components {
         println!("  {}  {} / {}  sha256:{}", c.plugin, c.component_type, c.backend, c.sha256);
+        if let Some(result) = &c.conformance {
+            println!("    conformance: {result}");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kit's report as a bundle manifest records it.
+fn conformance(report: &capstan_kit::Report) -> capstan_registry::Conformance {
+    capstan_registry::Conformance {
+        kit: report.kit_type.clone(),
+        kit_version: report.kit_version,
+        engine: env!("CARGO_PKG_VERSION").to_string(),
+        passed: report.passed(),
+        failed: report
+            .checks
+            .iter()
+            .filter(|c| c.status != capstan_kit::Status::Pass)
+            .map(|c| c.name.to_string())
+            .collect(),
+    }
 }
 
 /// `plugin push`: the login, when the registry wants one, comes from
@@ -330,6 +358,12 @@ fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Resu
         },
     };
     println!("OK: {} {} ({}), components intact, {verdict}.", m.name, m.version, bundle.digest());
+    for c in &m.components {
+        match &c.conformance {
+            Some(result) => println!("  {}  conformance: {result}", c.plugin),
+            None => println!("  {}  conformance: not recorded (pack with --test)", c.plugin),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -164,3 +164,25 @@ fn plugin_test_of_an_unknown_name_says_where_to_look() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("acme/nothing: not a file, and no plugin of that name"), "{run:?}");
 }
+
+/// A partner packs with `--test`: the kit's result goes into the manifest,
+/// the signature covers it, and `plugin verify` shows it per component.
+#[test]
+fn a_bundle_packed_with_test_records_the_kits_result_and_verify_shows_it() {
+    let s = Stack::new("");
+    let wasm = env!("CAPSTAN_TEST_APP_WASM");
+    s.run(&["plugin", "keygen", "-o", "keys/acme"]).ok();
+    let packed =
+        s.run(&["plugin", "pack", wasm, "--publisher", "acme", "--test", "-o", "dist/tested.bundle"]).ok();
+    assert!(packed.stdout.contains("capstan/app 0.1.0: the `app` kit v1\n"), "{packed:?}");
+    assert!(packed.stdout.contains("    conformance: the `app` kit v1 passed (capstan 0.1.0)"), "{packed:?}");
+    s.run(&["plugin", "sign", "dist/tested.bundle", "--key", "keys/acme.key"]).ok();
+    let v = s.run(&["plugin", "verify", "dist/tested.bundle", "--key", "keys/acme.pub"]).ok();
+    assert!(v.stdout.contains("signed by ed25519:"), "{v:?}");
+    assert!(v.stdout.contains("  acme/app  conformance: the `app` kit v1 passed (capstan 0.1.0)"), "{v:?}");
+
+    s.run(&["plugin", "pack", wasm, "--publisher", "acme", "-o", "dist/untested.bundle"]).ok();
+    s.run(&["plugin", "sign", "dist/untested.bundle", "--key", "keys/acme.key"]).ok();
+    let v = s.run(&["plugin", "verify", "dist/untested.bundle", "--key", "keys/acme.pub"]).ok();
+    assert!(v.stdout.contains("  acme/app  conformance: not recorded (pack with --test)"), "{v:?}");
+}
