@@ -352,3 +352,22 @@ fn a_validator_that_cannot_run_fails_the_check_saying_so() {
     assert!(why.contains("could not check the objects") && why.contains("no-such-validator.py"), "{why}");
     assert!(report.to_string().contains("NOT RUN manifests"), "{report}");
 }
+
+/// A validator whose Python module is missing (kubernetes-validate not
+/// installed) is an environment problem: the check does not run, and says
+/// what to install, rather than calling the objects invalid or valid.
+#[test]
+fn a_validator_missing_a_python_module_is_reported_as_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("validate.py");
+    std::fs::write(&script, "import kubernetes_validate_not_installed_here\n").unwrap();
+    let validator = ScriptValidator { script, crds: None };
+    let object = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "ok" } });
+    match validator.validate(&[("one".into(), object)], &[]) {
+        Verdict::Unavailable(why) => {
+            assert!(why.contains("lacks a Python module") && why.contains("kubernetes-validate"), "{why}");
+            assert!(why.contains("kubernetes_validate_not_installed_here"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
