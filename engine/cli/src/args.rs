@@ -277,7 +277,7 @@ pub enum PluginCommand {
         /// repository's tests/validate_manifests.py).
         #[arg(long, value_name = "FILE")]
         validator: Option<PathBuf>,
-        /// The report as JSON.
+        /// The report as JSON: one object, or an array of them for a bundle of several components.
         #[arg(long)]
         json: bool,
     },

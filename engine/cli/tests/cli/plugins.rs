@@ -123,6 +123,20 @@ fn plugin_test_takes_a_wasm_file_or_a_bundle_and_prints_a_line_per_check() {
     let (run, report) = kit_report(&s, &["dist/app.bundle"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(report["plugin"], "capstan/app");
+
+    // A bundle of several components: one report each, as a JSON array.
+    let external = std::path::Path::new(wasm).with_file_name("capstan_plugin_postgres_external.wasm");
+    let external = external.to_str().unwrap();
+    s.run(&["plugin", "pack", wasm, external, "--name", "capstan/pair", "-o", "dist/pair.bundle"]).ok();
+    let (run, reports) = kit_report(&s, &["dist/pair.bundle"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let kits: Vec<(&str, &str)> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["plugin"].as_str().unwrap(), r["kit_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kits, [("capstan/app", "app"), ("capstan/postgres-external", "postgres")]);
 }
 
 /// A real wasm plugin run against another type's kit fails, naming both
