@@ -16,6 +16,8 @@ Environment:
   CAPSTAN_ALLOW_UNSIGNED     1: run unsigned plugins, as --allow-unsigned does
   CAPSTAN_REGISTRY_USERNAME  the login `plugin push` uses at an OCI registry
   CAPSTAN_REGISTRY_PASSWORD  the password of that login
+  CAPSTAN_MANIFEST_VALIDATOR the validator script `plugin test` checks objects with (--validator overrides)
+  CAPSTAN_CRDS_DIR           the CRDs that validator checks custom resources against (default: crds/ beside it)
   KUBECONFIG                 the kubeconfig files of --target kube (--kubeconfig overrides)
   KUBERNETES_SERVICE_HOST    set in a pod, with KUBERNETES_SERVICE_PORT: with no kubeconfig,
                              the kube target uses the pod's ServiceAccount (in-cluster config)
@@ -260,6 +262,25 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the conformance kit of a plugin's component type over it; exits 1 when a check fails.
+    Test {
+        /// A plugin component (.wasm), a bundle (every component in it), or a plugin's name
+        /// (`capstan/app`) as `plugin list` shows it.
+        plugin: String,
+        /// Run the kit of this component type instead of the plugin's own.
+        #[arg(long = "type", value_name = "TYPE")]
+        kit_type: Option<String>,
+        /// Extra plugin directories a name is looked up in, before the built-in plugins.
+        #[arg(long = "plugin-dir")]
+        plugin_dirs: Vec<PathBuf>,
+        /// The manifest validator script (default: $CAPSTAN_MANIFEST_VALIDATOR, else this
+        /// repository's tests/validate_manifests.py).
+        #[arg(long, value_name = "FILE")]
+        validator: Option<PathBuf>,
+        /// The report as JSON: one object, or an array of them for a bundle of several components.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pack plugin components into one bundle (metadata from each plugin's describe()).
     Pack {
         /// The plugin components (.wasm) to pack.
@@ -274,6 +295,10 @@ pub enum PluginCommand {
         /// The bundle's name, `publisher/name` (needed for several components).
         #[arg(long)]
         name: Option<String>,
+        /// Run the conformance kit over each component first and record its result in the
+        /// manifest (which `plugin sign` then covers and `plugin verify` shows).
+        #[arg(long)]
+        test: bool,
     },
     /// Create an ed25519 signing key: PREFIX.key (mode 0600) and PREFIX.pub.
     Keygen {

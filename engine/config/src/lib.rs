@@ -63,7 +63,7 @@ pub use duration::{DurationError, parse_duration};
 pub use graph::{ComponentGraph, GraphError};
 pub use limits::{PluginLimits, parse_size};
 pub use pins::{LOCAL_VERSION, PluginPin};
-pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs};
+pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs, merge_over_defaults};
 pub use target::{
     ExternalSecretsSettings, KubeSettings, RenderSettings, SecretsDelivery, Setting, StoreBackend,
     TargetSettings,

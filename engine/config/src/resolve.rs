@@ -214,6 +214,18 @@ fn values_custom_yaml(shared: &Shared, d: &Deferred, v: &Value) -> Result<Value,
     }
 }
 
+/// `inputs` merged over a plugin's defaults (its YAML text), as a
+/// component's inputs are before the plugin sees them: for callers that ask
+/// a plugin directly, without a stack (the conformance kit).
+pub fn merge_over_defaults(plugin_defaults_yaml: &str, inputs: Value) -> Result<Value, String> {
+    let mut value = match yaml::parse(plugin_defaults_yaml).map_err(|e| e.message)? {
+        Value::Null => Value::Object(Map::new()),
+        v => v,
+    };
+    deep_merge(&mut value, inputs);
+    Ok(value)
+}
+
 /// Objects merge key by key, recursively; anything else: `top` wins.
 pub(crate) fn deep_merge(base: &mut Value, top: Value) {
     match (base, top) {

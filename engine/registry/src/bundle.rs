@@ -35,6 +35,8 @@ pub struct PackComponent {
     pub component_type: String,
     pub backend: String,
     pub wasm: Vec<u8>,
+    /// The conformance kit's result, when it was run before packing.
+    pub conformance: Option<crate::Conformance>,
 }
 
 /// An opened (or freshly packed) bundle, already checked for integrity.
@@ -84,6 +86,7 @@ impl Bundle {
                 backend: c.backend,
                 sha256: sha256_hex(&c.wasm),
                 size: c.wasm.len() as u64,
+                conformance: c.conformance,
             });
             files.insert(path, c.wasm);
         }

@@ -36,7 +36,7 @@ pub use contract::{ENGINE_VERSION, check_contract};
 pub use error::{RegistryError, Result};
 pub use fsutil::write_atomic;
 pub use lock::{LOCK_FILE, LockEntry, LockFile};
-pub use manifest::{ComponentEntry, MANIFEST_FORMAT, Manifest, sha256_digest};
+pub use manifest::{ComponentEntry, Conformance, MANIFEST_FORMAT, Manifest, sha256_digest};
 pub use resolve::{LockMode, Resolved, Resolver};
 pub use signature::{PublicKey, SIGNATURE_FORMAT, SecretKey, SignatureFile, sign, verified_signer};
 pub use source::{DirSource, HttpSource, INDEX_FILE, Index, IndexEntry, OciSource, Offer, Source};

@@ -36,6 +36,45 @@ pub struct ComponentEntry {
     /// Lowercase hex sha256 of the component's bytes.
     pub sha256: String,
     pub size: u64,
+    /// What the conformance kit made of this component when it was packed
+    /// (`plugin pack --test`); absent when it was not run, and then not
+    /// written, so bundles packed without it keep their bytes and digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<Conformance>,
+}
+
+/// The conformance kit's result for one component, as its publisher
+/// recorded it at pack time. The signature covers it like the rest of the
+/// manifest: it says who vouches for the result, not that this engine
+/// re-ran the kit (`capstan plugin test` does that).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conformance {
+    /// The component type whose kit ran.
+    pub kit: String,
+    /// The kit's version; absent for the generic checks of a type that has no kit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit_version: Option<u32>,
+    /// The engine version that ran it.
+    pub engine: String,
+    pub passed: bool,
+    /// The checks that failed or could not run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
+}
+
+impl std::fmt::Display for Conformance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kit_version {
+            Some(v) => write!(f, "the `{}` kit v{v}", self.kit)?,
+            None => write!(f, "the generic checks of `{}`", self.kit)?,
+        }
+        if self.passed {
+            write!(f, " passed (capstan {})", self.engine)
+        } else {
+            write!(f, " failed: {} (capstan {})", self.failed.join(", "), self.engine)
+        }
+    }
 }
 
 impl Manifest {

@@ -1,4 +1,4 @@
-//! `capstan plugin inspect` and `capstan plugin list`.
+//! `capstan plugin inspect`, `list` and `test`, and the bundle commands.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,12 +55,76 @@ fn describe(meta: &Metadata, digest: &str) -> String {
 }
 
 fn capability(c: &capstan_core::Capability) -> String {
-    match c {
-        capstan_core::Capability::Sql(t) => format!("sql:{t}"),
-        capstan_core::Capability::Amqp(t) => format!("amqp:{t}"),
-        capstan_core::Capability::Http(t) => format!("http:{t}"),
-        capstan_core::Capability::ReadComponentDir => "read-component-dir".into(),
+    capstan_kit::capability(c)
+}
+
+/// The manifest validator when none is named: `$CAPSTAN_MANIFEST_VALIDATOR`,
+/// else the script of the repository this binary was built from.
+fn default_validator() -> PathBuf {
+    std::env::var_os("CAPSTAN_MANIFEST_VALIDATOR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/validate_manifests.py"))
+    })
+}
+
+/// `plugin test`: the kit over a .wasm file, every component of a bundle,
+/// or a plugin found by name; one report each.
+fn test(
+    what: &str,
+    kit_type: Option<&str>,
+    dirs: &[PathBuf],
+    validator: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let validator = capstan_kit::ScriptValidator {
+        script: validator.map(Path::to_path_buf).unwrap_or_else(default_validator),
+        crds: None,
+    };
+    let path = Path::new(what);
+    let host = crate::host()?;
+    let mut plugins: Vec<capstan_run::plugins::HostPlugin> = Vec::new();
+    if path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // A bundle is a gzip archive; anything else is taken for a component.
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let bundle = capstan_registry::Bundle::open(what, &bytes)?;
+            for c in &bundle.manifest.components {
+                let wasm = bundle
+                    .wasm(&c.plugin)
+                    .with_context(|| format!("{what}: no component for {}", c.plugin))?;
+                let label = format!("{what}: {}", c.plugin);
+                plugins.push(capstan_run::plugins::HostPlugin(
+                    host.load_bytes(&label, wasm).with_context(|| format!("loading {label}"))?,
+                ));
+            }
+        } else {
+            plugins.push(capstan_run::plugins::HostPlugin(
+                host.load_bytes(what, &bytes).with_context(|| format!("loading {what}"))?,
+            ));
+        }
+    } else {
+        let catalog = engine()?.plugin_list(dirs.to_vec());
+        let entry = catalog.entries()?.iter().find(|e| e.plugin.metadata().name == what);
+        match entry {
+            Some(e) => plugins.push(capstan_run::plugins::HostPlugin(e.plugin.clone())),
+            None => {
+                anyhow::bail!("{what}: not a file, and no plugin of that name (see `capstan plugin list`)")
+            }
+        }
     }
+    let reports: Vec<capstan_kit::Report> =
+        plugins.iter().map(|p| capstan_kit::run(p, kit_type, &validator)).collect();
+    if json {
+        let doc = match reports.as_slice() {
+            [one] => serde_json::to_value(one)?,
+            many => serde_json::to_value(many)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for r in &reports {
+            println!("{r}");
+        }
+    }
+    Ok(if reports.iter().all(capstan_kit::Report::passed) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
@@ -100,8 +164,11 @@ pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode
     match cmd {
         C::Inspect { file, json } => inspect(file, *json),
         C::List { plugin_dirs, json } => list(plugin_dirs, *json),
-        C::Pack { files, output, publisher, name } => {
-            pack(files, output, publisher.as_deref(), name.as_deref())
+        C::Test { plugin, kit_type, plugin_dirs, validator, json } => {
+            test(plugin, kit_type.as_deref(), plugin_dirs, validator.as_deref(), *json)
+        }
+        C::Pack { files, output, publisher, name, test } => {
+            pack(files, output, publisher.as_deref(), name.as_deref(), *test)
         }
         C::Keygen { prefix } => keygen(prefix),
         C::Sign { bundle, key } => sign(bundle, key),
@@ -129,7 +196,9 @@ fn pack(
     output: &Path,
     publisher: Option<&str>,
     name: Option<&str>,
+    test: bool,
 ) -> anyhow::Result<ExitCode> {
+    let validator = capstan_kit::ScriptValidator { script: default_validator(), crds: None };
     let host = crate::host()?;
     let mut components = Vec::new();
     let mut bundle_publisher = publisher.map(str::to_string);
@@ -138,12 +207,19 @@ fn pack(
         let meta = plugin.metadata();
         let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
         let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
+        let conformance = test.then(|| {
+            let report =
+                capstan_kit::run(&capstan_run::plugins::HostPlugin(plugin.clone()), None, &validator);
+            println!("{report}\n");
+            conformance(&report)
+        });
         components.push(capstan_registry::PackComponent {
             plugin: format!("{publisher}/{short}"),
             version: meta.version.clone(),
             component_type: meta.component_type.clone(),
             backend: meta.backend.clone(),
             wasm: std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+            conformance,
         });
     }
     let publisher = bundle_publisher.unwrap_or_default();
@@ -161,8 +237,27 @@ fn pack(
     );
     for c in &m.components {
         println!("  {}  {} / {}  sha256:{}", c.plugin, c.component_type, c.backend, c.sha256);
+        if let Some(result) = &c.conformance {
+            println!("    conformance: {result}");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kit's report as a bundle manifest records it.
+fn conformance(report: &capstan_kit::Report) -> capstan_registry::Conformance {
+    capstan_registry::Conformance {
+        kit: report.kit_type.clone(),
+        kit_version: report.kit_version,
+        engine: env!("CARGO_PKG_VERSION").to_string(),
+        passed: report.passed(),
+        failed: report
+            .checks
+            .iter()
+            .filter(|c| c.status != capstan_kit::Status::Pass)
+            .map(|c| c.name.to_string())
+            .collect(),
+    }
 }
 
 /// `plugin push`: the login, when the registry wants one, comes from
@@ -263,6 +358,12 @@ fn verify(path: &Path, key: Option<&Path>, trust: Option<&Path>) -> anyhow::Resu
         },
     };
     println!("OK: {} {} ({}), components intact, {verdict}.", m.name, m.version, bundle.digest());
+    for c in &m.components {
+        match &c.conformance {
+            Some(result) => println!("  {}  conformance: {result}", c.plugin),
+            None => println!("  {}  conformance: not recorded (pack with --test)", c.plugin),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -177,6 +177,7 @@ fn every_argument_shown_by_help_has_a_description() {
         &["state", "unlock"],
         &["plugin", "inspect"],
         &["plugin", "list"],
+        &["plugin", "test"],
         &["plugin", "pack"],
         &["plugin", "sign"],
         &["plugin", "verify"],

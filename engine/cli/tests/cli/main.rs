@@ -6,7 +6,8 @@
 //! - `lifecycle`: plan → apply → re-apply (no change) → change → remove; saved plans.
 //! - `errors`: configuration errors point at file, line and column.
 //! - `contracts`: a component whose type is not its plugin's is refused at once.
-//! - `plugins`: `plugin inspect` and `plugin list`.
+//! - `plugins`: `plugin inspect`, `plugin list`, and `plugin test` (the conformance kit)
+//!   over every built-in plugin, a file, a bundle and another type's kit.
 //! - `bundles`: packed, signed plugin bundles from an HTTP index and a directory;
 //!   the lock file's pinning and rollback refusal; refused bundles.
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;

@@ -72,3 +72,131 @@ fn client_hcl_gives_one_plugin_its_own_limits() {
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("client.hcl:1:1") && bad.stderr.contains("unknown unit"), "{bad:?}");
 }
+
+/// The kit's report of `capstan plugin test <what> --json`, with the run.
+fn kit_report(s: &Stack, args: &[&str]) -> (crate::support::Run, serde_json::Value) {
+    let mut all = vec!["plugin", "test"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let run = s.run(&all);
+    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    (run, report)
+}
+
+/// Every built-in plugin, found by name as `plugin list` shows it and run
+/// as the real wasm component, passes every check of its type's kit.
+#[test]
+fn every_built_in_plugin_passes_the_conformance_kit() {
+    let s = Stack::new("");
+    let run = s.run(&["plugin", "list", "--json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert!(rows.len() >= 12, "{rows:?}");
+    for row in &rows {
+        let name = row["name"].as_str().unwrap();
+        let (run, report) = kit_report(&s, &[name]);
+        assert_eq!(run.code, 0, "{name} fails the kit: {run:?}");
+        assert_eq!(report["plugin"], row["name"]);
+        assert_eq!(report["kit_type"], row["component_type"]);
+        assert_eq!(report["kit_version"], 1, "{name}: every built-in type has a kit");
+        let checks = report["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 8, "{report}");
+        assert!(checks.iter().all(|c| c["status"] == "pass"), "{name}: {report}");
+    }
+}
+
+/// A plugin file and a bundle are tested as well as a name; the text
+/// report has one line per check.
+#[test]
+fn plugin_test_takes_a_wasm_file_or_a_bundle_and_prints_a_line_per_check() {
+    let s = Stack::new("");
+    let wasm = env!("CAPSTAN_TEST_APP_WASM");
+    let run = s.run(&["plugin", "test", wasm]).ok();
+    assert!(run.stdout.starts_with("capstan/app 0.1.0: the `app` kit v1\n"), "{run:?}");
+    for check in
+        ["type", "plans", "contract", "bad-inputs", "determinism", "sensitive", "effects", "manifests"]
+    {
+        assert!(run.stdout.contains(&format!("  pass    {check}: ")), "{check}: {run:?}");
+    }
+    assert!(run.stdout.trim_end().ends_with("passed: 8 checks"), "{run:?}");
+
+    s.run(&["plugin", "pack", wasm, "-o", "dist/app.bundle"]).ok();
+    let (run, report) = kit_report(&s, &["dist/app.bundle"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(report["plugin"], "capstan/app");
+
+    // A bundle of several components: one report each, as a JSON array.
+    let external = std::path::Path::new(wasm).with_file_name("capstan_plugin_postgres_external.wasm");
+    let external = external.to_str().unwrap();
+    s.run(&["plugin", "pack", wasm, external, "--name", "capstan/pair", "-o", "dist/pair.bundle"]).ok();
+    let (run, reports) = kit_report(&s, &["dist/pair.bundle"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let kits: Vec<(&str, &str)> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["plugin"].as_str().unwrap(), r["kit_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kits, [("capstan/app", "app"), ("capstan/postgres-external", "postgres")]);
+}
+
+/// A real wasm plugin run against another type's kit fails, naming both
+/// types, and the report says which of the kit's cases it could not plan.
+#[test]
+fn a_plugin_tested_against_another_types_kit_fails_with_a_pointed_report() {
+    let s = Stack::new("");
+    let run = s.run(&["plugin", "test", "capstan/messaging-rabbitmq", "--type", "postgres"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "FAIL    type: the plugin plans `messaging` components, but this is the kit of `postgres`"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("case `one app`: `validate` refused the kit's inputs"), "{run:?}");
+    assert!(run.stdout.contains("NOT RUN contract"), "{run:?}");
+    assert!(run.stdout.trim_end().ends_with("of 8 checks"), "{run:?}");
+}
+
+/// Without its validator the kit does not pass what it could not check.
+#[test]
+fn plugin_test_without_its_manifest_validator_fails_saying_which_check_did_not_run() {
+    let s = Stack::new("");
+    let (run, report) = kit_report(&s, &["capstan/app", "--validator", "nowhere/validate.py"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let manifests = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "manifests").unwrap();
+    assert_eq!(manifests["status"], "not-run", "{report}");
+    assert!(
+        manifests["reasons"][0].as_str().unwrap().contains("nowhere/validate.py does not exist"),
+        "{report}"
+    );
+}
+
+#[test]
+fn plugin_test_of_an_unknown_name_says_where_to_look() {
+    let s = Stack::new("");
+    let run = s.run(&["plugin", "test", "acme/nothing"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("acme/nothing: not a file, and no plugin of that name"), "{run:?}");
+}
+
+/// A partner packs with `--test`: the kit's result goes into the manifest,
+/// the signature covers it, and `plugin verify` shows it per component.
+#[test]
+fn a_bundle_packed_with_test_records_the_kits_result_and_verify_shows_it() {
+    let s = Stack::new("");
+    let wasm = env!("CAPSTAN_TEST_APP_WASM");
+    s.run(&["plugin", "keygen", "-o", "keys/acme"]).ok();
+    let packed =
+        s.run(&["plugin", "pack", wasm, "--publisher", "acme", "--test", "-o", "dist/tested.bundle"]).ok();
+    assert!(packed.stdout.contains("capstan/app 0.1.0: the `app` kit v1\n"), "{packed:?}");
+    assert!(packed.stdout.contains("    conformance: the `app` kit v1 passed (capstan 0.1.0)"), "{packed:?}");
+    s.run(&["plugin", "sign", "dist/tested.bundle", "--key", "keys/acme.key"]).ok();
+    let v = s.run(&["plugin", "verify", "dist/tested.bundle", "--key", "keys/acme.pub"]).ok();
+    assert!(v.stdout.contains("signed by ed25519:"), "{v:?}");
+    assert!(v.stdout.contains("  acme/app  conformance: the `app` kit v1 passed (capstan 0.1.0)"), "{v:?}");
+
+    s.run(&["plugin", "pack", wasm, "--publisher", "acme", "-o", "dist/untested.bundle"]).ok();
+    s.run(&["plugin", "sign", "dist/untested.bundle", "--key", "keys/acme.key"]).ok();
+    let v = s.run(&["plugin", "verify", "dist/untested.bundle", "--key", "keys/acme.pub"]).ok();
+    assert!(v.stdout.contains("  acme/app  conformance: not recorded (pack with --test)"), "{v:?}");
+}

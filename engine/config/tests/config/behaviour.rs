@@ -41,6 +41,31 @@ fn outputs(pairs: &[(&str, Value, bool)]) -> DependencyOutputs<'static> {
 
 const SECRET: &str = "hunter2-very-secret";
 
+/// A plugin asked without a stack (the conformance kit) gets its inputs
+/// merged over its defaults as a component's are: objects key by key,
+/// anything else replaced; defaults that are only comments are no inputs.
+#[test]
+fn inputs_merge_over_a_plugins_defaults_without_a_stack() {
+    let defaults =
+        "# the defaults\nreplicas: 2\nresources:\n  requests: { cpu: 100m, memory: 128Mi }\nports: [80]\n";
+    let merged = capstan_config::merge_over_defaults(
+        defaults,
+        json!({ "image": "api:1", "resources": { "requests": { "cpu": "1" } }, "ports": [8080] }),
+    )
+    .unwrap();
+    assert_eq!(
+        merged,
+        json!({ "replicas": 2, "resources": { "requests": { "cpu": "1", "memory": "128Mi" } },
+                "ports": [8080], "image": "api:1" })
+    );
+    assert_eq!(
+        capstan_config::merge_over_defaults("# nothing\n", json!({ "a": 1 })).unwrap(),
+        json!({ "a": 1 })
+    );
+    let err = capstan_config::merge_over_defaults("a: [1\n", json!({})).unwrap_err();
+    assert!(!err.is_empty());
+}
+
 #[test]
 fn secrets_never_reach_messages_debug_output_or_redacted_views() {
     let dir = tree(&with_levels(&[

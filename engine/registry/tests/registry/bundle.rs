@@ -118,3 +118,27 @@ fn a_bundle_without_a_valid_manifest_is_refused() {
     let err = Bundle::open("missing.bundle", &rebuild(&parts)).unwrap_err();
     assert!(err.to_string().contains("missing from the archive"), "{err}");
 }
+
+/// A conformance result recorded at pack time is in the manifest the
+/// signature covers, and reads back; a bundle packed without one writes no
+/// such field, so its manifest bytes (and digest) are what they always were.
+#[test]
+fn a_recorded_conformance_result_is_part_of_the_signed_manifest() {
+    let plain = bundle("acme/app", "1.0.0");
+    assert!(!String::from_utf8_lossy(plain.manifest_bytes()).contains("conformance"));
+
+    let mut tested = component("acme/app", "1.0.0");
+    tested.conformance = Some(capstan_registry::Conformance {
+        kit: "app".into(),
+        kit_version: Some(1),
+        engine: "0.1.0".into(),
+        passed: false,
+        failed: vec!["contract".into(), "sensitive".into()],
+    });
+    let b = Bundle::pack("acme", None, capstan_core::CONTRACT_VERSION, vec![tested]).unwrap();
+    assert_ne!(b.digest(), plain.digest(), "the result is part of what the digest and signature cover");
+    let opened = Bundle::open("t.bundle", &b.to_bytes().unwrap()).unwrap();
+    let recorded = opened.manifest.components[0].conformance.clone().unwrap();
+    assert_eq!(recorded.to_string(), "the `app` kit v1 failed: contract, sensitive (capstan 0.1.0)");
+    assert_eq!(opened.manifest, b.manifest);
+}

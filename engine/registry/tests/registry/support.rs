@@ -12,6 +12,7 @@ pub fn component(plugin: &str, version: &str) -> PackComponent {
         component_type: "app".into(),
         backend: "kubernetes".into(),
         wasm: format!("\0asm stand-in for {plugin} {version}").into_bytes(),
+        conformance: None,
     }
 }
 
