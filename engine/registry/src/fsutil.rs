@@ -10,7 +10,8 @@ use crate::error::{RegistryError, Result};
 /// Replaces `target` with `bytes`; readers see the old file or the new one.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = target.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which is the current directory.
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(RegistryError::io(dir))?;
     let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Dot-prefixed and process-unique: readers skip it, two writers never share it.

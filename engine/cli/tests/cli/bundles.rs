@@ -172,3 +172,11 @@ fn unsigned_untrusted_and_tampered_bundles_are_refused_with_the_reason() {
     let v = s.run(&["plugin", "verify", "dist/acme-app.bundle"]);
     assert!(v.code == 1 && said(&v).contains("truncated or corrupt"), "{v:?}");
 }
+
+#[test]
+fn a_bundle_can_be_written_to_a_bare_file_name_in_the_current_directory() {
+    let s = Stack::new("");
+    let wasm = env!("CAPSTAN_TEST_APP_WASM");
+    s.run(&["plugin", "pack", wasm, "--publisher", "acme", "-o", "app.bundle"]).ok();
+    assert!(s.path("app.bundle").is_file());
+}
