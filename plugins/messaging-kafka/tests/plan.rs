@@ -10,11 +10,6 @@ use capstan_sdk::prelude::*;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, merge};
 use serde_json::{Value, json};
 
-/// The Strimzi KafkaNodePool CRD is not among the vendored upstream CRDs
-/// (tests/crds/strimzi has Kafka, KafkaTopic and KafkaUser only), so the
-/// node pool is checked by the assertions below instead of by its schema.
-const NO_NODE_POOL_CRD: &[&str] = &["kafka.strimzi.io/v1/KafkaNodePool"];
-
 const PW: &str = "payments-api-s3cret";
 
 /// The queue and user shape shared by every messaging backend.
@@ -103,7 +98,7 @@ fn renders_a_kraft_node_pool_cluster_topics_and_users() {
     assert_eq!(acl_topics, ["opus-payments", "opus-payments-dlq"], "only the user's own topics");
     let secret = plan.expect_object("Secret", "events-payments-api-credentials");
     assert_eq!(secret["stringData"]["username"], "events-payments-api");
-    support::assert_valid(&plan.objects, NO_NODE_POOL_CRD);
+    support::assert_valid(&plan.objects, &[]);
 }
 
 #[test]
@@ -134,7 +129,7 @@ fn a_topic_name_kubernetes_refuses_keeps_its_name_in_topic_name() {
         call(json!({ "queues": { "audit": { "name": "Audit_Events" } } })).run::<MessagingKafka>().unwrap();
     let t = plan.expect_object("KafkaTopic", "audit-events");
     assert_eq!(t["spec"]["topicName"], "Audit_Events");
-    support::assert_valid(&plan.objects, NO_NODE_POOL_CRD);
+    support::assert_valid(&plan.objects, &[]);
 }
 
 #[test]

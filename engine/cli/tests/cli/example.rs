@@ -121,10 +121,6 @@ fn every_rendered_object_is_valid_kubernetes_in_both_environments() {
         assert!(objects.len() > 20, "{env} renders the whole platform: {objects:?}");
         let check = Command::new("python3")
             .arg(repo_root().join("tests/validate_manifests.py"))
-            // Strimzi's KafkaNodePool CRD is not among the vendored upstream CRDs
-            // (production's Kafka runs in KRaft mode with a node pool); the
-            // validator reports it as a warning rather than passing it silently.
-            .args(["--allow-missing-crd", "kafka.strimzi.io/v1/KafkaNodePool"])
             .args(&objects)
             .env("CAPSTAN_CRDS_DIR", repo_root().join("tests/crds"))
             .output()
