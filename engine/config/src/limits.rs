@@ -32,7 +32,9 @@ pub(crate) fn plugin_limits(block: &Block, attrs: &Map) -> Result<PluginLimits, 
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             _ => {
-                return Err(invalid(format!("`{key}` of plugin_limits is a size or a duration, as a string")));
+                return Err(invalid(format!(
+                    "`{key}` of plugin_limits is a size or a duration, as a string"
+                )));
             }
         };
         match key.as_str() {
