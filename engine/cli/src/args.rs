@@ -93,7 +93,7 @@ pub enum Command {
         /// Any directory of the stack: the whole stack is initialised.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
     /// Print the recorded outputs of a component.
@@ -169,7 +169,7 @@ pub struct RunArgs {
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
     /// Run unsigned plugins (bundles and loose .wasm files): plugin development only.
-    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unsigned: bool,
 }
 
@@ -322,7 +322,7 @@ pub enum PluginCommand {
         /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
     /// Like lock, but also allows moving a plugin to an older version than locked.
@@ -330,7 +330,7 @@ pub enum PluginCommand {
         /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
 }
