@@ -178,27 +178,48 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// The user's cache key in `path`: read when it is the user's alone and
 /// whole, else a fresh one written in its place.
 fn user_key(dir: &Path, path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
-    match OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(path) {
-        Ok(file) => match read_private_key(file)? {
-            Ok(key) => return Ok(key),
-            Err(why) => tracing::warn!(
-                "{}: {why}; replacing it with a new key (every compiled plugin is compiled again)",
-                path.display()
-            ),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        // A symbolic link (ELOOP) or anything else unreadable: replaced.
-        Err(e) => tracing::warn!("{}: {e}; replacing it with a new key", path.display()),
+    // Engines starting at once (parallel CI jobs, a test suite) may all find
+    // no key: only the first new key is kept, and the others read it, so no
+    // engine signs entries with a key the next one will not have.
+    for _ in 0..2 {
+        let replace = match OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+        {
+            Ok(file) => match read_private_key(file)? {
+                Ok(key) => return Ok(key),
+                Err(why) => {
+                    tracing::warn!(
+                        "{}: {why}; replacing it with a new key (every compiled plugin is compiled again)",
+                        path.display()
+                    );
+                    true
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            // A symbolic link (ELOOP) or anything else unreadable: replaced.
+            Err(e) => {
+                tracing::warn!("{}: {e}; replacing it with a new key", path.display());
+                true
+            }
+        };
+        let mut key = [0u8; KEY_LEN];
+        getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+        // `NamedTempFile` creates its file 0600; set it anyway, it is the promise.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(KEY_MODE))?;
+        tmp.write_all(&key)?;
+        tmp.as_file().sync_all()?;
+        let persisted = if replace { tmp.persist(path) } else { tmp.persist_noclobber(path) };
+        match persisted {
+            Ok(_) => return Ok(key),
+            // Another engine created the key first: read that one.
+            Err(e) if !replace && e.error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e.error),
+        }
     }
-    let mut key = [0u8; KEY_LEN];
-    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
-    // `NamedTempFile` creates its file 0600; set it anyway, it is the promise.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(KEY_MODE))?;
-    tmp.write_all(&key)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(key)
+    Err(std::io::Error::other("the key kept changing while it was being created"))
 }
 
 /// The key in an open key file, or why it cannot be trusted. Checked on
@@ -271,6 +292,18 @@ mod tests {
         let mut magic = good;
         magic[0] ^= 1;
         assert!(c.verify("aa", &magic).is_err(), "another format");
+    }
+
+    #[test]
+    fn engines_creating_the_key_at_once_all_end_up_with_the_same_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let keys: Vec<[u8; KEY_LEN]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| user_key(dir.path(), &path).unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(keys.iter().all(|k| k[..] == on_disk[..]), "an engine kept a key that is not on disk");
     }
 
     #[test]
