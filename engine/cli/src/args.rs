@@ -13,7 +13,7 @@ Environment:
   CAPSTAN_LOG                log filter for stderr (default: warn; e.g. debug, capstan_kube=info)
   CAPSTAN_CACHE_DIR          where compiled plugins are cached (default: ~/.cache/capstan/compiled)
   CAPSTAN_AGE_KEY_FILE       the age identity that opens secrets (default: ~/.config/capstan/age/keys.txt)
-  CAPSTAN_ALLOW_UNSIGNED     1: run unsigned plugins, as --allow-unsigned does
+  CAPSTAN_ALLOW_UNSIGNED     1: run unsigned plugins and `local` pins, as --allow-unsigned does
   CAPSTAN_REGISTRY_USERNAME  the login `plugin push` uses at an OCI registry
   CAPSTAN_REGISTRY_PASSWORD  the password of that login
   CAPSTAN_MANIFEST_VALIDATOR the validator script `plugin test` checks objects with (--validator overrides)
@@ -21,6 +21,8 @@ Environment:
   KUBECONFIG                 the kubeconfig files of --target kube (--kubeconfig overrides)
   KUBERNETES_SERVICE_HOST    set in a pod, with KUBERNETES_SERVICE_PORT: with no kubeconfig,
                              the kube target uses the pod's ServiceAccount (in-cluster config)
+  CI                         true (or 1): plan, apply and destroy leave capstan.lock as it is,
+                             as --lockfile=readonly does (--lockfile=write overrides)
   NO_COLOR                   set to anything non-empty: no colour in any output";
 
 #[derive(Debug, Parser)]
@@ -95,7 +97,7 @@ pub enum Command {
         /// Any directory of the stack: the whole stack is initialised.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
     /// Print the recorded outputs of a component.
@@ -170,9 +172,22 @@ pub struct RunArgs {
     /// Extra plugin directories, searched before the built-in plugins.
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
-    /// Run unsigned plugins (bundles and loose .wasm files): plugin development only.
-    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+    /// Run unsigned plugins (bundles, loose .wasm files and the builds an
+    /// env.hcl pins to "local"): plugin development only.
+    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unsigned: bool,
+    /// Whether this run may record new plugins in capstan.lock (default:
+    /// write, or readonly when CI=true).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub lockfile: Option<LockfileArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockfileArg {
+    /// Record a plugin not yet locked, and say so.
+    Write,
+    /// Refuse any change to capstan.lock, naming the plugin whose entry would change.
+    Readonly,
 }
 
 #[derive(Debug, Args)]
@@ -347,7 +362,7 @@ pub enum PluginCommand {
         /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
     /// Like lock, but also allows moving a plugin to an older version than locked.
@@ -355,7 +370,7 @@ pub enum PluginCommand {
         /// Any directory of the stack: every environment's plugins are resolved.
         dir: PathBuf,
         /// Accept unsigned plugins (bundles and loose .wasm files): plugin development only.
-        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED")]
+        #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
         allow_unsigned: bool,
     },
 }

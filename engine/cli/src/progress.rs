@@ -101,6 +101,11 @@ impl Events for Progress {
                  not signed, not locked",
                 file.display()
             ),
+            Notice::Locked { plugin, version, signer, lock } => eprintln!(
+                "note: {plugin} {version} (signed by {signer}) recorded in {}: later runs use exactly this \
+                 bundle; review and commit it",
+                lock.display()
+            ),
             Notice::ObjectKept { component, object, why } => {
                 eprintln!("warning: {component}: kept {object}: {why}")
             }

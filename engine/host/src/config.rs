@@ -25,7 +25,9 @@ pub struct HostConfig {
     /// the host. 8 MiB is hundreds of manifests; the host's own work on the
     /// result (parsing, schema compilation) stays a small multiple of it.
     pub output_limit: usize,
-    /// Where compiled plugins are cached; `None` compiles on every load.
+    /// Where compiled plugins are cached; `None` compiles on every load. The
+    /// directory is created 0700 and holds the user's cache key (`key`,
+    /// 0600); a directory another user owns is not used.
     pub cache_dir: Option<PathBuf>,
     /// Bytes of guest output (stdout, stderr and `log` messages together)
     /// kept per call; the rest is dropped and a truncation marker logged, so a

@@ -87,7 +87,11 @@ impl PluginHost {
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| engine_err("linking the plugin imports", &e))?;
 
-        let cache = config.cache_dir.clone().map(|dir| Cache::new(dir, &engine));
+        let cache = config.cache_dir.clone().and_then(|dir| {
+            Cache::open(dir, &engine)
+                .inspect_err(|why| tracing::warn!("compiled plugins are not cached: {why}"))
+                .ok()
+        });
         let ticker =
             crate::limits::start_ticker(&engine).map_err(|e| engine_err("starting the epoch ticker", &e))?;
         let slots = Slots::new(config.max_concurrent_calls.max(1));

@@ -12,7 +12,8 @@
 //!   breaks the contract fails that call with a [`CallError`] naming the
 //!   plugin, the component and the cause; the host carries on.
 //! - Compiled plugins are cached on disk, keyed by the wasm's digest and the
-//!   engine's version and settings.
+//!   engine's version and settings, and loaded only when their HMAC under
+//!   the user's private key verifies (else compiled again).
 //!
 //! This is the only crate that knows wasmtime's `Store` layout and the
 //! generated bindings; it exposes `capstan_core` types only. It does not find

@@ -41,8 +41,25 @@ pub struct RunOptions {
     /// Extra directories of loose `.wasm` plugins (used only when unsigned
     /// plugins are allowed).
     pub plugin_dirs: Vec<PathBuf>,
-    /// Whether unsigned plugins may run (also when `CAPSTAN_ALLOW_UNSIGNED=1`).
+    /// Whether unsigned plugins, and builds an env.hcl pins to `local`, may
+    /// run (also when `CAPSTAN_ALLOW_UNSIGNED=1`). Only the operator grants
+    /// this: nothing in the repository can.
     pub allow_unsigned: bool,
+    /// Whether capstan.lock may change in this run. The front end decides
+    /// (`--lockfile=readonly`, `CI=true`); the library reads no environment.
+    pub lockfile: LockfileMode,
+}
+
+/// What a run may do to capstan.lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LockfileMode {
+    /// Record plugins not yet locked (each new entry is announced as a
+    /// [`crate::Notice::Locked`]).
+    #[default]
+    Write,
+    /// Refuse any change: a plugin that would get a new or different entry
+    /// fails the run with [`RunError::LockReadOnly`].
+    ReadOnly,
 }
 
 /// The engine, as a front end uses it.
@@ -103,7 +120,12 @@ impl Engine {
     pub fn open(&self, options: &RunOptions, runtime: tokio::runtime::Handle) -> Result<Session, RunError> {
         let stack = self.load_stack(&options.dir)?;
         let graph = capstan_plan::stack_graph(&stack)?;
-        let catalog = Arc::new(self.catalog(&stack, options.plugin_dirs.clone(), options.allow_unsigned)?);
+        let mut catalog = self.catalog(&stack, options.plugin_dirs.clone(), options.allow_unsigned)?;
+        catalog.set_lockfile(options.lockfile);
+        // Before anything runs: a targeted component whose env.hcl pins its
+        // plugin to `local` needs the operator's leave.
+        catalog.check_local_pins(&stack)?;
+        let catalog = Arc::new(catalog);
         let backend = runtime.block_on(setup::state_backend(&stack))?;
         let state = runtime.block_on(backend.read()).map_err(RunError::ReadState)?;
         let target = match &options.target {

@@ -66,6 +66,18 @@ pub enum RunError {
         source: std::io::Error,
     },
     #[error(
+        "{} pins {plugin} to \"local\": the unsigned build in {} runs only when the operator allows unsigned \
+         plugins (--allow-unsigned, or CAPSTAN_ALLOW_UNSIGNED=1); a repository cannot allow it by itself",
+        env_file.display(),
+        dir.display()
+    )]
+    LocalNotAllowed { env_file: PathBuf, plugin: String, dir: PathBuf },
+    #[error(
+        "capstan.lock is read-only for this run (--lockfile=readonly, or CI=true), and {plugin}'s entry \
+         would change: {change}. Run `capstan init` (or `capstan plugin lock`) and commit capstan.lock"
+    )]
+    LockReadOnly { plugin: String, change: String },
+    #[error(
         "{plugin} is pinned to \"local\" but no .wasm in {} is that plugin (found: {found}); build it there first",
         dir.display()
     )]

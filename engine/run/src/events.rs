@@ -43,6 +43,10 @@ pub enum Notice {
     /// A plugin runs from the repository's build because an env.hcl pins it
     /// to `local` (told once per file and run).
     LocalBuild { plugin: String, version: String, file: PathBuf },
+    /// The run wrote a new entry for `plugin` to capstan.lock (at `lock`):
+    /// later runs use exactly this bundle, so the operator should review
+    /// and commit it.
+    Locked { plugin: String, version: String, signer: String, lock: PathBuf },
     /// A target kept an object it was asked to remove, and why.
     ObjectKept { component: String, object: String, why: String },
     /// A flag overrides what an environment's `target` block sets, for this

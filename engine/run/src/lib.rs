@@ -27,7 +27,7 @@ mod targets;
 
 pub use check::{Stream, resolved_inputs, stream, validate};
 pub use drivers::Drivers;
-pub use engine::{Engine, RunOptions, TargetChoice};
+pub use engine::{Engine, LockfileMode, RunOptions, TargetChoice};
 pub use error::{RunError, chain};
 pub use events::{Events, Notice, Phase, Silent};
 pub use session::{Applied, Plan, Seams, Session, Settings};

@@ -396,8 +396,6 @@ fn compiled_plugins_are_cached_and_a_corrupt_cache_is_recompiled() {
     );
 
     // Flip one byte deep in the compiled code: the host must notice and compile again.
-    // (The warm plugin maps the file; a file mapped by a live plugin is only
-    // ever replaced, never changed in place, so drop it first.)
     drop(warm);
     let mut bytes = std::fs::read(&files[0]).unwrap();
     let middle = bytes.len() / 2;
@@ -414,6 +412,87 @@ fn compiled_plugins_are_cached_and_a_corrupt_cache_is_recompiled() {
     // A truncated file too.
     std::fs::write(&files[0], &bytes[..10]).unwrap();
     assert!(!new_host().load_file(wasm).unwrap().load_info().from_cache);
+}
+
+/// The mode bits (permissions) of a file or directory.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_rewritten_cache_entry_is_recompiled_never_loaded() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("compiled");
+    let new_host =
+        || PluginHost::new(HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() }).unwrap();
+    let (ok, pure) = (capstan_tests::guest("ok"), capstan_tests::guest("pure"));
+
+    // The cache directory is the user's alone, and so is the key of its MACs.
+    let cold = new_host().load_file(ok).unwrap();
+    assert!(!cold.load_info().from_cache);
+    let other = new_host().load_file(pure).unwrap();
+    assert_eq!((mode(&dir), mode(&dir.join("key"))), (0o700, 0o600));
+    let entries = cached_files(&dir);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let ok_entry = entries.iter().find(|p| p.to_string_lossy().contains(cold.digest())).unwrap();
+    let pure_entry = entries.iter().find(|p| p.to_string_lossy().contains(other.digest())).unwrap();
+    assert_eq!(mode(ok_entry.parent().unwrap()), 0o700);
+
+    // Someone who can write the cache puts other compiled code, valid for
+    // this very engine and carrying a MAC under the right key, in place of
+    // ok's entry: the MAC covers the wasm digest, so it does not verify for
+    // ok, and ok is compiled again. It is ok that loads, not the planted code.
+    drop((cold, other));
+    std::fs::copy(pure_entry, ok_entry).unwrap();
+    let loaded = new_host().load_file(ok).unwrap();
+    assert!(!loaded.load_info().from_cache, "the planted code was loaded");
+    assert_eq!(loaded.metadata().name, "test/ok");
+    let plan = loaded.plan(&cx(), &request(json!({"greeting": "mine"}))).unwrap().unwrap();
+    assert_eq!(plan.objects[0]["data"]["greeting"], "mine");
+    // The entry was replaced by ok's own code, which loads from the cache again.
+    drop(loaded);
+    let warm = new_host().load_file(ok).unwrap();
+    assert!(warm.load_info().from_cache);
+    assert_eq!(warm.metadata().name, "test/ok");
+    drop(warm);
+
+    // The same length, every byte but one the same (so a length or checksum
+    // of the old kind could be made to match): recompiled.
+    let mut bytes = std::fs::read(ok_entry).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(ok_entry, &bytes).unwrap();
+    assert!(!new_host().load_file(ok).unwrap().load_info().from_cache);
+    assert!(new_host().load_file(ok).unwrap().load_info().from_cache);
+}
+
+#[test]
+fn a_cache_key_others_can_read_is_replaced_and_its_entries_recompiled() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("compiled");
+    let new_host =
+        || PluginHost::new(HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() }).unwrap();
+    let ok = capstan_tests::guest("ok");
+    drop(new_host().load_file(ok).unwrap());
+    let key = dir.join("key");
+    let old_key = std::fs::read(&key).unwrap();
+    assert_eq!(old_key.len(), 32);
+
+    // The key became readable by others: it may be known, so it is replaced
+    // (0600 again) and nothing it vouched for is loaded.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loaded = new_host().load_file(ok).unwrap();
+    assert!(!loaded.load_info().from_cache, "an entry under an exposed key was loaded");
+    assert_eq!(mode(&key), 0o600);
+    assert_ne!(std::fs::read(&key).unwrap(), old_key, "the exposed key is still in use");
+    assert!(new_host().load_file(ok).unwrap().load_info().from_cache);
+
+    // A cache directory others may enter is narrowed to the user alone.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(new_host().load_file(ok).unwrap().load_info().from_cache);
+    assert_eq!(mode(&dir), 0o700);
 }
 
 #[test]

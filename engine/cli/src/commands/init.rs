@@ -65,6 +65,13 @@ pub fn run(dir: &Path, allow_unsigned: bool) -> anyhow::Result<ExitCode> {
 /// Makes one plugin ready and says where it came from.
 fn describe(catalog: &Catalog, name: &str, version: &semver::VersionReq) -> anyhow::Result<String> {
     if let Some((plugin, dir)) = Catalog::local_request(name) {
+        if !catalog.local_allowed() {
+            // Loading it would run unsigned code; init only says it is there.
+            return Ok(format!(
+                "{plugin}: local build in {} (not locked; unsigned: plan and apply need --allow-unsigned)",
+                dir.display()
+            ));
+        }
         let (file, p) = catalog.resolve_local(plugin, dir, version)?;
         return Ok(format!("{plugin} {}: local build {} (not locked)", p.metadata().version, file.display()));
     }

@@ -10,10 +10,10 @@ use anyhow::bail;
 
 use capstan_config::Command;
 use capstan_plan::{ComponentError, ComponentPlanned, Outcome};
-use capstan_run::{Plan, RunOptions, Session, TargetChoice};
+use capstan_run::{LockfileMode, Plan, RunOptions, Session, TargetChoice};
 use capstan_state::{ComponentState, LockGuard};
 
-use crate::args::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs, TargetKind};
+use crate::args::{ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, RunArgs, TargetKind};
 use crate::progress::Progress;
 use crate::report::{self, Row};
 
@@ -36,6 +36,7 @@ fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) ->
         parallelism: run.parallelism,
         plugin_dirs: run.plugin_dirs.clone(),
         allow_unsigned: run.allow_unsigned,
+        lockfile: lockfile_mode(run.lockfile, std::env::var("CI").ok().as_deref()),
     };
     let mut surroundings = crate::surroundings();
     // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does; so,
@@ -44,6 +45,18 @@ fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) ->
         surroundings.kubeconfig.kubeconfig_env = Some(file.as_os_str().to_owned());
     }
     Ok(crate::engine_in(surroundings, progress)?.open(&options, rt.handle().clone())?)
+}
+
+/// What the run may do to capstan.lock: the flag, else read-only in CI
+/// (`CI=true`, as CI services set it), where a lock change is a surprise
+/// nobody reviews.
+fn lockfile_mode(flag: Option<LockfileArg>, ci: Option<&str>) -> LockfileMode {
+    match flag {
+        Some(LockfileArg::Write) => LockfileMode::Write,
+        Some(LockfileArg::Readonly) => LockfileMode::ReadOnly,
+        None if ci.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1") => LockfileMode::ReadOnly,
+        None => LockfileMode::Write,
+    }
 }
 
 /// The plans that succeeded, in key order, and the failures as rows.
@@ -241,4 +254,21 @@ fn destroy_locked(session: &Session, args: &DestroyArgs, guard: &LockGuard) -> a
     session.destroy(&order, guard)?;
     println!("Destroy complete: {} components removed.", order.len());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lockfile_flag_wins_and_ci_alone_makes_the_lock_read_only() {
+        use LockfileMode::{ReadOnly, Write};
+        assert_eq!(lockfile_mode(None, None), Write);
+        assert_eq!(lockfile_mode(None, Some("true")), ReadOnly);
+        assert_eq!(lockfile_mode(None, Some("TRUE")), ReadOnly);
+        assert_eq!(lockfile_mode(None, Some("1")), ReadOnly);
+        assert_eq!(lockfile_mode(None, Some("false")), Write);
+        assert_eq!(lockfile_mode(Some(LockfileArg::Write), Some("true")), Write);
+        assert_eq!(lockfile_mode(Some(LockfileArg::Readonly), None), ReadOnly);
+    }
 }

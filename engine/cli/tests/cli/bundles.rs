@@ -112,6 +112,50 @@ fn a_signed_bundle_from_an_http_index_is_fetched_locked_and_planned() {
 }
 
 #[test]
+fn a_new_lock_entry_is_announced_and_a_read_only_lock_is_never_changed() {
+    let s = stack_with("plugin_source \"local\" {\n  type = \"dir\"\n  path = \"dist\"\n}\n");
+    publish(&s);
+    let refused = |run: &crate::support::Run| {
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(
+            said(run).contains("capstan.lock is read-only for this run (--lockfile=readonly, or CI=true), and acme/app's entry would change: it has none, and 0.1.0 sha256:"),
+            "{run:?}"
+        );
+        assert!(!s.path("capstan.lock").exists(), "a refused run wrote capstan.lock");
+    };
+    // Nothing locked yet: a read-only run stops, naming the plugin.
+    refused(&s.run(&["plan", "envs/dev", "--lockfile=readonly"]));
+    // CI=true (as CI services set it) is read-only too.
+    refused(&s.run_env(&["plan", "envs/dev"], &[("CI", Path::new("true"))]));
+
+    // In a normal run the new entry is written and announced; in CI only
+    // when the operator asks for it with --lockfile=write.
+    let plan = s.run_env(&["plan", "envs/dev", "--lockfile=write"], &[("CI", Path::new("true"))]).ok();
+    assert!(plan.stdout.contains("Deployment"), "{plan:?}");
+    assert!(
+        plan.stderr.contains("note: acme/app 0.1.0 (signed by acme (ed25519:")
+            && plan.stderr.contains("capstan.lock: later runs use exactly this bundle; review and commit it"),
+        "{plan:?}"
+    );
+    let locked = s.read("capstan.lock");
+    assert!(locked.contains("acme/app"), "{locked}");
+
+    // With the entry there, read-only plan, apply and destroy run, change
+    // nothing and announce nothing.
+    for args in [
+        &["plan", "envs/dev", "--lockfile=readonly"][..],
+        &["apply", "envs/dev", "--auto-approve", "--lockfile=readonly"],
+        &["destroy", "envs/dev", "--auto-approve", "--lockfile=readonly"],
+    ] {
+        let run = s.run_env(args, &[("CI", Path::new("true"))]).ok();
+        assert!(!run.stderr.contains("review and commit it"), "{run:?}");
+        assert_eq!(s.read("capstan.lock"), locked, "{args:?} changed capstan.lock");
+    }
+    let again = s.run(&["plan", "envs/dev"]).ok();
+    assert!(!again.stderr.contains("review and commit it"), "an unchanged entry is not announced: {again:?}");
+}
+
+#[test]
 fn a_dir_source_bundle_is_pinned_by_the_lock_and_a_changed_bundle_is_refused() {
     let s = stack_with("plugin_source \"local\" {\n  type = \"dir\"\n  path = \"dist\"\n}\n");
     publish(&s);

@@ -6,6 +6,8 @@
 //! pins and `local` builds; a token-auth registry's login from a secrets
 //! file (push: from the environment), never shown.
 
+use std::path::Path;
+
 use capstan_registry::testing::LocalRegistry;
 
 use crate::support::Stack;
@@ -138,7 +140,23 @@ fn a_local_pin_runs_the_repositorys_build_unlocked_and_picks_up_a_rebuild() {
     s.write("envs/dev/web/namespace.hcl", "namespace = \"web\"\n");
     s.write("envs/dev/web/api/component.hcl", &component("capstan/app", "^0.1"));
 
+    // The repository alone cannot run unsigned code: the operator must say so.
     let run = s.run(&["plan", "envs/dev"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        said(&run).contains(
+            "envs/dev/env.hcl pins capstan/app to \"local\": the unsigned build in build/plugins runs only \
+             when the operator allows unsigned plugins (--allow-unsigned, or CAPSTAN_ALLOW_UNSIGNED=1)"
+        ),
+        "{run:?}"
+    );
+    let init = s.run(&["init", "."]).ok();
+    assert!(
+        init.stdout.contains("capstan/app: local build in build/plugins (not locked; unsigned"),
+        "init names the local pin without loading it: {init:?}"
+    );
+
+    let run = s.run(&["plan", "envs/dev", "--allow-unsigned"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         said(&run).contains("reading plugins_local_dir build/plugins (build the plugin there first)"),
@@ -147,14 +165,17 @@ fn a_local_pin_runs_the_repositorys_build_unlocked_and_picks_up_a_rebuild() {
 
     s.write("build/plugins/README", "build output lands here\n");
     std::fs::copy(env!("CAPSTAN_TEST_APP_WASM"), s.path("build/plugins/app.wasm")).unwrap();
-    let plan = s.run(&["plan", "envs/dev"]).ok();
+    // The environment variable is the operator's leave too.
+    let by_env = s.run_env(&["plan", "envs/dev"], &[("CAPSTAN_ALLOW_UNSIGNED", Path::new("1"))]).ok();
+    assert!(by_env.stdout.contains("Deployment"), "{by_env:?}");
+    let plan = s.run(&["plan", "envs/dev", "--allow-unsigned"]).ok();
     assert!(plan.stdout.contains("Deployment"), "{plan:?}");
     assert!(
         plan.stderr.contains("note: capstan/app 0.1.0 runs from the local build build/plugins/app.wasm"),
         "{plan:?}"
     );
     assert!(!s.path("capstan.lock").exists(), "a local build is never locked");
-    let init = s.run(&["init", "."]).ok();
+    let init = s.run(&["init", ".", "--allow-unsigned"]).ok();
     assert!(
         init.stdout.contains("capstan/app 0.1.0: local build build/plugins/app.wasm (not locked)"),
         "{init:?}"
@@ -163,7 +184,8 @@ fn a_local_pin_runs_the_repositorys_build_unlocked_and_picks_up_a_rebuild() {
     // A rebuild (here: the same code with a custom section) is what the next run uses.
     let digest = |s: &Stack| {
         let plan: serde_json::Value =
-            serde_json::from_str(&s.run(&["plan", "envs/dev", "--json"]).ok().stdout).unwrap();
+            serde_json::from_str(&s.run(&["plan", "envs/dev", "--json", "--allow-unsigned"]).ok().stdout)
+                .unwrap();
         plan["components"][0]["plugin"]["digest"].as_str().unwrap().to_string()
     };
     let before = digest(&s);
@@ -177,7 +199,7 @@ fn a_local_pin_runs_the_repositorys_build_unlocked_and_picks_up_a_rebuild() {
 
     // The build must still match the component's range.
     s.write("envs/dev/web/api/component.hcl", &component("capstan/app", "^0.2"));
-    let run = s.run(&["plan", "envs/dev"]);
+    let run = s.run(&["plan", "envs/dev", "--allow-unsigned"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         said(&run).contains("is version 0.1.0, outside the range ^0.2 its component asks for"),

@@ -69,6 +69,10 @@ impl Stack {
             .env("CAPSTAN_AGE_KEY_FILE", self.root().join(".home/keys.txt"))
             .env("CAPSTAN_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("capstan-plugin-cache"))
             .env_remove("CAPSTAN_LOG")
+            // The operator's choices, which a test makes explicitly: a CI
+            // runner's `CI=true` would make every run's lock read-only.
+            .env_remove("CI")
+            .env_remove("CAPSTAN_ALLOW_UNSIGNED")
             // Run inside a pod (a CI runner in a cluster), the tests must not
             // find its cluster: with no kubeconfig, these name it.
             .env_remove("KUBERNETES_SERVICE_HOST")

@@ -56,6 +56,15 @@ pub struct Catalog {
     /// `(plugin, exact range)` → the version an env.hcl pins it to.
     pinned: BTreeMap<(String, String), semver::Version>,
     local: Option<LocalBuilds>,
+    /// Whether builds pinned to `local` may load: the operator's leave
+    /// (`--allow-unsigned`), never the repository's.
+    local_allowed: bool,
+    /// `(plugin, build dir)` of each `local` pin → an env.hcl that pins it
+    /// (from the stack root), for the error when they may not load.
+    local_pins: BTreeMap<(String, PathBuf), PathBuf>,
+    /// Whether this run may change capstan.lock.
+    lockfile: crate::LockfileMode,
+    events: Arc<dyn Events>,
     /// client.hcl's `plugin_limits`, by plugin name.
     limits: BTreeMap<String, capstan_config::PluginLimits>,
 }
@@ -145,6 +154,10 @@ impl Catalog {
             bundled: Mutex::new(BTreeMap::new()),
             pinned: BTreeMap::new(),
             local: None,
+            local_allowed: false,
+            local_pins: BTreeMap::new(),
+            lockfile: crate::LockfileMode::Write,
+            events: Arc::new(crate::events::Silent),
             limits: BTreeMap::new(),
         }
     }
@@ -170,13 +183,55 @@ impl Catalog {
         catalog.loose_files = allow_unsigned;
         catalog.registry = Some(Registry { resolver, lock: Mutex::new(lock) });
         for c in stack.components.values() {
-            if let Some(capstan_config::PluginPin::Version(v)) = &c.pin {
-                catalog.pinned.insert((c.plugin.clone(), c.version.to_string()), v.clone());
+            match &c.pin {
+                Some(capstan_config::PluginPin::Version(v)) => {
+                    catalog.pinned.insert((c.plugin.clone(), c.version.to_string()), v.clone());
+                }
+                Some(capstan_config::PluginPin::Local { dir }) => {
+                    let plugin = local_build::parse(&c.plugin).map_or(c.plugin.as_str(), |(p, _)| p);
+                    catalog
+                        .local_pins
+                        .entry((plugin.to_string(), dir.clone()))
+                        .or_insert_with(|| env_file_of(stack, c));
+                }
+                None => {}
             }
         }
+        catalog.local_allowed = allow_unsigned;
+        catalog.events = events.clone();
         catalog.local = Some(LocalBuilds::new(host, stack.root.clone(), events));
         catalog.limits = stack.client.plugin_limits.clone();
         Ok(catalog)
+    }
+
+    /// Whether capstan.lock may change (plan, apply and destroy set it from
+    /// `--lockfile` and `CI`).
+    pub fn set_lockfile(&mut self, mode: crate::LockfileMode) {
+        self.lockfile = mode;
+    }
+
+    /// Whether builds pinned to `local` may load in this run.
+    pub fn local_allowed(&self) -> bool {
+        self.local_allowed
+    }
+
+    /// Refuses, naming the env.hcl, a targeted component whose plugin is
+    /// pinned to `local` when the operator did not allow unsigned plugins.
+    pub fn check_local_pins(&self, stack: &capstan_config::Stack) -> Result<(), RunError> {
+        if self.local_allowed {
+            return Ok(());
+        }
+        for c in stack.targets() {
+            if let Some(capstan_config::PluginPin::Local { dir }) = &c.pin {
+                let plugin = local_build::parse(&c.plugin).map_or(c.plugin.as_str(), |(p, _)| p);
+                return Err(RunError::LocalNotAllowed {
+                    env_file: env_file_of(stack, c),
+                    plugin: plugin.to_string(),
+                    dir: dir.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The pinned version behind `version`, when an env.hcl pinned `name` to it.
@@ -194,6 +249,14 @@ impl Catalog {
         let local = self.local.as_ref().ok_or_else(|| RunError::Catalogue {
             reason: "local builds are only known for a stack".into(),
         })?;
+        if !self.local_allowed {
+            let key = (name.to_string(), dir.to_path_buf());
+            return Err(RunError::LocalNotAllowed {
+                env_file: self.local_pins.get(&key).cloned().unwrap_or_else(|| PathBuf::from("an env.hcl")),
+                plugin: name.to_string(),
+                dir: dir.to_path_buf(),
+            });
+        }
         local.get(name, dir, version)
     }
 
@@ -265,7 +328,37 @@ impl Catalog {
         };
         let entry = entry_of(&lock).ok_or_else(|| RunError::Unrecorded { plugin: name.to_string() })?;
         if recorded(&lock) != before {
+            if self.lockfile == crate::LockfileMode::ReadOnly {
+                let change = match (&before.0, pin) {
+                    (Some(was), None) => {
+                        format!("{} {} would replace {}", entry.version, entry.digest, was.version)
+                    }
+                    _ => format!("it has none, and {} {} would be added", entry.version, entry.digest),
+                };
+                // The lock in memory is left as it was read, so nothing
+                // later in this run sees the refused entry either.
+                if let Some(was) = before.0 {
+                    lock.plugins.insert(name.to_string(), was);
+                } else {
+                    lock.plugins.remove(name);
+                }
+                match before.1 {
+                    Some(was) => {
+                        lock.pins.insert(name.to_string(), was);
+                    }
+                    None => {
+                        lock.pins.remove(name);
+                    }
+                }
+                return Err(RunError::LockReadOnly { plugin: name.to_string(), change });
+            }
             lock.save()?;
+            self.events.notice(&Notice::Locked {
+                plugin: name.to_string(),
+                version: entry.version.to_string(),
+                signer: entry.signer.clone(),
+                lock: lock.path().to_path_buf(),
+            });
         }
         drop(lock);
         let key = (name.to_string(), entry.digest.clone());
@@ -322,6 +415,15 @@ impl Catalog {
         }
         Ok(out)
     }
+}
+
+/// The env.hcl of `c`'s environment, from the stack root.
+fn env_file_of(stack: &capstan_config::Stack, c: &capstan_config::Component) -> PathBuf {
+    stack
+        .environments
+        .get(&c.id.environment)
+        .map_or_else(|| PathBuf::from(&c.id.environment), |e| e.dir.clone())
+        .join("env.hcl")
 }
 
 fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
