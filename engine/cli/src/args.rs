@@ -262,9 +262,13 @@ pub enum StateCommand {
 pub enum PluginCommand {
     /// Print a plugin's metadata.
     Inspect {
-        /// A plugin component (.wasm).
-        file: PathBuf,
-        /// The metadata as JSON.
+        /// A plugin component (.wasm), a bundle (every component in it), or a plugin's name
+        /// (`capstan/app`) as `plugin list` shows it.
+        plugin: String,
+        /// Extra plugin directories a name is looked up in, before the built-in plugins.
+        #[arg(long = "plugin-dir")]
+        plugin_dirs: Vec<PathBuf>,
+        /// The metadata as JSON (an array of them for a bundle of several components).
         #[arg(long)]
         json: bool,
     },

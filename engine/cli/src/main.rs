@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use args::{Cli, Command, ConfigCommand, PluginCommand, StateCommand};
+use args::{Cli, Command, ConfigCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
 
 #[global_allocator]
@@ -63,10 +63,6 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::State(StateCommand::List { dir }) => commands::state::list(dir, &rt),
         Command::State(StateCommand::Show { component_dir }) => commands::state::show(component_dir, &rt),
         Command::State(StateCommand::Unlock { dir, lock_id }) => commands::state::unlock(dir, lock_id, &rt),
-        Command::Plugin(PluginCommand::Inspect { file, json }) => commands::plugin::inspect(file, *json),
-        Command::Plugin(PluginCommand::List { plugin_dirs, json }) => {
-            commands::plugin::list(plugin_dirs, *json)
-        }
         Command::Plugin(cmd) => commands::plugin::distribution(cmd),
         Command::Secrets(cmd) => commands::secrets::run(cmd),
     }

@@ -16,20 +16,73 @@ fn engine() -> anyhow::Result<capstan_run::Engine> {
     crate::engine(std::sync::Arc::new(Progress::quiet()))
 }
 
-pub fn inspect(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let host = crate::host()?;
-    let plugin = host.load_file(file).with_context(|| format!("loading {}", file.display()))?;
-    let meta = plugin.metadata();
+pub fn inspect(what: &str, dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let plugins = load(what, dirs)?;
+    let contract = format!("{}@{}", capstan_core::CONTRACT_PACKAGE, capstan_core::CONTRACT_VERSION);
     if json {
-        let mut doc = serde_json::to_value(meta)?;
-        doc["digest"] = plugin.digest().into();
-        doc["contract"] =
-            format!("{}@{}", capstan_core::CONTRACT_PACKAGE, capstan_core::CONTRACT_VERSION).into();
+        let docs = plugins
+            .iter()
+            .map(|plugin| {
+                let mut doc = serde_json::to_value(plugin.metadata())?;
+                doc["digest"] = plugin.digest().into();
+                doc["contract"] = contract.clone().into();
+                Ok(doc)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let doc = match docs.as_slice() {
+            [one] => one.clone(),
+            _ => serde_json::Value::Array(docs),
+        };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", describe(meta, plugin.digest()));
+        let texts: Vec<String> = plugins.iter().map(|p| describe(p.metadata(), p.digest())).collect();
+        print!("{}", texts.join("\n"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plugins `what` names: a component (.wasm), every component of a
+/// bundle, or a plugin's name as `plugin list` shows it (the built-ins and
+/// `dirs`).
+fn load(what: &str, dirs: &[PathBuf]) -> anyhow::Result<Vec<capstan_host::Plugin>> {
+    let path = Path::new(what);
+    let host = crate::host()?;
+    if !path.is_file() {
+        let catalog = engine()?.plugin_list(dirs.to_vec());
+        let entries = catalog.entries()?;
+        return match entries.iter().find(|e| e.plugin.metadata().name == what) {
+            Some(e) => Ok(vec![e.plugin.clone()]),
+            None => {
+                let mut known: Vec<&str> =
+                    entries.iter().map(|e| e.plugin.metadata().name.as_str()).collect();
+                known.sort();
+                known.dedup();
+                anyhow::bail!(
+                    "{what}: not a file, and no plugin of that name (known: {}). Other plugins come from \
+                     signed bundles: a `plugin_source` block in client.hcl says where, a `trust` block whose \
+                     key signed them; `capstan init` then fetches them, or pass the bundle file itself",
+                    known.join(", ")
+                )
+            }
+        };
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    // A bundle is a gzip archive; anything else is taken for a component.
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(vec![host.load_bytes(what, &bytes).with_context(|| format!("loading {what}"))?]);
+    }
+    let bundle = capstan_registry::Bundle::open(what, &bytes)?;
+    bundle
+        .manifest
+        .components
+        .iter()
+        .map(|c| {
+            let wasm =
+                bundle.wasm(&c.plugin).with_context(|| format!("{what}: no component for {}", c.plugin))?;
+            let label = format!("{what}: {}", c.plugin);
+            host.load_bytes(&label, wasm).with_context(|| format!("loading {label}"))
+        })
+        .collect()
 }
 
 fn describe(meta: &Metadata, digest: &str) -> String {
@@ -79,38 +132,8 @@ fn test(
         script: validator.map(Path::to_path_buf).unwrap_or_else(default_validator),
         crds: None,
     };
-    let path = Path::new(what);
-    let host = crate::host()?;
-    let mut plugins: Vec<capstan_run::plugins::HostPlugin> = Vec::new();
-    if path.is_file() {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        // A bundle is a gzip archive; anything else is taken for a component.
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            let bundle = capstan_registry::Bundle::open(what, &bytes)?;
-            for c in &bundle.manifest.components {
-                let wasm = bundle
-                    .wasm(&c.plugin)
-                    .with_context(|| format!("{what}: no component for {}", c.plugin))?;
-                let label = format!("{what}: {}", c.plugin);
-                plugins.push(capstan_run::plugins::HostPlugin(
-                    host.load_bytes(&label, wasm).with_context(|| format!("loading {label}"))?,
-                ));
-            }
-        } else {
-            plugins.push(capstan_run::plugins::HostPlugin(
-                host.load_bytes(what, &bytes).with_context(|| format!("loading {what}"))?,
-            ));
-        }
-    } else {
-        let catalog = engine()?.plugin_list(dirs.to_vec());
-        let entry = catalog.entries()?.iter().find(|e| e.plugin.metadata().name == what);
-        match entry {
-            Some(e) => plugins.push(capstan_run::plugins::HostPlugin(e.plugin.clone())),
-            None => {
-                anyhow::bail!("{what}: not a file, and no plugin of that name (see `capstan plugin list`)")
-            }
-        }
-    }
+    let plugins: Vec<capstan_run::plugins::HostPlugin> =
+        load(what, dirs)?.into_iter().map(capstan_run::plugins::HostPlugin).collect();
     let reports: Vec<capstan_kit::Report> =
         plugins.iter().map(|p| capstan_kit::run(p, kit_type, &validator)).collect();
     if json {
@@ -158,11 +181,11 @@ pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The bundle commands: pack, keygen, sign, verify, index, push, lock, upgrade.
+/// Every `capstan plugin` command.
 pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode> {
     use crate::args::PluginCommand as C;
     match cmd {
-        C::Inspect { file, json } => inspect(file, *json),
+        C::Inspect { plugin, plugin_dirs, json } => inspect(plugin, plugin_dirs, *json),
         C::List { plugin_dirs, json } => list(plugin_dirs, *json),
         C::Test { plugin, kit_type, plugin_dirs, validator, json } => {
             test(plugin, kit_type.as_deref(), plugin_dirs, validator.as_deref(), *json)

@@ -41,6 +41,7 @@ fn a_plugin_that_does_not_exist_is_named() {
     let run = s.run(&["plan", "envs/dev"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("no plugin named acme/nope"), "{run:?}");
+    assert!(run.stderr.contains("`plugin_source` block") && run.stderr.contains("`trust` block"), "{run:?}");
 }
 
 #[test]

@@ -16,6 +16,27 @@ fn inspect_prints_the_app_plugins_metadata() {
 }
 
 #[test]
+fn inspect_takes_a_plugin_name_as_plugin_list_shows_it() {
+    let s = Stack::new("");
+    let text = s.run(&["plugin", "inspect", "capstan/app"]).ok();
+    assert!(text.stdout.contains("name:           capstan/app"), "{text:?}");
+    let json = s.run(&["plugin", "inspect", "capstan/app", "--json"]).ok();
+    let meta: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(meta["component_type"], "app");
+
+    let unknown = s.run(&["plugin", "inspect", "acme/nope"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no plugin of that name (known: ") && unknown.stderr.contains("capstan/app"),
+        "{unknown:?}"
+    );
+    assert!(
+        unknown.stderr.contains("`plugin_source` block") && unknown.stderr.contains("`trust` block"),
+        "{unknown:?}"
+    );
+}
+
+#[test]
 fn inspect_of_a_file_that_is_not_a_plugin_says_so() {
     let s = Stack::new("");
     s.write("junk.wasm", "not wasm at all");

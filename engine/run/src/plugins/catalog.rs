@@ -493,7 +493,13 @@ impl PluginResolver for Catalog {
                     entries.iter().map(|e| e.plugin.metadata().name.as_str()).collect();
                 known.sort();
                 known.dedup();
-                Err(format!("no plugin named {name} (known: {})", known.join(", ")).into())
+                Err(format!(
+                    "no plugin named {name} (known: {}); other plugins come from signed bundles: a \
+                     `plugin_source` block in client.hcl says where to fetch them and a `trust` block \
+                     which publisher keys may sign them",
+                    known.join(", ")
+                )
+                .into())
             }
             None => {
                 let versions: Vec<String> =
