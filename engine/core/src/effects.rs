@@ -127,6 +127,62 @@ pub struct Effect {
     pub kind: EffectKind,
 }
 
+impl Effect {
+    /// A copy with every sensitive value (a role's or user's password, a
+    /// sensitive statement or request body) replaced by `hide` of it: what
+    /// state keeps (a keyed hash) or what may be shown (a redaction mark).
+    ///
+    /// Exhaustive matches on purpose: a new effect field that can hold a
+    /// secret must be handled here, not slip out in clear.
+    pub fn map_sensitive(&self, hide: impl Fn(&Sensitive) -> Sensitive) -> Effect {
+        let text = |t: &Text| match t {
+            Text::Plain(p) => Text::Plain(p.clone()),
+            Text::Sensitive(s) => Text::Sensitive(hide(s)),
+        };
+        let kind = match &self.kind {
+            EffectKind::Sql(ops) => EffectKind::Sql(
+                ops.iter()
+                    .map(|op| match op {
+                        SqlOp::EnsureRole(r) => {
+                            let mut r = r.clone();
+                            r.password = r.password.as_ref().map(&hide);
+                            SqlOp::EnsureRole(r)
+                        }
+                        SqlOp::Statement(s) => {
+                            let mut s = s.clone();
+                            s.sql = text(&s.sql);
+                            SqlOp::Statement(s)
+                        }
+                        SqlOp::EnsureDatabase(_) | SqlOp::Grant(_) | SqlOp::EnsureExtension(_) => op.clone(),
+                    })
+                    .collect(),
+            ),
+            EffectKind::Amqp(ops) => EffectKind::Amqp(
+                ops.iter()
+                    .map(|op| match op {
+                        AmqpOp::EnsureUser(u) => {
+                            let mut u = u.clone();
+                            u.password = hide(&u.password);
+                            AmqpOp::EnsureUser(u)
+                        }
+                        AmqpOp::EnsureVhost(_)
+                        | AmqpOp::EnsurePermission(_)
+                        | AmqpOp::EnsureExchange(_)
+                        | AmqpOp::EnsureQueue(_)
+                        | AmqpOp::EnsureBinding(_) => op.clone(),
+                    })
+                    .collect(),
+            ),
+            EffectKind::Http(call) => {
+                let mut call = call.clone();
+                call.body = call.body.as_ref().map(text);
+                EffectKind::Http(call)
+            }
+        };
+        Effect { id: self.id.clone(), target: self.target.clone(), summary: self.summary.clone(), kind }
+    }
+}
+
 /// What an effect returned (a queue URL, an ARN, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EffectResult {

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use capstan_core::{AmqpOp, ComponentPlan, Diagnostic, Effect, EffectKind, REDACTED, Sensitive, SqlOp, Text};
+use capstan_core::{ComponentPlan, Diagnostic, Effect, REDACTED, Sensitive};
 
 /// A secret the kit handed to the plugin: where it came from, and the forms
 /// it is looked for in (as it is, and base64-encoded as Secret data holds it).
@@ -151,50 +151,5 @@ fn strings(value: &Value) -> Vec<(String, String)> {
 /// `effect` with every field the contract marks sensitive blanked: what is
 /// left may be shown, so no secret may be in it.
 fn redacted(effect: &Effect) -> Effect {
-    let hidden = || Sensitive::new(REDACTED);
-    let text = |t: &Text| match t {
-        Text::Plain(s) => Text::Plain(s.clone()),
-        Text::Sensitive(_) => Text::Sensitive(hidden()),
-    };
-    let kind = match &effect.kind {
-        EffectKind::Sql(ops) => EffectKind::Sql(
-            ops.iter()
-                .map(|op| match op {
-                    SqlOp::EnsureRole(r) => {
-                        let mut r = r.clone();
-                        r.password = r.password.as_ref().map(|_| hidden());
-                        SqlOp::EnsureRole(r)
-                    }
-                    SqlOp::Statement(s) => {
-                        let mut s = s.clone();
-                        s.sql = text(&s.sql);
-                        SqlOp::Statement(s)
-                    }
-                    SqlOp::EnsureDatabase(_) | SqlOp::Grant(_) | SqlOp::EnsureExtension(_) => op.clone(),
-                })
-                .collect(),
-        ),
-        EffectKind::Amqp(ops) => EffectKind::Amqp(
-            ops.iter()
-                .map(|op| match op {
-                    AmqpOp::EnsureUser(u) => {
-                        let mut u = u.clone();
-                        u.password = hidden();
-                        AmqpOp::EnsureUser(u)
-                    }
-                    AmqpOp::EnsureVhost(_)
-                    | AmqpOp::EnsurePermission(_)
-                    | AmqpOp::EnsureExchange(_)
-                    | AmqpOp::EnsureQueue(_)
-                    | AmqpOp::EnsureBinding(_) => op.clone(),
-                })
-                .collect(),
-        ),
-        EffectKind::Http(call) => {
-            let mut call = call.clone();
-            call.body = call.body.as_ref().map(text);
-            EffectKind::Http(call)
-        }
-    };
-    Effect { kind, ..effect.clone() }
+    effect.map_sensitive(|_| Sensitive::new(REDACTED))
 }

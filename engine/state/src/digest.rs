@@ -5,7 +5,7 @@
 //! whitespace): the workspace builds serde_json with `preserve_order`, so the
 //! same object built in a different order must still hash the same.
 
-use capstan_core::{AmqpOp, Effect, EffectKind, Sensitive, SqlOp, Text};
+use capstan_core::{Effect, Sensitive};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -100,54 +100,7 @@ pub fn inputs_digest(key: &StateKey, inputs: &Value, sensitive_paths: &[String])
 /// to serialise into state or a saved plan, still different when a password
 /// changes.
 pub fn redact_effect(key: &StateKey, effect: &Effect) -> Effect {
-    let hide = |s: &Sensitive| Sensitive::new(key.hash(s.expose().as_bytes()));
-    let hide_text = |t: &Text| match t {
-        Text::Plain(p) => Text::Plain(p.clone()),
-        Text::Sensitive(s) => Text::Sensitive(hide(s)),
-    };
-    // Exhaustive matches on purpose: a new effect field that can hold a secret
-    // must be handled here, not slip into state in clear.
-    let kind = match &effect.kind {
-        EffectKind::Sql(ops) => EffectKind::Sql(
-            ops.iter()
-                .map(|op| match op {
-                    SqlOp::EnsureRole(r) => {
-                        let mut r = r.clone();
-                        r.password = r.password.as_ref().map(hide);
-                        SqlOp::EnsureRole(r)
-                    }
-                    SqlOp::Statement(s) => {
-                        let mut s = s.clone();
-                        s.sql = hide_text(&s.sql);
-                        SqlOp::Statement(s)
-                    }
-                    SqlOp::EnsureDatabase(_) | SqlOp::Grant(_) | SqlOp::EnsureExtension(_) => op.clone(),
-                })
-                .collect(),
-        ),
-        EffectKind::Amqp(ops) => EffectKind::Amqp(
-            ops.iter()
-                .map(|op| match op {
-                    AmqpOp::EnsureUser(u) => {
-                        let mut u = u.clone();
-                        u.password = hide(&u.password);
-                        AmqpOp::EnsureUser(u)
-                    }
-                    AmqpOp::EnsureVhost(_)
-                    | AmqpOp::EnsurePermission(_)
-                    | AmqpOp::EnsureExchange(_)
-                    | AmqpOp::EnsureQueue(_)
-                    | AmqpOp::EnsureBinding(_) => op.clone(),
-                })
-                .collect(),
-        ),
-        EffectKind::Http(call) => {
-            let mut call = call.clone();
-            call.body = call.body.as_ref().map(hide_text);
-            EffectKind::Http(call)
-        }
-    };
-    Effect { id: effect.id.clone(), target: effect.target.clone(), summary: effect.summary.clone(), kind }
+    effect.map_sensitive(|s| Sensitive::new(key.hash(s.expose().as_bytes())))
 }
 
 /// Digest of an effect with its sensitive parts keyed-hashed: equal digests
@@ -165,7 +118,7 @@ pub fn effect_digest(key: &StateKey, effect: &Effect) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
-    use capstan_core::{SqlRole, SqlStatement};
+    use capstan_core::{EffectKind, SqlOp, SqlRole, SqlStatement, Text};
     use serde_json::json;
 
     fn key() -> StateKey {
