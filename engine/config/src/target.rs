@@ -64,6 +64,10 @@ pub struct ExternalSecretsSettings {
 }
 
 impl SecretsDelivery {
+    /// Every delivery, as `secrets = "…"` may name it.
+    pub const ALL: [SecretsDelivery; 3] =
+        [SecretsDelivery::Sops, SecretsDelivery::Plain, SecretsDelivery::ExternalSecrets];
+
     /// The word that names it in HCL and on the command line.
     pub fn word(self) -> &'static str {
         match self {
@@ -188,13 +192,9 @@ fn read_render(
                 Some(dir) => out.out_dir = Some(Setting { value: PathBuf::from(dir), at }),
                 None => errors.push(invalid("`out_dir` is a directory path (a string)".to_owned(), span)),
             },
-            "secrets" => match value.as_str() {
-                Some("sops") => out.secrets = Some(Setting { value: SecretsDelivery::Sops, at }),
-                Some("plain") => out.secrets = Some(Setting { value: SecretsDelivery::Plain, at }),
-                Some("external-secrets") => {
-                    out.secrets = Some(Setting { value: SecretsDelivery::ExternalSecrets, at });
-                }
-                _ => errors.push(invalid(
+            "secrets" => match SecretsDelivery::ALL.into_iter().find(|d| value.as_str() == Some(d.word())) {
+                Some(delivery) => out.secrets = Some(Setting { value: delivery, at }),
+                None => errors.push(invalid(
                     "`secrets` is \"sops\" (Secrets encrypted to the environment's age recipients), \
                      \"external-secrets\" or \"plain\""
                         .to_owned(),
@@ -231,20 +231,18 @@ fn read_kube(
 ) {
     for (attr, value, span, at) in attributes(ctx, scope, block, errors) {
         let key = attr.key.value().as_str();
-        let Some(text) = value.as_str().filter(|s| !s.is_empty()).map(str::to_owned) else {
-            errors.push(invalid(format!("`{key}` is a string"), span));
-            continue;
-        };
-        match key {
-            "context" => out.context = Some(Setting { value: text, at }),
-            "server" if text.starts_with("https://") || text.starts_with("http://") => {
+        let text = value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        match (key, text) {
+            ("context" | "server", None) => errors.push(invalid(format!("`{key}` is a string"), span)),
+            ("context", Some(text)) => out.context = Some(Setting { value: text, at }),
+            ("server", Some(text)) if text.starts_with("https://") || text.starts_with("http://") => {
                 out.server = Some(Setting { value: text.trim_end_matches('/').to_owned(), at });
             }
-            "server" => errors.push(invalid(
+            ("server", Some(_)) => errors.push(invalid(
                 "`server` is the cluster's API server URL, as in kubeconfig (https://…)".to_owned(),
                 span,
             )),
-            other => errors.push(unknown_attribute(other, "kube", "context, server", attr)),
+            (other, _) => errors.push(unknown_attribute(other, "kube", "context, server", attr)),
         }
     }
 }

@@ -117,13 +117,12 @@ pub fn stream(
 ) -> Result<Stream, RunError> {
     let flags = crate::outputs::OutputFlags { secrets, stream: true, ..Default::default() };
     let outputs = crate::outputs::environment_outputs(stack, flags, surroundings, events)?;
-    let policy =
-        outputs.into_iter().fold(capstan_render::SecretsPolicy::none(), |policy, (env, output)| match output
-            .delivery
-        {
-            Some(delivery) => policy.with(env, delivery),
-            None => policy,
-        });
+    let mut policy = capstan_render::SecretsPolicy::none();
+    for (env, output) in outputs {
+        if let Some(delivery) = output.delivery {
+            policy.set(env, delivery);
+        }
+    }
     let mut outcomes = plan_fresh(stack, plugins, Command::Plan, capstan_plan::plan_component)?;
     let mut failed = BTreeMap::new();
     let mut components = Vec::new();

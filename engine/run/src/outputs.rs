@@ -26,6 +26,11 @@ use crate::setup::Surroundings;
 /// The default output directory, at the stack root.
 const DEFAULT_OUT_DIR: &str = "rendered";
 
+/// Where environments render when neither a flag nor a block says.
+pub(crate) fn default_out_dir(stack: &Stack) -> PathBuf {
+    stack.root.join(DEFAULT_OUT_DIR)
+}
+
 /// One environment's render output.
 pub(crate) struct EnvOutput {
     pub out_dir: PathBuf,
@@ -71,7 +76,7 @@ pub(crate) fn environment_outputs(
             }
             (Some(flag), None) => flag.to_path_buf(),
             (None, Some(configured)) => configured,
-            (None, None) => stack.root.join(DEFAULT_OUT_DIR),
+            (None, None) => default_out_dir(stack),
         };
         let recipients = recipients(stack, name, env)?;
         let configured = settings.secrets.as_ref().map(|s| s.value);

@@ -44,15 +44,13 @@ impl Render {
         let mut by_dir: BTreeMap<PathBuf, SecretsPolicy> = BTreeMap::new();
         let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
         for (env, output) in outputs {
-            let policy = by_dir.remove(&output.out_dir).unwrap_or_default();
-            let policy = match output.delivery {
-                Some(delivery) => policy.with(env.clone(), delivery),
-                None => policy,
-            };
-            by_dir.insert(output.out_dir.clone(), policy);
+            let policy = by_dir.entry(output.out_dir.clone()).or_default();
+            if let Some(delivery) = output.delivery {
+                policy.set(env.clone(), delivery);
+            }
             dirs.insert(env, output.out_dir);
         }
-        let default_dir = out_dir.map_or_else(|| stack.root.join("rendered"), Path::to_path_buf);
+        let default_dir = out_dir.map_or_else(|| crate::outputs::default_out_dir(stack), Path::to_path_buf);
         let targets: BTreeMap<PathBuf, Arc<RenderTarget>> = by_dir
             .into_iter()
             .map(|(dir, policy)| (dir.clone(), Arc::new(RenderTarget::new(dir, policy))))

@@ -585,6 +585,7 @@ fn a_wrong_target_block_is_an_error_at_its_line() {
         ),
         ("target \"render\" {\n  recipients = [\"ssh-ed25519 AAAA\"]\n}\n", "list of age public keys", 5),
         ("target \"kube\" {\n  server = \"dev.k8s.example\"\n}\n", "API server URL", 5),
+        ("target \"kube\" {\n  region = 1\n}\n", "unknown attribute `region` in target \"kube\"", 5),
     ];
     for (block, message, line) in cases {
         let env = format!("locals {{\n  environment = \"dev\"\n}}\n{block}");

@@ -89,8 +89,13 @@ impl SecretsPolicy {
     /// `environment`'s Secrets go by `delivery`.
     #[must_use]
     pub fn with(mut self, environment: impl Into<String>, delivery: Delivery) -> Self {
-        self.by_env.insert(environment.into(), Arc::new(delivery));
+        self.set(environment, delivery);
         self
+    }
+
+    /// `environment`'s Secrets go by `delivery` from now on.
+    pub fn set(&mut self, environment: impl Into<String>, delivery: Delivery) {
+        self.by_env.insert(environment.into(), Arc::new(delivery));
     }
 
     pub(crate) fn get(&self, environment: &str) -> Option<&Arc<Delivery>> {
