@@ -102,8 +102,12 @@ fn postgres() {
         user: "app_user".into(),
         password_secret: key_ref("db-app"),
         databases: BTreeMap::new(),
+        sslmode: None,
+        ca_secret: None,
     };
     let full = postgres::Outputs {
+        sslmode: Some(postgres::SslMode::VerifyFull),
+        ca_secret: Some(key_ref("db-ca")),
         password_secret: SecretKeyRef { namespace: Some("data".into()), ..key_ref("db-app") },
         databases: BTreeMap::from([(
             "consent".into(),
@@ -139,6 +143,11 @@ fn postgres() {
             ("a negative port", with("/port", json!(-1))),
             ("a password secret without its key", with("/password_secret", json!({ "name": "db" }))),
             ("a password by value", with("/password_secret", json!("hunter2"))),
+            ("an sslmode libpq does not know", {
+                let mut v = base.clone();
+                v["sslmode"] = json!("verify");
+                v
+            }),
             (
                 "an unknown field in a secret reference",
                 with("/password_secret", json!({ "name": "db", "key": "p", "value": "hunter2" })),
@@ -161,18 +170,40 @@ fn messaging() {
         credentials_secret: None,
         queues: BTreeMap::new(),
         region: None,
+        consumers: BTreeMap::new(),
+        sasl_mechanism: None,
+        tls: None,
+        exchange: None,
+    };
+    let credentials = |name: &str| CredentialsSecret {
+        name: name.into(),
+        username_key: "username".into(),
+        password_key: "password".into(),
+        namespace: Some("data".into()),
     };
     let full = messaging::Outputs {
         protocol: messaging::protocol::SQS.into(),
         endpoint: "https://sqs.eu-west-1.amazonaws.com".into(),
-        credentials_secret: Some(CredentialsSecret {
-            name: "events-app-credentials".into(),
-            username_key: "username".into(),
-            password_key: "password".into(),
-            namespace: Some("data".into()),
-        }),
+        credentials_secret: Some(credentials("events-app-credentials")),
         queues: BTreeMap::from([("orders".into(), "https://sqs/123/orders".into())]),
         region: Some("eu-west-1".into()),
+        consumers: BTreeMap::from([(
+            "billing".into(),
+            messaging::Consumer {
+                credentials_secret: credentials("events-billing-credentials"),
+                queues: vec!["orders".into()],
+                group_prefix: Some("billing.events".into()),
+            },
+        )]),
+        sasl_mechanism: Some(messaging::sasl::SCRAM_SHA_512.into()),
+        tls: Some(messaging::Tls {
+            ca_secret: SecretKeyRef {
+                name: "events-cluster-ca-cert".into(),
+                key: "ca.crt".into(),
+                namespace: None,
+            },
+        }),
+        exchange: Some("events".into()),
     };
     agree(
         &[minimal, full],
@@ -189,6 +220,18 @@ fn messaging() {
                         "credentials_secret": { "name": "s", "username_key": "u" } }),
             ),
             ("a region that is not text", json!({ "protocol": "sqs", "endpoint": "e", "region": ["eu"] })),
+            (
+                "a consumer without its queues",
+                json!({ "protocol": "kafka", "endpoint": "e", "consumers": { "billing": {
+                    "credentials_secret": { "name": "s", "username_key": "u", "password_key": "p" } } } }),
+            ),
+            (
+                "a consumer's password by value",
+                json!({ "protocol": "kafka", "endpoint": "e", "consumers": { "billing": {
+                    "credentials_secret": { "name": "s", "username_key": "u", "password_key": "p" },
+                    "queues": [], "password": "hunter2" } } }),
+            ),
+            ("TLS without its CA", json!({ "protocol": "kafka", "endpoint": "e", "tls": {} })),
         ],
     );
 }
@@ -240,8 +283,12 @@ fn cert_manager() {
 
 #[test]
 fn dapr() {
-    let empty = dapr::Outputs { pubsub: None, statestore: None };
-    let full = dapr::Outputs { pubsub: Some("pubsub".into()), statestore: Some("statestore".into()) };
+    let empty = dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: BTreeMap::new() };
+    let full = dapr::Outputs {
+        pubsub: Some("pubsub".into()),
+        statestore: Some("statestore".into()),
+        pubsub_by_app: BTreeMap::from([("billing".into(), "pubsub-billing".into())]),
+    };
     agree(
         &[empty, full],
         &[

@@ -44,6 +44,8 @@ fn good_postgres() -> postgres::Outputs {
             namespace: None,
         },
         databases: BTreeMap::new(),
+        sslmode: None,
+        ca_secret: None,
     }
 }
 

@@ -63,6 +63,9 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     if let Some(args) = &inputs.args {
         container = container.args(args.clone());
     }
+    for ca in &wiring.ca_files {
+        container = container.read_only_mount(&ca.volume, &ca.dir);
+    }
     for (key, value) in env {
         container = match value {
             Env::Plain(v) => container.env(key, v),
@@ -81,6 +84,12 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     }
 
     let mut pod = PodTemplate::new(&meta).container(&container).empty_dir("tmp");
+    for ca in &wiring.ca_files {
+        pod = pod.volume(serde_json::json!({
+            "name": ca.volume,
+            "secret": { "secretName": ca.secret.name, "items": [{ "key": ca.secret.key, "path": "ca.crt" }] },
+        }));
+    }
     if let Some(uid) = inputs.run_as_user {
         pod = pod.run_as(uid, uid);
     }

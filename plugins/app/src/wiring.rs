@@ -29,6 +29,31 @@ pub struct Wiring {
     pub ingress_annotations: BTreeMap<String, String>,
     /// The cert-manager annotation that makes it issue the ingress certificate.
     pub issuer_annotation: Option<(String, String)>,
+    /// CA certificates dependencies ask to be verified with, mounted as files.
+    pub ca_files: Vec<CaFile>,
+}
+
+/// One key of a Secret mounted read-only as `<dir>/ca.crt`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaFile {
+    /// The pod volume's name.
+    pub volume: String,
+    pub secret: SecretKeyRef,
+    pub dir: String,
+}
+
+impl CaFile {
+    fn new(dep: &Dependency, secret: &SecretKeyRef) -> Self {
+        Self {
+            volume: format!("{}-ca", dep.name),
+            secret: secret.clone(),
+            dir: format!("/var/run/capstan/{}", dep.name),
+        }
+    }
+
+    pub fn path(&self) -> String {
+        format!("{}/ca.crt", self.dir)
+    }
 }
 
 /// Upper-case, with anything but letters and digits as `_`.
@@ -85,13 +110,27 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         w.env.push((format!("{p}NAME"), Env::Plain(access.database.clone())));
         w.env.push((format!("{p}USER"), Env::Plain(access.user.clone())));
         w.env.push((format!("{p}PASSWORD"), Env::Secret(secret.clone())));
+        // The URL's query: how to reach the server over TLS, as the contract says.
+        let mut query = Vec::new();
+        if let Some(mode) = pg.sslmode {
+            w.env.push((format!("{p}SSLMODE"), Env::Plain(mode.as_str().to_owned())));
+            query.push(format!("sslmode={}", mode.as_str()));
+        }
+        if let Some(ca) = &pg.ca_secret {
+            check_namespace(dep, &ca.name, ca.namespace.as_deref(), component)?;
+            let file = CaFile::new(dep, ca);
+            w.env.push((format!("{p}SSLROOTCERT"), Env::Plain(file.path())));
+            query.push(format!("sslrootcert={}", file.path()));
+            w.ca_files.push(file);
+        }
+        let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
         // Kubernetes expands $(VAR) from variables defined earlier, so the
         // URL carries the password without the plan ever holding it. A
         // password with URL-reserved characters needs the separate variables.
         w.env.push((
             format!("{p}URL"),
             Env::Plain(format!(
-                "postgresql://$({p}USER):$({p}PASSWORD)@{}:{}/{}",
+                "postgresql://$({p}USER):$({p}PASSWORD)@{}:{}/{}{query}",
                 pg.host, pg.port, access.database
             )),
         ));
@@ -105,11 +144,40 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         if let Some(region) = &m.region {
             w.env.push((format!("{p}REGION"), Env::Plain(region.clone())));
         }
-        if let Some(c) = &m.credentials_secret {
-            check_namespace(dep, &c.name, c.namespace.as_deref(), component)?;
-            let key = |key: &str| SecretKeyRef { name: c.name.clone(), key: key.to_owned(), namespace: None };
-            w.env.push((format!("{p}USERNAME"), Env::Secret(key(&c.username_key))));
-            w.env.push((format!("{p}PASSWORD"), Env::Secret(key(&c.password_key))));
+        match m.access_for(&component.name) {
+            Some(access) => {
+                let c = access.credentials_secret;
+                check_namespace(dep, &c.name, c.namespace.as_deref(), component)?;
+                let key =
+                    |key: &str| SecretKeyRef { name: c.name.clone(), key: key.to_owned(), namespace: None };
+                w.env.push((format!("{p}USERNAME"), Env::Secret(key(&c.username_key))));
+                w.env.push((format!("{p}PASSWORD"), Env::Secret(key(&c.password_key))));
+                if let Some(prefix) = access.group_prefix {
+                    w.env.push((format!("{p}GROUP_PREFIX"), Env::Plain(prefix.to_owned())));
+                }
+            }
+            // Users per app, none of them this one: it could not connect.
+            None if !m.consumers.is_empty() => {
+                return Err(PlanError::MissingDependency(format!(
+                    "messaging dependency `{}` gives each app its own user and has none for `{}`; add `users.{}` to it",
+                    dep.name, component.name, component.name
+                )));
+            }
+            None => {}
+        }
+        if let Some(mechanism) = &m.sasl_mechanism {
+            w.env.push((format!("{p}SASL_MECHANISM"), Env::Plain(mechanism.clone())));
+        }
+        if let Some(tls) = &m.tls {
+            let ca = &tls.ca_secret;
+            check_namespace(dep, &ca.name, ca.namespace.as_deref(), component)?;
+            w.env.push((
+                format!("{p}CA_CERT"),
+                Env::Secret(SecretKeyRef { name: ca.name.clone(), key: ca.key.clone(), namespace: None }),
+            ));
+        }
+        if let Some(exchange) = &m.exchange {
+            w.env.push((format!("{p}EXCHANGE"), Env::Plain(exchange.clone())));
         }
         for (logical, physical) in &m.queues {
             w.env.push((format!("{p}QUEUE_{}", env_token(logical)), Env::Plain(physical.clone())));
@@ -130,8 +198,8 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         if let Some(port) = port {
             w.pod_annotations.insert("dapr.io/app-port".into(), port.to_string());
         }
-        if let Some(pubsub) = d.pubsub {
-            w.env.push(("DAPR_PUBSUB_NAME".into(), Env::Plain(pubsub)));
+        if let Some(pubsub) = d.pubsub_for(&component.name) {
+            w.env.push(("DAPR_PUBSUB_NAME".into(), Env::Plain(pubsub.to_owned())));
         }
         if let Some(store) = d.statestore {
             w.env.push(("DAPR_STATESTORE_NAME".into(), Env::Plain(store)));

@@ -3,6 +3,7 @@
 //! Metadata values are strings, as Dapr documents them; credentials are
 //! always `secretKeyRef`s into the dependency's Secret.
 
+use capstan_sdk::contracts::postgres::SslMode;
 use capstan_sdk::contracts::{messaging, postgres};
 use capstan_sdk::{ComponentId, Dependency, PlanError};
 use serde_json::{Value, json};
@@ -34,27 +35,64 @@ fn secret_is_local(
     }
 }
 
+/// The Dapr `saslMechanism` value for a contract's SASL mechanism.
+fn dapr_sasl(dep: &Dependency, mechanism: &str) -> Result<&'static str, PlanError> {
+    match mechanism {
+        messaging::sasl::SCRAM_SHA_512 => Ok("SHA-512"),
+        messaging::sasl::SCRAM_SHA_256 => Ok("SHA-256"),
+        messaging::sasl::PLAIN => Ok("PLAINTEXT"),
+        other => Err(PlanError::MissingDependency(format!(
+            "dependency `{}` asks for SASL mechanism `{other}`; Dapr's Kafka pub/sub speaks {}, {} and {}",
+            dep.name,
+            messaging::sasl::SCRAM_SHA_512,
+            messaging::sasl::SCRAM_SHA_256,
+            messaging::sasl::PLAIN
+        ))),
+    }
+}
+
+/// The spec of a pub/sub Component on `msg`, connecting with `access`
+/// (one app's own user, or the shared one). Where the broker enforces a
+/// group prefix, it is the consumer group; else `inputs.consumer_group`.
 pub fn pubsub(
     c: &ComponentId,
     dep: &Dependency,
     msg: &messaging::Outputs,
+    access: Option<&messaging::Access<'_>>,
     inputs: &PubSub,
 ) -> Result<Value, PlanError> {
-    if let Some(cred) = &msg.credentials_secret {
+    if let Some(a) = access {
+        let cred = a.credentials_secret;
         secret_is_local(c, dep, cred.namespace.as_deref(), &cred.name)?;
     }
-    let group = inputs.consumer_group.as_str();
+    if let Some(tls) = &msg.tls {
+        secret_is_local(c, dep, tls.ca_secret.namespace.as_deref(), &tls.ca_secret.name)?;
+    }
+    let group = access.and_then(|a| a.group_prefix).unwrap_or(inputs.consumer_group.as_str());
+    let ca = |m: &mut Vec<Value>| {
+        if let Some(tls) = &msg.tls {
+            m.push(secret("caCert", &tls.ca_secret.name, &tls.ca_secret.key));
+        }
+    };
     let (kind, metadata) = match msg.protocol.as_str() {
         messaging::protocol::KAFKA => {
             let mut m = vec![value("brokers", &msg.endpoint), value("consumerGroup", group)];
-            match &msg.credentials_secret {
-                Some(cred) => {
+            match access {
+                Some(a) => {
+                    let cred = a.credentials_secret;
                     m.push(value("authType", "password"));
                     m.push(secret("saslUsername", &cred.name, &cred.username_key));
                     m.push(secret("saslPassword", &cred.name, &cred.password_key));
-                    m.push(value("saslMechanism", "SHA-512"));
+                    if let Some(mechanism) = &msg.sasl_mechanism {
+                        m.push(value("saslMechanism", dapr_sasl(dep, mechanism)?));
+                    }
                 }
                 None => m.push(value("authType", "none")),
+            }
+            // Dapr's Kafka client speaks TLS unless told otherwise.
+            match &msg.tls {
+                Some(_) => ca(&mut m),
+                None => m.push(value("disableTls", "true")),
             }
             ("pubsub.kafka", m)
         }
@@ -68,10 +106,14 @@ pub fn pubsub(
                 ))
             })?;
             let mut m = vec![value("protocol", scheme), value("hostname", rest)];
-            if let Some(cred) = &msg.credentials_secret {
+            if let Some(a) = access {
+                let cred = a.credentials_secret;
                 m.push(secret("username", &cred.name, &cred.username_key));
                 m.push(secret("password", &cred.name, &cred.password_key));
             }
+            ca(&mut m);
+            // Dapr declares an exchange per topic and a queue `<consumerID>-<topic>`
+            // (with `dlx-`/`dlq-` for dead letters): what the broker's grants allow.
             m.extend([
                 value("consumerID", group),
                 value("durable", "true"),
@@ -93,7 +135,8 @@ pub fn pubsub(
             if !endpoint_host(&msg.endpoint).ends_with(".amazonaws.com") {
                 m.push(value("endpoint", &msg.endpoint));
             }
-            if let Some(cred) = &msg.credentials_secret {
+            if let Some(a) = access {
+                let cred = a.credentials_secret;
                 m.push(secret("accessKey", &cred.name, &cred.username_key));
                 m.push(secret("secretKey", &cred.name, &cred.password_key));
             }
@@ -127,13 +170,25 @@ pub fn statestore(
     let access = pg.access_for(&c.name);
     let password = &access.password_secret;
     secret_is_local(c, dep, password.namespace.as_deref(), &password.name)?;
+    let sslmode = match (inputs.sslmode, pg.sslmode) {
+        (Some(mode), _) => mode,
+        // Dapr's sidecar has no file to read a CA from: the connection is
+        // still encrypted, but the server is not verified. Said in the plan.
+        (None, Some(mode)) if mode.verifies() => {
+            capstan_sdk::log::warn!(
+                "state store: dependency `{}` asks clients to verify its certificate, which a Dapr sidecar \
+                 cannot (no CA file); connecting with sslmode=require",
+                dep.name
+            );
+            SslMode::Require
+        }
+        (None, Some(mode)) => mode,
+        (None, None) => SslMode::Prefer,
+    };
+    let sslmode = sslmode.as_str();
     let connection = format!(
-        "host={} port={} dbname={} user={} sslmode={} connect_timeout=10",
-        pg.host,
-        pg.port,
-        access.database,
-        access.user,
-        inputs.sslmode.as_str()
+        "host={} port={} dbname={} user={} sslmode={sslmode} connect_timeout=10",
+        pg.host, pg.port, access.database, access.user
     );
     let mut metadata =
         vec![value("connectionString", connection), secret("password", &password.name, &password.key)];

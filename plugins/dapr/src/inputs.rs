@@ -1,6 +1,7 @@
 //! The plugin's inputs and the checks the schema cannot say.
 
 use capstan_core::Diagnostic;
+use capstan_sdk::contracts::postgres::SslMode;
 use capstan_sdk::k8s::is_dns_label;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -34,28 +35,11 @@ pub struct StateStore {
     pub enabled: bool,
     /// Name of the state store Component.
     pub name: String,
-    pub sslmode: SslMode,
+    /// libpq sslmode towards PostgreSQL; default: what the postgres
+    /// dependency's contract says.
+    #[serde(default)]
+    pub sslmode: Option<SslMode>,
     pub actor_state_store: bool,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum SslMode {
-    Disable,
-    Prefer,
-    Require,
-    VerifyFull,
-}
-
-impl SslMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -3,7 +3,11 @@
 //!
 //! It renders a pub/sub `Component` whose type follows the `messaging`
 //! dependency's protocol (`kafka` → `pubsub.kafka`, `amqp` →
-//! `pubsub.rabbitmq`, `sqs` → `pubsub.aws.snssqs`), a `state.postgresql`
+//! `pubsub.rabbitmq`, `sqs` → `pubsub.aws.snssqs`), from any backend of that
+//! protocol. A broker that gives each app its own user gets one Component per
+//! app (`<name>-<app>`, scoped to that app) connecting as that app, with the
+//! app's group prefix as its consumer group; otherwise one shared Component
+//! scoped to every app id. Then a `state.postgresql`
 //! state store on the `postgres` dependency, and a `Configuration` with
 //! tracing, metrics and mTLS settings. Every Component is scoped to the app
 //! ids in the inputs. Credentials are referenced by Secret name and key
@@ -63,13 +67,37 @@ impl Plugin for Dapr {
         }
         let c = &request.component;
         let mut objects = Vec::new();
-        let mut contract = dapr::Outputs { pubsub: None, statestore: None };
+        let mut contract =
+            dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: Default::default() };
 
         if inputs.pubsub.enabled {
             let (dep, msg) = first::<messaging::Outputs>(request, "pubsub.enabled")?;
-            let spec = components::pubsub(c, dep, &msg, &inputs.pubsub)?;
-            objects.push(component(c, &inputs.pubsub.name, "pubsub", spec, &inputs.app_ids));
-            contract.pubsub = Some(inputs.pubsub.name.clone());
+            if msg.consumers.is_empty() {
+                let access = msg.access_for("");
+                let spec = components::pubsub(c, dep, &msg, access.as_ref(), &inputs.pubsub)?;
+                objects.push(component(c, &inputs.pubsub.name, "pubsub", spec, &inputs.app_ids));
+                contract.pubsub = Some(inputs.pubsub.name.clone());
+            } else {
+                // The broker gives each app its own user: one Component per
+                // app, scoped to it, so each sidecar connects as its app.
+                for app in &inputs.app_ids {
+                    let access = msg.consumers.get(app).map(|own| messaging::Access {
+                        credentials_secret: &own.credentials_secret,
+                        group_prefix: own.group_prefix.as_deref(),
+                    });
+                    let Some(access) = access else {
+                        return Err(PlanError::MissingDependency(format!(
+                            "app `{app}` has no user on messaging dependency `{}`, which gives each app \
+                             its own; add `users.{app}` to it",
+                            dep.name
+                        )));
+                    };
+                    let name = format!("{}-{app}", inputs.pubsub.name);
+                    let spec = components::pubsub(c, dep, &msg, Some(&access), &inputs.pubsub)?;
+                    objects.push(component(c, &name, "pubsub", spec, std::slice::from_ref(app)));
+                    contract.pubsub_by_app.insert(app.clone(), name);
+                }
+            }
         }
         if inputs.statestore.enabled {
             let (dep, pg) = first::<postgres::Outputs>(request, "statestore.enabled")?;

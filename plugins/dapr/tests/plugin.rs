@@ -6,7 +6,9 @@
 use capstan_core::PlanError;
 use capstan_plugin_dapr::Dapr;
 use capstan_plugin_testsupport::assert_valid_manifests;
+use capstan_sdk::contracts::{self, dapr};
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
+use capstan_sdk::{ComponentPlan, Dependency, Plugin};
 use serde_json::{Value, json};
 
 const APPS: [&str; 2] = ["oob-consent", "oob-payments"];
@@ -230,20 +232,66 @@ fn every_variant_renders_objects_valid_for_kubernetes_and_the_dapr_crds() {
     assert_valid_manifests("all-variants", &objects);
 }
 
+/// The real messaging plugin `P` planned with a user per app (`<app>-pw`
+/// passwords), as the engine would plan it in namespace `oob`.
+fn broker<P: Plugin>(extra: Value) -> ComponentPlan {
+    let users: serde_json::Map<String, Value> =
+        APPS.iter().map(|a| ((*a).to_owned(), json!({ "password": format!("{a}-pw") }))).collect();
+    let mut inputs =
+        json!({ "users": users, "name_prefix": "oof-", "queues": { "payments": { "dead_letter": true } } });
+    for (k, v) in extra.as_object().unwrap() {
+        inputs[k] = v.clone();
+    }
+    let mut call = PlanCall::new(inputs).component("staging", "oob", "messaging");
+    for app in APPS {
+        call = call.sensitive(&format!("/users/{app}/password"));
+    }
+    call.run::<P>().unwrap()
+}
+
+/// Each app's Component, which must connect as that app's own user: the
+/// Secret it reads is the one the broker plugin planned for that app.
+fn assert_each_app_connects_as_itself(
+    plan: &ComponentPlan,
+    mq: &ComponentPlan,
+    user_key: &str,
+) -> Vec<Vec<Value>> {
+    let mut all = Vec::new();
+    for app in APPS {
+        let name = format!("pubsub-{app}");
+        let component = plan.expect_object("Component", &name);
+        assert_eq!(component["scopes"], json!([app]), "only {app} loads its Component");
+        let m = metadata_of(component);
+        let user_ref = &meta(&m, user_key)["secretKeyRef"];
+        let secret = mq.expect_object("Secret", user_ref["name"].as_str().unwrap());
+        assert_eq!(secret["metadata"]["labels"]["capstan.dev/user"], *app, "{app} reads its own Secret");
+        for object in &plan.objects {
+            assert!(!object.to_string().contains(&format!("{app}-pw")), "a password copied into {object}");
+        }
+        all.push(m);
+    }
+    let outputs: dapr::Outputs = contracts::read(&Dependency {
+        name: "dapr".into(),
+        component_type: "dapr".into(),
+        outputs: plan.outputs.clone().into(),
+    })
+    .unwrap();
+    assert_eq!(outputs.pubsub, None, "no Component is shared");
+    assert_eq!(outputs.pubsub_for("oob-consent"), Some("pubsub-oob-consent"));
+    all
+}
+
 /// Composed the way the engine composes them: the real RabbitMQ and
 /// PostgreSQL StatefulSet plugins plan in the same namespace, and their
-/// outputs become this plugin's dependencies. The Secrets the Components
-/// point at are the ones those plugins plan.
+/// outputs become this plugin's dependencies. Each app's Component connects
+/// as that app, and its consumer id is the prefix the broker lets that user
+/// declare queues under (Dapr declares `<consumerID>-<topic>`).
 #[test]
 fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
     use capstan_plugin_messaging_rabbitmq::MessagingRabbitmq;
     use capstan_plugin_postgres_statefulset::PostgresStatefulSet;
 
-    let mq = PlanCall::new(json!({ "users": { "dapr": { "password": "mq-test-password" } } }))
-        .component("staging", "oob", "messaging")
-        .sensitive("/users/dapr/password")
-        .run::<MessagingRabbitmq>()
-        .unwrap();
+    let mq = broker::<MessagingRabbitmq>(json!({}));
     let pg = PlanCall::new(json!({
         "superuser_password": "pg-test-super",
         "apps": { "dapr": { "password": "pg-test-dapr" } },
@@ -261,24 +309,127 @@ fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
         .run::<Dapr>()
         .unwrap();
 
-    let pubsub = metadata_of(plan.expect_object("Component", "pubsub"));
-    let user_ref = &meta(&pubsub, "username")["secretKeyRef"];
-    let mq_secret = mq.expect_object("Secret", user_ref["name"].as_str().unwrap());
-    assert!(mq_secret["stringData"].get(user_ref["key"].as_str().unwrap()).is_some(), "{mq_secret}");
+    for (app, m) in APPS.iter().zip(assert_each_app_connects_as_itself(&plan, &mq, "username")) {
+        let consumer = meta(&m, "consumerID")["value"].as_str().unwrap().to_owned();
+        let permission = mq
+            .objects
+            .iter()
+            .find(|o| o["kind"] == "Permission" && o["metadata"]["labels"]["capstan.dev/user"] == *app)
+            .unwrap_or_else(|| panic!("no Permission for {app}"));
+        // What Dapr declares for topic `oof-payments` with this consumer id.
+        let granted = |kind: &str, name: &str| {
+            let pattern = permission["spec"]["permissions"][kind].as_str().unwrap();
+            regex::Regex::new(pattern).unwrap().is_match(name)
+        };
+        let queue = format!("{consumer}-oof-payments");
+        for (kind, name) in [
+            ("configure", "oof-payments"),
+            ("write", "oof-payments"),
+            ("read", "oof-payments"),
+            ("configure", queue.as_str()),
+            ("write", queue.as_str()),
+            ("read", queue.as_str()),
+            ("configure", &format!("dlx-{queue}")),
+            ("configure", &format!("dlq-{queue}")),
+        ] {
+            assert!(granted(kind, name), "{app} may {kind} `{name}`");
+        }
+        for other in APPS.iter().filter(|o| *o != app) {
+            let theirs = format!("{other}.messaging-oof-payments");
+            assert!(
+                !granted("read", &theirs) && !granted("configure", &theirs),
+                "{app} may not touch `{theirs}`"
+            );
+        }
+    }
 
     let store = metadata_of(plan.expect_object("Component", "statestore"));
     let pw_ref = &meta(&store, "password")["secretKeyRef"];
     let pg_secret = pg.expect_object("Secret", pw_ref["name"].as_str().unwrap());
     let key = pw_ref["key"].as_str().unwrap();
     assert_eq!(pg_secret["stringData"][key], "pg-test-dapr", "the dapr app's own database password");
-
     for object in &plan.objects {
-        let text = object.to_string();
-        assert!(
-            !text.contains("mq-test-password") && !text.contains("pg-test-dapr"),
-            "secret copied into {text}"
-        );
+        assert!(!object.to_string().contains("pg-test-dapr"), "secret copied into {object}");
     }
+}
+
+/// The real Kafka plugin's outputs: each app's Component speaks TLS to the
+/// listener (verifying Strimzi's cluster CA), authenticates with SCRAM as
+/// its own KafkaUser, and its consumer group is inside that user's group ACL.
+#[test]
+fn outputs_of_the_real_kafka_plugin_agree_with_its_listener_and_acls() {
+    use capstan_plugin_messaging_kafka::MessagingKafka;
+
+    let mq = broker::<MessagingKafka>(json!({}));
+    let plan = PlanCall::new(json!({ "app_ids": APPS, "statestore": { "enabled": false } }))
+        .component("staging", "oob", "dapr")
+        .dependency_outputs("messaging", "messaging", mq.outputs.clone())
+        .run::<Dapr>()
+        .unwrap();
+    let kafka = mq.expect_object("Kafka", "messaging");
+    let listener = &kafka["spec"]["kafka"]["listeners"][0];
+    assert_eq!(listener["tls"], true);
+    assert_eq!(listener["authentication"]["type"], "scram-sha-512");
+
+    for (app, m) in APPS.iter().zip(assert_each_app_connects_as_itself(&plan, &mq, "saslUsername")) {
+        assert!(m.iter().all(|i| i["name"] != "disableTls"), "{app}: TLS stays on: {m:?}");
+        assert_eq!(
+            meta(&m, "caCert")["secretKeyRef"],
+            json!({ "name": "messaging-cluster-ca-cert", "key": "ca.crt" })
+        );
+        assert_eq!(meta(&m, "saslMechanism")["value"], "SHA-512");
+        let brokers = meta(&m, "brokers")["value"].as_str().unwrap();
+        assert!(brokers.ends_with(&format!(":{}", listener["port"])), "{brokers} is the TLS listener");
+        let group = meta(&m, "consumerGroup")["value"].as_str().unwrap();
+        let user = mq
+            .objects
+            .iter()
+            .find(|o| o["kind"] == "KafkaUser" && o["metadata"]["labels"]["capstan.dev/user"] == *app)
+            .unwrap();
+        let acls = user["spec"]["authorization"]["acls"].as_array().unwrap();
+        assert!(
+            acls.iter().any(|a| a["resource"]["type"] == "group"
+                && a["resource"]["patternType"] == "prefix"
+                && group.starts_with(a["resource"]["name"].as_str().unwrap())),
+            "{app}: consumer group `{group}` is allowed by {acls:?}"
+        );
+        for other in APPS.iter().filter(|o| *o != app) {
+            let theirs = mq
+                .objects
+                .iter()
+                .find(|o| o["kind"] == "KafkaUser" && o["metadata"]["labels"]["capstan.dev/user"] == *other)
+                .unwrap();
+            assert!(
+                theirs["spec"]["authorization"]["acls"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|a| a["resource"]["type"] != "group"
+                        || !group.starts_with(a["resource"]["name"].as_str().unwrap())),
+                "{other} may not join {app}'s group `{group}`"
+            );
+        }
+    }
+}
+
+/// A broker with a user per app but none for one of the app ids is refused,
+/// naming the app and what to add: its sidecar could not connect.
+#[test]
+fn an_app_without_its_own_broker_user_is_named() {
+    use capstan_plugin_messaging_rabbitmq::MessagingRabbitmq;
+
+    let mq = broker::<MessagingRabbitmq>(json!({}));
+    let err = PlanCall::new(
+        json!({ "app_ids": ["oob-consent", "oob-reports"], "statestore": { "enabled": false } }),
+    )
+    .component("staging", "oob", "dapr")
+    .dependency_outputs("messaging", "messaging", mq.outputs.clone())
+    .run::<Dapr>()
+    .unwrap_err();
+    assert!(
+        matches!(&err, PlanError::MissingDependency(m) if m.contains("app `oob-reports`") && m.contains("users.oob-reports")),
+        "{err:?}"
+    );
 }
 
 /// The `.wasm` built from this crate, run through the engine's host (the

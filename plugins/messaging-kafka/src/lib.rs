@@ -2,20 +2,22 @@
 //! operator (1.x: `kafka.strimzi.io/v1`, KRaft only).
 //!
 //! It renders a `KafkaNodePool` (dual-role controller + broker nodes with
-//! persistent JBOD storage), the `Kafka` cluster (an internal SCRAM-SHA-512
-//! listener, simple authorization, the entity operator), a `KafkaTopic` per
+//! persistent JBOD storage), the `Kafka` cluster (an internal TLS listener
+//! with SCRAM-SHA-512, simple authorization, the entity operator), a `KafkaTopic` per
 //! queue (and a `-dlq` topic when dead-lettering is asked for), and a
-//! `KafkaUser` per user whose ACLs allow its topics and its consumer groups,
-//! with its password read from a Secret this plugin renders.
+//! `KafkaUser` per user whose ACLs allow its topics and the consumer groups
+//! under its group prefix, with its password read from a Secret this plugin
+//! renders. The outputs give each user as a consumer of its own, and the
+//! cluster CA's Secret for clients to verify the brokers.
 //!
 //! It does not install Strimzi or its CRDs, and renders no external
 //! listener: clients are in the cluster.
 
-#[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
 use std::collections::BTreeMap;
 
+use capstan_sdk::contracts::SecretKeyRef;
 use capstan_sdk::contracts::messaging::queues;
-use capstan_sdk::contracts::messaging::{Outputs, protocol};
+use capstan_sdk::contracts::messaging::{Outputs, Tls, protocol, sasl};
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
@@ -27,8 +29,9 @@ use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 
 pub const API_VERSION: &str = "kafka.strimzi.io/v1";
-pub const PORT: u16 = 9092;
-const LISTENER: &str = "plain";
+/// The internal listener: TLS (Strimzi's cluster CA) with SCRAM-SHA-512.
+pub const PORT: u16 = 9093;
+const LISTENER: &str = "tls";
 
 /// The inputs, after the defaults are merged.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -104,7 +107,7 @@ impl Plugin for MessagingKafka {
             .backend("kafka")
             .description(
                 "Kafka in KRaft mode through the Strimzi operator: a node pool, the cluster with an \
-                 internal SCRAM-SHA-512 listener, a KafkaTopic per queue (partitions, replicas, \
+                 internal TLS listener with SCRAM-SHA-512, a KafkaTopic per queue (partitions, replicas, \
                  retention, optional -dlq topic) and a KafkaUser per app with ACLs on its topics.",
             )
             .input_schema_for::<Inputs>()
@@ -193,7 +196,8 @@ impl Plugin for MessagingKafka {
                 let logical = queues::user_queues(spec, &inputs.queues);
                 topics.iter().filter(|t| logical.contains(&t.source.as_str())).collect()
             };
-            objects.push(kafka_user(req, user, &username, &allowed));
+            let groups = queues::group_prefix(&cluster, user);
+            objects.push(kafka_user(req, user, &username, &allowed, &groups));
         }
 
         let outputs = Outputs {
@@ -204,6 +208,18 @@ impl Plugin for MessagingKafka {
             // Dead-letter topics too (`<logical>-dlq`), as every backend does.
             queues: topics.iter().map(|t| (t.logical.clone(), t.physical.clone())).collect(),
             region: None,
+            consumers: queues::consumers(req, &inputs.users, &inputs.queues, true),
+            sasl_mechanism: Some(sasl::SCRAM_SHA_512.to_owned()),
+            // Strimzi's cluster CA signs the brokers' certificates and
+            // publishes its certificate in `<cluster>-cluster-ca-cert`.
+            tls: Some(Tls {
+                ca_secret: SecretKeyRef {
+                    name: format!("{cluster}-cluster-ca-cert"),
+                    key: "ca.crt".to_owned(),
+                    namespace: Some(req.component.namespace.clone()),
+                },
+            }),
+            exchange: None,
         };
         Ok(ComponentPlan { objects, effects: Vec::new(), outputs: contracts::outputs(&outputs, &[])? })
     }
@@ -302,7 +318,7 @@ fn kafka(req: &PlanRequest, inputs: &Inputs) -> Value {
     config.extend(inputs.config.clone());
     let mut kafka = json!({
         "listeners": [{
-            "name": LISTENER, "port": PORT, "type": "internal", "tls": false,
+            "name": LISTENER, "port": PORT, "type": "internal", "tls": true,
             "authentication": { "type": "scram-sha-512" },
         }],
         "authorization": { "type": "simple" },
@@ -328,7 +344,7 @@ fn topic(req: &PlanRequest, t: &Topic) -> Value {
     k8s::custom_resource(API_VERSION, "KafkaTopic", &meta, spec)
 }
 
-fn kafka_user(req: &PlanRequest, user: &str, username: &str, topics: &[&Topic]) -> Value {
+fn kafka_user(req: &PlanRequest, user: &str, username: &str, topics: &[&Topic], groups: &str) -> Value {
     let meta = cluster_meta(req, username.to_owned(), "user").label("capstan.dev/user", user);
     let mut acls: Vec<Value> = topics
         .iter()
@@ -340,10 +356,11 @@ fn kafka_user(req: &PlanRequest, user: &str, username: &str, topics: &[&Topic]) 
             })
         })
         .collect();
-    // Consumer groups named after the user (`<username>`, `<username>-…`).
+    // Consumer groups under the user's group prefix, which the outputs
+    // publish (Dapr's `consumerGroup`): no user's prefix begins another's.
     acls.push(json!({
         "type": "allow",
-        "resource": { "type": "group", "name": username, "patternType": "prefix" },
+        "resource": { "type": "group", "name": groups, "patternType": "prefix" },
         "operations": ["Describe", "Read"],
     }));
     let secret = queues::credentials_secret_name(&req.component.name, user);

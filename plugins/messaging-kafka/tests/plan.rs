@@ -105,9 +105,31 @@ fn renders_a_kraft_node_pool_cluster_topics_and_users() {
 fn outputs_follow_the_messaging_contract() {
     let plan = call(json!({})).run::<MessagingKafka>().unwrap();
     let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["protocol", "endpoint", "credentials_secret", "queues"]);
+    assert_eq!(
+        names,
+        ["protocol", "endpoint", "credentials_secret", "queues", "consumers", "sasl_mechanism", "tls"]
+    );
     assert_eq!(plan.output("protocol").unwrap(), "kafka");
-    assert_eq!(plan.output("endpoint").unwrap(), "events-kafka-bootstrap.opus.svc:9092");
+    // The TLS listener, verified with Strimzi's cluster CA, SCRAM on top.
+    assert_eq!(plan.output("endpoint").unwrap(), "events-kafka-bootstrap.opus.svc:9093");
+    assert_eq!(
+        plan.output("tls").unwrap(),
+        &json!({ "ca_secret": { "name": "events-cluster-ca-cert", "key": "ca.crt", "namespace": "opus" } })
+    );
+    assert_eq!(plan.output("sasl_mechanism").unwrap(), "SCRAM-SHA-512");
+    let kafka = &plan.expect_object("Kafka", "events")["spec"]["kafka"]["listeners"][0];
+    assert_eq!((&kafka["port"], &kafka["tls"]), (&json!(9093), &json!(true)));
+    // Each user is a consumer of its own: its Secret, its queues, and the
+    // group prefix its KafkaUser's ACL allows (and no other user's does).
+    let consumer = &plan.output("consumers").unwrap()["payments-api"];
+    assert_eq!(consumer["credentials_secret"]["name"], "events-payments-api-credentials");
+    assert_eq!(consumer["group_prefix"], "payments-api.events");
+    let acls = &plan.expect_object("KafkaUser", "events-payments-api")["spec"]["authorization"]["acls"];
+    assert!(
+        acls.as_array().unwrap().iter().any(|a| a["resource"]
+            == json!({ "type": "group", "name": "payments-api.events", "patternType": "prefix" })),
+        "{acls}"
+    );
     assert_eq!(
         plan.output("queues").unwrap(),
         &json!({ "consents": "opus-consents", "payments": "opus-payments", "payments-dlq": "opus-payments-dlq" })

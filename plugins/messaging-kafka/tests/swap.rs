@@ -56,10 +56,11 @@ fn one_config_plans_on_every_messaging_backend_with_the_same_outputs() {
     let names = |p: &ComponentPlan| p.outputs.iter().map(|o| o.name.clone()).collect::<BTreeSet<_>>();
     let common: BTreeSet<String> =
         ["protocol", "endpoint", "credentials_secret", "queues"].into_iter().map(String::from).collect();
-    assert_eq!(names(&kafka), common);
-    assert_eq!(names(&rabbit), common);
-    // SQS adds the region (the contract's only backend-specific output).
-    assert_eq!(names(&sqs), &common | &BTreeSet::from(["region".to_owned()]));
+    let with = |extra: &[&str]| &common | &extra.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+    // What each protocol adds: per-user consumers and how to reach the broker.
+    assert_eq!(names(&kafka), with(&["consumers", "sasl_mechanism", "tls"]));
+    assert_eq!(names(&rabbit), with(&["consumers", "exchange"]));
+    assert_eq!(names(&sqs), with(&["region"]));
 
     let (k, r, s) = (read(&kafka), read(&rabbit), read(&sqs));
     assert_eq!((k.protocol.as_str(), r.protocol.as_str(), s.protocol.as_str()), ("kafka", "amqp", "sqs"));
@@ -68,6 +69,10 @@ fn one_config_plans_on_every_messaging_backend_with_the_same_outputs() {
     assert_eq!(logical(&r), logical(&k));
     assert_eq!(logical(&s), logical(&k));
     assert_eq!(r.queues["payments"], "opus-payments");
+    // The same users are the same consumers on both brokers.
+    assert_eq!(k.consumers, r.consumers);
+    assert_eq!(k.consumers["payments-api"].group_prefix.as_deref(), Some("payments-api.events"));
+    assert!(s.consumers.is_empty(), "SQS access is IAM's");
     assert!(s.queues["payments"].ends_with("/123456789012/opus-payments"));
     for o in [&k, &r, &s] {
         let c = o.credentials_secret.as_ref().unwrap();

@@ -17,7 +17,6 @@
 //!
 //! It does not install the operators or their CRDs.
 
-#[allow(dead_code, reason = "shared verbatim by the messaging plugins; each uses a part of it")]
 pub mod topology;
 
 use std::collections::BTreeMap;
@@ -243,6 +242,11 @@ impl Plugin for MessagingRabbitmq {
                 .map(|u| queues::credentials_ref(req, u)),
             queues: topo.queues.iter().map(|q| (q.logical.clone(), q.physical.clone())).collect(),
             region: None,
+            consumers: queues::consumers(req, &inputs.users, &inputs.queues, true),
+            // AMQP authenticates with PLAIN over the connection; no SASL choice to publish.
+            sasl_mechanism: None,
+            tls: None,
+            exchange: Some(topo.exchange.clone()),
         };
         Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])? })
     }
@@ -423,7 +427,8 @@ mod in_cluster {
             out.push(k8s::custom_resource(
                 API_VERSION,
                 "Permission",
-                &meta(object_name(&[name, "permission", user]), "topology"),
+                &meta(object_name(&[name, "permission", user]), "topology")
+                    .label("capstan.dev/user", user.clone()),
                 json!({
                     "vhost": topo.vhost,
                     "userReference": { "name": user_object },

@@ -114,22 +114,36 @@ impl Topology {
         format!("{}-{user}", self.component)
     }
 
-    /// A user may (re)declare and read its queues and their dead-letter
-    /// queues, and publish to the topology's exchange and the default one.
+    /// A user may (re)declare, read and write its queues and their
+    /// dead-letter queues, and publish to the topology's exchange and the
+    /// default one. It may also build the topology Dapr's `pubsub.rabbitmq`
+    /// builds for it: an exchange per topic (named after one of its queues),
+    /// and queues `<prefix>-<topic>` with their `dlx-`/`dlq-` pair, where
+    /// `<prefix>` is its group prefix. Nothing else: another user's queues
+    /// and prefix are refused by the broker.
     pub fn permissions(&self, user: &str) -> Permissions {
         let allowed: &[String] = self.users.iter().find(|(u, _)| u == user).map_or(&[], |(_, q)| q);
-        let names: Vec<String> = self
+        let mut own: Vec<String> = self
             .queues
             .iter()
             .filter(|q| allowed.contains(&q.source))
             .map(|q| regex_escape(&q.physical))
             .collect();
-        let queues = if names.is_empty() { "^$".to_owned() } else { format!("^({})$", names.join("|")) };
-        Permissions {
-            configure: queues.clone(),
-            write: format!("^({}|amq\\.default)$", regex_escape(&self.exchange)),
-            read: queues,
+        if !own.is_empty() {
+            let prefix = regex_escape(&queues::group_prefix(&self.component, user));
+            own.extend([format!("{prefix}-.+"), format!("dlx-{prefix}-.+"), format!("dlq-{prefix}-.+")]);
         }
+        let any = |names: &[String]| {
+            if names.is_empty() { "^$".to_owned() } else { format!("^({})$", names.join("|")) }
+        };
+        let exchange = regex_escape(&self.exchange);
+        let mut write = vec![exchange.clone(), "amq\\.default".to_owned()];
+        let mut read = vec![exchange];
+        if !own.is_empty() {
+            write.extend(own.iter().cloned());
+            read.extend(own.iter().cloned());
+        }
+        Permissions { configure: any(&own), write: any(&write), read: any(&read) }
     }
 }
 

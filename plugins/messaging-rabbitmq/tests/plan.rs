@@ -93,8 +93,11 @@ fn in_cluster_renders_the_cluster_and_its_topology() {
     assert_eq!(user["importCredentialsSecret"]["name"], "events-payments-api-credentials");
     let perm = &plan.expect_object("Permission", "events-permission-payments-api")["spec"];
     assert_eq!(perm["userReference"]["name"], "events-user-payments-api");
-    assert_eq!(perm["permissions"]["read"], "^(opus-payments-dlq|opus-payments)$", "its own queues only");
-    assert_eq!(perm["permissions"]["write"], "^(events|amq\\.default)$");
+    // Its own queues, the exchange, and what Dapr declares under its prefix.
+    let own = "opus-payments-dlq|opus-payments|payments-api\\.events-.+|dlx-payments-api\\.events-.+|dlq-payments-api\\.events-.+";
+    assert_eq!(perm["permissions"]["configure"], format!("^({own})$"), "its own queues only");
+    assert_eq!(perm["permissions"]["read"], format!("^(events|{own})$"));
+    assert_eq!(perm["permissions"]["write"], format!("^(events|amq\\.default|{own})$"));
     let secret = plan.expect_object("Secret", "events-payments-api-credentials");
     assert_eq!(secret["stringData"]["username"], "events-payments-api");
     support::assert_valid(&plan.objects, &[]);
@@ -107,8 +110,18 @@ fn outputs_follow_the_messaging_contract_in_both_modes() {
         (external().run::<MessagingRabbitmq>().unwrap(), "amqp://rabbit.internal:5672/opus"),
     ] {
         let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["protocol", "endpoint", "credentials_secret", "queues"]);
+        assert_eq!(names, ["protocol", "endpoint", "credentials_secret", "queues", "consumers", "exchange"]);
         assert_eq!(plan.output("protocol").unwrap(), "amqp");
+        assert_eq!(plan.output("exchange").unwrap(), "events");
+        assert_eq!(
+            plan.output("consumers").unwrap()["payments-api"],
+            json!({
+                "credentials_secret": { "name": "events-payments-api-credentials", "username_key": "username",
+                                        "password_key": "password", "namespace": "opus" },
+                "queues": ["payments"],
+                "group_prefix": "payments-api.events",
+            })
+        );
         assert_eq!(plan.output("endpoint").unwrap(), endpoint);
         assert_eq!(
             plan.output("queues").unwrap(),
@@ -151,7 +164,7 @@ fn external_mode_declares_amqp_effects_and_renders_only_secrets() {
     let AmqpOp::EnsureUser(u) = &user[0] else { panic!("{user:?}") };
     assert_eq!((u.name.as_str(), u.password.expose()), ("events-payments-api", PW));
     assert!(
-        matches!(&user[1], AmqpOp::EnsurePermission(p) if p.read == "^(opus-payments-dlq|opus-payments)$")
+        matches!(&user[1], AmqpOp::EnsurePermission(p) if p.configure.starts_with("^(opus-payments-dlq|opus-payments|payments-api\\.events-.+|"))
     );
     let summaries = format!("{:?}", plan.effects);
     assert!(!summaries.contains(PW), "the password is sensitive in effects");

@@ -211,6 +211,11 @@ impl Plugin for MessagingSqs {
             }),
             queues: urls,
             region: Some(inputs.region.clone()),
+            // Access to SQS is an IAM matter (a role per app), not a broker user.
+            consumers: BTreeMap::new(),
+            sasl_mechanism: None,
+            tls: None,
+            exchange: None,
         };
         Ok(ComponentPlan { objects: Vec::new(), effects, outputs: contracts::outputs(&outputs, &[])? })
     }

@@ -140,8 +140,19 @@ impl Plugin for PostgresCloudNativePg {
         objects.push(cluster(req, &inputs, &apps));
         objects.extend(apps.iter().map(|app| database(req, app)));
 
-        let host = format!("{name}-rw.{}.svc", req.component.namespace);
-        let outputs = apps::outputs(req, host, PORT, &apps, inputs.default_app.as_deref())?;
+        // CloudNativePG serves TLS only, with a certificate for the `-rw`
+        // Service names signed by the cluster's own CA, kept in `<name>-ca`.
+        let server = apps::Server {
+            host: format!("{name}-rw.{}.svc", req.component.namespace),
+            port: PORT,
+            sslmode: contracts::postgres::SslMode::VerifyFull,
+            ca_secret: Some(contracts::SecretKeyRef {
+                name: format!("{name}-ca"),
+                key: "ca.crt".to_owned(),
+                namespace: Some(req.component.namespace.clone()),
+            }),
+        };
+        let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
         Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
     }
 

@@ -14,7 +14,8 @@
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::{SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole};
-use capstan_sdk::contracts::postgres::apps;
+use capstan_sdk::contracts::SecretKeyRef;
+use capstan_sdk::contracts::postgres::{SslMode, apps};
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -36,6 +37,15 @@ pub struct Inputs {
     /// Privileges each app's user gets on its database.
     #[serde(default = "default_privileges")]
     pub privileges: Vec<String>,
+    /// The libpq `sslmode` apps connect with: disable, prefer, require,
+    /// verify-ca or verify-full.
+    #[serde(default = "default_sslmode")]
+    pub sslmode: SslMode,
+    /// The Secret (in the component's namespace) with the CA that signed the
+    /// server's certificate, such as the cloud provider's bundle; needed by
+    /// verify-ca and verify-full.
+    #[serde(default)]
+    pub ca_secret: Option<CaSecret>,
     /// One database and user per application.
     pub apps: BTreeMap<String, AppDatabase>,
     /// The app whose database is the contract's default; default: the first by name.
@@ -51,6 +61,21 @@ fn default_connection() -> String {
 }
 fn default_privileges() -> Vec<String> {
     vec!["ALL".to_owned()]
+}
+fn default_sslmode() -> SslMode {
+    SslMode::Require
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaSecret {
+    pub name: String,
+    /// The key holding the PEM certificate(s). Default `ca.crt`.
+    #[serde(default = "default_ca_key")]
+    pub key: String,
+}
+fn default_ca_key() -> String {
+    "ca.crt".to_owned()
 }
 
 /// Database privileges PostgreSQL knows (`GRANT … ON DATABASE`).
@@ -92,6 +117,15 @@ impl Plugin for PostgresExternal {
         if inputs.connection.is_empty() {
             out.push(Diagnostic::error("/connection", "name the SQL connection the effects run on"));
         }
+        if inputs.sslmode.verifies() && inputs.ca_secret.is_none() {
+            out.push(Diagnostic::error(
+                "/ca_secret",
+                format!(
+                    "sslmode {} verifies the server against a CA: name the Secret holding it ({{ name = \"…\", key = \"ca.crt\" }})",
+                    inputs.sslmode.as_str()
+                ),
+            ));
+        }
         if inputs.privileges.is_empty() {
             out.push(Diagnostic::error("/privileges", "grant at least one privilege (such as ALL)"));
         }
@@ -113,8 +147,17 @@ impl Plugin for PostgresExternal {
 
         let objects = apps.iter().map(|app| apps::secret(req, app)).collect();
         let effects = apps.iter().map(|app| sql_effect(app, &inputs.connection, &privileges)).collect();
-        let outputs =
-            apps::outputs(req, inputs.db_host.clone(), inputs.port, &apps, inputs.default_app.as_deref())?;
+        let server = apps::Server {
+            host: inputs.db_host.clone(),
+            port: inputs.port,
+            sslmode: inputs.sslmode,
+            ca_secret: inputs.ca_secret.as_ref().map(|ca| SecretKeyRef {
+                name: ca.name.clone(),
+                key: ca.key.clone(),
+                namespace: Some(req.component.namespace.clone()),
+            }),
+        };
+        let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
         Ok(ComponentPlan { objects, effects, outputs })
     }
 }
@@ -142,7 +185,7 @@ fn sql_effect(app: &apps::App, connection: &str, privileges: &[String]) -> Effec
         }),
     );
     let mut summary = format!(
-        "role {} (login, password from secrets), database {} owned by it, GRANT {}",
+        "role {} (login, password from secrets), database {} owned by it and closed to PUBLIC, GRANT {}",
         app.user,
         app.database,
         privileges.join(", ")

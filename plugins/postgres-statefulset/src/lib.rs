@@ -145,8 +145,14 @@ impl Plugin for PostgresStatefulSet {
             objects.push(init_job(&config_meta, &name, &inputs.image, &superuser, &apps));
         }
 
-        let host = format!("{name}.{}.svc", req.component.namespace);
-        let outputs = apps::outputs(req, host, PORT, &apps, inputs.default_app.as_deref())?;
+        let server = apps::Server {
+            host: format!("{name}.{}.svc", req.component.namespace),
+            port: PORT,
+            // The server image's defaults: no certificate, so no TLS.
+            sslmode: contracts::postgres::SslMode::Disable,
+            ca_secret: None,
+        };
+        let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
         Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
     }
 }

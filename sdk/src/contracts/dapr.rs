@@ -2,6 +2,8 @@
 //!
 //! Schema `wit/contracts/dapr.v1.json`; documented in `docs/contracts/dapr.md`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::Contract;
@@ -11,12 +13,23 @@ pub const SCHEMA: &str = include_str!("../../../wit/contracts/dapr.v1.json");
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
-    /// Name of the pub/sub `Component`, when there is one.
+    /// Name of the pub/sub `Component` every app shares, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pubsub: Option<String>,
+    /// App id → the name of that app's own pub/sub `Component`, when each
+    /// app connects to the broker as its own user.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pubsub_by_app: BTreeMap<String, String>,
     /// Name of the state store `Component`, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statestore: Option<String>,
+}
+
+impl Outputs {
+    /// The pub/sub Component app `app_id` publishes and subscribes through.
+    pub fn pubsub_for(&self, app_id: &str) -> Option<&str> {
+        self.pubsub_by_app.get(app_id).or(self.pubsub.as_ref()).map(String::as_str)
+    }
 }
 
 impl Contract for Outputs {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Contract;
+use super::{Contract, SecretKeyRef};
 
 pub mod queues;
 
@@ -26,6 +26,13 @@ pub mod protocol {
     pub const SQS: &str = "sqs";
 }
 
+/// Values of [`Outputs::sasl_mechanism`], as IANA names them.
+pub mod sasl {
+    pub const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
+    pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+    pub const PLAIN: &str = "PLAIN";
+}
+
 /// Where a client's user name and password are.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +42,38 @@ pub struct CredentialsSecret {
     pub password_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+}
+
+/// What one consumer (an app) of the broker uses: its own user, the queues
+/// it may use, and the prefix of the names it may create itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// The Secret with this consumer's own user name and password.
+    pub credentials_secret: CredentialsSecret,
+    /// Logical names of the queues it may publish to and consume from.
+    pub queues: Vec<String>,
+    /// Consumer groups (Kafka) and queues it declares itself (AMQP, as Dapr
+    /// declares `<prefix>-<topic>`) must start with this; the broker refuses
+    /// any other. Dapr uses it as the consumer group or consumer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_prefix: Option<String>,
+}
+
+/// The broker serves TLS only; clients verify it with this CA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The PEM CA certificate that signed the broker's certificate.
+    pub ca_secret: SecretKeyRef,
+}
+
+/// The credentials and rights one consumer uses: its own when the broker
+/// publishes per-consumer access, else the shared ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access<'a> {
+    pub credentials_secret: &'a CredentialsSecret,
+    pub group_prefix: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +92,37 @@ pub struct Outputs {
     /// The cloud region, for SQS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Each consumer's own access, keyed by its name (an app's component
+    /// name): a broker with per-app users publishes them here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumers: BTreeMap<String, Consumer>,
+    /// How clients authenticate with the credentials: one of [`sasl`]
+    /// (Kafka); absent where the protocol says (AMQP PLAIN, SQS SigV4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sasl_mechanism: Option<String>,
+    /// Present when the endpoint speaks TLS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// AMQP: the topic exchange every queue is bound to by its logical name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
+}
+
+impl Outputs {
+    /// The access of consumer `name`: its own entry under `consumers`, else
+    /// the shared `credentials_secret`; none when neither exists (credentials
+    /// come from elsewhere, or the broker has no user for this consumer).
+    pub fn access_for(&self, name: &str) -> Option<Access<'_>> {
+        match self.consumers.get(name) {
+            Some(c) => Some(Access {
+                credentials_secret: &c.credentials_secret,
+                group_prefix: c.group_prefix.as_deref(),
+            }),
+            None => {
+                self.credentials_secret.as_ref().map(|c| Access { credentials_secret: c, group_prefix: None })
+            }
+        }
+    }
 }
 
 impl Contract for Outputs {

@@ -140,6 +140,8 @@ mod tests {
             user: "app".into(),
             password_secret: SecretKeyRef { name: "db-app".into(), key: "password".into(), namespace: None },
             databases: BTreeMap::new(),
+            sslmode: None,
+            ca_secret: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Contract, SecretKeyRef};
@@ -17,6 +18,35 @@ pub mod apps;
 pub const SCHEMA: &str = include_str!("../../../wit/contracts/postgres.v1.json");
 /// The JSON Schema of the shared inputs (`apps`, `default_app`).
 pub const APPS_SCHEMA: &str = include_str!("../../../wit/contracts/postgres.apps.v1.json");
+
+/// How a client reaches the server over TLS: libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the client checks the server's certificate against a CA.
+    pub fn verifies(self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+}
 
 /// Access to one database for one user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +71,14 @@ pub struct Outputs {
     /// component name; an app not listed uses the default above.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub databases: BTreeMap<String, DatabaseAccess>,
+    /// The `sslmode` clients must use: what the server offers and how it
+    /// can be verified. Absent: not said, so a client keeps its own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslmode: Option<SslMode>,
+    /// The PEM CA certificate that signed the server's certificate, for
+    /// `verify-ca` and `verify-full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret: Option<SecretKeyRef>,
 }
 
 impl Outputs {

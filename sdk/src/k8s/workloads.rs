@@ -89,6 +89,12 @@ impl Container {
         self
     }
 
+    /// A mount the container cannot write to (a Secret's files, say).
+    pub fn read_only_mount(mut self, volume: &str, path: &str) -> Self {
+        self.mounts.push(json!({ "name": volume, "mountPath": path, "readOnly": true }));
+        self
+    }
+
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         let args: Vec<String> = args.into_iter().map(Into::into).collect();
         self.fields.insert("args".into(), json!(args));

@@ -211,6 +211,10 @@ fn environments_render_the_same_objects_except_where_backends_differ() {
             env_names(&production[&deployment]),
             "{app} gets the same configuration keys in both environments"
         );
+        // What only one protocol has: the AMQP exchange; Kafka's SASL and TLS CA.
+        let all = |tree: &BTreeMap<String, String>| env_vars(&tree[&deployment]).into_iter().map(|(n, _)| n);
+        assert!(all(&staging).any(|n| n == "MESSAGING_EXCHANGE"), "{app}: RabbitMQ in staging");
+        assert!(all(&production).any(|n| n == "MESSAGING_CA_CERT"), "{app}: Kafka over TLS in production");
         let differing = differing_env(&staging[&deployment], &production[&deployment]);
         for name in &differing {
             assert!(
@@ -230,6 +234,7 @@ fn environments_render_the_same_objects_except_where_backends_differ() {
 /// environments: those from a backend's outputs and those env.hcl sets.
 const BACKEND_OR_ENV_VALUES: &[&str] = &[
     "DATABASE_HOST",
+    "DATABASE_SSLMODE",
     "DATABASE_URL",
     "MESSAGING_PROTOCOL",
     "MESSAGING_ENDPOINT",
@@ -369,12 +374,20 @@ fn neutral(text: &str, env: &str) -> String {
 }
 
 /// The container env var names of a rendered Deployment, in order.
+/// Variables only one messaging protocol gives (the AMQP exchange, Kafka's
+/// SASL mechanism and TLS CA): left out when environments are compared.
+const PROTOCOL_ONLY: &[&str] = &["MESSAGING_EXCHANGE", "MESSAGING_SASL_MECHANISM", "MESSAGING_CA_CERT"];
+
 fn env_names(deployment: &str) -> Vec<String> {
-    env_vars(deployment).into_iter().map(|(n, _)| n).collect()
+    comparable_env(deployment).into_iter().map(|(n, _)| n).collect()
+}
+
+fn comparable_env(deployment: &str) -> Vec<(String, String)> {
+    env_vars(deployment).into_iter().filter(|(n, _)| !PROTOCOL_ONLY.contains(&n.as_str())).collect()
 }
 
 fn differing_env(a: &str, b: &str) -> Vec<String> {
-    let (a, b) = (env_vars(a), env_vars(b));
+    let (a, b) = (comparable_env(a), comparable_env(b));
     a.iter().zip(&b).filter(|(x, y)| x != y).map(|(x, _)| x.0.clone()).collect()
 }
 

@@ -39,6 +39,7 @@ mod aws_effects;
 mod bundles;
 mod contracts;
 mod crash;
+mod dataplane;
 mod distribution;
 mod effects;
 mod errors;

@@ -49,14 +49,17 @@ connection "platform-db" {
 }
 
 # PostgreSQL outside the cluster; app passwords are in postgres/secrets.enc.hcl.
+# Apps (and Dapr's state store) connect with TLS: the outputs contract passes
+# `sslmode` on; with the provider's CA in a Secret, use verify-full and
+# ca_secret = { name = "rds-ca" }.
 postgres = {
   backend = "external"
   settings = {
     db_host    = local.db_host
     connection = "platform-db"
+    sslmode    = "require"
   }
 }
-database_sslmode = "require"
 
 # Kafka (Strimzi, KRaft): three brokers, every topic replicated three times.
 messaging = {

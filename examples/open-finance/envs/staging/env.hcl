@@ -33,7 +33,8 @@ app_scaling = { min = 2, max = 3, cpu = 75 }
 # The Open Finance participant directory the apps trust (the sandbox one).
 directory_url = "https://data.sandbox.directory.openbankingbrasil.org.br"
 
-# PostgreSQL inside the cluster: one StatefulSet, no replication. Passwords
+# PostgreSQL inside the cluster: one StatefulSet, no replication, no TLS
+# (its outputs tell apps sslmode=disable). Passwords
 # (superuser and one per app) are in postgres/secrets.enc.hcl.
 postgres = {
   backend = "statefulset"
@@ -41,7 +42,6 @@ postgres = {
     storage = { size = "20Gi" }
   }
 }
-database_sslmode = "disable"     # the in-cluster server has no TLS
 
 # RabbitMQ inside the cluster (RabbitMQ cluster and topology operators).
 messaging = {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::CredentialsSecret;
+use super::{Consumer, CredentialsSecret};
 use crate::k8s::is_dns_label;
 use crate::pointer;
 use crate::prelude::*;
@@ -247,4 +247,32 @@ pub fn credentials_ref(req: &PlanRequest, user: &str) -> CredentialsSecret {
         password_key: "password".to_owned(),
         namespace: Some(req.component.namespace.clone()),
     }
+}
+
+/// The prefix of the consumer groups (Kafka) and self-declared queues (AMQP)
+/// a user may create: `<user>.<component>`. User names are DNS labels, which
+/// have no `.`, so no user's prefix begins another user's names.
+pub fn group_prefix(component: &str, user: &str) -> String {
+    format!("{user}.{component}")
+}
+
+/// Every user as a consumer in the outputs: its own Secret, its queues and,
+/// where the backend enforces one, its group prefix.
+pub fn consumers(
+    req: &PlanRequest,
+    users: &BTreeMap<String, UserSpec>,
+    queues: &BTreeMap<String, QueueSpec>,
+    with_group_prefix: bool,
+) -> BTreeMap<String, Consumer> {
+    users
+        .iter()
+        .map(|(user, spec)| {
+            let consumer = Consumer {
+                credentials_secret: credentials_ref(req, user),
+                queues: user_queues(spec, queues).into_iter().map(str::to_owned).collect(),
+                group_prefix: with_group_prefix.then(|| group_prefix(&req.component.name, user)),
+            };
+            (user.clone(), consumer)
+        })
+        .collect()
 }

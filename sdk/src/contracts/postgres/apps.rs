@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{DatabaseAccess, Outputs};
+use super::{DatabaseAccess, Outputs, SslMode};
 use crate::contracts::{self, SecretKeyRef};
 use crate::k8s::is_dns_label;
 use crate::pointer;
@@ -205,12 +205,22 @@ fn secret_ref(req: &PlanRequest, app: &App) -> SecretKeyRef {
     }
 }
 
+/// Where the server is and how clients reach it over TLS.
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    /// The `sslmode` clients must use.
+    pub sslmode: SslMode,
+    /// The CA that signed the server's certificate, when clients can verify it.
+    pub ca_secret: Option<SecretKeyRef>,
+}
+
 /// The postgres outputs contract: `default_app` (or the first app by name)
 /// is the default database; every app is listed under `databases`.
 pub fn outputs(
     req: &PlanRequest,
-    host: String,
-    port: u16,
+    server: Server,
     apps: &[App],
     default_app: Option<&str>,
 ) -> Result<Vec<Output>, PlanError> {
@@ -231,12 +241,14 @@ pub fn outputs(
         })
         .collect();
     let outputs = Outputs {
-        host,
-        port,
+        host: server.host,
+        port: server.port,
         database: default.database.clone(),
         user: default.user.clone(),
         password_secret: secret_ref(req, default),
         databases,
+        sslmode: Some(server.sslmode),
+        ca_secret: server.ca_secret,
     };
     contracts::outputs(&outputs, &[])
 }

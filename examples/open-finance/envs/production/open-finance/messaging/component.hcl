@@ -1,5 +1,6 @@
-# The event bus between the apps. The same queues and user on every backend:
-# RabbitMQ in staging, Kafka in production (env.hcl picks).
+# The event bus between the apps. The same queues and users on every backend:
+# RabbitMQ in staging, Kafka in production (env.hcl picks). Each app connects
+# as its own user, allowed its own queues and consumer groups only.
 
 component {
   type    = "messaging"
@@ -7,7 +8,7 @@ component {
   version = "^0.1"
 }
 
-# The user's password is in secrets.enc.hcl (values_sensitive_custom).
+# Each user's password is in secrets.enc.hcl (values_sensitive_custom).
 inputs = merge(
   local.env.messaging.settings,
   {
@@ -17,9 +18,6 @@ inputs = merge(
       payment-events    = { retention_hours = 168, dead_letter = true }
       directory-updates = { retention_hours = 24 }
     }
-    users = {
-      oob-apps = {}
-    }
-    credentials_user = "oob-apps"
+    users = { for app in local.namespace.apps : app => {} }
   },
 )

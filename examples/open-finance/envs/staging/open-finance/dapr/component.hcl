@@ -17,8 +17,7 @@ dependency "postgres" {
 }
 
 inputs = {
-  app_ids    = local.namespace.apps
-  statestore = { sslmode = local.env.database_sslmode }
+  app_ids = local.namespace.apps
   configuration = {
     tracing = { sampling_rate = local.env.tracing_sampling_rate }
   }

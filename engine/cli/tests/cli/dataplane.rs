@@ -1,0 +1,335 @@
+//! The outputs contracts hold on the real servers: a stack is applied through
+//! the binary, each app's environment is read from the Deployment the app
+//! plugin rendered (Secret references resolved from the rendered Secrets, as
+//! the kubelet resolves them), and each app then uses the server with what it
+//! was given, as its own code or its Dapr sidecar would.
+//!
+//! RabbitMQ (external mode, provisioned by the engine's AMQP effects on the
+//! broker at 127.0.0.1:5672): each app publishes and consumes on its own
+//! queues, both through the exchange the contract names and through the
+//! topology Dapr's `pubsub.rabbitmq` declares for it (an exchange per topic,
+//! a queue `<consumerID>-<topic>` with its dead-letter pair), and the broker
+//! refuses it another app's queues, topics and consumer prefix.
+//!
+//! Each test creates its own vhost, users, roles and databases, and deletes
+//! them at the end.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
+use serde_json::Value;
+
+use crate::support::{Stack, walk};
+
+const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
+
+/// A management API call as `guest`: the HTTP status.
+fn management(method: &str, path: &str, body: Option<&str>) -> u16 {
+    let mut c = Command::new("curl");
+    c.args(["-s", "-o", "/dev/null", "-u", "guest:guest", "-X", method, "-w", "%{http_code}"]);
+    if let Some(body) = body {
+        c.args(["-H", "content-type: application/json", "-d", body]);
+    }
+    let out = c.arg(format!("{MANAGEMENT}/{path}")).output().expect("curl runs (tests/setup.sh installs it)");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
+struct BrokerCleanup {
+    vhost: String,
+    users: Vec<String>,
+}
+
+impl Drop for BrokerCleanup {
+    fn drop(&mut self) {
+        management("DELETE", &format!("vhosts/{}", self.vhost), None);
+        for u in &self.users {
+            management("DELETE", &format!("users/{u}"), None);
+        }
+    }
+}
+
+/// A run-unique suffix, so parallel runs on one broker or server never meet.
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:x}{nanos:x}", std::process::id())
+}
+
+/// Every rendered object of the environment, parsed.
+fn rendered(dir: &Path) -> Vec<Value> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|p| serde_norway::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).ok())
+        .collect()
+}
+
+/// The environment of app `app`'s container, as the kubelet builds it: plain
+/// values as they are, `secretKeyRef`s read from the Secrets rendered in the
+/// app's namespace, `$(VAR)` expanded from earlier variables.
+fn app_env(objects: &[Value], namespace: &str, app: &str) -> BTreeMap<String, String> {
+    let of_kind = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .find(|o| {
+                o["kind"] == kind && o["metadata"]["name"] == name && o["metadata"]["namespace"] == namespace
+            })
+            .unwrap_or_else(|| panic!("no {kind} {namespace}/{name} was rendered"))
+    };
+    let secret_value = |name: &str, key: &str| -> String {
+        let secret = of_kind("Secret", name);
+        if let Some(v) = secret["stringData"][key].as_str() {
+            return v.to_owned();
+        }
+        let encoded =
+            secret["data"][key].as_str().unwrap_or_else(|| panic!("Secret {name} has no key {key}"));
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+    };
+    let deployment = of_kind("Deployment", app);
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for var in deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap() {
+        let name = var["name"].as_str().unwrap().to_owned();
+        let value = match var["valueFrom"]["secretKeyRef"].as_object() {
+            Some(r) => secret_value(r["name"].as_str().unwrap(), r["key"].as_str().unwrap()),
+            None => {
+                let mut v = var["value"].as_str().unwrap_or_default().to_owned();
+                for (earlier, value) in &env {
+                    v = v.replace(&format!("$({earlier})"), value.as_str());
+                }
+                v
+            }
+        };
+        env.insert(name, value);
+    }
+    env
+}
+
+/// An app's AMQP session, opened with the credentials and endpoint it was given.
+struct Amqp {
+    rt: tokio::runtime::Runtime,
+    conn: lapin::Connection,
+}
+
+impl Amqp {
+    fn connect(env: &BTreeMap<String, String>) -> Self {
+        let endpoint = &env["MESSAGING_ENDPOINT"];
+        let rest =
+            endpoint.strip_prefix("amqp://").unwrap_or_else(|| panic!("not an amqp endpoint: {endpoint}"));
+        let uri = format!("amqp://{}:{}@{rest}", env["MESSAGING_USERNAME"], env["MESSAGING_PASSWORD"]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let conn = rt
+            .block_on(lapin::Connection::connect(&uri, lapin::ConnectionProperties::default()))
+            .unwrap_or_else(|e| panic!("{} logs in: {e}", env["MESSAGING_USERNAME"]));
+        Self { rt, conn }
+    }
+
+    /// Runs `f` on a fresh channel: a refusal closes the channel it happened on.
+    fn on_channel<T>(&self, f: impl AsyncFnOnce(&Channel) -> Result<T, lapin::Error>) -> Result<T, String> {
+        self.rt.block_on(async {
+            let channel = self.conn.create_channel().await.map_err(|e| e.to_string())?;
+            channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| e.to_string())?;
+            f(&channel).await.map_err(|e| e.to_string())
+        })
+    }
+
+    /// Publishes to `exchange` with `key` and reads the message back from `queue`.
+    fn round_trip(&self, exchange: &str, key: &str, queue: &str) -> Result<(), String> {
+        let body = format!("to {queue}");
+        let got = self.on_channel(async |ch| {
+            let confirm = ch
+                .basic_publish(
+                    exchange.into(),
+                    key.into(),
+                    BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
+                    body.as_bytes(),
+                    BasicProperties::default(),
+                )
+                .await?
+                .await?;
+            assert!(
+                matches!(confirm, Confirmation::Ack(None)),
+                "{exchange}/{key} was not routed: {confirm:?}"
+            );
+            ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await
+        })?;
+        match got {
+            Some(m) if m.delivery.data == body.as_bytes() => Ok(()),
+            Some(_) => Err(format!("another message came back from {queue}")),
+            None => Err(format!("{queue} is empty")),
+        }
+    }
+
+    /// What Dapr's `pubsub.rabbitmq` does for a subscription and a publish on
+    /// `topic` with consumer id `consumer`: a fanout exchange named after the
+    /// topic, the dead-letter exchange and queue, the queue
+    /// `<consumer>-<topic>` bound to the topic's exchange; then a message
+    /// published to the topic comes out of that queue.
+    fn as_dapr(&self, consumer: &str, topic: &str) -> Result<(), String> {
+        let queue = format!("{consumer}-{topic}");
+        let (dlx, dlq) = (format!("dlx-{queue}"), format!("dlq-{queue}"));
+        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        let durable_queue = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        self.on_channel(async |ch| {
+            ch.exchange_declare(topic.into(), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
+            ch.exchange_declare(dlx.as_str().into(), ExchangeKind::Fanout, durable, FieldTable::default())
+                .await?;
+            ch.queue_declare(dlq.as_str().into(), durable_queue, FieldTable::default()).await?;
+            ch.queue_bind(
+                dlq.as_str().into(),
+                dlx.as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+            let mut args = FieldTable::default();
+            args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.as_str().into()));
+            ch.queue_declare(queue.as_str().into(), durable_queue, args).await?;
+            ch.queue_bind(
+                queue.as_str().into(),
+                topic.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+            Ok(())
+        })?;
+        self.round_trip(topic, "", &queue)
+    }
+}
+
+fn refused(what: &str, result: Result<(), String>) {
+    match result {
+        Err(e) => assert!(
+            e.contains("ACCESS_REFUSED") || e.contains("403"),
+            "{what}: refused for another reason: {e}"
+        ),
+        Ok(()) => panic!("{what}: the broker allowed it"),
+    }
+}
+
+#[test]
+fn rabbitmq_apps_reach_their_own_queues_and_are_refused_on_each_others() {
+    let id = unique();
+    let component = format!("mq{id}");
+    let vhost = format!("capstan-dp-{id}");
+    let admin = format!("capstan-dp-admin-{id}");
+    let _cleanup = BrokerCleanup {
+        vhost: vhost.clone(),
+        users: vec![admin.clone(), format!("{component}-billing"), format!("{component}-shipping")],
+    };
+    let admin_password = format!("admin-{id}");
+    let status = management(
+        "PUT",
+        &format!("users/{admin}"),
+        Some(&format!(r#"{{"password":"{admin_password}","tags":"administrator"}}"#)),
+    );
+    assert_eq!(status, 201, "creating the test's admin user");
+
+    let s = Stack::new("");
+    s.write(
+        "envs/dev/env.hcl",
+        &format!(
+            r#"connection "rabbitmq" {{
+  type     = "amqp"
+  url      = "http://127.0.0.1:15672"
+  username = "{admin}"
+  password = secrets.rabbitmq_admin_password
+}}
+target "render" {{
+  secrets = "plain"
+}}
+"#
+        ),
+    );
+    s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
+    s.write(
+        &format!("envs/dev/shop/{component}/component.hcl"),
+        &format!(
+            r#"component {{
+  type    = "messaging"
+  plugin  = "capstan/messaging-rabbitmq"
+  version = "^0.1"
+  grants  = ["amqp:rabbitmq"]
+}}
+inputs = {{
+  mode   = "external"
+  host   = "127.0.0.1"
+  vhost  = "{vhost}"
+  queues = {{ invoices = {{ dead_letter = true }}, shipments = {{}} }}
+  users  = {{ billing = {{ queues = ["invoices"] }}, shipping = {{ queues = ["shipments"] }} }}
+}}
+"#
+        ),
+    );
+    for app in ["billing", "shipping"] {
+        s.write(
+            &format!("envs/dev/shop/{app}/component.hcl"),
+            &format!(
+                r#"component {{
+  type    = "app"
+  plugin  = "capstan/app"
+  version = "^0.1"
+}}
+dependency "mq" {{
+  config_path = "../{component}"
+}}
+inputs = {{
+  image = "registry.example/{app}:1.0.0"
+  port  = 8080
+}}
+"#
+            ),
+        );
+    }
+    s.run(&["secrets", "keygen"]).ok();
+    s.run_with_stdin(
+        &["secrets", "set", "envs/dev/secrets.enc.hcl", "rabbitmq_admin_password"],
+        &admin_password,
+    )
+    .ok();
+    s.run_with_stdin(
+        &["secrets", "set", &format!("envs/dev/shop/{component}/secrets.enc.hcl"), "values_sensitive_custom"],
+        &format!(
+            "users:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
+        ),
+    )
+    .ok();
+    s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
+
+    let objects = rendered(&s.path("rendered/dev"));
+    let billing = app_env(&objects, "shop", "billing");
+    let shipping = app_env(&objects, "shop", "shipping");
+    assert_eq!(billing["MESSAGING_USERNAME"], format!("{component}-billing"), "each app is its own user");
+    assert_eq!(shipping["MESSAGING_USERNAME"], format!("{component}-shipping"));
+    assert_ne!(billing["MESSAGING_GROUP_PREFIX"], shipping["MESSAGING_GROUP_PREFIX"]);
+
+    let as_billing = Amqp::connect(&billing);
+    let as_shipping = Amqp::connect(&shipping);
+    let exchange = &billing["MESSAGING_EXCHANGE"];
+
+    // Through the contract's exchange, by logical name, to its own queue.
+    as_billing.round_trip(exchange, "invoices", &billing["MESSAGING_QUEUE_INVOICES"]).unwrap();
+    as_shipping.round_trip(exchange, "shipments", &shipping["MESSAGING_QUEUE_SHIPMENTS"]).unwrap();
+    refused("billing reads shipping's queue", as_billing.round_trip(exchange, "shipments", "shipments"));
+
+    // As Dapr: its own topics under its own consumer prefix.
+    as_billing.as_dapr(&billing["MESSAGING_GROUP_PREFIX"], &billing["MESSAGING_QUEUE_INVOICES"]).unwrap();
+    as_shipping.as_dapr(&shipping["MESSAGING_GROUP_PREFIX"], &shipping["MESSAGING_QUEUE_SHIPMENTS"]).unwrap();
+    refused(
+        "billing subscribes to shipping's topic",
+        as_billing.as_dapr(&billing["MESSAGING_GROUP_PREFIX"], "shipments"),
+    );
+    refused(
+        "billing declares a queue under shipping's prefix",
+        as_billing.as_dapr(&shipping["MESSAGING_GROUP_PREFIX"], "invoices"),
+    );
+}
