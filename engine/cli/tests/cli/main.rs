@@ -23,6 +23,7 @@
 //! - `gitops`: the example's Secrets are SOPS documents npm's `sops-age` opens; a
 //!   canary password reaches no file or output in clear; `plain` is refused in a
 //!   Git work tree that does not ignore it; target block errors and overrides.
+//! - `state`: a state write that fails saves errored.capstanstate; `state push` stores it back.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
@@ -48,4 +49,5 @@ mod habits;
 mod kube;
 mod lifecycle;
 mod plugins;
+mod state;
 mod support;
