@@ -13,7 +13,8 @@
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;
 //!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
-//!   no secret value reaches any output, state or plan.
+//!   no secret value reaches any output, state or plan; parallel applies of three
+//!   stacks ensuring the same role and database all succeed.
 //! - `amqp_effects`: an external RabbitMQ's vhost, queues and app user from
 //!   encrypted secrets, usable over AMQP; rotation; the same redaction sweep.
 //! - `aws_effects`: an SQS component applied to moto through the cloud-API driver;
