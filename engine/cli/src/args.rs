@@ -249,12 +249,34 @@ pub enum StateCommand {
         /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
     },
-    /// Release a lock left by a run that died.
+    /// Release a lock a run still holds. PostgreSQL state: ends that run's
+    /// database session (a run that died lets go by itself once the server
+    /// notices). Local state: the lock is the OS's and goes with its process,
+    /// so this refuses a live holder (stop the process instead) and only
+    /// clears the record a killed run left.
     Unlock {
         /// Any directory of the stack whose state is locked.
         dir: PathBuf,
         /// The lock's ID, as the error of the refused run printed it.
         lock_id: String,
+    },
+    /// Store a state file (the errored.capstanstate an apply saved when its
+    /// backend would not take the state) in the stack's backend, under the
+    /// lock, after showing what it replaces. Refuses a file of another
+    /// lineage (another stack) or older than the stored state unless --force.
+    Push {
+        /// The state file.
+        #[arg(value_parser = existing_file)]
+        file: PathBuf,
+        /// Any directory of the stack whose state it is.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Store it even from another lineage or older than what is stored.
+        #[arg(long)]
+        force: bool,
+        /// How long to wait for the state lock held by another run.
+        #[arg(long, default_value = "0s", value_parser = capstan_config::parse_duration)]
+        lock_timeout: std::time::Duration,
     },
 }
 

@@ -63,6 +63,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::State(StateCommand::List { dir }) => commands::state::list(dir, &rt),
         Command::State(StateCommand::Show { component_dir }) => commands::state::show(component_dir, &rt),
         Command::State(StateCommand::Unlock { dir, lock_id }) => commands::state::unlock(dir, lock_id, &rt),
+        Command::State(StateCommand::Push { file, dir, force, lock_timeout }) => {
+            commands::state::push(file, dir, *force, *lock_timeout, &rt)
+        }
         Command::Plugin(cmd) => commands::plugin::distribution(cmd),
         Command::Secrets(cmd) => commands::secrets::run(cmd),
     }

@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// Whether capstan.lock may change in this run. The front end decides
     /// (`--lockfile=readonly`, `CI=true`); the library reads no environment.
     pub lockfile: LockfileMode,
+    /// Where an apply saves state its backend would not take
+    /// (`errored.capstanstate`): the operator's working directory.
+    pub work_dir: PathBuf,
 }
 
 /// What a run may do to capstan.lock.
@@ -150,6 +153,7 @@ impl Engine {
         let settings = Settings {
             parallelism: options.parallelism,
             holder: self.surroundings.var("USER").unwrap_or("capstan").to_string(),
+            work_dir: options.work_dir.clone(),
         };
         Session::with_state(
             stack,

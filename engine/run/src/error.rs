@@ -23,8 +23,29 @@ pub enum RunError {
     StateConnect(#[source] capstan_state::StateError),
     #[error("reading state")]
     ReadState(#[source] capstan_state::StateError),
-    #[error("writing state")]
-    WriteState(#[source] capstan_state::StateError),
+    #[error(
+        "the state could not be stored in {location}, so it was saved to {} (mode 0600; secrets in it are \
+         keyed hashes only). Once the backend takes writes again, store it back with \
+         `capstan state push {} {}`",
+        file.display(), file.display(), stack_root.display()
+    )]
+    StateNotStored {
+        location: String,
+        file: PathBuf,
+        stack_root: PathBuf,
+        #[source]
+        source: capstan_state::StateError,
+    },
+    #[error(
+        "the state could not be stored in {location}, nor saved to a file ({save}): what this run applied is \
+         recorded only as far as the backend took it"
+    )]
+    StateLost {
+        location: String,
+        save: Box<capstan_state::StateError>,
+        #[source]
+        source: capstan_state::StateError,
+    },
     #[error("reading the state key")]
     StateKey(#[source] capstan_state::StateError),
     #[error("releasing the state lock")]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use capstan_config::{Command, Stack};
@@ -47,6 +47,9 @@ impl Plan {
 pub struct Applied {
     pub removed: Vec<String>,
     pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+    /// Why the state could not be stored at the end, if it could not
+    /// ([`RunError::StateNotStored`] names the file it was saved to instead).
+    pub not_stored: Option<RunError>,
 }
 
 /// The seams a session drives: plugins, the target, effect drivers.
@@ -63,6 +66,8 @@ pub struct Settings {
     pub parallelism: usize,
     /// Who holds the state lock, as its record shows.
     pub holder: String,
+    /// Where state the backend would not take is saved (the working directory).
+    pub work_dir: PathBuf,
 }
 
 /// Everything one run works with.
@@ -222,15 +227,25 @@ impl Session {
     /// the tree, then applies every component in dependency order, recording
     /// each one in state as soon as it is applied. A failed component skips
     /// its dependents; other branches finish. At the end what each component
-    /// recorded is folded into one snapshot.
+    /// recorded is stored as one snapshot; if the backend will not take it,
+    /// it is saved to an errored-state file instead ([`Applied::not_stored`]).
     pub fn apply(&self, shown: &Plan, guard: &LockGuard) -> Result<Applied, RunError> {
+        // What this run records, kept here as well as in the backend: if the
+        // backend stops taking writes, this is what the errored-state file
+        // holds, applied work included. Under the lock no one else writes, so
+        // it is what the backend would hold.
+        let recorded = Mutex::new(self.state.clone());
         let mut removed = Vec::new();
         for (key, was) in self.orphans() {
             self.seams
                 .target
                 .remove_component(key, was)
                 .map_err(|source| RunError::Remove { key: key.clone(), source })?;
-            self.runtime.block_on(self.backend.write_component(key, None, guard))?;
+            if let Err(e) = self.record(&recorded, key, None, guard) {
+                // The objects are gone; stop here, and store what is known.
+                self.store(into_state(recorded), guard)?;
+                return Err(RunError::State(e));
+            }
             removed.push(key.clone());
         }
 
@@ -247,19 +262,57 @@ impl Session {
             events.phase(key, Phase::Applying, None);
             let applied = apply_component(&cx, &planned, self.seams.effects.as_ref())
                 .inspect_err(|_| events.phase(key, Phase::Failed, None))?;
-            self.runtime
-                .block_on(self.backend.write_component(key, Some(&applied.state), guard))
+            // A component the backend did not record fails, so its dependents
+            // do not build on it; it stays in `recorded` all the same.
+            self.record(&recorded, key, Some(&applied.state), guard)
                 .map_err(|e| ComponentError::State(e.to_string()))?;
             planned.outputs = applied.outputs;
             events.phase(key, Phase::Ready, None);
             Ok(planned)
         });
         self.seams.target.flush()?;
-        // Fold what each component recorded into one snapshot (the previous
-        // snapshot is kept by the backend).
-        let recorded = self.runtime.block_on(self.backend.read()).map_err(RunError::ReadState)?;
-        self.runtime.block_on(self.backend.write(&recorded, guard)).map_err(RunError::WriteState)?;
-        Ok(Applied { removed, outcomes })
+        let not_stored = self.store(into_state(recorded), guard).err();
+        Ok(Applied { removed, outcomes, not_stored })
+    }
+
+    /// Records one component in `recorded`, then in the backend.
+    fn record(
+        &self,
+        recorded: &Mutex<State>,
+        key: &str,
+        component: Option<&ComponentState>,
+        guard: &LockGuard,
+    ) -> Result<(), capstan_state::StateError> {
+        {
+            // A panic elsewhere cannot leave the map half-changed: each change is one insert or remove.
+            let mut state = recorded.lock().unwrap_or_else(PoisonError::into_inner);
+            match component {
+                Some(c) => state.components.insert(key.to_string(), c.clone()),
+                None => state.components.remove(key),
+            };
+        }
+        self.runtime.block_on(self.backend.write_component(key, component, guard)).map(|_| ())
+    }
+
+    /// Stores `recorded` as the whole state. If the backend will not take it,
+    /// it is saved to an errored-state file in the working directory, and the
+    /// error says where and how to store it back: what ran is never forgotten.
+    fn store(&self, mut recorded: State, guard: &LockGuard) -> Result<(), RunError> {
+        let Err(source) = self.runtime.block_on(self.backend.write(&recorded, guard)) else { return Ok(()) };
+        // The serial the failed write would have had: newer than anything
+        // stored so far, so `state push` takes it without --force.
+        recorded.serial = self.runtime.block_on(guard.stored()).serial + 1;
+        match capstan_state::save_errored(&recorded, &self.settings.work_dir) {
+            Ok(file) => Err(RunError::StateNotStored {
+                location: self.backend.location(),
+                file,
+                stack_root: self.stack.root.clone(),
+                source,
+            }),
+            Err(save) => {
+                Err(RunError::StateLost { location: self.backend.location(), save: Box::new(save), source })
+            }
+        }
     }
 
     /// The plan shown before asking, when it still holds for the apply: every
@@ -302,8 +355,10 @@ impl Session {
     }
 
     /// Removes everything the components in `order` applied, recording each
-    /// removal in state.
+    /// removal in state. If the backend will not record one, the state is
+    /// stored whole or, failing that, saved to an errored-state file.
     pub fn destroy(&self, order: &[String], guard: &LockGuard) -> Result<(), RunError> {
+        let recorded = Mutex::new(self.state.clone());
         for key in order {
             let Some(was) = self.state.components.get(key) else { continue };
             self.events.phase(key, Phase::Applying, Some("removing"));
@@ -311,9 +366,16 @@ impl Session {
                 .target
                 .remove_component(key, was)
                 .map_err(|source| RunError::Remove { key: key.clone(), source })?;
-            self.runtime.block_on(self.backend.write_component(key, None, guard))?;
+            if let Err(e) = self.record(&recorded, key, None, guard) {
+                self.store(into_state(recorded), guard)?;
+                return Err(RunError::State(e));
+            }
             self.events.phase(key, Phase::Ready, Some("removed"));
         }
         self.seams.target.flush()
     }
+}
+
+fn into_state(recorded: Mutex<State>) -> State {
+    recorded.into_inner().unwrap_or_else(PoisonError::into_inner)
 }

@@ -51,7 +51,11 @@ pub trait StateBackend: Send + Sync {
     /// Releases the lock and clears the recorded holder.
     fn unlock(&self, guard: LockGuard) -> impl Future<Output = Result<(), StateError>> + Send;
 
-    /// Removes a lock left by a run that is gone (`capstan state unlock <id>`).
+    /// `capstan state unlock <id>`: takes the lock `lock_id` away from its
+    /// holder where the backend can (PostgreSQL ends the holder's session).
+    /// A local lock is the OS's and goes only with its process: a live
+    /// holder is refused ([`StateError::LockAlive`]) and only a dead run's
+    /// leftover record is cleared.
     fn force_unlock(&self, lock_id: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::LockInfo;
+use crate::{LockInfo, LockRelease};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -37,14 +37,36 @@ pub enum StateError {
     )]
     LineageMismatch { location: String, stored: String, given: String },
 
-    #[error("state of {location} is locked by {}; waited {waited:?}; if that run is gone, `capstan state unlock {}`", describe_holder(.holder), holder.as_ref().map_or("<id>", |h| h.id.as_str()))]
-    Locked { location: String, holder: Option<Box<LockInfo>>, waited: Duration },
+    #[error("state of {location} is locked by {}; waited {waited:?}; {}", describe_holder(.holder), remedy(.holder, .release))]
+    Locked { location: String, holder: Option<Box<LockInfo>>, waited: Duration, release: LockRelease },
+
+    #[error(
+        "lock {} on {location} is held by a running process ({holder}); it is released as soon as that process \
+         ends: stop pid {} on {} if that run hangs",
+        holder.id, holder.pid, holder.host
+    )]
+    LockAlive { location: String, holder: Box<LockInfo> },
+
+    #[error("the lock on {location} is held, but its holder has not recorded who it is")]
+    LockUnrecorded { location: String },
 
     #[error("no lock {id} on {location}{}", .current.as_ref().map(|c| format!(" (the current lock is {c})")).unwrap_or_default())]
     LockNotFound { location: String, id: String, current: Option<Box<LockInfo>> },
 
     #[error("lock {id} on {location} is no longer held (force-unlocked by someone else?); stop and re-run")]
     LockLost { location: String, id: String },
+
+    #[error(
+        "state in {location} belongs to lineage {stored}, the pushed file to lineage {pushed} (another stack's \
+         state?); --force stores it anyway"
+    )]
+    PushLineage { location: String, stored: String, pushed: String },
+
+    #[error(
+        "state in {location} has serial {stored}, the pushed file serial {pushed}: a run wrote state after this \
+         file was made; --force stores it anyway, losing what that run recorded"
+    )]
+    PushOlder { location: String, stored: u64, pushed: u64 },
 
     #[error("this lock guard belongs to {guard_location}, not to {location}")]
     WrongGuard { location: String, guard_location: String },
@@ -63,6 +85,20 @@ pub enum StateError {
 
     #[error("no randomness from the operating system: {0}")]
     Random(getrandom::Error),
+}
+
+fn remedy(holder: &Option<Box<LockInfo>>, release: &LockRelease) -> String {
+    match release {
+        LockRelease::WhenProcessEnds => {
+            "the lock is released as soon as that process ends (a crash included); if it hangs, stop it"
+                .to_string()
+        }
+        LockRelease::WhenSessionEnds => format!(
+            "the lock is released when that run's database session ends; if the run is gone or hangs, \
+             `capstan state unlock {}` ends the session",
+            holder.as_ref().map_or("<id>", |h| h.id.as_str())
+        ),
+    }
 }
 
 fn describe_holder(holder: &Option<Box<LockInfo>>) -> String {

@@ -11,9 +11,14 @@
 //! - [`LocalBackend`] (default): `<stack root>/.capstan/state.json`, written
 //!   atomically, previous version kept, plus an append-only journal so a write
 //!   after each component costs one appended line (fsynced when it ran
-//!   effects), not a rewrite of the file.
+//!   effects), not a rewrite of the file; locked with an operating-system file
+//!   lock (released by the OS if the run dies).
 //! - [`PostgresBackend`]: one row per component in a table, a session advisory
 //!   lock (released by the server if the run dies) with an info row naming the holder.
+//!
+//! When a backend will not take the state at the end of a run, the engine
+//! keeps it in an errored-state file ([`save_errored`]) that [`push`] stores
+//! back later.
 //!
 //! The API is async (tokio): the CLI runs on tokio and the PostgreSQL backend
 //! talks through tokio-postgres. The local backend does its small blocking file
@@ -25,6 +30,7 @@
 mod backend;
 mod digest;
 mod error;
+mod errored;
 mod key;
 mod local;
 mod lock;
@@ -35,9 +41,10 @@ mod time;
 pub use backend::{AnyBackend, StateBackend};
 pub use digest::{canonical_json, effect_digest, inputs_digest, object_digest, redact_effect, sha256_digest};
 pub use error::StateError;
+pub use errored::{ERRORED_STATE_FILE, Stored, load_state_file, push, save_errored};
 pub use key::StateKey;
 pub use local::LocalBackend;
-pub use lock::{LockGuard, LockInfo};
+pub use lock::{LockGuard, LockInfo, LockRelease};
 pub use model::{
     ComponentState, EffectRecord, ObjectRecord, OutputRecord, PluginRef, STATE_VERSION, State, component_key,
 };

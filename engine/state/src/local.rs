@@ -9,21 +9,27 @@
 //!   the file, so apply can record after every component of a 1,000-component
 //!   stack. A line torn by a crash is the last one and is dropped on read;
 //!   lines older than the snapshot's serial are skipped.
-//! - `state.lock`: created exclusively by the run that holds the lock; holds
-//!   its [`LockInfo`]. A lock whose process is gone (same host) is stale and
-//!   taken over.
+//! - `state.lock`: the lock. The run that holds it keeps the file open with
+//!   an exclusive operating-system lock on it (`flock` on Unix, `LockFileEx`
+//!   on Windows) and writes its [`LockInfo`] inside, for messages and
+//!   `capstan state list`. The OS lock is what counts: a process that dies,
+//!   even by `kill -9`, lets go of it at once, so there is no stale lock to
+//!   detect or take over. The file is never removed (removing it could
+//!   remove a file another run has just opened to lock); releasing clears the
+//!   record while still holding the lock, so it never touches another
+//!   holder's record either.
 //! - `state.key`: the [`StateKey`], mode 0600, listed in `.capstan/.gitignore`.
 //!
 //! File I/O here is blocking and small; it runs inline on the caller's task.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lock::{GuardKind, Progress};
+use crate::lock::{GuardKind, LockRelease, Progress};
 use crate::{ComponentState, LockGuard, LockInfo, State, StateBackend, StateError, StateKey};
 
 const STATE_FILE: &str = "state.json";
@@ -157,55 +163,155 @@ impl LocalBackend {
         }
     }
 
-    fn try_create_lock(&self, holder: &LockInfo) -> Result<bool, StateError> {
+    /// Opens `state.lock`, creating it if needed (never truncating: another
+    /// run's record may be in it).
+    fn open_lock_file(&self) -> Result<File, StateError> {
         let path = self.path(LOCK_FILE);
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(StateError::io(&path, e)),
-        };
-        let text = serde_json::to_vec_pretty(holder)
-            .map_err(|source| StateError::Encode { location: path.display().to_string(), source })?;
-        file.write_all(&text).and_then(|()| file.sync_all()).map_err(|e| StateError::io(&path, e))?;
-        Ok(true)
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StateError::io(&path, e))
     }
 
-    fn read_lock(&self) -> Result<Option<LockInfo>, StateError> {
+    /// Takes the OS lock on `state.lock` if no one holds it, without a record yet.
+    fn try_take_unrecorded(&self) -> Result<Option<HeldLock>, StateError> {
         let path = self.path(LOCK_FILE);
-        match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|source| StateError::Parse { location: path.display().to_string(), source }),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::io(&path, e)),
+        let file = self.open_lock_file()?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(e)) => return Err(StateError::io(&path, e)),
         }
+        let held = HeldLock { file, path };
+        // The file was removed (by hand) between our open and our lock, and
+        // another run may lock the new one: ours locks nothing. Try again.
+        Ok(held.still_in_place().then_some(held))
+    }
+
+    /// Takes the lock if no one holds it, and records `holder` in it.
+    fn try_take(&self, holder: &LockInfo) -> Result<Option<HeldLock>, StateError> {
+        let Some(held) = self.try_take_unrecorded()? else { return Ok(None) };
+        held.record(holder)?;
+        Ok(Some(held))
+    }
+
+    /// Whether someone holds the lock, and what the file records.
+    fn probe(&self) -> Result<Probe, StateError> {
+        let path = self.path(LOCK_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Probe::Free { left: None }),
+            Err(e) => return Err(StateError::io(&path, e)),
+        };
+        // A shared lock is granted only when no run holds the exclusive one.
+        // Holding it for this read makes a run that tries to lock right now
+        // wait one poll interval, nothing worse.
+        let free = match file.try_lock_shared() {
+            Ok(()) => true,
+            Err(TryLockError::WouldBlock) => false,
+            Err(TryLockError::Error(e)) => return Err(StateError::io(&path, e)),
+        };
+        if free {
+            // A record in a free lock file was left by a run that died.
+            return Ok(Probe::Free { left: read_record(&file, &path).ok().flatten() });
+        }
+        // The holder writes its record right after locking and clears it
+        // right before letting go: an empty or half-written record is one of
+        // those two instants, so look again briefly.
+        for _ in 0..RECORD_RETRIES {
+            if let Ok(Some(info)) = read_record(&file, &path) {
+                return Ok(Probe::Held(Some(info)));
+            }
+            std::thread::sleep(RECORD_RETRY_PAUSE);
+        }
+        Ok(Probe::Held(None))
     }
 
     fn check_still_locked(&self, guard: &LockGuard) -> Result<(), StateError> {
         guard.check_location(&self.location())?;
-        match self.read_lock() {
-            Ok(Some(info)) if info.id == guard.info.id => Ok(()),
+        match &guard.kind {
+            GuardKind::Local(held) if held.still_in_place() => Ok(()),
             _ => Err(StateError::LockLost { location: self.location(), id: guard.info.id.clone() }),
         }
     }
 }
 
-/// Whether the process that wrote `info` is certainly gone.
-fn is_stale(info: &LockInfo) -> bool {
-    // Only this host's processes can be checked, and only where /proc exists.
-    info.host == crate::lock::hostname()
-        && Path::new("/proc/self").exists()
-        && !Path::new("/proc").join(info.pid.to_string()).exists()
+/// What `state.lock` says right now.
+enum Probe {
+    /// A run holds the lock; its record, if it could be read.
+    Held(Option<LockInfo>),
+    /// No one holds it; `left` is the record of a run that died holding it.
+    Free { left: Option<LockInfo> },
 }
 
-/// Removes the lock file if it is still the one with `id` (best effort: used on drop).
-pub(crate) fn release_lock_file(path: &Path, id: &str) {
-    let ours = fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
-        .is_some_and(|info| info.id == id);
-    if ours {
-        let _ = fs::remove_file(path);
+/// How often, and how long apart, a reader looks again at a holder's record
+/// that is being written or cleared (each takes microseconds).
+const RECORD_RETRIES: u32 = 20;
+const RECORD_RETRY_PAUSE: Duration = Duration::from_millis(10);
+
+/// The record in a lock file; `None` when it is empty.
+fn read_record(mut file: &File, path: &Path) -> Result<Option<LockInfo>, StateError> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_string(&mut text))
+        .map_err(|e| StateError::io(path, e))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|source| StateError::Parse { location: path.display().to_string(), source })
+}
+
+/// `state.lock`, open and OS-locked for as long as the guard that owns it lives.
+pub(crate) struct HeldLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl HeldLock {
+    /// Writes who holds the lock. Not fsynced: the record only informs, and
+    /// after a power loss no one holds the lock anyway.
+    fn record(&self, holder: &LockInfo) -> Result<(), StateError> {
+        let text = serde_json::to_vec_pretty(holder)
+            .map_err(|source| StateError::Encode { location: self.path.display().to_string(), source })?;
+        let mut file = &self.file;
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(&text))
+            .map_err(|e| StateError::io(&self.path, e))
+    }
+
+    /// Whether `state.lock` on disk is still the file this run locked. Were it
+    /// removed by hand, another run could lock a new file at the same path;
+    /// then this run must stop writing.
+    fn still_in_place(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (self.file.metadata(), fs::metadata(&self.path)) {
+                (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Windows does not let an open file be removed.
+            self.path.exists()
+        }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        // Still under the lock: clear our own record, so no one reads a holder
+        // that is gone; then closing the file releases the OS lock. Best
+        // effort: a record left behind in a free lock file misleads no one,
+        // as readers check the OS lock first.
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -248,34 +354,36 @@ impl StateBackend for LocalBackend {
     async fn lock(&self, holder: &LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
         self.ensure_dir()?;
         let start = Instant::now();
-        loop {
-            if self.try_create_lock(holder)? {
-                break;
-            }
-            // An empty or half-written lock file is a holder in the middle of
-            // creating it: treat it as held.
-            let current = self.read_lock().ok().flatten();
-            if let Some(info) = &current
-                && is_stale(info)
-            {
-                tracing::warn!(lock = %info, "taking over a lock whose process is gone");
-                release_lock_file(&self.path(LOCK_FILE), &info.id);
-                continue;
+        let mut looked_again = false;
+        let held = loop {
+            if let Some(held) = self.try_take(holder)? {
+                break held;
             }
             if start.elapsed() >= timeout {
+                let holder = match self.probe()? {
+                    Probe::Held(info) => info,
+                    // What kept us out let go just now (or was only a reader
+                    // probing the lock, as `state list` does): one more try.
+                    Probe::Free { .. } if !looked_again => {
+                        looked_again = true;
+                        continue;
+                    }
+                    Probe::Free { .. } => None,
+                };
                 return Err(StateError::Locked {
                     location: self.location(),
-                    holder: current.map(Box::new),
+                    holder: holder.map(Box::new),
                     waited: start.elapsed(),
+                    release: LockRelease::WhenProcessEnds,
                 });
             }
             tokio::time::sleep(LOCK_POLL.min(timeout.saturating_sub(start.elapsed()))).await;
-        }
+        };
         let guard = LockGuard {
             info: holder.clone(),
             location: self.location(),
             progress: tokio::sync::Mutex::new(Progress { serial: 0, lineage: None }),
-            kind: GuardKind::Local { lock_path: self.path(LOCK_FILE) },
+            kind: GuardKind::Local(held),
         };
         // From here on the guard releases the lock if anything fails.
         self.repair_journal()?;
@@ -293,7 +401,11 @@ impl StateBackend for LocalBackend {
     }
 
     async fn current_lock(&self) -> Result<Option<LockInfo>, StateError> {
-        self.read_lock()
+        match self.probe()? {
+            Probe::Held(Some(info)) => Ok(Some(info)),
+            Probe::Held(None) => Err(StateError::LockUnrecorded { location: self.location() }),
+            Probe::Free { .. } => Ok(None),
+        }
     }
 
     async fn read(&self) -> Result<State, StateError> {
@@ -391,20 +503,33 @@ impl StateBackend for LocalBackend {
 
     async fn unlock(&self, guard: LockGuard) -> Result<(), StateError> {
         guard.check_location(&self.location())?;
-        drop(guard); // removes the lock file if it is still ours
+        drop(guard); // clears our record, then the OS lock goes with the file
         Ok(())
     }
 
+    /// A local lock cannot be taken from a live process, and needs no taking
+    /// from a dead one: the OS released it when the process ended. So this
+    /// refuses a lock that is held (naming the process to stop), and for a
+    /// record a dead run left behind, only clears that record.
     async fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
-        match self.read_lock()? {
-            Some(info) if info.id == lock_id => {
-                let path = self.path(LOCK_FILE);
-                fs::remove_file(&path).map_err(|e| StateError::io(&path, e))
+        match self.probe()? {
+            Probe::Held(Some(info)) if info.id == lock_id => {
+                Err(StateError::LockAlive { location: self.location(), holder: Box::new(info) })
             }
-            current => Err(StateError::LockNotFound {
+            Probe::Free { left: Some(info) } if info.id == lock_id => {
+                // Cleared under the lock, so a run locking at this moment keeps its record.
+                drop(self.try_take_unrecorded()?);
+                Ok(())
+            }
+            Probe::Held(current) => Err(StateError::LockNotFound {
                 location: self.location(),
                 id: lock_id.to_string(),
                 current: current.map(Box::new),
+            }),
+            Probe::Free { .. } => Err(StateError::LockNotFound {
+                location: self.location(),
+                id: lock_id.to_string(),
+                current: None,
             }),
         }
     }

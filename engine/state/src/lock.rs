@@ -1,7 +1,6 @@
 //! Who holds a stack's state, and the guard a run keeps while it does.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +48,7 @@ impl fmt::Display for LockInfo {
 }
 
 /// This machine's name, for lock messages; `unknown` where it cannot be read.
-pub(crate) fn hostname() -> String {
+fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())
@@ -66,16 +65,29 @@ pub(crate) struct Progress {
 }
 
 pub(crate) enum GuardKind {
-    Local { lock_path: PathBuf },
+    Local(crate::local::HeldLock),
     Postgres { client: tokio_postgres::Client },
+}
+
+/// How a held lock goes away without `capstan state unlock`: what a
+/// "locked by" message tells the operator to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockRelease {
+    /// Local state: the OS lock goes with the holding process.
+    WhenProcessEnds,
+    /// PostgreSQL: the advisory lock goes with the holding session, which
+    /// `capstan state unlock` can end.
+    WhenSessionEnds,
 }
 
 /// Proof that this run holds the lock. Writes need it.
 ///
-/// Dropping it releases the lock (the local lock file is removed; the
-/// PostgreSQL session ends, which frees its advisory lock), so a run that
-/// fails still lets the next one in. `StateBackend::unlock` does the same
-/// and also clears the recorded holder.
+/// Dropping it releases the lock (the local lock file is closed, which
+/// frees its OS lock; the PostgreSQL session ends, which frees its advisory
+/// lock), so a run that fails still lets the next one in. Locally the
+/// holder's record is cleared either way; for PostgreSQL
+/// `StateBackend::unlock` also deletes the holder's row (a dropped guard's
+/// row is ignored, as no session holds its lock).
 pub struct LockGuard {
     pub(crate) info: LockInfo,
     pub(crate) location: String,
@@ -104,15 +116,5 @@ impl LockGuard {
                 guard_location: self.location.clone(),
             })
         }
-    }
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        if let GuardKind::Local { lock_path } = &self.kind {
-            crate::local::release_lock_file(lock_path, &self.info.id);
-        }
-        // Postgres: dropping the client closes the session, and the server
-        // releases the session's advisory lock.
     }
 }

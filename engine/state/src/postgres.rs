@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use crate::lock::{GuardKind, Progress};
+use crate::lock::{GuardKind, LockRelease, Progress};
 use crate::{ComponentState, LockGuard, LockInfo, State, StateBackend, StateError, StateKey};
 
 const LOCK_POLL: Duration = Duration::from_millis(250);
@@ -276,7 +276,7 @@ impl PostgresBackend {
         guard.check_location(&self.location())?;
         match &guard.kind {
             GuardKind::Postgres { client } => Ok(client),
-            GuardKind::Local { .. } => Err(StateError::WrongGuard {
+            GuardKind::Local(_) => Err(StateError::WrongGuard {
                 location: self.location(),
                 guard_location: guard.location.clone(),
             }),
@@ -324,6 +324,7 @@ impl StateBackend for PostgresBackend {
                     location: self.location(),
                     holder: self.holder(&self.client).await?.map(Box::new),
                     waited: start.elapsed(),
+                    release: LockRelease::WhenSessionEnds,
                 });
             }
             tokio::time::sleep(LOCK_POLL.min(timeout.saturating_sub(start.elapsed()))).await;

@@ -37,6 +37,7 @@ fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) ->
         plugin_dirs: run.plugin_dirs.clone(),
         allow_unsigned: run.allow_unsigned,
         lockfile: lockfile_mode(run.lockfile, std::env::var("CI").ok().as_deref()),
+        work_dir: std::env::current_dir()?,
     };
     let mut surroundings = crate::surroundings();
     // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does; so,
@@ -198,6 +199,9 @@ fn apply_locked(session: &Session, args: &ApplyArgs, guard: &LockGuard) -> anyho
         if failed { "finished with failures" } else { "complete" },
         report::tally(&rows)
     );
+    if let Some(e) = applied.not_stored {
+        return Err(e.into());
+    }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

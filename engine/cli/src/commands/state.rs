@@ -1,4 +1,4 @@
-//! `capstan output` and `capstan state list|show|unlock`.
+//! `capstan output` and `capstan state list|show|unlock|push`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -78,5 +78,67 @@ pub fn unlock(dir: &Path, lock_id: &str, rt: &tokio::runtime::Runtime) -> anyhow
     let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     rt.block_on(backend.force_unlock(lock_id))?;
     println!("Released lock {lock_id} on {}.", backend.location());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn push(
+    file: &Path,
+    dir: &Path,
+    force: bool,
+    lock_timeout: std::time::Duration,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let pushed = capstan_state::load_state_file(file)?;
+    let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
+    let backend = rt.block_on(capstan_run::state_backend(&stack))?;
+    let holder = std::env::var("USER").unwrap_or_else(|_| "capstan".to_string());
+    let guard =
+        rt.block_on(backend.lock(&capstan_state::LockInfo::new(holder, "state push")?, lock_timeout))?;
+    let result = push_locked(&backend, &pushed, file, &guard, force, rt);
+    rt.block_on(backend.unlock(guard))?;
+    result
+}
+
+fn push_locked(
+    backend: &capstan_state::AnyBackend,
+    pushed: &capstan_state::State,
+    file: &Path,
+    guard: &capstan_state::LockGuard,
+    force: bool,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    // Read under the lock: this is exactly what the push replaces.
+    let current = rt.block_on(backend.read())?;
+    let stored = rt.block_on(guard.stored());
+    println!(
+        "{} holds serial {}{}:",
+        backend.location(),
+        stored.serial,
+        match &stored.lineage {
+            Some(l) => format!(", lineage {l}"),
+            None => String::new(),
+        }
+    );
+    println!("{} is serial {}, lineage {}; storing it will:", file.display(), pushed.serial, pushed.lineage);
+    let mut changes = 0;
+    for (key, c) in &pushed.components {
+        match current.components.get(key) {
+            None => println!("  + record {key} ({} objects, {} effects)", c.objects.len(), c.effects.len()),
+            Some(was) if was != c => {
+                println!("  ~ change {key} (applied {} → {})", was.applied_at, c.applied_at)
+            }
+            Some(_) => continue,
+        }
+        changes += 1;
+    }
+    for key in current.components.keys().filter(|k| !pushed.components.contains_key(*k)) {
+        println!("  - forget {key}");
+        changes += 1;
+    }
+    if changes == 0 {
+        println!("  change no component");
+    }
+    let serial = rt.block_on(capstan_state::push(backend, pushed, guard, force))?;
+    println!("Stored {} in {} as serial {serial}.", file.display(), backend.location());
     Ok(ExitCode::SUCCESS)
 }

@@ -135,3 +135,75 @@ inputs = {{
     }
     assert!(sealed > 0, "the Secrets were rendered, encrypted");
 }
+
+/// Two stacks (their own state, as two teams' repositories) whose applies
+/// ensure the same role and database at the same moment: both succeed, and
+/// the objects are as each asked.
+#[test]
+fn parallel_applies_ensuring_the_same_database_both_succeed() {
+    let name = format!("capstan_par_{}", std::process::id());
+    let _cleanup = Cleanup(name.clone());
+    let key = name.replace('_', "-");
+    let stacks: Vec<Stack> = (0..3)
+        .map(|_| {
+            let s = Stack::new(
+                "connection \"platform\" {\n  type = \"postgres\"\n  url  = \"postgres://postgres@127.0.0.1:5432/postgres\"\n}\n",
+            );
+            s.write("envs/prod/env.hcl", "db_host = \"127.0.0.1\"\n");
+            s.write("envs/prod/data/namespace.hcl", "namespace = \"data\"\n");
+            s.write(
+                "envs/prod/data/db/component.hcl",
+                &format!(
+                    r#"component {{
+  type    = "postgres"
+  plugin  = "capstan/postgres-external"
+  version = "^0.1"
+  grants  = ["sql:platform"]
+}}
+inputs = {{
+  db_host    = local.env.db_host
+  connection = "platform"
+  apps       = {{ {key} = {{ extensions = ["pgcrypto"] }} }}
+}}
+"#
+                ),
+            );
+            s.run(&["secrets", "keygen"]).ok();
+            s.run_with_stdin(
+                &["secrets", "set", "envs/prod/data/db/secrets.enc.hcl", "values_sensitive_custom"],
+                &format!("apps:\n  {key}:\n    password: parallel-password\n"),
+            )
+            .ok();
+            // Plugins compiled and cached, so the applies below start together.
+            s.run(&["plan", "envs/prod"]).ok();
+            s
+        })
+        .collect();
+    let children: Vec<_> = stacks
+        .iter()
+        .map(|s| {
+            let child = s
+                .command(&["apply", "envs/prod", "--auto-approve", "--no-color"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (s, child)
+        })
+        .collect();
+    for (s, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "an apply in {} failed:\n{}\n{}",
+            s.root().display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        psql(&format!("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{name}'")),
+        format!("{name}_user")
+    );
+    assert_eq!(psql(&format!("SELECT rolcanlogin FROM pg_roles WHERE rolname = '{name}_user'")), "t");
+}

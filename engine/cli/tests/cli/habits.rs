@@ -175,6 +175,7 @@ fn every_argument_shown_by_help_has_a_description() {
         &["state", "list"],
         &["state", "show"],
         &["state", "unlock"],
+        &["state", "push"],
         &["plugin", "inspect"],
         &["plugin", "list"],
         &["plugin", "test"],

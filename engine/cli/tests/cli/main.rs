@@ -13,7 +13,8 @@
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;
 //!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
-//!   no secret value reaches any output, state or plan.
+//!   no secret value reaches any output, state or plan; parallel applies of three
+//!   stacks ensuring the same role and database all succeed.
 //! - `amqp_effects`: an external RabbitMQ's vhost, queues and app user from
 //!   encrypted secrets, usable over AMQP; rotation; the same redaction sweep.
 //! - `aws_effects`: an SQS component applied to moto through the cloud-API driver;
@@ -23,6 +24,7 @@
 //! - `gitops`: the example's Secrets are SOPS documents npm's `sops-age` opens; a
 //!   canary password reaches no file or output in clear; `plain` is refused in a
 //!   Git work tree that does not ignore it; target block errors and overrides.
+//! - `state`: a state write that fails saves errored.capstanstate; `state push` stores it back.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
@@ -49,4 +51,5 @@ mod habits;
 mod kube;
 mod lifecycle;
 mod plugins;
+mod state;
 mod support;

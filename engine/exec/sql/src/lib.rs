@@ -13,7 +13,10 @@
 //!
 //! Each op checks before it changes anything and reports `created`, `changed`,
 //! `unchanged` or `executed` (a [`capstan_core::OpOutcome`]), so a second
-//! apply of the same plan changes nothing and says so.
+//! apply of the same plan changes nothing and says so. Two runs ensuring the
+//! same object at once take turns on a session advisory lock named after it,
+//! and a create that someone else wins converges on what the winner made
+//! (see `ops.rs`).
 //!
 //! Passwords never leave this crate in clear except towards the server, and not
 //! even there as text: a role's password is sent as a SCRAM-SHA-256 verifier

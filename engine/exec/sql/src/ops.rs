@@ -1,6 +1,20 @@
 //! One function per op kind: look, then change only what differs.
+//!
+//! Two runs may ensure the same object at once (parallel applies of two
+//! stacks that share a role, a retried CI job beside the first one). Each
+//! op's look-then-change holds a session advisory lock named after the
+//! object, so Capstan's own executors take turns and the second one finds
+//! what the first made. Anyone else may still create the object between
+//! our look and our create: a create that loses that race (the server says
+//! the object exists) looks again and converges on what the winner made,
+//! instead of failing the effect.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use capstan_core::{OpOutcome, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text};
 
@@ -30,6 +44,49 @@ impl Ctx<'_> {
     fn invalid(&self, why: impl Into<String>) -> SqlError {
         SqlError::InvalidOp { effect: self.effect.to_string(), op: self.op.clone(), why: why.into() }
     }
+}
+
+/// Whether `err` says the object a create was making exists already: made by
+/// another session between our look and our create. `CREATE ROLE` and
+/// `CREATE EXTENSION` that find the other's row committed say
+/// duplicate_object (42710) or duplicate_database (42P04); ones that waited
+/// for the other's transaction hit the catalog's unique index (23505).
+fn lost_race(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|c| {
+        *c == SqlState::DUPLICATE_OBJECT
+            || *c == SqlState::DUPLICATE_DATABASE
+            || *c == SqlState::UNIQUE_VIOLATION
+    })
+}
+
+/// The advisory lock key of one object: a hash, so any name fits in the
+/// 64-bit key, prefixed so it cannot collide with the state backend's keys.
+fn advisory_key(kind: &str, name: &str) -> i64 {
+    let digest = Sha256::digest(format!("capstan-sql\0{kind}\0{name}"));
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// Runs `body` holding the advisory lock of `(kind, name)` on `client`'s
+/// session. A session lock, not a transaction one: `CREATE DATABASE` cannot
+/// run in a transaction. Waiting for it is bounded by the session's
+/// `lock_timeout`; a session that dies frees it.
+async fn serialised<T>(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    kind: &str,
+    name: &str,
+    body: impl Future<Output = Result<T, SqlError>>,
+) -> Result<T, SqlError> {
+    let key = advisory_key(kind, name);
+    client.execute("SELECT pg_advisory_lock($1)", &[&key]).await.map_err(|e| ctx.failed(&e))?;
+    let result = body.await;
+    // Released whatever the body did; the body's error comes first.
+    let released = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
+    let value = result?;
+    released.map_err(|e| ctx.failed(&e))?;
+    Ok(value)
 }
 
 pub(crate) async fn run(
@@ -62,21 +119,34 @@ async fn ensure_role(
     let ctx = Ctx { effect, op: format!("ensure-role {}", role.name), target: sessions.target(None) };
     non_empty(&ctx, "the role name", &role.name)?;
     let client = sessions.get(None).await?;
+    serialised(client, &ctx, "role", &role.name, converge_role(client, &ctx, role)).await
+}
+
+async fn converge_role(client: &Client, ctx: &Ctx<'_>, role: &SqlRole) -> Result<OpOutcome, SqlError> {
     let name = quote_ident(&role.name);
     let login = if role.login { "LOGIN" } else { "NOLOGIN" };
-    let existing = client
-        .query_opt("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[&role.name])
-        .await
-        .map_err(|e| ctx.failed(&e))?;
-    let Some(row) = existing else {
-        // The verifier, not the password, goes into the statement.
-        let password = role
-            .password
-            .as_ref()
-            .map(|p| format!(" PASSWORD {}", quote_literal(&scram_verifier(p.expose()))));
-        let sql = format!("CREATE ROLE {name} {login}{}", password.unwrap_or_default());
-        client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
-        return Ok(OpOutcome::created("ensure-role", &role.name));
+    let look = || async {
+        client
+            .query_opt("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[&role.name])
+            .await
+            .map_err(|e| ctx.failed(&e))
+    };
+    let row = match look().await? {
+        Some(row) => row,
+        None => {
+            // The verifier, not the password, goes into the statement.
+            let password = role
+                .password
+                .as_ref()
+                .map(|p| format!(" PASSWORD {}", quote_literal(&scram_verifier(p.expose()))));
+            let sql = format!("CREATE ROLE {name} {login}{}", password.unwrap_or_default());
+            match client.batch_execute(&sql).await {
+                Ok(()) => return Ok(OpOutcome::created("ensure-role", &role.name)),
+                // Another session made it: make it what we want, as if it had been there.
+                Err(e) if lost_race(&e) => look().await?.ok_or_else(|| ctx.failed(&e))?,
+                Err(e) => return Err(ctx.failed(&e)),
+            }
+        }
     };
     let mut changes = Vec::new();
     if row.get::<_, bool>(0) != role.login {
@@ -118,12 +188,22 @@ async fn ensure_database(
     non_empty(&ctx, "the database name", &db.name)?;
     non_empty(&ctx, "the owner", &db.owner)?;
     let client = sessions.get(None).await?;
-    let existing = client
-        .query_opt("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1", &[&db.name])
-        .await
-        .map_err(|e| ctx.failed(&e))?;
+    serialised(client, &ctx, "database", &db.name, converge_database(client, &ctx, db)).await
+}
+
+async fn converge_database(client: &Client, ctx: &Ctx<'_>, db: &SqlDatabase) -> Result<OpOutcome, SqlError> {
+    let owner_now = || async {
+        client
+            .query_opt(
+                "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+                &[&db.name],
+            )
+            .await
+            .map(|row| row.map(|r| r.get::<_, String>(0)))
+            .map_err(|e| ctx.failed(&e))
+    };
     let (name, owner) = (quote_ident(&db.name), quote_ident(&db.owner));
-    let current = existing.map(|row| row.get::<_, String>(0));
+    let mut current = owner_now().await?;
     if current.as_deref() == Some(db.owner.as_str()) {
         return Ok(OpOutcome::unchanged("ensure-database", &db.name));
     }
@@ -148,24 +228,30 @@ async fn ensure_database(
             .map_err(|e| ctx.failed(&e))?;
         changes.push(format!("granted membership in {} to {me} (needed to hand it the database)", db.owner));
     }
-    match current {
-        None => {
-            // CREATE DATABASE cannot run in a transaction: batch_execute sends it alone.
-            client
-                .batch_execute(&format!("CREATE DATABASE {name} OWNER {owner}"))
-                .await
-                .map_err(|e| ctx.failed(&e))?;
-            Ok(OpOutcome::created("ensure-database", &db.name).with_changes(changes))
-        }
-        Some(current) => {
-            client
-                .batch_execute(&format!("ALTER DATABASE {name} OWNER TO {owner}"))
-                .await
-                .map_err(|e| ctx.failed(&e))?;
-            changes.push(format!("owner {current} → {}", db.owner));
-            Ok(OpOutcome::corrected("ensure-database", &db.name, changes))
+    if current.is_none() {
+        // CREATE DATABASE cannot run in a transaction: batch_execute sends it alone.
+        match client.batch_execute(&format!("CREATE DATABASE {name} OWNER {owner}")).await {
+            Ok(()) => return Ok(OpOutcome::created("ensure-database", &db.name).with_changes(changes)),
+            // Another session made it: give it the owner we want, if it has another.
+            Err(e) if lost_race(&e) => {
+                current = owner_now().await?;
+                if current.as_deref() == Some(db.owner.as_str()) {
+                    return Ok(OpOutcome::corrected("ensure-database", &db.name, changes));
+                }
+            }
+            Err(e) => return Err(ctx.failed(&e)),
         }
     }
+    let Some(current) = current else {
+        // Created by someone else, and gone again before we looked.
+        return Err(ctx.invalid("the database was created by another session and then dropped; apply again"));
+    };
+    client
+        .batch_execute(&format!("ALTER DATABASE {name} OWNER TO {owner}"))
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    changes.push(format!("owner {current} → {}", db.owner));
+    Ok(OpOutcome::corrected("ensure-database", &db.name, changes))
 }
 
 /// Database privileges, as `aclexplode` names them.
@@ -202,6 +288,17 @@ async fn grant(sessions: &mut Sessions<'_>, effect: &str, g: &SqlGrant) -> Resul
     non_empty(&ctx, "the role name", &g.role)?;
     let wanted = wanted_privileges(&ctx, &g.privileges)?;
     let client = sessions.get(None).await?;
+    // Two GRANTs on one database at once can fail with "tuple concurrently
+    // updated": Capstan's own take turns on the database's lock.
+    serialised(client, &ctx, "database", &g.database, converge_grant(client, &ctx, g, &wanted)).await
+}
+
+async fn converge_grant(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    g: &SqlGrant,
+    wanted: &BTreeSet<&'static str>,
+) -> Result<OpOutcome, SqlError> {
     let found = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
@@ -263,6 +360,15 @@ async fn ensure_extension(
     non_empty(&ctx, "the extension name", &ext.name)?;
     non_empty(&ctx, "the database name", &ext.database)?;
     let client = sessions.get(Some(&ext.database)).await?;
+    let key = format!("{}\0{}", ext.database, ext.name);
+    serialised(client, &ctx, "extension", &key, converge_extension(client, &ctx, ext)).await
+}
+
+async fn converge_extension(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    ext: &SqlExtension,
+) -> Result<OpOutcome, SqlError> {
     let present = client
         .query_opt("SELECT 1 FROM pg_extension WHERE extname = $1", &[&ext.name])
         .await
@@ -270,11 +376,13 @@ async fn ensure_extension(
     if present.is_some() {
         return Ok(OpOutcome::unchanged("ensure-extension", &ext.name));
     }
-    client
-        .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(&ext.name)))
-        .await
-        .map_err(|e| ctx.failed(&e))?;
-    Ok(OpOutcome::created("ensure-extension", &ext.name))
+    // IF NOT EXISTS covers one committed before our look; one committed while
+    // ours waited on it hits the unique index instead, and is there all the same.
+    match client.batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(&ext.name))).await {
+        Ok(()) => Ok(OpOutcome::created("ensure-extension", &ext.name)),
+        Err(e) if lost_race(&e) => Ok(OpOutcome::unchanged("ensure-extension", &ext.name)),
+        Err(e) => Err(ctx.failed(&e)),
+    }
 }
 
 async fn statement(

@@ -29,7 +29,10 @@ async fn full_write_is_read_back_and_previous_version_kept() {
     let prev = std::fs::read_to_string(dir.path().join(".capstan/state.json.prev")).unwrap();
     let prev: serde_json::Value = serde_json::from_str(&prev).unwrap();
     assert_eq!(prev["serial"], 1);
-    assert!(!dir.path().join(".capstan/state.lock").exists(), "unlock removes the lock file");
+    // The lock file stays (removing it could remove one another run has just
+    // opened to lock); releasing cleared the record, and no one holds it.
+    assert_eq!(std::fs::read_to_string(dir.path().join(".capstan/state.lock")).unwrap(), "");
+    assert_eq!(b.current_lock().await.unwrap(), None);
     let ignore = std::fs::read_to_string(dir.path().join(".capstan/.gitignore")).unwrap();
     assert!(ignore.contains("state.key"));
 }
@@ -111,7 +114,7 @@ async fn newer_schema_version_is_refused_with_a_clear_error() {
 }
 
 #[tokio::test]
-async fn second_lock_waits_then_fails_naming_the_holder_and_force_unlock_frees_it() {
+async fn second_lock_waits_then_fails_naming_the_holder_whose_lock_cannot_be_taken_away() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir);
     let alice = LockInfo::new("alice@ci-job-17", "apply").unwrap();
@@ -127,33 +130,142 @@ async fn second_lock_waits_then_fails_naming_the_holder_and_force_unlock_frees_i
 
     let wrong = b.force_unlock("nope").await.unwrap_err();
     assert!(matches!(wrong, StateError::LockNotFound { .. }), "{wrong:?}");
-    b.force_unlock(&alice.id).await.unwrap();
-    let bob = b.lock(&LockInfo::new("bob", "apply").unwrap(), Duration::ZERO).await.unwrap();
-    // Alice's run lost its lock: its writes are refused.
-    let state = b.read().await.unwrap();
-    let lost = b.write(&state, &guard).await.unwrap_err();
-    assert!(matches!(lost, StateError::LockLost { .. }), "{lost:?}");
-    // Dropping alice's stale guard must not remove bob's lock.
+    // A live holder's lock cannot be taken away; the error names its process.
+    let alive = b.force_unlock(&alice.id).await.unwrap_err().to_string();
+    assert!(alive.contains(&format!("stop pid {}", std::process::id())), "{alive}");
+    assert_eq!(b.current_lock().await.unwrap(), Some(alice.clone()));
     drop(guard);
+    let bob = b.lock(&LockInfo::new("bob", "apply").unwrap(), Duration::ZERO).await.unwrap();
     assert_eq!(b.current_lock().await.unwrap().unwrap().holder, "bob");
     drop(bob);
     assert_eq!(b.current_lock().await.unwrap(), None);
 }
 
 #[tokio::test]
-async fn lock_of_a_dead_process_on_this_host_is_taken_over() {
+async fn a_waiting_handle_gets_the_lock_as_soon_as_the_holder_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = backend(&dir).lock(&LockInfo::new("alice", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    let waiter = {
+        let b = backend(&dir);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let guard = b.lock(&LockInfo::new("bob", "apply").unwrap(), Duration::from_secs(10)).await;
+            (guard, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "bob waits while alice holds the lock");
+    backend(&dir).unlock(alice).await.unwrap();
+    let (bob, waited) = waiter.await.unwrap();
+    let bob = bob.unwrap();
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(5), "{waited:?}");
+    assert_eq!(backend(&dir).current_lock().await.unwrap().unwrap().holder, "bob");
+    drop(bob);
+}
+
+/// Not a test on its own: the child process of
+/// `another_process_holds_the_lock_until_it_is_killed`, which takes the lock and sleeps.
+#[tokio::test]
+async fn lock_child_holds_until_killed() {
+    let Ok(dir) = std::env::var("CAPSTAN_STATE_LOCK_CHILD_DIR") else { return };
+    let b = LocalBackend::in_dir(&dir);
+    let _guard = b.lock(&LockInfo::new("child", "apply").unwrap(), Duration::from_secs(5)).await.unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+#[tokio::test]
+async fn another_process_holds_the_lock_until_it_is_killed_then_it_is_free_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "local::lock_child_holds_until_killed", "--nocapture", "--test-threads=1"])
+        .env("CAPSTAN_STATE_LOCK_CHILD_DIR", dir.path().join(".capstan"))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = loop {
+        if let Ok(Some(info)) = b.current_lock().await {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "the child never took the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!((held.holder.as_str(), held.pid), ("child", child.id()));
+
+    // The other process's lock is respected, and named.
+    let err =
+        b.lock(&LockInfo::new("parent", "apply").unwrap(), Duration::from_millis(300)).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+    assert!(msg.contains(&format!("pid {}", child.id())) && msg.contains("released as soon as"), "{msg}");
+    assert!(matches!(b.force_unlock(&held.id).await, Err(StateError::LockAlive { .. })));
+
+    child.kill().unwrap(); // SIGKILL: no destructor runs, the record stays in the file
+    child.wait().unwrap();
+    assert_eq!(b.current_lock().await.unwrap(), None, "the OS let go of the dead process's lock");
+    let text = std::fs::read_to_string(dir.path().join(".capstan/state.lock")).unwrap();
+    assert!(text.contains(&held.id), "the dead run's record is still there: {text}");
+    let guard = b.lock(&LockInfo::new("parent", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    assert_eq!(b.current_lock().await.unwrap().unwrap().holder, "parent");
+    // `state unlock <dead id>` finds nothing to release: the lock is someone else's now.
+    assert!(matches!(b.force_unlock(&held.id).await, Err(StateError::LockNotFound { .. })));
+    drop(guard);
+}
+
+#[tokio::test]
+async fn unlocking_a_dead_runs_record_only_clears_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir);
     std::fs::create_dir_all(dir.path().join(".capstan")).unwrap();
-    // A process that has exited: its pid no longer exists.
-    let mut child = Command::new("true").spawn().unwrap();
-    let dead_pid = child.id();
-    child.wait().unwrap();
-    let mut dead = LockInfo::new("crashed-run", "apply").unwrap();
-    dead.pid = dead_pid;
+    // What a run killed while holding the lock leaves: its record, no OS lock.
+    let dead = LockInfo::new("crashed-run", "apply").unwrap();
     std::fs::write(dir.path().join(".capstan/state.lock"), serde_json::to_vec(&dead).unwrap()).unwrap();
+    assert_eq!(b.current_lock().await.unwrap(), None);
+    b.force_unlock(&dead.id).await.unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join(".capstan/state.lock")).unwrap(), "");
     let guard = b.lock(&LockInfo::new("bob", "apply").unwrap(), Duration::ZERO).await.unwrap();
     assert_eq!(guard.info().holder, "bob");
+}
+
+#[tokio::test]
+async fn releasing_never_removes_or_clears_another_holders_lock() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let lock_file = dir.path().join(".capstan/state.lock");
+    let alice = LockInfo::new("alice", "apply").unwrap();
+    let alice_guard = b.lock(&alice, Duration::ZERO).await.unwrap();
+    let inode = std::fs::metadata(&lock_file).unwrap().ino();
+    let bob_waits = {
+        let b = backend(&dir);
+        tokio::spawn(
+            async move { b.lock(&LockInfo::new("bob", "apply").unwrap(), Duration::from_secs(10)).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    b.unlock(alice_guard).await.unwrap();
+    let bob = bob_waits.await.unwrap().unwrap();
+    // Alice's release left the file in place; bob locked that same file.
+    assert_eq!(std::fs::metadata(&lock_file).unwrap().ino(), inode);
+    // Alice's id no longer names a lock, and asking for it changes nothing.
+    assert!(matches!(b.force_unlock(&alice.id).await, Err(StateError::LockNotFound { .. })));
+    // A second handle failing to lock, and going away, changes nothing either.
+    assert!(b.lock(&alice, Duration::ZERO).await.is_err());
+    assert_eq!(b.current_lock().await.unwrap().unwrap().holder, "bob");
+    let state = b.read().await.unwrap();
+    b.write(&state, &bob).await.unwrap();
+
+    // A lock file removed by hand would let another run lock a new file:
+    // the run that held the old one stops writing.
+    std::fs::remove_file(&lock_file).unwrap();
+    let carol = b.lock(&LockInfo::new("carol", "apply").unwrap(), Duration::ZERO).await.unwrap();
+    let lost = b.write(&state, &bob).await.unwrap_err();
+    assert!(matches!(lost, StateError::LockLost { .. }), "{lost:?}");
+    drop(bob);
+    assert_eq!(b.current_lock().await.unwrap().unwrap().holder, "carol");
+    drop(carol);
 }
 
 #[tokio::test]
