@@ -22,6 +22,7 @@ const GUESTS: &[&str] = &[
     "pure",
     "big-output",
     "big-describe",
+    "leaky",
 ];
 
 fn main() {

@@ -11,6 +11,7 @@
 
 mod effects;
 pub mod inventory;
+pub mod leaks;
 mod outcome;
 mod plugin;
 mod secrets;

@@ -2,10 +2,10 @@
 //! context, the memory and time limits, captured output, and the mapping from
 //! whatever went wrong to a [`CallFailure`].
 
-use std::path::Path;
 use std::sync::Arc;
 
 use capstan_core::ComponentId;
+use capstan_core::leaks::{Leak, LogStream, Place, Secrets};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
@@ -14,7 +14,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::bindings::{effects, log, types};
 use crate::limits::{MemoryLimiter, deadline_ticks};
 use crate::output::Capture;
-use crate::{CallFailure, HostConfig, Limits, LogSink, convert};
+use crate::{CallContext, CallFailure, HostConfig, Limits, LogSink, convert};
 
 /// What wasmtime says when a copy out of the guest runs out of hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -34,11 +34,16 @@ pub(crate) struct CallState {
     limits: Limits,
     /// The export being called, for a limit error.
     pub(crate) export: &'static str,
+    /// The sensitive values the call was handed: redacted from everything
+    /// the plugin logs or prints before it reaches the sink.
+    secrets: Arc<Secrets>,
+    /// The first sensitive value the plugin logged; it fails the call.
+    leak: Option<Leak>,
 }
 
 impl CallState {
     /// A sandbox with nothing in it: no env, no args, no network, no
-    /// filesystem (unless `component_dir` is granted, read-only), stdio
+    /// filesystem (unless `cx` grants the component directory, read-only), stdio
     /// captured, and randomness and clocks that depend only on the plugin
     /// (`plugin_digest`) and the component, so a plan cannot depend on when
     /// or where it ran.
@@ -48,8 +53,7 @@ impl CallState {
         export: &'static str,
         plugin: Arc<str>,
         plugin_digest: &str,
-        component: Option<ComponentId>,
-        component_dir: Option<&Path>,
+        cx: &CallContext,
     ) -> Result<Self, CallFailure> {
         let capture = Capture::new(config.log_cap);
         let mut wasi = WasiCtxBuilder::new();
@@ -58,8 +62,8 @@ impl CallState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        crate::determinism::make_deterministic(&mut wasi, plugin_digest, component.as_ref());
-        if let Some(dir) = component_dir {
+        crate::determinism::make_deterministic(&mut wasi, plugin_digest, cx.component.as_ref());
+        if let Some(dir) = &cx.component_dir {
             wasi.preopened_dir(dir, COMPONENT_DIR_GUEST_PATH, FsPerms::ReadOnly).map_err(|err| {
                 CallFailure::Instantiate {
                     reason: format!("cannot open the component directory {}: {err}", dir.display()),
@@ -73,9 +77,11 @@ impl CallState {
             capture,
             sink: config.log_sink.clone(),
             plugin,
-            component,
+            component: cx.component.clone(),
             limits,
             export,
+            secrets: cx.secrets.clone(),
+            leak: None,
         })
     }
 
@@ -91,9 +97,20 @@ impl CallState {
         store
     }
 
-    /// Sends the call's captured stdout/stderr to the log sink.
-    pub(crate) fn flush_output(&self) {
-        self.capture.flush_to(self.sink.as_ref(), &self.plugin, self.component.as_ref());
+    /// Sends the call's captured stdout/stderr to the log sink, redacted;
+    /// gives the first sensitive value the plugin logged or printed.
+    pub(crate) fn flush_output(&self) -> Option<Leak> {
+        let printed =
+            self.capture.flush_to(self.sink.as_ref(), &self.plugin, self.component.as_ref(), &self.secrets);
+        self.leak.clone().or(printed)
+    }
+
+    /// A panic message holding a sensitive value, as a leak.
+    pub(crate) fn leak_in(&self, failure: &CallFailure) -> Option<Leak> {
+        match failure {
+            CallFailure::Panic { message } => self.secrets.in_text(message, Place::Panic),
+            _ => None,
+        }
     }
 
     /// Why a call failed, from the error and what the store saw.
@@ -144,6 +161,11 @@ impl WasiView for CallState {
 
 impl log::Host for CallState {
     fn log(&mut self, level: log::Level, message: String) {
+        // Redacted before it is cut to the budget, which could split a value.
+        if self.leak.is_none() {
+            self.leak = self.secrets.in_text(&message, Place::Log(LogStream::Log));
+        }
+        let message = self.secrets.scrub(&message);
         if let Some(message) = self.capture.admit_log(&message) {
             self.sink.log(&self.plugin, self.component.as_ref(), convert::log_level(level), message);
         }

@@ -71,6 +71,11 @@ pub enum CallFailure {
     BadOutput { reason: String },
     #[error("could not be instantiated: {reason}")]
     Instantiate { reason: String },
+    /// The plugin logged, printed or panicked with a sensitive value of the
+    /// call. The line reached the log redacted; the answer is dropped.
+    /// (Boxed: the largest variant would otherwise size every result.)
+    #[error("{0}")]
+    Leaked(Box<capstan_core::leaks::Leak>),
 }
 
 pub(crate) fn human_bytes(n: u64) -> String {

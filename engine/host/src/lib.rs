@@ -4,8 +4,12 @@
 //! - No ambient authority: a plugin gets no env vars, args, network or
 //!   filesystem; its clocks read zero and its randomness is a stream fixed
 //!   by the plugin and the component (plans are pure); its stdout/stderr and `log` calls go
-//!   to a [`LogSink`], tagged with plugin and component and capped in size.
-//!   The one grant is a read-only view of the component's own directory.
+//!   to a [`LogSink`], tagged with plugin and component and capped in size,
+//!   with the call's sensitive values (a request's sensitive inputs and its
+//!   dependencies' sensitive outputs, a live Secret's data) redacted first;
+//!   a line or panic that held one fails the call with
+//!   [`CallFailure::Leaked`]. The one grant is a read-only view of the
+//!   component's own directory.
 //! - Every call gets a fresh `Store` from a cached `InstancePre`, under a
 //!   memory limit and a wall-clock limit (epoch interruption), so a plugin
 //!   that loops, allocates without bound, overflows its stack, panics or

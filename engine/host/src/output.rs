@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
+use capstan_core::leaks::{Leak, LogStream, Place, Secrets};
 use capstan_core::{ComponentId, LogLevel};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -110,10 +111,26 @@ impl Capture {
     }
 
     /// Sends what was captured to the sink, line by line, then the marker.
-    pub(crate) fn flush_to(&self, sink: &dyn LogSink, plugin: &str, component: Option<&ComponentId>) {
+    /// Every sensitive value of the call is redacted first, over each
+    /// stream whole (a value with a line break in it is still found); the
+    /// first one found is returned, so the call fails.
+    pub(crate) fn flush_to(
+        &self,
+        sink: &dyn LogSink,
+        plugin: &str,
+        component: Option<&ComponentId>,
+        secrets: &Secrets,
+    ) -> Option<Leak> {
         let c = self.lock();
-        for (bytes, level) in [(&c.stdout, LogLevel::Info), (&c.stderr, LogLevel::Warn)] {
-            for line in String::from_utf8_lossy(bytes).lines() {
+        let mut leak = None;
+        for (bytes, level, stream) in
+            [(&c.stdout, LogLevel::Info, LogStream::Stdout), (&c.stderr, LogLevel::Warn, LogStream::Stderr)]
+        {
+            let text = String::from_utf8_lossy(bytes);
+            if leak.is_none() {
+                leak = secrets.in_text(&text, Place::Log(stream));
+            }
+            for line in secrets.scrub(&text).lines() {
                 if !line.is_empty() {
                     sink.log(plugin, component, level, line);
                 }
@@ -122,6 +139,7 @@ impl Capture {
         if c.truncated {
             sink.log(plugin, component, LogLevel::Warn, TRUNCATION_MARKER);
         }
+        leak
     }
 }
 

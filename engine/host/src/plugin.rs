@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use capstan_core::leaks::Secrets;
 use capstan_core::{
     CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest, Severity,
 };
@@ -22,19 +23,38 @@ pub struct CallContext {
     /// [`COMPONENT_DIR_GUEST_PATH`](crate::COMPONENT_DIR_GUEST_PATH). `Some`
     /// only where the operator granted the `read-component-dir` capability.
     pub component_dir: Option<PathBuf>,
+    /// The sensitive values of the call, redacted from what the plugin logs
+    /// or prints (a hit fails the call with [`CallFailure::Leaked`]). Calls
+    /// handed a request or a live object find them there; these are added.
+    pub secrets: Arc<Secrets>,
 }
 
 impl CallContext {
     pub fn for_component(component: ComponentId) -> Self {
-        Self { component: Some(component), component_dir: None }
+        Self { component: Some(component), ..Self::default() }
     }
 
-    /// This context, naming the request's component when it names none.
+    /// This context, naming the request's component when it names none,
+    /// guarding the request's sensitive values.
     fn for_request(&self, req: &PlanRequest) -> Self {
-        match self.component {
-            Some(_) => self.clone(),
-            None => Self { component: Some(req.component.clone()), ..self.clone() },
+        let mut secrets = Secrets::of_request(req);
+        secrets.extend(&self.secrets);
+        Self {
+            component: Some(self.component.clone().unwrap_or_else(|| req.component.clone())),
+            component_dir: self.component_dir.clone(),
+            secrets: Arc::new(secrets),
         }
+    }
+
+    /// This context guarding a live Secret's values (`health` is handed the
+    /// object as the cluster holds it).
+    fn for_object(&self, object: &serde_json::Value) -> Self {
+        let mut secrets = Secrets::of_object(object);
+        if secrets.is_empty() {
+            return self.clone();
+        }
+        secrets.extend(&self.secrets);
+        Self { secrets: Arc::new(secrets), ..self.clone() }
     }
 }
 
@@ -187,8 +207,9 @@ impl Plugin {
 
     /// How a live object this plugin planned is doing.
     pub fn health(&self, cx: &CallContext, object: &serde_json::Value) -> Result<Health, CallError> {
+        let cx = cx.for_object(object);
         let object = capstan_core::json_text(object);
-        self.call(cx, "health", |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
+        self.call(&cx, "health", |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
     }
 
     fn call<R, T>(
@@ -236,22 +257,21 @@ impl Call<'_> {
     ) -> Result<R, CallFailure> {
         let config = &self.host.config;
         let _slot = self.host.slots.acquire();
-        let state = CallState::new(
-            config,
-            self.limits,
-            export,
-            self.label.clone(),
-            self.digest,
-            cx.component.clone(),
-            cx.component_dir.as_deref(),
-        )?;
+        let state = CallState::new(config, self.limits, export, self.label.clone(), self.digest, cx)?;
         let mut store = state.into_store(&self.host.engine);
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));
         let state = store.data();
-        state.flush_output();
-        result.map_err(|err| state.classify(&err))
+        // A leak fails the call whatever it answered: the answer of a
+        // plugin that mishandles secrets is not trusted further.
+        if let Some(leak) = state.flush_output() {
+            return Err(CallFailure::Leaked(Box::new(leak)));
+        }
+        result.map_err(|err| {
+            let failure = state.classify(&err);
+            state.leak_in(&failure).map_or(failure, |leak| CallFailure::Leaked(Box::new(leak)))
+        })
     }
 }

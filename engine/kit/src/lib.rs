@@ -24,6 +24,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use capstan_core::leaks::Secrets;
 use capstan_core::{
     Capability, CheckedPlan, ComponentId, ComponentPlan, Dependency, Diagnostic, EffectKind, Output,
     PlanRequest, Severity,
@@ -90,7 +91,7 @@ fn component() -> ComponentId {
 struct Asked {
     case: String,
     request: PlanRequest,
-    secrets: Vec<sensitive::Secret>,
+    secrets: Secrets,
     /// What `validate` then `plan` gave, or why there is nothing (secrets
     /// scrubbed from the plugin's words).
     answer: Result<(ComponentPlan, Vec<Diagnostic>), String>,
@@ -166,19 +167,17 @@ fn request(
     backends: &std::collections::BTreeMap<String, Value>,
     sensitive: &[String],
     dependencies: &std::collections::BTreeMap<String, data::KitDependency>,
-) -> Result<(PlanRequest, Vec<sensitive::Secret>), String> {
+) -> Result<(PlanRequest, Secrets), String> {
     let meta = plugin.metadata();
     let own = data::case_inputs(shared, backends, &meta.backend);
     let inputs = capstan_config::merge_over_defaults(&meta.defaults, own)
         .map_err(|e| format!("the plugin's defaults are not YAML the engine reads: {e}"))?;
-    let mut secrets = Vec::new();
-    for pointer in sensitive {
-        match inputs.pointer(pointer) {
-            Some(Value::String(s)) if !s.is_empty() => secrets.push(sensitive::Secret::new(pointer, s)),
-            // A backend without this input is not handed this secret.
-            _ => {}
-        }
-    }
+    // A backend without one of the kit's secret inputs is not handed it.
+    let sensitive_paths = sensitive
+        .iter()
+        .filter(|p| matches!(inputs.pointer(p), Some(Value::String(s)) if !s.is_empty()))
+        .cloned()
+        .collect();
     let dependencies = dependencies
         .iter()
         .map(|(name, d)| {
@@ -201,11 +200,14 @@ fn request(
     let request = PlanRequest {
         component: component(),
         inputs,
-        sensitive_paths: secrets.iter().map(|s| s.pointer.clone()).collect(),
+        sensitive_paths,
         dependencies,
         files: Vec::new(),
         effect_results: Vec::new(),
     };
+    // The engine's own reading of a request's secrets, so the kit checks
+    // exactly what a run would.
+    let secrets = Secrets::of_request(&request);
     Ok((request, secrets))
 }
 
@@ -225,7 +227,7 @@ fn ask(plugin: &dyn PluginHandle, case: &data::Case) -> Asked {
             return Asked {
                 case: case.name.clone(),
                 request,
-                secrets: Vec::new(),
+                secrets: Secrets::default(),
                 answer: Err(e),
                 leaks: Vec::new(),
             };
@@ -251,11 +253,12 @@ fn ask(plugin: &dyn PluginHandle, case: &data::Case) -> Asked {
     let (answer, leaks) = match answer {
         Ok(planned) => (Ok(planned), Vec::new()),
         Err(why) => {
-            let leaks = sensitive::named_in(&secrets, &why)
+            let leaks = secrets
+                .named_in(&why)
                 .into_iter()
                 .map(|p| format!("case `{}`: the value of {p} appears in the plugin's refusal", case.name))
                 .collect();
-            (Err(sensitive::scrub(&secrets, &why)), leaks)
+            (Err(secrets.scrub(&why).into_owned()), leaks)
         }
     };
     Asked { case: case.name.clone(), request, secrets, answer, leaks }
@@ -338,7 +341,7 @@ fn bad_inputs(plugin: &dyn PluginHandle, kit: &Kit) -> (Check, Vec<String>) {
         if !pointed {
             let got: Vec<String> = errors
                 .iter()
-                .map(|d| sensitive::scrub(&secrets, &format!("{:?}: {:?}", d.path, d.message)))
+                .map(|d| secrets.scrub(&format!("{:?}: {:?}", d.path, d.message)).into_owned())
                 .collect();
             reasons.push(format!(
                 "bad input `{}`: no error with a message at {} (got {})",
@@ -398,7 +401,10 @@ fn first_difference(a: &ComponentPlan, b: &ComponentPlan) -> String {
         return format!("{} objects the first time, {} the second", a.objects.len(), b.objects.len());
     }
     if let Some((x, _)) = a.objects.iter().zip(&b.objects).find(|(x, y)| x != y) {
-        return format!("{} differs between two plans of the same request", sensitive::object_name(x));
+        return format!(
+            "{} differs between two plans of the same request",
+            capstan_core::leaks::object_name(x)
+        );
     }
     if a.effects != b.effects {
         return "the effects differ between two plans of the same request".into();

@@ -9,7 +9,9 @@ use capstan_core::{EffectResult, Output};
 use capstan_state::{ComponentState, EffectRecord, ObjectRecord, OutputRecord};
 
 use crate::objects;
-use crate::planner::{Action, ComponentError, ComponentPlanned, PlanContext, call_plan, check_contract};
+use crate::planner::{
+    Action, ComponentError, ComponentPlanned, Guard, PlanContext, call_plan, check_contract,
+};
 use crate::seams::{EffectRunner, ObjectRef};
 
 /// The outcome of applying one component.
@@ -27,6 +29,11 @@ pub fn apply_component(
 ) -> Result<Applied, ComponentError> {
     let plugin = format!("{} {}", planned.plugin.name, planned.plugin.version);
     let recorded = cx.state.components.get(&planned.key);
+    let guard = Guard {
+        secrets: capstan_core::leaks::Secrets::of_request(&planned.request),
+        plugin: &plugin,
+        component: &planned.key,
+    };
 
     let mut results: Vec<EffectResult> = planned.request.effect_results.clone();
     let mut effect_records = Vec::with_capacity(planned.effects.len());
@@ -43,6 +50,10 @@ pub fn apply_component(
             summary: change.summary.clone(),
             source,
         })?;
+        // A result is kept in state in clear and handed to the plugin, which
+        // may put it in an output: a server echoing a password back is a leak
+        // like any other. (The effect has run; only its record is refused.)
+        guard.check(guard.secrets.in_result(&change.id, &body))?;
         results.retain(|r| r.id != change.id);
         results.push(EffectResult { id: change.id.clone(), body: body.clone() });
         effect_records.push(EffectRecord::new(cx.state_key, &change.effect, Some(body)));
@@ -54,7 +65,7 @@ pub fn apply_component(
     let (objects, outputs) = if ran_any {
         let mut request = planned.request.clone();
         request.effect_results = results;
-        let answer = call_plan(&planned.handle, &plugin, planned.component_dir.as_deref(), &request)?;
+        let answer = call_plan(&planned.handle, &guard, planned.component_dir.as_deref(), &request)?;
         // The outputs dependents are planned with after this apply: checked
         // like those of the plan itself.
         if let Some(component) = cx.stack.component(&planned.key) {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use capstan_config::{Command, Component, DependencyOutputs, Stack};
+use capstan_core::leaks::{Leak, Place, Secrets};
 use capstan_core::{
     Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectKind, EffectResult, Output, PlanRequest,
     Severity,
@@ -176,6 +177,17 @@ pub enum ComponentError {
     Effect { id: String, summary: String, source: SeamError },
     #[error("state: {0}")]
     State(String),
+    /// A sensitive value of the run was found where it may be shown, logged
+    /// or stored. The answer is dropped; `leak` names the place and the
+    /// input, never the value.
+    #[error(
+        "plugin {plugin} leaked a sensitive value at {} (component {component}, the value of {}); \
+         it was redacted and the component's plan dropped",
+        leak.place,
+        leak.secret
+    )]
+    /// (Boxed: the largest variant would otherwise size every result.)
+    Leaked { plugin: String, component: String, leak: Box<Leak> },
 }
 
 fn list(items: &[String]) -> String {
@@ -241,11 +253,13 @@ pub fn plan_component(
         effect_results: recorded.map(recorded_results).unwrap_or_default(),
     };
     let inputs_digest = capstan_state::inputs_digest(cx.state_key, &inputs.value, &inputs.sensitive_paths);
+    let guard = Guard { secrets: Secrets::of_request(&request), plugin: &plugin, component: key };
     let answer = match handle
         .validate_and_plan(component_dir.as_deref(), &request)
-        .map_err(|source| ComponentError::Call { plugin: plugin.clone(), source })?
+        .map_err(|source| guard.call_failed(source))?
     {
         CheckedPlan::Invalid(diagnostics) => {
+            guard.check(guard.secrets.in_diagnostics(&diagnostics))?;
             let problems = diagnostics
                 .into_iter()
                 .filter(|d| d.severity == Severity::Error)
@@ -257,13 +271,78 @@ pub fn plan_component(
                 .collect();
             return Err(ComponentError::Invalid { plugin, problems });
         }
-        CheckedPlan::Planned(answer) => {
-            answer.map_err(|e| ComponentError::Refused { plugin: plugin.clone(), reason: e.to_string() })?
-        }
+        CheckedPlan::Planned(answer) => guard.answer(answer)?,
     };
     let planned =
         Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
     planned.finish(answer)
+}
+
+/// Checks what one component's plugin produced against the sensitive values
+/// it was handed, before anything of it is shown, logged, stored or applied.
+///
+/// Only this component's secrets are looked for (its sensitive inputs and
+/// its dependencies' sensitive outputs): another component's secret never
+/// reached this plugin. The cost is the strings of the answer times the
+/// forms of these few values, so a plan of 10,000 components stays linear.
+pub(crate) struct Guard<'a> {
+    pub(crate) secrets: Secrets,
+    pub(crate) plugin: &'a str,
+    pub(crate) component: &'a str,
+}
+
+impl Guard<'_> {
+    /// Fails the component on the first leak found.
+    pub(crate) fn check(&self, leaks: Vec<Leak>) -> Result<(), ComponentError> {
+        match leaks.into_iter().next() {
+            None => Ok(()),
+            Some(leak) => Err(self.leaked(leak)),
+        }
+    }
+
+    fn leaked(&self, leak: Leak) -> ComponentError {
+        ComponentError::Leaked {
+            plugin: self.plugin.to_string(),
+            component: self.component.to_string(),
+            leak: Box::new(leak),
+        }
+    }
+
+    /// A plan, or the plugin's refusal to plan, checked for leaks.
+    pub(crate) fn answer(
+        &self,
+        answer: Result<capstan_core::ComponentPlan, capstan_core::PlanError>,
+    ) -> Result<capstan_core::ComponentPlan, ComponentError> {
+        match answer {
+            Ok(plan) => {
+                self.check(self.secrets.in_plan(&plan, &[]))?;
+                Ok(plan)
+            }
+            Err(e) => {
+                if let capstan_core::PlanError::InvalidInputs(diagnostics) = &e {
+                    self.check(self.secrets.in_diagnostics(diagnostics))?;
+                }
+                let reason = e.to_string();
+                if let Some(leak) = self.secrets.in_text(&reason, Place::ErrorMessage) {
+                    return Err(self.leaked(leak));
+                }
+                Err(ComponentError::Refused { plugin: self.plugin.to_string(), reason })
+            }
+        }
+    }
+
+    /// A failed call: a leak the plugin runtime caught (a log line, a
+    /// panic message) arrives as a [`Leak`]; any other error's text is
+    /// checked too, since it may quote the plugin.
+    pub(crate) fn call_failed(&self, source: SeamError) -> ComponentError {
+        if let Some(leak) = source.downcast_ref::<Leak>() {
+            return self.leaked(leak.clone());
+        }
+        if let Some(leak) = self.secrets.in_text(&source.to_string(), Place::ErrorMessage) {
+            return self.leaked(leak);
+        }
+        ComponentError::Call { plugin: self.plugin.to_string(), source }
+    }
 }
 
 /// Where the component's `component` block is, as `file:line:col`.
@@ -414,16 +493,16 @@ impl Planned<'_> {
     }
 }
 
+/// Asks a plugin to plan again (after effects ran), its answer checked for
+/// leaks like the first one.
 pub(crate) fn call_plan(
     handle: &Arc<dyn PluginHandle>,
-    plugin: &str,
+    guard: &Guard<'_>,
     component_dir: Option<&std::path::Path>,
     request: &PlanRequest,
 ) -> Result<capstan_core::ComponentPlan, ComponentError> {
-    handle
-        .plan(component_dir, request)
-        .map_err(|source| ComponentError::Call { plugin: plugin.to_string(), source })?
-        .map_err(|e| ComponentError::Refused { plugin: plugin.to_string(), reason: e.to_string() })
+    let answer = handle.plan(component_dir, request).map_err(|source| guard.call_failed(source))?;
+    guard.answer(answer)
 }
 
 /// Normalises the desired objects and compares each with the target; objects

@@ -262,7 +262,11 @@ fn files_outside_the_sandbox_are_denied() {
     std::fs::write(dir.join("component.hcl"), "component \"api\" {}\n").unwrap();
     std::fs::write(stack.path().join("outside.txt"), "secret").unwrap();
     std::os::unix::fs::symlink(stack.path().join("outside.txt"), dir.join("link-to-outside")).unwrap();
-    let granted = CallContext { component: Some(component()), component_dir: Some(dir.clone()) };
+    let granted = CallContext {
+        component: Some(component()),
+        component_dir: Some(dir.clone()),
+        ..CallContext::default()
+    };
     let report = fs_report(&h, &granted);
     assert_eq!(report["inside"], "read 19 bytes", "report: {report}");
     for attempt in ["passwd", "root", "escape", "escape-abs", "symlink", "write"] {

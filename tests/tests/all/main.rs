@@ -8,7 +8,10 @@
 //!   output caps, sleeping, panics, contract violations and versions, and the
 //!   compiled-plugin cache; after each, the same host still plans a
 //!   well-behaved guest.
+//! - `leaks`: the real engine (capstan-run) on a stack of `leaky` guests, one
+//!   component per channel a plugin could leak a sensitive value through.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod host;
+mod leaks;

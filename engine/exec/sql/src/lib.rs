@@ -21,7 +21,9 @@
 //! Passwords never leave this crate in clear except towards the server, and not
 //! even there as text: a role's password is sent as a SCRAM-SHA-256 verifier
 //! computed here (as `psql`'s `\password` does), so statement logging on the
-//! server cannot capture it. Errors name the effect, the op and the server
+//! server cannot capture it; that statement, and every sensitive statement,
+//! runs with the session's statement logging turned off (see `quiet.rs` for
+//! what a role that is not a superuser can turn off). Errors name the effect, the op and the server
 //! (`host:port/db`), never a password or the connection URL.
 //!
 //! Connections follow libpq's `sslmode` (`disable`, `prefer` — the default —,
@@ -37,6 +39,7 @@ mod connection;
 mod error;
 mod executor;
 mod ops;
+mod quiet;
 mod quote;
 mod scram;
 mod tls;

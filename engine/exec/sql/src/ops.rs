@@ -20,6 +20,7 @@ use capstan_core::{OpOutcome, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRol
 
 use crate::error::describe;
 use crate::executor::Sessions;
+use crate::quiet::Quiet;
 use crate::{SqlError, quote_ident, quote_literal, scram_verifier, verifier_matches};
 
 /// SQLSTATE insufficient_privilege: a non-superuser cannot read `pg_authid`.
@@ -43,6 +44,41 @@ impl Ctx<'_> {
 
     fn invalid(&self, why: impl Into<String>) -> SqlError {
         SqlError::InvalidOp { effect: self.effect.to_string(), op: self.op.clone(), why: why.into() }
+    }
+
+    /// A sensitive statement failed. The server's message may quote it
+    /// ("syntax error at or near …"): keep only the error code.
+    fn hidden(&self, err: &tokio_postgres::Error) -> SqlError {
+        SqlError::Op {
+            effect: self.effect.to_string(),
+            op: self.op.clone(),
+            target: self.target.clone(),
+            message: format!(
+                "the sensitive statement failed (SQLSTATE {}; the server's message is hidden as it may quote it)",
+                err.code().map_or("unknown", |c| c.code())
+            ),
+        }
+    }
+
+    /// Runs `sql`, which carries a secret, with the session's statement
+    /// logging off (see [`Quiet`]); gives what could not be turned off.
+    async fn quietly(&self, client: &Client, sql: &str, hide_message: bool) -> Result<Vec<String>, SqlError> {
+        let (ran, notes) = self.quietly_raw(client, sql).await?;
+        ran.map_err(|e| if hide_message { self.hidden(&e) } else { self.failed(&e) })?;
+        Ok(notes)
+    }
+
+    /// [`Self::quietly`], giving the statement's own result for the caller
+    /// to judge (a create another session won is not a failure).
+    async fn quietly_raw(
+        &self,
+        client: &Client,
+        sql: &str,
+    ) -> Result<(Result<(), tokio_postgres::Error>, Vec<String>), SqlError> {
+        let quiet = Quiet::start(client).await.map_err(|e| self.failed(&e))?;
+        let ran = client.batch_execute(sql).await;
+        let notes = quiet.restore(client).await.map_err(|e| self.failed(&e))?;
+        Ok((ran, notes))
     }
 }
 
@@ -139,9 +175,14 @@ async fn converge_role(client: &Client, ctx: &Ctx<'_>, role: &SqlRole) -> Result
                 .password
                 .as_ref()
                 .map(|p| format!(" PASSWORD {}", quote_literal(&scram_verifier(p.expose()))));
-            let sql = format!("CREATE ROLE {name} {login}{}", password.unwrap_or_default());
-            match client.batch_execute(&sql).await {
-                Ok(()) => return Ok(OpOutcome::created("ensure-role", &role.name)),
+            let (ran, notes) = match password {
+                Some(password) => {
+                    ctx.quietly_raw(client, &format!("CREATE ROLE {name} {login}{password}")).await?
+                }
+                None => (client.batch_execute(&format!("CREATE ROLE {name} {login}")).await, Vec::new()),
+            };
+            match ran {
+                Ok(()) => return Ok(OpOutcome::created("ensure-role", &role.name).with_changes(notes)),
                 // Another session made it: make it what we want, as if it had been there.
                 Err(e) if lost_race(&e) => look().await?.ok_or_else(|| ctx.failed(&e))?,
                 Err(e) => return Err(ctx.failed(&e)),
@@ -169,11 +210,12 @@ async fn converge_role(client: &Client, ctx: &Ctx<'_>, role: &SqlRole) -> Result
         if matches != Some(true) {
             let sql =
                 format!("ALTER ROLE {name} PASSWORD {}", quote_literal(&scram_verifier(password.expose())));
-            client.batch_execute(&sql).await.map_err(|e| ctx.failed(&e))?;
+            let notes = ctx.quietly(client, &sql, false).await?;
             changes.push(match matches {
                 Some(_) => "password rotated".to_string(),
                 None => "password set (the current one cannot be read to compare)".to_string(),
             });
+            changes.extend(notes);
         }
     }
     Ok(OpOutcome::corrected("ensure-role", &role.name, changes))
@@ -394,21 +436,12 @@ async fn statement(
     let database = s.database.as_deref();
     let ctx = Ctx { effect, op: format!("statement #{index}"), target: sessions.target(database) };
     let client = sessions.get(database).await?;
-    if let Err(e) = client.batch_execute(s.sql.expose()).await {
-        return Err(match &s.sql {
-            Text::Plain(_) => ctx.failed(&e),
-            // The server's message may quote the statement ("syntax error at or
-            // near …"): for a sensitive statement keep only the error code.
-            Text::Sensitive(_) => SqlError::Op {
-                effect: effect.to_string(),
-                op: ctx.op.clone(),
-                target: ctx.target.clone(),
-                message: format!(
-                    "the sensitive statement failed (SQLSTATE {}; the server's message is hidden as it may quote it)",
-                    e.code().map_or("unknown", |c| c.code())
-                ),
-            },
-        });
-    }
-    Ok(OpOutcome::executed("statement", format!("#{index}")))
+    let notes = match &s.sql {
+        Text::Plain(sql) => {
+            client.batch_execute(sql).await.map_err(|e| ctx.failed(&e))?;
+            Vec::new()
+        }
+        Text::Sensitive(sql) => ctx.quietly(client, sql.expose(), true).await?,
+    };
+    Ok(OpOutcome::executed("statement", format!("#{index}")).with_changes(notes))
 }

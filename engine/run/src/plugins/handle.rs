@@ -5,7 +5,7 @@ use std::path::Path;
 use capstan_core::{
     CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest,
 };
-use capstan_host::{CallContext, Plugin};
+use capstan_host::{CallContext, CallError, CallFailure, Plugin};
 use capstan_plan::{PluginHandle, SeamError};
 
 /// A wasm plugin behind [`PluginHandle`].
@@ -25,7 +25,7 @@ impl PluginHandle for HostPlugin {
         component: &ComponentId,
         inputs: &serde_json::Value,
     ) -> Result<Vec<Diagnostic>, SeamError> {
-        Ok(self.0.validate(&CallContext::for_component(component.clone()), inputs)?)
+        self.0.validate(&CallContext::for_component(component.clone()), inputs).map_err(seam)
     }
 
     fn plan(
@@ -33,7 +33,7 @@ impl PluginHandle for HostPlugin {
         component_dir: Option<&Path>,
         request: &PlanRequest,
     ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
-        Ok(self.0.plan(&context(component_dir, request), request)?)
+        self.0.plan(&context(component_dir, request), request).map_err(seam)
     }
 
     fn validate_and_plan(
@@ -41,11 +41,11 @@ impl PluginHandle for HostPlugin {
         component_dir: Option<&Path>,
         request: &PlanRequest,
     ) -> Result<CheckedPlan, SeamError> {
-        Ok(self.0.validate_and_plan(&context(component_dir, request), request)?)
+        self.0.validate_and_plan(&context(component_dir, request), request).map_err(seam)
     }
 
     fn health(&self, component: &ComponentId, object: &serde_json::Value) -> Result<Health, SeamError> {
-        Ok(self.0.health(&CallContext::for_component(component.clone()), object)?)
+        self.0.health(&CallContext::for_component(component.clone()), object).map_err(seam)
     }
 }
 
@@ -53,5 +53,17 @@ fn context(component_dir: Option<&Path>, request: &PlanRequest) -> CallContext {
     CallContext {
         component: Some(request.component.clone()),
         component_dir: component_dir.map(Path::to_path_buf),
+        // The host reads the request's own sensitive values.
+        ..CallContext::default()
+    }
+}
+
+/// A failed call across the planner's seam: a leak the host caught goes as
+/// the [`capstan_core::leaks::Leak`] itself, so the planner fails the
+/// component for the leak rather than for a broken call.
+fn seam(e: CallError) -> SeamError {
+    match e.cause {
+        CallFailure::Leaked(leak) => leak,
+        _ => Box::new(e),
     }
 }

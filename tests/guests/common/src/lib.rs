@@ -9,8 +9,9 @@ wit_bindgen::generate!({
     default_bindings_module: "guest_common",
 });
 
+pub use capstan::plugin::effects::{EffectKind, SqlOp, SqlStatement};
 pub use capstan::plugin::log::{Level, log};
-pub use capstan::plugin::types::Severity;
+pub use capstan::plugin::types::{Sensitive, Severity, Text};
 pub use exports::capstan::plugin::handler::*;
 
 /// Metadata that satisfies the contract, named `test/<name>`.

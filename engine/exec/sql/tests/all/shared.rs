@@ -254,10 +254,20 @@ async fn a_non_superuser_admin_as_on_managed_servers() {
     assert!(verifier_matches("pw-1", &stored_verifier(&role).await));
 
     // pg_authid is hidden from a non-superuser: the password cannot be
-    // compared, so it is set again and the summary says why. Everything else
-    // is unchanged.
+    // compared, so it is set again and the summary says why (and that the
+    // server's statement logging could not be turned off for it: the
+    // verifier is logged if the server logs DDL). Everything else is
+    // unchanged.
     let again = exec.run("app-db", &app_ops(&role, &db, "pw-2")).await.unwrap();
-    assert_eq!(again.ops[0].changes, ["password set (the current one cannot be read to compare)"]);
+    assert_eq!(
+        again.ops[0].changes,
+        [
+            "password set (the current one cannot be read to compare)",
+            "server statement logging left as configured for log_statement, log_min_duration_statement, \
+             log_min_error_statement, log_min_messages (the role may not set them; GRANT SET ON PARAMETER \
+             to it, or make it a superuser)"
+        ]
+    );
     assert_eq!(outcomes(&again)[1..], [Outcome::Unchanged; 3]);
     assert!(verifier_matches("pw-2", &stored_verifier(&role).await));
 }
