@@ -11,6 +11,14 @@
 //! a queue `<consumerID>-<topic>` with its dead-letter pair), and the broker
 //! refuses it another app's queues, topics and consumer prefix.
 //!
+//! PostgreSQL (the external backend, provisioned by the engine's SQL effects
+//! on the server at 127.0.0.1:5432): each app connects with `psql` (libpq)
+//! to the `DATABASE_URL` it was given, over TLS as the contract's `sslmode`
+//! says, and reaches its own database as its own role; another app's
+//! database refuses it. That server trusts every login on loopback, so the
+//! password an app got is compared with its role's stored SCRAM verifier
+//! (the SQL executor's own tests log in with passwords on a private server).
+//!
 //! Each test creates its own vhost, users, roles and databases, and deletes
 //! them at the end.
 
@@ -332,4 +340,135 @@ inputs = {{
         "billing declares a queue under shipping's prefix",
         as_billing.as_dapr(&shipping["MESSAGING_GROUP_PREFIX"], "invoices"),
     );
+}
+
+/// `psql` (libpq, as an app links it) on `url`: the rows, or the error it printed.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs (PostgreSQL's client is on the machine)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+struct PgCleanup(Vec<(String, String)>);
+
+impl Drop for PgCleanup {
+    fn drop(&mut self) {
+        for (database, role) in &self.0 {
+            let _ = psql(PG_ADMIN, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
+            let _ = psql(PG_ADMIN, &format!("DROP ROLE IF EXISTS \"{role}\""));
+        }
+    }
+}
+
+#[test]
+fn postgres_apps_reach_their_own_database_over_tls_and_no_other() {
+    let id = unique();
+    let db = |app: &str| format!("dp_{id}_{app}");
+    let _cleanup =
+        PgCleanup(["billing", "shipping"].iter().map(|a| (db(a), format!("{}_user", db(a)))).collect());
+
+    let s = Stack::new("");
+    s.write(
+        "envs/dev/env.hcl",
+        &format!(
+            r#"connection "pg" {{
+  type = "postgres"
+  url  = "{PG_ADMIN}"
+}}
+target "render" {{
+  secrets = "plain"
+}}
+"#
+        ),
+    );
+    s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
+    s.write(
+        "envs/dev/shop/db/component.hcl",
+        &format!(
+            r#"component {{
+  type    = "postgres"
+  plugin  = "capstan/postgres-external"
+  version = "^0.1"
+  grants  = ["sql:pg"]
+}}
+inputs = {{
+  db_host    = "127.0.0.1"
+  connection = "pg"
+  sslmode    = "require"
+  apps = {{
+    billing  = {{ database = "{}" }}
+    shipping = {{ database = "{}" }}
+  }}
+}}
+"#,
+            db("billing"),
+            db("shipping")
+        ),
+    );
+    for app in ["billing", "shipping"] {
+        s.write(
+            &format!("envs/dev/shop/{app}/component.hcl"),
+            &format!(
+                r#"component {{
+  type    = "app"
+  plugin  = "capstan/app"
+  version = "^0.1"
+}}
+dependency "db" {{
+  config_path = "../db"
+}}
+inputs = {{
+  image = "registry.example/{app}:1.0.0"
+  port  = 8080
+}}
+"#
+            ),
+        );
+    }
+    s.run(&["secrets", "keygen"]).ok();
+    s.run_with_stdin(
+        &["secrets", "set", "envs/dev/shop/db/secrets.enc.hcl", "values_sensitive_custom"],
+        &format!(
+            "apps:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
+        ),
+    )
+    .ok();
+    s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
+
+    let objects = rendered(&s.path("rendered/dev"));
+    for (app, other) in [("billing", "shipping"), ("shipping", "billing")] {
+        let env = app_env(&objects, "shop", app);
+        let url = &env["DATABASE_URL"];
+        assert_eq!(env["DATABASE_SSLMODE"], "require");
+        let who = psql(url, "SELECT current_user || ' ' || current_database() || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .unwrap_or_else(|e| panic!("{app} connects with its DATABASE_URL: {e}"));
+        assert_eq!(
+            who,
+            format!("{}_user {} true", db(app), db(app)),
+            "{app}: its role, its database, over TLS"
+        );
+
+        // The password it was given is its role's (this server trusts the
+        // login itself; the stored verifier is what a password server checks).
+        let verifier =
+            psql(PG_ADMIN, &format!("SELECT rolpassword FROM pg_authid WHERE rolname = '{}_user'", db(app)))
+                .unwrap();
+        assert!(
+            capstan_sql::verifier_matches(&env["DATABASE_PASSWORD"], &verifier),
+            "{app}'s password is its role's"
+        );
+
+        let elsewhere = url.replace(&format!("/{}?", db(app)), &format!("/{}?", db(other)));
+        let refused = psql(&elsewhere, "SELECT 1").expect_err("another app's database must refuse it");
+        assert!(refused.contains("permission denied for database"), "{app} on {other}'s database: {refused}");
+    }
 }

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use capstan_core::{OpOutcome, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text};
+use capstan_core::{
+    OpOutcome, Outcome, SqlDatabase, SqlExtension, SqlGrant, SqlOp, SqlRole, SqlStatement, Text,
+};
 
 use crate::error::describe;
 use crate::executor::Sessions;
@@ -230,10 +232,51 @@ async fn ensure_database(
     non_empty(&ctx, "the database name", &db.name)?;
     non_empty(&ctx, "the owner", &db.owner)?;
     let client = sessions.get(None).await?;
-    serialised(client, &ctx, "database", &db.name, converge_database(client, &ctx, db)).await
+    serialised(client, &ctx, "database", &db.name, async {
+        let mut outcome = converge_owner(client, &ctx, db).await?;
+        if let Some(change) = close_to_public(client, &ctx, db).await? {
+            if outcome.outcome == Outcome::Unchanged {
+                outcome.outcome = Outcome::Changed;
+            }
+            outcome.changes.push(change);
+        }
+        Ok(outcome)
+    })
+    .await
 }
 
-async fn converge_database(client: &Client, ctx: &Ctx<'_>, db: &SqlDatabase) -> Result<OpOutcome, SqlError> {
+/// PostgreSQL lets every role (`PUBLIC`) connect to a new database and make
+/// temporary tables in it: take that away, so that only the owner (and the
+/// roles granted) reach a database Capstan ensures. Says what it revoked.
+async fn close_to_public(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    db: &SqlDatabase,
+) -> Result<Option<String>, SqlError> {
+    let rows = client
+        .query(
+            "SELECT a.privilege_type
+               FROM pg_database d,
+                    LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+              WHERE d.datname = $1 AND a.grantee = 0 AND a.privilege_type IN ('CONNECT', 'TEMPORARY')
+              ORDER BY 1",
+            &[&db.name],
+        )
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if held.is_empty() {
+        return Ok(None);
+    }
+    let privileges = held.join(", ");
+    client
+        .batch_execute(&format!("REVOKE {privileges} ON DATABASE {} FROM PUBLIC", quote_ident(&db.name)))
+        .await
+        .map_err(|e| ctx.failed(&e))?;
+    Ok(Some(format!("revoked {privileges} from PUBLIC")))
+}
+
+async fn converge_owner(client: &Client, ctx: &Ctx<'_>, db: &SqlDatabase) -> Result<OpOutcome, SqlError> {
     let owner_now = || async {
         client
             .query_opt(

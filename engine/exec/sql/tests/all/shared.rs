@@ -67,6 +67,42 @@ async fn app_database_flow_creates_then_is_unchanged_then_rotates() {
 }
 
 #[tokio::test]
+async fn an_ensured_database_is_closed_to_every_role_but_its_own_and_stays_closed() {
+    let s = suffix();
+    let (owner, other, db) = (format!("capstan_o_{s}"), format!("capstan_x_{s}"), format!("capstan_db_{s}"));
+    let _cleanup = Cleanup {
+        admin_url: ADMIN.into(),
+        databases: vec![db.clone()],
+        roles: vec![owner.clone(), other.clone()],
+    };
+    let exec = executor();
+    let mut ops = app_ops(&owner, &db, "owner-pw-1");
+    ops.push(SqlOp::EnsureRole(SqlRole { name: other.clone(), password: None, login: true }));
+    let first = exec.run("databases", &ops).await.unwrap();
+    assert_eq!(first.ops[1].outcome, Outcome::Created);
+    assert!(first.ops[1].changes.contains(&"revoked CONNECT, TEMPORARY from PUBLIC".to_owned()), "{first:?}");
+
+    let refused = |who: String| {
+        let db = db.clone();
+        async move {
+            connect(&format!("postgres://{who}@127.0.0.1:5432/{db}")).await.map(drop).map_err(pg_message)
+        }
+    };
+    refused(owner.clone()).await.expect("its owner connects");
+    let err = refused(other.clone()).await.expect_err("another role is refused");
+    assert!(err.contains("permission denied for database"), "{err}");
+
+    // Opened again by hand: the next run closes it and says so.
+    let admin = connect(ADMIN).await.unwrap();
+    admin.batch_execute(&format!("GRANT CONNECT ON DATABASE {db} TO PUBLIC")).await.unwrap();
+    let again = exec.run("databases", &ops).await.unwrap();
+    assert_eq!(again.ops[1].outcome, Outcome::Changed);
+    assert_eq!(again.ops[1].changes, ["revoked CONNECT from PUBLIC"]);
+    let unchanged = exec.run("databases", &ops).await.unwrap();
+    assert!(!unchanged.changed(), "{unchanged:?}");
+}
+
+#[tokio::test]
 async fn owner_login_flag_and_grants_are_corrected() {
     let s = suffix();
     let (a, b, db) = (format!("capstan_a_{s}"), format!("capstan_b_{s}"), format!("capstan_db_{s}"));
@@ -241,9 +277,13 @@ async fn a_non_superuser_admin_as_on_managed_servers() {
     let r = exec.run("app-db", &app_ops(&role, &db, "pw-1")).await.unwrap();
     assert_eq!(r.ops[0].outcome, Outcome::Created);
     assert_eq!(r.ops[1].outcome, Outcome::Created);
+    // The membership that hands it the database also lets it close it to PUBLIC.
     assert_eq!(
         r.ops[1].changes,
-        [format!("granted membership in {role} to {admin} (needed to hand it the database)")]
+        [
+            format!("granted membership in {role} to {admin} (needed to hand it the database)"),
+            "revoked CONNECT, TEMPORARY from PUBLIC".to_owned(),
+        ]
     );
     let owner: String = su
         .query_one("SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1", &[&db])
