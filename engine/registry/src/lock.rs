@@ -60,7 +60,13 @@ impl LockFile {
             }
             Err(e) => return Err(RegistryError::Io { path, source: e }),
         };
-        let disk: OnDisk = serde_json::from_slice(&bytes)
+        Self::parse(path, &bytes)
+    }
+
+    /// Reads the contents of an existing lock file at `path` (named in every
+    /// error); nothing is read from disk.
+    pub fn parse(path: PathBuf, bytes: &[u8]) -> Result<Self> {
+        let disk: OnDisk = serde_json::from_slice(bytes)
             .map_err(|e| RegistryError::LockFile { path: path.clone(), reason: e.to_string() })?;
         if disk.format != LOCK_FORMAT {
             return Err(RegistryError::LockFile {
@@ -128,11 +134,16 @@ impl LockFile {
         if self.plugins.is_empty() && self.pins.is_empty() && !self.existed {
             return Ok(());
         }
+        write_atomic(&self.path, &self.to_bytes())?;
+        self.existed = true;
+        Ok(())
+    }
+
+    /// The file's bytes as [`LockFile::save`] writes them.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let disk = OnDisk { format: LOCK_FORMAT, plugins: self.plugins.clone(), pins: self.pins.clone() };
         let mut bytes = serde_json::to_vec_pretty(&disk).unwrap_or_default();
         bytes.push(b'\n');
-        write_atomic(&self.path, &bytes)?;
-        self.existed = true;
-        Ok(())
+        bytes
     }
 }

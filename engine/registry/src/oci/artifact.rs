@@ -17,11 +17,13 @@ pub const LAYER_MEDIA_TYPE: &str = "application/vnd.capstan.bundle.v1.tar+gzip";
 
 const TITLE: &str = "org.opencontainers.image.title";
 
-/// Only what Capstan reads or writes; other fields a registry or another
-/// tool adds (`artifactType`, `subject`, …) are ignored on read.
+/// An OCI image manifest, as a registry serves one for a tag. Only what
+/// Capstan reads or writes; other fields a registry or another tool adds
+/// (`artifactType`, `subject`, …) are ignored on read. Public so that the
+/// parser can be exercised on its own (the fuzz targets in `fuzz/`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ImageManifest {
+pub struct ImageManifest {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -31,9 +33,10 @@ pub(crate) struct ImageManifest {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// One blob a manifest points at: its media type, digest and size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Descriptor {
+pub struct Descriptor {
     pub media_type: String,
     pub digest: String,
     pub size: u64,

@@ -24,8 +24,7 @@ mod client;
 mod push;
 mod reference;
 
-pub(crate) use artifact::ImageManifest;
-pub use artifact::{CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+pub use artifact::{CONFIG_MEDIA_TYPE, Descriptor, ImageManifest, LAYER_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 pub(crate) use client::{OciClient, OciError};
 pub use push::{Pushed, push};
 pub use reference::{OciReference, tag_of, version_of_tag};

@@ -453,3 +453,18 @@ fn set_into_a_missing_directory_names_the_file() {
     assert!(matches!(err, SecretsError::Io { .. }), "{err}");
     assert!(err.to_string().contains("no/such/dir/secrets.enc.hcl"), "{err}");
 }
+
+/// Found by the `secrets_file` fuzz target: 1.7 KB of operators and
+/// conditionals among unclosed brackets kept the general HCL parser busy for
+/// over half a minute. A repository hands these files over, so such a file is
+/// refused before that parser runs, at once, naming the line and column.
+#[test]
+fn a_file_crafted_to_make_the_hcl_parser_backtrack_is_refused_at_once() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parser-backtracking.enc.hcl");
+    let bytes = std::fs::read(&file).unwrap();
+    let started = std::time::Instant::now();
+    let err = capstan_secrets::recipients_of(&file, &bytes).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(matches!(err, SecretsError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("line 2, column 54: `/` has no place in a secrets file"), "{err}");
+}

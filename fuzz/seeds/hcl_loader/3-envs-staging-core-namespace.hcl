@@ -1,0 +1,8 @@
+locals {
+  team = "core"
+}
+
+namespace = "oof-${local.env.environment}"
+labels = {
+  team = local.team
+}

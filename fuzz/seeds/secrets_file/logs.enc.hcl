@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBweG1sYkt2Vld4SXNkb1ZwMi82SmI3NUd1dndlZWJJWTdLRExNRzU5L0ZBCmNnOXZaeWRVNC90V0VXR1dEU1c2TG5mNnBZN09PUGhzQWVuZjl3MTZsbEkKLT4gZ2o6c0IjRCotZ3JlYXNlIHwgSiB6QGN0dywKVDljTGM1SExqMGpFYUk4L2NxcEdoeDZpM3BWSTdJUkRVVGZ3NFZkMWJEam5QZE1VemREQ0Y1R3NRazhCSjMzVgpWbnhpMVdDUVZEanlNanVPc3h4V1BBUjdSTmVJSngrQnd6WU1QQTI2TDlpem5tZTNXbk9nY01jVDNZeDhFUQotLS0gdjFnSHVQQ2Z6ZU52NTFFdkpBZUc0TEZxYnJtdWhNYTQya0EzckNsSjM4TQpV6eUFzLkwv8yiYTOSUQT1kMc8r+0Pu9u9XCw4Nw5GR6ZN1VCgfxDHlMFBinCDkHSff+d3lPdhL3zrBSbtLwyN"
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:kqm3g7qrUDom8CII:pc0FgIDfR/daQRQXWOR4mLB2gbseJkkryIlF7tMSGvtjmB6kz5RcPWdorwhqDIEbkXrznCgllYs4R26Bkhb2Z+ykDVOXSMwEfY+CnU/rqU+i3FytJ0lQ"
+}
+
+mac = "hmac-sha256:5d70c03130cd1dface3bd1732be277f8be9f3227fa8f538762eed389a7a3a97b"

@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBqeXRMYVZ4emFiOXNmaWh4cmZmVFFjN0xmSmxjYm9VNkVteWl6aXJYcW1JCjJXaEE5cFNqeFZUNnhpSFd4VEgrYVM1b3JsMWgrd1ZCQnU5SGFQclNVRDQKLT4gOiMtZ3JlYXNlIDBMNX4oU2JKCnM5MVlsSFJDcUZLbklra05uc2U3OS9MWmVhRzE2SlZkeUp5dkV5TDJoTmNtR21uT0NqaStuVERJU2x3ZHZyVHkKdnFOelVudnpqRml1bVI0aUMyeFBrWGlzVGVsQTdIdllRNHZLbEtVcUlVZlBjUVptVGpCWkVGWWQ5ZwotLS0gci9zYVE4ZkJVYTdHeTV6ZzBsMjY1cnRNa1FxYUg4elExMTFmeGNYaUs5QQqo/BGMsKHNVXwYXaNTB4+Q7lImZaDAXBzlb0r0plWfKxkFXH/VkZjs6MfjlCTC3cEcgB9Rr8bn1FT34isSMnYh"
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:cmix74tqD5qHXIp0:QxbTMDYBvRPMiDuLbBcw6V2zbLnpIEP+xUyYNeFHC1QQH4YneyzWtC3xkAHG8ZyRNhJaYA4wO9yQFXa9waCMBp+A9ShHzRzi+GU6lgM70paJHiE+Tz/RMiTiu19FQ6MRC76uDibSDWbZ6krcAUs4wtl6jgCct8FPBGDKV+WvKLoGkcbVvbK5RLQCr6US7sTe2GcGWi2vL950Obm4ivbEdfHx6+R+9IENKH4doBGDCt9GPKfaNpkE7n7WyGG037OBILGueTvbawQwI++aK6+Ce7rEUm/M4QH8pGbZNCeEFHiwzc3S/sz967rN651y0DoCjQMA0y3prqEpXSB7eE3IzE/AtYvl76aTNtdRRE6DEj9RhzHfJDnqWj7YEhJVvG0vGoANtOF+iVIAskCcfqjq6zQ4BRkwtyrZfdi/+ilHVxQYxA=="
+}
+
+mac = "hmac-sha256:dbdf011b3961d741100f61dc029e7d1d65421d5d077cc46b6c91877391f8fcc9"
