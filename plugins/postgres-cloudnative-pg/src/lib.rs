@@ -46,6 +46,11 @@ pub struct Inputs {
     pub backup: Option<Backup>,
     /// One database and user per application.
     pub apps: BTreeMap<String, AppDatabase>,
+    /// Accepted so the secrets file of another postgres backend works here
+    /// unchanged; this backend does not use it (validate warns).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub superuser_password: Option<Sensitive>,
     /// The app whose database is the contract's default; default: the first by name.
     #[serde(default)]
     pub default_app: Option<String>,
@@ -103,6 +108,11 @@ impl Plugin for PostgresCloudNativePg {
             Err(e) => return vec![Diagnostic::error("", e.to_string())],
         };
         let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+        out.extend(apps::ignored_superuser(
+            inputs.superuser_password.as_ref(),
+            "cloudnative-pg",
+            "CloudNativePG keeps superuser access off and manages its own superuser Secret",
+        ));
         if inputs.instances == 0 {
             out.push(Diagnostic::error("/instances", "a Cluster needs at least 1 instance"));
         }

@@ -48,6 +48,11 @@ pub struct Inputs {
     pub ca_secret: Option<CaSecret>,
     /// One database and user per application.
     pub apps: BTreeMap<String, AppDatabase>,
+    /// Accepted so the secrets file of another postgres backend works here
+    /// unchanged; this backend does not use it (validate warns).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub superuser_password: Option<Sensitive>,
     /// The app whose database is the contract's default; default: the first by name.
     #[serde(default)]
     pub default_app: Option<String>,
@@ -108,6 +113,11 @@ impl Plugin for PostgresExternal {
             Err(e) => return vec![Diagnostic::error("", e.to_string())],
         };
         let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+        out.extend(apps::ignored_superuser(
+            inputs.superuser_password.as_ref(),
+            "external",
+            "the admin credentials are in the SQL connection the effects run on",
+        ));
         if inputs.db_host.trim().is_empty() || inputs.db_host.contains(['/', ' ', ':']) {
             out.push(Diagnostic::error("/db_host", "db_host must be a host name (no scheme, port or path)"));
         }

@@ -55,3 +55,39 @@ fn one_apps_config_gives_every_app_the_same_access_on_every_backend() {
     assert_eq!(cnpg.access_for("payments").database, "pay");
     assert_eq!(cnpg.access_for("oob-consent").password_secret.name, "db-oob-consent");
 }
+
+/// One secrets file serves every backend: the statefulset's superuser
+/// password plans on the other two as well, each saying it ignores it.
+#[test]
+fn the_statefulset_secrets_plan_on_every_backend_and_the_others_say_what_they_ignore() {
+    let with_superuser = json!({ "superuser_password": "s" });
+    let cnpg = plan::<PostgresCloudNativePg>(with_superuser.clone(), &["/superuser_password"]);
+    let ext = plan::<PostgresExternal>(
+        json!({ "db_host": "opus.rds.example.com", "superuser_password": "s" }),
+        &["/superuser_password"],
+    );
+    assert_eq!(cnpg.databases, ext.databases);
+
+    // As the engine validates: the plugin's defaults, then the inputs.
+    let inputs = |defaults: &Metadata, extra: Value| {
+        let mut i = capstan_sdk::testkit::defaults_of(defaults);
+        merge(&mut i, json!({ "apps": { "payments": { "password": "p" } }, "superuser_password": "s" }));
+        merge(&mut i, extra);
+        i
+    };
+    for (backend, diagnostics) in [
+        (
+            "cloudnative-pg",
+            PostgresCloudNativePg::validate(&inputs(&PostgresCloudNativePg::metadata(), json!({}))),
+        ),
+        (
+            "external",
+            PostgresExternal::validate(&inputs(&PostgresExternal::metadata(), json!({ "db_host": "h" }))),
+        ),
+    ] {
+        let ignored: Vec<_> = diagnostics.iter().filter(|d| d.path == "/superuser_password").collect();
+        assert_eq!(ignored.len(), 1, "{backend}: {diagnostics:?}");
+        assert_eq!(ignored[0].severity, Severity::Warning, "{backend}");
+        assert!(ignored[0].message.starts_with(&format!("ignored by the {backend} backend")), "{backend}");
+    }
+}

@@ -144,6 +144,17 @@ pub fn validate(apps: &BTreeMap<String, AppDatabase>, default_app: Option<&str>)
     out
 }
 
+/// A backend that does not run the server as its own superuser still takes
+/// `superuser_password` (so one secrets file serves every backend of the
+/// type), and says it ignores it: a warning at `/superuser_password`.
+pub fn ignored_superuser(password: Option<&Sensitive>, backend: &str, why: &str) -> Option<Diagnostic> {
+    password.map(|_| Diagnostic {
+        path: "/superuser_password".to_owned(),
+        severity: Severity::Warning,
+        message: format!("ignored by the {backend} backend: {why}"),
+    })
+}
+
 fn names(key: &str, app: &AppDatabase) -> (String, String) {
     let database = app.database.clone().unwrap_or_else(|| key.replace('-', "_"));
     let user = app.user.clone().unwrap_or_else(|| format!("{database}_user"));
