@@ -143,6 +143,7 @@ fn a_secret_leaked_through_any_channel_fails_its_component_and_is_shown_nowhere(
         plugin_dirs: vec![plugins.path().to_path_buf()],
         allow_unsigned: true,
         lockfile: LockfileMode::Write,
+        work_dir: root.to_path_buf(),
     };
     let mut session = engine
         .open(&options, runtime.handle().clone())

@@ -9,41 +9,11 @@
 //! `guest`, with curl) so that the connection's password is a real secret,
 //! and deletes everything it created at the end.
 
-use std::process::Command;
-
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Confirmation};
 
+use crate::support::rabbitmq::{BrokerCleanup, management};
 use crate::support::{Stack, walk};
-
-const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
-
-/// A management API call as `guest`: `(HTTP status, body)`.
-fn management(method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let mut c = Command::new("curl");
-    c.args(["-s", "-u", "guest:guest", "-X", method, "-w", "\n%{http_code}"]);
-    if let Some(body) = body {
-        c.args(["-H", "content-type: application/json", "-d", body]);
-    }
-    let out = c.arg(format!("{MANAGEMENT}/{path}")).output().expect("curl runs (tests/setup.sh installs it)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (status.trim().parse().unwrap_or(0), body.to_string())
-}
-
-struct Cleanup {
-    vhost: String,
-    users: Vec<String>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        management("DELETE", &format!("vhosts/{}", self.vhost), None);
-        for u in &self.users {
-            management("DELETE", &format!("users/{u}"), None);
-        }
-    }
-}
 
 /// Logs in as `user` and checks it can publish to `exchange` by the queue's
 /// logical name and get the message back from `queue`.
@@ -94,7 +64,7 @@ fn amqp_effects_build_a_usable_topology_from_encrypted_secrets_and_never_show_th
     let component = format!("ev{id}");
     let vhost = format!("capstan-e2e-{id}");
     let (admin, app_user) = (format!("capstan-e2e-admin-{id}"), format!("{component}-api"));
-    let _cleanup = Cleanup { vhost: vhost.clone(), users: vec![admin.clone(), app_user.clone()] };
+    let _cleanup = BrokerCleanup { vhost: vhost.clone(), users: vec![admin.clone(), app_user.clone()] };
     let admin_password = format!("admin-{id}-never-shown");
     let password = format!("app-{id}-never-shown");
 

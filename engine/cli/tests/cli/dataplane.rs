@@ -35,39 +35,38 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
 use serde_json::Value;
 
+use crate::support::rabbitmq::{BrokerCleanup, management};
 use crate::support::{Stack, walk};
-
-const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
-
-/// A management API call as `guest`: the HTTP status.
-fn management(method: &str, path: &str, body: Option<&str>) -> u16 {
-    let mut c = Command::new("curl");
-    c.args(["-s", "-o", "/dev/null", "-u", "guest:guest", "-X", method, "-w", "%{http_code}"]);
-    if let Some(body) = body {
-        c.args(["-H", "content-type: application/json", "-d", body]);
-    }
-    let out = c.arg(format!("{MANAGEMENT}/{path}")).output().expect("curl runs (tests/setup.sh installs it)");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
-}
-
-struct BrokerCleanup {
-    vhost: String,
-    users: Vec<String>,
-}
-
-impl Drop for BrokerCleanup {
-    fn drop(&mut self) {
-        management("DELETE", &format!("vhosts/{}", self.vhost), None);
-        for u in &self.users {
-            management("DELETE", &format!("users/{u}"), None);
-        }
-    }
-}
 
 /// A run-unique suffix, so parallel runs on one broker or server never meet.
 fn unique() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{:x}{nanos:x}", std::process::id())
+}
+
+/// The apps `billing` and `shipping` in `envs/dev/shop`, each depending on
+/// the component in `envs/dev/shop/<dependency>`.
+fn write_apps(s: &Stack, dependency: &str) {
+    for app in ["billing", "shipping"] {
+        s.write(
+            &format!("envs/dev/shop/{app}/component.hcl"),
+            &format!(
+                r#"component {{
+  type    = "app"
+  plugin  = "capstan/app"
+  version = "^0.1"
+}}
+dependency "{dependency}" {{
+  config_path = "../{dependency}"
+}}
+inputs = {{
+  image = "registry.example/{app}:1.0.0"
+  port  = 8080
+}}
+"#
+            ),
+        );
+    }
 }
 
 /// Every rendered object of the environment, parsed.
@@ -235,7 +234,7 @@ fn rabbitmq_apps_reach_their_own_queues_and_are_refused_on_each_others() {
         users: vec![admin.clone(), format!("{component}-billing"), format!("{component}-shipping")],
     };
     let admin_password = format!("admin-{id}");
-    let status = management(
+    let (status, _) = management(
         "PUT",
         &format!("users/{admin}"),
         Some(&format!(r#"{{"password":"{admin_password}","tags":"administrator"}}"#)),
@@ -278,26 +277,7 @@ inputs = {{
 "#
         ),
     );
-    for app in ["billing", "shipping"] {
-        s.write(
-            &format!("envs/dev/shop/{app}/component.hcl"),
-            &format!(
-                r#"component {{
-  type    = "app"
-  plugin  = "capstan/app"
-  version = "^0.1"
-}}
-dependency "mq" {{
-  config_path = "../{component}"
-}}
-inputs = {{
-  image = "registry.example/{app}:1.0.0"
-  port  = 8080
-}}
-"#
-            ),
-        );
-    }
+    write_apps(&s, &component);
     s.run(&["secrets", "keygen"]).ok();
     s.run_with_stdin(
         &["secrets", "set", "envs/dev/secrets.enc.hcl", "rabbitmq_admin_password"],
@@ -414,26 +394,7 @@ inputs = {{
             db("shipping")
         ),
     );
-    for app in ["billing", "shipping"] {
-        s.write(
-            &format!("envs/dev/shop/{app}/component.hcl"),
-            &format!(
-                r#"component {{
-  type    = "app"
-  plugin  = "capstan/app"
-  version = "^0.1"
-}}
-dependency "db" {{
-  config_path = "../db"
-}}
-inputs = {{
-  image = "registry.example/{app}:1.0.0"
-  port  = 8080
-}}
-"#
-            ),
-        );
-    }
+    write_apps(&s, "db");
     s.run(&["secrets", "keygen"]).ok();
     s.run_with_stdin(
         &["secrets", "set", "envs/dev/shop/db/secrets.enc.hcl", "values_sensitive_custom"],

@@ -157,3 +157,39 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The RabbitMQ broker on this machine, through its management API.
+pub mod rabbitmq {
+    use std::process::Command;
+
+    const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
+
+    /// A management API call as `guest`: `(HTTP status, body)`.
+    pub fn management(method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-u", "guest:guest", "-X", method, "-w", "\n%{http_code}"]);
+        if let Some(body) = body {
+            c.args(["-H", "content-type: application/json", "-d", body]);
+        }
+        let out =
+            c.arg(format!("{MANAGEMENT}/{path}")).output().expect("curl runs (tests/setup.sh installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (status.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Deletes a test's vhost and users, even after a failed assertion.
+    pub struct BrokerCleanup {
+        pub vhost: String,
+        pub users: Vec<String>,
+    }
+
+    impl Drop for BrokerCleanup {
+        fn drop(&mut self) {
+            management("DELETE", &format!("vhosts/{}", self.vhost), None);
+            for u in &self.users {
+                management("DELETE", &format!("users/{u}"), None);
+            }
+        }
+    }
+}
