@@ -12,7 +12,7 @@
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Confirmation};
 
-use crate::support::rabbitmq::{BrokerCleanup, management};
+use crate::support::rabbitmq::{BrokerCleanup, connection_block, create_admin, management};
 use crate::support::{Stack, walk};
 
 /// Logs in as `user` and checks it can publish to `exchange` by the queue's
@@ -68,26 +68,10 @@ fn amqp_effects_build_a_usable_topology_from_encrypted_secrets_and_never_show_th
     let admin_password = format!("admin-{id}-never-shown");
     let password = format!("app-{id}-never-shown");
 
-    let (status, body) = management(
-        "PUT",
-        &format!("users/{admin}"),
-        Some(&format!(r#"{{"password":"{admin_password}","tags":"administrator"}}"#)),
-    );
-    assert_eq!(status, 201, "creating the test's admin user: {body}");
+    create_admin(&admin, &admin_password);
 
     let s = Stack::new("");
-    s.write(
-        "envs/dev/env.hcl",
-        &format!(
-            r#"connection "rabbitmq" {{
-  type     = "amqp"
-  url      = "http://127.0.0.1:15672"
-  username = "{admin}"
-  password = secrets.rabbitmq_admin_password
-}}
-"#
-        ),
-    );
+    s.write("envs/dev/env.hcl", &connection_block(&admin));
     s.write("envs/dev/messaging/namespace.hcl", "namespace = \"messaging\"\n");
     s.write(
         &format!("envs/dev/messaging/{component}/component.hcl"),

@@ -35,7 +35,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
 use serde_json::Value;
 
-use crate::support::rabbitmq::{BrokerCleanup, management};
+use crate::support::rabbitmq::{BrokerCleanup, connection_block, create_admin};
 use crate::support::{Stack, walk};
 
 /// A run-unique suffix, so parallel runs on one broker or server never meet.
@@ -67,6 +67,32 @@ inputs = {{
             ),
         );
     }
+}
+
+/// Applies environment `dev` through the binary: `connection` in its env.hcl
+/// (Secrets rendered in clear, for the test to read as the kubelet would),
+/// the environment's `secrets` set, the server component `(dir, hcl)` in
+/// namespace `shop` with `server_secrets` as its sensitive inputs, and the
+/// apps `billing` and `shipping` depending on it. Gives every rendered object.
+fn apply_shop(
+    connection: &str,
+    secrets: &[(&str, &str, String)],
+    (server, server_hcl): (&str, &str),
+    server_secrets: &str,
+) -> Vec<Value> {
+    let s = Stack::new("");
+    s.write("envs/dev/env.hcl", &format!("{connection}target \"render\" {{\n  secrets = \"plain\"\n}}\n"));
+    s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
+    s.write(&format!("envs/dev/shop/{server}/component.hcl"), server_hcl);
+    write_apps(&s, server);
+    s.run(&["secrets", "keygen"]).ok();
+    for (file, key, value) in secrets {
+        s.run_with_stdin(&["secrets", "set", file, key], value).ok();
+    }
+    let file = format!("envs/dev/shop/{server}/secrets.enc.hcl");
+    s.run_with_stdin(&["secrets", "set", &file, "values_sensitive_custom"], server_secrets).ok();
+    s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
+    rendered(&s.path("rendered/dev"))
 }
 
 /// Every rendered object of the environment, parsed.
@@ -234,34 +260,10 @@ fn rabbitmq_apps_reach_their_own_queues_and_are_refused_on_each_others() {
         users: vec![admin.clone(), format!("{component}-billing"), format!("{component}-shipping")],
     };
     let admin_password = format!("admin-{id}");
-    let (status, _) = management(
-        "PUT",
-        &format!("users/{admin}"),
-        Some(&format!(r#"{{"password":"{admin_password}","tags":"administrator"}}"#)),
-    );
-    assert_eq!(status, 201, "creating the test's admin user");
+    create_admin(&admin, &admin_password);
 
-    let s = Stack::new("");
-    s.write(
-        "envs/dev/env.hcl",
-        &format!(
-            r#"connection "rabbitmq" {{
-  type     = "amqp"
-  url      = "http://127.0.0.1:15672"
-  username = "{admin}"
-  password = secrets.rabbitmq_admin_password
-}}
-target "render" {{
-  secrets = "plain"
-}}
-"#
-        ),
-    );
-    s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
-    s.write(
-        &format!("envs/dev/shop/{component}/component.hcl"),
-        &format!(
-            r#"component {{
+    let server = format!(
+        r#"component {{
   type    = "messaging"
   plugin  = "capstan/messaging-rabbitmq"
   version = "^0.1"
@@ -275,25 +277,15 @@ inputs = {{
   users  = {{ billing = {{ queues = ["invoices"] }}, shipping = {{ queues = ["shipments"] }} }}
 }}
 "#
-        ),
     );
-    write_apps(&s, &component);
-    s.run(&["secrets", "keygen"]).ok();
-    s.run_with_stdin(
-        &["secrets", "set", "envs/dev/secrets.enc.hcl", "rabbitmq_admin_password"],
-        &admin_password,
-    )
-    .ok();
-    s.run_with_stdin(
-        &["secrets", "set", &format!("envs/dev/shop/{component}/secrets.enc.hcl"), "values_sensitive_custom"],
+    let objects = apply_shop(
+        &connection_block(&admin),
+        &[("envs/dev/secrets.enc.hcl", "rabbitmq_admin_password", admin_password)],
+        (&component, &server),
         &format!(
             "users:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
         ),
-    )
-    .ok();
-    s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
-
-    let objects = rendered(&s.path("rendered/dev"));
+    );
     let billing = app_env(&objects, "shop", "billing");
     let shipping = app_env(&objects, "shop", "shipping");
     assert_eq!(billing["MESSAGING_USERNAME"], format!("{component}-billing"), "each app is its own user");
@@ -356,25 +348,8 @@ fn postgres_apps_reach_their_own_database_over_tls_and_no_other() {
     let _cleanup =
         PgCleanup(["billing", "shipping"].iter().map(|a| (db(a), format!("{}_user", db(a)))).collect());
 
-    let s = Stack::new("");
-    s.write(
-        "envs/dev/env.hcl",
-        &format!(
-            r#"connection "pg" {{
-  type = "postgres"
-  url  = "{PG_ADMIN}"
-}}
-target "render" {{
-  secrets = "plain"
-}}
-"#
-        ),
-    );
-    s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
-    s.write(
-        "envs/dev/shop/db/component.hcl",
-        &format!(
-            r#"component {{
+    let server = format!(
+        r#"component {{
   type    = "postgres"
   plugin  = "capstan/postgres-external"
   version = "^0.1"
@@ -390,22 +365,17 @@ inputs = {{
   }}
 }}
 "#,
-            db("billing"),
-            db("shipping")
-        ),
+        db("billing"),
+        db("shipping")
     );
-    write_apps(&s, "db");
-    s.run(&["secrets", "keygen"]).ok();
-    s.run_with_stdin(
-        &["secrets", "set", "envs/dev/shop/db/secrets.enc.hcl", "values_sensitive_custom"],
+    let objects = apply_shop(
+        &format!("connection \"pg\" {{\n  type = \"postgres\"\n  url  = \"{PG_ADMIN}\"\n}}\n"),
+        &[],
+        ("db", &server),
         &format!(
             "apps:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
         ),
-    )
-    .ok();
-    s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
-
-    let objects = rendered(&s.path("rendered/dev"));
+    );
     for (app, other) in [("billing", "shipping"), ("shipping", "billing")] {
         let env = app_env(&objects, "shop", app);
         let url = &env["DATABASE_URL"];

@@ -178,6 +178,28 @@ pub mod rabbitmq {
         (status.trim().parse().unwrap_or(0), body.to_string())
     }
 
+    /// Creates the broker administrator a test's connection logs in as, so
+    /// that the connection's password is a real secret (not `guest`'s).
+    pub fn create_admin(name: &str, password: &str) {
+        let body = format!(r#"{{"password":"{password}","tags":"administrator"}}"#);
+        let (status, said) = management("PUT", &format!("users/{name}"), Some(&body));
+        assert_eq!(status, 201, "creating the test's admin user: {said}");
+    }
+
+    /// The env.hcl `connection "rabbitmq"` block logging in as `admin` with
+    /// the environment secret `rabbitmq_admin_password`.
+    pub fn connection_block(admin: &str) -> String {
+        format!(
+            r#"connection "rabbitmq" {{
+  type     = "amqp"
+  url      = "http://127.0.0.1:15672"
+  username = "{admin}"
+  password = secrets.rabbitmq_admin_password
+}}
+"#
+        )
+    }
+
     /// Deletes a test's vhost and users, even after a failed assertion.
     pub struct BrokerCleanup {
         pub vhost: String,
