@@ -81,11 +81,7 @@ impl Plugin for Dapr {
                 // The broker gives each app its own user: one Component per
                 // app, scoped to it, so each sidecar connects as its app.
                 for app in &inputs.app_ids {
-                    let access = msg.consumers.get(app).map(|own| messaging::Access {
-                        credentials_secret: &own.credentials_secret,
-                        group_prefix: own.group_prefix.as_deref(),
-                    });
-                    let Some(access) = access else {
+                    let Some(access) = msg.own_access(app) else {
                         return Err(PlanError::MissingDependency(format!(
                             "app `{app}` has no user on messaging dependency `{}`, which gives each app \
                              its own; add `users.{app}` to it",

@@ -113,15 +113,17 @@ impl Outputs {
     /// the shared `credentials_secret`; none when neither exists (credentials
     /// come from elsewhere, or the broker has no user for this consumer).
     pub fn access_for(&self, name: &str) -> Option<Access<'_>> {
-        match self.consumers.get(name) {
-            Some(c) => Some(Access {
-                credentials_secret: &c.credentials_secret,
-                group_prefix: c.group_prefix.as_deref(),
-            }),
-            None => {
-                self.credentials_secret.as_ref().map(|c| Access { credentials_secret: c, group_prefix: None })
-            }
-        }
+        self.own_access(name).or_else(|| {
+            self.credentials_secret.as_ref().map(|c| Access { credentials_secret: c, group_prefix: None })
+        })
+    }
+
+    /// The access of consumer `name` from its own entry under `consumers` only.
+    pub fn own_access(&self, name: &str) -> Option<Access<'_>> {
+        self.consumers.get(name).map(|c| Access {
+            credentials_secret: &c.credentials_secret,
+            group_prefix: c.group_prefix.as_deref(),
+        })
     }
 }
 
