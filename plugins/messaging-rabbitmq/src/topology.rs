@@ -137,12 +137,9 @@ impl Topology {
             if names.is_empty() { "^$".to_owned() } else { format!("^({})$", names.join("|")) }
         };
         let exchange = regex_escape(&self.exchange);
-        let mut write = vec![exchange.clone(), "amq\\.default".to_owned()];
-        let mut read = vec![exchange];
-        if !own.is_empty() {
-            write.extend(own.iter().cloned());
-            read.extend(own.iter().cloned());
-        }
+        let write: Vec<String> =
+            [exchange.clone(), "amq\\.default".to_owned()].into_iter().chain(own.clone()).collect();
+        let read: Vec<String> = [exchange].into_iter().chain(own.clone()).collect();
         Permissions { configure: any(&own), write: any(&write), read: any(&read) }
     }
 }
