@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "bad-output",
     "bad-metadata",
     "contract-v9",
+    "contract-v01",
     "pure",
     "big-output",
     "big-describe",

@@ -74,6 +74,7 @@ fn capability(c: core::Capability) -> wty::Capability {
         core::Capability::Sql(s) => wty::Capability::Sql(s),
         core::Capability::Amqp(s) => wty::Capability::Amqp(s),
         core::Capability::Http(s) => wty::Capability::Http(s),
+        core::Capability::JetStream(s) => wty::Capability::Jetstream(s),
         core::Capability::ReadComponentDir => wty::Capability::ReadComponentDir,
     }
 }
@@ -162,6 +163,34 @@ fn amqp_op(op: core::AmqpOp) -> weff::AmqpOp {
     }
 }
 
+fn jetstream_op(op: core::JetStreamOp) -> weff::JetstreamOp {
+    match op {
+        core::JetStreamOp::EnsureStream(s) => weff::JetstreamOp::EnsureStream(weff::JetstreamStream {
+            name: s.name,
+            subjects: s.subjects,
+            retention: match s.retention {
+                core::JetStreamRetention::Limits => weff::JetstreamRetention::Limits,
+                core::JetStreamRetention::Interest => weff::JetstreamRetention::Interest,
+                core::JetStreamRetention::WorkQueue => weff::JetstreamRetention::WorkQueue,
+            },
+            storage: match s.storage {
+                core::JetStreamStorage::File => weff::JetstreamStorage::File,
+                core::JetStreamStorage::Memory => weff::JetstreamStorage::Memory,
+            },
+            replicas: s.replicas,
+            max_age_seconds: s.max_age_seconds,
+            max_bytes: s.max_bytes,
+        }),
+        core::JetStreamOp::EnsureConsumer(c) => weff::JetstreamOp::EnsureConsumer(weff::JetstreamConsumer {
+            stream: c.stream,
+            name: c.name,
+            filter_subjects: c.filter_subjects,
+            ack_wait_seconds: c.ack_wait_seconds,
+            max_deliver: c.max_deliver,
+        }),
+    }
+}
+
 fn effect(e: core::Effect) -> weff::Effect {
     let kind = match e.kind {
         core::EffectKind::Sql(ops) => weff::EffectKind::Sql(ops.into_iter().map(sql_op).collect()),
@@ -172,6 +201,9 @@ fn effect(e: core::Effect) -> weff::Effect {
             headers: h.headers,
             body: h.body.map(text),
         }),
+        core::EffectKind::JetStream(ops) => {
+            weff::EffectKind::Jetstream(ops.into_iter().map(jetstream_op).collect())
+        }
     };
     weff::Effect { id: e.id, target: e.target, summary: e.summary, kind }
 }

@@ -444,12 +444,12 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
         None => {}
         Some(Value::Array(items)) => {
             for item in items {
-                match item.as_str().and_then(parse_grant) {
+                match item.as_str().and_then(Capability::parse_grant) {
                     Some(g) => grants.push(g),
                     None => errors.push(EvalError::new(
                         ConfigError::Invalid {
                             message: format!(
-                                "unknown grant {item}: expected \"sql:<connection>\", \"amqp:<connection>\", \"http:<service>\" or \"read-component-dir\""
+                                "unknown grant {item}: expected \"sql:<connection>\", \"amqp:<connection>\", \"jetstream:<connection>\", \"http:<service>\" or \"read-component-dir\""
                             ),
                         },
                         span("grants"),
@@ -509,22 +509,6 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
         grants,
         ready_timeout: ready_timeout?,
     })
-}
-
-fn parse_grant(s: &str) -> Option<Capability> {
-    if s == "read-component-dir" {
-        return Some(Capability::ReadComponentDir);
-    }
-    let (kind, name) = s.split_once(':')?;
-    if name.is_empty() {
-        return None;
-    }
-    match kind {
-        "sql" => Some(Capability::Sql(name.to_owned())),
-        "amqp" => Some(Capability::Amqp(name.to_owned())),
-        "http" => Some(Capability::Http(name.to_owned())),
-        _ => None,
-    }
 }
 
 fn read_files(ctx: &Ctx<'_>, files: &[(String, Range<usize>)], errors: &mut Vec<EvalError>) -> Vec<File> {

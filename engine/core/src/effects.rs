@@ -107,12 +107,72 @@ pub struct HttpCall {
     pub body: Option<Text>,
 }
 
+/// When a JetStream stream lets go of a message besides its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JetStreamRetention {
+    Limits,
+    Interest,
+    WorkQueue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JetStreamStorage {
+    File,
+    Memory,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JetStreamStream {
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub retention: JetStreamRetention,
+    pub storage: JetStreamStorage,
+    pub replicas: u32,
+    /// Seconds a message is kept; 0 for no age limit.
+    pub max_age_seconds: u64,
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JetStreamConsumer {
+    pub stream: String,
+    /// The durable name.
+    pub name: String,
+    pub filter_subjects: Vec<String>,
+    pub ack_wait_seconds: u64,
+    pub max_deliver: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JetStreamOp {
+    EnsureStream(JetStreamStream),
+    EnsureConsumer(JetStreamConsumer),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EffectKind {
     Sql(Vec<SqlOp>),
     Amqp(Vec<AmqpOp>),
     Http(HttpCall),
+    /// Since contract 0.2.
+    #[serde(rename = "jetstream")]
+    JetStream(Vec<JetStreamOp>),
+}
+
+impl EffectKind {
+    /// The kind as the contract names it: `sql`, `amqp`, `http`, `jetstream`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sql(_) => "sql",
+            Self::Amqp(_) => "amqp",
+            Self::Http(_) => "http",
+            Self::JetStream(_) => "jetstream",
+        }
+    }
 }
 
 /// One declared effect.
@@ -120,7 +180,7 @@ pub enum EffectKind {
 pub struct Effect {
     /// Stable within the component; results are handed back under it.
     pub id: String,
-    /// The connection (sql, amqp) or service (http) it runs on.
+    /// The connection (sql, amqp, jetstream) or service (http) it runs on.
     pub target: String,
     /// One line for the plan.
     pub summary: String,
@@ -128,6 +188,17 @@ pub struct Effect {
 }
 
 impl Effect {
+    /// The capability it runs under: its own kind, on its target.
+    pub fn capability(&self) -> crate::Capability {
+        let target = self.target.clone();
+        match &self.kind {
+            EffectKind::Sql(_) => crate::Capability::Sql(target),
+            EffectKind::Amqp(_) => crate::Capability::Amqp(target),
+            EffectKind::Http(_) => crate::Capability::Http(target),
+            EffectKind::JetStream(_) => crate::Capability::JetStream(target),
+        }
+    }
+
     /// A copy with every sensitive value (a role's or user's password, a
     /// sensitive statement or request body) replaced by `hide` of it: what
     /// state keeps (a keyed hash) or what may be shown (a redaction mark).
@@ -178,6 +249,8 @@ impl Effect {
                 call.body = call.body.as_ref().map(text);
                 EffectKind::Http(call)
             }
+            // Streams and consumers hold no secret.
+            EffectKind::JetStream(ops) => EffectKind::JetStream(ops.clone()),
         };
         Effect { id: self.id.clone(), target: self.target.clone(), summary: self.summary.clone(), kind }
     }

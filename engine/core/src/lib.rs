@@ -23,8 +23,13 @@ pub use plugin::*;
 pub use secrets::{SecretProvider, SecretSourceError};
 pub use sensitive::{REDACTED, Sensitive, Text};
 
-/// The version of the `capstan:plugin` WIT package this engine hosts.
-pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 1, 0);
+/// The version of the `capstan:plugin` WIT package plugins are built against
+/// today (`wit/capstan-plugin.wit`).
+pub const CONTRACT_VERSION: semver::Version = semver::Version::new(0, 2, 0);
+
+/// Every version of the package this engine hosts, newest first: the current
+/// one and the frozen 0.1 (`wit/v0.1/`), whose plugins keep running.
+pub const HOSTED_CONTRACTS: [semver::Version; 2] = [CONTRACT_VERSION, semver::Version::new(0, 1, 0)];
 
 /// The WIT package name, without version.
 pub const CONTRACT_PACKAGE: &str = "capstan:plugin";

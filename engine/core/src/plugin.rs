@@ -37,7 +37,47 @@ pub enum Capability {
     Sql(String),
     Amqp(String),
     Http(String),
+    /// Since contract 0.2.
+    #[serde(rename = "jetstream")]
+    JetStream(String),
     ReadComponentDir,
+}
+
+impl Capability {
+    /// A grant as operators write it in HCL: `sql:<connection>`,
+    /// `amqp:<connection>`, `jetstream:<connection>`, `http:<service>` or
+    /// `read-component-dir`.
+    pub fn parse_grant(grant: &str) -> Option<Self> {
+        if grant == "read-component-dir" {
+            return Some(Self::ReadComponentDir);
+        }
+        let (kind, name) = grant.split_once(':')?;
+        if name.is_empty() {
+            return None;
+        }
+        let name = name.to_owned();
+        match kind {
+            "sql" => Some(Self::Sql(name)),
+            "amqp" => Some(Self::Amqp(name)),
+            "jetstream" => Some(Self::JetStream(name)),
+            "http" => Some(Self::Http(name)),
+            _ => None,
+        }
+    }
+}
+
+/// The grant as written in HCL (`sql:postgres`), the inverse of
+/// [`Capability::parse_grant`].
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sql(t) => write!(f, "sql:{t}"),
+            Self::Amqp(t) => write!(f, "amqp:{t}"),
+            Self::JetStream(t) => write!(f, "jetstream:{t}"),
+            Self::Http(t) => write!(f, "http:{t}"),
+            Self::ReadComponentDir => f.write_str("read-component-dir"),
+        }
+    }
 }
 
 /// What a plugin is and what it accepts.

@@ -1,11 +1,29 @@
-//! Host bindings of the `plugin` world, generated from `wit/`. Only this
+//! Host bindings of the `plugin` world, generated from `wit/`: the current
+//! contract, and the frozen 0.1 one (`wit/v0.1/`) in [`v0_1`]. Only this
 //! crate sees these types; the rest of the engine uses `capstan_core`'s (see
 //! `convert.rs`).
+//!
+//! Both derive serde: a 0.1 plugin's values are carried into the current
+//! types by name (`upgrade`), which is what a minor version promises — every
+//! 0.1 value is a 0.2 value with the same names.
 
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "plugin",
+    additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
 pub(crate) use capstan::plugin::{effects, log, types};
 pub(crate) use exports::capstan::plugin::handler;
+
+/// The `capstan:plugin@0.1.0` bindings.
+pub(crate) mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.1",
+        world: "plugin",
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+
+    pub(crate) use capstan::plugin::{effects, log, types};
+    pub(crate) use exports::capstan::plugin::handler;
+}

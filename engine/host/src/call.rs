@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::{effects, log, types};
+use crate::bindings::{effects, log, types, v0_1};
 use crate::limits::{MemoryLimiter, deadline_ticks};
 use crate::output::Capture;
 use crate::{CallContext, CallFailure, HostConfig, Limits, LogSink, convert};
@@ -174,3 +174,19 @@ impl log::Host for CallState {
 
 impl types::Host for CallState {}
 impl effects::Host for CallState {}
+
+impl v0_1::log::Host for CallState {
+    fn log(&mut self, level: v0_1::log::Level, message: String) {
+        let level = match level {
+            v0_1::log::Level::Trace => log::Level::Trace,
+            v0_1::log::Level::Debug => log::Level::Debug,
+            v0_1::log::Level::Info => log::Level::Info,
+            v0_1::log::Level::Warn => log::Level::Warn,
+            v0_1::log::Level::Error => log::Level::Error,
+        };
+        log::Host::log(self, level, message);
+    }
+}
+
+impl v0_1::types::Host for CallState {}
+impl v0_1::effects::Host for CallState {}

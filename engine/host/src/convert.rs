@@ -84,6 +84,7 @@ fn capability(c: t::Capability) -> core::Capability {
         t::Capability::Sql(s) => core::Capability::Sql(s),
         t::Capability::Amqp(s) => core::Capability::Amqp(s),
         t::Capability::Http(s) => core::Capability::Http(s),
+        t::Capability::Jetstream(s) => core::Capability::JetStream(s),
         t::Capability::ReadComponentDir => core::Capability::ReadComponentDir,
     }
 }
@@ -181,6 +182,9 @@ fn effect(x: e::Effect) -> Result<core::Effect, Reason> {
             headers: c.headers,
             body: c.body.map(text),
         }),
+        e::EffectKind::Jetstream(ops) => {
+            core::EffectKind::JetStream(ops.into_iter().map(jetstream_op).collect())
+        }
     };
     Ok(core::Effect { id: x.id, target: x.target, summary: x.summary, kind })
 }
@@ -254,6 +258,34 @@ fn amqp_op(effect_id: &str, op: e::AmqpOp) -> Result<core::AmqpOp, Reason> {
             routing_key: b.routing_key,
         }),
     })
+}
+
+fn jetstream_op(op: e::JetstreamOp) -> core::JetStreamOp {
+    match op {
+        e::JetstreamOp::EnsureStream(s) => core::JetStreamOp::EnsureStream(core::JetStreamStream {
+            name: s.name,
+            subjects: s.subjects,
+            retention: match s.retention {
+                e::JetstreamRetention::Limits => core::JetStreamRetention::Limits,
+                e::JetstreamRetention::Interest => core::JetStreamRetention::Interest,
+                e::JetstreamRetention::WorkQueue => core::JetStreamRetention::WorkQueue,
+            },
+            storage: match s.storage {
+                e::JetstreamStorage::File => core::JetStreamStorage::File,
+                e::JetstreamStorage::Memory => core::JetStreamStorage::Memory,
+            },
+            replicas: s.replicas,
+            max_age_seconds: s.max_age_seconds,
+            max_bytes: s.max_bytes,
+        }),
+        e::JetstreamOp::EnsureConsumer(c) => core::JetStreamOp::EnsureConsumer(core::JetStreamConsumer {
+            stream: c.stream,
+            name: c.name,
+            filter_subjects: c.filter_subjects,
+            ack_wait_seconds: c.ack_wait_seconds,
+            max_deliver: c.max_deliver,
+        }),
+    }
 }
 
 pub(crate) fn health(h: h::HealthStatus) -> core::Health {

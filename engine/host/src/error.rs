@@ -22,9 +22,10 @@ pub enum HostError {
     )]
     NotAPlugin { plugin: String, package: &'static str },
     #[error(
-        "plugin {plugin} was built for contract {package}@{found}, but this engine hosts {package}@{hosted}; rebuild the plugin against {package}@{hosted} or use an engine that hosts {found}"
+        "plugin {plugin} was built for contract {package}@{found}, but this engine hosts {package} {hosted}; rebuild the plugin against {package}@{current} or use an engine that hosts {found}",
+        current = capstan_core::CONTRACT_VERSION
     )]
-    IncompatibleContract { plugin: String, package: &'static str, found: String, hosted: semver::Version },
+    IncompatibleContract { plugin: String, package: &'static str, found: String, hosted: String },
     #[error("plugin {plugin} needs imports this engine does not provide: {reason}")]
     Link { plugin: String, reason: String },
     #[error("plugin {plugin} failed to describe itself: {cause}")]

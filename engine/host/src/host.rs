@@ -12,6 +12,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::Cache;
 use crate::call::CallState;
+use crate::guest::GuestPre;
 use crate::plugin::{LoadInfo, Plugin};
 use crate::{HostConfig, HostError, bindings, contract};
 
@@ -86,6 +87,8 @@ impl PluginHost {
         timers_fire_at_once(&mut linker).map_err(|e| engine_err("linking WASI clocks", &e))?;
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| engine_err("linking the plugin imports", &e))?;
+        bindings::v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| engine_err("linking the 0.1 plugin imports", &e))?;
 
         let cache = config.cache_dir.clone().and_then(|dir| {
             Cache::open(dir, &engine)
@@ -116,16 +119,16 @@ impl PluginHost {
         let started = Instant::now();
         let digest = hex::encode(Sha256::digest(wasm));
         let (component, from_cache) = self.component(name_hint, &digest, wasm)?;
-        contract::check(&self.inner.engine, &component, name_hint)?;
+        let contract = contract::check(&self.inner.engine, &component, name_hint)?;
         let pre = self
             .inner
             .linker
             .instantiate_pre(&component)
             .map_err(|e| HostError::Link { plugin: name_hint.to_owned(), reason: format!("{e:#}") })?;
-        let pre = bindings::PluginPre::new(pre)
+        let pre = GuestPre::new(contract, pre)
             .map_err(|e| HostError::Link { plugin: name_hint.to_owned(), reason: format!("{e:#}") })?;
         let load = LoadInfo { from_cache, elapsed: started.elapsed() };
-        Plugin::describe(self.inner.clone(), pre, digest, name_hint, load)
+        Plugin::describe(self.inner.clone(), contract, pre, digest, name_hint, load)
     }
 
     fn component(&self, name_hint: &str, digest: &str, wasm: &[u8]) -> Result<(Component, bool), HostError> {

@@ -32,6 +32,7 @@ mod contract;
 mod convert;
 mod determinism;
 mod error;
+mod guest;
 mod host;
 mod limits;
 mod output;

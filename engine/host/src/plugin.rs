@@ -9,8 +9,9 @@ use capstan_core::{
     CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest, Severity,
 };
 
-use crate::bindings::{PluginPre, handler};
 use crate::call::CallState;
+use crate::contract::Contract;
+use crate::guest::{Guest, GuestPre};
 use crate::host::HostInner;
 use crate::{CallError, CallFailure, HostError, Limits, convert};
 
@@ -79,7 +80,8 @@ pub struct Plugin {
 
 struct PluginInner {
     host: Arc<HostInner>,
-    pre: PluginPre<CallState>,
+    pre: GuestPre,
+    contract: Contract,
     metadata: Metadata,
     digest: String,
     /// `name version`, as errors and logs show it.
@@ -99,7 +101,8 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     pub(crate) fn describe(
         host: Arc<HostInner>,
-        pre: PluginPre<CallState>,
+        contract: Contract,
+        pre: GuestPre,
         digest: String,
         name_hint: &str,
         load: LoadInfo,
@@ -112,7 +115,10 @@ impl Plugin {
             .and_then(|m| convert::metadata(m).map_err(|reason| CallFailure::BadOutput { reason }))
             .map_err(|cause| HostError::Describe { plugin: name_hint.to_owned(), cause })?;
         let label = Arc::from(format!("{} {}", metadata.name, metadata.version));
-        Ok(Self { inner: Arc::new(PluginInner { host, pre, metadata, digest, label, load }), limits })
+        Ok(Self {
+            inner: Arc::new(PluginInner { host, pre, contract, metadata, digest, label, load }),
+            limits,
+        })
     }
 
     /// This plugin under its own limits instead of the host's (client.hcl's
@@ -142,6 +148,11 @@ impl Plugin {
     /// `name version`, as logs and errors name the plugin.
     pub fn label(&self) -> &str {
         &self.inner.label
+    }
+
+    /// The version of the `capstan:plugin` contract it was built against.
+    pub fn contract(&self) -> semver::Version {
+        self.inner.contract.version()
     }
 
     /// The SHA-256 of the plugin's wasm, in hex.
@@ -216,7 +227,7 @@ impl Plugin {
         &self,
         cx: &CallContext,
         export: &'static str,
-        f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &Guest) -> wasmtime::Result<R>,
         convert: impl FnOnce(R) -> Result<T, convert::Reason>,
     ) -> Result<T, CallError> {
         let inner = &self.inner;
@@ -240,7 +251,7 @@ impl Plugin {
 /// What one call needs of a plugin.
 struct Call<'a> {
     host: &'a HostInner,
-    pre: &'a PluginPre<CallState>,
+    pre: &'a GuestPre,
     label: &'a Arc<str>,
     digest: &'a str,
     limits: Limits,
@@ -253,16 +264,13 @@ impl Call<'_> {
         &self,
         cx: &CallContext,
         export: &'static str,
-        f: impl FnOnce(&mut wasmtime::Store<CallState>, &handler::Guest) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &Guest) -> wasmtime::Result<R>,
     ) -> Result<R, CallFailure> {
         let config = &self.host.config;
         let _slot = self.host.slots.acquire();
         let state = CallState::new(config, self.limits, export, self.label.clone(), self.digest, cx)?;
         let mut store = state.into_store(&self.host.engine);
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|bindings| f(&mut store, bindings.capstan_plugin_handler()));
+        let result = self.pre.instantiate(&mut store).and_then(|guest| f(&mut store, &guest));
         let state = store.data();
         // A leak fails the call whatever it answered: the answer of a
         // plugin that mishandles secrets is not trusted further.

@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use capstan_core::leaks::Secrets;
 use capstan_core::{
-    Capability, CheckedPlan, ComponentId, ComponentPlan, Dependency, Diagnostic, EffectKind, Output,
-    PlanRequest, Severity,
+    Capability, CheckedPlan, ComponentId, ComponentPlan, Dependency, Diagnostic, Output, PlanRequest,
+    Severity,
 };
 use capstan_plan::PluginHandle;
 
@@ -451,17 +451,11 @@ fn effects(declared: &[Capability], planned: &[(&Asked, &ComponentPlan, &[Diagno
     for (asked, plan, _) in planned {
         for effect in &plan.effects {
             count += 1;
-            let needed = match &effect.kind {
-                EffectKind::Sql(_) => Capability::Sql(effect.target.clone()),
-                EffectKind::Amqp(_) => Capability::Amqp(effect.target.clone()),
-                EffectKind::Http(_) => Capability::Http(effect.target.clone()),
-            };
+            let needed = effect.capability();
             if !declared.contains(&needed) {
                 reasons.push(format!(
                     "case `{}`: effect `{}` runs on {}, which the plugin does not declare",
-                    asked.case,
-                    effect.id,
-                    capability(&needed)
+                    asked.case, effect.id, needed
                 ));
             }
         }
@@ -470,16 +464,6 @@ fn effects(declared: &[Capability], planned: &[(&Asked, &ComponentPlan, &[Diagno
         pass("effects", format!("{count} effect(s), each on a declared capability"))
     } else {
         fail("effects", reasons)
-    }
-}
-
-/// A capability as operators grant it (`grants = ["sql:postgres"]`).
-pub fn capability(c: &Capability) -> String {
-    match c {
-        Capability::Sql(t) => format!("sql:{t}"),
-        Capability::Amqp(t) => format!("amqp:{t}"),
-        Capability::Http(t) => format!("http:{t}"),
-        Capability::ReadComponentDir => "read-component-dir".into(),
     }
 }
 

@@ -12,8 +12,7 @@ use serde_json::Value;
 use capstan_config::{Command, Component, DependencyOutputs, Stack};
 use capstan_core::leaks::{Leak, Place, Secrets};
 use capstan_core::{
-    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectKind, EffectResult, Output, PlanRequest,
-    Severity,
+    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectResult, Output, PlanRequest, Severity,
 };
 use capstan_state::{ComponentState, PluginRef, State, StateKey};
 
@@ -398,24 +397,6 @@ fn grant(component: &Component, capability: &Capability) -> bool {
     component.grants.contains(capability)
 }
 
-/// The capability an effect needs: the same kind as the effect, on its target.
-fn capability_for(effect: &Effect) -> Capability {
-    match &effect.kind {
-        EffectKind::Sql(_) => Capability::Sql(effect.target.clone()),
-        EffectKind::Amqp(_) => Capability::Amqp(effect.target.clone()),
-        EffectKind::Http(_) => Capability::Http(effect.target.clone()),
-    }
-}
-
-pub(crate) fn describe_capability(c: &Capability) -> String {
-    match c {
-        Capability::Sql(t) => format!("sql:{t}"),
-        Capability::Amqp(t) => format!("amqp:{t}"),
-        Capability::Http(t) => format!("http:{t}"),
-        Capability::ReadComponentDir => "read-component-dir".into(),
-    }
-}
-
 /// A component between its inputs being ready and its plan being compared.
 struct Planned<'a> {
     cx: &'a PlanContext<'a>,
@@ -433,11 +414,11 @@ impl Planned<'_> {
     fn finish(self, answer: capstan_core::ComponentPlan) -> Result<ComponentPlanned, ComponentError> {
         check_contract(self.component, &self.plugin, &answer.outputs)?;
         for effect in &answer.effects {
-            let needed = capability_for(effect);
+            let needed = effect.capability();
             if !grant(self.component, &needed) {
                 return Err(ComponentError::NotGranted {
                     plugin: self.plugin.clone(),
-                    capability: describe_capability(&needed),
+                    capability: needed.to_string(),
                 });
             }
         }

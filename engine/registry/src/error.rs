@@ -53,10 +53,10 @@ pub enum RegistryError {
     NameMismatch { bundle: String, requested: String, found: Vec<String> },
     #[error(
         "plugin {plugin} {version} was built against {pkg}@{contract}; this engine (capstan {engine}) \
-         hosts {pkg}@{hosted}: {advice}",
+         hosts {pkg} {hosted}: {advice}",
         pkg = capstan_core::CONTRACT_PACKAGE,
         engine = crate::contract::ENGINE_VERSION,
-        hosted = capstan_core::CONTRACT_VERSION
+        hosted = capstan_core::HOSTED_CONTRACTS.map(|v| v.to_string()).join(" and ")
     )]
     ContractUnsupported { plugin: String, version: String, contract: String, advice: String },
     #[error("no source offers plugin {plugin} (looked in: {looked_in})")]

@@ -158,6 +158,9 @@ impl EffectRunner for Drivers {
                 Ok(result.body)
             }
             EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
+            EffectKind::JetStream(_) => {
+                Err(format!("effect {:?}: this engine has no JetStream driver yet", effect.id).into())
+            }
         }
     }
 }

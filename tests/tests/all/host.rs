@@ -345,7 +345,65 @@ fn a_plugin_for_another_contract_version_is_refused_before_it_runs() {
     let msg = err.to_string();
     assert!(msg.contains(&wasm.display().to_string()), "{msg}");
     assert!(msg.contains("built for contract capstan:plugin@9.0.0"), "{msg}");
-    assert!(msg.contains("this engine hosts capstan:plugin@0.1.0"), "{msg}");
+    assert!(msg.contains("this engine hosts capstan:plugin 0.2.0 and 0.1.0"), "{msg}");
+    h.still_plans();
+}
+
+#[test]
+fn a_plugin_built_against_contract_0_1_still_runs() {
+    let h = harness(|_| {});
+    let old = h.load("contract-v01");
+    assert_eq!(old.contract(), capstan_core::HOSTED_CONTRACTS[1]);
+    assert_eq!(h.load("ok").contract(), capstan_core::CONTRACT_VERSION);
+    let meta = old.metadata();
+    assert_eq!((meta.name.as_str(), meta.version.to_string().as_str()), ("test/contract-v01", "0.1.7"));
+    assert_eq!(meta.capabilities, vec![Capability::Sql("main".into()), Capability::Amqp("broker".into())]);
+
+    let diagnostics = old.validate(&cx(), &json!({"role": "ledger"})).unwrap();
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(
+        (diagnostics[0].path.as_str(), diagnostics[0].severity, diagnostics[0].message.as_str()),
+        ("/role", Severity::Warning, "roles are old-fashioned")
+    );
+
+    let mut req = request(json!({"role": "ledger", "password": "s3cret-0.1"}));
+    req.sensitive_paths = vec!["/password".into()];
+    req.dependencies = vec![capstan_core::Dependency {
+        name: "db".into(),
+        component_type: "postgres".into(),
+        outputs: Arc::from(vec![capstan_core::Output {
+            name: "host".into(),
+            value: json!("pg"),
+            sensitive: false,
+        }]),
+    }];
+    let plan = old.plan(&cx(), &req).unwrap().unwrap();
+    assert_eq!(
+        plan.objects,
+        vec![json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "api"}, "data": {"dependencies": "1"},
+        })]
+    );
+    let [effect] = plan.effects.as_slice() else { panic!("one effect: {:?}", plan.effects) };
+    assert_eq!((effect.id.as_str(), effect.target.as_str()), ("role", "main"));
+    let capstan_core::EffectKind::Sql(ops) = &effect.kind else { panic!("a SQL effect: {effect:?}") };
+    let [capstan_core::SqlOp::EnsureRole(role)] = ops.as_slice() else { panic!("one role: {ops:?}") };
+    assert_eq!(role.name, "ledger");
+    assert_eq!(role.password.as_ref().map(|p| p.expose()), Some("s3cret-0.1"));
+    assert_eq!(plan.outputs.len(), 1);
+    assert_eq!((plan.outputs[0].name.as_str(), &plan.outputs[0].value), ("role", &json!("ledger")));
+    let logged = h.logs.0.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(|(plugin, _, level, message)| plugin == "test/contract-v01 0.1.7"
+            && *level == LogLevel::Warn
+            && message == "planning api the 0.1 way"),
+        "{}",
+        h.logs.dump()
+    );
+
+    let health = old.health(&cx(), &json!({"kind": "ConfigMap"})).unwrap();
+    assert_eq!(health, Health::Progressing("22 bytes looked at".into()));
     h.still_plans();
 }
 

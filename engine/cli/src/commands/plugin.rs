@@ -18,14 +18,13 @@ fn engine() -> anyhow::Result<capstan_run::Engine> {
 
 pub fn inspect(what: &str, dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let plugins = load(what, dirs)?;
-    let contract = format!("{}@{}", capstan_core::CONTRACT_PACKAGE, capstan_core::CONTRACT_VERSION);
     if json {
         let docs = plugins
             .iter()
             .map(|plugin| {
                 let mut doc = serde_json::to_value(plugin.metadata())?;
                 doc["digest"] = plugin.digest().into();
-                doc["contract"] = contract.clone().into();
+                doc["contract"] = contract(plugin).into();
                 Ok(doc)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -35,7 +34,7 @@ pub fn inspect(what: &str, dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitC
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        let texts: Vec<String> = plugins.iter().map(|p| describe(p.metadata(), p.digest())).collect();
+        let texts: Vec<String> = plugins.iter().map(describe).collect();
         print!("{}", texts.join("\n"));
     }
     Ok(ExitCode::SUCCESS)
@@ -85,8 +84,14 @@ fn load(what: &str, dirs: &[PathBuf]) -> anyhow::Result<Vec<capstan_host::Plugin
         .collect()
 }
 
-fn describe(meta: &Metadata, digest: &str) -> String {
-    let caps: Vec<String> = meta.capabilities.iter().map(capability).collect();
+/// The contract the plugin was built against, such as `capstan:plugin@0.1.0`.
+fn contract(plugin: &capstan_host::Plugin) -> String {
+    format!("{}@{}", capstan_core::CONTRACT_PACKAGE, plugin.contract())
+}
+
+fn describe(plugin: &capstan_host::Plugin) -> String {
+    let meta = plugin.metadata();
+    let caps: Vec<String> = meta.capabilities.iter().map(ToString::to_string).collect();
     let inputs = meta
         .input_schema
         .get("properties")
@@ -95,20 +100,17 @@ fn describe(meta: &Metadata, digest: &str) -> String {
         .unwrap_or_default();
     format!(
         "name:           {}\nversion:        {}\ncomponent type: {}\nbackend:        {}\ndigest:         sha256:{}\n\
-         capabilities:   {}\ninputs:         {}\n\n{}\n",
+         contract:       {}\ncapabilities:   {}\ninputs:         {}\n\n{}\n",
         meta.name,
         meta.version,
         meta.component_type,
         meta.backend,
-        digest,
+        plugin.digest(),
+        contract(plugin),
         if caps.is_empty() { "none".into() } else { caps.join(", ") },
         if inputs.is_empty() { "(see the JSON schema: --json)".into() } else { inputs },
         meta.description,
     )
-}
-
-fn capability(c: &capstan_core::Capability) -> String {
-    capstan_kit::capability(c)
 }
 
 /// The manifest validator when none is named: `$CAPSTAN_MANIFEST_VALIDATOR`,
@@ -224,9 +226,11 @@ fn pack(
     let validator = capstan_kit::ScriptValidator { script: default_validator(), crds: None };
     let host = crate::host()?;
     let mut components = Vec::new();
+    let mut contracts = Vec::new();
     let mut bundle_publisher = publisher.map(str::to_string);
     for file in files {
         let plugin = host.load_file(file).with_context(|| format!("loading {}", file.display()))?;
+        contracts.push(plugin.contract());
         let meta = plugin.metadata();
         let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
         let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
@@ -246,9 +250,10 @@ fn pack(
         });
     }
     let publisher = bundle_publisher.unwrap_or_default();
-    // The host just loaded every component, so each speaks the contract this engine hosts.
-    let bundle =
-        capstan_registry::Bundle::pack(&publisher, name, capstan_core::CONTRACT_VERSION, components)?;
+    // The host just loaded every component, so each speaks a contract this
+    // engine hosts; the bundle needs an engine that hosts the newest of them.
+    let contract = contracts.into_iter().max().unwrap_or(capstan_core::CONTRACT_VERSION);
+    let bundle = capstan_registry::Bundle::pack(&publisher, name, contract, components)?;
     capstan_registry::write_atomic(output, &bundle.to_bytes()?)?;
     let m = &bundle.manifest;
     println!(

@@ -11,7 +11,7 @@ fn inspect_prints_the_app_plugins_metadata() {
     let meta: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(meta["name"], "capstan/app");
     assert_eq!(meta["component_type"], "app");
-    assert_eq!(meta["contract"], "capstan:plugin@0.1.0");
+    assert_eq!(meta["contract"], "capstan:plugin@0.2.0");
     assert!(meta["input_schema"]["properties"]["image"].is_object(), "{meta}");
 }
 

@@ -43,10 +43,7 @@ impl AmqpExecutor {
     pub async fn apply(&self, effect: &Effect) -> Result<EffectResult, AmqpError> {
         let ops = match &effect.kind {
             EffectKind::Amqp(ops) => ops,
-            EffectKind::Sql(_) => return Err(AmqpError::NotAmqp { effect: effect.id.clone(), kind: "sql" }),
-            EffectKind::Http(_) => {
-                return Err(AmqpError::NotAmqp { effect: effect.id.clone(), kind: "http" });
-            }
+            other => return Err(AmqpError::NotAmqp { effect: effect.id.clone(), kind: other.name() }),
         };
         if effect.target != self.connection().name() {
             return Err(AmqpError::WrongTarget {

@@ -62,8 +62,7 @@ impl SqlExecutor {
     pub async fn apply(&self, effect: &Effect) -> Result<EffectResult, SqlError> {
         let ops = match &effect.kind {
             EffectKind::Sql(ops) => ops,
-            EffectKind::Amqp(_) => return Err(SqlError::NotSql { effect: effect.id.clone(), kind: "amqp" }),
-            EffectKind::Http(_) => return Err(SqlError::NotSql { effect: effect.id.clone(), kind: "http" }),
+            other => return Err(SqlError::NotSql { effect: effect.id.clone(), kind: other.name() }),
         };
         if effect.target != self.connection.name() {
             return Err(SqlError::WrongTarget {
