@@ -8,9 +8,22 @@
 use std::collections::BTreeMap;
 
 use capstan_sdk::contracts::{
-    self, Contract as _, SecretKeyRef, cert_manager, dapr, messaging, postgres, waf,
+    self, Contract as _, SecretKeyRef, cert_manager, dapr, logs, messaging, postgres, waf,
 };
 use capstan_sdk::{ComponentId, Dependency, PlanError};
+use serde_json::Value;
+
+/// The types whose contracts this plugin reads field by field; any other
+/// type's outputs are wired by [`wire_any`].
+const READ_BY_CONTRACT: [&str; 7] = [
+    postgres::Outputs::COMPONENT_TYPE,
+    messaging::Outputs::COMPONENT_TYPE,
+    contracts::app::Outputs::COMPONENT_TYPE,
+    dapr::Outputs::COMPONENT_TYPE,
+    waf::Outputs::COMPONENT_TYPE,
+    cert_manager::Outputs::COMPONENT_TYPE,
+    logs::Outputs::COMPONENT_TYPE,
+];
 
 /// One environment variable, plain or from a Secret key.
 #[derive(Clone, Debug, PartialEq)]
@@ -212,6 +225,10 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         w.ingress_annotations = waf.annotations;
     }
 
+    for dep in deps.iter().filter(|d| !READ_BY_CONTRACT.contains(&d.component_type.as_str())) {
+        wire_any(component, dep, &mut w.env)?;
+    }
+
     if let Some(dep) = single(deps, cert_manager::Outputs::COMPONENT_TYPE)? {
         let cm = contracts::read::<cert_manager::Outputs>(dep)?;
         let key = match cm.issuer.kind.as_str() {
@@ -230,4 +247,50 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
     }
 
     Ok(w)
+}
+
+/// A dependency of a type this plugin has no contract code for (a third
+/// party's `cache`, say), wired by the rule every contract follows: each
+/// plain value becomes `<DEPENDENCY>_<OUTPUT>` (an object's fields
+/// `<DEPENDENCY>_<OUTPUT>_<FIELD>`, a list its JSON), and each Secret
+/// reference (`{name, key}`, as `contracts::SecretKeyRef`) a `secretKeyRef`.
+/// A sensitive output is left out: its value would land in the manifest,
+/// and a contract publishes a Secret reference for it instead.
+fn wire_any(
+    component: &ComponentId,
+    dep: &Dependency,
+    env: &mut Vec<(String, Env)>,
+) -> Result<(), PlanError> {
+    let base = env_token(&dep.name);
+    for output in dep.outputs.iter().filter(|o| !o.sensitive) {
+        wire_value(component, dep, &format!("{base}_{}", env_token(&output.name)), &output.value, env)?;
+    }
+    Ok(())
+}
+
+fn wire_value(
+    component: &ComponentId,
+    dep: &Dependency,
+    name: &str,
+    value: &Value,
+    env: &mut Vec<(String, Env)>,
+) -> Result<(), PlanError> {
+    let plain = match value {
+        Value::Null => return Ok(()),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) | Value::Array(_) => value.to_string(),
+        Value::Object(fields) => {
+            if let Ok(secret) = serde_json::from_value::<SecretKeyRef>(value.clone()) {
+                check_namespace(dep, &secret.name, secret.namespace.as_deref(), component)?;
+                env.push((name.to_owned(), Env::Secret(SecretKeyRef { namespace: None, ..secret })));
+                return Ok(());
+            }
+            for (field, inner) in fields {
+                wire_value(component, dep, &format!("{name}_{}", env_token(field)), inner, env)?;
+            }
+            return Ok(());
+        }
+    };
+    env.push((name.to_owned(), Env::Plain(plain)));
+    Ok(())
 }

@@ -359,6 +359,54 @@ mod dependencies {
     }
 
     #[test]
+    fn a_type_capstan_does_not_ship_is_wired_by_the_contract_rule() {
+        let outputs = vec![
+            Output { name: "host".into(), value: json!("redis.cache.svc"), sensitive: false },
+            Output { name: "port".into(), value: json!(6379), sensitive: false },
+            Output {
+                name: "tls".into(),
+                value: json!({"enabled": true, "server_name": "redis"}),
+                sensitive: false,
+            },
+            Output {
+                name: "password_secret".into(),
+                value: json!({"name": "cache-auth", "key": "password"}),
+                sensitive: false,
+            },
+            Output { name: "admin_token".into(), value: json!("tok-never-in-a-manifest"), sensitive: true },
+        ];
+        let plan = api().dependency_outputs("sessions", "cache", outputs).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        let value =
+            |name: &str| container_env(d, name).unwrap_or_else(|| panic!("no {name}"))["value"].clone();
+        assert_eq!(value("SESSIONS_HOST"), "redis.cache.svc");
+        assert_eq!(value("SESSIONS_PORT"), "6379");
+        assert_eq!(value("SESSIONS_TLS_ENABLED"), "true");
+        assert_eq!(value("SESSIONS_TLS_SERVER_NAME"), "redis");
+        assert_eq!(
+            container_env(d, "SESSIONS_PASSWORD_SECRET").unwrap()["valueFrom"]["secretKeyRef"],
+            json!({"name": "cache-auth", "key": "password"})
+        );
+        assert!(container_env(d, "SESSIONS_ADMIN_TOKEN").is_none());
+        assert!(!serde_json::to_string(&plan.objects).unwrap().contains("tok-never-in-a-manifest"));
+    }
+
+    #[test]
+    fn a_secret_reference_of_another_namespace_is_refused_for_any_type() {
+        let outputs = vec![Output {
+            name: "password_secret".into(),
+            value: json!({"name": "cache-auth", "key": "password", "namespace": "cache"}),
+            sensitive: false,
+        }];
+        let err = api().dependency_outputs("sessions", "cache", outputs).run::<App>().unwrap_err();
+        let PlanError::Failed(why) = err else { panic!("{err:?}") };
+        assert!(
+            why.contains("Secret cache/cache-auth") && why.contains("dependency `sessions` (cache)"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn messaging_outputs_become_broker_env_and_queue_names() {
         let plan = api()
             .dependency("broker", "messaging", json!({
