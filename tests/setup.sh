@@ -84,3 +84,25 @@ curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview || {
     echo "tests/setup.sh: RabbitMQ's management API does not answer on 127.0.0.1:15672" >&2
     exit 1
 }
+
+# NATS with JetStream on 127.0.0.1:4222 (no auth): the JetStream effects
+# driver's tests create and delete their own streams on it. Started here, as
+# the machine's service would start it, when nothing answers on the port.
+# A NATS server greets every client with an INFO line.
+nats_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222 && head -c 4 <&3' 2>/dev/null | grep -q INFO; }
+if ! nats_up; then
+    if [ ! -x /usr/sbin/nats-server ]; then
+        echo "tests/setup.sh: nats-server is not installed (the JetStream effects tests need it)" >&2
+        exit 1
+    fi
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+        -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+fi
+for _ in $(seq 1 30); do
+    nats_up && break
+    sleep 1
+done
+nats_up || {
+    echo "tests/setup.sh: NATS does not answer on 127.0.0.1:4222 (see /var/log/nats-server.log)" >&2
+    exit 1
+}

@@ -1,8 +1,10 @@
 //! Effects, run on the connections configured in client.hcl and env.hcl:
-//! PostgreSQL (capstan-sql), RabbitMQ (capstan-amqp) and AWS APIs
-//! (capstan-http), one driver per connection, made on first use. This
-//! module routes an effect to its driver; it does not decide whether an
-//! effect runs (the planner compares it with state).
+//! PostgreSQL (capstan-sql), RabbitMQ (capstan-amqp), NATS JetStream
+//! (capstan-jetstream, `type = "nats"` connections) and AWS APIs
+//! (capstan-http), one driver per connection, made on first use (a
+//! JetStream driver connects to its server on its first effect and keeps
+//! that client). This module routes an effect to its driver; it does not
+//! decide whether an effect runs (the planner compares it with state).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use serde_json::Value;
 use capstan_amqp::{AmqpConnection, AmqpExecutor};
 use capstan_config::{Connection, Stack};
 use capstan_core::{ComponentId, Effect, EffectKind, Sensitive, Text};
+use capstan_jetstream::{JetStreamConnection, JetStreamExecutor};
 use capstan_plan::{EffectRunner, SeamError};
 use capstan_sql::{SqlConnection, SqlExecutor};
 
@@ -24,6 +27,7 @@ pub struct Drivers {
     connections: BTreeMap<String, BTreeMap<String, Connection>>,
     sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
     amqp: Mutex<BTreeMap<(String, String), Arc<AmqpExecutor>>>,
+    jetstream: Mutex<BTreeMap<(String, String), Arc<JetStreamExecutor>>>,
     /// HTTP (AWS API) drivers by environment: one identity and region each.
     http: Mutex<BTreeMap<String, Arc<capstan_http::HttpExecutor>>>,
 }
@@ -41,6 +45,7 @@ impl Drivers {
             connections,
             sql: Mutex::new(BTreeMap::new()),
             amqp: Mutex::new(BTreeMap::new()),
+            jetstream: Mutex::new(BTreeMap::new()),
             http: Mutex::new(BTreeMap::new()),
         }
     }
@@ -101,17 +106,62 @@ impl Drivers {
                 .into());
             }
         };
-        let setting = |key: &str| {
-            conn.sensitive_settings
-                .get(key)
-                .cloned()
-                .or_else(|| conn.settings.get(key).and_then(Value::as_str).map(Sensitive::new))
-        };
-        let connection = AmqpConnection::new(name, &url, setting("username"), setting("password"))?;
+        let connection =
+            AmqpConnection::new(name, &url, setting(conn, "username"), setting(conn, "password"))?;
         let executor = Arc::new(AmqpExecutor::new(connection)?);
         cache.insert(key, Arc::clone(&executor));
         Ok(executor)
     }
+
+    /// The driver of a `type = "nats"` connection: `url` is the server's
+    /// client address (`nats://host:4222`, `tls://…`), and the login, if the
+    /// server asks for one, `username` and `password` or `token` (normally
+    /// secrets), or the URL's `user:password@`. The server is contacted by
+    /// the first effect, not here.
+    fn jetstream_executor(
+        &self,
+        component: &ComponentId,
+        name: &str,
+    ) -> Result<Arc<JetStreamExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.jetstream.lock().map_err(|_| "JetStream driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        if conn.kind != "nats" {
+            return Err(format!(
+                "connection {name:?} has type {:?}, and JetStream effects need a `type = \"nats\"` connection",
+                conn.kind
+            )
+            .into());
+        }
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => {
+                return Err(format!(
+                    "connection {name:?} has no url (the NATS server, such as nats://nats:4222)"
+                )
+                .into());
+            }
+        };
+        let login = ["username", "password", "token"].map(|key| setting(conn, key));
+        let [username, password, token] = login;
+        let connection = JetStreamConnection::new(name, &url, username, password, token)?;
+        let executor = Arc::new(JetStreamExecutor::new(connection));
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
+/// A connection setting a driver reads as a string: from the secrets if it
+/// held one, else as written.
+fn setting(conn: &Connection, key: &str) -> Option<Sensitive> {
+    conn.sensitive_settings
+        .get(key)
+        .cloned()
+        .or_else(|| conn.settings.get(key).and_then(Value::as_str).map(Sensitive::new))
 }
 
 impl Drivers {
@@ -159,7 +209,9 @@ impl EffectRunner for Drivers {
             }
             EffectKind::Http(_) => Ok(self.http_executor(component)?.apply(effect)?),
             EffectKind::JetStream(_) => {
-                Err(format!("effect {:?}: this engine has no JetStream driver yet", effect.id).into())
+                let executor = self.jetstream_executor(component, &effect.target)?;
+                let result = self.runtime.block_on(executor.apply(effect))?;
+                Ok(result.body)
             }
         }
     }
