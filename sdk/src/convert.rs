@@ -89,6 +89,9 @@ pub(crate) fn metadata(m: core::Metadata) -> wh::Metadata {
         input_schema: core::json_text(&m.input_schema),
         defaults: m.defaults,
         capabilities: m.capabilities.into_iter().map(capability).collect(),
+        outputs_contract: m
+            .outputs_contract
+            .map(|c| wh::OutputsContract { version: c.version, schema: core::json_text(&c.schema) }),
     }
 }
 

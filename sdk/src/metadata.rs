@@ -31,6 +31,7 @@ pub struct MetadataBuilder {
     input_schema: serde_json::Value,
     defaults: String,
     capabilities: Vec<Capability>,
+    outputs_contract: Option<capstan_core::OutputsContract>,
 }
 
 impl MetadataBuilder {
@@ -47,6 +48,7 @@ impl MetadataBuilder {
             input_schema: serde_json::json!({ "type": "object" }),
             defaults: String::new(),
             capabilities: Vec::new(),
+            outputs_contract: None,
         }
     }
 
@@ -98,6 +100,22 @@ impl MetadataBuilder {
         self
     }
 
+    /// The outputs contract of a component type Capstan does not ship,
+    /// version `version`: the engine checks every plan's outputs against it,
+    /// and the conformance kit does too. Leave it out for the shipped types,
+    /// whose contract is the engine's (`docs/contracts/README.md`).
+    pub fn outputs_contract(mut self, version: u32, schema: serde_json::Value) -> Self {
+        self.outputs_contract = Some(capstan_core::OutputsContract { version, schema });
+        self
+    }
+
+    /// [`Self::outputs_contract`] derived from the type the plugin's outputs
+    /// are written from, so contract and code cannot drift apart.
+    pub fn outputs_contract_for<T: schemars::JsonSchema>(self, version: u32) -> Self {
+        let schema = schemars::schema_for!(T);
+        self.outputs_contract(version, schema.to_value())
+    }
+
     /// # Panics
     /// If the version is not semver. With `env!("CARGO_PKG_VERSION")` it
     /// cannot happen (cargo rejects such a manifest); with a literal, the
@@ -118,6 +136,7 @@ impl MetadataBuilder {
             input_schema: self.input_schema,
             defaults: self.defaults,
             capabilities: self.capabilities,
+            outputs_contract: self.outputs_contract,
         }
     }
 }

@@ -93,6 +93,18 @@ pub struct Metadata {
     /// Default values as YAML text: what `values_custom` is merged over.
     pub defaults: String,
     pub capabilities: Vec<Capability>,
+    /// The outputs contract of a component type Capstan does not ship, as
+    /// the type's plugins publish it (contract 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs_contract: Option<OutputsContract>,
+}
+
+/// The outputs contract of a component type: a version and the JSON Schema
+/// of the outputs as one object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputsContract {
+    pub version: u32,
+    pub schema: serde_json::Value,
 }
 
 /// Where a component sits in the platform.

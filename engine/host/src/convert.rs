@@ -67,6 +67,17 @@ pub(crate) fn metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
     if !(input_schema.is_object() || input_schema.is_boolean()) {
         return Err("metadata.input-schema is not a JSON Schema (an object or a boolean)".to_owned());
     }
+    let outputs_contract = m
+        .outputs_contract
+        .map(|c| {
+            let schema: Value = serde_json::from_str(&c.schema)
+                .map_err(|err| format!("metadata.outputs-contract.schema is not valid JSON: {err}"))?;
+            if !schema.is_object() {
+                return Err("metadata.outputs-contract.schema is not a JSON Schema object".to_owned());
+            }
+            Ok(core::OutputsContract { version: c.version, schema })
+        })
+        .transpose()?;
     Ok(core::Metadata {
         name: m.name,
         version,
@@ -76,6 +87,7 @@ pub(crate) fn metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
         input_schema,
         defaults: m.defaults,
         capabilities: m.capabilities.into_iter().map(capability).collect(),
+        outputs_contract,
     })
 }
 

@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use capstan_core::leaks::Secrets;
 use capstan_core::{
-    Capability, CheckedPlan, ComponentId, ComponentPlan, Dependency, Diagnostic, Output, PlanRequest,
-    Severity,
+    Capability, CheckedPlan, ComponentId, ComponentPlan, Dependency, Diagnostic, Metadata, Output,
+    PlanRequest, Severity,
 };
 use capstan_plan::PluginHandle;
 
@@ -135,7 +135,7 @@ pub fn run(plugin: &dyn PluginHandle, kit_type: Option<&str>, manifests: &dyn Ma
     let planned: Vec<(&Asked, &ComponentPlan, &[Diagnostic])> =
         asked.iter().filter_map(|a| a.answer.as_ref().ok().map(|(p, d)| (a, p, d.as_slice()))).collect();
 
-    checks.push(contract(&kit_type, &planned));
+    checks.push(contract(&kit_type, meta, &planned));
     let (refusals, refusal_leaks) = bad_inputs(plugin, &kit);
     checks.push(refusals);
     checks.push(determinism(plugin, &planned));
@@ -264,25 +264,52 @@ fn ask(plugin: &dyn PluginHandle, case: &data::Case) -> Asked {
     Asked { case: case.name.clone(), request, secrets, answer, leaks }
 }
 
-/// Check 2: every case's outputs satisfy the type's contract.
-fn contract(kit_type: &str, planned: &[(&Asked, &ComponentPlan, &[Diagnostic])]) -> Check {
-    let Some(c) = capstan_plan::contracts::contract_for(kit_type) else {
-        return pass(
-            "contract",
-            format!("Capstan ships no outputs contract for `{kit_type}`: nothing to check"),
-        );
-    };
-    let mut reasons = Vec::new();
-    for (asked, plan, _) in planned {
-        if let Err(violations) = capstan_plan::contracts::check_outputs(kit_type, &plan.outputs) {
-            reasons.extend(violations.iter().map(|v| format!("case `{}`: {v}", asked.case)));
+/// Check 2: every case's outputs satisfy the type's contract: the one
+/// Capstan ships, or the one the plugin publishes for a type of its own.
+fn contract(kit_type: &str, meta: &Metadata, planned: &[(&Asked, &ComponentPlan, &[Diagnostic])]) -> Check {
+    let shipped = capstan_plan::contracts::contract_for(kit_type);
+    let declared = meta.outputs_contract.as_ref();
+    let version = match (shipped, declared) {
+        (Some(_), Some(_)) => {
+            return fail(
+                "contract",
+                vec![format!(
+                    "the plugin publishes its own outputs contract for `{kit_type}`, whose contract Capstan \
+                     ships; the engine refuses it"
+                )],
+            );
         }
-    }
+        (Some(c), None) => c.version,
+        (None, Some(d)) => d.version,
+        (None, None) => {
+            return pass(
+                "contract",
+                format!(
+                    "Capstan ships no outputs contract for `{kit_type}` and the plugin publishes none: \
+                     nothing to check"
+                ),
+            );
+        }
+    };
+    let check = |outputs: &[Output]| match declared {
+        Some(d) => capstan_plan::contracts::check_declared(d, outputs),
+        None => capstan_plan::contracts::check_outputs(kit_type, outputs),
+    };
     if planned.is_empty() {
         return not_run("contract", "no case planned, so no outputs to check (see `plans`)".into());
     }
+    let mut reasons = Vec::new();
+    for (asked, plan, _) in planned {
+        if let Err(violations) = check(&plan.outputs) {
+            reasons.extend(violations.iter().map(|v| format!("case `{}`: {v}", asked.case)));
+        }
+    }
+    let whose = if shipped.is_some() { "" } else { ", as the plugin publishes it" };
     if reasons.is_empty() {
-        pass("contract", format!("outputs of {} case(s) satisfy `{kit_type}` v{}", planned.len(), c.version))
+        pass(
+            "contract",
+            format!("outputs of {} case(s) satisfy `{kit_type}` v{version}{whose}", planned.len()),
+        )
     } else {
         fail("contract", reasons)
     }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use capstan_core::{
     Capability, ComponentId, ComponentPlan, Diagnostic, Effect, EffectKind, Health, Metadata, Output,
-    PlanError, PlanRequest, Sensitive, Severity, SqlOp, SqlRole,
+    OutputsContract, PlanError, PlanRequest, Sensitive, Severity, SqlOp, SqlRole,
 };
 use capstan_kit::{ManifestValidator, Report, ScriptValidator, Status, Verdict};
 use capstan_plan::{PluginHandle, SeamError};
@@ -56,6 +56,7 @@ fn plugin(component_type: &str, fault: Fault) -> Postgres {
         } else {
             vec![Capability::Sql("postgres".into())]
         },
+        outputs_contract: None,
     };
     Postgres { meta, fault, calls: AtomicU64::new(0) }
 }
@@ -310,6 +311,36 @@ fn a_type_without_a_kit_gets_the_generic_checks_over_its_defaults() {
     assert!(report.passed(), "{report}");
     assert!(report.to_string().contains("the generic checks (Capstan ships no `cache` kit)"), "{report}");
     assert!(report.check("contract").unwrap().reasons[0].contains("no outputs contract for `cache`"));
+}
+
+#[test]
+fn a_new_type_is_checked_against_the_contract_its_plugin_publishes() {
+    let publishing = |required: &str| {
+        let mut p = plugin("cache", Fault::None);
+        p.meta.outputs_contract = Some(OutputsContract {
+            version: 3,
+            schema: json!({"type": "object", "required": [required], "properties": {"host": {"type": "string"}}}),
+        });
+        capstan_kit::run(&p, None, &Recording::default())
+    };
+    let kept = publishing("host");
+    assert!(kept.passed(), "{kept}");
+    assert!(
+        kept.check("contract").unwrap().reasons[0].contains("satisfy `cache` v3, as the plugin publishes it"),
+        "{kept}"
+    );
+    let (check, why) = only_failure(&publishing("shards"));
+    assert_eq!(check, "contract");
+    assert!(why.contains("output `shards` at /shards breaks `required`"), "{why}");
+}
+
+#[test]
+fn a_contract_published_for_a_shipped_type_fails() {
+    let mut p = plugin("postgres", Fault::None);
+    p.meta.outputs_contract = Some(OutputsContract { version: 1, schema: json!({"type": "object"}) });
+    let (check, why) = only_failure(&capstan_kit::run(&p, None, &Recording::default()));
+    assert_eq!(check, "contract");
+    assert!(why.contains("publishes its own outputs contract for `postgres`"), "{why}");
 }
 
 #[test]

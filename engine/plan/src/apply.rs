@@ -69,7 +69,7 @@ pub fn apply_component(
         // The outputs dependents are planned with after this apply: checked
         // like those of the plan itself.
         if let Some(component) = cx.stack.component(&planned.key) {
-            check_contract(component, &plugin, &answer.outputs)?;
+            check_contract(component, &plugin, planned.handle.metadata(), &answer.outputs)?;
         }
         let objects = answer
             .objects

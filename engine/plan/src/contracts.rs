@@ -7,16 +7,18 @@
 //! a broken backend fails as itself, naming the plugin, the output and the
 //! rule, instead of surfacing in every consumer as an unreadable dependency.
 //!
-//! A type Capstan ships no contract for (a third party's `cache`, say) has
-//! nothing to be checked against: its outputs pass unchecked, and
-//! [`contract_for`] says so by returning `None`. This module does not check
+//! A type Capstan ships no contract for (a third party's `cache`, say) is
+//! checked against the contract its plugin publishes in its metadata
+//! ([`check_declared`]); with none published, its outputs pass unchecked,
+//! and [`contract_for`] says so by returning `None`. This module does not check
 //! a plugin's inputs (capstan-config does, against the plugin's own schema).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde_json::{Map, Value};
 
-use capstan_core::Output;
+use capstan_core::{Output, OutputsContract};
 
 /// One built-in contract: a component type, its version and its schema text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,37 @@ pub fn check_outputs(component_type: &str, outputs: &[Output]) -> Result<(), Vec
     let Some((_, validator)) = validators().iter().find(|(t, _)| *t == component_type) else {
         return Ok(());
     };
+    check_with(validator, outputs)
+}
+
+/// Checks `outputs` against the contract a plugin published for a type
+/// Capstan does not ship. Its schema is compiled once per process; one that
+/// does not compile is itself the violation (rule `schema`).
+pub fn check_declared(contract: &OutputsContract, outputs: &[Output]) -> Result<(), Vec<Violation>> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let key = capstan_core::json_text(&contract.schema);
+    let cache = COMPILED.get_or_init(Mutex::default);
+    let cached = cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+    let validator = match cached {
+        Some(v) => v,
+        None => {
+            let compiled = jsonschema::draft202012::new(&contract.schema).map_err(|e| {
+                vec![Violation {
+                    output: String::new(),
+                    path: "/".into(),
+                    rule: "schema".into(),
+                    message: format!("the published contract is not a valid JSON Schema: {}", e.masked()),
+                }]
+            })?;
+            let compiled = Arc::new(compiled);
+            cache.lock().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::clone(&compiled));
+            compiled
+        }
+    };
+    check_with(&validator, outputs)
+}
+
+fn check_with(validator: &jsonschema::Validator, outputs: &[Output]) -> Result<(), Vec<Violation>> {
     let object: Map<String, Value> = outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
     let object = Value::Object(object);
     let violations: Vec<Violation> = validator

@@ -12,7 +12,8 @@ use serde_json::Value;
 use capstan_config::{Command, Component, DependencyOutputs, Stack};
 use capstan_core::leaks::{Leak, Place, Secrets};
 use capstan_core::{
-    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectResult, Output, PlanRequest, Severity,
+    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectResult, Metadata, Output, PlanRequest,
+    Severity,
 };
 use capstan_state::{ComponentState, PluginRef, State, StateKey};
 
@@ -352,25 +353,37 @@ fn declared_at(component: &Component) -> String {
     }
 }
 
-/// Checks a plugin's outputs against the contract of the component's type
-/// (a type Capstan ships no contract for passes unchecked: see
-/// [`crate::contracts`]). Called on every answer a dependent may read.
+/// Checks a plugin's outputs against the contract of the component's type:
+/// the one Capstan ships, else the one the plugin publishes for its own new
+/// type, else none (see [`crate::contracts`]). Called on every answer a
+/// dependent may read.
 pub(crate) fn check_contract(
     component: &Component,
     plugin: &str,
+    meta: &Metadata,
     outputs: &[Output],
 ) -> Result<(), ComponentError> {
-    let Some(contract) = crate::contracts::contract_for(&component.component_type) else {
-        return Ok(());
+    let failed = |version: u32, violations| ComponentError::OutputsContract {
+        plugin: plugin.to_string(),
+        component_type: component.component_type.clone(),
+        version,
+        violations,
     };
-    crate::contracts::check_outputs(contract.component_type, outputs).map_err(|violations| {
-        ComponentError::OutputsContract {
+    match (crate::contracts::contract_for(&component.component_type), &meta.outputs_contract) {
+        (Some(_), Some(_)) => Err(ComponentError::Contract {
             plugin: plugin.to_string(),
-            component_type: contract.component_type.to_string(),
-            version: contract.version,
-            violations,
-        }
-    })
+            reason: format!(
+                "it publishes its own outputs contract for `{}`, a type whose contract Capstan ships \
+                 (docs/contracts/{}.md); a plugin may publish one only for a type of its own",
+                component.component_type, component.component_type
+            ),
+        }),
+        (Some(shipped), None) => crate::contracts::check_outputs(shipped.component_type, outputs)
+            .map_err(|violations| failed(shipped.version, violations)),
+        (None, Some(declared)) => crate::contracts::check_declared(declared, outputs)
+            .map_err(|violations| failed(declared.version, violations)),
+        (None, None) => Ok(()),
+    }
 }
 
 /// The dependencies' plans by dependency name (the name in `dependency "…"`).
@@ -412,7 +425,7 @@ struct Planned<'a> {
 
 impl Planned<'_> {
     fn finish(self, answer: capstan_core::ComponentPlan) -> Result<ComponentPlanned, ComponentError> {
-        check_contract(self.component, &self.plugin, &answer.outputs)?;
+        check_contract(self.component, &self.plugin, self.handle.metadata(), &answer.outputs)?;
         for effect in &answer.effects {
             let needed = effect.capability();
             if !grant(self.component, &needed) {

@@ -129,6 +129,59 @@ impl Plugin for Cache {
     }
 }
 
+/// The contract the `cache` type's plugins publish (contract 0.2).
+fn cache_contract() -> Value {
+    json!({
+        "type": "object",
+        "required": ["host", "password_secret"],
+        "properties": {
+            "host": {"type": "string"},
+            "password_secret": {
+                "type": "object", "required": ["name", "key"], "additionalProperties": false,
+                "properties": {"name": {"type": "string"}, "key": {"type": "string"}}
+            }
+        }
+    })
+}
+
+/// A `cache` backend that publishes its type's contract and keeps it, or
+/// (`BROKEN`) forgets the Secret's key.
+struct PublishedCache<const BROKEN: bool>;
+impl<const BROKEN: bool> Plugin for PublishedCache<BROKEN> {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new(format!("test/published-cache-{BROKEN}"), "0.1.0")
+            .component_type("cache")
+            .backend("redis")
+            .outputs_contract(1, cache_contract())
+            .build()
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        let secret =
+            if BROKEN { json!({"name": "cache-auth"}) } else { json!({"name": "cache-auth", "key": "pw"}) };
+        let outputs = vec![
+            Output { name: "host".into(), value: json!("redis.data.svc"), sensitive: false },
+            Output { name: "password_secret".into(), value: secret, sensitive: false },
+        ];
+        Ok(ComponentPlan { outputs, ..Default::default() })
+    }
+}
+
+/// A postgres backend that tries to publish a contract of its own for
+/// `postgres`, whose contract Capstan ships.
+struct RedefinesPostgres;
+impl Plugin for RedefinesPostgres {
+    fn metadata() -> Metadata {
+        MetadataBuilder::new("test/redefines-postgres", "0.1.0")
+            .component_type("postgres")
+            .backend("test")
+            .outputs_contract(1, json!({"type": "object"}))
+            .build()
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        Ok(ComponentPlan { outputs: contracts::outputs(&good_postgres(), &[])?, ..Default::default() })
+    }
+}
+
 /// Counts plugin `plan` calls that must never happen.
 static PLANS: AtomicUsize = AtomicUsize::new(0);
 
@@ -190,6 +243,9 @@ impl Plugins {
             ("test/broken-after-effects".to_string(), Native::<BrokenAfterEffects>::handle()),
             ("test/queue".to_string(), Native::<Queue>::handle()),
             ("test/cache".to_string(), Native::<Cache>::handle()),
+            ("test/published-cache".to_string(), Native::<PublishedCache<false>>::handle()),
+            ("test/published-cache-broken".to_string(), Native::<PublishedCache<true>>::handle()),
+            ("test/redefines-postgres".to_string(), Native::<RedefinesPostgres>::handle()),
             ("test/consumer".to_string(), Native::<Consumer>::handle()),
         ]))
     }
@@ -365,6 +421,40 @@ fn a_type_without_a_shipped_contract_passes_unchecked() {
     let outcomes = f.plan();
     let db = outcomes[DB].done().unwrap_or_else(|| panic!("{:?}", failed(&outcomes, DB)));
     assert_eq!(db.outputs[0].value, json!([1, 2, 3]));
+}
+
+#[test]
+fn a_new_type_is_checked_against_the_contract_its_plugin_publishes() {
+    let f = fixture("cache", "test/published-cache", "");
+    let outcomes = f.plan();
+    assert!(outcomes[DB].done().is_some(), "{:?}", failed(&outcomes, DB));
+
+    let f = fixture("cache", "test/published-cache-broken", "");
+    let outcomes = f.plan();
+    let err = failed(&outcomes, DB);
+    let ComponentError::OutputsContract { component_type, version, violations, .. } = err else {
+        panic!("expected a contract violation, got {err}");
+    };
+    assert_eq!((component_type.as_str(), *version), ("cache", 1));
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(
+        (violations[0].output.as_str(), violations[0].path.as_str(), violations[0].rule.as_str()),
+        ("password_secret", "/password_secret", "required")
+    );
+    assert!(skipped(&outcomes, API));
+}
+
+#[test]
+fn a_plugin_may_not_publish_a_contract_for_a_shipped_type() {
+    let f = fixture("postgres", "test/redefines-postgres", "");
+    let outcomes = f.plan();
+    let err = failed(&outcomes, DB).to_string();
+    assert!(
+        err.contains(
+            "publishes its own outputs contract for `postgres`, a type whose contract Capstan ships"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -136,6 +136,9 @@ fn well_behaved_guest_answers_every_export() {
     assert_eq!(m.input_schema["properties"]["greeting"]["type"], "string");
     assert_eq!(m.defaults, "greeting: hello\n");
     assert_eq!(m.capabilities, vec![Capability::Sql("main".into()), Capability::ReadComponentDir]);
+    let published = m.outputs_contract.as_ref().expect("the guest publishes its type's contract");
+    assert_eq!(published.version, 2);
+    assert_eq!(published.schema, json!({"type": "object", "required": ["config-map"]}));
     assert_eq!(plugin.digest().len(), 64);
     assert_eq!(plugin.label(), "test/ok 0.1.0");
 
@@ -403,7 +406,7 @@ fn a_plugin_built_against_contract_0_1_still_runs() {
     );
 
     let health = old.health(&cx(), &json!({"kind": "ConfigMap"})).unwrap();
-    assert_eq!(health, Health::Progressing("22 bytes looked at".into()));
+    assert_eq!(health, Health::Progressing("20 bytes looked at".into()));
     h.still_plans();
 }
 

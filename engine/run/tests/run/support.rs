@@ -165,6 +165,7 @@ impl Native {
             input_schema: json!({"type": "object"}),
             defaults: String::new(),
             capabilities: Vec::new(),
+            outputs_contract: None,
         };
         Self { metadata, effect }
     }

@@ -25,6 +25,7 @@ pub fn metadata(name: &str) -> Metadata {
         input_schema: r#"{"type":"object"}"#.to_owned(),
         defaults: "{}\n".to_owned(),
         capabilities: vec![],
+        outputs_contract: None,
     }
 }
 

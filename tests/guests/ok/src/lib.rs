@@ -17,6 +17,11 @@ impl Guest for Good {
         .to_string();
         m.defaults = "greeting: hello\n".to_owned();
         m.capabilities = vec![Capability::Sql("main".to_owned()), Capability::ReadComponentDir];
+        // `test` is no type Capstan ships: the guest publishes its contract.
+        m.outputs_contract = Some(OutputsContract {
+            version: 2,
+            schema: json!({"type": "object", "required": ["config-map"]}).to_string(),
+        });
         m
     }
 
