@@ -110,8 +110,20 @@ def load_crd_schemas(root, groups):
                 if schema is None:
                     continue
                 key = (spec["group"], version["name"], spec["names"]["kind"])
-                schemas[key] = to_json_schema(schema)
+                schemas[key] = with_implicit_root_fields(to_json_schema(schema))
     return schemas
+
+
+def with_implicit_root_fields(schema):
+    """The API server accepts apiVersion, kind and metadata at the root of every custom
+    resource, whether its CRD's schema lists them or not (controller-gen's CRDs do; NACK's
+    hand-written ones list only spec and status). Adds them where missing, so the closed
+    root object does not refuse them."""
+    properties = schema.setdefault("properties", {})
+    properties.setdefault("apiVersion", {"type": "string"})
+    properties.setdefault("kind", {"type": "string"})
+    properties.setdefault("metadata", {"type": "object"})
+    return schema
 
 
 def json_path(error):

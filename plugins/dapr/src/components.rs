@@ -61,7 +61,11 @@ pub fn pubsub(
     access: Option<&messaging::Access<'_>>,
     inputs: &PubSub,
 ) -> Result<Value, PlanError> {
-    if let Some(a) = access {
+    // pubsub.jetstream reads no credentials (see its arm below), so where
+    // NATS keeps them does not matter.
+    if let Some(a) = access
+        && msg.protocol != messaging::protocol::NATS
+    {
         let cred = a.credentials_secret;
         secret_is_local(c, dep, cred.namespace.as_deref(), &cred.name)?;
     }
@@ -142,14 +146,83 @@ pub fn pubsub(
             }
             ("pubsub.aws.snssqs", m)
         }
+        messaging::protocol::NATS => {
+            // Dapr's jetstream client trusts only the system's roots (its
+            // TLS options are a client certificate's files on the sidecar):
+            // a CA in a Secret cannot reach it, so it could not verify the server.
+            if let Some(tls) = &msg.tls {
+                return Err(PlanError::MissingDependency(format!(
+                    "dependency `{}` asks clients to verify its server with the CA in Secret `{}`, which \
+                     Dapr's pubsub.jetstream cannot take",
+                    dep.name, tls.ca_secret.name
+                )));
+            }
+            // Credentials: pubsub.jetstream authenticates with a JWT and
+            // seed, a token or a client certificate, never a user name and
+            // password. The contract gives a Secret's user and password
+            // keys, so they cannot become secretKeyRefs here, and writing
+            // them into `natsURL` would copy the password into this
+            // Component. It connects without them, which works where the
+            // NATS server accepts that (no authorization, or a `no_auth_user`)
+            // and otherwise fails loudly when the sidecar starts; the plan
+            // says so. Refusing instead would rule out the servers where it
+            // works, for no safer outcome.
+            if let Some(a) = access {
+                capstan_sdk::log::warn!(
+                    "pub/sub: Dapr's pubsub.jetstream takes no user name or password, so it connects to \
+                     dependency `{}` without the credentials in Secret `{}`: the NATS server must accept \
+                     clients without them",
+                    dep.name,
+                    a.credentials_secret.name
+                );
+            }
+            // Dapr subscribes by creating a durable push consumer named
+            // `durableName`, delivering to the queue group `queueGroupName`,
+            // on the stream that holds the topic's subject (components-contrib
+            // pubsub/jetstream: `AddConsumer` then `QueueSubscribe` bound to
+            // it). The group prefix is the name of the pull consumer the
+            // messaging backend already made for this app on each stream:
+            // used as the durable name, Dapr would try to turn that pull
+            // consumer into a push one, which the server refuses. So the
+            // durable name is `dapr_<group>`: `_` is in no user name (they
+            // are DNS labels), so it names no consumer the backend made, and
+            // it is still one per app. The group itself is only a delivery
+            // group, shared by the app's replicas, and collides with nothing.
+            if !is_nats_name(group) {
+                return Err(match access.and_then(|a| a.group_prefix) {
+                    Some(prefix) => PlanError::MissingDependency(format!(
+                        "dependency `{}` gives the group prefix `{prefix}`, which is no NATS consumer name \
+                         (no `.`, `*`, `>`, `/`, `\\` or spaces)",
+                        dep.name
+                    )),
+                    None => PlanError::InvalidInputs(vec![capstan_sdk::Diagnostic::error(
+                        "/pubsub/consumer_group",
+                        "NATS names the queue group and durable consumer after it: no `.`, `*`, `>`, \
+                         `/`, `\\` or spaces",
+                    )]),
+                });
+            }
+            let m = vec![
+                value("natsURL", &msg.endpoint),
+                value("durableName", format!("dapr_{group}")),
+                value("queueGroupName", group),
+            ];
+            ("pubsub.jetstream", m)
+        }
         other => {
             return Err(PlanError::MissingDependency(format!(
-                "dependency `{}` speaks `{other}`; Dapr pub/sub here supports kafka, amqp and sqs",
+                "dependency `{}` speaks `{other}`; Dapr pub/sub here supports kafka, amqp, sqs and nats",
                 dep.name
             )));
         }
     };
     Ok(json!({ "type": kind, "version": "v1", "metadata": metadata }))
+}
+
+/// A name NATS takes for a consumer and a queue group (`{appID}` and the
+/// like included, as Dapr replaces them with a DNS label).
+fn is_nats_name(s: &str) -> bool {
+    !s.is_empty() && !s.contains(|c: char| matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace())
 }
 
 fn endpoint_host(endpoint: &str) -> &str {

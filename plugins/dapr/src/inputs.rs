@@ -25,7 +25,8 @@ pub struct PubSub {
     pub enabled: bool,
     /// Name of the pub/sub Component apps publish to.
     pub name: String,
-    /// Consumer group (Kafka) or consumer id (RabbitMQ, SNS/SQS).
+    /// Consumer group (Kafka), consumer id (RabbitMQ, SNS/SQS) or queue group
+    /// (NATS JetStream).
     pub consumer_group: String,
 }
 

@@ -3,11 +3,15 @@
 //!
 //! It renders a pub/sub `Component` whose type follows the `messaging`
 //! dependency's protocol (`kafka` → `pubsub.kafka`, `amqp` →
-//! `pubsub.rabbitmq`, `sqs` → `pubsub.aws.snssqs`), from any backend of that
-//! protocol. A broker that gives each app its own user gets one Component per
-//! app (`<name>-<app>`, scoped to that app) connecting as that app, with the
-//! app's group prefix as its consumer group; otherwise one shared Component
-//! scoped to every app id. Then a `state.postgresql`
+//! `pubsub.rabbitmq`, `sqs` → `pubsub.aws.snssqs`, `nats` →
+//! `pubsub.jetstream`), from any backend of that protocol. A broker that
+//! gives each app its own user gets one Component per app (`<name>-<app>`,
+//! scoped to that app) connecting as that app, with the app's group prefix
+//! as its consumer group; otherwise one shared Component scoped to every app
+//! id. `pubsub.jetstream` is the exception on credentials: it takes no user
+//! name or password, so it connects without them (the plan warns), with the
+//! app's group prefix as its queue group and a durable consumer of its own
+//! beside the one the backend made for the app. Then a `state.postgresql`
 //! state store on the `postgres` dependency, and a `Configuration` with
 //! tracing, metrics and mTLS settings. Every Component is scoped to the app
 //! ids in the inputs. Credentials are referenced by Secret name and key
@@ -42,7 +46,7 @@ impl Plugin for Dapr {
             .backend("dapr")
             .description(
                 "Dapr Components bound to dependency outputs: pub/sub on the messaging dependency \
-                 (Kafka, RabbitMQ or SNS/SQS by its protocol) and a PostgreSQL state store, \
+                 (Kafka, RabbitMQ, SNS/SQS or NATS JetStream by its protocol) and a PostgreSQL state store, \
                  scoped to app ids, with secrets by reference; and a Configuration with tracing \
                  and mTLS settings.",
             )

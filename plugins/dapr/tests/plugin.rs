@@ -41,6 +41,16 @@ fn sqs() -> Value {
     })
 }
 
+fn nats() -> Value {
+    json!({
+        "protocol": "nats",
+        "endpoint": "nats://nats.messaging.svc:4222",
+        "credentials_secret": { "name": "nats-dapr", "username_key": "username",
+                                "password_key": "password", "namespace": "oob" },
+        "queues": { "payments": "oof-payments" },
+    })
+}
+
 fn postgres() -> Value {
     json!({
         "host": "postgres.data.svc.cluster.local", "port": 5432,
@@ -124,6 +134,45 @@ fn sqs_messaging_becomes_an_snssqs_pubsub_in_the_region() {
     let plan = call(emulated).run::<Dapr>().unwrap();
     let m = metadata_of(plan.expect_object("Component", "pubsub"));
     assert_eq!(meta(&m, "endpoint")["value"], "http://moto.test.svc:5000");
+}
+
+#[test]
+fn nats_messaging_becomes_a_jetstream_pubsub_with_a_durable_of_its_own_and_no_credentials() {
+    let plan = call(nats()).run::<Dapr>().unwrap();
+    let pubsub = plan.expect_object("Component", "pubsub");
+    assert_eq!(pubsub["spec"]["type"], "pubsub.jetstream");
+    assert_eq!(pubsub["scopes"], json!(APPS));
+    let m = metadata_of(pubsub);
+    assert_eq!(meta(&m, "natsURL")["value"], "nats://nats.messaging.svc:4222");
+    // Dapr replaces `{appID}` in every metadata value: one queue group and
+    // one durable consumer per app, the durable never a DNS label.
+    assert_eq!(meta(&m, "queueGroupName")["value"], "{appID}");
+    assert_eq!(meta(&m, "durableName")["value"], "dapr_{appID}");
+    assert_eq!(m.len(), 3, "pubsub.jetstream has no user name or password to take: {m:?}");
+    assert!(m.iter().all(|i| i.get("secretKeyRef").is_none()), "{m:?}");
+
+    // The credentials are not read, so their Secret's namespace is no reason to refuse.
+    let mut elsewhere = nats();
+    elsewhere["credentials_secret"]["namespace"] = json!("messaging");
+    call(elsewhere).run::<Dapr>().unwrap();
+}
+
+#[test]
+fn nats_that_dapr_cannot_honour_is_refused_naming_why() {
+    let mut tls = nats();
+    tls["tls"] = json!({ "ca_secret": { "name": "nats-ca", "key": "ca.crt" } });
+    let err = call(tls).run::<Dapr>().unwrap_err();
+    assert!(
+        matches!(&err, PlanError::MissingDependency(m) if m.contains("`messaging`") && m.contains("nats-ca")),
+        "{err:?}"
+    );
+
+    let err = PlanCall::new(json!({ "app_ids": APPS, "pubsub": { "consumer_group": "oob.{appID}" },
+                                    "statestore": { "enabled": false } }))
+    .dependency("messaging", "messaging", nats())
+    .run::<Dapr>()
+    .unwrap_err();
+    assert!(matches!(&err, PlanError::InvalidInputs(d) if d[0].path == "/pubsub/consumer_group"), "{err:?}");
 }
 
 #[test]
@@ -223,6 +272,7 @@ fn every_variant_renders_objects_valid_for_kubernetes_and_the_dapr_crds() {
         call(rabbitmq()),
         call(kafka()),
         call(sqs()),
+        call(nats()),
         PlanCall::new(json!({ "app_ids": ["a"], "pubsub": { "enabled": false },
             "statestore": { "actor_state_store": true },
             "configuration": { "tracing": { "otel_endpoint": "otel:4318", "otel_protocol": "http" } } }))
@@ -410,6 +460,62 @@ fn outputs_of_the_real_kafka_plugin_agree_with_its_listener_and_acls() {
             );
         }
     }
+}
+
+/// The real NATS plugin's outputs, in the cluster: each app's Component is
+/// scoped to it, reaches the server the plugin names, delivers to the app's
+/// group prefix as its queue group, and creates a durable consumer whose
+/// name is none of the pull consumers the plugin made (which are named after
+/// the users), so Dapr never takes over an app's own consumer.
+#[test]
+fn outputs_of_the_real_nats_plugin_give_each_app_its_queue_group_and_a_durable_of_its_own() {
+    use capstan_plugin_messaging_nats::MessagingNats;
+
+    let url = "nats://nats.messaging.svc:4222";
+    let mq = broker::<MessagingNats>(json!({ "url": url }));
+    let plan = PlanCall::new(json!({ "app_ids": APPS, "statestore": { "enabled": false } }))
+        .component("staging", "oob", "dapr")
+        .dependency_outputs("messaging", "messaging", mq.outputs.clone())
+        .run::<Dapr>()
+        .unwrap();
+    let made: Vec<(&str, &str)> = mq
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Consumer")
+        .map(|o| (o["spec"]["streamName"].as_str().unwrap(), o["spec"]["durableName"].as_str().unwrap()))
+        .collect();
+    assert_eq!(made, [("oof-payments", "oob-consent"), ("oof-payments", "oob-payments")]);
+
+    for app in APPS {
+        let component = plan.expect_object("Component", &format!("pubsub-{app}"));
+        assert_eq!(component["spec"]["type"], "pubsub.jetstream");
+        assert_eq!(component["scopes"], json!([app]), "only {app} loads its Component");
+        let m = metadata_of(component);
+        assert_eq!(meta(&m, "natsURL")["value"], url);
+        assert_eq!(
+            meta(&m, "queueGroupName")["value"],
+            app,
+            "its group prefix: its replicas share deliveries"
+        );
+        let durable = meta(&m, "durableName")["value"].as_str().unwrap();
+        assert_eq!(durable, format!("dapr_{app}"));
+        assert!(
+            made.iter().all(|(_, name)| *name != durable),
+            "`{durable}` would take over a consumer the plugin made"
+        );
+        for object in &plan.objects {
+            assert!(!object.to_string().contains(&format!("{app}-pw")), "a password copied into {object}");
+        }
+    }
+    let durables: std::collections::BTreeSet<String> = APPS
+        .iter()
+        .map(|app| {
+            let m = metadata_of(plan.expect_object("Component", &format!("pubsub-{app}")));
+            meta(&m, "durableName")["value"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(durables.len(), APPS.len(), "one durable consumer per app");
+    assert_valid_manifests("dapr-on-nats", &plan.objects);
 }
 
 /// A broker with a user per app but none for one of the app ids is refused,

@@ -24,6 +24,10 @@ pub mod protocol {
     pub const AMQP: &str = "amqp";
     pub const KAFKA: &str = "kafka";
     pub const SQS: &str = "sqs";
+    /// NATS JetStream: the endpoint is a server URL (`nats://host:port`),
+    /// each queue a stream whose name is its one subject, and a consumer's
+    /// `group_prefix` the durable consumer made for it on each of its queues.
+    pub const NATS: &str = "nats";
 }
 
 /// Values of [`Outputs::sasl_mechanism`], as IANA names them.

@@ -19,8 +19,16 @@
 //! password an app got is compared with its role's stored SCRAM verifier
 //! (the SQL executor's own tests log in with passwords on a private server).
 //!
-//! Each test creates its own vhost, users, roles and databases, and deletes
-//! them at the end.
+//! NATS JetStream (the `capstan/messaging-nats` backend in external mode,
+//! provisioned by the engine's JetStream effects on the server at
+//! 127.0.0.1:4222): each app publishes on its own subject, which its stream
+//! keeps, and pulls the message back through the durable consumer named in
+//! its environment; no app has a consumer on another app's stream. That
+//! server runs without authentication, so the credentials an app is given
+//! are sent but not checked there.
+//!
+//! Each test creates its own vhost, users, roles, databases and streams, and
+//! deletes them at the end.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -402,4 +410,107 @@ inputs = {{
         let refused = psql(&elsewhere, "SELECT 1").expect_err("another app's database must refuse it");
         assert!(refused.contains("permission denied for database"), "{app} on {other}'s database: {refused}");
     }
+}
+
+/// Deletes a test's streams, even after a failed assertion.
+struct StreamCleanup(Vec<String>);
+
+impl Drop for StreamCleanup {
+    fn drop(&mut self) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            if let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await {
+                let js = async_nats::jetstream::new(client);
+                for stream in &self.0 {
+                    let _ = js.delete_stream(stream).await;
+                }
+            }
+        });
+    }
+}
+
+/// What app `env` does with NATS: connects as it was told, publishes `body`
+/// on the subject of its queue `logical`, and pulls it back through its
+/// durable consumer; gives what it received.
+async fn nats_round_trip(
+    env: &BTreeMap<String, String>,
+    logical: &str,
+    body: &str,
+) -> Result<String, String> {
+    use futures_util::StreamExt as _;
+    let options = async_nats::ConnectOptions::with_user_and_password(
+        env["MESSAGING_USERNAME"].clone(),
+        env["MESSAGING_PASSWORD"].clone(),
+    );
+    let client = options.connect(env["MESSAGING_ENDPOINT"].as_str()).await.map_err(|e| e.to_string())?;
+    let js = async_nats::jetstream::new(client);
+    let stream = &env[&format!("MESSAGING_QUEUE_{}", logical.to_uppercase())];
+    let ack = js.publish(stream.clone(), body.to_owned().into()).await.map_err(|e| e.to_string())?;
+    ack.await.map_err(|e| format!("the stream did not keep it: {e}"))?;
+    let durable: async_nats::jetstream::consumer::PullConsumer = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| e.to_string())?
+        .get_consumer(&env["MESSAGING_GROUP_PREFIX"])
+        .await
+        .map_err(|e| format!("no durable consumer {}: {e}", env["MESSAGING_GROUP_PREFIX"]))?;
+    let mut messages = durable
+        .fetch()
+        .max_messages(1)
+        .expires(std::time::Duration::from_secs(5))
+        .messages()
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = messages.next().await.ok_or("nothing was delivered")?.map_err(|e| e.to_string())?;
+    message.double_ack().await.map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&message.payload).into_owned())
+}
+
+#[test]
+fn nats_apps_publish_and_pull_on_their_own_streams() {
+    let id = unique();
+    let prefix = format!("dp{id}-");
+    let _cleanup = StreamCleanup(vec![format!("{prefix}invoices"), format!("{prefix}shipments")]);
+    let server = format!(
+        r#"component {{
+  type    = "messaging"
+  plugin  = "capstan/messaging-nats"
+  version = "^0.1"
+  grants  = ["jetstream:nats"]
+}}
+inputs = {{
+  mode        = "external"
+  url         = "nats://127.0.0.1:4222"
+  name_prefix = "{prefix}"
+  queues      = {{ invoices = {{ retention_hours = 24 }}, shipments = {{}} }}
+  users       = {{ billing = {{ queues = ["invoices"] }}, shipping = {{ queues = ["shipments"] }} }}
+}}
+"#
+    );
+    let objects = apply_shop(
+        "connection \"nats\" {\n  type = \"nats\"\n  url  = \"nats://127.0.0.1:4222\"\n}\n",
+        &[],
+        (&format!("nats{id}"), &server),
+        &format!(
+            "users:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
+        ),
+    );
+    let billing = app_env(&objects, "shop", "billing");
+    let shipping = app_env(&objects, "shop", "shipping");
+    assert_eq!(billing["MESSAGING_PROTOCOL"], "nats");
+    assert_eq!(billing["MESSAGING_QUEUE_INVOICES"], format!("{prefix}invoices"));
+    assert_eq!(billing["MESSAGING_PASSWORD"], format!("billing-{id}"), "each app is given its own login");
+    assert_ne!(billing["MESSAGING_GROUP_PREFIX"], shipping["MESSAGING_GROUP_PREFIX"]);
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let body = format!("invoice {id}");
+    assert_eq!(rt.block_on(nats_round_trip(&billing, "invoices", &body)).unwrap(), body);
+    let body = format!("shipment {id}");
+    assert_eq!(rt.block_on(nats_round_trip(&shipping, "shipments", &body)).unwrap(), body);
+
+    // A durable consumer per app, on its own streams only.
+    let mut crossed = shipping.clone();
+    crossed.insert("MESSAGING_QUEUE_INVOICES".into(), billing["MESSAGING_QUEUE_INVOICES"].clone());
+    let err = rt.block_on(nats_round_trip(&crossed, "invoices", "stray")).unwrap_err();
+    assert!(err.starts_with(&format!("no durable consumer {}", shipping["MESSAGING_GROUP_PREFIX"])), "{err}");
 }

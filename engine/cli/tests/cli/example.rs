@@ -458,3 +458,74 @@ fn environments_differ_only_in_env_hcl_and_secrets() {
         assert!(a == b, "{} differs between staging and production", rel.display());
     }
 }
+
+/// The staging `messaging = { … }` block of env.hcl, replaced by `block`.
+fn with_messaging(s: &Stack, block: &str) {
+    let path = s.path("envs/staging/env.hcl");
+    let env = std::fs::read_to_string(&path).unwrap();
+    let start = env.find("messaging = {").expect("env.hcl has a messaging block");
+    let end = start + env[start..].find("\n}\n").expect("the block ends") + 3;
+    std::fs::write(&path, format!("{}{block}\n{}", &env[..start], &env[end..])).unwrap();
+}
+
+/// Every rendered object of an environment whose `kind` is `kind`.
+fn rendered_of_kind(dir: &Path, kind: &str) -> Vec<serde_json::Value> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+        .filter_map(|p| {
+            serde_norway::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).ok()
+        })
+        .filter(|o| o["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn a_messaging_backend_swap_is_a_change_to_env_hcl_only() {
+    // Each backend with its own settings; the queues, the users and their
+    // passwords (messaging/secrets.enc.hcl) stay as they are.
+    let swaps = [
+        (
+            "nats",
+            r#"messaging = {
+  backend  = "nats"
+  settings = { mode = "in-cluster", url = "nats://nats.messaging.svc:4222" }
+}"#,
+            "pubsub.jetstream",
+        ),
+        (
+            "kafka",
+            r#"messaging = {
+  backend  = "kafka"
+  settings = { brokers = 1, storage = { size = "8Gi" }, topic_defaults = { partitions = 3, replicas = 1 } }
+}"#,
+            "pubsub.kafka",
+        ),
+        ("rabbitmq", "", "pubsub.rabbitmq"),
+    ];
+    for (backend, block, pubsub) in swaps {
+        let s = example();
+        if !block.is_empty() {
+            with_messaging(&s, block);
+        }
+        let out = s.path("out");
+        let apply = with_test_key(
+            &s,
+            &["apply", "envs/staging", "--auto-approve", "--no-color", "--out-dir", out.to_str().unwrap()],
+        );
+        assert_eq!(apply.code, 0, "{backend}: {apply:?}");
+        let dapr = rendered_of_kind(&out.join("staging"), "Component");
+        let types: BTreeSet<&str> = dapr.iter().filter_map(|c| c["spec"]["type"].as_str()).collect();
+        assert!(types.contains(pubsub), "{backend}: Dapr renders {pubsub}, got {types:?}");
+        // Each app still gets its own pub/sub Component and its queues.
+        for app in ["oob-consent", "oob-payments"] {
+            let env = rendered_of_kind(&out.join("staging/open-finance"), "Deployment")
+                .into_iter()
+                .find(|d| d["metadata"]["name"] == app)
+                .unwrap_or_else(|| panic!("{backend}: {app} rendered"));
+            let vars = env["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+            assert!(vars.contains("MESSAGING_QUEUE_"), "{backend}: {app} gets its queues: {vars}");
+            assert!(vars.contains("DAPR_PUBSUB_NAME"), "{backend}: {app} gets its pub/sub: {vars}");
+        }
+    }
+}
