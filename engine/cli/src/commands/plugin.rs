@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-
 use capstan_run::plugins::{Catalog, Lookup};
 
 use crate::progress::Progress;
