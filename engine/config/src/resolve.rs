@@ -8,15 +8,16 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use capstan_core::{Output, REDACTED};
 use hcl_edit::expr::{Expression, ObjectKey};
+use jsonschema::error::ValidationErrorKind;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::component::{Command, Component, Deferred, MergeStrategy};
-use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location};
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
 use crate::eval::{self, Map, Scope, eval, span_of};
 use crate::shared::{Shared, has_token};
 use crate::yaml;
@@ -522,6 +523,27 @@ impl Component {
         }
     }
 
+    /// The `values_sensitive_custom` entry of secrets file `file`: where a
+    /// value from it is shown to come from (the value itself is encrypted).
+    fn sensitive_location(&self, file: &Path) -> Location {
+        let Ok(text) = self.shared.root.read_to_string(file) else {
+            return Location::file_only(file);
+        };
+        let entry = text.lines().enumerate().find_map(|(i, line)| {
+            let trimmed = line.trim_start();
+            trimmed.starts_with("values_sensitive_custom").then_some((i + 1, line.len() - trimmed.len()))
+        });
+        let source = SourceFile::new(file.to_path_buf(), text);
+        match entry {
+            Some((line, lead)) => {
+                let start = source.line_start(line) + lead;
+                let end = start + "values_sensitive_custom".len();
+                Location::at(&source, start..end)
+            }
+            None => Location::file_only(file),
+        }
+    }
+
     /// The nearest secrets file holding `values_sensitive_custom`, for messages.
     fn secrets_file(&self) -> PathBuf {
         let mut dir = Some(self.dir.as_path());
@@ -540,7 +562,7 @@ impl Component {
         resolved: &ResolvedInputs,
         schema: &Value,
         input_sources: &BTreeMap<String, &Deferred>,
-        own_file: &std::path::Path,
+        own_file: &Path,
         diags: &mut Diagnostics,
     ) {
         if schema.is_null() || schema == &Value::Bool(true) {
@@ -570,7 +592,15 @@ impl Component {
             if !seen.insert((pointer.clone(), message.clone())) {
                 continue;
             }
-            let top = pointer.split('/').nth(1).unwrap_or("").replace("~1", "/").replace("~0", "~");
+            let top = match (pointer.split('/').nth(1), err.kind()) {
+                (Some(key), _) => key.replace("~1", "/").replace("~0", "~"),
+                // A key the schema does not allow at the root: it came from
+                // wherever that key was set.
+                (None, ValidationErrorKind::AdditionalProperties { unexpected }) => {
+                    unexpected.first().cloned().unwrap_or_default()
+                }
+                (None, _) => String::new(),
+            };
             let origin = resolved.origins.get(&top);
             let location = match (input_sources.get(&top), origin.map(|o| o.source)) {
                 (Some(d), Some(OriginSource::Inputs)) => Some(pointer_location(d, &pointer)),
@@ -588,19 +618,31 @@ impl Component {
                     }
                 }),
                 (_, Some(OriginSource::ValuesSensitiveCustom)) => {
-                    origin.map(|o| Location::file_only(&o.file))
+                    origin.map(|o| self.sensitive_location(&o.file))
                 }
                 _ => Some(Location::file_only(own_file)),
             };
             let mut d = Diagnostic::new(
                 self.shared.scrub_error(ConfigError::Schema {
-                    pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+                    pointer: if pointer.is_empty() { "/".to_owned() } else { pointer.clone() },
                     message,
                 }),
                 location,
             );
-            if origin.map(|o| o.source) == Some(OriginSource::PluginDefaults) {
-                d = d.with_note(format!("the value comes from the defaults of plugin {}", self.plugin));
+            match origin {
+                Some(o) if o.source == OriginSource::PluginDefaults => {
+                    d = d.with_note(format!("the value comes from the defaults of plugin {}", self.plugin));
+                }
+                Some(o) if o.source == OriginSource::ValuesSensitiveCustom => {
+                    let at = if pointer.is_empty() { format!("/{top}") } else { pointer.clone() };
+                    d = d.with_note(format!(
+                        "{at} comes from the encrypted values_sensitive_custom of {}; see it with \
+                         `capstan secrets edit {}`",
+                        crate::root::display(&o.file),
+                        crate::root::display(&o.file)
+                    ));
+                }
+                _ => {}
             }
             diags.push(d);
         }

@@ -123,6 +123,41 @@ fn a_type_error_on_a_secret_prints_sensitive_not_the_value() {
 }
 
 #[test]
+fn a_value_refused_from_values_sensitive_custom_points_at_its_secrets_file() {
+    let dir = tree(&with_levels(&[
+        (
+            "envs/dev/core/api/secrets.enc.hcl",
+            "# the app's secret values\nvalues_sensitive_custom = <<EOT\nreplicas: hunter2-many\nbogus: 1\nEOT\n",
+        ),
+        (
+            "envs/dev/core/api/component.hcl",
+            "component {\n  type   = \"app\"\n  plugin = \"capstan/app\"\n}\n\ninputs = {\n  image = \"x\"\n}\n",
+        ),
+    ]));
+    let stack = load(dir.path(), &options()).unwrap_or_else(|d| panic!("{d}"));
+    let c = stack.component("envs/dev/core/api").unwrap();
+    let schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {"image": {"type": "string"}, "replicas": {"type": "integer"}},
+    });
+    let err = c.resolve_inputs(&BTreeMap::new(), Command::Plan, "", &schema).unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains("hunter2"), "{text}");
+    // Both the wrong value and the key the schema does not allow came from
+    // the secrets file's values_sensitive_custom (line 2), not component.hcl.
+    assert_eq!(text.matches("--> envs/dev/core/api/secrets.enc.hcl:2:1").count(), 2, "{text}");
+    assert!(!text.contains("component.hcl"), "{text}");
+    assert!(
+        text.contains(
+            "/replicas comes from the encrypted values_sensitive_custom of envs/dev/core/api/secrets.enc.hcl"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("/bogus comes from the encrypted values_sensitive_custom"), "{text}");
+}
+
+#[test]
 fn apply_never_uses_mock_outputs_plan_does_when_allowed() {
     let dir = tree(&with_levels(&[
         (

@@ -193,7 +193,7 @@ fn unsigned_tampered_and_foreign_contract_bundles_are_refused_at_resolve_time() 
     assert!(matches!(err.unwrap_err(), RegistryError::DigestMismatch { .. }));
 
     let mut future =
-        Bundle::pack("acme", None, semver::Version::new(0, 2, 0), vec![component("acme/app", "1.0.0")])
+        Bundle::pack("acme", None, semver::Version::new(0, 3, 0), vec![component("acme/app", "1.0.0")])
             .unwrap();
     capstan_registry::sign(&mut future, &w.key);
     write(&w.path("future"), "a.bundle", &future);
@@ -205,7 +205,7 @@ fn unsigned_tampered_and_foreign_contract_bundles_are_refused_at_resolve_time() 
     );
     let err = err.unwrap_err();
     assert!(matches!(err, RegistryError::ContractUnsupported { .. }), "{err}");
-    assert!(err.to_string().contains("capstan:plugin@0.2.0"), "{err}");
+    assert!(err.to_string().contains("capstan:plugin@0.3.0"), "{err}");
     assert!(err.to_string().contains("newer than 0.1.0"), "{err}");
 }
 
