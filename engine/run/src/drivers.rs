@@ -67,17 +67,45 @@ impl Drivers {
         if let Some(e) = cache.get(&key) {
             return Ok(Arc::clone(e));
         }
-        let conn = self.connection(component, name)?;
-        let url = match &conn.url {
-            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
-            Some(Text::Sensitive(u)) => u.clone(),
-            None => return Err(format!("connection {name:?} has no url").into()),
-        };
+        let (conn, url) = self.typed_connection(
+            component,
+            name,
+            "postgres",
+            "SQL",
+            "the server's URL, such as postgres://capstan@db:5432/postgres",
+        )?;
         let timeouts = sql_timeouts(&conn.settings).map_err(|why| format!("connection {name:?}: {why}"))?;
         let executor =
             Arc::new(SqlExecutor::new(SqlConnection::from_url(name, &url)?.with_timeouts(timeouts)));
         cache.insert(key, Arc::clone(&executor));
         Ok(executor)
+    }
+
+    /// Connection `name` of the component's environment, which must be of
+    /// type `kind` for the `effects` run on it, and its `url` (`url_is` says
+    /// what the URL should be, for the error when it is missing).
+    fn typed_connection(
+        &self,
+        component: &ComponentId,
+        name: &str,
+        kind: &str,
+        effects: &str,
+        url_is: &str,
+    ) -> Result<(&Connection, Sensitive), SeamError> {
+        let conn = self.connection(component, name)?;
+        if conn.kind != kind {
+            return Err(format!(
+                "connection {name:?} has type {:?}, and {effects} effects need a `type = \"{kind}\"` connection",
+                conn.kind
+            )
+            .into());
+        }
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => return Err(format!("connection {name:?} has no url ({url_is})").into()),
+        };
+        Ok((conn, url))
     }
 
     /// The driver of a `type = "amqp"` connection: `url` is the broker's
@@ -88,24 +116,13 @@ impl Drivers {
         if let Some(e) = cache.get(&key) {
             return Ok(Arc::clone(e));
         }
-        let conn = self.connection(component, name)?;
-        if conn.kind != "amqp" {
-            return Err(format!(
-                "connection {name:?} has type {:?}, and AMQP effects need a `type = \"amqp\"` connection",
-                conn.kind
-            )
-            .into());
-        }
-        let url = match &conn.url {
-            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
-            Some(Text::Sensitive(u)) => u.clone(),
-            None => {
-                return Err(format!(
-                    "connection {name:?} has no url (the broker's management API, such as http://broker:15672)"
-                )
-                .into());
-            }
-        };
+        let (conn, url) = self.typed_connection(
+            component,
+            name,
+            "amqp",
+            "AMQP",
+            "the broker's management API, such as http://broker:15672",
+        )?;
         let connection =
             AmqpConnection::new(name, &url, setting(conn, "username"), setting(conn, "password"))?;
         let executor = Arc::new(AmqpExecutor::new(connection)?);
@@ -128,24 +145,13 @@ impl Drivers {
         if let Some(e) = cache.get(&key) {
             return Ok(Arc::clone(e));
         }
-        let conn = self.connection(component, name)?;
-        if conn.kind != "nats" {
-            return Err(format!(
-                "connection {name:?} has type {:?}, and JetStream effects need a `type = \"nats\"` connection",
-                conn.kind
-            )
-            .into());
-        }
-        let url = match &conn.url {
-            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
-            Some(Text::Sensitive(u)) => u.clone(),
-            None => {
-                return Err(format!(
-                    "connection {name:?} has no url (the NATS server, such as nats://nats:4222)"
-                )
-                .into());
-            }
-        };
+        let (conn, url) = self.typed_connection(
+            component,
+            name,
+            "nats",
+            "JetStream",
+            "the NATS server, such as nats://nats:4222",
+        )?;
         let login = ["username", "password", "token"].map(|key| setting(conn, key));
         let [username, password, token] = login;
         let connection = JetStreamConnection::new(name, &url, username, password, token)?;
