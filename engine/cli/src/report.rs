@@ -46,6 +46,13 @@ pub fn plan_text(plans: &[&ComponentPlanned]) -> String {
             let _ = writeln!(out, "  > output {name} = {value}");
         }
     }
+    // Shown whether or not the component changes: a warning is about its
+    // configuration (an input the backend ignores, a setting that weakens it).
+    for p in plans.iter().filter(|p| p.in_target) {
+        for warning in &p.warnings {
+            let _ = writeln!(out, "\nwarning: {} ({}): {warning}", p.key, p.plugin.name);
+        }
+    }
     out
 }
 

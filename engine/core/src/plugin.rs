@@ -203,8 +203,9 @@ pub struct ComponentPlan {
 pub enum CheckedPlan {
     /// `validate` reported at least one error; `plan` was not asked.
     Invalid(Vec<Diagnostic>),
-    /// `validate` found no error, and this is what `plan` answered.
-    Planned(Result<ComponentPlan, PlanError>),
+    /// `validate` found no error, and this is what `plan` answered, with
+    /// the warnings and notes `validate` gave (shown with the plan).
+    Planned { answer: Result<ComponentPlan, PlanError>, warnings: Vec<Diagnostic> },
 }
 
 /// Why a plan could not be made.

@@ -207,11 +207,13 @@ impl Plugin {
                     return Ok(Err(diagnostics));
                 }
                 store.data_mut().export = "plan";
-                h.call_plan(store, &request).map(Ok)
+                h.call_plan(store, &request).map(|plan| Ok((plan, diagnostics)))
             },
             |answer| match answer {
                 Err(diagnostics) => Ok(CheckedPlan::Invalid(diagnostics)),
-                Ok(plan) => convert::plan_result(plan).map(CheckedPlan::Planned),
+                Ok((plan, warnings)) => {
+                    convert::plan_result(plan).map(|answer| CheckedPlan::Planned { answer, warnings })
+                }
             },
         )
     }

@@ -394,8 +394,8 @@ fn determinism(plugin: &dyn PluginHandle, planned: &[(&Asked, &ComponentPlan, &[
     let mut reasons = Vec::new();
     for (asked, first, _) in planned {
         let again = match plugin.validate_and_plan(None, &asked.request) {
-            Ok(CheckedPlan::Planned(Ok(plan))) => plan,
-            Ok(CheckedPlan::Planned(Err(e))) => {
+            Ok(CheckedPlan::Planned { answer: Ok(plan), .. }) => plan,
+            Ok(CheckedPlan::Planned { answer: Err(e), .. }) => {
                 reasons.push(format!("case `{}`: asked again, `plan` refused: {e}", asked.case));
                 continue;
             }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use capstan_config::{Command, Component, DependencyOutputs, Stack};
+use capstan_config::{Command, Component, DependencyOutputs, Origin, Stack};
 use capstan_core::leaks::{Leak, Place, Secrets};
 use capstan_core::{
-    Capability, CheckedPlan, ComponentId, Dependency, Effect, EffectResult, Metadata, Output, PlanRequest,
-    Severity,
+    Capability, CheckedPlan, ComponentId, Dependency, Diagnostic, Effect, EffectResult, Metadata, Output,
+    PlanRequest, Severity,
 };
 use capstan_state::{ComponentState, PluginRef, State, StateKey};
 
@@ -82,6 +82,10 @@ pub struct ComponentPlanned {
     pub outputs: Arc<[Output]>,
     /// Names of outputs whose value differs from what state recorded.
     pub changed_outputs: Vec<String>,
+    /// What the plugin's `validate` warned about (not errors), each as
+    /// `path: message (set at file:line)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub(crate) handle: Arc<dyn PluginHandle>,
     #[serde(skip)]
@@ -261,21 +265,32 @@ pub fn plan_component(
         CheckedPlan::Invalid(diagnostics) => {
             guard.check(guard.secrets.in_diagnostics(&diagnostics))?;
             let problems = diagnostics
-                .into_iter()
+                .iter()
                 .filter(|d| d.severity == Severity::Error)
-                .map(|d| {
-                    let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
-                    let from = inputs.origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
-                    format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
-                })
+                .map(|d| located(d, &inputs.origins))
                 .collect();
             return Err(ComponentError::Invalid { plugin, problems });
         }
-        CheckedPlan::Planned(answer) => guard.answer(answer)?,
+        CheckedPlan::Planned { answer, warnings } => {
+            guard.check(guard.secrets.in_diagnostics(&warnings))?;
+            let warnings = warnings.iter().map(|d| located(d, &inputs.origins)).collect();
+            (guard.answer(answer)?, warnings)
+        }
     };
+    let (answer, warnings) = answer;
     let planned =
         Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
-    planned.finish(answer)
+    let mut planned = planned.finish(answer)?;
+    planned.warnings = warnings;
+    Ok(planned)
+}
+
+/// A plugin's diagnostic as shown: `path: message (set at file:line)`, the
+/// place being where the input at `path` was set in HCL.
+fn located(d: &Diagnostic, origins: &BTreeMap<String, Origin>) -> String {
+    let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let from = origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
+    format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
 }
 
 /// Checks what one component's plugin produced against the sensitive values
@@ -480,6 +495,7 @@ impl Planned<'_> {
             effects,
             outputs: answer.outputs.into(),
             changed_outputs,
+            warnings: Vec::new(),
             handle: self.handle,
             request: self.request,
             component_dir: self.component_dir,

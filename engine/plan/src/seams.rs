@@ -39,7 +39,8 @@ pub trait PluginHandle: Send + Sync {
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {
             return Ok(CheckedPlan::Invalid(diagnostics));
         }
-        self.plan(component_dir, request).map(CheckedPlan::Planned)
+        let answer = self.plan(component_dir, request)?;
+        Ok(CheckedPlan::Planned { answer, warnings: diagnostics })
     }
     /// How one live object this plugin planned is doing (its `health` export).
     fn health(&self, component: &ComponentId, object: &Value) -> Result<Health, SeamError>;

@@ -38,3 +38,41 @@ fn a_postgres_component_served_by_a_messaging_plugin_is_refused_at_once() {
         "{run:?}"
     );
 }
+
+/// A plugin's validate warnings are shown by `plan`, not only by
+/// `validate`, each naming the component, the input and where it was set;
+/// the plan goes on. (The secrets file serves every postgres backend, and
+/// CloudNativePG manages its own superuser.)
+#[test]
+fn plan_shows_a_plugins_warnings_with_where_the_input_was_set() {
+    let s = Stack::new("");
+    s.write("envs/dev/env.hcl", "");
+    s.write("envs/dev/data/namespace.hcl", "namespace = \"data\"\n");
+    s.write(
+        "envs/dev/data/db/component.hcl",
+        "component {\n  type    = \"postgres\"\n  plugin  = \"capstan/postgres-cloudnative-pg\"\n  version = \"^0.1\"\n}\n\
+         inputs = {\n  apps = { api = {} }\n}\n",
+    );
+    s.run(&["secrets", "keygen"]).ok();
+    s.run_with_stdin(
+        &["secrets", "set", "envs/dev/data/db/secrets.enc.hcl", "values_sensitive_custom"],
+        "apps:\n  api: { password: app-pw-1 }\nsuperuser_password: not-needed-here\n",
+    )
+    .ok();
+    let run = s.run(&["plan", "envs/dev", "--no-color"]).ok();
+    assert!(
+        run.stdout.contains(
+            "warning: envs/dev/data/db (capstan/postgres-cloudnative-pg): /superuser_password: ignored by the \
+             cloudnative-pg backend"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("(set at envs/dev/data/db/secrets.enc.hcl (values_sensitive_custom))"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("not-needed-here"), "{run:?}");
+    assert!(run.stdout.contains("+ Cluster data/db"), "the plan goes on: {run:?}");
+    let json = s.run(&["plan", "envs/dev", "--json"]).ok();
+    assert!(json.stdout.contains("\"warnings\""), "{json:?}");
+}
