@@ -44,6 +44,9 @@ postgres = {
 }
 
 # RabbitMQ inside the cluster (RabbitMQ cluster and topology operators).
+# Swapping the backend is a change here only: `backend`, its `settings`, and
+# the `grants` a backend needs beyond rendering objects (sqs: ["http:aws:sqs"],
+# an external broker: ["amqp:rabbitmq"] or ["jetstream:nats"]).
 messaging = {
   backend = "rabbitmq"
   settings = {

@@ -6,6 +6,9 @@ component {
   type    = "messaging"
   plugin  = "capstan/messaging-${local.env.messaging.backend}"
   version = "^0.1"
+  # What the backend may do beyond rendering objects (AWS API calls for sqs,
+  # effects on an existing broker) is granted where the backend is chosen.
+  grants = lookup(local.env.messaging, "grants", [])
 }
 
 # Each user's password is in secrets.enc.hcl (values_sensitive_custom).
