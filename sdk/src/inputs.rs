@@ -12,6 +12,19 @@ pub fn parse_inputs<T: DeserializeOwned>(inputs: &serde_json::Value) -> Result<T
     serde_path_to_error::deserialize(inputs).map_err(|e| PlanError::InvalidInputs(vec![diagnostic_from(&e)]))
 }
 
+/// A plugin's `validate`: the diagnostics of deserialising `inputs` into
+/// `T` when they are not a `T`, else what `check` finds in them.
+pub fn validate_inputs<T: DeserializeOwned>(
+    inputs: &serde_json::Value,
+    check: impl FnOnce(&T) -> Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    match parse_inputs(inputs) {
+        Ok(parsed) => check(&parsed),
+        Err(PlanError::InvalidInputs(diagnostics)) => diagnostics,
+        Err(other) => vec![Diagnostic::error("", other.to_string())],
+    }
+}
+
 fn diagnostic_from(e: &serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
     let mut pointer = String::new();
     for segment in e.path().iter() {

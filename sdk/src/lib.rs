@@ -58,7 +58,7 @@ pub use capstan_core::{
     Capability, ComponentId, ComponentPlan, Dependency, Diagnostic, Effect, EffectKind, EffectResult, Health,
     Metadata, Output, PlanError, PlanRequest, Sensitive, Severity, Text,
 };
-pub use inputs::{PlanRequestExt, parse_inputs, pointer, push_token};
+pub use inputs::{PlanRequestExt, parse_inputs, pointer, push_token, validate_inputs};
 pub use metadata::MetadataBuilder;
 pub use schemars;
 

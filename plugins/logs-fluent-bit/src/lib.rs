@@ -43,11 +43,7 @@ impl Plugin for FluentBit {
     }
 
     fn validate(inputs: &serde_json::Value) -> Vec<Diagnostic> {
-        match capstan_sdk::parse_inputs::<Inputs>(inputs) {
-            Ok(parsed) => inputs::check(&parsed),
-            Err(PlanError::InvalidInputs(diags)) => diags,
-            Err(other) => vec![Diagnostic::error("", other.to_string())],
-        }
+        capstan_sdk::validate_inputs(inputs, inputs::check)
     }
 
     fn plan(request: &PlanRequest) -> Result<ComponentPlan, PlanError> {

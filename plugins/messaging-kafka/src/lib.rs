@@ -116,69 +116,72 @@ impl Plugin for MessagingKafka {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out = queues::validate(
-            &inputs.queues,
-            &inputs.users,
-            inputs.credentials_user.as_deref(),
-            "kafka",
-            IGNORED,
-        );
-        if inputs.brokers == 0 {
-            out.push(Diagnostic::error("/brokers", "a Kafka cluster needs at least 1 broker"));
-        }
-        let check_counts = |out: &mut Vec<Diagnostic>, at: &[&str], partitions: u32, replicas: u32| {
-            if partitions == 0 {
-                let mut p = at.to_vec();
-                p.push("partitions");
-                out.push(Diagnostic::error(pointer(&p), "a topic needs at least 1 partition"));
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out = queues::validate(
+                &inputs.queues,
+                &inputs.users,
+                inputs.credentials_user.as_deref(),
+                "kafka",
+                IGNORED,
+            );
+            if inputs.brokers == 0 {
+                out.push(Diagnostic::error("/brokers", "a Kafka cluster needs at least 1 broker"));
             }
-            if replicas == 0 || replicas > inputs.brokers {
-                let mut p = at.to_vec();
-                p.push("replicas");
-                out.push(Diagnostic::error(
-                    pointer(&p),
-                    format!("replicas must be between 1 and the number of brokers ({})", inputs.brokers),
-                ));
+            let check_counts = |out: &mut Vec<Diagnostic>, at: &[&str], partitions: u32, replicas: u32| {
+                if partitions == 0 {
+                    let mut p = at.to_vec();
+                    p.push("partitions");
+                    out.push(Diagnostic::error(pointer(&p), "a topic needs at least 1 partition"));
+                }
+                if replicas == 0 || replicas > inputs.brokers {
+                    let mut p = at.to_vec();
+                    p.push("replicas");
+                    out.push(Diagnostic::error(
+                        pointer(&p),
+                        format!("replicas must be between 1 and the number of brokers ({})", inputs.brokers),
+                    ));
+                }
+            };
+            check_counts(
+                &mut out,
+                &["topic_defaults"],
+                inputs.topic_defaults.partitions,
+                inputs.topic_defaults.replicas,
+            );
+            let mut metadata_names: BTreeMap<String, String> = BTreeMap::new();
+            for (logical, spec) in &inputs.queues {
+                if spec.partitions.is_some() || spec.replicas.is_some() {
+                    let partitions = spec.partitions.unwrap_or(inputs.topic_defaults.partitions);
+                    let replicas = spec.replicas.unwrap_or(inputs.topic_defaults.replicas);
+                    check_counts(&mut out, &["queues", logical], partitions, replicas);
+                }
             }
-        };
-        check_counts(
-            &mut out,
-            &["topic_defaults"],
-            inputs.topic_defaults.partitions,
-            inputs.topic_defaults.replicas,
-        );
-        let mut metadata_names: BTreeMap<String, String> = BTreeMap::new();
-        for (logical, spec) in &inputs.queues {
-            if spec.partitions.is_some() || spec.replicas.is_some() {
-                let partitions = spec.partitions.unwrap_or(inputs.topic_defaults.partitions);
-                let replicas = spec.replicas.unwrap_or(inputs.topic_defaults.replicas);
-                check_counts(&mut out, &["queues", logical], partitions, replicas);
+            for topic in topics(inputs) {
+                let at = ["queues", topic.source.as_str()];
+                if !is_topic_name(&topic.physical) {
+                    out.push(Diagnostic::error(
+                        pointer(&at),
+                        format!(
+                            "`{}` is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)",
+                            topic.physical
+                        ),
+                    ));
+                }
+                let meta = topic_object_name(&topic.physical);
+                if let Some(other) = metadata_names.insert(meta.clone(), topic.physical.clone())
+                    && other != topic.physical
+                {
+                    out.push(Diagnostic::error(
+                        pointer(&at),
+                        format!(
+                            "topics `{other}` and `{}` would both be KafkaTopic `{meta}`",
+                            topic.physical
+                        ),
+                    ));
+                }
             }
-        }
-        for topic in topics(&inputs) {
-            let at = ["queues", topic.source.as_str()];
-            if !is_topic_name(&topic.physical) {
-                out.push(Diagnostic::error(
-                    pointer(&at),
-                    format!("`{}` is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", topic.physical),
-                ));
-            }
-            let meta = topic_object_name(&topic.physical);
-            if let Some(other) = metadata_names.insert(meta.clone(), topic.physical.clone())
-                && other != topic.physical
-            {
-                out.push(Diagnostic::error(
-                    pointer(&at),
-                    format!("topics `{other}` and `{}` would both be KafkaTopic `{meta}`", topic.physical),
-                ));
-            }
-        }
-        out
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

@@ -123,122 +123,121 @@ impl Plugin for MessagingNats {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out: Vec<Diagnostic> = queues::validate(
-            &inputs.queues,
-            &inputs.users,
-            inputs.credentials_user.as_deref(),
-            "nats",
-            IGNORED,
-        )
-        .into_iter()
-        // The shared check warns that max_receive_count needs dead_letter,
-        // as a dead-letter queue is how other brokers stop redelivering.
-        // JetStream stops by itself (the consumers' max_deliver), so here
-        // it is used either way; the only warning at that path is that one.
-        .filter(|d| !(d.severity == Severity::Warning && d.path.ends_with("/max_receive_count")))
-        .collect();
-        match inputs.url.as_deref() {
-            None | Some("") => out.push(Diagnostic::error(
-                "/url",
-                "name the NATS server clients connect to, such as nats://nats.messaging.svc:4222",
-            )),
-            Some(url) => {
-                if let Err(why) = check_url(url) {
-                    out.push(Diagnostic::error("/url", why));
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out: Vec<Diagnostic> = queues::validate(
+                &inputs.queues,
+                &inputs.users,
+                inputs.credentials_user.as_deref(),
+                "nats",
+                IGNORED,
+            )
+            .into_iter()
+            // The shared check warns that max_receive_count needs dead_letter,
+            // as a dead-letter queue is how other brokers stop redelivering.
+            // JetStream stops by itself (the consumers' max_deliver), so here
+            // it is used either way; the only warning at that path is that one.
+            .filter(|d| !(d.severity == Severity::Warning && d.path.ends_with("/max_receive_count")))
+            .collect();
+            match inputs.url.as_deref() {
+                None | Some("") => out.push(Diagnostic::error(
+                    "/url",
+                    "name the NATS server clients connect to, such as nats://nats.messaging.svc:4222",
+                )),
+                Some(url) => {
+                    if let Err(why) = check_url(url) {
+                        out.push(Diagnostic::error("/url", why));
+                    }
                 }
             }
-        }
-        if inputs.mode == Mode::External && inputs.connection.is_empty() {
-            out.push(Diagnostic::error("/connection", "name the NATS connection the effects run on"));
-        }
-        if !(1..=MAX_REPLICAS).contains(&inputs.replicas) {
-            out.push(Diagnostic::error("/replicas", "a stream has 1 to 5 replicas"));
-        }
-        if inputs.ack_wait_seconds == 0 {
-            out.push(Diagnostic::error(
-                "/ack_wait_seconds",
-                "0 seconds would redeliver every message at once; use at least 1",
-            ));
-        }
-        let mut physical: BTreeMap<String, &str> = BTreeMap::new();
-        let mut objects: BTreeMap<String, &str> = BTreeMap::new();
-        for (logical, spec) in &inputs.queues {
-            let at = |field: &str| pointer(&["queues", logical, field]);
-            if spec.dead_letter {
-                out.push(Diagnostic {
-                    path: at("dead_letter"),
-                    severity: Severity::Warning,
-                    message: "ignored by the nats backend: JetStream has no dead-letter queue; with \
-                              max_receive_count a message is no longer delivered after that many \
-                              deliveries, stays in the stream until its age limit, and the server \
-                              announces it on $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
-                        .to_owned(),
-                });
+            if inputs.mode == Mode::External && inputs.connection.is_empty() {
+                out.push(Diagnostic::error("/connection", "name the NATS connection the effects run on"));
             }
-            if spec.replicas.is_some_and(|r| !(1..=MAX_REPLICAS).contains(&r)) {
-                out.push(Diagnostic::error(at("replicas"), "a stream has 1 to 5 replicas"));
+            if !(1..=MAX_REPLICAS).contains(&inputs.replicas) {
+                out.push(Diagnostic::error("/replicas", "a stream has 1 to 5 replicas"));
             }
-            if spec.visibility_timeout_seconds == Some(0) {
+            if inputs.ack_wait_seconds == 0 {
                 out.push(Diagnostic::error(
-                    at("visibility_timeout_seconds"),
-                    "it is the consumers' ack wait: 0 seconds would redeliver every message at once; \
-                     use at least 1",
+                    "/ack_wait_seconds",
+                    "0 seconds would redeliver every message at once; use at least 1",
                 ));
             }
-            let name = queues::physical_name(&inputs.name_prefix, logical, spec);
-            let name_at = if spec.name.is_some() { at("name") } else { pointer(&["queues", logical]) };
-            if !streams::is_name(&name) {
-                out.push(Diagnostic::error(
-                    name_at,
-                    format!(
-                        "`{name}` is not a name NATS takes for a stream and its subject: use 1 to {} \
-                         letters, digits, `-` and `_` (no `.`, `*`, `>` or spaces)",
-                        streams::MAX_NAME
-                    ),
-                ));
-                continue;
-            }
-            if let Some(other) = physical.insert(name.clone(), logical) {
-                out.push(Diagnostic::error(
-                    name_at,
-                    format!("`{name}` is also the stream of queue `{other}`; give each queue its own name"),
-                ));
-                continue;
-            }
-            if inputs.mode == Mode::InCluster {
-                let part = nack::object_part(&name);
-                if part.is_empty() {
+            let mut physical: BTreeMap<String, &str> = BTreeMap::new();
+            let mut objects: BTreeMap<String, &str> = BTreeMap::new();
+            for (logical, spec) in &inputs.queues {
+                let at = |field: &str| pointer(&["queues", logical, field]);
+                if spec.dead_letter {
+                    out.push(Diagnostic {
+                        path: at("dead_letter"),
+                        severity: Severity::Warning,
+                        message: "ignored by the nats backend: JetStream has no dead-letter queue; with \
+                                  max_receive_count a message is no longer delivered after that many \
+                                  deliveries, stays in the stream until its age limit, and the server \
+                                  announces it on $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+                            .to_owned(),
+                    });
+                }
+                if spec.replicas.is_some_and(|r| !(1..=MAX_REPLICAS).contains(&r)) {
+                    out.push(Diagnostic::error(at("replicas"), "a stream has 1 to 5 replicas"));
+                }
+                if spec.visibility_timeout_seconds == Some(0) {
                     out.push(Diagnostic::error(
-                        name_at,
-                        format!("`{name}` has no letter or digit to name its Kubernetes objects"),
+                        at("visibility_timeout_seconds"),
+                        "it is the consumers' ack wait: 0 seconds would redeliver every message at once; \
+                         use at least 1",
                     ));
-                } else if let Some(other) = objects.insert(part.clone(), logical) {
+                }
+                let name = queues::physical_name(&inputs.name_prefix, logical, spec);
+                let name_at = if spec.name.is_some() { at("name") } else { pointer(&["queues", logical]) };
+                if !streams::is_name(&name) {
                     out.push(Diagnostic::error(
                         name_at,
                         format!(
-                            "`{name}` and the stream of queue `{other}` would name the same Kubernetes \
-                             objects (`…-{part}`: names are lower-cased and `_` becomes `-`)"
+                            "`{name}` is not a name NATS takes for a stream and its subject: use 1 to {} \
+                             letters, digits, `-` and `_` (no `.`, `*`, `>` or spaces)",
+                            streams::MAX_NAME
                         ),
                     ));
+                    continue;
+                }
+                if let Some(other) = physical.insert(name.clone(), logical) {
+                    out.push(Diagnostic::error(
+                        name_at,
+                        format!(
+                            "`{name}` is also the stream of queue `{other}`; give each queue its own name"
+                        ),
+                    ));
+                    continue;
+                }
+                if inputs.mode == Mode::InCluster {
+                    let part = nack::object_part(&name);
+                    if part.is_empty() {
+                        out.push(Diagnostic::error(
+                            name_at,
+                            format!("`{name}` has no letter or digit to name its Kubernetes objects"),
+                        ));
+                    } else if let Some(other) = objects.insert(part.clone(), logical) {
+                        out.push(Diagnostic::error(
+                            name_at,
+                            format!(
+                                "`{name}` and the stream of queue `{other}` would name the same Kubernetes \
+                                 objects (`…-{part}`: names are lower-cased and `_` becomes `-`)"
+                            ),
+                        ));
+                    }
                 }
             }
-        }
-        if !inputs.users.is_empty() {
-            out.push(Diagnostic {
-                path: "/users".into(),
-                severity: Severity::Info,
-                message: "NATS users are defined by the server's own configuration, which Capstan does \
-                          not manage: the server must accept each user's name and password (from its \
-                          Secret), and any limit on its subjects is set there too"
-                    .to_owned(),
-            });
-        }
-        out
+            if !inputs.users.is_empty() {
+                out.push(Diagnostic {
+                    path: "/users".into(),
+                    severity: Severity::Info,
+                    message: "NATS users are defined by the server's own configuration, which Capstan does \
+                              not manage: the server must accept each user's name and password (from its \
+                              Secret), and any limit on its subjects is set there too"
+                        .to_owned(),
+                });
+            }
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

@@ -116,97 +116,101 @@ impl Plugin for MessagingRabbitmq {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut ignored = vec![
-            (Setting::Partitions, "RabbitMQ queues are not partitioned"),
-            (Setting::Replicas, "quorum queues replicate over the cluster's nodes"),
-            (
-                Setting::VisibilityTimeout,
-                "RabbitMQ redelivers unacknowledged messages when the consumer goes",
-            ),
-        ];
-        if inputs.queue_type == QueueType::Classic {
-            ignored.push((
-                Setting::MaxReceiveCount,
-                "classic queues have no delivery limit; use queue_type: quorum",
-            ));
-        }
-        let mut out = queues::validate(
-            &inputs.queues,
-            &inputs.users,
-            inputs.credentials_user.as_deref(),
-            "rabbitmq",
-            &ignored,
-        );
-        match inputs.mode {
-            Mode::InCluster => {
-                if inputs.replicas == 0 {
-                    out.push(Diagnostic::error("/replicas", "a RabbitmqCluster needs at least 1 replica"));
-                }
-                if inputs.host.is_some() {
-                    out.push(Diagnostic {
-                        path: "/host".into(),
-                        severity: Severity::Warning,
-                        message: "ignored in mode in-cluster; set mode: external to use this broker".into(),
-                    });
-                }
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut ignored = vec![
+                (Setting::Partitions, "RabbitMQ queues are not partitioned"),
+                (Setting::Replicas, "quorum queues replicate over the cluster's nodes"),
+                (
+                    Setting::VisibilityTimeout,
+                    "RabbitMQ redelivers unacknowledged messages when the consumer goes",
+                ),
+            ];
+            if inputs.queue_type == QueueType::Classic {
+                ignored.push((
+                    Setting::MaxReceiveCount,
+                    "classic queues have no delivery limit; use queue_type: quorum",
+                ));
             }
-            Mode::External => {
-                match inputs.host.as_deref() {
-                    None | Some("") => {
-                        out.push(Diagnostic::error("/host", "mode external needs the broker's host"))
-                    }
-                    Some(h) if h.contains(['/', ':', ' ']) => out.push(Diagnostic::error(
-                        "/host",
-                        "host must be a host name (no scheme, port or path)",
-                    )),
-                    Some(_) => {}
-                }
-                if inputs.port == 0 {
-                    out.push(Diagnostic::error("/port", "port 0 is not an AMQP port"));
-                }
-                if inputs.connection.is_empty() {
-                    out.push(Diagnostic::error("/connection", "name the AMQP connection the effects run on"));
-                }
-                for user in inputs.users.keys() {
-                    if user == "guest" {
+            let mut out = queues::validate(
+                &inputs.queues,
+                &inputs.users,
+                inputs.credentials_user.as_deref(),
+                "rabbitmq",
+                &ignored,
+            );
+            match inputs.mode {
+                Mode::InCluster => {
+                    if inputs.replicas == 0 {
                         out.push(Diagnostic::error(
-                            pointer(&["users", user]),
-                            "`guest` is RabbitMQ's default user",
+                            "/replicas",
+                            "a RabbitmqCluster needs at least 1 replica",
                         ));
                     }
+                    if inputs.host.is_some() {
+                        out.push(Diagnostic {
+                            path: "/host".into(),
+                            severity: Severity::Warning,
+                            message: "ignored in mode in-cluster; set mode: external to use this broker"
+                                .into(),
+                        });
+                    }
+                }
+                Mode::External => {
+                    match inputs.host.as_deref() {
+                        None | Some("") => {
+                            out.push(Diagnostic::error("/host", "mode external needs the broker's host"))
+                        }
+                        Some(h) if h.contains(['/', ':', ' ']) => out.push(Diagnostic::error(
+                            "/host",
+                            "host must be a host name (no scheme, port or path)",
+                        )),
+                        Some(_) => {}
+                    }
+                    if inputs.port == 0 {
+                        out.push(Diagnostic::error("/port", "port 0 is not an AMQP port"));
+                    }
+                    if inputs.connection.is_empty() {
+                        out.push(Diagnostic::error(
+                            "/connection",
+                            "name the AMQP connection the effects run on",
+                        ));
+                    }
+                    for user in inputs.users.keys() {
+                        if user == "guest" {
+                            out.push(Diagnostic::error(
+                                pointer(&["users", user]),
+                                "`guest` is RabbitMQ's default user",
+                            ));
+                        }
+                    }
                 }
             }
-        }
-        for (logical, spec) in &inputs.queues {
-            let name = queues::physical_name(&inputs.name_prefix, logical, spec);
-            if !topology::is_name(&name) || name.len() + "-dlq".len() > 255 {
-                let at = if spec.name.is_some() {
-                    pointer(&["queues", logical, "name"])
-                } else {
-                    pointer(&["queues", logical])
-                };
-                out.push(Diagnostic::error(
-                    at,
-                    format!("`{name}` is not a queue name Capstan manages (1-251 of A-Z a-z 0-9 . _ - :, not amq.*)"),
-                ));
+            for (logical, spec) in &inputs.queues {
+                let name = queues::physical_name(&inputs.name_prefix, logical, spec);
+                if !topology::is_name(&name) || name.len() + "-dlq".len() > 255 {
+                    let at = if spec.name.is_some() {
+                        pointer(&["queues", logical, "name"])
+                    } else {
+                        pointer(&["queues", logical])
+                    };
+                    out.push(Diagnostic::error(
+                        at,
+                        format!("`{name}` is not a queue name Capstan manages (1-251 of A-Z a-z 0-9 . _ - :, not amq.*)"),
+                    ));
+                }
             }
-        }
-        for (field, value) in [("/vhost", &inputs.vhost), ("/exchange", &inputs.exchange)] {
-            if let Some(v) = value
-                && !topology::is_name(v)
-            {
-                out.push(Diagnostic::error(
-                    field,
-                    format!("`{v}` is not a name Capstan manages (A-Z a-z 0-9 . _ - :, not amq.*)"),
-                ));
+            for (field, value) in [("/vhost", &inputs.vhost), ("/exchange", &inputs.exchange)] {
+                if let Some(v) = value
+                    && !topology::is_name(v)
+                {
+                    out.push(Diagnostic::error(
+                        field,
+                        format!("`{v}` is not a name Capstan manages (A-Z a-z 0-9 . _ - :, not amq.*)"),
+                    ));
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

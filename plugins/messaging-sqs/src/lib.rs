@@ -128,57 +128,55 @@ impl Plugin for MessagingSqs {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out = queues::validate(
-            &inputs.queues,
-            &inputs.users,
-            inputs.credentials_user.as_deref(),
-            "sqs",
-            IGNORED,
-        );
-        for user in inputs.users.keys() {
-            out.push(Diagnostic {
-                path: pointer(&["users", user]),
-                severity: Severity::Warning,
-                message: "ignored by the sqs backend: access to SQS is granted by IAM policies".to_owned(),
-            });
-        }
-        if !is_region(&inputs.region) {
-            out.push(Diagnostic::error(
-                "/region",
-                format!("`{}` is not an AWS region such as sa-east-1", inputs.region),
-            ));
-        }
-        if inputs.account_id.len() != 12 || !inputs.account_id.chars().all(|c| c.is_ascii_digit()) {
-            out.push(Diagnostic::error("/account_id", "an AWS account id is 12 digits"));
-        }
-        if let Some(e) = &inputs.endpoint
-            && !(e.starts_with("https://") || e.starts_with("http://"))
-        {
-            out.push(Diagnostic::error("/endpoint", "the endpoint must be an http(s) URL"));
-        }
-        if inputs.tags.len() + CAPSTAN_TAGS > 50 {
-            out.push(Diagnostic::error(
-                "/tags",
-                format!("SQS allows 50 tags per queue; Capstan adds {CAPSTAN_TAGS}"),
-            ));
-        }
-        for (k, v) in &inputs.tags {
-            if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out = queues::validate(
+                &inputs.queues,
+                &inputs.users,
+                inputs.credentials_user.as_deref(),
+                "sqs",
+                IGNORED,
+            );
+            for user in inputs.users.keys() {
+                out.push(Diagnostic {
+                    path: pointer(&["users", user]),
+                    severity: Severity::Warning,
+                    message: "ignored by the sqs backend: access to SQS is granted by IAM policies"
+                        .to_owned(),
+                });
+            }
+            if !is_region(&inputs.region) {
                 out.push(Diagnostic::error(
-                    pointer(&["tags", k]),
-                    "tag keys are 1-128 characters and not `aws:…`, values at most 256",
+                    "/region",
+                    format!("`{}` is not an AWS region such as sa-east-1", inputs.region),
                 ));
             }
-        }
-        for (logical, spec) in &inputs.queues {
-            validate_queue(&mut out, &inputs.name_prefix, logical, spec);
-        }
-        out
+            if inputs.account_id.len() != 12 || !inputs.account_id.chars().all(|c| c.is_ascii_digit()) {
+                out.push(Diagnostic::error("/account_id", "an AWS account id is 12 digits"));
+            }
+            if let Some(e) = &inputs.endpoint
+                && !(e.starts_with("https://") || e.starts_with("http://"))
+            {
+                out.push(Diagnostic::error("/endpoint", "the endpoint must be an http(s) URL"));
+            }
+            if inputs.tags.len() + CAPSTAN_TAGS > 50 {
+                out.push(Diagnostic::error(
+                    "/tags",
+                    format!("SQS allows 50 tags per queue; Capstan adds {CAPSTAN_TAGS}"),
+                ));
+            }
+            for (k, v) in &inputs.tags {
+                if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+                    out.push(Diagnostic::error(
+                        pointer(&["tags", k]),
+                        "tag keys are 1-128 characters and not `aws:…`, values at most 256",
+                    ));
+                }
+            }
+            for (logical, spec) in &inputs.queues {
+                validate_queue(&mut out, &inputs.name_prefix, logical, spec);
+            }
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

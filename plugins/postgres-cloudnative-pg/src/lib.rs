@@ -102,43 +102,40 @@ impl Plugin for PostgresCloudNativePg {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
-        out.extend(apps::ignored_superuser(
-            inputs.superuser_password.as_ref(),
-            "cloudnative-pg",
-            "CloudNativePG keeps superuser access off and manages its own superuser Secret",
-        ));
-        if inputs.instances == 0 {
-            out.push(Diagnostic::error("/instances", "a Cluster needs at least 1 instance"));
-        }
-        if !is_quantity(&inputs.storage.size) {
-            out.push(Diagnostic::error(
-                "/storage/size",
-                format!("`{}` is not a Kubernetes quantity such as 10Gi", inputs.storage.size),
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+            out.extend(apps::ignored_superuser(
+                inputs.superuser_password.as_ref(),
+                "cloudnative-pg",
+                "CloudNativePG keeps superuser access off and manages its own superuser Secret",
             ));
-        }
-        if let Some(b) = &inputs.backup {
-            if !["s3://", "gs://", "https://"].iter().any(|p| b.destination_path.starts_with(p)) {
+            if inputs.instances == 0 {
+                out.push(Diagnostic::error("/instances", "a Cluster needs at least 1 instance"));
+            }
+            if !is_quantity(&inputs.storage.size) {
                 out.push(Diagnostic::error(
-                    "/backup/destination_path",
-                    "the destination must be an object store URL (s3://, gs:// or https:// for Azure)",
+                    "/storage/size",
+                    format!("`{}` is not a Kubernetes quantity such as 10Gi", inputs.storage.size),
                 ));
             }
-            if let Some(r) = &b.retention
-                && !is_retention(r)
-            {
-                out.push(Diagnostic::error(
-                    "/backup/retention",
-                    format!("`{r}` is not a retention such as 30d, 4w or 6m"),
-                ));
+            if let Some(b) = &inputs.backup {
+                if !["s3://", "gs://", "https://"].iter().any(|p| b.destination_path.starts_with(p)) {
+                    out.push(Diagnostic::error(
+                        "/backup/destination_path",
+                        "the destination must be an object store URL (s3://, gs:// or https:// for Azure)",
+                    ));
+                }
+                if let Some(r) = &b.retention
+                    && !is_retention(r)
+                {
+                    out.push(Diagnostic::error(
+                        "/backup/retention",
+                        format!("`{r}` is not a retention such as 30d, 4w or 6m"),
+                    ));
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

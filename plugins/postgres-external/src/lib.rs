@@ -107,47 +107,50 @@ impl Plugin for PostgresExternal {
     }
 
     fn validate(inputs: &serde_json::Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
-        out.extend(apps::ignored_superuser(
-            inputs.superuser_password.as_ref(),
-            "external",
-            "the admin credentials are in the SQL connection the effects run on",
-        ));
-        if inputs.db_host.trim().is_empty() || inputs.db_host.contains(['/', ' ', ':']) {
-            out.push(Diagnostic::error("/db_host", "db_host must be a host name (no scheme, port or path)"));
-        }
-        if inputs.port == 0 {
-            out.push(Diagnostic::error("/port", "port 0 is not a PostgreSQL port"));
-        }
-        if inputs.connection.is_empty() {
-            out.push(Diagnostic::error("/connection", "name the SQL connection the effects run on"));
-        }
-        if inputs.sslmode.verifies() && inputs.ca_secret.is_none() {
-            out.push(Diagnostic::error(
-                "/ca_secret",
-                format!(
-                    "sslmode {} verifies the server against a CA: name the Secret holding it ({{ name = \"…\", key = \"ca.crt\" }})",
-                    inputs.sslmode.as_str()
-                ),
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+            out.extend(apps::ignored_superuser(
+                inputs.superuser_password.as_ref(),
+                "external",
+                "the admin credentials are in the SQL connection the effects run on",
             ));
-        }
-        if inputs.privileges.is_empty() {
-            out.push(Diagnostic::error("/privileges", "grant at least one privilege (such as ALL)"));
-        }
-        for (i, p) in inputs.privileges.iter().enumerate() {
-            if !DATABASE_PRIVILEGES.contains(&p.to_ascii_uppercase().as_str()) {
+            if inputs.db_host.trim().is_empty() || inputs.db_host.contains(['/', ' ', ':']) {
                 out.push(Diagnostic::error(
-                    format!("/privileges/{i}"),
-                    format!("`{p}` is not a database privilege (one of {})", DATABASE_PRIVILEGES.join(", ")),
+                    "/db_host",
+                    "db_host must be a host name (no scheme, port or path)",
                 ));
             }
-        }
-        out
+            if inputs.port == 0 {
+                out.push(Diagnostic::error("/port", "port 0 is not a PostgreSQL port"));
+            }
+            if inputs.connection.is_empty() {
+                out.push(Diagnostic::error("/connection", "name the SQL connection the effects run on"));
+            }
+            if inputs.sslmode.verifies() && inputs.ca_secret.is_none() {
+                out.push(Diagnostic::error(
+                    "/ca_secret",
+                    format!(
+                        "sslmode {} verifies the server against a CA: name the Secret holding it ({{ name = \"…\", key = \"ca.crt\" }})",
+                        inputs.sslmode.as_str()
+                    ),
+                ));
+            }
+            if inputs.privileges.is_empty() {
+                out.push(Diagnostic::error("/privileges", "grant at least one privilege (such as ALL)"));
+            }
+            for (i, p) in inputs.privileges.iter().enumerate() {
+                if !DATABASE_PRIVILEGES.contains(&p.to_ascii_uppercase().as_str()) {
+                    out.push(Diagnostic::error(
+                        format!("/privileges/{i}"),
+                        format!(
+                            "`{p}` is not a database privilege (one of {})",
+                            DATABASE_PRIVILEGES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {

@@ -83,30 +83,27 @@ impl Plugin for PostgresStatefulSet {
     }
 
     fn validate(inputs: &Value) -> Vec<Diagnostic> {
-        let inputs: Inputs = match capstan_sdk::parse_inputs(inputs) {
-            Ok(i) => i,
-            Err(PlanError::InvalidInputs(d)) => return d,
-            Err(e) => return vec![Diagnostic::error("", e.to_string())],
-        };
-        let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
-        match inputs.replicas {
-            0 => out.push(Diagnostic::error("/replicas", "0 replicas would run no database; use 1")),
-            1 => {}
-            n => out.push(Diagnostic::error(
-                "/replicas",
-                format!(
-                    "{n} replicas would be {n} unrelated servers: the statefulset backend runs one; \
-                     use the cloudnative-pg backend for replicas"
-                ),
-            )),
-        }
-        if inputs.superuser_password.expose().is_empty() {
-            out.push(Diagnostic::error("/superuser_password", "the superuser password is empty"));
-        }
-        if inputs.image.trim().is_empty() {
-            out.push(Diagnostic::error("/image", "name a PostgreSQL image"));
-        }
-        out
+        capstan_sdk::validate_inputs(inputs, |inputs: &Inputs| {
+            let mut out = apps::validate(&inputs.apps, inputs.default_app.as_deref());
+            match inputs.replicas {
+                0 => out.push(Diagnostic::error("/replicas", "0 replicas would run no database; use 1")),
+                1 => {}
+                n => out.push(Diagnostic::error(
+                    "/replicas",
+                    format!(
+                        "{n} replicas would be {n} unrelated servers: the statefulset backend runs one; \
+                         use the cloudnative-pg backend for replicas"
+                    ),
+                )),
+            }
+            if inputs.superuser_password.expose().is_empty() {
+                out.push(Diagnostic::error("/superuser_password", "the superuser password is empty"));
+            }
+            if inputs.image.trim().is_empty() {
+                out.push(Diagnostic::error("/image", "name a PostgreSQL image"));
+            }
+            out
+        })
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
