@@ -3,6 +3,7 @@
 //! state records. Every step is idempotent, so a run killed half-way is
 //! finished by the next one without doing anything twice.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use capstan_core::{EffectResult, Output};
@@ -33,6 +34,9 @@ pub fn apply_component(
         secrets: capstan_core::leaks::Secrets::of_request(&planned.request),
         plugin: &plugin,
         component: &planned.key,
+        // The inputs were checked when this plan was made: a plugin that
+        // refuses them now is pointed at by its JSON paths alone.
+        origins: &BTreeMap::new(),
     };
 
     let mut results: Vec<EffectResult> = planned.request.effect_results.clone();

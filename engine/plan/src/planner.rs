@@ -257,7 +257,12 @@ pub fn plan_component(
         effect_results: recorded.map(recorded_results).unwrap_or_default(),
     };
     let inputs_digest = capstan_state::inputs_digest(cx.state_key, &inputs.value, &inputs.sensitive_paths);
-    let guard = Guard { secrets: Secrets::of_request(&request), plugin: &plugin, component: key };
+    let guard = Guard {
+        secrets: Secrets::of_request(&request),
+        plugin: &plugin,
+        component: key,
+        origins: &inputs.origins,
+    };
     let answer = match handle
         .validate_and_plan(component_dir.as_deref(), &request)
         .map_err(|source| guard.call_failed(source))?
@@ -304,6 +309,9 @@ pub(crate) struct Guard<'a> {
     pub(crate) secrets: Secrets,
     pub(crate) plugin: &'a str,
     pub(crate) component: &'a str,
+    /// Where each top-level input was set, so a diagnostic the plugin gives
+    /// from `plan` points at HCL as one from `validate` does.
+    pub(crate) origins: &'a BTreeMap<String, Origin>,
 }
 
 impl Guard<'_> {
@@ -333,10 +341,12 @@ impl Guard<'_> {
                 self.check(self.secrets.in_plan(&plan, &[]))?;
                 Ok(plan)
             }
+            Err(capstan_core::PlanError::InvalidInputs(diagnostics)) => {
+                self.check(self.secrets.in_diagnostics(&diagnostics))?;
+                let problems = diagnostics.iter().map(|d| located(d, self.origins)).collect();
+                Err(ComponentError::Invalid { plugin: self.plugin.to_string(), problems })
+            }
             Err(e) => {
-                if let capstan_core::PlanError::InvalidInputs(diagnostics) = &e {
-                    self.check(self.secrets.in_diagnostics(diagnostics))?;
-                }
                 let reason = e.to_string();
                 if let Some(leak) = self.secrets.in_text(&reason, Place::ErrorMessage) {
                     return Err(self.leaked(leak));

@@ -182,6 +182,23 @@ impl Plugin for RedefinesPostgres {
     }
 }
 
+/// A `cache` backend that finds its inputs wrong only in `plan` (its
+/// `validate` accepts them), as a plugin does when a rule needs the
+/// dependencies' outputs.
+struct RefusesInPlan;
+impl Plugin for RefusesInPlan {
+    fn metadata() -> Metadata {
+        metadata("refuses-in-plan", "cache")
+    }
+    fn plan(_: &PlanRequest) -> Result<ComponentPlan, PlanError> {
+        Err(PlanError::InvalidInputs(vec![Diagnostic {
+            path: "/size".into(),
+            severity: Severity::Error,
+            message: "must be even".into(),
+        }]))
+    }
+}
+
 /// Counts plugin `plan` calls that must never happen.
 static PLANS: AtomicUsize = AtomicUsize::new(0);
 
@@ -247,6 +264,7 @@ impl Plugins {
             ("test/published-cache-broken".to_string(), Native::<PublishedCache<true>>::handle()),
             ("test/redefines-postgres".to_string(), Native::<RedefinesPostgres>::handle()),
             ("test/consumer".to_string(), Native::<Consumer>::handle()),
+            ("test/refuses-in-plan".to_string(), Native::<RefusesInPlan>::handle()),
         ]))
     }
 }
@@ -289,6 +307,11 @@ struct Fixture {
 /// A stack with `data/db` (type `db_type`, plugin `db_plugin`) and
 /// `data/api`, an app that depends on it.
 fn fixture(db_type: &str, db_plugin: &str, db_extra: &str) -> Fixture {
+    fixture_with_inputs(db_type, db_plugin, db_extra, "{}")
+}
+
+/// [`fixture`], with `data/db`'s `inputs = …` as given.
+fn fixture_with_inputs(db_type: &str, db_plugin: &str, db_extra: &str, db_inputs: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let write = |rel: &str, text: &str| {
         let p = dir.path().join(rel);
@@ -301,7 +324,7 @@ fn fixture(db_type: &str, db_plugin: &str, db_extra: &str) -> Fixture {
     write(
         "envs/dev/data/db/component.hcl",
         &format!(
-            "component {{\n  type    = \"{db_type}\"\n  plugin  = \"{db_plugin}\"\n  version = \"*\"\n{db_extra}}}\ninputs = {{}}\n"
+            "component {{\n  type    = \"{db_type}\"\n  plugin  = \"{db_plugin}\"\n  version = \"*\"\n{db_extra}}}\ninputs = {db_inputs}\n"
         ),
     );
     write(
@@ -404,6 +427,17 @@ fn outputs_that_break_the_contract_fail_the_component_and_skip_its_dependents() 
     );
     assert!(text.contains("output `port` at /port breaks `type`"), "{text}");
     assert!(skipped(&outcomes, API), "the app was planned with unchecked outputs");
+}
+
+#[test]
+fn a_diagnostic_from_plan_points_at_the_hcl_that_set_the_input() {
+    let f = fixture_with_inputs("cache", "test/refuses-in-plan", "", "{\n  size = 3\n}");
+    let outcomes = f.plan();
+    let err = failed(&outcomes, DB);
+    let ComponentError::Invalid { plugin, problems } = err else { panic!("{err:?}") };
+    assert_eq!(plugin, "test/refuses-in-plan 0.1.0");
+    assert_eq!(problems, &["/size: must be even (set at envs/dev/data/db/component.hcl:7 (inputs))"]);
+    assert!(skipped(&outcomes, API));
 }
 
 #[test]
