@@ -8,6 +8,28 @@
 //! and rotates roles and databases from them: no SQL effect is needed, so the
 //! component needs no capability.
 //!
+//! Each app's database is closed to the other apps. The `Database` resource
+//! has no privileges field, and a new database lets PUBLIC connect, so the
+//! closing is done at login, in the Cluster's `spec.postgresql.pg_hba`
+//! (first match wins), sorted by app:
+//!
+//! ```text
+//! hostssl "<database>" "<user>" all scram-sha-256   # each app, into its own database, over TLS
+//! ...
+//! host all "<user>" all reject                      # each app user, anywhere else
+//! ...
+//! ```
+//!
+//! The reject lines are needed because the operator writes its own rules
+//! around the user's (its local, replication and pooler rules before them,
+//! and `host all all all scram-sha-256` after them), and that last line
+//! would otherwise let any app's user into any database. Names are quoted so
+//! a database or user called like a pg_hba keyword (`all`, `sameuser`,
+//! `samerole`, `replication`) means that name and nothing more. The rules
+//! concern app users only: the operator's own roles and local connections
+//! match its rules first, as before. `tests/pg_hba.rs` proves the lines on a
+//! real PostgreSQL.
+//!
 //! It does not install the operator or its CRDs, and it renders no
 //! `ScheduledBackup` (its CRD is not among those Capstan validates against):
 //! with `backup` set, WAL archiving is continuous and base backups are taken
@@ -44,7 +66,10 @@ pub struct Inputs {
     pub parameters: BTreeMap<String, String>,
     #[serde(default)]
     pub backup: Option<Backup>,
-    /// One database and user per application.
+    /// One database and user per application. An app's user may log in to
+    /// its own database only, and over TLS: the Cluster's `pg_hba` allows it
+    /// there and rejects it from every other database (the `postgres`
+    /// maintenance database included), so one app cannot read another's data.
     pub apps: BTreeMap<String, AppDatabase>,
     /// Accepted so the secrets file of another postgres backend works here
     /// unchanged; this backend does not use it (validate warns).
@@ -93,8 +118,9 @@ impl Plugin for PostgresCloudNativePg {
             .backend("cloudnative-pg")
             .description(
                 "PostgreSQL on Kubernetes through the CloudNativePG operator: a Cluster with one managed \
-                 login role per application, a Database per application owned by it, and the Secrets \
-                 holding their passwords. Optional continuous backup to object storage.",
+                 login role per application, a Database per application owned by it (pg_hba lets each \
+                 app's role into its own database only), and the Secrets holding their passwords. \
+                 Optional continuous backup to object storage.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(include_str!("defaults.yaml"))
@@ -160,7 +186,7 @@ impl Plugin for PostgresCloudNativePg {
             }),
         };
         let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, ..Default::default() })
     }
 
     fn health(object: &Value) -> Health {
@@ -216,13 +242,45 @@ fn cluster(req: &PlanRequest, inputs: &Inputs, apps: &[apps::App]) -> Value {
     if let Some(resources) = &inputs.resources {
         spec["resources"] = json!(resources);
     }
+    let mut postgresql = serde_json::Map::new();
     if !inputs.parameters.is_empty() {
-        spec["postgresql"] = json!({ "parameters": inputs.parameters });
+        postgresql.insert("parameters".to_owned(), json!(inputs.parameters));
+    }
+    if !apps.is_empty() {
+        postgresql.insert("pg_hba".to_owned(), json!(pg_hba(apps)));
+    }
+    if !postgresql.is_empty() {
+        spec["postgresql"] = Value::Object(postgresql);
     }
     if let Some(b) = &inputs.backup {
         spec["backup"] = backup(b);
     }
     k8s::custom_resource(API_VERSION, "Cluster", &meta, spec)
+}
+
+/// The `pg_hba` lines that keep each app's user in its own database (the
+/// crate documentation says why they look so): first one `hostssl` line per
+/// app allowing its user into its database, then one `reject` line per app
+/// user for every other database. `apps` comes sorted by key from
+/// [`apps::resolve`], so the lines are in a stable order.
+///
+/// `hostssl`, not `host`: CloudNativePG always serves TLS, and the outputs
+/// tell clients `verify-full`, so a client without TLS is a misconfigured
+/// one; it falls through to the `reject` line.
+fn pg_hba(apps: &[apps::App]) -> Vec<String> {
+    let allow = apps
+        .iter()
+        .map(|app| format!("hostssl {} {} all scram-sha-256", hba_name(&app.database), hba_name(&app.user)));
+    let reject = apps.iter().map(|app| format!("host all {} all reject", hba_name(&app.user)));
+    allow.chain(reject).collect()
+}
+
+/// A database or user name as a pg_hba field. Quoted, so that a name spelled
+/// like a keyword (`all`, `sameuser`, `samerole`, `replication`) is that name:
+/// an app whose database is called `all` must not open every database. The
+/// names are [`apps::is_identifier`]s, so they hold no quote or space.
+fn hba_name(name: &str) -> String {
+    format!("\"{name}\"")
 }
 
 fn backup(b: &Backup) -> Value {

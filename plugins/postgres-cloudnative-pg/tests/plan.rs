@@ -94,6 +94,44 @@ fn renders_a_cluster_with_managed_roles_databases_and_secrets() {
 }
 
 #[test]
+fn pg_hba_lets_each_app_user_into_its_own_database_only() {
+    // What the lines do on a real server is proven in `pg_hba.rs`; this pins
+    // their shape and order (allows first, then rejects, each sorted by app).
+    let plan = call(json!({ "apps": { "payments": { "database": "all" } } }))
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let spec = &plan.expect_object("Cluster", "pg")["spec"];
+    assert_eq!(
+        spec["postgresql"]["pg_hba"],
+        json!([
+            "hostssl \"oob_consent\" \"oob_consent_user\" all scram-sha-256",
+            // Quoted: a database named `all` is that database, not every one.
+            "hostssl \"all\" \"all_user\" all scram-sha-256",
+            "host all \"oob_consent_user\" all reject",
+            "host all \"all_user\" all reject",
+        ])
+    );
+    assert_eq!(spec["postgresql"]["parameters"]["max_connections"], "200", "beside the parameters");
+    support::assert_valid(&plan.objects, &[]);
+
+    // Without parameters the pg_hba lines are still rendered.
+    let plan = PlanCall::new(json!({ "apps": { "payments": { "password": "payments-pw" } } }))
+        .component("staging", "opus", "pg")
+        .sensitive("/apps/payments/password")
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let postgresql = &plan.expect_object("Cluster", "pg")["spec"]["postgresql"];
+    assert!(postgresql.get("parameters").is_none(), "{postgresql}");
+    assert_eq!(
+        postgresql["pg_hba"],
+        json!([
+            "hostssl \"payments\" \"payments_user\" all scram-sha-256",
+            "host all \"payments_user\" all reject",
+        ])
+    );
+}
+
+#[test]
 fn the_password_appears_only_inside_its_secret() {
     let plan = call(json!({})).run::<PostgresCloudNativePg>().unwrap();
     for object in &plan.objects {
