@@ -89,9 +89,11 @@ pub(crate) fn metadata(m: core::Metadata) -> wh::Metadata {
         input_schema: core::json_text(&m.input_schema),
         defaults: m.defaults,
         capabilities: m.capabilities.into_iter().map(capability).collect(),
-        outputs_contract: m
-            .outputs_contract
-            .map(|c| wh::OutputsContract { version: c.version, schema: core::json_text(&c.schema) }),
+        outputs_contract: m.outputs_contract.map(|c| wh::OutputsContract {
+            version: c.version,
+            schema: core::json_text(&c.schema),
+            kit: c.kit.as_ref().map(core::json_text),
+        }),
     }
 }
 
@@ -220,6 +222,7 @@ pub(crate) fn component_plan(p: core::ComponentPlan) -> wh::ComponentPlan {
         objects: p.objects.iter().map(core::json_text).collect(),
         effects: p.effects.into_iter().map(effect).collect(),
         outputs: p.outputs.into_iter().map(output).collect(),
+        warnings: p.warnings.into_iter().map(diagnostic).collect(),
     }
 }
 

@@ -105,7 +105,23 @@ impl MetadataBuilder {
     /// and the conformance kit does too. Leave it out for the shipped types,
     /// whose contract is the engine's (`docs/contracts/README.md`).
     pub fn outputs_contract(mut self, version: u32, schema: serde_json::Value) -> Self {
-        self.outputs_contract = Some(capstan_core::OutputsContract { version, schema });
+        self.outputs_contract = Some(capstan_core::OutputsContract { version, schema, kit: None });
+        self
+    }
+
+    /// The conformance kit of the type whose [`Self::outputs_contract`] the
+    /// plugin publishes, as the kits Capstan ships are written
+    /// (`wit/contracts/kits/`): `capstan plugin test` runs its cases and bad
+    /// inputs instead of the generic checks, over this plugin and over every
+    /// other backend of the type that publishes the same kit.
+    ///
+    /// # Panics
+    /// When no outputs contract was given first: a kit checks a contract.
+    pub fn kit(mut self, kit: serde_json::Value) -> Self {
+        match &mut self.outputs_contract {
+            Some(contract) => contract.kit = Some(kit),
+            None => panic!("plugin `{}`: kit() needs outputs_contract() first", self.name),
+        }
         self
     }
 

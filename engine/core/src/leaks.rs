@@ -203,6 +203,7 @@ impl Secrets {
             }
             self.hits(&output.value, &[], &mut out, |path| Place::Output { name: name.clone(), path });
         }
+        out.extend(self.in_diagnostics(&plan.warnings));
         out.extend(self.in_diagnostics(diagnostics));
         out
     }
@@ -523,6 +524,7 @@ mod tests {
                 value: "hunter2-is-long".into(),
                 sensitive: true,
             }],
+            warnings: vec![Diagnostic::warning("/password", "rotated 90 days ago")],
         };
         assert_eq!(s.in_plan(&plan, &[]), []);
     }
@@ -550,6 +552,7 @@ mod tests {
                 kind: crate::EffectKind::Sql(vec![]),
             }],
             outputs: vec![Output { name: "url".into(), value: "hunter2-is-long".into(), sensitive: false }],
+            warnings: vec![Diagnostic::warning("/password/hint", "weak: hunter2-is-long")],
         };
         let diagnostics = [Diagnostic::error("/password", "hunter2-is-long is too short")];
         let places: Vec<String> =
@@ -562,6 +565,7 @@ mod tests {
                 "ConfigMap (sensitive) field /data/url",
                 "effect `role` field /summary",
                 "output `url`",
+                "a diagnostic about /password/hint",
                 "a diagnostic about /password",
             ]
         );

@@ -28,6 +28,10 @@ impl Diagnostic {
     pub fn error(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self { path: path.into(), severity: Severity::Error, message: message.into() }
     }
+
+    pub fn warning(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), severity: Severity::Warning, message: message.into() }
+    }
 }
 
 /// Something a plugin needs beyond computing a plan; granted by the operator.
@@ -105,6 +109,10 @@ pub struct Metadata {
 pub struct OutputsContract {
     pub version: u32,
     pub schema: serde_json::Value,
+    /// The type's conformance kit (the format of `wit/contracts/kits/`),
+    /// which `capstan plugin test` runs instead of the generic checks.
+    #[serde(default)]
+    pub kit: Option<serde_json::Value>,
 }
 
 /// Where a component sits in the platform.
@@ -195,6 +203,10 @@ pub struct ComponentPlan {
     pub objects: Vec<serde_json::Value>,
     pub effects: Vec<Effect>,
     pub outputs: Vec<Output>,
+    /// What the operator should know though it is no error (contract 0.2):
+    /// shown with the plan, mapped to the HCL of the input at each path.
+    #[serde(default)]
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A component's inputs checked by its plugin's `validate`, then, when no

@@ -75,7 +75,15 @@ pub(crate) fn metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
             if !schema.is_object() {
                 return Err("metadata.outputs-contract.schema is not a JSON Schema object".to_owned());
             }
-            Ok(core::OutputsContract { version: c.version, schema })
+            let kit = c
+                .kit
+                .map(|k| serde_json::from_str::<Value>(&k))
+                .transpose()
+                .map_err(|err| format!("metadata.outputs-contract.kit is not valid JSON: {err}"))?;
+            if kit.as_ref().is_some_and(|k| !k.is_object()) {
+                return Err("metadata.outputs-contract.kit is not a JSON object".to_owned());
+            }
+            Ok(core::OutputsContract { version: c.version, schema, kit })
         })
         .transpose()?;
     Ok(core::Metadata {
@@ -142,7 +150,7 @@ fn component_plan(p: h::ComponentPlan) -> Result<core::ComponentPlan, Reason> {
         })
         .collect::<Result<_, Reason>>()?;
     let effects = p.effects.into_iter().map(effect).collect::<Result<_, _>>()?;
-    Ok(core::ComponentPlan { objects, effects, outputs })
+    Ok(core::ComponentPlan { objects, effects, outputs, warnings: diagnostics(p.warnings) })
 }
 
 /// One desired Kubernetes object: a JSON object with `apiVersion`, `kind`

@@ -68,7 +68,7 @@ impl Guest {
             Self::Current(g) => g.capstan_plugin_handler().call_plan(store, request),
             Self::V0_1(g) => {
                 let request: v0_1::handler::PlanRequest = upgrade(request)?;
-                upgrade(&g.capstan_plugin_handler().call_plan(store, &request)?)
+                upgrade_plan(&g.capstan_plugin_handler().call_plan(store, &request)?)
             }
         }
     }
@@ -82,6 +82,25 @@ impl Guest {
             Self::Current(g) => g.capstan_plugin_handler().call_health(store, object),
             Self::V0_1(g) => upgrade(&g.capstan_plugin_handler().call_health(store, object)?),
         }
+    }
+}
+
+/// A 0.1 plan answer as a 0.2 one: the same, with no `warnings` (0.2 added
+/// the list, and an absent list is not an empty one to serde).
+fn upgrade_plan(
+    answer: &Result<v0_1::handler::ComponentPlan, v0_1::handler::PlanError>,
+) -> wasmtime::Result<Result<handler::ComponentPlan, handler::PlanError>> {
+    match answer {
+        Ok(plan) => {
+            let v0_1::handler::ComponentPlan { objects, effects, outputs } = plan;
+            Ok(Ok(handler::ComponentPlan {
+                objects: objects.clone(),
+                effects: upgrade(&effects)?,
+                outputs: upgrade(&outputs)?,
+                warnings: Vec::new(),
+            }))
+        }
+        Err(e) => Ok(Err(upgrade(e)?)),
     }
 }
 

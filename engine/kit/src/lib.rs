@@ -61,9 +61,23 @@ pub struct Report {
     /// The type whose kit ran (the plugin's own, unless the caller named one).
     pub kit_type: String,
     /// The kit's version, or `None` for the generic checks of a type
-    /// Capstan ships no kit for.
+    /// Capstan ships no kit for and the plugin publishes none for.
     pub kit_version: Option<u32>,
+    /// Whose kit ran.
+    pub kit_source: KitSource,
     pub checks: Vec<Check>,
+}
+
+/// Whose kit a report is the verdict of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KitSource {
+    /// Capstan ships the type and its kit (`wit/contracts/kits/`).
+    Shipped,
+    /// The plugin publishes its new type's kit beside its outputs contract.
+    Published,
+    /// Nobody has a kit for the type: the generic checks ran.
+    Generic,
 }
 
 impl Report {
@@ -79,6 +93,9 @@ impl Report {
 }
 
 /// The check names, in the order they run.
+///
+/// A plugin whose published kit cannot be read gets a failing `kit` check
+/// first, and the generic checks.
 pub const CHECKS: &[&str] =
     &["type", "plans", "contract", "bad-inputs", "determinism", "sensitive", "effects", "manifests"];
 
@@ -104,10 +121,17 @@ struct Asked {
 pub fn run(plugin: &dyn PluginHandle, kit_type: Option<&str>, manifests: &dyn ManifestValidator) -> Report {
     let meta = plugin.metadata();
     let kit_type = kit_type.unwrap_or(&meta.component_type).to_owned();
-    let shipped = kit_for(&kit_type);
-    let kit_version = shipped.as_ref().map(|k| k.version);
-    let kit = shipped.unwrap_or_else(|| data::generic(&kit_type));
     let mut checks = Vec::new();
+    let (kit, kit_source) = match (kit_for(&kit_type), published_kit(meta, &kit_type)) {
+        (Some(shipped), _) => (shipped, KitSource::Shipped),
+        (None, Some(Ok(published))) => (published, KitSource::Published),
+        (None, Some(Err(why))) => {
+            checks.push(fail("kit", vec![why]));
+            (data::generic(&kit_type), KitSource::Generic)
+        }
+        (None, None) => (data::generic(&kit_type), KitSource::Generic),
+    };
+    let kit_version = (kit_source != KitSource::Generic).then_some(kit.version);
 
     checks.push(if meta.component_type == kit_type {
         pass("type", format!("the plugin plans `{kit_type}` components"))
@@ -145,7 +169,41 @@ pub fn run(plugin: &dyn PluginHandle, kit_type: Option<&str>, manifests: &dyn Ma
     checks.push(effects(&meta.capabilities, &planned));
     checks.push(objects(&kit, &planned, manifests));
 
-    Report { plugin: meta.name.clone(), version: meta.version.to_string(), kit_type, kit_version, checks }
+    Report {
+        plugin: meta.name.clone(),
+        version: meta.version.to_string(),
+        kit_type,
+        kit_version,
+        kit_source,
+        checks,
+    }
+}
+
+/// The kit a plugin publishes with its own type's outputs contract, when it
+/// is the kit of `kit_type`; an error names what is wrong with it.
+fn published_kit(meta: &Metadata, kit_type: &str) -> Option<Result<Kit, String>> {
+    let published = meta.outputs_contract.as_ref()?.kit.as_ref()?;
+    if meta.component_type != kit_type {
+        return None;
+    }
+    Some(
+        serde_json::from_value::<Kit>(published.clone())
+            .map_err(|e| {
+                format!(
+                    "the kit the plugin publishes is not a kit (wit/contracts/kits/ shows the format): {e}"
+                )
+            })
+            .and_then(|kit| {
+                if kit.component_type == kit_type {
+                    Ok(kit)
+                } else {
+                    Err(format!(
+                        "the kit the plugin publishes is the kit of `{}`, not of its own type `{kit_type}`",
+                        kit.component_type
+                    ))
+                }
+            }),
+    )
 }
 
 fn pass(name: &'static str, what: String) -> Check {
@@ -540,9 +598,12 @@ fn objects(
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kit = match self.kit_version {
-            Some(v) => format!("the `{}` kit v{v}", self.kit_type),
-            None => format!("the generic checks (Capstan ships no `{}` kit)", self.kit_type),
+        let kit = match (self.kit_source, self.kit_version) {
+            (KitSource::Shipped, Some(v)) => format!("the `{}` kit v{v}", self.kit_type),
+            (KitSource::Published, Some(v)) => {
+                format!("the `{}` kit v{v}, as the plugin publishes it", self.kit_type)
+            }
+            _ => format!("the generic checks (no `{}` kit is shipped or published)", self.kit_type),
         };
         writeln!(f, "{} {}: {kit}", self.plugin, self.version)?;
         for c in &self.checks {

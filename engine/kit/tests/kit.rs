@@ -18,7 +18,7 @@ use capstan_core::{
     Capability, ComponentId, ComponentPlan, Diagnostic, Effect, EffectKind, Health, Metadata, Output,
     OutputsContract, PlanError, PlanRequest, Sensitive, Severity, SqlOp, SqlRole,
 };
-use capstan_kit::{ManifestValidator, Report, ScriptValidator, Status, Verdict};
+use capstan_kit::{KitSource, ManifestValidator, Report, ScriptValidator, Status, Verdict};
 use capstan_plan::{PluginHandle, SeamError};
 
 /// What a test plugin does wrong, if anything.
@@ -167,7 +167,7 @@ impl PluginHandle for Postgres {
         {
             outputs.push(out("admin_password", app["password"].clone()));
         }
-        Ok(Ok(ComponentPlan { objects, effects, outputs }))
+        Ok(Ok(ComponentPlan { objects, effects, outputs, ..Default::default() }))
     }
 
     fn health(&self, _component: &ComponentId, _object: &Value) -> Result<Health, SeamError> {
@@ -309,7 +309,10 @@ fn a_type_without_a_kit_gets_the_generic_checks_over_its_defaults() {
     let report = capstan_kit::run(&plugin("cache", Fault::None), None, &Recording::default());
     assert_eq!(report.kit_version, None);
     assert!(report.passed(), "{report}");
-    assert!(report.to_string().contains("the generic checks (Capstan ships no `cache` kit)"), "{report}");
+    assert!(
+        report.to_string().contains("the generic checks (no `cache` kit is shipped or published)"),
+        "{report}"
+    );
     assert!(report.check("contract").unwrap().reasons[0].contains("no outputs contract for `cache`"));
 }
 
@@ -320,6 +323,7 @@ fn a_new_type_is_checked_against_the_contract_its_plugin_publishes() {
         p.meta.outputs_contract = Some(OutputsContract {
             version: 3,
             schema: json!({"type": "object", "required": [required], "properties": {"host": {"type": "string"}}}),
+            kit: None,
         });
         capstan_kit::run(&p, None, &Recording::default())
     };
@@ -334,10 +338,79 @@ fn a_new_type_is_checked_against_the_contract_its_plugin_publishes() {
     assert!(why.contains("output `shards` at /shards breaks `required`"), "{why}");
 }
 
+/// A `cache` backend (the test plugin, under a type Capstan does not ship)
+/// that publishes its type's contract with `kit`.
+fn publishing_cache(fault: Fault, kit: Value) -> Postgres {
+    let mut p = plugin("cache", fault);
+    p.meta.outputs_contract = Some(OutputsContract {
+        version: 1,
+        schema: json!({"type": "object", "required": ["host"], "properties": {"host": {"type": "string"}}}),
+        kit: Some(kit),
+    });
+    p
+}
+
+fn cache_kit() -> Value {
+    json!({
+        "component_type": "cache",
+        "version": 2,
+        "cases": [{
+            "name": "two apps",
+            "inputs": {"apps": {"orders": {"password": "kit-cache-pw-1"}, "audit": {"password": "kit-cache-pw-2"}}},
+            "sensitive": ["/apps/orders/password", "/apps/audit/password"]
+        }],
+        "bad_inputs": [{"name": "an app key with capitals", "inputs": {"apps": {"Orders": {}}}, "path": "/apps/Orders"}]
+    })
+}
+
+#[test]
+fn a_new_type_runs_the_kit_its_plugin_publishes() {
+    let report = capstan_kit::run(&publishing_cache(Fault::None, cache_kit()), None, &Recording::default());
+    assert!(report.passed(), "{report}");
+    assert_eq!((report.kit_source, report.kit_version), (KitSource::Published, Some(2)));
+    assert!(report.to_string().contains("the `cache` kit v2, as the plugin publishes it"), "{report}");
+    assert_eq!(report.check("plans").unwrap().reasons, ["1 case(s) validated and planned"]);
+    assert!(report.check("sensitive").unwrap().status == Status::Pass, "{report}");
+
+    // The published bad inputs are demanded like the shipped kits' are.
+    let lax = capstan_kit::run(
+        &publishing_cache(Fault::AcceptsEverything, cache_kit()),
+        None,
+        &Recording::default(),
+    );
+    let (check, why) = only_failure(&lax);
+    assert_eq!(check, "bad-inputs");
+    assert!(why.contains("bad input `an app key with capitals`: `validate` accepted it"), "{why}");
+}
+
+#[test]
+fn a_published_kit_that_cannot_be_read_fails_and_the_generic_checks_run() {
+    let not_a_kit = capstan_kit::run(
+        &publishing_cache(Fault::None, json!({"component_type": "cache", "version": 1, "cases": "all"})),
+        None,
+        &Recording::default(),
+    );
+    assert_eq!(not_a_kit.kit_source, KitSource::Generic);
+    let (check, why) = only_failure(&not_a_kit);
+    assert_eq!(check, "kit");
+    assert!(why.starts_with("the kit the plugin publishes is not a kit"), "{why}");
+
+    let mut other_type = cache_kit();
+    other_type["component_type"] = json!("queue");
+    let (check, why) = only_failure(&capstan_kit::run(
+        &publishing_cache(Fault::None, other_type),
+        None,
+        &Recording::default(),
+    ));
+    assert_eq!(check, "kit");
+    assert!(why.contains("is the kit of `queue`, not of its own type `cache`"), "{why}");
+}
+
 #[test]
 fn a_contract_published_for_a_shipped_type_fails() {
     let mut p = plugin("postgres", Fault::None);
-    p.meta.outputs_contract = Some(OutputsContract { version: 1, schema: json!({"type": "object"}) });
+    p.meta.outputs_contract =
+        Some(OutputsContract { version: 1, schema: json!({"type": "object"}), kit: None });
     let (check, why) = only_failure(&capstan_kit::run(&p, None, &Recording::default()));
     assert_eq!(check, "contract");
     assert!(why.contains("publishes its own outputs contract for `postgres`"), "{why}");

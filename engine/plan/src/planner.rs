@@ -278,8 +278,14 @@ pub fn plan_component(
         }
         CheckedPlan::Planned { answer, warnings } => {
             guard.check(guard.secrets.in_diagnostics(&warnings))?;
-            let warnings = warnings.iter().map(|d| located(d, &inputs.origins)).collect();
-            (guard.answer(answer)?, warnings)
+            let mut answer = guard.answer(answer)?;
+            // validate's warnings, then plan's (checked for leaks with the plan).
+            let warnings: Vec<String> = warnings
+                .iter()
+                .chain(&std::mem::take(&mut answer.warnings))
+                .map(|d| located(d, &inputs.origins))
+                .collect();
+            (answer, warnings)
         }
     };
     let (answer, warnings) = answer;
@@ -291,11 +297,15 @@ pub fn plan_component(
 }
 
 /// A plugin's diagnostic as shown: `path: message (set at file:line)`, the
-/// place being where the input at `path` was set in HCL.
+/// place being where the input at `path` was set in HCL; the message alone
+/// when it is about the component as a whole (an empty path).
 fn located(d: &Diagnostic, origins: &BTreeMap<String, Origin>) -> String {
+    if d.path.is_empty() {
+        return d.message.clone();
+    }
     let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
     let from = origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
-    format!("{}: {}{from}", if d.path.is_empty() { "/" } else { &d.path }, d.message)
+    format!("{}: {}{from}", d.path, d.message)
 }
 
 /// Checks what one component's plugin produced against the sensitive values

@@ -149,7 +149,7 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
         objects.push(k8s::service_monitor(&meta, PORT_NAME, &sm.path, &sm.interval));
     }
 
-    Ok(ComponentPlan { objects, effects: Vec::new(), outputs: contracts::outputs(&outputs, &[])? })
+    Ok(ComponentPlan { objects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
 }
 
 /// An RFC 1035 label, what a Service name must be (and what fits in a label value).

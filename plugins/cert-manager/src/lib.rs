@@ -155,7 +155,7 @@ impl Plugin for CertManager {
             },
             &[],
         )?;
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, ..Default::default() })
     }
 
     fn health(object: &Value) -> Health {

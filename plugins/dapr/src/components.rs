@@ -5,7 +5,7 @@
 
 use capstan_sdk::contracts::postgres::SslMode;
 use capstan_sdk::contracts::{messaging, postgres};
-use capstan_sdk::{ComponentId, Dependency, PlanError};
+use capstan_sdk::{ComponentId, Dependency, Diagnostic, PlanError};
 use serde_json::{Value, json};
 
 use crate::inputs::{PubSub, StateStore};
@@ -60,6 +60,7 @@ pub fn pubsub(
     msg: &messaging::Outputs,
     access: Option<&messaging::Access<'_>>,
     inputs: &PubSub,
+    warnings: &mut Vec<Diagnostic>,
 ) -> Result<Value, PlanError> {
     // pubsub.jetstream reads no credentials (see its arm below), so where
     // NATS keeps them does not matter.
@@ -168,13 +169,15 @@ pub fn pubsub(
             // says so. Refusing instead would rule out the servers where it
             // works, for no safer outcome.
             if let Some(a) = access {
-                capstan_sdk::log::warn!(
-                    "pub/sub: Dapr's pubsub.jetstream takes no user name or password, so it connects to \
-                     dependency `{}` without the credentials in Secret `{}`: the NATS server must accept \
-                     clients without them",
-                    dep.name,
-                    a.credentials_secret.name
-                );
+                warnings.push(Diagnostic::warning(
+                    "/pubsub",
+                    format!(
+                        "Dapr's pubsub.jetstream takes no user name or password, so it connects to \
+                         dependency `{}` without the credentials in Secret `{}`: the NATS server must \
+                         accept clients without them",
+                        dep.name, a.credentials_secret.name
+                    ),
+                ));
             }
             // Dapr subscribes by creating a durable push consumer named
             // `durableName`, delivering to the queue group `queueGroupName`,
@@ -195,7 +198,7 @@ pub fn pubsub(
                          (no `.`, `*`, `>`, `/`, `\\` or spaces)",
                         dep.name
                     )),
-                    None => PlanError::InvalidInputs(vec![capstan_sdk::Diagnostic::error(
+                    None => PlanError::InvalidInputs(vec![Diagnostic::error(
                         "/pubsub/consumer_group",
                         "NATS names the queue group and durable consumer after it: no `.`, `*`, `>`, \
                          `/`, `\\` or spaces",
@@ -239,6 +242,7 @@ pub fn statestore(
     dep: &Dependency,
     pg: &postgres::Outputs,
     inputs: &StateStore,
+    warnings: &mut Vec<Diagnostic>,
 ) -> Result<Value, PlanError> {
     let access = pg.access_for(&c.name);
     let password = &access.password_secret;
@@ -248,11 +252,15 @@ pub fn statestore(
         // Dapr's sidecar has no file to read a CA from: the connection is
         // still encrypted, but the server is not verified. Said in the plan.
         (None, Some(mode)) if mode.verifies() => {
-            capstan_sdk::log::warn!(
-                "state store: dependency `{}` asks clients to verify its certificate, which a Dapr sidecar \
-                 cannot (no CA file); connecting with sslmode=require",
-                dep.name
-            );
+            warnings.push(Diagnostic::warning(
+                "/statestore",
+                format!(
+                    "dependency `{}` asks clients to verify its certificate, which a Dapr sidecar cannot \
+                     (no CA file): the state store connects with sslmode=require (set \
+                     `statestore.sslmode` to choose)",
+                    dep.name
+                ),
+            ));
             SslMode::Require
         }
         (None, Some(mode)) => mode,

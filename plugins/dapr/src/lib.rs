@@ -67,6 +67,7 @@ impl Plugin for Dapr {
         }
         let c = &request.component;
         let mut objects = Vec::new();
+        let mut warnings = Vec::new();
         let mut contract =
             dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: Default::default() };
 
@@ -74,7 +75,7 @@ impl Plugin for Dapr {
             let (dep, msg) = first::<messaging::Outputs>(request, "pubsub.enabled")?;
             if msg.consumers.is_empty() {
                 let access = msg.access_for("");
-                let spec = components::pubsub(c, dep, &msg, access.as_ref(), &inputs.pubsub)?;
+                let spec = components::pubsub(c, dep, &msg, access.as_ref(), &inputs.pubsub, &mut warnings)?;
                 objects.push(component(c, &inputs.pubsub.name, "pubsub", spec, &inputs.app_ids));
                 contract.pubsub = Some(inputs.pubsub.name.clone());
             } else {
@@ -89,7 +90,8 @@ impl Plugin for Dapr {
                         )));
                     };
                     let name = format!("{}-{app}", inputs.pubsub.name);
-                    let spec = components::pubsub(c, dep, &msg, Some(&access), &inputs.pubsub)?;
+                    let spec =
+                        components::pubsub(c, dep, &msg, Some(&access), &inputs.pubsub, &mut warnings)?;
                     objects.push(component(c, &name, "pubsub", spec, std::slice::from_ref(app)));
                     contract.pubsub_by_app.insert(app.clone(), name);
                 }
@@ -97,7 +99,7 @@ impl Plugin for Dapr {
         }
         if inputs.statestore.enabled {
             let (dep, pg) = first::<postgres::Outputs>(request, "statestore.enabled")?;
-            let spec = components::statestore(c, dep, &pg, &inputs.statestore)?;
+            let spec = components::statestore(c, dep, &pg, &inputs.statestore, &mut warnings)?;
             objects.push(component(c, &inputs.statestore.name, "statestore", spec, &inputs.app_ids));
             contract.statestore = Some(inputs.statestore.name.clone());
         }
@@ -109,7 +111,7 @@ impl Plugin for Dapr {
             value: json!(inputs.configuration.name),
             sensitive: false,
         });
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, warnings, ..Default::default() })
     }
 }
 

@@ -8,7 +8,7 @@ use capstan_plugin_dapr::Dapr;
 use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_sdk::contracts::{self, dapr};
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
-use capstan_sdk::{ComponentPlan, Dependency, Plugin};
+use capstan_sdk::{ComponentPlan, Dependency, Plugin, Severity};
 use serde_json::{Value, json};
 
 const APPS: [&str; 2] = ["oob-consent", "oob-payments"];
@@ -150,6 +150,10 @@ fn nats_messaging_becomes_a_jetstream_pubsub_with_a_durable_of_its_own_and_no_cr
     assert_eq!(meta(&m, "durableName")["value"], "dapr_{appID}");
     assert_eq!(m.len(), 3, "pubsub.jetstream has no user name or password to take: {m:?}");
     assert!(m.iter().all(|i| i.get("secretKeyRef").is_none()), "{m:?}");
+    // The plan says so, as a warning the engine shows under the component.
+    let [warning] = plan.warnings.as_slice() else { panic!("{:?}", plan.warnings) };
+    assert_eq!((warning.path.as_str(), warning.severity), ("/pubsub", Severity::Warning));
+    assert!(warning.message.contains("without the credentials in Secret `nats-dapr`"), "{}", warning.message);
 
     // The credentials are not read, so their Secret's namespace is no reason to refuse.
     let mut elsewhere = nats();
@@ -188,6 +192,39 @@ fn the_state_store_uses_the_database_made_for_this_component_and_its_password_se
         "host=postgres.data.svc.cluster.local port=5432 dbname=dapr_state user=dapr_user sslmode=prefer connect_timeout=10"
     );
     assert_eq!(meta(&m, "password")["secretKeyRef"], json!({ "name": "postgres-dapr", "key": "password" }));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn a_database_that_asks_to_be_verified_is_reached_with_require_and_the_plan_warns() {
+    let mut db = postgres();
+    db["sslmode"] = json!("verify-full");
+    let plan = PlanCall::new(json!({ "app_ids": APPS, "pubsub": { "enabled": false } }))
+        .component("staging", "oob", "dapr")
+        .dependency("db", "postgres", db)
+        .run::<Dapr>()
+        .unwrap();
+    let m = metadata_of(plan.expect_object("Component", "statestore"));
+    assert!(meta(&m, "connectionString")["value"].as_str().unwrap().contains(" sslmode=require "), "{m:?}");
+    let [warning] = plan.warnings.as_slice() else { panic!("{:?}", plan.warnings) };
+    assert_eq!((warning.path.as_str(), warning.severity), ("/statestore", Severity::Warning));
+    assert!(
+        warning.message.starts_with("dependency `db` asks clients to verify its certificate"),
+        "{}",
+        warning.message
+    );
+
+    // Chosen in the inputs, it is the operator's call: no warning.
+    let mut db = postgres();
+    db["sslmode"] = json!("verify-full");
+    let chosen = PlanCall::new(
+        json!({ "app_ids": APPS, "pubsub": { "enabled": false }, "statestore": { "sslmode": "require" } }),
+    )
+    .component("staging", "oob", "dapr")
+    .dependency("db", "postgres", db)
+    .run::<Dapr>()
+    .unwrap();
+    assert!(chosen.warnings.is_empty(), "{:?}", chosen.warnings);
 }
 
 #[test]

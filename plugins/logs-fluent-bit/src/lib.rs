@@ -62,7 +62,7 @@ impl Plugin for FluentBit {
             },
             &[],
         )?;
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, ..Default::default() })
     }
 }
 

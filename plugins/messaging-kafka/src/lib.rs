@@ -224,7 +224,7 @@ impl Plugin for MessagingKafka {
             }),
             exchange: None,
         };
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs: contracts::outputs(&outputs, &[])? })
+        Ok(ComponentPlan { objects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
     }
 }
 

@@ -252,7 +252,7 @@ impl Plugin for MessagingRabbitmq {
             tls: None,
             exchange: Some(topo.exchange.clone()),
         };
-        Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])? })
+        Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
     }
 
     fn health(object: &Value) -> Health {

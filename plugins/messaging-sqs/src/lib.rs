@@ -215,7 +215,7 @@ impl Plugin for MessagingSqs {
             tls: None,
             exchange: None,
         };
-        Ok(ComponentPlan { objects: Vec::new(), effects, outputs: contracts::outputs(&outputs, &[])? })
+        Ok(ComponentPlan { effects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
     }
 }
 

@@ -171,7 +171,7 @@ impl Plugin for PostgresExternal {
             }),
         };
         let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
-        Ok(ComponentPlan { objects, effects, outputs })
+        Ok(ComponentPlan { objects, effects, outputs, ..Default::default() })
     }
 }
 

@@ -150,7 +150,7 @@ impl Plugin for PostgresStatefulSet {
             ca_secret: None,
         };
         let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, ..Default::default() })
     }
 }
 

@@ -100,7 +100,7 @@ impl Plugin for AwsWafV2 {
             &[],
         )?;
         outputs.push(Output { name: OUTPUT_WEB_ACL_ARN.into(), value: json!(arn), sensitive: false });
-        Ok(ComponentPlan { objects: Vec::new(), effects: vec![effect], outputs })
+        Ok(ComponentPlan { effects: vec![effect], outputs, ..Default::default() })
     }
 }
 

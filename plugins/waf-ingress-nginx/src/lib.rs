@@ -95,7 +95,7 @@ impl Plugin for IngressNginxWaf {
             },
             &[],
         )?;
-        Ok(ComponentPlan { objects, effects: Vec::new(), outputs })
+        Ok(ComponentPlan { objects, outputs, ..Default::default() })
     }
 }
 

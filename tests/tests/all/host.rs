@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use capstan_core::{Capability, ComponentId, Health, LogLevel, PlanError, PlanRequest, Severity};
+use capstan_core::{Capability, ComponentId, Diagnostic, Health, LogLevel, PlanError, PlanRequest, Severity};
 use capstan_host::{
     CallContext, CallError, CallFailure, HostConfig, HostError, LogSink, Plugin, PluginHost,
     TRUNCATION_MARKER,
@@ -139,6 +139,8 @@ fn well_behaved_guest_answers_every_export() {
     let published = m.outputs_contract.as_ref().expect("the guest publishes its type's contract");
     assert_eq!(published.version, 2);
     assert_eq!(published.schema, json!({"type": "object", "required": ["config-map"]}));
+    let kit = published.kit.as_ref().expect("the guest publishes its type's kit");
+    assert_eq!(kit["cases"][0]["name"], "a greeting");
     assert_eq!(plugin.digest().len(), 64);
     assert_eq!(plugin.label(), "test/ok 0.1.0");
 
@@ -148,6 +150,11 @@ fn well_behaved_guest_answers_every_export() {
     assert_eq!((diags[0].path.as_str(), diags[0].severity), ("/greeting", Severity::Error));
 
     h.still_plans();
+    // A plan's warnings (contract 0.2) come back beside its objects.
+    let shouted = plugin.plan(&cx(), &request(json!({"greeting": "HI"}))).unwrap().unwrap();
+    assert_eq!(shouted.objects.len(), 1);
+    assert_eq!(shouted.warnings, [Diagnostic::warning("/greeting", "shouted")]);
+    assert!(plugin.plan(&cx(), &request(json!({"greeting": "hi"}))).unwrap().unwrap().warnings.is_empty());
     // A plugin's own refusal is a value, not a failure of the call.
     match plugin.plan(&cx(), &request(json!({}))).unwrap() {
         Err(PlanError::InvalidInputs(d)) => assert_eq!(d[0].message, "greeting is required"),

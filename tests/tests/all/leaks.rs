@@ -24,6 +24,7 @@ const SECRET: &str = "Tr0ub4dor p@ss/w&rd";
 const CHANNELS: &[(&str, &str)] = &[
     ("validate-diagnostic", "a diagnostic about /password"),
     ("plan-diagnostic", "a diagnostic about /password"),
+    ("plan-warning", "a diagnostic about /password"),
     ("error", "its error message"),
     // Rust prints the panic to stderr before the call ends.
     ("panic", "a line of its stderr"),

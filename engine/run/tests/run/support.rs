@@ -208,7 +208,7 @@ impl PluginHandle for Native {
             Vec::new()
         };
         let outputs = vec![Output { name: "name".into(), value: Value::String(name), sensitive: false }];
-        Ok(Ok(ComponentPlan { objects, effects, outputs }))
+        Ok(Ok(ComponentPlan { objects, effects, outputs, ..Default::default() }))
     }
 
     fn health(&self, _component: &ComponentId, _object: &Value) -> Result<Health, SeamError> {

@@ -16,5 +16,6 @@ guest_common::guest!("bad-output", |req| {
         objects: vec![object],
         effects: vec![],
         outputs: vec![guest_common::Output { name: "x".to_owned(), value: output_value, sensitive: false }],
+        warnings: vec![],
     })
 });

@@ -42,7 +42,7 @@ impl Guest for Big {
         } else {
             vec![r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"small"}}"#.to_owned()]
         };
-        Ok(ComponentPlan { objects, effects: vec![], outputs: vec![] })
+        Ok(ComponentPlan { objects, effects: vec![], outputs: vec![], warnings: vec![] })
     }
     fn health(object: String) -> HealthStatus {
         if object.contains(r#""huge":true"#) {

@@ -17,5 +17,5 @@ guest_common::guest!("flood", |req| {
         written += chunk.len();
     }
     let _ = stdout.flush();
-    Ok(guest_common::ComponentPlan { objects: vec![], effects: vec![], outputs: vec![] })
+    Ok(guest_common::ComponentPlan { objects: vec![], effects: vec![], outputs: vec![], warnings: vec![] })
 });

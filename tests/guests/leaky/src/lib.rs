@@ -3,7 +3,8 @@
 //! `stringData`, a sensitive output, and for the effect channels a
 //! sensitive statement beside the leaking field).
 //!
-//! Channels: `validate-diagnostic`, `plan-diagnostic`, `error`, `panic`,
+//! Channels: `validate-diagnostic`, `plan-diagnostic`, `plan-warning` (a
+//! warning of a plan that otherwise succeeds), `error`, `panic`,
 //! `log`, `stdout`, `stderr`, `summary` (an effect's summary),
 //! `plain-sql` (an effect field not marked sensitive), `output` (an output
 //! not marked sensitive), `configmap`, `secret-metadata` (a Secret's
@@ -90,6 +91,7 @@ impl Guest for Leaky {
             Text::Sensitive(Sensitive { value: format!("ALTER ROLE app PASSWORD '{secret}'") });
         let mut outputs =
             vec![Output { name: "password".into(), value: json!(secret).to_string(), sensitive: true }];
+        let mut warnings = vec![];
         match channel(&inputs).as_str() {
             "plan-diagnostic" => {
                 return Err(PlanError::InvalidInputs(vec![Diagnostic {
@@ -98,6 +100,11 @@ impl Guest for Leaky {
                     message: format!("rejected {secret}"),
                 }]));
             }
+            "plan-warning" => warnings.push(Diagnostic {
+                path: "/password".to_owned(),
+                severity: Severity::Warning,
+                message: format!("weak: {secret}"),
+            }),
             "error" => return Err(PlanError::Failed(format!("could not log in as app/{secret}"))),
             "panic" => panic!("lost the password {secret}"),
             "log" => log(Level::Info, &format!("planning with password {secret}")),
@@ -141,7 +148,7 @@ impl Guest for Leaky {
         } else {
             Vec::new()
         };
-        Ok(ComponentPlan { objects, effects, outputs })
+        Ok(ComponentPlan { objects, effects, outputs, warnings })
     }
 
     fn health(object: String) -> HealthStatus {

@@ -21,6 +21,14 @@ impl Guest for Good {
         m.outputs_contract = Some(OutputsContract {
             version: 2,
             schema: json!({"type": "object", "required": ["config-map"]}).to_string(),
+            kit: Some(
+                json!({
+                    "component_type": "test", "version": 1,
+                    "cases": [{"name": "a greeting", "inputs": {"greeting": "hi"}}],
+                    "bad_inputs": [{"name": "an empty greeting", "inputs": {"greeting": ""}, "path": "/greeting"}]
+                })
+                .to_string(),
+            ),
         });
         m
     }
@@ -62,6 +70,16 @@ impl Guest for Good {
                 value: json!(name).to_string(),
                 sensitive: false,
             }],
+            // A greeting in capitals plans, with a warning (contract 0.2).
+            warnings: if greeting.chars().any(char::is_uppercase) {
+                vec![Diagnostic {
+                    path: "/greeting".to_owned(),
+                    severity: Severity::Warning,
+                    message: "shouted".to_owned(),
+                }]
+            } else {
+                vec![]
+            },
         })
     }
 

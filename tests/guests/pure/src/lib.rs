@@ -30,5 +30,5 @@ guest_common::guest!("pure", |req| {
         "metadata": {"name": format!("{}-entropy", req.component.name), "namespace": req.component.namespace},
         "data": read,
     });
-    Ok(guest_common::ComponentPlan { objects: vec![object.to_string()], effects: vec![], outputs: vec![] })
+    Ok(guest_common::ComponentPlan { objects: vec![object.to_string()], effects: vec![], outputs: vec![], warnings: vec![] })
 });
