@@ -534,5 +534,19 @@ fn a_messaging_backend_swap_is_a_change_to_env_hcl_only() {
             );
             assert!(vars.contains("DAPR_PUBSUB_NAME"), "{backend}: {app} gets its pub/sub: {vars}");
         }
+        // What the swap costs is said in the plan, under the component.
+        if backend == "nats" {
+            let plan = with_test_key(&s, &["plan", "envs/staging", "--no-color"]);
+            assert_eq!(plan.code, 0, "{plan:?}");
+            assert!(
+                plan.stdout.contains(
+                    "warning: envs/staging/open-finance/dapr (capstan/dapr): /pubsub: Dapr's pubsub.jetstream \
+                     takes no user name or password, so it connects to dependency `messaging` without the \
+                     credentials in Secret"
+                ),
+                "{}",
+                plan.stdout
+            );
+        }
     }
 }
