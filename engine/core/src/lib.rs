@@ -12,12 +12,14 @@
 mod effects;
 pub mod inventory;
 pub mod leaks;
+mod object;
 mod outcome;
 mod plugin;
 mod secrets;
 mod sensitive;
 
 pub use effects::*;
+pub use object::{MissingField, ObjectRef};
 pub use outcome::{EffectSummary, OpOutcome, Outcome};
 pub use plugin::*;
 pub use secrets::{SecretProvider, SecretSourceError};

@@ -87,7 +87,7 @@ pub fn apply_component(
         (planned.desired_objects(), Arc::clone(&planned.outputs))
     };
 
-    let desired: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();
+    let desired: Vec<ObjectRef> = objects.iter().filter_map(|o| ObjectRef::of(o).ok()).collect();
     let mut prune = planned.pruned();
     prune.retain(|p| !desired.contains(p));
     let objects_change =

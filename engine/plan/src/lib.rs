@@ -19,7 +19,8 @@ pub use apply::{Applied, apply_component};
 pub use capstan_config::{ComponentGraph, GraphError};
 pub use diff::{FieldChange, diff_objects};
 pub use planner::{
-    Action, ComponentError, ComponentPlanned, EffectChange, ObjectChange, PlanContext, plan_component,
+    Action, ComponentError, ComponentPlanned, EffectChange, InputProblem, ObjectChange, PlanContext,
+    plan_component,
 };
 pub use schedule::{DepResults, Outcome};
 pub use seams::{EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};

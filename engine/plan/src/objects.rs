@@ -76,7 +76,7 @@ fn is_non_empty_str(v: Option<&Value>) -> bool {
 pub fn check_unique(objects: &[Value]) -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for o in objects {
-        if let Some(r) = ObjectRef::of(o)
+        if let Ok(r) = ObjectRef::of(o)
             && !seen.insert(r.clone())
         {
             return Err(format!("{r} is planned twice"));

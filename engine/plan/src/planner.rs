@@ -82,10 +82,10 @@ pub struct ComponentPlanned {
     pub outputs: Arc<[Output]>,
     /// Names of outputs whose value differs from what state recorded.
     pub changed_outputs: Vec<String>,
-    /// What the plugin's `validate` warned about (not errors), each as
-    /// `path: message (set at file:line)`.
+    /// What the plugin warned about (not errors), in `validate` and in its
+    /// plan.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<InputProblem>,
     #[serde(skip)]
     pub(crate) handle: Arc<dyn PluginHandle>,
     #[serde(skip)]
@@ -141,10 +141,13 @@ impl ComponentPlanned {
 pub enum ComponentError {
     #[error("plugin {plugin} {version} could not be loaded: {source}")]
     Resolve { plugin: String, version: String, source: SeamError },
+    #[error("component {0} is not in the stack")]
+    NotInStack(String),
+    /// The inputs could not be built or do not match the plugin's schema.
     #[error("{0}")]
-    Inputs(String),
+    Inputs(capstan_config::Diagnostics),
     #[error("plugin {plugin} refused the inputs:{}", list(.problems))]
-    Invalid { plugin: String, problems: Vec<String> },
+    Invalid { plugin: String, problems: Vec<InputProblem> },
     #[error(
         "plugin {plugin} needs capability `{capability}`, which component.hcl does not grant \
          (add it to `grants` in the component block if the plugin should have it)"
@@ -167,7 +170,7 @@ pub enum ComponentError {
     /// The plugin's outputs do not satisfy the contract of its type.
     #[error(
         "plugin {plugin} broke the `{component_type}` outputs contract (v{version}):{}",
-        list(&violations.iter().map(ToString::to_string).collect::<Vec<_>>())
+        list(violations)
     )]
     OutputsContract {
         plugin: String,
@@ -194,8 +197,42 @@ pub enum ComponentError {
     Leaked { plugin: String, component: String, leak: Box<Leak> },
 }
 
-fn list(items: &[String]) -> String {
+fn list(items: &[impl std::fmt::Display]) -> String {
     items.iter().map(|i| format!("\n  {i}")).collect()
+}
+
+/// A plugin's diagnostic about its inputs, with where the input it is about
+/// was set; shown as `path: message (set at file:line (inputs))`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputProblem {
+    /// A JSON pointer into the inputs; empty for the component as a whole.
+    pub path: String,
+    pub message: String,
+    /// Where the top-level input at `path` was set, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_at: Option<Origin>,
+}
+
+impl InputProblem {
+    /// `d`, placed by the origins of the component's inputs.
+    fn located(d: &Diagnostic, origins: &BTreeMap<String, Origin>) -> Self {
+        let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        let set_at = if d.path.is_empty() { None } else { origins.get(top).cloned() };
+        Self { path: d.path.clone(), message: d.message.clone(), set_at }
+    }
+}
+
+impl std::fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            return f.write_str(&self.message);
+        }
+        write!(f, "{}: {}", self.path, self.message)?;
+        match &self.set_at {
+            Some(origin) => write!(f, " (set at {origin})"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Plans one component; `deps` holds its dependencies' plans by key.
@@ -204,10 +241,7 @@ pub fn plan_component(
     key: &str,
     deps: &DepResults<ComponentPlanned>,
 ) -> Result<ComponentPlanned, ComponentError> {
-    let component = cx
-        .stack
-        .component(key)
-        .ok_or_else(|| ComponentError::Inputs(format!("component {key} is not in the stack")))?;
+    let component = cx.stack.component(key).ok_or_else(|| ComponentError::NotInStack(key.to_string()))?;
     let handle = cx.plugins.resolve(&component.plugin, &component.version).map_err(|source| {
         ComponentError::Resolve {
             plugin: component.plugin.clone(),
@@ -232,7 +266,7 @@ pub fn plan_component(
         by_name.iter().map(|(name, p)| (name.clone(), DependencyOutputs::new(&*p.outputs))).collect();
     let inputs = component
         .resolve_inputs(&dep_outputs, cx.command, &meta.defaults, &meta.input_schema)
-        .map_err(|d| ComponentError::Inputs(d.to_string()))?;
+        .map_err(ComponentError::Inputs)?;
 
     let component_dir =
         grant(component, &Capability::ReadComponentDir).then(|| cx.stack.root.join(&component.dir));
@@ -272,7 +306,7 @@ pub fn plan_component(
             let problems = diagnostics
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
-                .map(|d| located(d, &inputs.origins))
+                .map(|d| InputProblem::located(d, &inputs.origins))
                 .collect();
             return Err(ComponentError::Invalid { plugin, problems });
         }
@@ -280,10 +314,10 @@ pub fn plan_component(
             guard.check(guard.secrets.in_diagnostics(&warnings))?;
             let mut answer = guard.answer(answer)?;
             // validate's warnings, then plan's (checked for leaks with the plan).
-            let warnings: Vec<String> = warnings
+            let warnings = warnings
                 .iter()
                 .chain(&std::mem::take(&mut answer.warnings))
-                .map(|d| located(d, &inputs.origins))
+                .map(|d| InputProblem::located(d, &inputs.origins))
                 .collect();
             (answer, warnings)
         }
@@ -294,18 +328,6 @@ pub fn plan_component(
     let mut planned = planned.finish(answer)?;
     planned.warnings = warnings;
     Ok(planned)
-}
-
-/// A plugin's diagnostic as shown: `path: message (set at file:line)`, the
-/// place being where the input at `path` was set in HCL; the message alone
-/// when it is about the component as a whole (an empty path).
-fn located(d: &Diagnostic, origins: &BTreeMap<String, Origin>) -> String {
-    if d.path.is_empty() {
-        return d.message.clone();
-    }
-    let top = d.path.trim_start_matches('/').split('/').next().unwrap_or_default();
-    let from = origins.get(top).map(|o| format!(" (set at {o})")).unwrap_or_default();
-    format!("{}: {}{from}", d.path, d.message)
 }
 
 /// Checks what one component's plugin produced against the sensitive values
@@ -353,7 +375,7 @@ impl Guard<'_> {
             }
             Err(capstan_core::PlanError::InvalidInputs(diagnostics)) => {
                 self.check(self.secrets.in_diagnostics(&diagnostics))?;
-                let problems = diagnostics.iter().map(|d| located(d, self.origins)).collect();
+                let problems = diagnostics.iter().map(|d| InputProblem::located(d, self.origins)).collect();
                 Err(ComponentError::Invalid { plugin: self.plugin.to_string(), problems })
             }
             Err(e) => {
@@ -556,7 +578,8 @@ fn compare_objects(
 
     let mut changes = Vec::with_capacity(desired.len());
     for manifest in desired {
-        let object = ObjectRef::of(&manifest).ok_or_else(|| contract("an object lost its name".into()))?;
+        let object = ObjectRef::of(&manifest)
+            .map_err(|missing| contract(format!("an object lost its name: {missing}")))?;
         let action = match cx.target.current(&component.id, &object).map_err(ComponentError::Target)? {
             None => Action::Create,
             Some(current) => {
@@ -567,12 +590,7 @@ fn compare_objects(
         changes.push(ObjectChange { object, action, manifest: Some(manifest) });
     }
     for was in recorded.map(|r| r.objects.as_slice()).unwrap_or_default() {
-        let object = ObjectRef {
-            api_version: was.api_version.clone(),
-            kind: was.kind.clone(),
-            namespace: was.namespace.clone(),
-            name: was.name.clone(),
-        };
+        let object = was.object.clone();
         if !changes.iter().any(|c| c.object == object) {
             changes.push(ObjectChange { object, action: Action::Delete, manifest: None });
         }

@@ -51,36 +51,7 @@ pub trait PluginResolver: Send + Sync {
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError>;
 }
 
-/// Names one Kubernetes object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// Reads the reference out of a manifest; `None` when it lacks one of
-    /// apiVersion, kind or metadata.name.
-    pub fn of(manifest: &Value) -> Option<Self> {
-        Some(Self {
-            api_version: manifest.get("apiVersion")?.as_str()?.to_string(),
-            kind: manifest.get("kind")?.as_str()?.to_string(),
-            namespace: manifest.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string),
-            name: manifest.pointer("/metadata/name")?.as_str()?.to_string(),
-        })
-    }
-}
-
-impl std::fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
+pub use capstan_core::ObjectRef;
 
 /// Where objects are applied: the render directory, or a cluster.
 pub trait ObjectTarget: Send + Sync {

@@ -436,7 +436,10 @@ fn a_diagnostic_from_plan_points_at_the_hcl_that_set_the_input() {
     let err = failed(&outcomes, DB);
     let ComponentError::Invalid { plugin, problems } = err else { panic!("{err:?}") };
     assert_eq!(plugin, "test/refuses-in-plan 0.1.0");
-    assert_eq!(problems, &["/size: must be even (set at envs/dev/data/db/component.hcl:7 (inputs))"]);
+    let [problem] = problems.as_slice() else { panic!("{problems:?}") };
+    let at = problem.set_at.as_ref().expect("the input was set in HCL");
+    assert_eq!((at.file.to_str(), at.line), (Some("envs/dev/data/db/component.hcl"), 7));
+    assert_eq!(problem.to_string(), "/size: must be even (set at envs/dev/data/db/component.hcl:7 (inputs))");
     assert!(skipped(&outcomes, API));
 }
 

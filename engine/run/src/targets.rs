@@ -151,7 +151,7 @@ impl Kube {
             .ok_or_else(|| format!("component {component} is not in the tree or in state").into())
     }
 
-    fn prune(&self, key: &str, objects: &[capstan_kube::ObjectKey]) -> Result<(), SeamError> {
+    fn prune(&self, key: &str, objects: &[ObjectRef]) -> Result<(), SeamError> {
         let pruned = self.runtime.block_on(self.target.prune(key, objects))?;
         for (object, why) in pruned.kept {
             self.events.notice(&Notice::ObjectKept {
@@ -165,32 +165,14 @@ impl Kube {
 
     /// Deletes what a component applied, as state recorded it.
     fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
-        let objects: Vec<capstan_kube::ObjectKey> = was
-            .objects
-            .iter()
-            .map(|o| capstan_kube::ObjectKey {
-                api_version: o.api_version.clone(),
-                kind: o.kind.clone(),
-                namespace: o.namespace.clone(),
-                name: o.name.clone(),
-            })
-            .collect();
+        let objects: Vec<ObjectRef> = was.objects.iter().map(|o| o.object.clone()).collect();
         self.prune(key, &objects)
-    }
-}
-
-fn object_key(o: &ObjectRef) -> capstan_kube::ObjectKey {
-    capstan_kube::ObjectKey {
-        api_version: o.api_version.clone(),
-        kind: o.kind.clone(),
-        namespace: o.namespace.clone(),
-        name: o.name.clone(),
     }
 }
 
 impl ObjectTarget for Kube {
     fn current(&self, _component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
-        Ok(self.runtime.block_on(self.target.current(&object_key(object)))?)
+        Ok(self.runtime.block_on(self.target.current(object))?)
     }
 
     fn apply(
@@ -201,8 +183,7 @@ impl ObjectTarget for Kube {
     ) -> Result<(), SeamError> {
         let key = self.key(component)?;
         self.runtime.block_on(self.target.apply(key, objects))?;
-        let prune: Vec<capstan_kube::ObjectKey> = prune.iter().map(object_key).collect();
-        self.prune(key, &prune)
+        self.prune(key, prune)
     }
 
     fn wait_ready(
@@ -212,10 +193,9 @@ impl ObjectTarget for Kube {
         health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
     ) -> Result<(), SeamError> {
         let key = self.key(component)?;
-        let objects: Vec<capstan_kube::ObjectKey> = objects.iter().map(object_key).collect();
         let timeout = self.ready_timeouts.get(component).copied().unwrap_or(self.default_ready_timeout);
         let health = |o: &Value| health(o).map_err(|e| e.to_string());
-        Ok(self.runtime.block_on(self.target.wait_ready(key, &objects, timeout, &health))?)
+        Ok(self.runtime.block_on(self.target.wait_ready(key, objects, timeout, &health))?)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use capstan_core::{ComponentId, Effect, Output};
+use capstan_core::{ComponentId, Effect, ObjectRef, Output};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -110,11 +110,10 @@ pub struct PluginRef {
 /// One applied Kubernetes object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObjectRecord {
-    pub api_version: String,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
+    /// Which object (flattened: the state file keeps its four fields at
+    /// the record's top level).
+    #[serde(flatten)]
+    pub object: ObjectRef,
     /// [`crate::object_digest`]: Secret values keyed-hashed.
     pub digest: String,
 }
@@ -122,15 +121,9 @@ pub struct ObjectRecord {
 impl ObjectRecord {
     /// Records object number `index` of a component's plan.
     pub fn from_manifest(key: &StateKey, index: usize, object: &Value) -> Result<Self, StateError> {
-        let field = |pointer: &str| object.pointer(pointer).and_then(Value::as_str);
-        let missing = |what: &str| StateError::InvalidObject { index, why: format!("it has no {what}") };
-        Ok(Self {
-            api_version: field("/apiVersion").ok_or_else(|| missing("apiVersion"))?.to_string(),
-            kind: field("/kind").ok_or_else(|| missing("kind"))?.to_string(),
-            namespace: field("/metadata/namespace").map(str::to_string),
-            name: field("/metadata/name").ok_or_else(|| missing("metadata.name"))?.to_string(),
-            digest: object_digest(key, object),
-        })
+        let reference = ObjectRef::of(object)
+            .map_err(|missing| StateError::InvalidObject { index, why: missing.to_string() })?;
+        Ok(Self { object: reference, digest: object_digest(key, object) })
     }
 }
 
@@ -207,7 +200,7 @@ mod tests {
         let ok = json!({"apiVersion": "v1", "kind": "ConfigMap",
                         "metadata": {"name": "c", "namespace": "n"}});
         let rec = ObjectRecord::from_manifest(&key, 0, &ok).unwrap();
-        assert_eq!((rec.kind.as_str(), rec.namespace.as_deref()), ("ConfigMap", Some("n")));
+        assert_eq!((rec.object.kind.as_str(), rec.object.namespace.as_deref()), ("ConfigMap", Some("n")));
         let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}});
         let err = ObjectRecord::from_manifest(&key, 4, &bad).unwrap_err().to_string();
         assert_eq!(err, "cannot record object #4: it has no metadata.name");

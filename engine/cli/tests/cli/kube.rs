@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 
-use capstan_kube::ObjectKey;
+use capstan_kube::ObjectRef;
 use capstan_kube::testing::FakeCluster;
 use serde_json::{Value, json};
 
@@ -96,7 +96,7 @@ contexts:
         self.stack.run_env(&all, &[("KUBECONFIG", &self.kubeconfig)])
     }
 
-    fn get(&self, key: &ObjectKey) -> Option<Value> {
+    fn get(&self, key: &ObjectRef) -> Option<Value> {
         self.rt.block_on(self.cluster.get(key))
     }
 
@@ -106,8 +106,8 @@ contexts:
     }
 }
 
-fn object(api_version: &str, kind: &str, name: &str) -> ObjectKey {
-    ObjectKey {
+fn object(api_version: &str, kind: &str, name: &str) -> ObjectRef {
+    ObjectRef {
         api_version: api_version.into(),
         kind: kind.into(),
         namespace: Some("web".into()),
@@ -115,16 +115,16 @@ fn object(api_version: &str, kind: &str, name: &str) -> ObjectKey {
     }
 }
 
-fn deployment(name: &str) -> ObjectKey {
+fn deployment(name: &str) -> ObjectRef {
     object("apps/v1", "Deployment", name)
 }
 
-fn service(name: &str) -> ObjectKey {
+fn service(name: &str) -> ObjectRef {
     object("v1", "Service", name)
 }
 
-fn namespace_web() -> ObjectKey {
-    ObjectKey { namespace: None, ..object("v1", "Namespace", "web") }
+fn namespace_web() -> ObjectRef {
+    ObjectRef { namespace: None, ..object("v1", "Namespace", "web") }
 }
 
 fn all_output(run: &Run) -> String {

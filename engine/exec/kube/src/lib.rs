@@ -49,5 +49,5 @@ pub use fields::owned_by;
 pub use in_cluster::InClusterSource;
 pub use kubeconfig::KubeconfigSource;
 pub use namespaces::ADOPTED_ANNOTATION;
-pub use object::ObjectKey;
+pub use object::ObjectRef;
 pub use target::{HealthCheck, KubeTarget, Pruned, Settings};

@@ -16,21 +16,22 @@ use serde_json::{Value, json};
 
 use capstan_core::inventory::MANAGED_BY;
 
-use crate::ObjectKey;
+use crate::ObjectRef;
+use crate::object::is_namespace;
 
 /// Marks a namespace that existed before Capstan applied it; its value is
 /// the component that found it there.
 pub const ADOPTED_ANNOTATION: &str = "capstan.dev/adopted";
 
 /// The namespaces `objects` live in that none of them is the Namespace of.
-pub(crate) fn unplanned<'a>(objects: impl Iterator<Item = &'a ObjectKey> + Clone) -> BTreeSet<String> {
+pub(crate) fn unplanned<'a>(objects: impl Iterator<Item = &'a ObjectRef> + Clone) -> BTreeSet<String> {
     let planned: BTreeSet<&str> =
-        objects.clone().filter(|k| k.is_namespace()).map(|k| k.name.as_str()).collect();
+        objects.clone().filter(|k| is_namespace(k)).map(|k| k.name.as_str()).collect();
     objects.filter_map(|k| k.namespace.clone()).filter(|ns| !planned.contains(ns.as_str())).collect()
 }
 
-pub(crate) fn key(name: &str) -> ObjectKey {
-    ObjectKey { api_version: "v1".into(), kind: "Namespace".into(), namespace: None, name: name.into() }
+pub(crate) fn key(name: &str) -> ObjectRef {
+    ObjectRef { api_version: "v1".into(), kind: "Namespace".into(), namespace: None, name: name.into() }
 }
 
 /// What Capstan applies to create a namespace nobody planned: its name and
@@ -56,8 +57,8 @@ pub(crate) fn is_adopted(live: &Value) -> bool {
 mod tests {
     use super::*;
 
-    fn key_in(kind: &str, namespace: Option<&str>, name: &str) -> ObjectKey {
-        ObjectKey {
+    fn key_in(kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
             api_version: "v1".into(),
             kind: kind.into(),
             namespace: namespace.map(str::to_string),

@@ -9,7 +9,7 @@ use kube::Client;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{self, Scope};
 
-use crate::{KubeError, ObjectKey};
+use crate::{KubeError, ObjectRef};
 
 /// How to reach one kind.
 #[derive(Clone, Debug)]
@@ -24,7 +24,7 @@ pub(crate) struct Resources {
 }
 
 impl Resources {
-    pub(crate) async fn resolve(&self, client: &Client, key: &ObjectKey) -> Result<Served, KubeError> {
+    pub(crate) async fn resolve(&self, client: &Client, key: &ObjectRef) -> Result<Served, KubeError> {
         let id = (key.api_version.clone(), key.kind.clone());
         if let Some(s) = self.lock().get(&id) {
             return Ok(s.clone());
@@ -55,7 +55,7 @@ impl Resources {
     }
 }
 
-fn unknown(key: &ObjectKey) -> KubeError {
+fn unknown(key: &ObjectRef) -> KubeError {
     KubeError::UnknownKind {
         object: key.to_string(),
         api_version: key.api_version.clone(),

@@ -14,9 +14,9 @@ use capstan_core::inventory::{COMPONENT_ANNOTATION, MANAGED_BY};
 use crate::fields;
 use crate::kubeconfig::{self, KubeconfigSource};
 use crate::namespaces;
-use crate::object::{Stage, delete_order};
+use crate::object::{Stage, delete_order, is_crd, is_namespace, object_ref};
 use crate::resources::Resources;
-use crate::{KubeError, ObjectKey};
+use crate::{KubeError, ObjectRef};
 
 /// How the target behaves; [`Settings::default`] is what the CLI uses.
 #[derive(Debug, Clone)]
@@ -48,9 +48,9 @@ pub type HealthCheck<'a> = &'a (dyn Fn(&Value) -> Result<Health, String> + Sync)
 /// What pruning did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
-    pub deleted: Vec<ObjectKey>,
+    pub deleted: Vec<ObjectRef>,
     /// Left in place, with the reason (another component or tool owns it now).
-    pub kept: Vec<(ObjectKey, String)>,
+    pub kept: Vec<(ObjectRef, String)>,
 }
 
 /// A cluster reached through a `kube::Client` — a real one from the
@@ -100,7 +100,7 @@ impl KubeTarget {
     }
 
     /// The live object as the API server returns it.
-    pub async fn live(&self, key: &ObjectKey) -> Result<Option<Value>, KubeError> {
+    pub async fn live(&self, key: &ObjectRef) -> Result<Option<Value>, KubeError> {
         let api = match self.api(key).await {
             Ok(api) => api,
             // Its kind is not served (yet): so the object does not exist.
@@ -117,7 +117,7 @@ impl KubeTarget {
 
     /// What Capstan manages of the live object: the fields its field
     /// manager owns, with the object's identity. `None` when it does not exist.
-    pub async fn current(&self, key: &ObjectKey) -> Result<Option<Value>, KubeError> {
+    pub async fn current(&self, key: &ObjectRef) -> Result<Option<Value>, KubeError> {
         Ok(self.live(key).await?.map(|live| fields::owned_by(&live, &self.settings.field_manager)))
     }
 
@@ -127,10 +127,9 @@ impl KubeTarget {
     /// `owner` is the component's key, which the objects carry in their
     /// inventory annotation.
     pub async fn apply(&self, owner: &str, objects: &[Value]) -> Result<(), KubeError> {
-        let keyed =
-            objects.iter().map(|o| Ok((ObjectKey::of(o)?, o))).collect::<Result<Vec<_>, KubeError>>()?;
+        let keyed = objects.iter().map(|o| Ok((object_ref(o)?, o))).collect::<Result<Vec<_>, KubeError>>()?;
         for stage in [Stage::Namespaces, Stage::Definitions, Stage::Objects] {
-            let batch: Vec<&(ObjectKey, &Value)> =
+            let batch: Vec<&(ObjectRef, &Value)> =
                 keyed.iter().filter(|(k, _)| Stage::of(k) == stage).collect();
             for (key, manifest) in &batch {
                 self.apply_one(owner, key, manifest).await?;
@@ -152,7 +151,7 @@ impl KubeTarget {
         Ok(())
     }
 
-    async fn apply_one(&self, owner: &str, key: &ObjectKey, manifest: &Value) -> Result<(), KubeError> {
+    async fn apply_one(&self, owner: &str, key: &ObjectRef, manifest: &Value) -> Result<(), KubeError> {
         let api = self.api(key).await?;
         let read =
             |source| KubeError::Api { object: key.to_string(), action: "reading", source: Box::new(source) };
@@ -168,7 +167,7 @@ impl KubeTarget {
             }
             // Marked before Capstan's label lands on it, so no crash in
             // between can make it look like a namespace Capstan created.
-            if key.is_namespace() && !managed(&live) && !namespaces::is_adopted(&live) {
+            if is_namespace(key) && !managed(&live) && !namespaces::is_adopted(&live) {
                 self.mark_adopted(&api, owner, key).await?;
             }
         }
@@ -193,7 +192,7 @@ impl KubeTarget {
         &self,
         api: &Api<DynamicObject>,
         owner: &str,
-        key: &ObjectKey,
+        key: &ObjectRef,
     ) -> Result<(), KubeError> {
         let params = PatchParams {
             field_manager: Some(format!("{}-adopt", self.settings.field_manager)),
@@ -248,7 +247,7 @@ impl KubeTarget {
     async fn conflict(
         &self,
         api: &Api<DynamicObject>,
-        key: &ObjectKey,
+        key: &ObjectRef,
         manifest: &Value,
         status: &kube::core::Status,
     ) -> KubeError {
@@ -280,7 +279,7 @@ impl KubeTarget {
         KubeError::Conflict { object: key.to_string(), manager, fields }
     }
 
-    async fn wait_established(&self, key: &ObjectKey) -> Result<(), KubeError> {
+    async fn wait_established(&self, key: &ObjectRef) -> Result<(), KubeError> {
         let deadline = Instant::now() + self.settings.crd_timeout;
         loop {
             let live = self.live(key).await?;
@@ -313,7 +312,7 @@ impl KubeTarget {
     /// Capstan's label and `owner`'s annotation are deleted, and never a
     /// namespace that existed before Capstan applied it; anything else is
     /// kept and reported.
-    pub async fn prune(&self, owner: &str, keys: &[ObjectKey]) -> Result<Pruned, KubeError> {
+    pub async fn prune(&self, owner: &str, keys: &[ObjectRef]) -> Result<Pruned, KubeError> {
         let mut out = Pruned::default();
         for key in delete_order(keys) {
             let Some(live) = self.live(&key).await? else { continue };
@@ -321,7 +320,7 @@ impl KubeTarget {
                 _ if !managed(&live) => {
                     Some(format!("it no longer has the label {}={}", MANAGED_BY.0, MANAGED_BY.1))
                 }
-                _ if key.is_namespace() && namespaces::is_adopted(&live) => Some(format!(
+                _ if is_namespace(&key) && namespaces::is_adopted(&live) => Some(format!(
                     "it existed before Capstan applied it ({} is set), so Capstan does not delete it",
                     namespaces::ADOPTED_ANNOTATION
                 )),
@@ -346,7 +345,7 @@ impl KubeTarget {
                     });
                 }
             }
-            if key.is_crd()
+            if is_crd(&key)
                 && let Some(group) = live.pointer("/spec/group").and_then(Value::as_str)
             {
                 self.resources.forget_group(group);
@@ -362,12 +361,12 @@ impl KubeTarget {
     pub async fn wait_ready(
         &self,
         component: &str,
-        keys: &[ObjectKey],
+        keys: &[ObjectRef],
         timeout: Duration,
         health: HealthCheck<'_>,
     ) -> Result<(), KubeError> {
         let deadline = Instant::now() + timeout;
-        let mut pending: Vec<ObjectKey> = keys.to_vec();
+        let mut pending: Vec<ObjectRef> = keys.to_vec();
         loop {
             let mut waiting = Vec::new();
             for key in pending {
@@ -399,7 +398,7 @@ impl KubeTarget {
         }
     }
 
-    async fn api(&self, key: &ObjectKey) -> Result<Api<DynamicObject>, KubeError> {
+    async fn api(&self, key: &ObjectRef) -> Result<Api<DynamicObject>, KubeError> {
         let served = self.resources.resolve(&self.client, key).await?;
         if !served.namespaced {
             return Ok(Api::all_with(self.client.clone(), &served.resource));
@@ -422,7 +421,7 @@ fn annotation(live: &Value) -> Option<&str> {
     live.pointer("/metadata/annotations").and_then(|a| a.get(COMPONENT_ANNOTATION)).and_then(Value::as_str)
 }
 
-fn to_json(key: &ObjectKey, object: &DynamicObject) -> Result<Value, KubeError> {
+fn to_json(key: &ObjectRef, object: &DynamicObject) -> Result<Value, KubeError> {
     serde_json::to_value(object).map_err(|e| KubeError::InvalidObject {
         object: key.to_string(),
         why: format!("the API server's answer: {e}"),

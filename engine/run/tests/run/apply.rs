@@ -25,8 +25,8 @@ fn apply_records_every_component_and_a_second_plan_has_nothing_to_change() {
     let app = &state.components["envs/dev/core/app"];
     assert_eq!(app.plugin.name, "test/config");
     assert_eq!(app.objects.len(), 1);
-    assert_eq!(app.objects[0].kind, "ConfigMap");
-    assert_eq!(app.objects[0].name, "app");
+    assert_eq!(app.objects[0].object.kind, "ConfigMap");
+    assert_eq!(app.objects[0].object.name, "app");
     assert_eq!(app.outputs.len(), 1);
     let rendered = rendered_files(&stack.rendered());
     assert!(rendered.iter().any(|f| f.contains("app")), "{rendered:?}");

@@ -27,7 +27,7 @@ use kube::client::Body;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::ObjectKey;
+use crate::ObjectRef;
 use stand_in::StandIn;
 
 /// One write request the cluster received, in arrival order.
@@ -155,7 +155,7 @@ impl FakeCluster {
 
     /// The API for one kind, through the stand-in (as the target sees it),
     /// found by discovery; `None` when the cluster does not serve the kind.
-    async fn served_api(&self, key: &ObjectKey) -> Option<Api<DynamicObject>> {
+    async fn served_api(&self, key: &ObjectRef) -> Option<Api<DynamicObject>> {
         let (group, version) = key.group_version();
         let gvk = GroupVersionKind::gvk(group, version, &key.kind);
         let (resource, caps) = match kube::discovery::pinned_kind(&self.client, &gvk).await {
@@ -172,12 +172,12 @@ impl FakeCluster {
     }
 
     /// The API for one kind the cluster serves.
-    pub async fn api(&self, key: &ObjectKey) -> Api<DynamicObject> {
+    pub async fn api(&self, key: &ObjectRef) -> Api<DynamicObject> {
         self.served_api(key).await.unwrap_or_else(|| panic!("the cluster does not serve {}", key.kind))
     }
 
     /// The live object; `None` when it does not exist (or its kind is not served).
-    pub async fn get(&self, key: &ObjectKey) -> Option<Value> {
+    pub async fn get(&self, key: &ObjectRef) -> Option<Value> {
         self.served_api(key)
             .await?
             .get_opt(&key.name)
@@ -187,7 +187,7 @@ impl FakeCluster {
     }
 
     /// The field managers of the live object's `managedFields`, in order.
-    pub async fn managers(&self, key: &ObjectKey) -> Vec<String> {
+    pub async fn managers(&self, key: &ObjectRef) -> Vec<String> {
         let live = self.get(key).await.unwrap_or_else(|| panic!("{key} exists"));
         live.pointer("/metadata/managedFields")
             .and_then(Value::as_array)
@@ -196,7 +196,7 @@ impl FakeCluster {
     }
 
     /// Plays another tool applying `patch` with server-side apply as `manager`.
-    pub async fn apply_as(&self, manager: &str, key: &ObjectKey, patch: Value) {
+    pub async fn apply_as(&self, manager: &str, key: &ObjectRef, patch: Value) {
         self.api(key)
             .await
             .patch(&key.name, &PatchParams::apply(manager), &Patch::Apply(patch))
@@ -205,7 +205,7 @@ impl FakeCluster {
     }
 
     /// Plays another tool taking fields over (`kubectl apply --server-side --force-conflicts`).
-    pub async fn force_apply_as(&self, manager: &str, key: &ObjectKey, patch: Value) {
+    pub async fn force_apply_as(&self, manager: &str, key: &ObjectRef, patch: Value) {
         self.api(key)
             .await
             .patch(&key.name, &PatchParams::apply(manager).force(), &Patch::Apply(patch))
@@ -214,7 +214,7 @@ impl FakeCluster {
     }
 
     /// Plays a controller writing an object's status.
-    pub async fn set_status(&self, key: &ObjectKey, status: Value) {
+    pub async fn set_status(&self, key: &ObjectRef, status: Value) {
         self.api(key)
             .await
             .patch_status(&key.name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))

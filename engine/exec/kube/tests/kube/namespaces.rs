@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::support::{self, Cluster, KEY, find, key};
 
-fn shop() -> capstan_kube::ObjectKey {
+fn shop() -> capstan_kube::ObjectRef {
     key(&support::namespace())
 }
 

@@ -28,7 +28,7 @@ async fn objects_that_left_the_plan_are_deleted_and_nothing_else_is() {
                 "annotations": {"capstan.dev/component": "envs/staging/shop/worker"}}, "data": {"a": "1"}}),
         )
         .await;
-    let foreign = capstan_kube::ObjectKey { name: "api-extra".into(), ..moved_key.clone() };
+    let foreign = capstan_kube::ObjectRef { name: "api-extra".into(), ..moved_key.clone() };
     cluster
         .apply_as(
             "kubectl",

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use capstan_core::ComponentId;
 use capstan_kube::testing::FakeCluster;
-use capstan_kube::{KubeTarget, ObjectKey, Settings};
+use capstan_kube::{KubeTarget, ObjectRef, Settings};
 use capstan_plugin_app::App;
 use capstan_sdk::testkit::PlanCall;
 use serde_json::{Value, json};
@@ -115,8 +115,8 @@ pub fn component_objects() -> Vec<Value> {
     objects
 }
 
-pub fn key(object: &Value) -> ObjectKey {
-    ObjectKey::of(object).unwrap()
+pub fn key(object: &Value) -> ObjectRef {
+    ObjectRef::of(object).unwrap()
 }
 
 pub fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
