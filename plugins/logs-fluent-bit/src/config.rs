@@ -6,8 +6,15 @@
 //! labels convention this plugin promises), then ship to exactly one output.
 //! Credentials never appear here: the config names environment variables
 //! (`${SPLUNK_HEC_TOKEN}`) that the DaemonSet fills from a Secret.
+//!
+//! Every key written here is one fluent-bit 4.0 documents for the section's
+//! plugin; the comments name the page of <https://docs.fluentbit.io/manual/4.0>
+//! each bounding key comes from, and the plugin's tests check every section's
+//! keys against lists taken from those pages.
 
 use std::fmt::Write as _;
+
+use capstan_core::ComponentId;
 
 use crate::inputs::{Inputs, OutputKind};
 
@@ -23,6 +30,14 @@ pub const HTTP_PORT: u16 = 2020;
 /// the Secret this plugin renders.
 pub const ENV_SPLUNK_TOKEN: &str = "SPLUNK_HEC_TOKEN";
 pub const ENV_HTTP_PASSWORD: &str = "OUTPUT_HTTP_PASSWORD";
+pub const ENV_FORWARD_SHARED_KEY: &str = "FORWARD_SHARED_KEY";
+
+/// Where the forward input's TLS Secret (`tls.crt`, `tls.key`) is mounted.
+pub const FORWARD_TLS_DIR: &str = "/fluent-bit/tls";
+
+/// The collector's container name: its log file name carries it, which is
+/// how the tail input skips the collector's own log.
+pub const CONTAINER_NAME: &str = "fluent-bit";
 
 /// The record keys every log record carries after the filters run.
 /// `log` holds the message; these are what queries filter on.
@@ -32,8 +47,16 @@ pub const RECORD_LABELS: [&str; 6] = ["environment", "namespace", "app", "contai
 /// in the line: as labels they would explode Loki's stream count.
 pub const LOKI_STREAM_LABELS: [&str; 4] = ["environment", "namespace", "app", "container"];
 
+/// The collector's own log files. The kubelet names container logs
+/// `<pod>_<namespace>_<container>-<container id>.log`, and the DaemonSet's
+/// pods are `<component name>-<suffix>`. Tailing them would feed every
+/// record the stdout output prints back into the pipeline, without end.
+pub fn own_log_files(c: &ComponentId) -> String {
+    format!("/var/log/containers/{}-*_{}_{CONTAINER_NAME}-*.log", c.name, c.namespace)
+}
+
 /// `fluent-bit.conf`.
-pub fn main_config(inputs: &Inputs, environment: &str) -> String {
+pub fn main_config(inputs: &Inputs, component: &ComponentId) -> String {
     let mut c = String::new();
     section(
         &mut c,
@@ -49,6 +72,10 @@ pub fn main_config(inputs: &Inputs, environment: &str) -> String {
             ("Health_Check", "On".into()),
             ("storage.path", format!("{STATE_DIR}/flb-storage/")),
             ("storage.sync", "normal".into()),
+            // Buffering and storage, "Service section configuration": chunks
+            // (about 2 MB each) of filesystem inputs held in memory; the rest
+            // wait on disk, so memory stays bounded while an output is down.
+            ("storage.max_chunks_up", inputs.buffer.max_chunks_up.to_string()),
         ],
     );
     section(
@@ -58,25 +85,71 @@ pub fn main_config(inputs: &Inputs, environment: &str) -> String {
             ("Name", "tail".into()),
             ("Tag", "kube.*".into()),
             ("Path", "/var/log/containers/*.log".into()),
+            // Tail, "Configuration parameters": the collector's own log is
+            // not collected (see `own_log_files`).
+            ("Exclude_Path", own_log_files(component)),
             // The runtime decides the file format: Docker writes JSON lines, containerd
             // and CRI-O write the CRI format. Both parsers also rejoin split long lines.
             ("multiline.parser", "docker, cri".into()),
             ("DB", format!("{STATE_DIR}/flb_kube.db")),
-            ("Mem_Buf_Limit", inputs.mem_buf_limit.clone()),
             ("Skip_Long_Lines", "On".into()),
             ("Refresh_Interval", "10".into()),
+            // Buffering and storage, "Input section configuration": chunks go
+            // to disk (offsets survive restarts, memory is bounded by
+            // `storage.max_chunks_up`); `Mem_Buf_Limit` applies only to
+            // memory buffering, so it is not set here.
             ("storage.type", "filesystem".into()),
         ],
     );
     if inputs.forward.enabled {
+        let mut kv = vec![
+            ("Name", "forward".to_owned()),
+            ("Tag", "app.forward".into()),
+            ("Listen", "0.0.0.0".into()),
+            ("Port", inputs.forward.port.to_string()),
+            // Buffering and storage, "Buffering and memory": a client that
+            // outpaces the outputs is paused, not buffered without end.
+            ("storage.type", "memory".into()),
+            ("Mem_Buf_Limit", inputs.mem_buf_limit.clone()),
+        ];
+        // Forward input, "Configuration parameters" (secure forward): the
+        // key comes from the Secret through the environment.
+        if inputs.forward.shared_key.is_some() {
+            kv.push(("Shared_Key", format!("${{{ENV_FORWARD_SHARED_KEY}}}")));
+        }
+        // Transport security, "Example: enable TLS on HTTP input": an
+        // input with TLS needs its certificate and key; clients are not asked
+        // for certificates (`tls.verify Off`), the shared key authenticates.
+        if inputs.forward.tls_secret.is_some() {
+            kv.push(("tls", "On".into()));
+            kv.push(("tls.verify", "Off".into()));
+            kv.push(("tls.crt_file", format!("{FORWARD_TLS_DIR}/tls.crt")));
+            kv.push(("tls.key_file", format!("{FORWARD_TLS_DIR}/tls.key")));
+        }
+        section(&mut c, "INPUT", &kv);
+    }
+    if !inputs.multiline_languages.is_empty() {
+        let mut parsers: Vec<&str> = Vec::new();
+        for l in &inputs.multiline_languages {
+            if !parsers.contains(&l.as_str()) {
+                parsers.push(l.as_str());
+            }
+        }
+        // Multiline filter: it must be the first filter (it re-emits joined
+        // records at the head of the pipeline) and there must be one per tag,
+        // with every parser listed in it. Buffered mode joins lines that
+        // arrive in different chunks; its emitter is bounded like any input.
         section(
             &mut c,
-            "INPUT",
+            "FILTER",
             &[
-                ("Name", "forward".into()),
-                ("Tag", "app.forward".into()),
-                ("Listen", "0.0.0.0".into()),
-                ("Port", inputs.forward.port.to_string()),
+                ("Name", "multiline".into()),
+                ("Match", "kube.*".into()),
+                ("multiline.key_content", "log".into()),
+                ("multiline.parser", parsers.join(", ")),
+                ("mode", "parser".into()),
+                ("buffer", "On".into()),
+                ("emitter_mem_buf_limit", inputs.mem_buf_limit.clone()),
             ],
         );
     }
@@ -134,11 +207,22 @@ pub fn main_config(inputs: &Inputs, environment: &str) -> String {
             ("Rename", "k8s_container_name container".into()),
             ("Rename", "k8s_host node".into()),
             ("Rename", "k8s_label_app.kubernetes.io/name app".into()),
-            ("Add", format!("environment {environment}")),
+            ("Add", format!("environment {}", component.environment)),
         ],
     );
     output_section(&mut c, inputs);
     c
+}
+
+/// The keys every output carries so that a failing destination is bounded.
+/// Scheduling and retries, "Configure retries": `Retry_Limit` N retries, then
+/// the chunk is dropped. Buffering and storage, "Output section
+/// configuration": `storage.total_limit_size` caps the output's queue of
+/// filesystem chunks; when full, the oldest chunk is dropped.
+fn bounded(inputs: &Inputs, mut kv: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    kv.push(("Retry_Limit", inputs.buffer.retry_limit.to_string()));
+    kv.push(("storage.total_limit_size", inputs.buffer.total_limit_size.clone()));
+    kv
 }
 
 fn output_section(c: &mut String, inputs: &Inputs) {
@@ -156,7 +240,6 @@ fn output_section(c: &mut String, inputs: &Inputs) {
                 ("Line_Format", "json".into()),
                 ("Auto_Kubernetes_Labels", "Off".into()),
                 ("tls", on_off(l.tls).into()),
-                ("Retry_Limit", "False".into()),
             ];
             if l.tls {
                 kv.push(("tls.verify", "On".into()));
@@ -168,7 +251,7 @@ fn output_section(c: &mut String, inputs: &Inputs) {
                 kv.push(("HTTP_User", a.user.clone()));
                 kv.push(("HTTP_Passwd", format!("${{{ENV_HTTP_PASSWORD}}}")));
             }
-            section(c, "OUTPUT", &kv);
+            section(c, "OUTPUT", &bounded(inputs, kv));
         }
         (OutputKind::Elasticsearch, _, Some(e), _) => {
             let mut kv = vec![
@@ -183,7 +266,6 @@ fn output_section(c: &mut String, inputs: &Inputs) {
                 ("Replace_Dots", "On".into()),
                 ("Trace_Error", "On".into()),
                 ("tls", on_off(e.tls).into()),
-                ("Retry_Limit", "False".into()),
             ];
             if e.tls {
                 kv.push(("tls.verify", "On".into()));
@@ -192,7 +274,7 @@ fn output_section(c: &mut String, inputs: &Inputs) {
                 kv.push(("HTTP_User", a.user.clone()));
                 kv.push(("HTTP_Passwd", format!("${{{ENV_HTTP_PASSWORD}}}")));
             }
-            section(c, "OUTPUT", &kv);
+            section(c, "OUTPUT", &bounded(inputs, kv));
         }
         (OutputKind::Splunk, _, _, Some(s)) => {
             let mut kv = vec![
@@ -204,12 +286,11 @@ fn output_section(c: &mut String, inputs: &Inputs) {
                 ("Splunk_Send_Raw", "Off".into()),
                 ("tls", on_off(s.tls).into()),
                 ("tls.verify", on_off(s.tls_verify).into()),
-                ("Retry_Limit", "False".into()),
             ];
             if let Some(i) = &s.index {
                 kv.push(("Event_Index", i.clone()));
             }
-            section(c, "OUTPUT", &kv);
+            section(c, "OUTPUT", &bounded(inputs, kv));
         }
         // `check` guarantees the section of the chosen output is present, so
         // only `stdout` (or an unchecked input) reaches here; either way the
@@ -217,7 +298,10 @@ fn output_section(c: &mut String, inputs: &Inputs) {
         _ => section(
             c,
             "OUTPUT",
-            &[("Name", "stdout".into()), ("Match", "*".into()), ("Format", "json_lines".into())],
+            &bounded(
+                inputs,
+                vec![("Name", "stdout".into()), ("Match", "*".into()), ("Format", "json_lines".into())],
+            ),
         ),
     }
 }

@@ -32,8 +32,27 @@ pub struct Inputs {
     pub forward: Forward,
     /// fluent-bit's own log level.
     pub log_level: LogLevel,
-    /// Memory the tail input may buffer before it pauses (fluent-bit size, such as `50MB`).
+    /// Memory each in-memory buffer may hold before its input pauses
+    /// (fluent-bit unit size, such as `50MB`): the forward input's and the
+    /// multiline filter's emitter. The tail input buffers on disk instead,
+    /// bounded by `buffer`.
     pub mem_buf_limit: String,
+    /// How much fluent-bit keeps while the log store is unreachable, and for
+    /// how long it retries. Bounded by default, so a down backend cannot fill
+    /// the node's disk or memory.
+    pub buffer: Buffer,
+    /// Built-in fluent-bit multiline parsers (`go`, `java`, `python`,
+    /// `ruby`) that join application stack traces into one record, tried in
+    /// the order listed on every container's log. Empty (the default): no
+    /// language joining; lines split by the container runtime are still
+    /// rejoined by the `docker` and `cri` parsers.
+    #[serde(default)]
+    pub multiline_languages: Vec<MultilineLanguage>,
+    /// The user the collector runs as. Node log files are root-owned and
+    /// mode 0640, so the default is 0 (root, with every capability dropped);
+    /// set another uid only where the node's logs are readable by the
+    /// container's group and the state directory is writable by that user.
+    pub run_as_user: u32,
     /// Container resources of the collector.
     pub resources: Resources,
     /// Tolerations of the DaemonSet's pods; the default tolerates every taint,
@@ -163,11 +182,68 @@ fn hec_port() -> u16 {
     8088
 }
 
+/// The `forward` input. Off by default: once on, any pod that can reach the
+/// Service can write records under any app's name, so turn it on with a
+/// `shared_key` (and `tls_secret` when the network is not trusted).
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Forward {
     pub enabled: bool,
     pub port: u16,
+    /// The secure-forward shared key clients must present. Sensitive: it
+    /// must come from the secrets file; it is put in a Secret and reaches
+    /// fluent-bit as an environment variable. Without it the input accepts
+    /// anyone (the plan warns).
+    #[serde(default)]
+    pub shared_key: Option<String>,
+    /// The name of an existing `kubernetes.io/tls` Secret in the component's
+    /// namespace (from cert-manager, for example): the input then accepts
+    /// only TLS connections, with that certificate and key.
+    #[serde(default)]
+    pub tls_secret: Option<String>,
+}
+
+/// Bounds on what fluent-bit holds while outputs are failing.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Buffer {
+    /// Disk the output's queue of filesystem chunks may take on the node
+    /// (fluent-bit's `storage.total_limit_size`, a unit size such as `1G`).
+    /// When full, the oldest chunk is discarded to make room.
+    pub total_limit_size: String,
+    /// How many times a failed chunk is retried (fluent-bit's
+    /// `Retry_Limit`; before the Nth retry it waits a random time between
+    /// 5 s and 5 s × 2^N, capped at 2000 s, so the default 10 rides out about
+    /// an hour of outage). After the last retry the chunk is dropped and
+    /// counted in `fluentbit_output_retries_failed_total` and
+    /// `fluentbit_output_dropped_records_total`.
+    #[schemars(range(min = 1))]
+    pub retry_limit: u32,
+    /// Chunks (about 2 MB each) the tail input may keep in memory
+    /// (fluent-bit's `storage.max_chunks_up`); the rest wait on disk.
+    #[schemars(range(min = 1))]
+    pub max_chunks_up: u32,
+}
+
+/// A built-in fluent-bit multiline parser for application stack traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MultilineLanguage {
+    Go,
+    Java,
+    Python,
+    Ruby,
+}
+
+impl MultilineLanguage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MultilineLanguage::Go => "go",
+            MultilineLanguage::Java => "java",
+            MultilineLanguage::Python => "python",
+            MultilineLanguage::Ruby => "ruby",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -205,7 +281,35 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
              (values_sensitive_custom: splunk.token)",
         ));
     }
-    let mut config_values: Vec<(String, &str)> = vec![("/mem_buf_limit".into(), &inputs.mem_buf_limit)];
+    for (path, value) in [
+        ("/mem_buf_limit", &inputs.mem_buf_limit),
+        ("/buffer/total_limit_size", &inputs.buffer.total_limit_size),
+    ] {
+        if !is_unit_size(value) {
+            out.push(Diagnostic::error(
+                path,
+                "must be a fluent-bit unit size: a number with an optional K, M or G suffix (such as `50MB` or `1G`)",
+            ));
+        }
+    }
+    if inputs.buffer.retry_limit == 0 {
+        out.push(Diagnostic::error("/buffer/retry_limit", "must be at least 1"));
+    }
+    if inputs.buffer.max_chunks_up == 0 {
+        out.push(Diagnostic::error("/buffer/max_chunks_up", "must be at least 1"));
+    }
+    if inputs.forward.shared_key.as_deref().is_some_and(str::is_empty) {
+        out.push(Diagnostic::error("/forward/shared_key", "must not be empty"));
+    }
+    if let Some(name) = &inputs.forward.tls_secret
+        && !is_object_name(name)
+    {
+        out.push(Diagnostic::error(
+            "/forward/tls_secret",
+            "must be the name of a Secret (lowercase letters, digits, `-` and `.`)",
+        ));
+    }
+    let mut config_values: Vec<(String, &str)> = Vec::new();
     if let Some(l) = &inputs.loki {
         config_values.push(("/loki/host".into(), &l.host));
         if let Some(t) = &l.tenant_id {
@@ -246,6 +350,26 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// fluent-bit's unit sizes: a number, then nothing (bytes) or K, M or G,
+/// optionally followed by B, in either case.
+fn is_unit_size(s: &str) -> bool {
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if digits == 0 {
+        return false;
+    }
+    let suffix = s[digits..].to_ascii_uppercase();
+    matches!(suffix.as_str(), "" | "K" | "KB" | "M" | "MB" | "G" | "GB")
+}
+
+/// A Kubernetes object name (DNS-1123 subdomain).
+fn is_object_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn is_label_name(s: &str) -> bool {

@@ -13,6 +13,23 @@
 //! [`config::RECORD_LABELS`]): that is the labels convention dependents read
 //! from the `labels` output.
 //!
+//! What an operator gets by default, and why:
+//! - bounded buffering: each output retries a chunk `buffer.retry_limit`
+//!   times, then drops it (fluent-bit counts it), and its on-disk queue is
+//!   capped at `buffer.total_limit_size`, so a down log store cannot fill the
+//!   node's disk; memory is capped by `buffer.max_chunks_up` and the
+//!   container's limits (CPU included);
+//! - the collector's own log is not collected (a stdout output would
+//!   otherwise feed on itself);
+//! - runtime-split lines are rejoined (`docker`, `cri`), and stack traces too
+//!   for the languages in `multiline_languages` (none by default);
+//! - the `forward` input is off; turned on, it takes a shared key from the
+//!   secrets file and optionally TLS, and the plan warns when it has no key;
+//! - the container runs as root, because node log files are root-owned and
+//!   mode 0640, but with every capability dropped, no privilege escalation,
+//!   a read-only root filesystem and the runtime's default seccomp profile;
+//!   `run_as_user` picks another uid where the logs allow it.
+//!
 //! It does not deploy the log store itself, and it does not install parsers
 //! beyond `docker`, `cri` and `json`.
 
@@ -53,6 +70,7 @@ impl Plugin for FluentBit {
         if !problems.is_empty() {
             return Err(PlanError::InvalidInputs(problems));
         }
+        let warnings = warnings(&inputs);
         let objects = objects::render(&request.component, &inputs);
         let outputs = contracts::outputs(
             &logs::Outputs {
@@ -62,8 +80,22 @@ impl Plugin for FluentBit {
             },
             &[],
         )?;
-        Ok(ComponentPlan { objects, outputs, ..Default::default() })
+        Ok(ComponentPlan { objects, outputs, warnings, ..Default::default() })
     }
+}
+
+/// What the operator should know though the plan is valid.
+fn warnings(inputs: &Inputs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if inputs.forward.enabled && inputs.forward.shared_key.is_none() {
+        out.push(Diagnostic::warning(
+            "/forward/shared_key",
+            "the forward input is on without a shared key: any pod that can reach its Service can \
+             write records under any app's name; set forward.shared_key in the component's secrets \
+             file (values_sensitive_custom), or turn the input off",
+        ));
+    }
+    out
 }
 
 /// A credential written in plain inputs would sit in the operator's
@@ -78,6 +110,9 @@ fn secrets_not_from_secrets_file(request: &PlanRequest, inputs: &Inputs) -> Vec<
     }
     if inputs.elasticsearch.as_ref().is_some_and(|e| e.auth.is_some()) {
         pointers.push("/elasticsearch/auth/password");
+    }
+    if inputs.forward.shared_key.is_some() {
+        pointers.push("/forward/shared_key");
     }
     pointers
         .into_iter()

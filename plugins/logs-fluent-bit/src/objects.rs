@@ -6,15 +6,30 @@ use capstan_core::{ComponentId, Sensitive};
 use capstan_sdk::k8s::{self, Meta};
 use serde_json::{Value, json};
 
-use crate::config::{self, CONFIG_DIR, ENV_HTTP_PASSWORD, ENV_SPLUNK_TOKEN, HTTP_PORT, STATE_DIR};
+use crate::config::{
+    self, CONFIG_DIR, CONTAINER_NAME, ENV_FORWARD_SHARED_KEY, ENV_HTTP_PASSWORD, ENV_SPLUNK_TOKEN,
+    FORWARD_TLS_DIR, HTTP_PORT, STATE_DIR,
+};
 use crate::inputs::{Inputs, OutputKind};
 
 /// Secret keys.
 const KEY_SPLUNK_TOKEN: &str = "splunk-hec-token";
 const KEY_HTTP_PASSWORD: &str = "http-password";
+const KEY_FORWARD_SHARED_KEY: &str = "forward-shared-key";
 
-/// The credential the chosen output needs, if any: (Secret key, env var, value).
-fn credential(inputs: &Inputs) -> Option<(&'static str, &'static str, &str)> {
+/// The credentials the collector needs: (Secret key, env var, value).
+fn credentials(inputs: &Inputs) -> Vec<(&'static str, &'static str, &str)> {
+    let mut out: Vec<_> = output_credential(inputs).into_iter().collect();
+    if inputs.forward.enabled
+        && let Some(key) = &inputs.forward.shared_key
+    {
+        out.push((KEY_FORWARD_SHARED_KEY, ENV_FORWARD_SHARED_KEY, key.as_str()));
+    }
+    out
+}
+
+/// The credential the chosen output needs, if any.
+fn output_credential(inputs: &Inputs) -> Option<(&'static str, &'static str, &str)> {
     match inputs.output {
         OutputKind::Splunk => inputs
             .splunk
@@ -45,7 +60,7 @@ pub fn cluster_scoped_name(c: &ComponentId) -> String {
 pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
     let meta = Meta::new(c, c.name.clone(), "log-collector");
     let cluster_name = cluster_scoped_name(c);
-    let fluent_bit_conf = config::main_config(inputs, &c.environment);
+    let fluent_bit_conf = config::main_config(inputs, c);
     let parsers_conf = config::parsers_config();
     let config_digest = config::digest(&format!("{fluent_bit_conf}\n{parsers_conf}"));
 
@@ -82,13 +97,18 @@ pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
     let mut env = vec![json!({
         "name": "NODE_NAME", "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } },
     })];
-    if let Some((key, var, value)) = credential(inputs) {
+    let credentials = credentials(inputs);
+    if !credentials.is_empty() {
         let secret_meta = meta.renamed(format!("{}-credentials", c.name));
-        objects.push(k8s::secret(&secret_meta, &BTreeMap::from([(key.to_owned(), Sensitive::new(value))])));
-        env.push(json!({
-            "name": var,
-            "valueFrom": { "secretKeyRef": { "name": secret_meta.name(), "key": key } },
-        }));
+        let data =
+            credentials.iter().map(|(key, _, value)| ((*key).to_owned(), Sensitive::new(*value))).collect();
+        objects.push(k8s::secret(&secret_meta, &data));
+        for (key, var, _) in &credentials {
+            env.push(json!({
+                "name": var,
+                "valueFrom": { "secretKeyRef": { "name": secret_meta.name(), "key": key } },
+            }));
+        }
     }
 
     let mut ports = vec![json!({ "name": "http", "containerPort": HTTP_PORT, "protocol": "TCP" })];
@@ -101,11 +121,32 @@ pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
         }));
     }
 
+    let mut volume_mounts = vec![
+        json!({ "name": "config", "mountPath": CONFIG_DIR, "readOnly": true }),
+        json!({ "name": "varlog", "mountPath": "/var/log", "readOnly": true }),
+        json!({ "name": "dockercontainers", "mountPath": "/var/lib/docker/containers", "readOnly": true }),
+        // The only writable path: tail offsets and the filesystem buffer,
+        // bounded by `buffer.total_limit_size`.
+        json!({ "name": "state", "mountPath": STATE_DIR }),
+    ];
+    let mut volumes = vec![
+        json!({ "name": "config", "configMap": { "name": meta.name() } }),
+        json!({ "name": "varlog", "hostPath": { "path": "/var/log" } }),
+        json!({ "name": "dockercontainers", "hostPath": { "path": "/var/lib/docker/containers" } }),
+        json!({ "name": "state", "hostPath": { "path": STATE_DIR, "type": "DirectoryOrCreate" } }),
+    ];
+    if inputs.forward.enabled
+        && let Some(secret) = &inputs.forward.tls_secret
+    {
+        volume_mounts.push(json!({ "name": "forward-tls", "mountPath": FORWARD_TLS_DIR, "readOnly": true }));
+        volumes.push(json!({ "name": "forward-tls", "secret": { "secretName": secret } }));
+    }
+
     let mut pod_spec = json!({
         "serviceAccountName": c.name,
         "tolerations": inputs.tolerations,
         "containers": [{
-            "name": "fluent-bit",
+            "name": CONTAINER_NAME,
             "image": inputs.image,
             "imagePullPolicy": "IfNotPresent",
             "command": ["/fluent-bit/bin/fluent-bit"],
@@ -115,26 +156,22 @@ pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
             "livenessProbe": { "httpGet": { "path": "/", "port": "http" } },
             "readinessProbe": { "httpGet": { "path": "/api/v1/health", "port": "http" } },
             "resources": { "requests": inputs.resources.requests, "limits": inputs.resources.limits },
-            // Root is needed to read other containers' log files on the host;
-            // everything else is locked down.
+            // The node's container logs are root-owned and mode 0640, so
+            // reading them takes uid 0 (`run_as_user`, default 0): as their
+            // owner, root reads them with every capability dropped. Everything
+            // else is locked down; the state directory is the only writable
+            // path.
             "securityContext": {
+                "runAsUser": inputs.run_as_user,
+                "runAsNonRoot": inputs.run_as_user != 0,
                 "readOnlyRootFilesystem": true,
                 "allowPrivilegeEscalation": false,
-                "capabilities": { "drop": ["ALL"], "add": ["DAC_READ_SEARCH"] },
+                "capabilities": { "drop": ["ALL"] },
+                "seccompProfile": { "type": "RuntimeDefault" },
             },
-            "volumeMounts": [
-                { "name": "config", "mountPath": CONFIG_DIR, "readOnly": true },
-                { "name": "varlog", "mountPath": "/var/log", "readOnly": true },
-                { "name": "dockercontainers", "mountPath": "/var/lib/docker/containers", "readOnly": true },
-                { "name": "state", "mountPath": STATE_DIR },
-            ],
+            "volumeMounts": volume_mounts,
         }],
-        "volumes": [
-            { "name": "config", "configMap": { "name": meta.name() } },
-            { "name": "varlog", "hostPath": { "path": "/var/log" } },
-            { "name": "dockercontainers", "hostPath": { "path": "/var/lib/docker/containers" } },
-            { "name": "state", "hostPath": { "path": STATE_DIR, "type": "DirectoryOrCreate" } },
-        ],
+        "volumes": volumes,
     });
     if let Some(pc) = &inputs.priority_class_name {
         pod_spec["priorityClassName"] = json!(pc);
