@@ -13,7 +13,7 @@ use crate::objects;
 use crate::planner::{
     Action, ComponentError, ComponentPlanned, Guard, PlanContext, call_plan, check_contract,
 };
-use crate::seams::{EffectRunner, ObjectRef};
+use crate::seams::{ComponentRef, EffectRunner, ObjectRef};
 
 /// The outcome of applying one component.
 pub struct Applied {
@@ -93,9 +93,14 @@ pub fn apply_component(
     let objects_change =
         ran_any || !prune.is_empty() || planned.objects.iter().any(|o| o.action != Action::Unchanged);
     if objects_change {
-        cx.target.apply(&planned.id, &objects, &prune).map_err(ComponentError::Target)?;
+        let at = ComponentRef {
+            key: &planned.key,
+            id: &planned.id,
+            ready_timeout: cx.stack.component(&planned.key).and_then(|c| c.ready_timeout),
+        };
+        cx.target.apply(at, &objects, &prune).map_err(ComponentError::Target)?;
         let health = |object: &serde_json::Value| planned.handle.health(&planned.id, object);
-        cx.target.wait_ready(&planned.id, &desired, &health).map_err(ComponentError::Target)?;
+        cx.target.wait_ready(at, &desired, &health).map_err(ComponentError::Target)?;
     }
 
     let object_records = objects

@@ -23,7 +23,9 @@ pub use planner::{
     plan_component,
 };
 pub use schedule::{DepResults, Outcome};
-pub use seams::{EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+pub use seams::{
+    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError,
+};
 
 /// The graph of every component a loaded stack holds (the loader built it
 /// and refused cycles, so this only hands over a copy).

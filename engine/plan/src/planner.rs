@@ -20,7 +20,7 @@ use capstan_state::{ComponentState, PluginRef, State, StateKey};
 use crate::diff::{FieldChange, diff_objects};
 use crate::objects;
 use crate::schedule::DepResults;
-use crate::seams::{ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+use crate::seams::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
 
 /// Everything planning reads. Nothing here is written while planning.
 pub struct PlanContext<'a> {
@@ -580,7 +580,8 @@ fn compare_objects(
     for manifest in desired {
         let object = ObjectRef::of(&manifest)
             .map_err(|missing| contract(format!("an object lost its name: {missing}")))?;
-        let action = match cx.target.current(&component.id, &object).map_err(ComponentError::Target)? {
+        let at = ComponentRef { key, id: &component.id, ready_timeout: component.ready_timeout };
+        let action = match cx.target.current(at, &object).map_err(ComponentError::Target)? {
             None => Action::Create,
             Some(current) => {
                 let fields = diff_objects(&current, &manifest);

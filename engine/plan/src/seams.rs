@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -53,26 +54,45 @@ pub trait PluginResolver: Send + Sync {
 
 pub use capstan_core::ObjectRef;
 
+/// The component a target acts for, with what a target needs of it.
+#[derive(Clone, Copy, Debug)]
+pub struct ComponentRef<'a> {
+    /// Its key in the tree and in state (`envs/dev/web/api`): the kube
+    /// target marks the objects it applies with it.
+    pub key: &'a str,
+    pub id: &'a ComponentId,
+    /// How long its objects may take to be ready, when its component.hcl
+    /// says (`ready_timeout`); otherwise the target's default.
+    pub ready_timeout: Option<Duration>,
+}
+
 /// Where objects are applied: the render directory, or a cluster.
 pub trait ObjectTarget: Send + Sync {
     /// What the target holds now for this object, if anything.
-    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError>;
+    fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError>;
     /// Makes the component's objects exactly `objects`; removes `prune`
     /// (objects it had before that left the plan).
-    fn apply(&self, component: &ComponentId, objects: &[Value], prune: &[ObjectRef])
-    -> Result<(), SeamError>;
+    fn apply(
+        &self,
+        component: ComponentRef<'_>,
+        objects: &[Value],
+        prune: &[ObjectRef],
+    ) -> Result<(), SeamError>;
     /// Waits until `health` (the plugin's own rules) calls every object
-    /// ready, within the target's timeout for one component. A target with
-    /// nothing live (render) has nothing to wait for.
+    /// ready, within the component's timeout. A target with nothing live
+    /// (render) has nothing to wait for.
     fn wait_ready(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[ObjectRef],
         health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
     ) -> Result<(), SeamError> {
         let _ = (component, objects, health);
         Ok(())
     }
+    /// Removes everything the component applied (`objects`, as state
+    /// recorded them): on destroy, or once the component left the tree.
+    fn remove(&self, component: ComponentRef<'_>, objects: &[ObjectRef]) -> Result<(), SeamError>;
 }
 
 /// Runs declared effects on the connections the operator configured.

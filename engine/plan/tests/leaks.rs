@@ -15,8 +15,9 @@ use std::sync::Arc;
 use capstan_config::{Command, LoadOptions, Stack};
 use capstan_core::{SecretProvider, SecretSourceError, SqlOp, SqlRole};
 use capstan_plan::{
-    ComponentError, ComponentPlanned, EffectRunner, ObjectRef, ObjectTarget, Outcome, PlanContext,
-    PluginHandle, PluginResolver, SeamError, apply_component, plan_component, schedule, stack_graph,
+    ComponentError, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef, ObjectTarget, Outcome,
+    PlanContext, PluginHandle, PluginResolver, SeamError, apply_component, plan_component, schedule,
+    stack_graph,
 };
 use capstan_sdk::prelude::*;
 use capstan_state::{State, StateKey};
@@ -123,10 +124,13 @@ impl PluginResolver for Plugins {
 
 struct Empty;
 impl ObjectTarget for Empty {
-    fn current(&self, _: &ComponentId, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
+    fn current(&self, _: ComponentRef<'_>, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
         Ok(None)
     }
-    fn apply(&self, _: &ComponentId, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
+    fn apply(&self, _: ComponentRef<'_>, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
+        Ok(())
+    }
+    fn remove(&self, _: ComponentRef<'_>, _: &[ObjectRef]) -> Result<(), SeamError> {
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ struct Nowhere;
 impl capstan_plan::ObjectTarget for Nowhere {
     fn current(
         &self,
-        _component: &capstan_core::ComponentId,
+        _component: capstan_plan::ComponentRef<'_>,
         _object: &capstan_plan::ObjectRef,
     ) -> Result<Option<serde_json::Value>, capstan_plan::SeamError> {
         Ok(None)
@@ -25,11 +25,19 @@ impl capstan_plan::ObjectTarget for Nowhere {
 
     fn apply(
         &self,
-        component: &capstan_core::ComponentId,
+        component: capstan_plan::ComponentRef<'_>,
         _objects: &[serde_json::Value],
         _prune: &[capstan_plan::ObjectRef],
     ) -> Result<(), capstan_plan::SeamError> {
-        Err(format!("{component}: a check applies nothing").into())
+        Err(format!("{}: a check applies nothing", component.key).into())
+    }
+
+    fn remove(
+        &self,
+        component: capstan_plan::ComponentRef<'_>,
+        _objects: &[capstan_plan::ObjectRef],
+    ) -> Result<(), capstan_plan::SeamError> {
+        Err(format!("{}: a check removes nothing", component.key).into())
     }
 }
 

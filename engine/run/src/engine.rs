@@ -140,7 +140,6 @@ impl Engine {
             )?),
             TargetChoice::Kube { context, ready_timeout } => Target::Kube(Box::new(Kube::connect(
                 &stack,
-                &state,
                 &self.surroundings.kubeconfig,
                 context.as_deref(),
                 *ready_timeout,

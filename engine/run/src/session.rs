@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use capstan_config::{Command, Stack};
 use capstan_plan::{
-    ComponentError, ComponentGraph, ComponentPlanned, EffectRunner, Outcome, PlanContext, PluginResolver,
-    apply_component, plan_component, schedule,
+    ComponentError, ComponentGraph, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef,
+    ObjectTarget as _, Outcome, PlanContext, PluginResolver, apply_component, plan_component, schedule,
 };
 use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, StateBackend, StateKey};
 
@@ -237,10 +237,7 @@ impl Session {
         let recorded = Mutex::new(self.state.clone());
         let mut removed = Vec::new();
         for (key, was) in self.orphans() {
-            self.seams
-                .target
-                .remove_component(key, was)
-                .map_err(|source| RunError::Remove { key: key.clone(), source })?;
+            self.remove(key, was)?;
             if let Err(e) = self.record(&recorded, key, None, guard) {
                 // The objects are gone; stop here, and store what is known.
                 self.store(into_state(recorded), guard)?;
@@ -354,6 +351,16 @@ impl Session {
             .collect()
     }
 
+    /// Removes everything `was` records the component `key` applied.
+    fn remove(&self, key: &str, was: &ComponentState) -> Result<(), RunError> {
+        let objects: Vec<ObjectRef> = was.objects.iter().map(|o| o.object.clone()).collect();
+        let at = ComponentRef { key, id: &was.id, ready_timeout: None };
+        self.seams
+            .target
+            .remove(at, &objects)
+            .map_err(|source| RunError::Remove { key: key.to_string(), source })
+    }
+
     /// Removes everything the components in `order` applied, recording each
     /// removal in state. If the backend will not record one, the state is
     /// stored whole or, failing that, saved to an errored-state file.
@@ -362,10 +369,7 @@ impl Session {
         for key in order {
             let Some(was) = self.state.components.get(key) else { continue };
             self.events.phase(key, Phase::Applying, Some("removing"));
-            self.seams
-                .target
-                .remove_component(key, was)
-                .map_err(|source| RunError::Remove { key: key.clone(), source })?;
+            self.remove(key, was)?;
             if let Err(e) = self.record(&recorded, key, None, guard) {
                 self.store(into_state(recorded), guard)?;
                 return Err(RunError::State(e));

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use capstan_config::Stack;
 use capstan_core::{ComponentId, Health};
-use capstan_plan::{ObjectRef, ObjectTarget, SeamError};
+use capstan_plan::{ComponentRef, ObjectRef, ObjectTarget, SeamError};
 use capstan_render::{RenderTarget, RenderedComponent, SecretsPolicy};
 
 use crate::RunError;
@@ -67,11 +67,6 @@ impl Render {
         self.by_env.get(&component.environment).unwrap_or(&self.fallback)
     }
 
-    fn remove_component(&self, component: &ComponentId) -> Result<(), SeamError> {
-        self.of(component).remove_component(component)?;
-        Ok(())
-    }
-
     fn flush(&self) -> Result<(), capstan_render::RenderError> {
         for target in self.by_env.values().chain(std::iter::once(&self.fallback)) {
             target.flush()?;
@@ -81,36 +76,38 @@ impl Render {
 }
 
 impl ObjectTarget for Render {
-    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
-        Ok(self.of(component).current(component, &object.kind, &object.name)?)
+    fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(self.of(component.id).current(component.id, &object.kind, &object.name)?)
     }
 
     fn apply(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[Value],
         _prune: &[ObjectRef],
     ) -> Result<(), SeamError> {
         // The component's directory is made to hold exactly `objects`, so
         // pruned objects' files go with it.
-        let rendered = RenderedComponent { id: component.clone(), objects: objects.to_vec() };
-        self.of(component).apply_component(&rendered)?;
+        let rendered = RenderedComponent { id: component.id.clone(), objects: objects.to_vec() };
+        self.of(component.id).apply_component(&rendered)?;
+        Ok(())
+    }
+
+    /// The component's directory goes, whatever state recorded in it.
+    fn remove(&self, component: ComponentRef<'_>, _objects: &[ObjectRef]) -> Result<(), SeamError> {
+        self.of(component.id).remove_component(component.id)?;
         Ok(())
     }
 }
 
-/// The kube target: server-side apply to a cluster. The seam names a
-/// component by its id; the objects' inventory annotation holds its key, so
-/// the keys of every component in the tree and in state are kept here, with
-/// each component's readiness timeout.
+/// The kube target: server-side apply to a cluster. Each object it applies
+/// carries its component's key (the inventory annotation), which is how a
+/// later run finds what to prune.
 pub struct Kube {
     target: capstan_kube::KubeTarget,
     runtime: tokio::runtime::Handle,
     events: Arc<dyn Events>,
-    keys: HashMap<ComponentId, String>,
-    /// `ready_timeout` of the components whose component.hcl sets one.
-    ready_timeouts: HashMap<ComponentId, Duration>,
-    /// For every other component.
+    /// For the components whose component.hcl sets no `ready_timeout`.
     default_ready_timeout: Duration,
 }
 
@@ -120,7 +117,6 @@ impl Kube {
     /// the environments are bound to.
     pub fn connect(
         stack: &Stack,
-        state: &capstan_state::State,
         source: &capstan_kube::KubeconfigSource,
         context: Option<&str>,
         default_ready_timeout: Duration,
@@ -133,22 +129,7 @@ impl Kube {
         binding.check(&choice.context, &choice.config.cluster_url.to_string())?;
         let settings = capstan_kube::Settings::default();
         let target = runtime.block_on(capstan_kube::KubeTarget::connect_chosen(choice, settings))?;
-        let keys = stack
-            .components
-            .iter()
-            .map(|(k, c)| (c.id.clone(), k.clone()))
-            .chain(state.components.iter().map(|(k, c)| (c.id.clone(), k.clone())))
-            .collect();
-        let ready_timeouts =
-            stack.components.values().filter_map(|c| Some((c.id.clone(), c.ready_timeout?))).collect();
-        Ok(Self { target, runtime, events, keys, ready_timeouts, default_ready_timeout })
-    }
-
-    fn key(&self, component: &ComponentId) -> Result<&str, SeamError> {
-        self.keys
-            .get(component)
-            .map(String::as_str)
-            .ok_or_else(|| format!("component {component} is not in the tree or in state").into())
+        Ok(Self { target, runtime, events, default_ready_timeout })
     }
 
     fn prune(&self, key: &str, objects: &[ObjectRef]) -> Result<(), SeamError> {
@@ -162,40 +143,36 @@ impl Kube {
         }
         Ok(())
     }
-
-    /// Deletes what a component applied, as state recorded it.
-    fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
-        let objects: Vec<ObjectRef> = was.objects.iter().map(|o| o.object.clone()).collect();
-        self.prune(key, &objects)
-    }
 }
 
 impl ObjectTarget for Kube {
-    fn current(&self, _component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+    fn current(&self, _component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
         Ok(self.runtime.block_on(self.target.current(object))?)
     }
 
     fn apply(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[Value],
         prune: &[ObjectRef],
     ) -> Result<(), SeamError> {
-        let key = self.key(component)?;
-        self.runtime.block_on(self.target.apply(key, objects))?;
-        self.prune(key, prune)
+        self.runtime.block_on(self.target.apply(component.key, objects))?;
+        self.prune(component.key, prune)
     }
 
     fn wait_ready(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[ObjectRef],
         health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
     ) -> Result<(), SeamError> {
-        let key = self.key(component)?;
-        let timeout = self.ready_timeouts.get(component).copied().unwrap_or(self.default_ready_timeout);
+        let timeout = component.ready_timeout.unwrap_or(self.default_ready_timeout);
         let health = |o: &Value| health(o).map_err(|e| e.to_string());
-        Ok(self.runtime.block_on(self.target.wait_ready(key, objects, timeout, &health))?)
+        Ok(self.runtime.block_on(self.target.wait_ready(component.key, objects, timeout, &health))?)
+    }
+
+    fn remove(&self, component: ComponentRef<'_>, objects: &[ObjectRef]) -> Result<(), SeamError> {
+        self.prune(component.key, objects)
     }
 }
 
@@ -207,15 +184,6 @@ pub enum Target {
 }
 
 impl Target {
-    /// Removes everything a component applied (destroy, or a component
-    /// that left the tree).
-    pub fn remove_component(&self, key: &str, was: &capstan_state::ComponentState) -> Result<(), SeamError> {
-        match self {
-            Target::Render(r) => r.remove_component(&was.id),
-            Target::Kube(k) => k.remove_component(key, was),
-        }
-    }
-
     /// Writes what the target keeps between components (the render marker).
     pub fn flush(&self) -> Result<(), RunError> {
         match self {
@@ -233,13 +201,13 @@ impl Target {
 }
 
 impl ObjectTarget for Target {
-    fn current(&self, component: &ComponentId, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
+    fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
         self.inner().current(component, object)
     }
 
     fn apply(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[Value],
         prune: &[ObjectRef],
     ) -> Result<(), SeamError> {
@@ -248,10 +216,14 @@ impl ObjectTarget for Target {
 
     fn wait_ready(
         &self,
-        component: &ComponentId,
+        component: ComponentRef<'_>,
         objects: &[ObjectRef],
         health: &(dyn Fn(&Value) -> Result<Health, SeamError> + Sync),
     ) -> Result<(), SeamError> {
         self.inner().wait_ready(component, objects, health)
+    }
+
+    fn remove(&self, component: ComponentRef<'_>, objects: &[ObjectRef]) -> Result<(), SeamError> {
+        self.inner().remove(component, objects)
     }
 }

@@ -85,10 +85,7 @@ fn orphan_text(orphans: &[(&String, &ComponentState)]) -> String {
     for (key, was) in orphans {
         out.push_str(&format!("\n{key} (removed from the tree)\n"));
         for o in &was.objects {
-            match &o.namespace {
-                Some(ns) => out.push_str(&format!("  - {} {}/{}\n", o.kind, ns, o.name)),
-                None => out.push_str(&format!("  - {} {}\n", o.kind, o.name)),
-            }
+            out.push_str(&format!("  - {}\n", o.object));
         }
     }
     out
