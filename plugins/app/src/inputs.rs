@@ -14,6 +14,12 @@ pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
 /// Environment variable names Kubernetes accepts (and shells can read).
 const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
 
+/// A DNS-1123 subdomain: what Kubernetes accepts as a ServiceAccount name.
+const SUBDOMAIN_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// An annotation key: an optional DNS subdomain prefix and `/`, then a name.
+const ANNOTATION_KEY_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
+
 /// Inputs of `capstan/app`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,11 +37,37 @@ pub struct Inputs {
     /// are TCP connects to the port.
     #[serde(default)]
     pub health_path: Option<String>,
+    /// How long the app may take to start listening, in seconds, before the
+    /// kubelet restarts it. A startup probe (the readiness probe's check,
+    /// every 5 s) holds off the liveness probe until the app first answers,
+    /// so a slow starter is not killed mid-start; a fast one is not slowed.
+    /// Only with `port`.
+    #[serde(default = "startup_seconds")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub startup_seconds: u32,
+    /// Spread the pods across nodes (`kubernetes.io/hostname`) and zones
+    /// (`topology.kubernetes.io/zone`) when there can be more than one, so a
+    /// node or zone going down does not take every pod with it. A preference
+    /// (`whenUnsatisfiable: ScheduleAnyway`), never a reason to leave a pod
+    /// pending. `false` leaves placement to the scheduler alone.
+    #[serde(default = "yes")]
+    pub topology_spread: bool,
+    /// Run the pods as their own ServiceAccount (created with the app)
+    /// instead of the namespace's `default` one: to give the app a cloud
+    /// identity through annotations, or Kubernetes RBAC of its own. Without
+    /// it the pods run as `default`, with no token mounted.
+    #[serde(default)]
+    // Its own schema rather than `anyOf` with null, so a bad field inside is
+    // reported at its path, not as "not valid under any of the schemas".
+    #[schemars(with = "ServiceAccountInput")]
+    pub service_account: Option<ServiceAccountInput>,
     /// CPU and memory requests and limits of the app container.
     pub resources: Resources,
     /// Plain environment variables. A value given in
     /// `values_sensitive_custom` goes into a Secret instead and is read from
-    /// there; it never appears in the Deployment.
+    /// there; it never appears in the Deployment. Pods read env at start:
+    /// after a change of such a value, or of a dependency's Secret (read by
+    /// reference), they keep the old value until they restart.
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": ENV_NAME_PATTERN }))]
     pub env: BTreeMap<String, String>,
@@ -78,6 +110,34 @@ pub struct Autoscaling {
 pub struct Pdb {
     /// A pod count or a percentage such as `"50%"`.
     pub min_available: IntOrPercent,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountInput {
+    /// The ServiceAccount's name; defaults to the app's name.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 253), pattern(SUBDOMAIN_PATTERN))]
+    pub name: Option<String>,
+    /// Annotations of the ServiceAccount, for workload identity: AWS
+    /// `eks.amazonaws.com/role-arn`, GKE `iam.gke.io/gcp-service-account`,
+    /// Azure `azure.workload.identity/client-id`.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": ANNOTATION_KEY_PATTERN }))]
+    pub annotations: BTreeMap<String, String>,
+    /// Mount the ServiceAccount's Kubernetes API token in the pods. Off: most
+    /// apps never call the Kubernetes API, and a mounted token is a credential
+    /// whoever breaks into the app can use. The EKS and AKS workload
+    /// identity webhooks project a token of their own; turn this on only if
+    /// the app calls the Kubernetes API or your identity setup requires it.
+    #[serde(default)]
+    pub automount_token: bool,
+}
+
+fn startup_seconds() -> u32 {
+    // Generous: a JVM on the default half-CPU limit can take a minute or
+    // more to listen, and a fast starter is let through at its first check.
+    120
 }
 
 fn root_path() -> String {
@@ -161,6 +221,28 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
             ));
         }
     }
+    if let Some(sa) = &inputs.service_account {
+        if let Some(name) = &sa.name
+            && !is_subdomain(name)
+        {
+            out.push(Diagnostic::error(
+                "/service_account/name",
+                format!("`{name}` cannot name a ServiceAccount: lower-case letters, digits, `-` and `.`, at most 253"),
+            ));
+        }
+        for key in sa.annotations.keys() {
+            if !is_annotation_key(key) {
+                let mut path = "/service_account/annotations".to_owned();
+                capstan_sdk::push_token(&mut path, key);
+                out.push(Diagnostic::error(
+                    path,
+                    format!(
+                        "`{key}` is not an annotation key (`prefix/name`, as `eks.amazonaws.com/role-arn`)"
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(a) = &inputs.autoscaling
         && a.min > a.max
     {
@@ -194,4 +276,24 @@ pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// [`SUBDOMAIN_PATTERN`] with its length limit, for `plan`.
+fn is_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(capstan_sdk::k8s::is_dns_label)
+}
+
+/// [`ANNOTATION_KEY_PATTERN`], for `plan`: an optional subdomain prefix, then
+/// a name of at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
+fn is_annotation_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    prefix.is_none_or(is_subdomain)
+        && (1..=63).contains(&name.len())
+        && alnum(name.chars().next())
+        && alnum(name.chars().last())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }

@@ -5,8 +5,17 @@
 //! PodDisruptionBudget, an Ingress and a Prometheus ServiceMonitor. Its
 //! dependencies configure it through their outputs contracts: database and
 //! broker settings as environment variables (secrets by reference only),
-//! Dapr sidecar annotations, the WAF's ingress class and annotations, and
+//! Dapr sidecar annotations (and `dapr.io/config`, the Configuration the dapr
+//! dependency names), the WAF's ingress class and annotations, and
 //! cert-manager's issuer for the ingress certificate.
+//!
+//! Pods get a startup probe when the app listens, and spread over nodes and
+//! zones when there can be several. They do not roll when a Secret they
+//! read changes: a digest of the values in the pod template would sit in
+//! files meant for Git, and a plain hash of a password can be checked
+//! against guesses offline; a plugin has no key to make it a keyed one.
+//! A dependency's Secret is only referenced, so its rotation is invisible
+//! here too.
 //!
 //! It does not build images, run migrations or create databases: those belong
 //! to CI and to the `postgres` component.

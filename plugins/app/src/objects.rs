@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use capstan_sdk::contracts::{self, SecretKeyRef};
 use capstan_sdk::k8s::{self, Container, Ingress, Meta, PodTemplate};
 use capstan_sdk::prelude::*;
+use serde_json::{Value, json};
 
 use crate::inputs::Inputs;
 use crate::wiring::{Env, Wiring};
@@ -12,6 +13,12 @@ use crate::wiring::{Env, Wiring};
 /// The name of the app container and of its port.
 const CONTAINER: &str = "app";
 const PORT_NAME: &str = "http";
+
+/// How often the startup probe checks; `startup_seconds` is a count of these.
+const STARTUP_PERIOD_SECONDS: u32 = 5;
+
+/// The topology keys pods are spread over, node first.
+const SPREAD_KEYS: [&str; 2] = ["kubernetes.io/hostname", "topology.kubernetes.io/zone"];
 
 pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<ComponentPlan, PlanError> {
     let name = req.component.name.as_str();
@@ -77,10 +84,17 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
             Some(path) => k8s::http_probe(path, PORT_NAME),
             None => k8s::tcp_probe(PORT_NAME),
         };
-        let mut liveness = probe.clone();
-        // Give a slow start a chance before the kubelet restarts the pod.
-        liveness["initialDelaySeconds"] = serde_json::json!(10);
-        container = container.port(PORT_NAME, port).readiness_probe(probe).liveness_probe(liveness);
+        // The kubelet runs neither readiness nor liveness until the startup
+        // probe first succeeds: a slow start is waited for, up to
+        // `startup_seconds`, and a fast one is checked at once.
+        let mut startup = probe.clone();
+        startup["periodSeconds"] = json!(STARTUP_PERIOD_SECONDS);
+        startup["failureThreshold"] = json!(inputs.startup_seconds.div_ceil(STARTUP_PERIOD_SECONDS).max(1));
+        container = container
+            .port(PORT_NAME, port)
+            .field("startupProbe", startup)
+            .readiness_probe(probe.clone())
+            .liveness_probe(probe);
     }
 
     let mut pod = PodTemplate::new(&meta).container(&container).empty_dir("tmp");
@@ -96,10 +110,23 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     for (k, v) in &wiring.pod_annotations {
         pod = pod.annotation(k, v);
     }
+    if let Some(sa) = &inputs.service_account {
+        let sa_name = sa.name.as_deref().unwrap_or(name);
+        let sa_meta = meta.renamed(sa_name).annotations(sa.annotations.clone());
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "ServiceAccount", "metadata": sa_meta.to_value(),
+            "automountServiceAccountToken": sa.automount_token,
+        }));
+        pod = pod.service_account(sa_name).field("automountServiceAccountToken", json!(sa.automount_token));
+    }
     let replicas = match inputs.autoscaling {
         Some(_) => None,
         None => Some(inputs.replicas.get()),
     };
+    let several = inputs.autoscaling.is_some() || inputs.replicas.get() > 1;
+    if inputs.topology_spread && several {
+        pod = pod.field("topologySpreadConstraints", spread(&meta));
+    }
     objects.push(k8s::deployment(&meta, replicas, &pod));
 
     let mut outputs = contracts::app::Outputs { service_url: None, public_url: None };
@@ -150,6 +177,23 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     }
 
     Ok(ComponentPlan { objects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
+}
+
+/// One soft constraint per topology key: at most one pod more in any node
+/// (zone) than in another, when the scheduler can manage it. Soft
+/// (`ScheduleAnyway`) because a hard one leaves a pod pending on a cluster
+/// with one zone, a full or cordoned node, or tainted nodes that still
+/// count as empty domains.
+fn spread(meta: &Meta) -> Value {
+    let constraints = SPREAD_KEYS.map(|key| {
+        json!({
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": { "matchLabels": meta.selector_value() },
+        })
+    });
+    Value::Array(constraints.into())
 }
 
 /// An RFC 1035 label, what a Service name must be (and what fits in a label value).

@@ -25,6 +25,10 @@ const READ_BY_CONTRACT: [&str; 7] = [
     logs::Outputs::COMPONENT_TYPE,
 ];
 
+/// The output, beside the `dapr` contract, naming the Dapr `Configuration`
+/// (tracing, mTLS) the sidecar should load; `capstan/dapr` publishes it.
+const DAPR_CONFIGURATION: &str = "configuration";
+
 /// One environment variable, plain or from a Secret key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Env {
@@ -72,6 +76,22 @@ impl CaFile {
 /// Upper-case, with anything but letters and digits as `_`.
 fn env_token(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// `s` with everything but RFC 3986 unreserved characters (letters, digits,
+/// `-._~`) percent-encoded, byte by byte of its UTF-8: valid in a URI's
+/// userinfo and in a path segment alike. It also turns `$` into `%24`, so a
+/// name holding `$(…)` is not expanded by the kubelet.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `DATABASE_` for the only postgres dependency, `REPORTS_DATABASE_` for a
@@ -138,13 +158,18 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         }
         let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
         // Kubernetes expands $(VAR) from variables defined earlier, so the
-        // URL carries the password without the plan ever holding it. A
-        // password with URL-reserved characters needs the separate variables.
+        // URL carries the password without the plan ever holding it. The
+        // kubelet cannot percent-encode what it expands: a password with
+        // URL-reserved characters needs the separate variables. The user and
+        // database are known here, so they go in encoded.
         w.env.push((
             format!("{p}URL"),
             Env::Plain(format!(
-                "postgresql://$({p}USER):$({p}PASSWORD)@{}:{}/{}{query}",
-                pg.host, pg.port, access.database
+                "postgresql://{}:$({p}PASSWORD)@{}:{}/{}{query}",
+                percent_encode(&access.user),
+                pg.host,
+                pg.port,
+                percent_encode(&access.database)
             )),
         ));
     }
@@ -216,6 +241,18 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         }
         if let Some(store) = d.statestore {
             w.env.push(("DAPR_STATESTORE_NAME".into(), Env::Plain(store)));
+        }
+        match dep.output(DAPR_CONFIGURATION) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(config)) => {
+                w.pod_annotations.insert("dapr.io/config".into(), config.clone());
+            }
+            Some(other) => {
+                return Err(PlanError::MissingDependency(format!(
+                    "dependency `{}` (dapr) has output `{DAPR_CONFIGURATION}` = {other}; expected the name of a Dapr Configuration",
+                    dep.name
+                )));
+            }
         }
     }
 
@@ -293,4 +330,17 @@ fn wire_value(
     };
     env.push((name.to_owned(), Env::Plain(plain)));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_encode;
+
+    #[test]
+    fn url_parts_are_percent_encoded_as_rfc_3986_wants() {
+        assert_eq!(percent_encode("app_user-1.x~"), "app_user-1.x~", "unreserved stay");
+        assert_eq!(percent_encode("a@b:c/d"), "a%40b%3Ac%2Fd");
+        assert_eq!(percent_encode("$(HOME) ?#%"), "%24%28HOME%29%20%3F%23%25");
+        assert_eq!(percent_encode("ção"), "%C3%A7%C3%A3o", "UTF-8, byte by byte");
+    }
 }

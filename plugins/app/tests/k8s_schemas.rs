@@ -22,6 +22,8 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
         "pdb": {"min_available": "50%"},
         "ingress": {"host": "consent.example.com", "path": "/api"},
         "service_monitor": {"interval": "15s"},
+        "startup_seconds": 90,
+        "service_account": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/consent"}},
     }))
     .component("production", "core", "oob-consent")
     .sensitive("/env/API_TOKEN")
@@ -29,7 +31,7 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
         "password_secret": {"name": "db-consent", "key": "password"}}))
     .dependency("broker", "messaging", json!({"protocol": "amqp", "endpoint": "amqp://mq:5672/",
         "credentials_secret": {"name": "mq", "username_key": "u", "password_key": "p"}, "queues": {"events": "prod.events"}}))
-    .dependency("dapr", "dapr", json!({"pubsub": "pubsub"}))
+    .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "configuration": "tracing"}))
     .dependency("waf", "waf", json!({"ingress_class": "nginx-waf", "annotations": {"nginx.ingress.kubernetes.io/enable-modsecurity": "true"}}))
     .dependency("certs", "cert-manager", json!({"issuer": {"kind": "ClusterIssuer", "name": "ca"}}))
     .run::<App>()
@@ -39,6 +41,7 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
         kinds,
         [
             "Secret",
+            "ServiceAccount",
             "Deployment",
             "Service",
             "HorizontalPodAutoscaler",

@@ -157,6 +157,100 @@ mod basics {
         assert_eq!(secret["stringData"], json!({"API_TOKEN": "tok-123"}));
     }
 
+    fn pod(plan: &ComponentPlan) -> &Value {
+        &plan.expect_object("Deployment", "oob-consent")["spec"]["template"]
+    }
+
+    #[test]
+    fn a_listening_app_gets_a_startup_probe_that_holds_off_liveness() {
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080, "health_path": "/healthz"}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        let c = container(&plan);
+        assert_eq!(c["startupProbe"]["httpGet"], c["livenessProbe"]["httpGet"], "the same check");
+        assert_eq!(c["startupProbe"]["periodSeconds"], 5);
+        assert_eq!(c["startupProbe"]["failureThreshold"], 24, "120 s by default");
+        assert!(c["livenessProbe"].get("initialDelaySeconds").is_none(), "the startup probe waits instead");
+        let tuned = PlanCall::new(json!({"image": "x", "port": 8080, "startup_seconds": 31}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        assert_eq!(container(&tuned)["startupProbe"]["failureThreshold"], 7, "rounded up");
+        assert_eq!(container(&tuned)["startupProbe"]["tcpSocket"]["port"], "http");
+        let worker = PlanCall::new(json!({"image": "x"}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        assert!(container(&worker).get("startupProbe").is_none(), "nothing to probe without a port");
+        let d = invalid(PlanCall::new(json!({"image": "x", "startup_seconds": 0})).run::<App>());
+        assert_eq!(d[0].path, "/startup_seconds");
+    }
+
+    #[test]
+    fn pods_spread_over_nodes_and_zones_when_there_can_be_several() {
+        let plan = api().run::<App>().unwrap();
+        let spread = &pod(&plan)["spec"]["topologySpreadConstraints"];
+        let selector = &plan.expect_object("Deployment", "oob-consent")["spec"]["selector"];
+        let keys: Vec<_> =
+            spread.as_array().unwrap().iter().map(|c| c["topologyKey"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        for c in spread.as_array().unwrap() {
+            assert_eq!((&c["maxSkew"], &c["whenUnsatisfiable"]), (&json!(1), &json!("ScheduleAnyway")));
+            assert_eq!(&c["labelSelector"], selector, "the app's own pods");
+        }
+        let run = |inputs: Value| {
+            let plan =
+                PlanCall::new(inputs).component("staging", "core", "oob-consent").run::<App>().unwrap();
+            pod(&plan)["spec"].get("topologySpreadConstraints").is_some()
+        };
+        assert!(!run(json!({"image": "x", "replicas": 1})), "one pod has nothing to spread");
+        assert!(run(json!({"image": "x", "replicas": 1, "autoscaling": {"min": 1, "max": 3, "cpu": 70}})));
+        assert!(!run(json!({"image": "x", "topology_spread": false})));
+    }
+
+    #[test]
+    fn a_service_account_of_its_own_on_request_with_no_token_mounted() {
+        let plain = api().run::<App>().unwrap();
+        assert!(plain.objects_of_kind("ServiceAccount").is_empty());
+        assert!(pod(&plain)["spec"].get("serviceAccountName").is_none(), "the namespace's default");
+        assert_eq!(pod(&plain)["spec"]["automountServiceAccountToken"], false);
+
+        let role = "arn:aws:iam::123456789012:role/oob-consent";
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080,
+                "service_account": {"annotations": {"eks.amazonaws.com/role-arn": role}}}))
+        .component("staging", "core", "oob-consent")
+        .run::<App>()
+        .unwrap();
+        let sa = plan.expect_object("ServiceAccount", "oob-consent");
+        assert_eq!(sa["metadata"]["annotations"], json!({"eks.amazonaws.com/role-arn": role}));
+        assert_eq!(sa["metadata"]["labels"]["app.kubernetes.io/managed-by"], "capstan");
+        assert_eq!(sa["automountServiceAccountToken"], false);
+        assert_eq!(pod(&plan)["spec"]["serviceAccountName"], "oob-consent");
+        assert_eq!(pod(&plan)["spec"]["automountServiceAccountToken"], false);
+
+        let named = PlanCall::new(json!({"image": "x",
+                "service_account": {"name": "consent-api", "automount_token": true}}))
+        .component("staging", "core", "oob-consent")
+        .run::<App>()
+        .unwrap();
+        assert_eq!(
+            named.expect_object("ServiceAccount", "consent-api")["automountServiceAccountToken"],
+            true
+        );
+        assert_eq!(pod(&named)["spec"]["serviceAccountName"], "consent-api");
+        assert_eq!(pod(&named)["spec"]["automountServiceAccountToken"], true);
+
+        let d = invalid(
+            PlanCall::new(json!({"image": "x",
+                "service_account": {"name": "Consent_API", "annotations": {"bad key!": "v"}}}))
+            .run::<App>(),
+        );
+        let paths: Vec<_> = d.iter().map(|d| d.path.as_str()).collect();
+        assert!(paths.contains(&"/service_account/name"), "{d:?}");
+        assert!(paths.iter().any(|p| p.starts_with("/service_account/annotations")), "{d:?}");
+    }
+
     #[test]
     fn the_default_health_rule_reads_the_deployment_rollout() {
         let live = json!({"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 2},
@@ -289,7 +383,7 @@ mod dependencies {
         );
         assert_eq!(
             value("DATABASE_URL"),
-            "postgresql://$(DATABASE_USER):$(DATABASE_PASSWORD)@db-rw.data.svc.cluster.local:5432/consent"
+            "postgresql://consent_user:$(DATABASE_PASSWORD)@db-rw.data.svc.cluster.local:5432/consent"
         );
         // $(VAR) only expands from variables defined earlier in the list.
         let names: Vec<_> = d["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -300,6 +394,20 @@ mod dependencies {
             .collect();
         let pos = |n| names.iter().position(|x| *x == n).unwrap();
         assert!(pos("DATABASE_PASSWORD") < pos("DATABASE_URL"));
+    }
+
+    #[test]
+    fn the_database_url_percent_encodes_the_user_and_the_database() {
+        let pg = json!({"host": "db", "port": 5432, "database": "consent/eu", "user": "a@b:c/d",
+            "password_secret": {"name": "db-consent", "key": "password"}});
+        let plan = api().dependency("db", "postgres", pg).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(
+            container_env(d, "DATABASE_URL").unwrap()["value"],
+            "postgresql://a%40b%3Ac%2Fd:$(DATABASE_PASSWORD)@db:5432/consent%2Feu"
+        );
+        assert_eq!(container_env(d, "DATABASE_USER").unwrap()["value"], "a@b:c/d", "the variable stays raw");
+        assert_eq!(container_env(d, "DATABASE_NAME").unwrap()["value"], "consent/eu");
     }
 
     #[test]
@@ -467,6 +575,22 @@ mod dependencies {
         assert_eq!(container_env(d, "DAPR_PUBSUB_NAME").unwrap()["value"], "pubsub");
         assert!(api().run::<App>().unwrap().expect_object("Deployment", "oob-consent")["spec"]["template"]["metadata"]
             .get("annotations").is_none());
+    }
+
+    #[test]
+    fn the_dapr_configuration_the_dependency_names_is_attached() {
+        let plan = api()
+            .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "configuration": "tracing-mtls"}))
+            .run::<App>()
+            .unwrap();
+        let annotations =
+            &plan.expect_object("Deployment", "oob-consent")["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(annotations["dapr.io/config"], "tracing-mtls");
+        let err = api().dependency("dapr", "dapr", json!({"configuration": 3})).run::<App>().unwrap_err();
+        assert!(
+            matches!(&err, PlanError::MissingDependency(m) if m.contains("`configuration`") && m.contains("`dapr`")),
+            "{err:?}"
+        );
     }
 
     fn with_ingress() -> PlanCall {

@@ -29,6 +29,7 @@ fn wired() -> PlanCall {
         "env": {"LOG_LEVEL": "info", "API_TOKEN": "tok-123"},
         "autoscaling": {"min": 2, "max": 4, "cpu": 75}, "pdb": {"min_available": 1},
         "ingress": {"host": "consent.example.com"}, "service_monitor": {},
+        "service_account": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/consent"}},
     }))
     .component("staging", "core", "oob-consent")
     .sensitive("/env/API_TOKEN")
@@ -38,7 +39,7 @@ fn wired() -> PlanCall {
         json!({"host": "db", "port": 5432, "database": "consent", "user": "consent",
         "password_secret": {"name": "db-consent", "key": "password"}}),
     )
-    .dependency("dapr", "dapr", json!({"pubsub": "pubsub"}))
+    .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "configuration": "tracing"}))
     .dependency("waf", "waf", json!({"ingress_class": "nginx-waf"}))
     .dependency(
         "certs",
@@ -59,7 +60,7 @@ fn the_component_plans_exactly_what_the_crate_plans() {
     let native = call.run::<App>().unwrap();
     let in_wasm = call.run_wasm(app_wasm()).unwrap().unwrap();
     assert_eq!(in_wasm, native);
-    assert_eq!(in_wasm.objects.len(), 7);
+    assert_eq!(in_wasm.objects.len(), 8, "with the ServiceAccount");
 }
 
 #[test]
