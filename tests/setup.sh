@@ -25,6 +25,7 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 # openssl: the test token server in front of one registry signs its tokens with it.
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v tmux >/dev/null || need_apt+=(tmux)  # the live display's tests run capstan in a tmux pane
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

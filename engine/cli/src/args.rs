@@ -57,6 +57,10 @@ pub enum Command {
     Validate {
         /// Any directory of the stack: the tree at and below it is checked.
         dir: PathBuf,
+        /// Print the problems as one JSON document on stdout (see docs/json-output.md);
+        /// the exit code is the same.
+        #[arg(long)]
+        json: bool,
     },
     /// Show how a component's configuration resolves.
     #[command(subcommand)]
@@ -104,7 +108,7 @@ pub enum Command {
     Output {
         /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
-        /// All outputs as one JSON object, sensitive ones redacted.
+        /// The outputs as JSON (`outputs`: name → value, sensitive ones redacted).
         #[arg(long)]
         json: bool,
     },
@@ -122,6 +126,26 @@ pub enum Command {
     /// Encrypted secret files and keys.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+}
+
+impl Command {
+    /// `--json` on a command that would ask first, with no answer given:
+    /// the subcommand's name and what to add. Stdout is the document, so
+    /// nothing can be asked; as terraform's `-json` needs `-auto-approve`,
+    /// this is a usage error. (A saved plan is applied without asking.)
+    pub fn json_without_answer(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Command::Apply(a) if a.json && !a.auto_approve && a.plan_file.is_none() => Some((
+                "apply",
+                "--json cannot ask before applying: add --auto-approve, or give a plan saved by \
+                 `capstan plan --out`",
+            )),
+            Command::Destroy(d) if d.json && !d.auto_approve => {
+                Some(("destroy", "--json cannot ask before destroying: add --auto-approve"))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -180,6 +204,10 @@ pub struct RunArgs {
     /// write, or readonly when CI=true).
     #[arg(long, value_enum, value_name = "MODE")]
     pub lockfile: Option<LockfileArg>,
+    /// List every component in the plan and the closing table, unchanged ones
+    /// included (otherwise they are counted, not listed).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,7 +222,7 @@ pub enum LockfileArg {
 pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Print the plan as JSON on stdout.
+    /// Print the plan as one JSON document on stdout (see docs/json-output.md).
     #[arg(long)]
     pub json: bool,
     /// Save the plan, to apply exactly it later.
@@ -214,6 +242,10 @@ pub struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Print the outcome as one JSON document on stdout (see docs/json-output.md); needs
+    /// --auto-approve or a saved plan, since nothing can be asked.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +255,10 @@ pub struct DestroyArgs {
     /// Destroy without asking.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Print the outcome as one JSON document on stdout (see docs/json-output.md); needs
+    /// --auto-approve, since nothing can be asked.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,7 +267,7 @@ pub enum ConfigCommand {
     Show {
         /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
-        /// The resolved inputs and their origins as JSON.
+        /// The resolved inputs and their origins as one JSON document (see docs/json-output.md).
         #[arg(long)]
         json: bool,
     },
@@ -243,11 +279,17 @@ pub enum StateCommand {
     List {
         /// Any directory of the stack: its state backend is read.
         dir: PathBuf,
+        /// The list as one JSON document on stdout (see docs/json-output.md).
+        #[arg(long)]
+        json: bool,
     },
     /// What is recorded for one component.
     Show {
         /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
+        /// The record inside one versioned JSON document (see docs/json-output.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Release a lock a run still holds. PostgreSQL state: ends that run's
     /// database session (a run that died lets go by itself once the server
@@ -290,7 +332,7 @@ pub enum PluginCommand {
         /// Extra plugin directories a name is looked up in, before the built-in plugins.
         #[arg(long = "plugin-dir")]
         plugin_dirs: Vec<PathBuf>,
-        /// The metadata as JSON (an array of them for a bundle of several components).
+        /// The metadata as JSON: `plugins`, one per component of a bundle.
         #[arg(long)]
         json: bool,
     },
@@ -318,7 +360,7 @@ pub enum PluginCommand {
         /// repository's tests/validate_manifests.py).
         #[arg(long, value_name = "FILE")]
         validator: Option<PathBuf>,
-        /// The report as JSON: one object, or an array of them for a bundle of several components.
+        /// The report as JSON: `reports`, one per component of a bundle.
         #[arg(long)]
         json: bool,
     },

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod completion;
+mod json;
 mod progress;
 mod report;
 
@@ -32,13 +33,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_logging(colour(cli.no_color, std::io::stderr().is_terminal()));
+    let stderr_colour = colour(cli.no_color, std::io::stderr().is_terminal());
+    let _ = STDERR_COLOUR.set(stderr_colour);
+    init_logging(stderr_colour);
     // One TLS crypto provider for the whole binary (reqwest, PostgreSQL).
     let _ = rustls::crypto::ring::default_provider().install_default();
     match run(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report_error(&e);
             ExitCode::from(1)
         }
     }
@@ -48,7 +51,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let plain = cli.no_color;
     match &cli.command {
-        Command::Validate { dir } => commands::tree::validate(dir),
+        Command::Validate { dir, json } => commands::tree::validate(dir, *json),
         Command::Render { dir, stdout: _, secrets } => commands::tree::render_stream(dir, *secrets),
         Command::Completion { shell } => completion::print(*shell),
         Command::Config(ConfigCommand::Show { component_dir, json }) => {
@@ -60,8 +63,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy(args) => commands::run::destroy(args, plain, &rt),
         Command::Init { dir, allow_unsigned } => commands::init::run(dir, *allow_unsigned),
         Command::Output { component_dir, json } => commands::state::output(component_dir, *json, &rt),
-        Command::State(StateCommand::List { dir }) => commands::state::list(dir, &rt),
-        Command::State(StateCommand::Show { component_dir }) => commands::state::show(component_dir, &rt),
+        Command::State(StateCommand::List { dir, json }) => commands::state::list(dir, *json, &rt),
+        Command::State(StateCommand::Show { component_dir, json }) => {
+            commands::state::show(component_dir, *json, &rt)
+        }
         Command::State(StateCommand::Unlock { dir, lock_id }) => commands::state::unlock(dir, lock_id, &rt),
         Command::State(StateCommand::Push { file, dir, force, lock_timeout }) => {
             commands::state::push(file, dir, *force, *lock_timeout, &rt)
@@ -85,7 +90,15 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
     }
     let parsed = command
         .try_get_matches_from_mut(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command)));
+        .and_then(|matches| Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command)))
+        .and_then(|cli| match cli.command.json_without_answer() {
+            None => Ok(cli),
+            Some((name, message)) => {
+                // The subcommand's own usage line goes with the error (an error path: the clone is cheap enough).
+                let mut shown = command.find_subcommand(name).cloned().unwrap_or_else(|| command.clone());
+                Err(shown.error(clap::error::ErrorKind::MissingRequiredArgument, message))
+            }
+        });
     parsed.map_err(|e| {
         let _ = e.print();
         ExitCode::from(if e.use_stderr() { 1 } else { 0 })
@@ -100,6 +113,24 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
 fn colour(no_color_flag: bool, stream_is_terminal: bool) -> bool {
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     stream_is_terminal && !no_color_flag && !no_color_env
+}
+
+/// Whether what goes to stderr may be coloured, decided once by [`colour`].
+static STDERR_COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// The configuration's diagnostics as the operator reads them on stderr:
+/// each drawn with its source, in colour where stderr may have it.
+pub fn diagnostics_text(found: &capstan_config::Diagnostics) -> String {
+    found.render(STDERR_COLOUR.get().copied().unwrap_or(false))
+}
+
+/// A command's error on stderr: configuration diagnostics as they are drawn
+/// (they say `error:` themselves), anything else as `error:` and its causes.
+pub fn report_error(e: &anyhow::Error) {
+    match e.downcast_ref::<capstan_run::RunError>() {
+        Some(capstan_run::RunError::Config(found)) => eprint!("{}", diagnostics_text(found)),
+        _ => eprintln!("error: {e:#}"),
+    }
 }
 
 /// Logs go to stderr; `CAPSTAN_LOG` sets the filter (default: warnings).
@@ -139,10 +170,12 @@ pub fn engine(progress: Arc<progress::Progress>) -> anyhow::Result<capstan_run::
     engine_in(surroundings(), progress)
 }
 
-/// The engine over given surroundings (a run's `--kubeconfig` changes them).
+/// The engine over given surroundings (a run's `--kubeconfig` changes them),
+/// telling `events` what happens (the display, or a destroy's record of
+/// what it removed around the display).
 pub fn engine_in(
     surroundings: capstan_run::Surroundings,
-    progress: Arc<progress::Progress>,
+    events: Arc<dyn capstan_run::Events>,
 ) -> anyhow::Result<capstan_run::Engine> {
-    Ok(capstan_run::Engine::new(host()?, builtin::BUILTIN, surroundings, progress))
+    Ok(capstan_run::Engine::new(host()?, builtin::BUILTIN, surroundings, events))
 }

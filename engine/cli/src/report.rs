@@ -7,11 +7,17 @@ use capstan_plan::{Action, ComponentPlanned, FieldChange};
 use similar::{ChangeTag, TextDiff};
 
 /// The plan of every target component, Terraform-style: `+` create,
-/// `~` update (with the fields), `-` delete, `!` effect to run.
-pub fn plan_text(plans: &[&ComponentPlanned]) -> String {
+/// `~` update (with the fields), `-` delete, `!` effect to run. A component
+/// with nothing to change is left out (on 5,000 components of which ten
+/// change, the ten are what the operator reads), unless `verbose`
+/// (`--verbose`), which names it with `= no changes`.
+pub fn plan_text(plans: &[&ComponentPlanned], verbose: bool) -> String {
     let mut out = String::new();
     for p in plans.iter().filter(|p| p.in_target) {
         if !p.has_changes() {
+            if verbose {
+                let _ = writeln!(out, "\n{} ({} {})\n  = no changes", p.key, p.plugin.name, p.plugin.version);
+            }
             continue;
         }
         let _ = writeln!(out, "\n{} ({} {})", p.key, p.plugin.name, p.plugin.version);
@@ -175,7 +181,34 @@ pub struct Row {
     pub detail: String,
 }
 
+/// The result of a component a run left as it was: counted in the closing
+/// table, not listed.
+const UNCHANGED: &str = "unchanged";
+
+/// Every row, in a table.
 pub fn table(rows: &[Row]) -> String {
+    table_of(&rows.iter().collect::<Vec<_>>())
+}
+
+/// The closing table of a run: a row for each component that changed,
+/// failed or was skipped, then one line counting the unchanged ones, which
+/// `verbose` (`--verbose`) lists as well. On 5,000 components of which ten
+/// changed, the ten are what the operator reads.
+pub fn outcome_table(rows: &[Row], verbose: bool) -> String {
+    let (listed, unchanged): (Vec<&Row>, Vec<&Row>) =
+        rows.iter().partition(|r| verbose || r.result != UNCHANGED);
+    let mut out = if listed.is_empty() { String::new() } else { table_of(&listed) };
+    match unchanged.len() {
+        0 => {}
+        1 => out.push_str("1 component unchanged (--verbose lists it)\n"),
+        n => {
+            let _ = writeln!(out, "{n} components unchanged (--verbose lists them)");
+        }
+    }
+    out
+}
+
+fn table_of(rows: &[&Row]) -> String {
     let w0 = rows.iter().map(|r| r.key.len()).max().unwrap_or(9).max(9);
     let w1 = rows.iter().map(|r| r.result.len()).max().unwrap_or(6).max(6);
     let mut out = format!("{:<w0$}  {:<w1$}  detail\n", "component", "result");
@@ -208,6 +241,26 @@ mod tests {
         for shown in ["3", "true", "(sensitive)", "{\"a\":1}", "\"unterminated", "\"bad \\q escape\""] {
             assert_eq!(unquote(shown), None, "{shown}");
         }
+    }
+
+    #[test]
+    fn the_closing_table_lists_what_changed_and_counts_the_unchanged() {
+        let row =
+            |key: &str, result: &str| Row { key: key.into(), result: result.into(), detail: String::new() };
+        let rows = [row("a", "applied"), row("b", "unchanged"), row("c", "failed"), row("d", "unchanged")];
+        let shown = outcome_table(&rows, false);
+        assert_eq!(
+            shown.lines().collect::<Vec<_>>(),
+            [
+                "component  result   detail",
+                "a          applied  ",
+                "c          failed   ",
+                "2 components unchanged (--verbose lists them)"
+            ]
+        );
+        assert_eq!(outcome_table(&rows, true), table(&rows));
+        assert_eq!(outcome_table(&rows[1..2], false), "1 component unchanged (--verbose lists it)\n");
+        assert_eq!(outcome_table(&[], false), "");
     }
 
     #[test]

@@ -201,7 +201,13 @@ fn values_custom_yaml(shared: &Shared, d: &Deferred, v: &Value) -> Result<Value,
             let text = d.file.line_text(file_line).to_owned();
             let col = col.unwrap_or(1) + indent;
             let width = text.chars().count().saturating_sub(col - 1).max(1);
-            loc = Location { file: d.file.path.clone(), line: file_line, col, snippet: Some((text, width)), rest: None };
+            loc = Location {
+                file: d.file.path.clone(),
+                line: file_line,
+                col,
+                snippet: Some((text, width)),
+                rest: None,
+            };
         }
         Box::new(Diagnostic::new(
             shared.scrub_error(ConfigError::InvalidYaml { attribute: "values_custom".to_owned(), message }),

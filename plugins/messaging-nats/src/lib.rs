@@ -284,7 +284,12 @@ impl Plugin for MessagingNats {
             tls: None,
             exchange: None,
         };
-        Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
+        Ok(ComponentPlan {
+            objects,
+            effects,
+            outputs: contracts::outputs(&outputs, &[])?,
+            ..Default::default()
+        })
     }
 
     fn health(object: &Value) -> Health {

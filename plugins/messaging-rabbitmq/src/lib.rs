@@ -252,7 +252,12 @@ impl Plugin for MessagingRabbitmq {
             tls: None,
             exchange: Some(topo.exchange.clone()),
         };
-        Ok(ComponentPlan { objects, effects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
+        Ok(ComponentPlan {
+            objects,
+            effects,
+            outputs: contracts::outputs(&outputs, &[])?,
+            ..Default::default()
+        })
     }
 
     fn health(object: &Value) -> Health {

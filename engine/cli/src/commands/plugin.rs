@@ -26,11 +26,7 @@ pub fn inspect(what: &str, dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitC
                 Ok(doc)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let doc = match docs.as_slice() {
-            [one] => one.clone(),
-            _ => serde_json::Value::Array(docs),
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::json::print("plugin inspect", serde_json::json!({ "plugins": docs }))?;
     } else {
         let texts: Vec<String> = plugins.iter().map(describe).collect();
         print!("{}", texts.join("\n"));
@@ -137,11 +133,7 @@ fn test(
     let reports: Vec<capstan_kit::Report> =
         plugins.iter().map(|p| capstan_kit::run(p, kit_type, &validator)).collect();
     if json {
-        let doc = match reports.as_slice() {
-            [one] => serde_json::to_value(one)?,
-            many => serde_json::to_value(many)?,
-        };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::json::print("plugin test", serde_json::json!({ "reports": reports }))?;
     } else {
         for r in &reports {
             println!("{r}");
@@ -162,7 +154,7 @@ pub fn list(dirs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
                     "backend": m.backend, "source": e.origin.to_string(), "digest": e.plugin.digest()})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::json::print("plugin list", serde_json::json!({ "plugins": rows }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let w = entries.iter().map(|e| e.plugin.metadata().name.len()).max().unwrap_or(4).max(4);

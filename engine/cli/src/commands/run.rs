@@ -1,24 +1,28 @@
 //! `capstan plan`, `apply` and `destroy`: a capstan-run session, shown to
 //! the operator, with apply and destroy asking before they change anything.
+//! With `--json`, stdout holds one document instead (see [`crate::json`]):
+//! for apply and destroy it is filled in as the run goes, so a run that
+//! stops half-way still says what it did.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::bail;
 
 use capstan_config::Command;
 use capstan_plan::{ComponentError, ComponentPlanned, Outcome};
-use capstan_run::{LockfileMode, Plan, RunOptions, Session, TargetChoice};
+use capstan_run::{Events, LockfileMode, Notice, Phase, Plan, RunOptions, Session, TargetChoice};
 use capstan_state::{ComponentState, LockGuard};
 
 use crate::args::{ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, RunArgs, TargetKind};
-use crate::progress::Progress;
+use crate::json::{self, Changes, ComponentResult, PluginId, RunReport};
+use crate::progress::{Progress, Step};
 use crate::report::{self, Row};
 
-/// Opens the session `run` describes, telling `progress` what happens.
-fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) -> anyhow::Result<Session> {
+/// Opens the session `run` describes, telling `events` what happens.
+fn open(run: &RunArgs, events: Arc<dyn Events>, rt: &tokio::runtime::Runtime) -> anyhow::Result<Session> {
     let target = match run.target {
         TargetKind::Render if run.context.is_some() || run.kubeconfig.is_some() => {
             bail!(
@@ -45,7 +49,7 @@ fn open(run: &RunArgs, progress: Arc<Progress>, rt: &tokio::runtime::Runtime) ->
     if let Some(file) = &run.kubeconfig {
         surroundings.kubeconfig.kubeconfig_env = Some(file.as_os_str().to_owned());
     }
-    Ok(crate::engine_in(surroundings, progress)?.open(&options, rt.handle().clone())?)
+    Ok(crate::engine_in(surroundings, events)?.open(&options, rt.handle().clone())?)
 }
 
 /// What the run may do to capstan.lock: the flag, else read-only in CI
@@ -93,8 +97,20 @@ fn orphan_text(orphans: &[(&String, &ComponentState)]) -> String {
 
 pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let progress = Arc::new(if args.json { Progress::quiet() } else { Progress::new(plain) });
-    let session = open(&args.run, progress, rt)?;
-    let plan = session.plan(Command::Plan);
+    let session = match open(&args.run, progress.clone(), rt) {
+        Ok(session) => session,
+        // Nothing was planned; a CI job reading stdout still gets its document.
+        Err(e) if args.json => {
+            let doc = serde_json::json!({
+                "components": [], "removed_components": [], "failed": [], "changes": null,
+                "errors": [json::Error::run(&e)],
+            });
+            json::print("plan", doc)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let plan = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
     let (plans, failures) = split(&plan.outcomes);
     let orphans = session.orphans();
     let changes = session.has_changes(&plan);
@@ -105,10 +121,11 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
             "removed_components": orphans.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             "failed": failures.iter().map(|r| serde_json::json!({"component": r.key, "result": r.result, "error": r.detail})).collect::<Vec<_>>(),
             "changes": changes,
+            "errors": [],
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        json::print("plan", doc)?;
     } else {
-        let text = format!("{}{}", report::plan_text(&plans), orphan_text(&orphans));
+        let text = format!("{}{}", report::plan_text(&plans, args.run.verbose), orphan_text(&orphans));
         print!("{text}");
         if failures.is_empty() {
             println!("\n{}", report::plan_summary(&plans));
@@ -117,7 +134,7 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
         }
     }
     if let Some(out) = &args.out {
-        session.save_plan(&plan, report::plan_text(&plans), out)?;
+        session.save_plan(&plan, report::plan_text(&plans, false), out)?;
         eprintln!(
             "Saved the plan to {}. Apply exactly it with: capstan apply {} {}",
             out.display(),
@@ -138,28 +155,72 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
 }
 
 pub fn apply(args: &ApplyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let mut session = open(&args.run, Arc::new(Progress::new(plain)), rt)?;
+    let mut report = RunReport::default();
+    let result = apply_reporting(args, plain, rt, &mut report);
+    if args.json {
+        report.print("apply", result.as_ref().err())?;
+    }
+    result
+}
+
+fn apply_reporting(
+    args: &ApplyArgs,
+    plain: bool,
+    rt: &tokio::runtime::Runtime,
+    report: &mut RunReport,
+) -> anyhow::Result<ExitCode> {
+    let progress = Arc::new(Progress::new(plain));
+    let mut session = open(&args.run, progress.clone(), rt)?;
     let guard = session.lock("apply", args.run.lock_timeout)?;
-    let result = apply_locked(&session, args, &guard);
+    let result = apply_locked(&session, args, &guard, &progress, report);
     session.unlock(guard)?;
     result
 }
 
-fn apply_locked(session: &Session, args: &ApplyArgs, guard: &LockGuard) -> anyhow::Result<ExitCode> {
-    let shown = session.plan(Command::Plan);
+fn apply_locked(
+    session: &Session,
+    args: &ApplyArgs,
+    guard: &LockGuard,
+    progress: &Progress,
+    report: &mut RunReport,
+) -> anyhow::Result<ExitCode> {
+    let shown = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
     let (plans, failures) = split(&shown.outcomes);
     let orphans = session.orphans();
-    print!("{}{}", report::plan_text(&plans), orphan_text(&orphans));
-    println!("\n{}", report::plan_summary(&plans));
+    if !args.json {
+        print!("{}{}", report::plan_text(&plans, args.run.verbose), orphan_text(&orphans));
+        println!("\n{}", report::plan_summary(&plans));
+    }
 
     if let Some(file) = &args.plan_file {
         session.check_saved_plan(file, &shown)?;
     } else if !failures.is_empty() {
         eprintln!("\n{}", report::table(&failures));
+        // Nothing is applied: the planned components are skipped too.
+        for (key, outcome) in &shown.outcomes {
+            let result = match outcome {
+                Outcome::Done(p) if !p.in_target => continue,
+                Outcome::Done(_) => {
+                    failed(session, &shown, key, json::Outcome::Skipped, "nothing was applied")
+                }
+                Outcome::Failed(e) => failed(session, &shown, key, json::Outcome::Failed, &e.to_string()),
+                Outcome::Skipped { because } => failed(session, &shown, key, json::Outcome::Skipped, because),
+            };
+            report.push(result);
+        }
         bail!("some components could not be planned; nothing was applied");
     }
     let changes = session.has_changes(&shown);
     if !changes && !session.has_unrecorded(&shown) {
+        for p in plans.iter().filter(|p| p.in_target) {
+            report.push(applied_result(session, p, &shown));
+        }
+        report.nothing_to_do = true;
+        if !args.json {
+            let rows: Vec<Row> =
+                plans.iter().filter(|p| p.in_target).map(|p| applied_row(&p.key, p, &shown)).collect();
+            print!("\n{}", report::outcome_table(&rows, args.run.verbose));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if args.plan_file.is_none() && !args.auto_approve && changes && !confirm()? {
@@ -167,39 +228,50 @@ fn apply_locked(session: &Session, args: &ApplyArgs, guard: &LockGuard) -> anyho
         return Ok(ExitCode::SUCCESS);
     }
 
-    let applied = session.apply(&shown, guard)?;
+    let to_apply = Step::Applying(plans.iter().filter(|p| p.in_target && p.has_changes()).count());
+    let applied = progress.during(to_apply, || session.apply(&shown, guard).map_err(anyhow::Error::from))?;
     let mut rows: Vec<Row> = applied
         .removed
         .iter()
         .map(|key| Row { key: key.clone(), result: "removed".into(), detail: String::new() })
         .collect();
-    let mut failed = false;
+    for key in &applied.removed {
+        report.push(deleted_result(session, key));
+    }
+    let mut failed_any = false;
     for (key, outcome) in &applied.outcomes {
         let in_target = session.stack().component(key).is_some_and(|c| c.in_target);
         let row = match outcome {
             Outcome::Done(_) if !in_target => continue,
-            Outcome::Done(p) => applied_row(key, p, &shown),
+            Outcome::Done(p) => {
+                report.push(applied_result(session, p, &shown));
+                applied_row(key, p, &shown)
+            }
             Outcome::Failed(e) => {
-                failed = true;
+                failed_any = true;
+                report.push(failed(session, &shown, key, json::Outcome::Failed, &e.to_string()));
                 Row { key: key.clone(), result: "failed".into(), detail: e.to_string() }
             }
             Outcome::Skipped { because } => {
-                failed = true;
+                failed_any = true;
+                report.push(failed(session, &shown, key, json::Outcome::Skipped, because));
                 Row { key: key.clone(), result: "skipped".into(), detail: because.clone() }
             }
         };
         rows.push(row);
     }
-    println!("\n{}", report::table(&rows));
-    println!(
-        "Apply {}: {}.",
-        if failed { "finished with failures" } else { "complete" },
-        report::tally(&rows)
-    );
+    if !args.json {
+        println!("\n{}", report::outcome_table(&rows, args.run.verbose));
+        println!(
+            "Apply {}: {}.",
+            if failed_any { "finished with failures" } else { "complete" },
+            report::tally(&rows)
+        );
+    }
     if let Some(e) = applied.not_stored {
         return Err(e.into());
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed_any { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The row of a component that applied: what changed, or nothing when the
@@ -211,6 +283,72 @@ fn applied_row(key: &str, applied: &ComponentPlanned, shown: &Plan) -> Row {
     let detail =
         if before { format!("{c} created, {u} updated, {d} deleted, {e} effects") } else { String::new() };
     Row { key: key.to_string(), result: result.into(), detail }
+}
+
+/// The JSON result of a component that applied, as [`applied_row`] words it:
+/// created when state recorded nothing for it before this run, updated when
+/// it did, unchanged when the plan shown had no change for it.
+fn applied_result(session: &Session, applied: &ComponentPlanned, shown: &Plan) -> ComponentResult {
+    let key = &applied.key;
+    let (create, update, delete, effects) = report::plan_counts(&[applied]);
+    let changed = shown.planned().iter().find(|q| &q.key == key).map(|q| q.has_changes()).unwrap_or(true);
+    let outcome = match (changed, session.state().components.contains_key(key)) {
+        (false, _) => json::Outcome::Unchanged,
+        (true, false) => json::Outcome::Created,
+        (true, true) => json::Outcome::Updated,
+    };
+    ComponentResult {
+        component: key.clone(),
+        plugin: Some(PluginId {
+            name: applied.plugin.name.clone(),
+            version: Some(applied.plugin.version.clone()),
+        }),
+        outcome,
+        changes: Some(Changes { create, update, delete, effects }),
+        error: None,
+        warnings: applied.warnings.clone(),
+    }
+}
+
+/// The plugin build state recorded for `key` (as this run read it, before it changed anything).
+fn recorded_plugin(session: &Session, key: &str) -> Option<PluginId> {
+    let was = session.state().components.get(key)?;
+    Some(PluginId { name: was.plugin.name.clone(), version: Some(was.plugin.version.clone()) })
+}
+
+/// The JSON result of a recorded component whose objects were removed.
+fn deleted_result(session: &Session, key: &str) -> ComponentResult {
+    let objects = session.state().components.get(key).map_or(0, |c| c.objects.len());
+    ComponentResult {
+        component: key.to_string(),
+        plugin: recorded_plugin(session, key),
+        outcome: json::Outcome::Deleted,
+        changes: Some(Changes { delete: objects, ..Changes::default() }),
+        error: None,
+        warnings: Vec::new(),
+    }
+}
+
+/// The JSON result of a component that failed or did not run, naming the
+/// plugin that ran (or would have): the planned build when it was planned,
+/// else what component.hcl asks for, else what state recorded.
+fn failed(session: &Session, shown: &Plan, key: &str, outcome: json::Outcome, why: &str) -> ComponentResult {
+    let planned = shown.outcomes.get(key).and_then(|o| o.done());
+    let plugin = match (planned, session.stack().component(key)) {
+        (Some(p), _) => {
+            Some(PluginId { name: p.plugin.name.clone(), version: Some(p.plugin.version.clone()) })
+        }
+        (None, Some(c)) => Some(PluginId { name: c.plugin.clone(), version: None }),
+        (None, None) => recorded_plugin(session, key),
+    };
+    ComponentResult {
+        component: key.to_string(),
+        plugin,
+        outcome,
+        changes: None,
+        error: Some(why.to_string()),
+        warnings: planned.map(|p| p.warnings.clone()).unwrap_or_default(),
+    }
 }
 
 fn confirm() -> anyhow::Result<bool> {
@@ -227,34 +365,120 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 pub fn destroy(args: &DestroyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let mut session = open(&args.run, Arc::new(Progress::new(plain)), rt)?;
+    let mut report = RunReport::default();
+    let result = destroy_reporting(args, plain, rt, &mut report);
+    if args.json {
+        report.print("destroy", result.as_ref().err())?;
+    }
+    result
+}
+
+fn destroy_reporting(
+    args: &DestroyArgs,
+    plain: bool,
+    rt: &tokio::runtime::Runtime,
+    report: &mut RunReport,
+) -> anyhow::Result<ExitCode> {
+    let removed = Arc::new(Removed { display: Progress::new(plain), keys: Mutex::default() });
+    let mut session = open(&args.run, removed.clone(), rt)?;
     // Locked before the order is worked out: what is removed is what state
     // records now, not what it recorded before another run finished.
     let guard = session.lock("destroy", args.run.lock_timeout)?;
-    let result = destroy_locked(&session, args, &guard);
+    let result = destroy_locked(&session, args, &guard, &removed, report);
     session.unlock(guard)?;
     result
 }
 
-fn destroy_locked(session: &Session, args: &DestroyArgs, guard: &LockGuard) -> anyhow::Result<ExitCode> {
+fn destroy_locked(
+    session: &Session,
+    args: &DestroyArgs,
+    guard: &LockGuard,
+    removed: &Removed,
+    report: &mut RunReport,
+) -> anyhow::Result<ExitCode> {
     let order = session.destroy_order();
     if order.is_empty() {
-        println!("Nothing to destroy: state records no component below {}.", args.run.dir.display());
+        report.nothing_to_do = true;
+        let text =
+            format!("Nothing to destroy: state records no component below {}.", args.run.dir.display());
+        if args.json {
+            eprintln!("{text}")
+        } else {
+            println!("{text}")
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "Destroy will remove everything these components applied (databases and other effects are left in place):"
-    );
-    for k in &order {
-        println!("  - {k}");
+    if !args.json {
+        println!(
+            "Destroy will remove everything these components applied (databases and other effects are left in place):"
+        );
+        for k in &order {
+            println!("  - {k}");
+        }
     }
     if !args.auto_approve && !confirm()? {
         println!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
-    session.destroy(&order, guard)?;
-    println!("Destroy complete: {} components removed.", order.len());
+    let removing = Step::Removing(order.len());
+    let error =
+        removed.display.during(removing, || session.destroy(&order, guard).err()).map(anyhow::Error::from);
+    // The components go one at a time in `order` and the first failure
+    // stops the rest: the first one not removed is the one that failed.
+    let done = removed.keys.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut stopped = false;
+    for key in &order {
+        if done.contains(key) {
+            report.push(deleted_result(session, key));
+            continue;
+        }
+        let (outcome, why) = match &error {
+            Some(e) if !stopped => (json::Outcome::Failed, format!("{e:#}")),
+            _ => (json::Outcome::Skipped, "not removed: the destroy stopped at an earlier failure".into()),
+        };
+        stopped = true;
+        report.push(ComponentResult {
+            component: key.clone(),
+            plugin: recorded_plugin(session, key),
+            outcome,
+            changes: None,
+            error: Some(why),
+            warnings: Vec::new(),
+        });
+    }
+    if let Some(e) = error {
+        eprintln!("error: {e:#}");
+        // A component's failure is reported with it; one after every
+        // component was removed (the target's flush) is the run's.
+        if !stopped {
+            report.errors.push(json::Error::run(&e));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if !args.json {
+        println!("Destroy complete: {} components removed.", order.len());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The display of a destroy, and which components it removed: the engine
+/// says `Ready` for each once its objects are gone and state forgets it.
+struct Removed {
+    display: Progress,
+    keys: Mutex<BTreeSet<String>>,
+}
+
+impl Events for Removed {
+    fn phase(&self, component: &str, phase: Phase, detail: Option<&str>) {
+        if phase == Phase::Ready {
+            self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(component.to_string());
+        }
+        self.display.phase(component, phase, detail);
+    }
+
+    fn notice(&self, notice: &Notice) {
+        self.display.notice(notice);
+    }
 }
 
 #[cfg(test)]

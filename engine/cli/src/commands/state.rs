@@ -31,7 +31,7 @@ pub fn output(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::R
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        crate::json::print("output", serde_json::json!({ "component": key, "outputs": shown }))?;
     } else {
         for (k, v) in &shown {
             println!("{k} = {v}");
@@ -40,10 +40,39 @@ pub fn output(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+pub fn list(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
     let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     let state = rt.block_on(backend.read())?;
+    let lock = rt.block_on(backend.current_lock())?;
+    if json {
+        let components: Vec<serde_json::Value> = state
+            .components
+            .iter()
+            .map(|(key, c)| {
+                serde_json::json!({
+                    "component": key,
+                    "plugin": { "name": c.plugin.name, "version": c.plugin.version, "digest": c.plugin.digest },
+                    "objects": c.objects.len(),
+                    "effects": c.effects.len(),
+                    "outputs": c.outputs.len(),
+                    "applied_at": c.applied_at,
+                })
+            })
+            .collect();
+        let lock = lock.map(|l| {
+            serde_json::json!({
+                "id": l.id, "holder": l.holder, "operation": l.operation,
+                "pid": l.pid, "host": l.host, "since": l.since,
+            })
+        });
+        let doc = serde_json::json!({
+            "location": backend.location(), "serial": state.serial, "lineage": state.lineage,
+            "components": components, "lock": lock,
+        });
+        crate::json::print("state list", doc)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for (key, c) in &state.components {
         println!(
             "{key}  {} {}  {} objects  applied {}",
@@ -53,7 +82,7 @@ pub fn list(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode
             c.applied_at
         );
     }
-    if let Some(lock) = rt.block_on(backend.current_lock())? {
+    if let Some(lock) = lock {
         eprintln!(
             "locked by {} ({}, pid {} on {}, since {}), lock id {}",
             lock.holder, lock.operation, lock.pid, lock.host, lock.since, lock.id
@@ -62,14 +91,18 @@ pub fn list(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn show(dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+pub fn show(dir: &Path, json: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let stack = capstan_run::load_stack(dir, &crate::surroundings())?;
     let key = component_key(&stack, dir)?;
     let backend = rt.block_on(capstan_run::state_backend(&stack))?;
     let state = rt.block_on(backend.read())?;
     let recorded = state.components.get(&key).with_context(|| format!("state records nothing for {key}"))?;
     // Sensitive outputs are stored as keyed hashes only, so this shows no secret.
-    println!("{}", serde_json::to_string_pretty(recorded)?);
+    if json {
+        crate::json::print("state show", serde_json::json!({ "component": key, "record": recorded }))?;
+    } else {
+        println!("{}", serde_json::to_string_pretty(recorded)?);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

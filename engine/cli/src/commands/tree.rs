@@ -8,20 +8,37 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use capstan_plan::Outcome;
+use capstan_plan::{ComponentError, Outcome};
 
 use crate::args::GraphFormat;
+use crate::json::{self, Problem, Severity};
 use crate::progress::Progress;
 
 /// The stack below `dir`, or `None` once its problems are printed (they are
 /// diagnostics with file, line and column, shown as they are).
 fn load_or_report(dir: &Path, surroundings: &capstan_run::Surroundings) -> Option<capstan_config::Stack> {
-    capstan_run::load_stack(dir, surroundings).inspect_err(|e| eprintln!("{e}")).ok()
+    capstan_run::load_stack(dir, surroundings)
+        .map_err(anyhow::Error::from)
+        .inspect_err(crate::report_error)
+        .ok()
+}
+
+/// One component's failure on stderr: configuration diagnostics about its
+/// inputs drawn with their source (their file names the component), any
+/// other error after the component's name.
+fn component_error(key: &str, e: &ComponentError) -> String {
+    match e {
+        ComponentError::Inputs(found) => crate::diagnostics_text(found),
+        e => format!("error: component {key}: {e}\n"),
+    }
 }
 
 /// Every problem in the tree: configuration first, then each component's
 /// inputs against its plugin (with mock outputs where allowed).
-pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        return validate_json(dir);
+    }
     let surroundings = crate::surroundings();
     let Some(stack) = load_or_report(dir, &surroundings) else { return Ok(ExitCode::from(1)) };
     let engine = crate::engine(Arc::new(Progress::quiet()))?;
@@ -31,7 +48,7 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
     for (k, o) in &outcomes {
         if let Outcome::Failed(e) = o {
             problems += 1;
-            eprintln!("error: component {k}: {e}\n");
+            eprintln!("{}", component_error(k, e));
         }
     }
     if problems > 0 {
@@ -40,6 +57,81 @@ pub fn validate(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     println!("Valid: {} components.", stack.components.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `validate --json`: the same checks, every problem a diagnostic of one
+/// document, those that stop the check early (no age key, no plugin)
+/// included, so stdout always holds the document. Plugin warnings, which do
+/// not fail validation, are diagnostics too.
+fn validate_json(dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut diagnostics = Vec::new();
+    let mut components = 0;
+    if let Err(e) = check(dir, &mut diagnostics, &mut components) {
+        diagnostics.push(json::Diagnostic::general(format!("{e:#}")));
+    }
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let doc = serde_json::json!({
+        "valid": errors == 0,
+        "stack_root": capstan_config::find_stack_root(dir),
+        "components": components,
+        "error_count": errors,
+        "warning_count": diagnostics.len() - errors,
+        "diagnostics": diagnostics,
+    });
+    json::print("validate", doc)?;
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The checks of `validate`, each problem found added to `diagnostics`.
+fn check(dir: &Path, diagnostics: &mut Vec<json::Diagnostic>, components: &mut usize) -> anyhow::Result<()> {
+    let stack = match capstan_run::load_stack(dir, &crate::surroundings()) {
+        Ok(stack) => stack,
+        Err(capstan_run::RunError::Config(found)) => {
+            // The stack did not load, so its components are not known: a
+            // file in a directory holding a component.hcl (that file, a
+            // secrets file) is that component's; another (env.hcl, a
+            // template) may be many components', and none is named.
+            let root = capstan_config::find_stack_root(dir);
+            let owner = |d: &capstan_config::Diagnostic| {
+                let dir = d.file()?.parent().filter(|p| !p.as_os_str().is_empty())?;
+                root.as_ref()?
+                    .join(dir)
+                    .join("component.hcl")
+                    .is_file()
+                    .then(|| dir.to_string_lossy().replace('\\', "/"))
+            };
+            diagnostics.extend(found.iter().map(|d| json::Diagnostic::config(d, owner(d))));
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    *components = stack.components.len();
+    let engine = crate::engine(Arc::new(Progress::quiet()))?;
+    let catalog = engine.catalog(&stack, Vec::new(), false)?;
+    for (key, outcome) in capstan_run::validate(&stack, &catalog)? {
+        let Some(component) = stack.component(&key) else { continue };
+        let found = match &outcome {
+            Outcome::Done(p) => p
+                .warnings
+                .iter()
+                .flat_map(|w| json::Diagnostic::component(Severity::Warning, component, Problem::Input(w)))
+                .collect(),
+            Outcome::Failed(ComponentError::Invalid { problems, .. }) => problems
+                .iter()
+                .flat_map(|p| json::Diagnostic::component(Severity::Error, component, Problem::Input(p)))
+                .collect(),
+            Outcome::Failed(ComponentError::Inputs(found)) => {
+                json::Diagnostic::component(Severity::Error, component, Problem::Config(found))
+            }
+            Outcome::Failed(e) => {
+                json::Diagnostic::component(Severity::Error, component, Problem::Plain(e.to_string()))
+            }
+            // A dependency's failure is reported with the dependency.
+            Outcome::Skipped { .. } => Vec::new(),
+        };
+        diagnostics.extend(found);
+    }
+    Ok(())
 }
 
 /// `capstan render DIR --stdout`: the objects below DIR as one YAML stream.
@@ -63,7 +155,7 @@ pub fn render_stream(dir: &Path, secrets: Option<crate::args::SecretsArg>) -> an
         }
         capstan_run::Stream::Failed(failed) => {
             for (key, e) in &failed {
-                eprintln!("error: component {key}: {e}\n");
+                eprintln!("{}", component_error(key, e));
             }
             eprintln!("{} component(s) could not be rendered; nothing was written.", failed.len());
             Ok(ExitCode::from(1))
@@ -90,7 +182,7 @@ pub fn config_show(component_dir: &Path, json: bool) -> anyhow::Result<ExitCode>
             "component": rel, "plugin": meta.name, "version": meta.version.to_string(),
             "inputs": inputs.redacted(), "origins": origins,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        json::print("config show", doc)?;
     } else {
         println!("# {rel}: {} {}", meta.name, meta.version);
         print!("{}", inputs.show());

@@ -92,8 +92,9 @@ inputs = {
     // canonical amazonaws.com one the plugin guesses before apply.
     let output = run(&s, &["output", "envs/prod/events/queues", "--json"]).ok();
     transcript.push_str(&output.stdout);
-    let outputs: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
-    let queues = find_key(&outputs, "queues").unwrap_or_else(|| panic!("no queues output: {outputs}"));
+    let doc: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    let outputs = &doc["outputs"];
+    let queues = find_key(outputs, "queues").unwrap_or_else(|| panic!("no queues output: {outputs}"));
     assert_eq!(queues["orders"], orders_url.as_str(), "{outputs}");
     assert!(queues["refunds"].as_str().unwrap().starts_with(&moto.url), "{outputs}");
 

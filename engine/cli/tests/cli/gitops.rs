@@ -7,29 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{Run, Stack, walk};
+use crate::support::{Run, Stack, example, repo_root, walk};
 
 const CANARY: &str = "canary-5f3e9b-oob-consent";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-/// A copy of the example with the test key, so runs leave nothing in the checkout.
-fn example() -> Stack {
-    let s = Stack { dir: tempfile::tempdir().unwrap() };
-    let copy = Command::new("cp")
-        .arg("-r")
-        .arg(repo_root().join("examples/open-finance/."))
-        .arg(s.root())
-        .status()
-        .unwrap();
-    assert!(copy.success());
-    for leftover in ["rendered", ".capstan"] {
-        let _ = std::fs::remove_dir_all(s.path(leftover));
-    }
-    s
-}
 
 fn with_key(s: &Stack, args: &[&str], stdin: Option<&str>) -> Run {
     use std::io::Write as _;

@@ -113,6 +113,31 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     }
 }
 
+#[test]
+fn configuration_errors_are_drawn_with_their_source_in_colour_on_a_terminal() {
+    let s = web_stack(&["api"]);
+    s.write("envs/dev/env.hcl", "replicas = undefined_thing\n");
+    for command in [&["validate", "envs/dev"][..], &["plan", "envs/dev"]] {
+        let piped = s.run(command);
+        assert_eq!(piped.code, 1, "{piped:?}");
+        // Said once, as it is drawn (not `error: error: …`), with its source.
+        assert!(piped.stderr.starts_with("error: undefined variable `undefined_thing`"), "{piped:?}");
+        assert!(piped.stderr.contains(" --> envs/dev/env.hcl:1:12\n"), "{piped:?}");
+        assert!(
+            piped.stderr.contains("1 | replicas = undefined_thing\n  |            ^^^^^^^^^^^^^^^\n"),
+            "{piped:?}"
+        );
+
+        let shown = on_terminal(&s, command, &[]);
+        assert!(shown.contains("\x1b[1;31merror\x1b[0m"), "{command:?}: the error is red:\n{shown:?}");
+        assert!(
+            shown.contains("\x1b[1;31m^^^^^^^^^^^^^^^\x1b[0m"),
+            "{command:?}: so is its underline:\n{shown:?}"
+        );
+        assert!(!has_colour(&on_terminal(&s, command, &[("NO_COLOR", "1")])), "{command:?}");
+    }
+}
+
 /// Every `CAPSTAN_*` variable named in the engine's sources (tests and
 /// benches aside): what `--help` must list.
 fn capstan_variables() -> std::collections::BTreeSet<String> {

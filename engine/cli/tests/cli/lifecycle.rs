@@ -52,8 +52,12 @@ fn plan_apply_reapply_change_and_remove() {
     assert!(!state.stdout.contains("worker"), "{state:?}");
 
     let out = s.run(&["output", "envs/dev/web/api", "--json"]).ok();
-    let outputs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(outputs["service_url"], "http://api.web.svc.cluster.local:8080");
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["format_version"].as_str(), doc["component"].as_str()),
+        (Some("1"), Some("envs/dev/web/api"))
+    );
+    assert_eq!(doc["outputs"]["service_url"], "http://api.web.svc.cluster.local:8080");
 
     s.run(&["destroy", "envs/dev", "--auto-approve"]).ok();
     assert!(!s.path("rendered/dev/web/api").exists());

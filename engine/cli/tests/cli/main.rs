@@ -33,6 +33,9 @@
 //! - `habits`: usage errors exit 1 (2 is `--detailed-exitcode`'s); colour only on
 //!   a terminal and never with `NO_COLOR`; help for every argument; completions;
 //!   line diffs of multi-line values in plans.
+//! - `json`: `--json` documents of validate, plan, apply, destroy and state, one
+//!   `format_version`, read as a CI job reads them (outcomes, counts, file/line/column),
+//!   no secret in any; `--json` that would need an answer is a usage error.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -48,8 +51,10 @@ mod errors;
 mod example;
 mod gitops;
 mod habits;
+mod json;
 mod kube;
 mod lifecycle;
+mod live;
 mod plugins;
 mod state;
 mod support;

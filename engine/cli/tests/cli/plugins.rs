@@ -8,7 +8,7 @@ fn inspect_prints_the_app_plugins_metadata() {
     assert!(text.stdout.contains("name:           capstan/app"), "{text:?}");
     assert!(text.stdout.contains("component type: app"), "{text:?}");
     let json = s.run(&["plugin", "inspect", wasm, "--json"]).ok();
-    let meta: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let [meta] = plugins(&json, "plugin inspect").try_into().unwrap();
     assert_eq!(meta["name"], "capstan/app");
     assert_eq!(meta["component_type"], "app");
     assert_eq!(meta["contract"], "capstan:plugin@0.2.0");
@@ -21,7 +21,7 @@ fn inspect_takes_a_plugin_name_as_plugin_list_shows_it() {
     let text = s.run(&["plugin", "inspect", "capstan/app"]).ok();
     assert!(text.stdout.contains("name:           capstan/app"), "{text:?}");
     let json = s.run(&["plugin", "inspect", "capstan/app", "--json"]).ok();
-    let meta: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let [meta] = plugins(&json, "plugin inspect").try_into().unwrap();
     assert_eq!(meta["component_type"], "app");
 
     let unknown = s.run(&["plugin", "inspect", "acme/nope"]);
@@ -49,7 +49,7 @@ fn inspect_of_a_file_that_is_not_a_plugin_says_so() {
 fn list_shows_every_built_in_plugin() {
     let s = Stack::new("");
     let run = s.run(&["plugin", "list", "--json"]).ok();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let rows = plugins(&run, "plugin list");
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     for expected in [
         "capstan/app",
@@ -95,13 +95,39 @@ fn client_hcl_gives_one_plugin_its_own_limits() {
 }
 
 /// The kit's report of `capstan plugin test <what> --json`, with the run.
-fn kit_report(s: &Stack, args: &[&str]) -> (crate::support::Run, serde_json::Value) {
+fn kit_reports(s: &Stack, args: &[&str]) -> (crate::support::Run, Vec<serde_json::Value>) {
     let mut all = vec!["plugin", "test"];
     all.extend_from_slice(args);
     all.push("--json");
     let run = s.run(&all);
-    let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
-    (run, report)
+    let doc = document(&run, "plugin test");
+    let reports = doc["reports"].as_array().unwrap_or_else(|| panic!("no reports: {run:?}")).clone();
+    (run, reports)
+}
+
+/// [`kit_reports`] of a plugin of one component.
+fn kit_report(s: &Stack, args: &[&str]) -> (crate::support::Run, serde_json::Value) {
+    let (run, mut reports) = kit_reports(s, args);
+    assert_eq!(reports.len(), 1, "{run:?}");
+    (run, reports.remove(0))
+}
+
+/// The one JSON document a `--json` run printed, its envelope checked.
+#[track_caller]
+fn document(run: &crate::support::Run, command: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not one JSON document: {e}: {run:?}"));
+    assert_eq!(
+        (doc["format_version"].as_str(), doc["command"].as_str()),
+        (Some("1"), Some(command)),
+        "{doc}"
+    );
+    doc
+}
+
+/// The plugins of `plugin list --json` or `plugin inspect --json`.
+fn plugins(run: &crate::support::Run, command: &str) -> Vec<serde_json::Value> {
+    document(run, command)["plugins"].as_array().unwrap_or_else(|| panic!("no plugins: {run:?}")).clone()
 }
 
 /// Every built-in plugin, found by name as `plugin list` shows it and run
@@ -110,7 +136,7 @@ fn kit_report(s: &Stack, args: &[&str]) -> (crate::support::Run, serde_json::Val
 fn every_built_in_plugin_passes_the_conformance_kit() {
     let s = Stack::new("");
     let run = s.run(&["plugin", "list", "--json"]).ok();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let rows = plugins(&run, "plugin list");
     assert!(rows.len() >= 12, "{rows:?}");
     for row in &rows {
         let name = row["name"].as_str().unwrap();
@@ -149,14 +175,10 @@ fn plugin_test_takes_a_wasm_file_or_a_bundle_and_prints_a_line_per_check() {
     let external = std::path::Path::new(wasm).with_file_name("capstan_plugin_postgres_external.wasm");
     let external = external.to_str().unwrap();
     s.run(&["plugin", "pack", wasm, external, "--name", "capstan/pair", "-o", "dist/pair.bundle"]).ok();
-    let (run, reports) = kit_report(&s, &["dist/pair.bundle"]);
+    let (run, reports) = kit_reports(&s, &["dist/pair.bundle"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let kits: Vec<(&str, &str)> = reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["plugin"].as_str().unwrap(), r["kit_type"].as_str().unwrap()))
-        .collect();
+    let kits: Vec<(&str, &str)> =
+        reports.iter().map(|r| (r["plugin"].as_str().unwrap(), r["kit_type"].as_str().unwrap())).collect();
     assert_eq!(kits, [("capstan/app", "app"), ("capstan/postgres-external", "postgres")]);
 }
 

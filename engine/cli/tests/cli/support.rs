@@ -215,3 +215,37 @@ pub mod rabbitmq {
         }
     }
 }
+
+/// The repository's root (the checkout the tests run in).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A copy of the open-finance example, without what a run left in the
+/// checkout, so the tests' runs leave nothing there either.
+pub fn example() -> Stack {
+    let s = Stack { dir: tempfile::tempdir().unwrap() };
+    let copy = Command::new("cp")
+        .arg("-r")
+        .arg(repo_root().join("examples/open-finance/."))
+        .arg(s.root())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    for leftover in ["rendered", ".capstan"] {
+        let _ = std::fs::remove_dir_all(s.path(leftover));
+    }
+    s
+}
+
+/// Runs with the example's test identity (TEST-ONLY-age-key.txt), which
+/// opens its secrets files.
+pub fn with_test_key(s: &Stack, args: &[&str]) -> Run {
+    let out = s.command(args).env("CAPSTAN_AGE_KEY_FILE", s.path("TEST-ONLY-age-key.txt")).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: format!("capstan {} (in {})", args.join(" "), s.root().display()),
+    }
+}

@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSB0SjBRVEpGQnA4TFpQMzdHWVBISFgwclZaRndJWVZ6elF5S1FaUy9Wb3lzCnAzb1RvYWxhTHZEeDQ5MXFSVDBLTEc0eGo4cEw1L09nandVRGtXajR1Y1EKLT4gQmdNaVQtZ3JlYXNlICJEPztCIHFDKzR0CnNVMVQ2bFJOQzdKZWFabkJzTWRVcGhIdVRrb3R1aGpHQ0Y2NHFESTdWL1ZYTk5XL1VuZm5vcXFYRTlUMnYrR0wKZUFBSGYyMkFkM2p3Uzk3QnRBcFBzYzBPZXdHS3YxTGIKLS0tIEJoRWdEWmVWdFc1dVhBVnFwMG9VVjZNdXl2VGJyV1JYNG40N0pjWUZtOVEK15NT1SPHxhR58w6qoBvbdyY/Ps6kvVpg8K9yRwaTpQAxFH8MZu/+lg939oKzFoqYOy2ZygHhlMzA0OnBcXkEjQ=="
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:zT9CuGhknuQcZ7X6:5bR84K+2xYdif5NtrgZGOOiP2RfisuwrSmFBIHF0IA7XGiRljupoFZt4kXSlFe3/7JaeNjzp6j2KQlsVRCMncUirCYJja6s="
+}
+
+mac = "hmac-sha256:3b05354b98f59135479dbed50106b4b345820c53a4140b1eda698b555b142e11"
