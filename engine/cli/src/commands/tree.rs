@@ -46,9 +46,18 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let outcomes = capstan_run::validate(&stack, &catalog)?;
     let mut problems = 0;
     for (k, o) in &outcomes {
-        if let Outcome::Failed(e) = o {
-            problems += 1;
-            eprintln!("{}", component_error(k, e));
+        match o {
+            Outcome::Failed(e) => {
+                problems += 1;
+                eprintln!("{}", component_error(k, e));
+            }
+            // Warnings do not fail the check, but are said, as plan says them.
+            Outcome::Done(p) => {
+                for warning in &p.warnings {
+                    eprintln!("warning: {k} ({}): {warning}\n", p.plugin.name);
+                }
+            }
+            Outcome::Skipped { .. } => {}
         }
     }
     if problems > 0 {

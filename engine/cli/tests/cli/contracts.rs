@@ -39,8 +39,8 @@ fn a_postgres_component_served_by_a_messaging_plugin_is_refused_at_once() {
     );
 }
 
-/// A plugin's validate warnings are shown by `plan`, not only by
-/// `validate`, each naming the component, the input and where it was set;
+/// A plugin's validate warnings are shown by `plan` and by `validate`,
+/// each naming the component, the input and where it was set;
 /// the plan goes on. (The secrets file serves every postgres backend, and
 /// CloudNativePG manages its own superuser.)
 #[test]
@@ -75,4 +75,14 @@ fn plan_shows_a_plugins_warnings_with_where_the_input_was_set() {
     assert!(run.stdout.contains("+ Cluster data/db"), "the plan goes on: {run:?}");
     let json = s.run(&["plan", "envs/dev", "--json"]).ok();
     assert!(json.stdout.contains("\"warnings\""), "{json:?}");
+    // `validate` says them too, and passes.
+    let validate = s.run(&["validate", "envs/dev", "--no-color"]).ok();
+    assert!(
+        validate.stderr.contains(
+            "warning: envs/dev/data/db (capstan/postgres-cloudnative-pg): /superuser_password: ignored by the \
+             cloudnative-pg backend"
+        ),
+        "{validate:?}"
+    );
+    assert!(validate.stdout.contains("Valid: 1 components."), "{validate:?}");
 }
