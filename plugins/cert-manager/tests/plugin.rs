@@ -6,7 +6,7 @@ use capstan_core::{Health, PlanError};
 use capstan_plugin_cert_manager::CertManager;
 use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_sdk::Plugin;
-use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, invalid_inputs};
 use serde_json::{Value, json};
 
 // Placeholders with PEM armour: the plugin passes them through, it does not parse them.
@@ -34,13 +34,6 @@ fn ca() -> PlanCall {
                 "trust_bundle": CLIENT_CA },
     }))
     .sensitive("/ca/private_key")
-}
-
-fn diagnostics(err: PlanError) -> Vec<(String, String)> {
-    match err {
-        PlanError::InvalidInputs(d) => d.into_iter().map(|d| (d.path, d.message)).collect(),
-        other => panic!("expected invalid inputs, got {other:?}"),
-    }
 }
 
 #[test]
@@ -123,7 +116,7 @@ fn a_ca_key_in_plain_inputs_is_refused_without_echoing_it() {
     }))
     .run::<CertManager>()
     .unwrap_err();
-    let d = diagnostics(err);
+    let d = invalid_inputs(err);
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].0, "/ca/private_key");
     assert!(d[0].1.contains("secrets file"), "{}", d[0].1);
@@ -163,12 +156,12 @@ fn certificates_reference_the_chosen_cluster_issuer() {
 #[test]
 fn invalid_inputs_are_reported_at_their_attribute() {
     let err = call(json!({})).run::<CertManager>().unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/acme/email");
+    assert_eq!(invalid_inputs(err)[0].0, "/acme/email");
 
     let err = call(json!({ "default_issuer": "ca", "acme": { "email": "p@example.com" } }))
         .run::<CertManager>()
         .unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/default_issuer");
+    assert_eq!(invalid_inputs(err)[0].0, "/default_issuer");
 
     let err = call(json!({
         "acme": { "email": "p@example.com" },
@@ -176,7 +169,7 @@ fn invalid_inputs_are_reported_at_their_attribute() {
     }))
     .run::<CertManager>()
     .unwrap_err();
-    let d = diagnostics(err);
+    let d = invalid_inputs(err);
     assert_eq!(d[0].0, "/certificates/0/hosts/0");
     assert!(d[0].1.contains("DNS-01"), "{}", d[0].1);
     assert_eq!(d[1].0, "/certificates/0/hosts/1");
@@ -185,7 +178,7 @@ fn invalid_inputs_are_reported_at_their_attribute() {
                            "ca": { "enabled": true, "certificate": "not pem" } }))
     .run::<CertManager>()
     .unwrap_err();
-    let paths: Vec<String> = diagnostics(err).into_iter().map(|d| d.0).collect();
+    let paths: Vec<String> = invalid_inputs(err).into_iter().map(|d| d.0).collect();
     assert_eq!(paths, ["/ca/certificate", "/ca/private_key"]);
 }
 

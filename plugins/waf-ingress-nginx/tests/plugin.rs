@@ -7,7 +7,7 @@ mod support;
 use capstan_core::PlanError;
 use capstan_plugin_testsupport::assert_valid_manifests;
 use capstan_plugin_waf_ingress_nginx::IngressNginxWaf;
-use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata};
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, invalid_inputs};
 use serde_json::{Value, json};
 
 fn call(inputs: Value) -> PlanCall {
@@ -27,13 +27,6 @@ fn snippet(plan: &capstan_core::ComponentPlan) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-fn diagnostics(err: PlanError) -> Vec<(String, String)> {
-    match err {
-        PlanError::InvalidInputs(d) => d.into_iter().map(|d| (d.path, d.message)).collect(),
-        other => panic!("expected invalid inputs, got {other:?}"),
-    }
 }
 
 #[test]
@@ -149,23 +142,23 @@ fn mtls_with_a_cert_manager_that_has_no_ca_bundle_names_the_dependency() {
 #[test]
 fn invalid_inputs_are_reported_at_their_attribute() {
     let err = call(json!({ "paranoia_level": 5 })).run::<IngressNginxWaf>().unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/paranoia_level");
+    assert_eq!(invalid_inputs(err)[0].0, "/paranoia_level");
 
     let err = call(json!({ "rule_exclusions": [{ "id": 42 }, { "id": 942100, "path": "/x' ; evil" }] }))
         .run::<IngressNginxWaf>()
         .unwrap_err();
-    let paths: Vec<String> = diagnostics(err).into_iter().map(|d| d.0).collect();
+    let paths: Vec<String> = invalid_inputs(err).into_iter().map(|d| d.0).collect();
     assert_eq!(paths, ["/rule_exclusions/0/id", "/rule_exclusions/1/path"]);
 
     let err = call(json!({ "extra_config": { "enable-modsecurity": "false" } }))
         .run::<IngressNginxWaf>()
         .unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/extra_config/enable-modsecurity");
+    assert_eq!(invalid_inputs(err)[0].0, "/extra_config/enable-modsecurity");
 
     let err = call(json!({ "mtls": { "enabled": true, "ca_secret": "no-namespace" } }))
         .run::<IngressNginxWaf>()
         .unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/mtls/ca_secret");
+    assert_eq!(invalid_inputs(err)[0].0, "/mtls/ca_secret");
 }
 
 #[test]

@@ -257,6 +257,19 @@ fn check_manifest(object: &Value) {
 }
 
 /// Finding things in a plan, for assertions.
+/// The `(path, message)` of each diagnostic of a plan refused for its
+/// inputs.
+///
+/// # Panics
+/// When the plan was refused for another reason: the test expected a
+/// refusal of the inputs.
+pub fn invalid_inputs(err: PlanError) -> Vec<(String, String)> {
+    match err {
+        PlanError::InvalidInputs(d) => d.into_iter().map(|d| (d.path, d.message)).collect(),
+        other => panic!("expected invalid inputs, got {other:?}"),
+    }
+}
+
 pub trait PlanExt {
     /// The object with this kind and name.
     fn object(&self, kind: &str, name: &str) -> Option<&Value>;

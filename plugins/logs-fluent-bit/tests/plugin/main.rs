@@ -8,10 +8,9 @@
 
 mod config_keys;
 
-use capstan_core::PlanError;
 use capstan_plugin_logs_fluent_bit::FluentBit;
 use capstan_plugin_testsupport::assert_valid_manifests;
-use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, container_env};
+use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, container_env, invalid_inputs};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "hec-0f1e2d3c-not-a-real-token";
@@ -22,13 +21,6 @@ fn call(inputs: Value) -> PlanCall {
 
 fn config_of(plan: &capstan_core::ComponentPlan) -> String {
     plan.expect_object("ConfigMap", "fluent-bit")["data"]["fluent-bit.conf"].as_str().unwrap().to_owned()
-}
-
-fn diagnostics(err: PlanError) -> Vec<(String, String)> {
-    match err {
-        PlanError::InvalidInputs(d) => d.into_iter().map(|d| (d.path, d.message)).collect(),
-        other => panic!("expected invalid inputs, got {other:?}"),
-    }
 }
 
 #[test]
@@ -177,7 +169,7 @@ fn a_splunk_token_in_plain_inputs_is_refused_at_its_path() {
     let err = call(json!({ "output": "splunk", "splunk": { "host": "hec.example.com", "token": TOKEN } }))
         .run::<FluentBit>()
         .unwrap_err();
-    let d = diagnostics(err);
+    let d = invalid_inputs(err);
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].0, "/splunk/token");
     assert!(d[0].1.contains("secrets file"), "{}", d[0].1);
@@ -189,13 +181,13 @@ fn splunk_without_a_token_is_refused_at_its_path() {
     let err = call(json!({ "output": "splunk", "splunk": { "host": "hec.example.com" } }))
         .run::<FluentBit>()
         .unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/splunk/token");
+    assert_eq!(invalid_inputs(err)[0].0, "/splunk/token");
 }
 
 #[test]
 fn choosing_an_output_without_its_section_names_the_missing_section() {
     let err = call(json!({ "output": "loki" })).run::<FluentBit>().unwrap_err();
-    let d = diagnostics(err);
+    let d = invalid_inputs(err);
     assert_eq!(d[0].0, "/loki");
     assert!(d[0].1.contains("no `loki` section"), "{}", d[0].1);
 }
@@ -203,7 +195,7 @@ fn choosing_an_output_without_its_section_names_the_missing_section() {
 #[test]
 fn an_unknown_output_is_a_schema_error_at_output() {
     let err = call(json!({ "output": "kafka" })).run::<FluentBit>().unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/output");
+    assert_eq!(invalid_inputs(err)[0].0, "/output");
 }
 
 #[test]
@@ -214,7 +206,7 @@ fn values_that_would_break_the_config_file_are_refused() {
     }))
     .run::<FluentBit>()
     .unwrap_err();
-    let paths: Vec<String> = diagnostics(err).into_iter().map(|d| d.0).collect();
+    let paths: Vec<String> = invalid_inputs(err).into_iter().map(|d| d.0).collect();
     assert!(paths.contains(&"/loki/host".to_owned()), "{paths:?}");
     assert!(paths.contains(&"/loki/labels/bad-name".to_owned()), "{paths:?}");
 }
@@ -298,10 +290,10 @@ fn buffer_sizes_that_are_not_fluent_bit_unit_sizes_are_refused() {
     let err = call(json!({ "mem_buf_limit": "lots", "buffer": { "total_limit_size": "1 TB" } }))
         .run::<FluentBit>()
         .unwrap_err();
-    let paths: Vec<String> = diagnostics(err).into_iter().map(|d| d.0).collect();
+    let paths: Vec<String> = invalid_inputs(err).into_iter().map(|d| d.0).collect();
     assert_eq!(paths, ["/mem_buf_limit", "/buffer/total_limit_size"]);
     let err = call(json!({ "buffer": { "retry_limit": 0 } })).run::<FluentBit>().unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/buffer/retry_limit", "retrying forever is not on offer");
+    assert_eq!(invalid_inputs(err)[0].0, "/buffer/retry_limit", "retrying forever is not on offer");
 }
 
 #[test]
@@ -338,7 +330,7 @@ fn stack_traces_are_joined_only_for_the_languages_asked_for_by_the_first_filter(
     );
 
     let err = call(json!({ "multiline_languages": ["cobol"] })).run::<FluentBit>().unwrap_err();
-    assert_eq!(diagnostics(err)[0].0, "/multiline_languages/0");
+    assert_eq!(invalid_inputs(err)[0].0, "/multiline_languages/0");
 }
 
 #[test]
@@ -395,7 +387,7 @@ fn a_forward_shared_key_in_plain_inputs_is_refused_at_its_path() {
     let err = call(json!({ "forward": { "enabled": true, "port": 24224, "shared_key": "k" } }))
         .run::<FluentBit>()
         .unwrap_err();
-    let d = diagnostics(err);
+    let d = invalid_inputs(err);
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].0, "/forward/shared_key");
     assert!(d[0].1.contains("secrets file"), "{}", d[0].1);
