@@ -113,10 +113,7 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     if let Some(sa) = &inputs.service_account {
         let sa_name = sa.name.as_deref().unwrap_or(name);
         let sa_meta = meta.renamed(sa_name).annotations(sa.annotations.clone());
-        objects.push(json!({
-            "apiVersion": "v1", "kind": "ServiceAccount", "metadata": sa_meta.to_value(),
-            "automountServiceAccountToken": sa.automount_token,
-        }));
+        objects.push(k8s::service_account(&sa_meta, sa.automount_token));
         pod = pod.service_account(sa_name).field("automountServiceAccountToken", json!(sa.automount_token));
     }
     let replicas = match inputs.autoscaling {

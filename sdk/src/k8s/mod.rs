@@ -58,6 +58,11 @@ pub fn secret(meta: &Meta, string_data: &BTreeMap<String, Sensitive>) -> Value {
     manifest("v1", "Secret", meta, [("type", json!("Opaque")), ("stringData", Value::Object(data))])
 }
 
+/// A ServiceAccount; its token is mounted into pods only with `automount_token`.
+pub fn service_account(meta: &Meta, automount_token: bool) -> Value {
+    manifest("v1", "ServiceAccount", meta, [("automountServiceAccountToken", json!(automount_token))])
+}
+
 /// A HorizontalPodAutoscaler (autoscaling/v2) on a Deployment's average CPU
 /// utilisation (percent of the CPU request).
 pub fn horizontal_pod_autoscaler(

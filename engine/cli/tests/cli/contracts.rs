@@ -39,6 +39,11 @@ fn a_postgres_component_served_by_a_messaging_plugin_is_refused_at_once() {
     );
 }
 
+/// The warning the CloudNativePG backend gives for a superuser password it
+/// does not use.
+const IGNORED_SUPERUSER_PASSWORD: &str = "warning: envs/dev/data/db (capstan/postgres-cloudnative-pg): \
+    /superuser_password: ignored by the cloudnative-pg backend";
+
 /// A plugin's validate warnings are shown by `plan` and by `validate`,
 /// each naming the component, the input and where it was set;
 /// the plan goes on. (The secrets file serves every postgres backend, and
@@ -60,13 +65,7 @@ fn plan_shows_a_plugins_warnings_with_where_the_input_was_set() {
     )
     .ok();
     let run = s.run(&["plan", "envs/dev", "--no-color"]).ok();
-    assert!(
-        run.stdout.contains(
-            "warning: envs/dev/data/db (capstan/postgres-cloudnative-pg): /superuser_password: ignored by the \
-             cloudnative-pg backend"
-        ),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains(IGNORED_SUPERUSER_PASSWORD), "{run:?}");
     assert!(
         run.stdout.contains("(set at envs/dev/data/db/secrets.enc.hcl (values_sensitive_custom))"),
         "{run:?}"
@@ -77,12 +76,6 @@ fn plan_shows_a_plugins_warnings_with_where_the_input_was_set() {
     assert!(json.stdout.contains("\"warnings\""), "{json:?}");
     // `validate` says them too, and passes.
     let validate = s.run(&["validate", "envs/dev", "--no-color"]).ok();
-    assert!(
-        validate.stderr.contains(
-            "warning: envs/dev/data/db (capstan/postgres-cloudnative-pg): /superuser_password: ignored by the \
-             cloudnative-pg backend"
-        ),
-        "{validate:?}"
-    );
+    assert!(validate.stderr.contains(IGNORED_SUPERUSER_PASSWORD), "{validate:?}");
     assert!(validate.stdout.contains("Valid: 1 components."), "{validate:?}");
 }
