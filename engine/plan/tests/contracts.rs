@@ -24,6 +24,9 @@ use capstan_sdk::prelude::*;
 use capstan_state::{State, StateKey};
 use serde_json::{Value, json};
 
+mod support;
+use support::{Empty, Native, Plugins};
+
 // ---- native test plugins ------------------------------------------------
 
 fn metadata(name: &str, component_type: &str) -> Metadata {
@@ -217,77 +220,19 @@ impl Plugin for Consumer {
     }
 }
 
-/// A [`PluginHandle`] over a native [`Plugin`].
-struct Native<P> {
-    metadata: Metadata,
-    _plugin: std::marker::PhantomData<fn() -> P>,
-}
-
-impl<P: Plugin + 'static> Native<P> {
-    fn handle() -> Arc<dyn PluginHandle> {
-        Arc::new(Self { metadata: P::metadata(), _plugin: std::marker::PhantomData })
-    }
-}
-
-impl<P: Plugin + 'static> PluginHandle for Native<P> {
-    fn metadata(&self) -> &Metadata {
-        &self.metadata
-    }
-    fn digest(&self) -> &str {
-        "native"
-    }
-    fn validate(&self, _: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError> {
-        Ok(P::validate(inputs))
-    }
-    fn plan(
-        &self,
-        _: Option<&Path>,
-        request: &PlanRequest,
-    ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
-        Ok(P::plan(request))
-    }
-    fn health(&self, _: &ComponentId, object: &Value) -> Result<Health, SeamError> {
-        Ok(P::health(object))
-    }
-}
-
-struct Plugins(BTreeMap<String, Arc<dyn PluginHandle>>);
-
-impl Plugins {
-    fn all() -> Self {
-        Self(BTreeMap::from([
-            ("test/good-db".to_string(), Native::<GoodDb>::handle()),
-            ("test/broken-db".to_string(), Native::<BrokenDb>::handle()),
-            ("test/broken-after-effects".to_string(), Native::<BrokenAfterEffects>::handle()),
-            ("test/queue".to_string(), Native::<Queue>::handle()),
-            ("test/cache".to_string(), Native::<Cache>::handle()),
-            ("test/published-cache".to_string(), Native::<PublishedCache<false>>::handle()),
-            ("test/published-cache-broken".to_string(), Native::<PublishedCache<true>>::handle()),
-            ("test/redefines-postgres".to_string(), Native::<RedefinesPostgres>::handle()),
-            ("test/consumer".to_string(), Native::<Consumer>::handle()),
-            ("test/refuses-in-plan".to_string(), Native::<RefusesInPlan>::handle()),
-        ]))
-    }
-}
-
-impl PluginResolver for Plugins {
-    fn resolve(&self, name: &str, _: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
-        self.0.get(name).cloned().ok_or_else(|| format!("no plugin named {name}").into())
-    }
-}
-
-/// A target that holds nothing and accepts everything.
-struct Empty;
-impl ObjectTarget for Empty {
-    fn current(&self, _: ComponentRef<'_>, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
-        Ok(None)
-    }
-    fn apply(&self, _: ComponentRef<'_>, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
-        Ok(())
-    }
-    fn remove(&self, _: ComponentRef<'_>, _: &[ObjectRef]) -> Result<(), SeamError> {
-        Ok(())
-    }
+fn all_plugins() -> Plugins {
+    Plugins(BTreeMap::from([
+        ("test/good-db", Native::<GoodDb>::handle()),
+        ("test/broken-db", Native::<BrokenDb>::handle()),
+        ("test/broken-after-effects", Native::<BrokenAfterEffects>::handle()),
+        ("test/queue", Native::<Queue>::handle()),
+        ("test/cache", Native::<Cache>::handle()),
+        ("test/published-cache", Native::<PublishedCache<false>>::handle()),
+        ("test/published-cache-broken", Native::<PublishedCache<true>>::handle()),
+        ("test/redefines-postgres", Native::<RedefinesPostgres>::handle()),
+        ("test/consumer", Native::<Consumer>::handle()),
+        ("test/refuses-in-plan", Native::<RefusesInPlan>::handle()),
+    ]))
 }
 
 /// Effects that succeed with an empty result.
@@ -342,7 +287,7 @@ fn fixture_with_inputs(db_type: &str, db_plugin: &str, db_extra: &str, db_inputs
         stack,
         state: State::new().unwrap(),
         key: StateKey::generate().unwrap(),
-        plugins: Plugins::all(),
+        plugins: all_plugins(),
     }
 }
 

@@ -23,6 +23,9 @@ use capstan_sdk::prelude::*;
 use capstan_state::{State, StateKey};
 use serde_json::{Value, json};
 
+mod support;
+use support::{Empty, Native, Plugins};
+
 const PASSWORD: &str = "correct horse battery";
 const ADMIN: &str = "admin-staple-9";
 
@@ -87,52 +90,11 @@ impl Plugin for App {
     }
 }
 
-struct Native<P>(Metadata, std::marker::PhantomData<fn() -> P>);
-
-impl<P: Plugin + 'static> PluginHandle for Native<P> {
-    fn metadata(&self) -> &Metadata {
-        &self.0
-    }
-    fn digest(&self) -> &str {
-        "native"
-    }
-    fn validate(&self, _: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError> {
-        Ok(P::validate(inputs))
-    }
-    fn plan(
-        &self,
-        _: Option<&Path>,
-        request: &PlanRequest,
-    ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
-        Ok(P::plan(request))
-    }
-    fn health(&self, _: &ComponentId, object: &Value) -> Result<Health, SeamError> {
-        Ok(P::health(object))
-    }
-}
-
-struct Plugins;
-impl PluginResolver for Plugins {
-    fn resolve(&self, name: &str, _: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
-        match name {
-            "test/server" => Ok(Arc::new(Native::<Server>(Server::metadata(), std::marker::PhantomData))),
-            "test/app" => Ok(Arc::new(Native::<App>(App::metadata(), std::marker::PhantomData))),
-            other => Err(format!("no plugin named {other}").into()),
-        }
-    }
-}
-
-struct Empty;
-impl ObjectTarget for Empty {
-    fn current(&self, _: ComponentRef<'_>, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
-        Ok(None)
-    }
-    fn apply(&self, _: ComponentRef<'_>, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
-        Ok(())
-    }
-    fn remove(&self, _: ComponentRef<'_>, _: &[ObjectRef]) -> Result<(), SeamError> {
-        Ok(())
-    }
+fn plugins() -> Plugins {
+    Plugins(BTreeMap::from([
+        ("test/server", Native::<Server>::handle()),
+        ("test/app", Native::<App>::handle()),
+    ]))
 }
 
 /// A server that answers with what it was sent: the password comes back in
@@ -157,6 +119,7 @@ impl EffectRunner for Quiet {
 struct Fixture {
     _dir: tempfile::TempDir,
     stack: Stack,
+    plugins: Plugins,
     state: State,
     key: StateKey,
 }
@@ -185,14 +148,20 @@ fn fixture(leak_after_apply: bool) -> Fixture {
     );
     let options = LoadOptions { secrets: Some(Arc::new(Env)), env: BTreeMap::new() };
     let stack = capstan_config::load(dir.path(), &options).unwrap_or_else(|d| panic!("{d}"));
-    Fixture { _dir: dir, stack, state: State::new().unwrap(), key: StateKey::generate().unwrap() }
+    Fixture {
+        _dir: dir,
+        stack,
+        plugins: plugins(),
+        state: State::new().unwrap(),
+        key: StateKey::generate().unwrap(),
+    }
 }
 
 impl Fixture {
     fn cx(&self) -> PlanContext<'_> {
         PlanContext {
             stack: &self.stack,
-            plugins: &Plugins,
+            plugins: &self.plugins,
             target: &Empty,
             state: &self.state,
             state_key: &self.key,

@@ -1,0 +1,69 @@
+//! What the planner's tests share: native plugins behind the engine's seam,
+//! a resolver over them and a target that holds nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use capstan_plan::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+use capstan_sdk::prelude::*;
+use serde_json::Value;
+
+/// A [`PluginHandle`] over a plugin written against the SDK and called
+/// natively, as the wasm host would call its guest.
+pub struct Native<P> {
+    metadata: Metadata,
+    _plugin: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P: Plugin + 'static> Native<P> {
+    pub fn handle() -> Arc<dyn PluginHandle> {
+        Arc::new(Self { metadata: P::metadata(), _plugin: std::marker::PhantomData })
+    }
+}
+
+impl<P: Plugin + 'static> PluginHandle for Native<P> {
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    fn digest(&self) -> &str {
+        "native"
+    }
+    fn validate(&self, _: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError> {
+        Ok(P::validate(inputs))
+    }
+    fn plan(
+        &self,
+        _: Option<&Path>,
+        request: &PlanRequest,
+    ) -> Result<Result<ComponentPlan, PlanError>, SeamError> {
+        Ok(P::plan(request))
+    }
+    fn health(&self, _: &ComponentId, object: &Value) -> Result<Health, SeamError> {
+        Ok(P::health(object))
+    }
+}
+
+/// Plugins by name, whatever version is asked for.
+pub struct Plugins(pub BTreeMap<&'static str, Arc<dyn PluginHandle>>);
+
+impl PluginResolver for Plugins {
+    fn resolve(&self, name: &str, _: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
+        self.0.get(name).cloned().ok_or_else(|| format!("no plugin named {name}").into())
+    }
+}
+
+/// A target that holds nothing and accepts everything.
+pub struct Empty;
+
+impl ObjectTarget for Empty {
+    fn current(&self, _: ComponentRef<'_>, _: &ObjectRef) -> Result<Option<Value>, SeamError> {
+        Ok(None)
+    }
+    fn apply(&self, _: ComponentRef<'_>, _: &[Value], _: &[ObjectRef]) -> Result<(), SeamError> {
+        Ok(())
+    }
+    fn remove(&self, _: ComponentRef<'_>, _: &[ObjectRef]) -> Result<(), SeamError> {
+        Ok(())
+    }
+}
