@@ -95,8 +95,11 @@ pub trait Editor {
 /// Runs a shell command such as `$EDITOR` (`vi`, `code --wait`) on the file
 /// and asks on `prompt_in` / `prompt_out` whether to reopen after an error.
 pub struct CommandEditor<'a> {
+    /// Shell command to run, with the file path appended as `"$1"`, e.g. `code --wait`.
     pub command: String,
+    /// Where the reopen answer is read from (stdin in the CLI).
     pub prompt_in: &'a mut dyn BufRead,
+    /// Where the error and the `Reopen the editor to fix it? [Y/n]` prompt go.
     pub prompt_out: &'a mut dyn Write,
 }
 
@@ -139,12 +142,16 @@ impl Editor for CommandEditor<'_> {
 /// What an edit changed, by name (never values).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EditSummary {
+    /// Names that are new, sorted.
     pub added: Vec<String>,
+    /// Names whose value changed, sorted.
     pub changed: Vec<String>,
+    /// Names that were deleted, sorted.
     pub removed: Vec<String>,
 }
 
 impl EditSummary {
+    /// Whether the edit changed nothing; the file is then left untouched.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
     }
@@ -344,6 +351,12 @@ pub fn rotate_keys(identity_path: &Path, stack_dir: &Path, options: RotateOption
     fsutil::write_atomic(identity_path, crate::identity::identity_file_text(&both).as_bytes(), mode)?;
 
     if let Err(e) = transaction::rewrite_all(&rewrites, options.inject_fault) {
+        if matches!(e, SecretsError::RollbackFailed { .. }) {
+            // Some files stay sealed to the new key: the identity file keeps
+            // it beside the old one (and the backup stays), so every file
+            // still opens.
+            return Err(e);
+        }
         // The files are back as they were; so must the identity file be.
         fsutil::write_atomic(identity_path, &old_text, mode)?;
         let _ = std::fs::remove_file(&backup);

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+/// Environment variables by name. `Default` is an empty environment.
 #[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
@@ -23,6 +24,7 @@ impl Env {
         }
     }
 
+    /// An environment holding exactly these variables (tests, or a snapshot taken elsewhere).
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
     }
@@ -38,6 +40,7 @@ impl Env {
         self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// `$HOME` as a path, if set and not empty.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME").map(PathBuf::from)
     }

@@ -52,6 +52,7 @@ impl Identities {
         Ok(Self { path: path.to_path_buf(), keys })
     }
 
+    /// The identity file these were read from; named in errors.
     pub fn path(&self) -> &Path {
         &self.path
     }

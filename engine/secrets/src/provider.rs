@@ -31,6 +31,8 @@ impl Secrets {
         Ok(Self::new(identity_path(&env)?, RemoteSources::new(env)))
     }
 
+    /// Opens secrets files with the identity at `identity_path` (read on
+    /// first use) and resolves references with `remote`.
     pub fn new(identity_path: PathBuf, remote: RemoteSources) -> Self {
         Self { identity_path, identities: OnceLock::new(), remote }
     }

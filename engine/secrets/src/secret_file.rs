@@ -148,14 +148,17 @@ impl SecretFile {
         })
     }
 
+    /// The clear values by name.
     pub fn values(&self) -> &BTreeMap<String, Sensitive> {
         &self.values
     }
 
+    /// The clear values by name, consuming the file.
     pub fn into_values(self) -> BTreeMap<String, Sensitive> {
         self.values
     }
 
+    /// The `age1...` recipients, sorted and deduplicated.
     pub fn recipients(&self) -> &[String] {
         &self.recipients
     }

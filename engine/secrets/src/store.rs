@@ -51,6 +51,8 @@ pub struct AwsSecretsManagerStore {
 }
 
 impl AwsSecretsManagerStore {
+    /// A client for the Secrets Manager that `env`'s AWS settings point at;
+    /// credentials and region are read on each call.
     pub fn connect(env: &Env) -> Result<Self> {
         let client = crate::remote::http::client("secretsmanager:", DEFAULT_TIMEOUT)?;
         Ok(Self { client, env: env.clone() })
@@ -87,7 +89,9 @@ fn texts(map: serde_json::Map<String, Value>) -> BTreeMap<String, Sensitive> {
 
 /// A store the render target's `external-secrets` delivery writes to.
 pub enum Store {
+    /// A Vault / OpenBao KV v2 mount.
     Vault(VaultStore),
+    /// AWS Secrets Manager.
     AwsSecretsManager(AwsSecretsManagerStore),
 }
 

@@ -21,6 +21,8 @@ pub enum FaultPoint {
     Staging(usize),
     /// Fail after this many files were renamed into place.
     Committing(usize),
+    /// As `Committing`, and fail again writing the first renamed file back.
+    CommittingAndRestoring(usize),
 }
 
 /// One file to replace: its original bytes (for rollback) and new ones.
@@ -60,20 +62,32 @@ pub(crate) fn rewrite_all(rewrites: &[Rewrite], fault: Option<FaultPoint>) -> Re
 
     // Phase 2: commit, rolling back on the first failure.
     for (i, s) in staged.into_iter().enumerate() {
-        let result = if fault == Some(FaultPoint::Committing(i)) {
-            Err(injected(s.target(), FaultPoint::Committing(i)))
-        } else {
-            s.commit()
+        let result = match fault {
+            Some(point @ (FaultPoint::Committing(n) | FaultPoint::CommittingAndRestoring(n))) if n == i => {
+                Err(injected(s.target(), point))
+            }
+            _ => s.commit(),
         };
         if let Err(e) = result {
             let failed = rewrites[i].path.clone();
-            for done in &rewrites[..i] {
-                // Best effort per file; a restore failure is reported instead.
-                fsutil::write_atomic(&done.path, &done.old, done.mode).map_err(|restore| {
-                    SecretsError::RollbackFailed { file: done.path.clone(), source: Box::new(restore) }
-                })?;
+            // Every file is tried; the first that cannot be put back is reported.
+            let mut unrestored = None;
+            for (j, done) in rewrites[..i].iter().enumerate() {
+                let restored = if j == 0 && fault == Some(FaultPoint::CommittingAndRestoring(i)) {
+                    Err(injected(&done.path, FaultPoint::CommittingAndRestoring(i)))
+                } else {
+                    fsutil::write_atomic(&done.path, &done.old, done.mode)
+                };
+                if let Err(restore) = restored {
+                    unrestored.get_or_insert(SecretsError::RollbackFailed {
+                        file: done.path.clone(),
+                        source: Box::new(restore),
+                    });
+                }
             }
-            return Err(SecretsError::RotationFailed { file: failed, source: Box::new(e) });
+            return Err(
+                unrestored.unwrap_or(SecretsError::RotationFailed { file: failed, source: Box::new(e) })
+            );
         }
     }
     Ok(())

@@ -26,13 +26,31 @@ use crate::error::{Result, SecretsError};
 /// A parsed `secret_ref` string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reference {
+    /// `env:NAME`: the environment variable `NAME`.
     Env(String),
+    /// `ssm:NAME`: the SSM parameter `NAME`, e.g. `/app/homolog/MSG`.
     Ssm(String),
-    SecretsManager { name: String, json_key: Option<String> },
-    Vault { mount: String, path: String, key: String },
+    /// `secretsmanager:NAME[#json_key]`: a Secrets Manager secret.
+    SecretsManager {
+        /// The secret's name (its `SecretId`), e.g. `prod/db`.
+        name: String,
+        /// The key to take from a JSON `SecretString`; `None` for the whole string.
+        json_key: Option<String>,
+    },
+    /// `vault:MOUNT/PATH#key`: one key of a KV v2 secret.
+    Vault {
+        /// The KV v2 mount, the first path segment, e.g. `secret`.
+        mount: String,
+        /// The secret's path under the mount, e.g. `app/db`.
+        path: String,
+        /// The key within the secret's data, e.g. `password`.
+        key: String,
+    },
 }
 
 impl Reference {
+    /// Parses `reference`; [`SecretsError::InvalidReference`] says what is
+    /// wrong with it.
     pub fn parse(reference: &str) -> Result<Self> {
         let invalid = |reason: &str| SecretsError::InvalidReference {
             reference: reference.to_owned(),
@@ -91,15 +109,18 @@ pub struct RemoteSources {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl RemoteSources {
+    /// Sources configured from `env`, with [`DEFAULT_TIMEOUT`] per request.
     pub fn new(env: Env) -> Self {
         Self { env, timeout: DEFAULT_TIMEOUT }
     }
 
+    /// The same sources with another per-request HTTP timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
+    /// Parses `reference` and fetches its value (over HTTP for all but `env:`).
     pub fn resolve(&self, reference: &str) -> Result<Sensitive> {
         match Reference::parse(reference)? {
             Reference::Env(name) => {

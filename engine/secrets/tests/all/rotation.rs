@@ -136,6 +136,33 @@ fn rotation_failing_half_way_through_renames_rolls_back() {
     assert_failed_rotation_changed_nothing(FaultPoint::Committing(25));
 }
 
+/// A file that cannot be put back stays sealed to the new key: the identity
+/// file keeps that key beside the old one, so no secret is lost.
+#[test]
+fn rotation_whose_rollback_fails_keeps_every_file_readable() {
+    let op = operator();
+    let teammate = operator();
+    let (stack, files) = tree(&op, &teammate);
+    let fault = FaultPoint::CommittingAndRestoring(25);
+
+    let err = rotate_keys(&op.identity, &stack, RotateOptions { inject_fault: Some(fault) }).unwrap_err();
+    assert!(matches!(err, SecretsError::RollbackFailed { .. }), "{err}");
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert!(err.to_string().contains(&sorted[0].display().to_string()), "{err}");
+
+    assert_values(&op.identity, &files);
+    assert_values(&teammate.identity, &files);
+    // The old key is kept in a backup, as after a rotation that succeeded.
+    let siblings = std::fs::read_dir(op.identity.parent().unwrap()).unwrap().count();
+    assert_eq!(siblings, 2);
+
+    // A rotation after the failure finishes the job.
+    let report = rotate_keys(&op.identity, &stack, RotateOptions::default()).unwrap();
+    assert_eq!(report.files.len(), FILES);
+    assert_values(&op.identity, &files);
+}
+
 #[test]
 fn rotation_refuses_a_tree_with_a_file_it_cannot_open() {
     let op = operator();
