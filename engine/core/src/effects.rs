@@ -5,105 +5,185 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Sensitive, Text};
 
+/// A role (user) on a PostgreSQL server: created if missing, its LOGIN flag
+/// and password fixed where they differ.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlRole {
+    /// The role's name on the server, as [`SqlDatabase::owner`] and
+    /// [`SqlGrant::role`] refer to it.
     pub name: String,
+    /// Set, or rotated when it differs; never shown. `None` creates the role
+    /// without one and leaves an existing role's password alone.
     pub password: Option<Sensitive>,
+    /// `LOGIN` when true (a user an application connects as), `NOLOGIN`
+    /// when false (a group role).
     pub login: bool,
 }
 
+/// A database, owned by a role and closed to PUBLIC: only its owner and the
+/// roles granted privileges on it may connect.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlDatabase {
+    /// Created if missing.
     pub name: String,
+    /// The role that owns it, fixed when it differs. The role must already
+    /// exist: ensure it in an earlier op.
     pub owner: String,
 }
 
+/// Privileges of a role on a database. Those it lacks are granted; none is
+/// revoked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlGrant {
+    /// Database privileges as SQL spells them: `ALL`, `CONNECT`, `CREATE`,
+    /// `TEMPORARY`.
     pub privileges: Vec<String>,
+    /// The database they are on.
     pub database: String,
+    /// The role that receives them.
     pub role: String,
 }
 
+/// An extension in a database, created if missing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlExtension {
+    /// As `CREATE EXTENSION` names it, such as `pgcrypto`.
     pub name: String,
+    /// The database it is created in.
     pub database: String,
 }
 
+/// A statement the plugin vouches is idempotent by itself: the executor
+/// runs it as it is, without looking first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlStatement {
+    /// The database to connect to; `None` for the connection's default.
     pub database: Option<String>,
+    /// The SQL text. When sensitive, it runs with the session's statement
+    /// logging turned off.
     pub sql: Text,
 }
 
+/// One step of a SQL effect; an effect's ops run in order on its connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SqlOp {
+    /// Create the role, or fix its LOGIN flag and password.
     EnsureRole(SqlRole),
+    /// Create the database, or fix its owner.
     EnsureDatabase(SqlDatabase),
+    /// Grant the privileges the role lacks.
     Grant(SqlGrant),
+    /// Create the extension if missing.
     EnsureExtension(SqlExtension),
+    /// Run the statement.
     Statement(SqlStatement),
 }
 
+/// A RabbitMQ user: created, or its password and tags fixed where they
+/// differ.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmqpUser {
+    /// The username clients log in with.
     pub name: String,
+    /// Sent to the broker only as a salted hash; never shown.
     pub password: Sensitive,
+    /// RabbitMQ user tags, such as `management`; empty for none.
     pub tags: Vec<String>,
 }
 
+/// Configure, write and read permissions of a user on a vhost, each a regex
+/// of resource names (`.*` for all, `^$` for none).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmqpPermission {
+    /// The vhost they apply on.
     pub vhost: String,
+    /// The user they are given to.
     pub user: String,
+    /// The queues and exchanges the user may declare and delete.
     pub configure: String,
+    /// The exchanges the user may publish to.
     pub write: String,
+    /// The queues the user may consume from.
     pub read: String,
 }
 
+/// An exchange, declared if missing. One that exists with another type or
+/// durability is an error: RabbitMQ cannot change those in place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmqpExchange {
+    /// The vhost it lives in.
     pub vhost: String,
+    /// Unique within the vhost; what [`AmqpBinding::exchange`] refers to.
     pub name: String,
+    /// The exchange type: `direct`, `fanout`, `topic` or `headers`.
     pub kind: String,
+    /// Whether it survives a broker restart.
     pub durable: bool,
 }
 
+/// A queue, declared if missing. One that exists with another durability or
+/// other arguments is an error: changing them would mean deleting the queue
+/// and its messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmqpQueue {
+    /// The vhost it lives in.
     pub vhost: String,
+    /// Unique within the vhost; what [`AmqpBinding::queue`] refers to.
     pub name: String,
+    /// Whether it survives a broker restart.
     pub durable: bool,
     /// Queue arguments as a JSON object.
     pub arguments: serde_json::Value,
 }
 
+/// A queue bound to an exchange by a routing key, bound if it is not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmqpBinding {
+    /// The vhost of both the exchange and the queue.
     pub vhost: String,
+    /// The exchange messages are published to.
     pub exchange: String,
+    /// The queue they are routed to.
     pub queue: String,
+    /// What a message's routing key must match to reach the queue (a
+    /// pattern with `*` and `#` on a topic exchange).
     pub routing_key: String,
 }
 
+/// One step of an AMQP effect; an effect's ops run in order on its broker
+/// connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AmqpOp {
+    /// Create the virtual host of this name if missing.
     EnsureVhost(String),
+    /// Create the user, or rotate its password and fix its tags.
     EnsureUser(AmqpUser),
+    /// Set the user's permissions on the vhost, or correct them.
     EnsurePermission(AmqpPermission),
+    /// Declare the exchange.
     EnsureExchange(AmqpExchange),
+    /// Declare the queue.
     EnsureQueue(AmqpQueue),
+    /// Bind the queue to the exchange.
     EnsureBinding(AmqpBinding),
 }
 
+/// A call to a cloud API. The engine signs it (AWS SigV4 for `aws:*`
+/// services) with the operator's credentials and the region configured for
+/// the connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpCall {
+    /// The HTTP method, such as `POST`.
     pub method: String,
+    /// The path and query, relative to the service endpoint, such as `/`.
     pub path: String,
+    /// Request headers as (name, value), such as `X-Amz-Target`. Those
+    /// that carry identity (`Authorization`, `Host`, …) are refused.
     pub headers: Vec<(String, String)>,
+    /// The request body, such as a JSON document; sensitive when it holds a
+    /// secret.
     pub body: Option<Text>,
 }
 
@@ -111,52 +191,86 @@ pub struct HttpCall {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JetStreamRetention {
+    /// Only by age or size ([`JetStreamStream::max_age_seconds`],
+    /// [`JetStreamStream::max_bytes`]).
     Limits,
+    /// Once every consumer has acknowledged it.
     Interest,
+    /// Once any consumer has acknowledged it; one consumer per subject.
     WorkQueue,
 }
 
+/// Where a JetStream stream keeps its messages. The server cannot change it
+/// in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JetStreamStorage {
+    /// On disk: kept across a server restart.
     File,
+    /// In memory: lost when the server restarts.
     Memory,
 }
 
+/// A JetStream stream: the messages published on its subjects, kept.
+/// Created, or updated to this configuration where the server allows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JetStreamStream {
+    /// Unique on the server; what [`JetStreamConsumer::stream`] refers to.
     pub name: String,
+    /// The subjects whose messages it keeps.
     pub subjects: Vec<String>,
+    /// Cannot be changed in place: the server refuses the update.
     pub retention: JetStreamRetention,
+    /// Cannot be changed in place: the server refuses the update.
     pub storage: JetStreamStorage,
+    /// Copies kept across the cluster's servers; 0 is taken as 1.
     pub replicas: u32,
     /// Seconds a message is kept; 0 for no age limit.
     pub max_age_seconds: u64,
+    /// The most bytes kept; `None` for no limit.
     pub max_bytes: Option<u64>,
 }
 
+/// A durable pull consumer of a stream: it outlives the clients that read
+/// from it and remembers what they acknowledged. Created, or updated where
+/// it differs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JetStreamConsumer {
+    /// The stream it reads.
     pub stream: String,
     /// The durable name.
     pub name: String,
+    /// Only the messages on these subjects; empty for all of the stream's.
+    /// More than one needs NATS 2.10 or later.
     pub filter_subjects: Vec<String>,
+    /// Seconds a delivered message waits for its acknowledgement before it
+    /// is delivered again.
     pub ack_wait_seconds: u64,
+    /// Deliveries before a message is given up on; `None` for no limit.
     pub max_deliver: Option<u32>,
 }
 
+/// One step of a JetStream effect; an effect's ops run in order on its NATS
+/// connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JetStreamOp {
+    /// Create the stream, or update it where it differs.
     EnsureStream(JetStreamStream),
+    /// Create the consumer, or update it where it differs.
     EnsureConsumer(JetStreamConsumer),
 }
 
+/// What an effect does: its kind, which needs the capability of the same
+/// name on the effect's target, and its ops.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EffectKind {
+    /// SQL ops on a PostgreSQL connection.
     Sql(Vec<SqlOp>),
+    /// RabbitMQ ops on a broker connection.
     Amqp(Vec<AmqpOp>),
+    /// One signed call to a cloud API.
     Http(HttpCall),
     /// Since contract 0.2.
     #[serde(rename = "jetstream")]
@@ -184,6 +298,8 @@ pub struct Effect {
     pub target: String,
     /// One line for the plan.
     pub summary: String,
+    /// What it does; its kind must be granted on `target`
+    /// (see [`Effect::capability`]).
     pub kind: EffectKind,
 }
 
@@ -259,6 +375,10 @@ impl Effect {
 /// What an effect returned (a queue URL, an ARN, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EffectResult {
+    /// The [`Effect::id`] it answers.
     pub id: String,
+    /// The cloud API's response body (http), or the executor's
+    /// [`EffectSummary`](crate::EffectSummary) (sql, amqp, jetstream).
+    /// Kept in state in clear and handed to the next plan.
     pub body: serde_json::Value,
 }

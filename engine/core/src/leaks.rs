@@ -145,6 +145,7 @@ impl Secrets {
         });
     }
 
+    /// Whether no value is looked for: then nothing can leak.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -275,6 +276,7 @@ pub struct Leak {
     /// Which sensitive value: a JSON Pointer into the inputs, or
     /// `dependency.<name>.<output>`.
     pub secret: String,
+    /// Where it was found.
     pub place: Place,
 }
 
@@ -292,13 +294,32 @@ impl std::error::Error for Leak {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
     /// A field of a desired object outside a Secret's `data`/`stringData`.
-    Object { object: String, path: String },
+    Object {
+        /// The object as `Kind namespace/name`.
+        object: String,
+        /// JSON Pointer to the string that holds it.
+        path: String,
+    },
     /// A field of an effect not marked sensitive.
-    Effect { id: String, path: String },
+    Effect {
+        /// The effect's [`Effect::id`].
+        id: String,
+        /// JSON Pointer into the effect as it serialises, such as `/summary`.
+        path: String,
+    },
     /// An output not marked sensitive (`path` is empty for its name).
-    Output { name: String, path: String },
+    Output {
+        /// The output's name.
+        name: String,
+        /// JSON Pointer into its value; empty for the name itself or a
+        /// value that is one string.
+        path: String,
+    },
     /// A diagnostic of `validate` (or of a refused plan) about `path`.
-    Diagnostic { path: String },
+    Diagnostic {
+        /// The diagnostic's JSON Pointer into the inputs.
+        path: String,
+    },
     /// The plugin's error message when it refused to plan.
     ErrorMessage,
     /// A line the plugin logged or printed.
@@ -306,7 +327,12 @@ pub enum Place {
     /// The message of a panic that ended the call.
     Panic,
     /// An effect's result, which state keeps in clear.
-    EffectResult { id: String, path: String },
+    EffectResult {
+        /// The [`Effect::id`] it is the result of.
+        id: String,
+        /// JSON Pointer into the result's body.
+        path: String,
+    },
 }
 
 /// Which of a plugin's outputs a line came through.
@@ -314,7 +340,9 @@ pub enum Place {
 pub enum LogStream {
     /// The `log` import.
     Log,
+    /// Its standard output (`println!`).
     Stdout,
+    /// Its standard error (`eprintln!`).
     Stderr,
 }
 

@@ -8,12 +8,15 @@ use serde_json::Value;
 /// target is asked about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
+    /// `apiVersion`, such as `apps/v1` or `v1`.
     pub api_version: String,
+    /// `kind`, such as `Deployment`.
     pub kind: String,
     /// None for a cluster-scoped object (or a namespaced one the engine
     /// has not yet placed in its component's namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `metadata.name`.
     pub name: String,
 }
 

@@ -13,6 +13,8 @@ use crate::Sensitive;
 /// reference, never a secret value.
 pub type SecretSourceError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Opens encrypted secrets files and resolves `secret_ref(...)` references
+/// for the config layer. The secrets layer implements it.
 pub trait SecretProvider: Send + Sync {
     /// Decrypts one encrypted secrets file into its named values.
     /// `path` is relative to the stack root (for messages); `contents` are its bytes.

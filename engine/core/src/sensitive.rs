@@ -18,6 +18,7 @@ pub const REDACTED: &str = "(sensitive)";
 pub struct Sensitive(String);
 
 impl Sensitive {
+    /// Wraps a clear value; from here on it formats as [`REDACTED`].
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -44,7 +45,9 @@ impl fmt::Display for Sensitive {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Text {
+    /// Safe to show in plans and logs.
     Plain(String),
+    /// Shown as [`REDACTED`]; in clear only to the executor that needs it.
     Sensitive(Sensitive),
 }
 

@@ -11,31 +11,96 @@ use capstan_core::ComponentId;
 /// file could not be read, compiled, or does not speak our contract.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// wasmtime could not be configured, the host's imports linked or the
+    /// epoch ticker started ([`PluginHost::new`](crate::PluginHost::new)).
+    /// Not the plugin's doing.
     #[error("could not set up the plugin engine: {reason}")]
-    Engine { reason: String },
+    Engine {
+        /// The step that failed and wasmtime's error.
+        reason: String,
+    },
+    /// The plugin's `.wasm` file could not be read.
     #[error("could not read plugin {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file, as given to [`PluginHost::load_file`](crate::PluginHost::load_file).
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// wasmtime could not compile the bytes as a component: a core module,
+    /// say, or a corrupt file.
     #[error("plugin {plugin} is not a valid WebAssembly component: {reason}")]
-    Compile { plugin: String, reason: String },
+    Compile {
+        /// The name hint it was loaded under, such as its file's path.
+        plugin: String,
+        /// wasmtime's error, with its causes.
+        reason: String,
+    },
+    /// The component exports no `capstan:plugin/handler` of any version:
+    /// it is some other component.
     #[error(
         "plugin {plugin} does not export the Capstan plugin interface ({package}/handler); is it a Capstan plugin?"
     )]
-    NotAPlugin { plugin: String, package: &'static str },
+    NotAPlugin {
+        /// The name hint it was loaded under, such as its file's path.
+        plugin: String,
+        /// The WIT package looked for, [`capstan_core::CONTRACT_PACKAGE`].
+        package: &'static str,
+    },
+    /// The component speaks a version of the contract this engine does not
+    /// host: rebuild it against the current one, or use an engine that
+    /// hosts its version.
     #[error(
         "plugin {plugin} was built for contract {package}@{found}, but this engine hosts {package} {hosted}; rebuild the plugin against {package}@{current} or use an engine that hosts {found}",
         current = capstan_core::CONTRACT_VERSION
     )]
-    IncompatibleContract { plugin: String, package: &'static str, found: String, hosted: String },
+    IncompatibleContract {
+        /// The name hint it was loaded under, such as its file's path.
+        plugin: String,
+        /// The WIT package, [`capstan_core::CONTRACT_PACKAGE`].
+        package: &'static str,
+        /// The version the plugin exports, such as `0.3.0` (as written, even
+        /// when it is not semver).
+        found: String,
+        /// The versions this engine hosts, such as `0.2.0 and 0.1.0`.
+        hosted: String,
+    },
+    /// The component imports something the host does not provide (it
+    /// provides WASI 0.2 and the contract's `log`).
     #[error("plugin {plugin} needs imports this engine does not provide: {reason}")]
-    Link { plugin: String, reason: String },
+    Link {
+        /// The name hint it was loaded under, such as its file's path.
+        plugin: String,
+        /// wasmtime's error, naming the import.
+        reason: String,
+    },
+    /// The plugin's `describe` call failed, or its metadata breaks the
+    /// contract (an empty name, a version that is not semver, a schema that
+    /// is not JSON).
     #[error("plugin {plugin} failed to describe itself: {cause}")]
-    Describe { plugin: String, cause: CallFailure },
+    Describe {
+        /// The name hint it was loaded under, such as its file's path.
+        plugin: String,
+        /// Why the call failed.
+        cause: CallFailure,
+    },
+    /// [`Plugin::with_limits`](crate::Plugin::with_limits) asked for more
+    /// memory than the pooling allocator sized every instance slot for:
+    /// raise the host's memory limit or lower the plugin's.
     #[error(
         "plugin {plugin}: a memory limit of {} is above the {} every call's instance slot is sized for",
         human_bytes(*asked),
         human_bytes(*pool)
     )]
-    MemoryAbovePool { plugin: String, asked: u64, pool: u64 },
+    MemoryAbovePool {
+        /// The plugin's name and version.
+        plugin: String,
+        /// The memory limit asked for, in bytes.
+        asked: u64,
+        /// [`HostConfig::memory_limit`](crate::HostConfig::memory_limit), in
+        /// bytes.
+        pool: u64,
+    },
 }
 
 /// A call into a loaded plugin failed. The engine keeps running; only the
@@ -45,7 +110,9 @@ pub enum HostError {
 pub struct CallError {
     /// The plugin's name and version, such as `capstan/app 0.1.0`.
     pub plugin: Arc<str>,
+    /// The component the call was for, if the caller named one.
     pub component: Option<ComponentId>,
+    /// What went wrong.
     pub cause: CallFailure,
 }
 
@@ -56,22 +123,58 @@ fn for_component(component: Option<&ComponentId>) -> String {
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallFailure {
+    /// The call ran past its wall-clock limit and was interrupted: a loop,
+    /// or more work than the limit allows.
     #[error("exceeded its time limit of {limit:?}")]
-    Timeout { limit: Duration },
+    Timeout {
+        /// [`Limits::timeout`](crate::Limits::timeout).
+        limit: Duration,
+    },
+    /// The plugin tried to grow its memory past the limit.
     #[error("exceeded its memory limit of {}", human_bytes(*limit))]
-    OutOfMemory { limit: u64 },
+    OutOfMemory {
+        /// [`Limits::memory`](crate::Limits::memory), in bytes.
+        limit: u64,
+    },
+    /// The plugin handed back more bytes than the limit allows, as an
+    /// export's result or a host call's arguments.
     #[error("returned more than its output limit of {} from `{export}`", human_bytes(*limit as u64))]
-    OutputTooLarge { export: &'static str, limit: usize },
+    OutputTooLarge {
+        /// The export called, such as `plan`.
+        export: &'static str,
+        /// [`Limits::output`](crate::Limits::output), in bytes.
+        limit: usize,
+    },
+    /// The plugin ran out of stack.
     #[error("overflowed its stack (unbounded recursion?)")]
     StackOverflow,
+    /// A Rust plugin panicked (its panic message was on its stderr).
     #[error("panicked: {message}")]
-    Panic { message: String },
+    Panic {
+        /// The panic message and where, such as
+        /// `out of frobs (at src/lib.rs:4:5)`.
+        message: String,
+    },
+    /// The plugin trapped for any other reason (`unreachable`, an
+    /// out-of-bounds access, an instantiation that failed).
     #[error("trapped: {message}")]
-    Trap { message: String },
+    Trap {
+        /// wasmtime's description of the trap or error.
+        message: String,
+    },
+    /// The plugin answered, but the answer breaks the contract.
     #[error("returned output that breaks the contract: {reason}")]
-    BadOutput { reason: String },
+    BadOutput {
+        /// What is wrong, such as `object #2 is not valid JSON: …`.
+        reason: String,
+    },
+    /// The sandbox could not be set up: the granted component directory
+    /// could not be opened.
     #[error("could not be instantiated: {reason}")]
-    Instantiate { reason: String },
+    Instantiate {
+        /// What failed, naming the directory.
+        reason: String,
+    },
     /// The plugin logged, printed or panicked with a sensitive value of the
     /// call. The line reached the log redacted; the answer is dropped.
     /// (Boxed: the largest variant would otherwise size every result.)

@@ -54,6 +54,9 @@ impl std::fmt::Debug for PluginHost {
 }
 
 impl PluginHost {
+    /// Sets up wasmtime for `config`: the pooling allocator (when on), the
+    /// linker for both hosted contracts, the compiled-plugin cache (one that
+    /// cannot be opened is logged and skipped) and the epoch ticker.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         let engine_err =
             |what: &str, err: &dyn std::fmt::Display| HostError::Engine { reason: format!("{what}: {err}") };
@@ -101,6 +104,7 @@ impl PluginHost {
         Ok(Self { inner: Arc::new(HostInner { engine, linker, config, cache, slots, _ticker: ticker }) })
     }
 
+    /// The configuration it was created with.
     pub fn config(&self) -> &HostConfig {
         &self.inner.config
     }

@@ -31,6 +31,7 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// A call for `component`, with no directory and no further secrets.
     pub fn for_component(component: ComponentId) -> Self {
         Self { component: Some(component), ..Self::default() }
     }
@@ -141,6 +142,7 @@ impl Plugin {
         self.limits
     }
 
+    /// What it said of itself when it was loaded (`describe`).
     pub fn metadata(&self) -> &Metadata {
         &self.inner.metadata
     }
@@ -160,6 +162,8 @@ impl Plugin {
         &self.inner.digest
     }
 
+    /// Whether it came from the compiled-plugin cache, and how long loading
+    /// took.
     pub fn load_info(&self) -> LoadInfo {
         self.inner.load
     }
