@@ -31,9 +31,13 @@ const SIGNATURE_ENTRY: &str = "signature.json";
 pub struct PackComponent {
     /// `publisher/name`, as component.hcl files will ask for it.
     pub plugin: String,
+    /// The plugin's version; every component of one bundle has the same.
     pub version: semver::Version,
+    /// The component type it implements, e.g. `postgres` or `app`.
     pub component_type: String,
+    /// The backend within that type, e.g. `rabbitmq`.
     pub backend: String,
+    /// The WebAssembly component's bytes.
     pub wasm: Vec<u8>,
     /// The conformance kit's result, when it was run before packing.
     pub conformance: Option<crate::Conformance>,
@@ -44,9 +48,13 @@ pub struct PackComponent {
 pub struct Bundle {
     /// What the bundle is called in messages (its file, URL or reference).
     pub label: String,
+    /// What the bundle holds, as its `manifest.json` says;
+    /// [`Bundle::manifest_bytes`] are that file's exact bytes.
     pub manifest: Manifest,
     manifest_bytes: Vec<u8>,
     components: BTreeMap<String, Vec<u8>>,
+    /// The parsed `signature.json`, not yet verified (see
+    /// [`crate::verified_signer`]); `None` when unsigned.
     pub signature: Option<SignatureFile>,
 }
 

@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use crate::error::{RegistryError, Result};
 use crate::fsutil::write_atomic;
 
+/// A bundle cache directory, holding `<hex digest>.bundle` files.
 #[derive(Clone, Debug)]
 pub struct BundleCache {
     dir: PathBuf,
 }
 
 impl BundleCache {
+    /// The cache in `dir`; the directory is created on the first
+    /// [`BundleCache::put`].
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
@@ -23,6 +26,7 @@ impl BundleCache {
         Self::new(root.join(".capstan").join("plugins"))
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -15,12 +15,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{RegistryError, Result};
 use crate::fsutil::write_atomic;
 
+/// The lock file's name, at the stack root.
 pub const LOCK_FILE: &str = "capstan.lock";
 const LOCK_FORMAT: u32 = 1;
 
+/// What capstan.lock records for one plugin version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockEntry {
+    /// The exact version resolved or pinned.
     pub version: semver::Version,
     /// `sha256:…` of the bundle manifest (see [`crate::Bundle::digest`]).
     pub digest: String,
@@ -43,6 +46,7 @@ struct OnDisk {
 #[derive(Clone, Debug)]
 pub struct LockFile {
     path: PathBuf,
+    /// Per plugin (`publisher/name`), the version its ranges resolved to.
     pub plugins: BTreeMap<String, LockEntry>,
     /// Per plugin, the pinned versions, in version order.
     pub pins: BTreeMap<String, Vec<LockEntry>>,
@@ -124,6 +128,8 @@ impl LockFile {
         dropped
     }
 
+    /// Where [`LockFile::save`] writes: `<root>/capstan.lock` after
+    /// [`LockFile::load`], the given path after [`LockFile::parse`].
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -8,6 +8,8 @@ use sha2::{Digest as _, Sha256};
 /// The manifest format this engine writes and reads.
 pub const MANIFEST_FORMAT: u32 = 1;
 
+/// A bundle's `manifest.json`: who publishes it, its name and version,
+/// the contract it needs, and each component's digest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -17,6 +19,7 @@ pub struct Manifest {
     pub publisher: String,
     /// The bundle's name, `publisher/name`.
     pub name: String,
+    /// The version of the bundle and of every component in it.
     pub version: semver::Version,
     /// The `capstan:plugin` version its components were built against.
     pub contract: semver::Version,
@@ -24,6 +27,7 @@ pub struct Manifest {
     pub components: Vec<ComponentEntry>,
 }
 
+/// One WebAssembly component of a bundle, as its manifest lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentEntry {
@@ -31,10 +35,13 @@ pub struct ComponentEntry {
     pub plugin: String,
     /// Path inside the archive, always `components/<file>.wasm`.
     pub path: String,
+    /// The component type it implements, e.g. `postgres` or `app`.
     pub component_type: String,
+    /// The backend within that type, e.g. `rabbitmq`.
     pub backend: String,
     /// Lowercase hex sha256 of the component's bytes.
     pub sha256: String,
+    /// The component's size in bytes, checked with the digest.
     pub size: u64,
     /// What the conformance kit made of this component when it was packed
     /// (`plugin pack --test`); absent when it was not run, and then not
@@ -57,6 +64,7 @@ pub struct Conformance {
     pub kit_version: Option<u32>,
     /// The engine version that ran it.
     pub engine: String,
+    /// Whether every check passed.
     pub passed: bool,
     /// The checks that failed or could not run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,6 +98,7 @@ impl Manifest {
         self.components.iter().map(|c| c.backend.as_str()).collect()
     }
 
+    /// The entry of `plugin` (`publisher/name`), when the bundle holds it.
     pub fn component(&self, plugin: &str) -> Option<&ComponentEntry> {
         self.components.iter().find(|c| c.plugin == plugin)
     }

@@ -40,8 +40,11 @@ pub enum LockMode {
 /// A bundle accepted for one plugin.
 #[derive(Debug)]
 pub struct Resolved {
+    /// The plugin asked for, `publisher/name`.
     pub plugin: String,
+    /// The checked bundle holding it (it may hold other plugins too).
     pub bundle: Bundle,
+    /// Who vouched for the bundle, as recorded in capstan.lock.
     pub signer: Signer,
     /// Where it came from: `cache` or a source's name.
     pub from: String,
@@ -54,6 +57,8 @@ impl Resolved {
     }
 }
 
+/// Picks, fetches and checks bundles from the sources, under the trust
+/// policy and the lock file, keeping accepted bundles in the cache.
 pub struct Resolver {
     sources: Vec<Box<dyn Source>>,
     trust: TrustPolicy,
@@ -62,6 +67,9 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// A resolver over `sources`, in order of preference for a version
+    /// several of them offer. `allow_unsigned` lets unsigned bundles
+    /// through (`--allow-unsigned`, plugin development only).
     pub fn new(
         sources: Vec<Box<dyn Source>>,
         trust: TrustPolicy,
@@ -71,10 +79,16 @@ impl Resolver {
         Self { sources, trust, cache, allow_unsigned }
     }
 
+    /// Whether any `plugin_source` is configured.
     pub fn has_sources(&self) -> bool {
         !self.sources.is_empty()
     }
 
+    /// The bundle for `plugin` in range `wanted`. Under [`LockMode::Use`] a
+    /// locked plugin is used exactly as locked; otherwise the highest match
+    /// across all sources is taken (under [`LockMode::Refresh`] never one
+    /// older than locked) and recorded in `lock.plugins`. The caller saves
+    /// the lock.
     pub fn resolve(
         &self,
         plugin: &str,

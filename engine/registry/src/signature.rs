@@ -30,7 +30,9 @@ const SECRET_PREFIX: &str = "capstan-ed25519-secret-v1:";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureFile {
+    /// Always [`SIGNATURE_FORMAT`].
     pub format: String,
+    /// Always `ed25519`.
     pub algorithm: String,
     /// The signer's public key, `capstan-ed25519-v1:<hex>`.
     pub public_key: String,
@@ -76,6 +78,7 @@ impl PublicKey {
         VerifyingKey::from_bytes(&bytes).map(Self).map_err(|e| format!("not an ed25519 public key: {e}"))
     }
 
+    /// Reads a public key file (`<prefix>.pub`).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(RegistryError::io(path))?;
         Self::parse(&text).map_err(|reason| RegistryError::Key { path: path.to_path_buf(), reason })
@@ -103,16 +106,21 @@ impl std::fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
+    /// A new key from the operating system's random source; the error
+    /// says why that failed.
     pub fn generate() -> Result<Self, String> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| format!("no randomness from the OS: {e}"))?;
         Ok(Self(SigningKey::from_bytes(&seed)))
     }
 
+    /// The public half, what a `trust` block lists.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.verifying_key())
     }
 
+    /// Reads a secret key file (`<prefix>.key`, as
+    /// `capstan plugin keygen` writes it).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(RegistryError::io(path))?;
         let bad = |reason: &str| RegistryError::Key { path: path.to_path_buf(), reason: reason.to_string() };

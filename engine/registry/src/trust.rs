@@ -20,24 +20,32 @@ use crate::bundle::Bundle;
 use crate::error::{RegistryError, Result};
 use crate::signature::{PublicKey, verified_signer};
 
+/// One `trust` block: a publisher's keys and the plugin names they may sign.
 #[derive(Clone, Debug)]
 pub struct TrustRule {
+    /// The block's label, e.g. `acme`; what the lock file records as signer.
     pub publisher: String,
+    /// Every key of the block's `keys` and `key_files`.
     pub keys: Vec<PublicKey>,
     /// Globs over plugin names: `*` is any run of characters, `?` one.
     pub plugins: Vec<String>,
 }
 
+/// Every `trust` block of client.hcl. The default, no rules, trusts no key.
 #[derive(Clone, Debug, Default)]
 pub struct TrustPolicy {
+    /// The blocks, in file order.
     pub rules: Vec<TrustRule>,
 }
 
 /// Who vouched for a bundle, as recorded in capstan.lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signer {
+    /// Signed by a key whose `trust` block allows the plugin.
     Trusted {
+        /// That block's label, e.g. `acme`.
         publisher: String,
+        /// The signing key, `ed25519:<16 hex>`.
         key_id: String,
     },
     /// Accepted only because the operator passed `--allow-unsigned`.

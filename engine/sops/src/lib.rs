@@ -169,7 +169,10 @@ pub fn unchanged(
 /// rule to `recipients` (`age1…`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CreationRule {
+    /// Regular expression over file paths relative to the `.sops.yaml`,
+    /// e.g. `^staging/.*/secret-[^/]*\.yaml$`.
     pub path_regex: String,
+    /// Age recipients (`age1…`) the matching files are encrypted to.
     pub recipients: Vec<String>,
 }
 

@@ -56,36 +56,69 @@ impl Spec {
         }
     }
 
+    /// Puts the nested build's output in `dir` instead of
+    /// `<manifest dir>/target/wasm`.
     pub fn target_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.target_dir = Some(dir.into());
         self
     }
 
+    /// Builds with the cargo profile `profile` instead of `plugin`.
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = profile.into();
         self
     }
 
+    /// Also rebuilds the outer crate when `path` changes; adds to
+    /// [`Spec::watch`].
     pub fn watch(mut self, path: impl Into<PathBuf>) -> Self {
         self.watch.push(path.into());
         self
     }
 }
 
+/// Errors of [`build`].
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// `rustc` has no standard library for [`TARGET`]: the target was never
+    /// added with rustup.
     #[error(
         "the Rust target {TARGET} is not installed, so plugins cannot be built; run: rustup target add {TARGET}"
     )]
     TargetMissing,
+    /// `rustc` or the nested `cargo` could not be started or waited on (not
+    /// on `PATH`, say).
     #[error("could not run `{command}`: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        /// The command line, program and arguments.
+        command: String,
+        /// Why the process could not be run.
+        source: std::io::Error,
+    },
+    /// The nested `cargo build` exited unsuccessfully, usually on a
+    /// compile error in a guest; cargo has printed the diagnostics to stderr.
     #[error("`{command}` failed with {status}; its errors are printed above")]
-    Failed { command: String, status: std::process::ExitStatus },
+    Failed {
+        /// The nested cargo command line.
+        command: String,
+        /// How it exited.
+        status: std::process::ExitStatus,
+    },
+    /// The nested build succeeded but reported no `.wasm` for some packages:
+    /// a package has no `cdylib` or binary named after it.
     #[error("`{command}` built no .wasm for package(s) {}", missing.join(", "))]
-    NoArtifact { command: String, missing: Vec<String> },
+    NoArtifact {
+        /// The nested cargo command line.
+        command: String,
+        /// The packages of [`Spec::packages`] without a `.wasm`.
+        missing: Vec<String>,
+    },
+    /// [`Spec::packages`] is empty.
     #[error("no packages given to build from {}", manifest.display())]
-    NothingToBuild { manifest: PathBuf },
+    NothingToBuild {
+        /// The [`Spec::manifest`] of the empty spec.
+        manifest: PathBuf,
+    },
 }
 
 /// Environment the outer cargo sets for the host build that must not reach

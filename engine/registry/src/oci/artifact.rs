@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::Bundle;
 use crate::manifest::sha256_digest;
 
+/// The media type of the OCI image manifest itself.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The config blob: the bundle's own `manifest.json`, so registry tools
 /// show what a tag holds without unpacking the layer.
@@ -24,11 +25,18 @@ const TITLE: &str = "org.opencontainers.image.title";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
+    /// 2; [`ImageManifest::parse`] refuses any other.
     pub schema_version: u32,
+    /// [`MANIFEST_MEDIA_TYPE`]; optional in the OCI spec, so some manifests
+    /// lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
+    /// The config blob: for a bundle, its `manifest.json`.
     pub config: Descriptor,
+    /// The layer blobs: for a bundle, exactly one, the bundle file.
     pub layers: Vec<Descriptor>,
+    /// Free-form labels; `plugin push` writes the bundle's name, digest,
+    /// plugins (`dev.capstan.bundle.*`) and version.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
@@ -37,9 +45,14 @@ pub struct ImageManifest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// What the blob is, e.g. [`LAYER_MEDIA_TYPE`].
     pub media_type: String,
+    /// `sha256:<hex>` of the blob.
     pub digest: String,
+    /// The blob's size in bytes.
     pub size: u64,
+    /// Free-form labels; a bundle layer carries its file name under
+    /// `org.opencontainers.image.title`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
@@ -80,6 +93,7 @@ impl ImageManifest {
         }
     }
 
+    /// The manifest as compact JSON, the bytes pushed and digested.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }

@@ -34,6 +34,8 @@ pub use reference::{OciReference, tag_of, version_of_tag};
 /// `Debug` output or in any message.
 #[derive(Clone, Debug)]
 pub struct Credentials {
+    /// The registry user name.
     pub username: String,
+    /// The password or access token, redacted in `Debug`.
     pub password: capstan_core::Sensitive,
 }

@@ -11,7 +11,9 @@ pub struct OciReference {
     pub base: reqwest::Url,
     /// The host as written (`127.0.0.1:5000`), for messages and locators.
     pub host: String,
+    /// Repository path, e.g. `acme/messaging-sqs`; may be empty.
     pub path: String,
+    /// The tag after the last `:` of the path, e.g. `1.2.0`, when written.
     pub tag: Option<String>,
 }
 

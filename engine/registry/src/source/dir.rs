@@ -6,12 +6,16 @@ use super::{Offer, Source};
 use crate::bundle::{Bundle, MAX_BUNDLE_BYTES};
 use crate::error::{RegistryError, Result};
 
+/// A `dir` plugin source: offers every `*.bundle` file directly in one
+/// directory, opening each to learn what it holds.
 pub struct DirSource {
     name: String,
     dir: PathBuf,
 }
 
 impl DirSource {
+    /// The source labelled `name` (the `plugin_source` label) over `dir`;
+    /// a missing directory offers nothing.
     pub fn new(name: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
         Self { name: name.into(), dir: dir.into() }
     }

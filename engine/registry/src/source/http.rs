@@ -9,6 +9,8 @@ use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::error::{RegistryError, Result};
 use crate::net::{self, ReadError};
 
+/// An `http` plugin source: reads `<url>/index.json` once per run and
+/// fetches the bundles it lists.
 pub struct HttpSource {
     name: String,
     base: String,
@@ -18,6 +20,9 @@ pub struct HttpSource {
 }
 
 impl HttpSource {
+    /// The source labelled `name` over the index at `url` (without
+    /// `/index.json`). Nothing is fetched until the first lookup; fails only
+    /// when no HTTP client can be built.
     pub fn new(name: impl Into<String>, url: &str) -> Result<Self> {
         let name = name.into();
         let client = net::client()

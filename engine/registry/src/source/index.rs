@@ -8,29 +8,40 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::Bundle;
 use crate::error::{RegistryError, Result};
 
+/// The index's file name, beside the bundles it lists.
 pub const INDEX_FILE: &str = "index.json";
 const INDEX_FORMAT: u32 = 1;
 
+/// The contents of an `index.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
+    /// The index format, 1; other formats are refused.
     pub format: u32,
+    /// One entry per bundle file.
     pub bundles: Vec<IndexEntry>,
 }
 
+/// One bundle an index lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexEntry {
+    /// The bundle's name, `publisher/name`.
     pub name: String,
+    /// The bundle's version.
     pub version: semver::Version,
     /// The plugin names the bundle holds.
     pub plugins: Vec<String>,
     /// Relative to the index's URL.
     pub path: String,
+    /// `sha256:…` of the bundle manifest ([`crate::Bundle::digest`]);
+    /// checked against the fetched bundle.
     pub digest: String,
 }
 
 impl Index {
+    /// Reads an `index.json`; `source` is the `plugin_source` label that
+    /// errors name.
     pub fn parse(source: &str, bytes: &[u8]) -> Result<Self> {
         let index: Self = serde_json::from_slice(bytes).map_err(|e| RegistryError::Source {
             source_name: source.to_string(),
@@ -66,6 +77,7 @@ impl Index {
         Ok(Self { format: INDEX_FORMAT, bundles })
     }
 
+    /// The file's bytes: pretty JSON with a trailing newline.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
         out.push(b'\n');

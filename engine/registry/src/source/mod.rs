@@ -18,7 +18,9 @@ use crate::error::Result;
 /// One bundle a source offers for a plugin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
+    /// The plugin asked for, `publisher/name`.
     pub plugin: String,
+    /// The version offered.
     pub version: semver::Version,
     /// The bundle's name (it may hold more plugins than this one).
     pub bundle: String,
@@ -28,6 +30,7 @@ pub struct Offer {
     pub digest: Option<String>,
 }
 
+/// A place bundles come from: a `plugin_source` of client.hcl.
 pub trait Source: Send + Sync {
     /// The `plugin_source` label, for messages.
     fn name(&self) -> &str;

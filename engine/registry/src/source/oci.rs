@@ -10,6 +10,8 @@ use crate::error::{RegistryError, Result};
 use crate::manifest::sha256_digest;
 use crate::oci::{Credentials, ImageManifest, OciClient, OciError, OciReference, tag_of, version_of_tag};
 
+/// An `oci` plugin source: an OCI registry holding one repository per
+/// plugin under a prefix.
 pub struct OciSource {
     name: String,
     client: OciClient,

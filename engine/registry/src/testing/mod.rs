@@ -167,6 +167,8 @@ impl LocalRegistry {
             .join("data")
     }
 
+    /// The registry's temporary directory: `config.yml`, any `htpasswd`,
+    /// and the blob store under `data/`. Removed on drop.
     pub fn storage(&self) -> &Path {
         self.storage.path()
     }
