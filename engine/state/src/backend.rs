@@ -61,7 +61,9 @@ pub trait StateBackend: Send + Sync {
 
 /// The backend the operator configured.
 pub enum AnyBackend {
+    /// Files under the stack's `.capstan/` directory.
     Local(LocalBackend),
+    /// Tables in PostgreSQL.
     Postgres(Box<PostgresBackend>),
 }
 

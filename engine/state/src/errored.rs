@@ -63,6 +63,7 @@ pub fn load_state_file(path: &Path) -> Result<State, StateError> {
 /// What the backend holds, as the lock found it: what a push replaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
+    /// The serial of the last write; 0 when nothing is stored.
     pub serial: u64,
     /// `None` when nothing stored a lineage yet (no state, or a first apply
     /// recorded component by component only).

@@ -36,6 +36,7 @@ impl StateKey {
         Ok(Self(bytes))
     }
 
+    /// A key with these bytes (tests and fixtures; real keys come from [`Self::generate`]).
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self(bytes)
     }

@@ -75,6 +75,7 @@ impl LocalBackend {
         Self { dir: dir.into() }
     }
 
+    /// The snapshot file, `<dir>/state.json`; also the backend's location in messages.
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }

@@ -15,7 +15,9 @@ pub struct LockInfo {
     pub holder: String,
     /// What for: `apply`, `destroy`, …
     pub operation: String,
+    /// Process id of the holding run, on `host`.
     pub pid: u32,
+    /// Host name of the machine the holding run is on; `unknown` if unreadable.
     pub host: String,
     /// RFC 3339, UTC.
     pub since: String,
@@ -103,6 +105,7 @@ impl fmt::Debug for LockGuard {
 }
 
 impl LockGuard {
+    /// Who holds the lock: the [`LockInfo`] it was taken with.
     pub fn info(&self) -> &LockInfo {
         &self.info
     }

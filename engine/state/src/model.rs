@@ -19,6 +19,7 @@ pub const STATE_VERSION: u32 = 1;
 /// All that was applied in one stack.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// Schema version, [`STATE_VERSION`].
     pub version: u32,
     /// Bumped by the backend on every write.
     pub serial: u64,
@@ -56,6 +57,7 @@ impl State {
             .map_err(|source| StateError::Parse { location: location.to_string(), source })
     }
 
+    /// The recorded state of component `id`, if it was applied.
     pub fn component(&self, id: &ComponentId) -> Option<&ComponentState> {
         self.components.get(&component_key(id))
     }
@@ -86,13 +88,17 @@ pub fn component_key(id: &ComponentId) -> String {
 /// What one component applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ComponentState {
+    /// Which component: environment, namespace and name.
     pub id: ComponentId,
+    /// The plugin build that planned it.
     pub plugin: PluginRef,
     /// [`crate::inputs_digest`] of the inputs it was planned with.
     pub inputs_digest: String,
     /// The inventory: every object applied, so pruning never guesses.
     pub objects: Vec<ObjectRecord>,
+    /// The effects that ran, so an unchanged one is not run again.
     pub effects: Vec<EffectRecord>,
+    /// The outputs dependents read.
     pub outputs: Vec<OutputRecord>,
     /// RFC 3339, UTC ([`crate::now_rfc3339`]).
     pub applied_at: String,
@@ -101,7 +107,9 @@ pub struct ComponentState {
 /// Which plugin build planned the component.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginRef {
+    /// Plugin name from its metadata, e.g. `capstan/app`.
     pub name: String,
+    /// Plugin version (semver), e.g. `0.3.1`.
     pub version: String,
     /// Digest of the plugin's wasm.
     pub digest: String,
@@ -130,14 +138,17 @@ impl ObjectRecord {
 /// One effect that ran, and what it returned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EffectRecord {
+    /// The effect's id, unique within the component.
     pub id: String,
     /// [`crate::effect_digest`]: passwords keyed-hashed.
     pub digest: String,
+    /// The body the effect returned, handed back to the plugin on later plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
 }
 
 impl EffectRecord {
+    /// Records `effect`, with its digest under `key`, and what it returned.
     pub fn new(key: &StateKey, effect: &Effect, result: Option<Value>) -> Self {
         Self { id: effect.id.clone(), digest: effect_digest(key, effect), result }
     }
@@ -147,7 +158,9 @@ impl EffectRecord {
 /// need the value get it from a fresh plan, never from state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputRecord {
+    /// The output's name, as dependents read it.
     pub name: String,
+    /// Whether the plugin marked it sensitive; then only its keyed hash is kept.
     pub sensitive: bool,
     /// The value; always `None` when `sensitive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +170,8 @@ pub struct OutputRecord {
 }
 
 impl OutputRecord {
+    /// Records `output`: the value and its SHA-256, or only a hash under
+    /// `key` when it is sensitive.
     pub fn from_output(key: &StateKey, output: &Output) -> Self {
         let canonical = crate::canonical_json(&output.value);
         if output.sensitive {

@@ -48,6 +48,8 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
+    /// State of `stack` in the `capstan_state` tables at `url`, in the
+    /// connection's search path, with default timeouts.
     pub fn new(url: Sensitive, stack: impl Into<String>) -> Self {
         Self {
             url,

@@ -102,7 +102,9 @@ enum Missing {
 /// The chosen cluster: the connection settings and the context's name
 /// ([`in_cluster::CONTEXT`] for in-cluster configuration).
 pub struct ClusterChoice {
+    /// The context's name, for messages and for checking which cluster it is.
     pub context: String,
+    /// What the client is built from: server URL, credentials, default namespace.
     pub config: kube::Config,
 }
 

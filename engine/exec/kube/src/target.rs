@@ -48,6 +48,7 @@ pub type HealthCheck<'a> = &'a (dyn Fn(&Value) -> Result<Health, String> + Sync)
 /// What pruning did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
+    /// Objects deleted, in the order they were deleted; ones already gone are not listed.
     pub deleted: Vec<ObjectRef>,
     /// Left in place, with the reason (another component or tool owns it now).
     pub kept: Vec<(ObjectRef, String)>,
@@ -62,6 +63,7 @@ pub struct KubeTarget {
 }
 
 impl KubeTarget {
+    /// A target on `client`, which is used as it is: no request is made here.
     pub fn new(client: Client, settings: Settings) -> Self {
         Self { client, settings, resources: Resources::default() }
     }
@@ -95,6 +97,7 @@ impl KubeTarget {
         Ok(Self::new(client, settings))
     }
 
+    /// The settings this target was made with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

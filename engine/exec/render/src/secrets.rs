@@ -35,6 +35,7 @@ pub trait SecretStore: Send + Sync {
 /// `external-secrets` delivery: where values go and what the
 /// `ExternalSecret`s say.
 pub struct ExternalStore {
+    /// Where the Secrets' values are written and read back from.
     pub store: Arc<dyn SecretStore>,
     /// `ClusterSecretStore` or `SecretStore`.
     pub store_kind: String,

@@ -64,6 +64,7 @@ impl RenderTarget {
         Ok(())
     }
 
+    /// The output directory everything is written under.
     pub fn out_dir(&self) -> &Path {
         &self.out_dir
     }

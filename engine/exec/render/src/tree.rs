@@ -27,7 +27,10 @@ const MARKER_VERSION: u32 = 1;
 /// The objects one component planned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderedComponent {
+    /// Which component; its environment, namespace and name become the
+    /// directory `<env>/<namespace>/<name>/`.
     pub id: ComponentId,
+    /// The planned Kubernetes objects as JSON, one file each.
     pub objects: Vec<Value>,
 }
 
@@ -35,8 +38,11 @@ pub struct RenderedComponent {
 /// Files of kept components (see [`render_keeping`]) are not listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderReport {
+    /// Files created or rewritten because their bytes changed.
     pub written: Vec<PathBuf>,
+    /// Files that already held the same bytes, left untouched.
     pub unchanged: Vec<PathBuf>,
+    /// Capstan's files deleted because they left the plan.
     pub removed: Vec<PathBuf>,
 }
 

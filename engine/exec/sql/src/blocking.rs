@@ -16,6 +16,8 @@ pub struct BlockingSqlExecutor {
 }
 
 impl BlockingSqlExecutor {
+    /// Wraps `inner`, starting the runtime; fails only if the runtime's
+    /// threads cannot be started.
     pub fn new(inner: SqlExecutor) -> Result<Self, SqlError> {
         // Two workers: connection tasks make progress while callers block.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,14 +32,17 @@ impl BlockingSqlExecutor {
         Ok(Self { runtime, inner })
     }
 
+    /// The async executor inside.
     pub fn executor(&self) -> &SqlExecutor {
         &self.inner
     }
 
+    /// [`SqlExecutor::run`], blocking the calling thread until it finishes.
     pub fn run(&self, effect_id: &str, ops: &[SqlOp]) -> Result<EffectSummary, SqlError> {
         self.runtime.block_on(self.inner.run(effect_id, ops))
     }
 
+    /// [`SqlExecutor::apply`], blocking the calling thread until it finishes.
     pub fn apply(&self, effect: &Effect) -> Result<EffectResult, SqlError> {
         self.runtime.block_on(self.inner.apply(effect))
     }

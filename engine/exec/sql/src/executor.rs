@@ -39,10 +39,12 @@ impl Sessions<'_> {
 }
 
 impl SqlExecutor {
+    /// An executor for `connection`; sessions are opened per effect, not here.
     pub fn new(connection: SqlConnection) -> Self {
         Self { connection }
     }
 
+    /// The connection this executor serves.
     pub fn connection(&self) -> &SqlConnection {
         &self.connection
     }
