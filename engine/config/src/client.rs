@@ -16,6 +16,7 @@ use crate::limits::PluginLimits;
 use crate::shared::{Shared, has_token};
 use crate::target::TargetSettings;
 
+/// What client.hcl sets for the whole stack; every environment starts from it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ClientSettings {
     /// `state { backend = … }`; local when absent.
@@ -37,49 +38,67 @@ pub struct ClientSettings {
     pub values: Map,
 }
 
+/// Where plan/apply state lives, from client.hcl's `state` block.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(tag = "backend", rename_all = "kebab-case")]
 pub enum StateBackend {
     /// A file under the stack root (default `.capstan/state.json`).
     #[default]
     Local,
+    /// `backend = "local"` with a `path`: `state.json` in that directory.
     LocalPath {
+        /// The state directory, relative to the stack root.
         path: String,
     },
+    /// `backend = "postgres"`: a PostgreSQL database.
     Postgres {
+        /// Connection URL; sensitive when it came from a secrets file.
         url: Text,
+        /// The block's other attributes (`stack`, `connect_timeout`, …),
+        /// secrets shown as "(sensitive)".
         settings: Map,
     },
     /// A backend this crate does not know; the state crate decides.
     Other {
+        /// The `backend` value as written.
         name: String,
+        /// The block's other attributes, secrets shown as "(sensitive)".
         settings: Map,
     },
 }
 
+/// Where plugin bundles come from: a `plugin_source` block of client.hcl.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PluginSource {
     /// A directory of plugin bundles, relative to the stack root.
     Dir {
+        /// The directory of `*.bundle` files, relative to the stack root.
         path: String,
     },
+    /// An HTTP(S) server serving the `index.json` that `capstan plugin index` writes.
     Http {
+        /// Base URL of the index and its bundles.
         url: String,
     },
     /// An OCI registry: `url` is `[scheme://]host[:port][/prefix]`.
     Oci {
+        /// `[scheme://]host[:port][/prefix]`; plugin `p/n` is repository `<prefix>/p/n`.
         url: String,
         /// The login, when the registry wants one (both or neither).
         #[serde(skip_serializing_if = "Option::is_none")]
         username: Option<String>,
+        /// The login's password, from a secrets file (clear text is refused).
         #[serde(skip)]
         password: Option<Sensitive>,
     },
 }
 
+/// Something effects may target (a database, a broker, an API): a
+/// `connection` block of client.hcl or env.hcl.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Connection {
+    /// The block label, as grants name it (`sql:<name>`, `amqp:<name>`).
     pub name: String,
     /// `postgres`, `amqp`, `http`, …
     pub kind: String,
@@ -92,10 +111,13 @@ pub struct Connection {
     pub sensitive_settings: BTreeMap<String, Sensitive>,
 }
 
+/// Which publisher keys may sign which plugins: a `trust` block of
+/// client.hcl, checked by the registry crate.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Trust {
     /// The block label (a publisher name), if any.
     pub name: Option<String>,
+    /// The block's attributes as written: `keys`, `key_files`, `plugins`, ….
     pub settings: Map,
 }
 
@@ -198,7 +220,13 @@ fn need_label(block: &Block, what: &str, errors: &mut Vec<EvalError>) -> Option<
     match block.labels.first() {
         Some(l) => Some(l.as_str().to_owned()),
         None => {
-            errors.push(invalid(format!("a `{what}` block needs a name: {what} \"name\" {{ … }}"), block));
+            errors.push(at_block(
+                ConfigError::UnnamedBlock {
+                    block: what.to_owned(),
+                    example: format!("{what} \"name\" {{ … }}"),
+                },
+                block,
+            ));
             None
         }
     }
@@ -221,8 +249,19 @@ fn block_attrs(ctx: &Ctx<'_>, scope: &Scope<'_>, block: &Block, errors: &mut Vec
     ok.then_some(m)
 }
 
-fn invalid(message: String, block: &Block) -> EvalError {
-    EvalError::new(ConfigError::Invalid { message }, span_of(&block.ident))
+fn at_block(error: ConfigError, block: &Block) -> EvalError {
+    EvalError::new(error, span_of(&block.ident))
+}
+
+fn missing(block: &str, attribute: &str, hint: &str, at: &Block) -> EvalError {
+    at_block(
+        ConfigError::MissingAttribute {
+            block: block.to_owned(),
+            attribute: attribute.to_owned(),
+            hint: hint.to_owned(),
+        },
+        at,
+    )
 }
 
 fn str_attr(attrs: &Map, key: &str) -> Option<String> {
@@ -251,7 +290,7 @@ fn split_sensitive(shared: &Shared, mut attrs: Map) -> (Map, BTreeMap<String, Se
 
 fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<StateBackend, EvalError> {
     let Some(backend) = str_attr(&attrs, "backend") else {
-        return Err(invalid("`state` needs `backend = \"local\"` or `\"postgres\"`".to_owned(), block));
+        return Err(missing("`state`", "backend", " (\"local\" or \"postgres\")", block));
     };
     attrs.remove("backend");
     Ok(match backend.as_str() {
@@ -261,7 +300,7 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
         },
         "postgres" => {
             let Some(url) = str_attr(&attrs, "url") else {
-                return Err(invalid("a postgres state backend needs `url`".to_owned(), block));
+                return Err(missing("a postgres state backend", "url", "", block));
             };
             attrs.remove("url");
             let (settings, _) = split_sensitive(shared, attrs);
@@ -277,7 +316,7 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
 fn plugin_source(shared: &Shared, block: &Block, attrs: &Map) -> Result<PluginSource, EvalError> {
     let kind = str_attr(attrs, "type").unwrap_or_else(|| "dir".to_owned());
     let need = |key: &str| {
-        str_attr(attrs, key).ok_or_else(|| invalid(format!("a `{kind}` plugin_source needs `{key}`"), block))
+        str_attr(attrs, key).ok_or_else(|| missing(&format!("a `{kind}` plugin_source"), key, "", block))
     };
     match kind.as_str() {
         "dir" => Ok(PluginSource::Dir { path: need("path")? }),
@@ -287,32 +326,35 @@ fn plugin_source(shared: &Shared, block: &Block, attrs: &Map) -> Result<PluginSo
             let username = str_attr(attrs, "username").map(|u| shared.reveal(&u).0);
             let password = str_attr(attrs, "password");
             if username.is_some() != password.is_some() {
-                return Err(invalid(
-                    "an `oci` plugin_source login needs both `username` and `password`".into(),
-                    block,
-                ));
+                return Err(at_block(ConfigError::HalfALogin, block));
             }
             // As for AWS keys: a password in clear text would sit in the repository.
             if password.as_deref().is_some_and(|p| !has_token(p)) {
-                return Err(invalid(
-                    "the `password` of an `oci` plugin_source comes from a secrets file (password = secrets.<name>), \
-                     not clear text"
-                        .into(),
+                return Err(at_block(
+                    ConfigError::ClearTextSecret {
+                        attribute: "password".to_owned(),
+                        block: "an `oci` plugin_source".to_owned(),
+                    },
                     block,
                 ));
             }
             let password = password.map(|p| Sensitive::new(shared.reveal(&p).0));
             Ok(PluginSource::Oci { url: need("url")?, username, password })
         }
-        other => {
-            Err(invalid(format!("unknown plugin_source type `{other}` (expected dir, http or oci)"), block))
-        }
+        other => Err(at_block(
+            ConfigError::UnknownValue {
+                setting: "plugin_source type".to_owned(),
+                value: other.to_owned(),
+                expected: "dir, http or oci".to_owned(),
+            },
+            block,
+        )),
     }
 }
 
 fn connection(shared: &Shared, block: &Block, name: String, mut attrs: Map) -> Result<Connection, EvalError> {
     let Some(kind) = str_attr(&attrs, "type") else {
-        return Err(invalid(format!("connection `{name}` needs `type` (postgres, amqp, http, …)"), block));
+        return Err(missing(&format!("connection `{name}`"), "type", " (postgres, amqp, http, …)", block));
     };
     attrs.remove("type");
     let url = str_attr(&attrs, "url").map(|u| text(shared, &u));

@@ -24,13 +24,18 @@ use crate::shared::Shared;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Command {
+    /// `capstan validate`.
     Validate,
+    /// `capstan plan`.
     Plan,
+    /// `capstan apply`: never uses mocks.
     Apply,
+    /// `capstan destroy`.
     Destroy,
 }
 
 impl Command {
+    /// The command's name as typed and as `mock_outputs_allowed_commands` lists it, e.g. `plan`.
     pub fn as_str(self) -> &'static str {
         match self {
             Command::Validate => "validate",
@@ -68,15 +73,20 @@ pub enum MergeStrategy {
 /// A `dependency "name" { … }` block.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DependencyDecl {
+    /// The block label: what `dependency.<name>.outputs` reads.
     pub name: String,
     /// The key of the component it points to.
     pub target: String,
+    /// Stand-in outputs for the commands that allow them, while the dependency has none.
     pub mock_outputs: Map,
+    /// The commands that may use `mock_outputs`; never [`Command::Apply`].
     pub mock_outputs_allowed_commands: Vec<Command>,
+    /// Where its `config_path` value is: where errors about it point.
     pub location: Location,
 }
 
 impl DependencyDecl {
+    /// Whether `command` may use `mock_outputs` for a missing output; never for apply.
     pub fn mocks_allowed(&self, command: Command) -> bool {
         // Apply never uses mocks: it would deploy made-up values.
         command != Command::Apply && self.mock_outputs_allowed_commands.contains(&command)
@@ -100,20 +110,26 @@ pub(crate) struct Deferred {
 pub struct Component {
     /// Path of its directory relative to the stack root, e.g. `envs/staging/core/api`.
     pub key: String,
+    /// Its name, environment and namespace (from its directory and levels).
     pub id: ComponentId,
     /// Its directory, relative to the stack root.
     pub dir: PathBuf,
+    /// The `component` block's `type`, e.g. `app`, `postgres`: the outputs contract it follows.
     pub component_type: String,
+    /// The `component` block's `plugin` as `publisher/name`, e.g. `capstan/app-kubernetes`.
     pub plugin: String,
     /// The versions the component accepts: its own range, or exactly the
     /// version its environment pins (see [`Component::pin`]).
     pub version: semver::VersionReq,
     /// What the environment's env.hcl pins this plugin to, if anything.
     pub pin: Option<crate::PluginPin>,
+    /// The `component` block's `grants`: what the plugin's effects may do,
+    /// e.g. `sql:platform-db`.
     pub grants: Vec<Capability>,
     /// `ready_timeout` of the `component` block: how long a cluster target
     /// waits for its objects to be ready (the run's default when `None`).
     pub ready_timeout: Option<Duration>,
+    /// Its `dependency` blocks, merged with its includes', by block name.
     pub dependencies: BTreeMap<String, DependencyDecl>,
     /// `files = [...]`, read (inside the stack root) at load.
     pub files: Vec<File>,
@@ -183,13 +199,42 @@ impl Component {
 #[derive(Default)]
 struct Part {
     component: Map,
+    /// Where each attribute of the `component` block is.
     component_spans: BTreeMap<String, Range<usize>>,
-    has_component_block: bool,
+    /// The `component` keyword of the last file that has the block.
+    component_block: Option<Range<usize>>,
     deps: Vec<DependencyDecl>,
     inputs: Option<Deferred>,
     values_custom: Option<Deferred>,
     files: Vec<(String, Range<usize>)>,
     exposed: Map,
+}
+
+/// What an `include` block takes, with the type of each.
+const INCLUDE_ATTRS: &[(&str, &str)] =
+    &[("path", "a string"), ("expose", "a bool"), ("merge_strategy", "a string")];
+/// What a `dependency` block takes, with the type of each.
+const DEPENDENCY_ATTRS: &[(&str, &str)] = &[
+    ("config_path", "a string"),
+    ("mock_outputs", "an object"),
+    ("mock_outputs_allowed_commands", "a list"),
+];
+
+/// An attribute `block` takes with a value of the wrong type, or one it
+/// does not take at all.
+fn unexpected_attribute(block: &str, key: &str, value: &Value, takes: &[(&str, &str)]) -> ConfigError {
+    match takes.iter().find(|(name, _)| *name == key) {
+        Some((_, expected)) => ConfigError::WrongType {
+            what: format!("`{key}` in {block}"),
+            expected: (*expected).to_owned(),
+            found: type_name(value),
+        },
+        None => ConfigError::UnknownAttribute {
+            attribute: key.to_owned(),
+            block: block.to_owned(),
+            expected: takes.iter().map(|(name, ty)| format!("{name} ({ty})")).collect::<Vec<_>>().join(", "),
+        },
+    }
 }
 
 const TOP_LEVEL_ATTRS: &[&str] = &["inputs", "values_custom", "files"];
@@ -236,13 +281,7 @@ pub(crate) fn load_component(
         if let Some((part, strategy, expose)) = include(&ctx, &vars, block, &mut errors) {
             if expose {
                 if name.is_empty() {
-                    errors.push(EvalError::new(
-                        ConfigError::Invalid {
-                            message: "`expose = true` needs a named include: include \"name\" { … }"
-                                .to_owned(),
-                        },
-                        span_of(&block.ident),
-                    ));
+                    errors.push(EvalError::new(ConfigError::UnnamedExpose, span_of(&block.ident)));
                 } else {
                     exposed.insert(name, Value::Object(part.exposed.clone()));
                 }
@@ -280,13 +319,13 @@ pub(crate) fn load_component(
         if strategy == MergeStrategy::NoMerge {
             continue;
         }
-        if part.has_component_block {
+        if let Some(block) = part.component_block {
             if strategy == MergeStrategy::Shallow {
                 merged.component.clear();
             }
             merged.component.extend(part.component);
             merged.component_spans.extend(part.component_spans);
-            merged.has_component_block = true;
+            merged.component_block = Some(block);
         }
         for d in part.deps {
             merged.deps.retain(|x| x.name != d.name);
@@ -380,26 +419,22 @@ const COMPONENT_ATTRS: &[&str] = &["type", "plugin", "version", "grants", "ready
 /// `include_failed`: an include could not be read (already reported); what
 /// it would have provided is not reported missing again.
 fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError>) -> Option<ComponentBlock> {
-    if !part.has_component_block {
+    let Some(block_span) = part.component_block.clone() else {
         if include_failed {
             return None;
         }
-        errors.push(EvalError::new(
-            ConfigError::Invalid {
-                message: "component.hcl has no `component { type = … plugin = … version = … }` block"
-                    .to_owned(),
-            },
-            0..0,
-        ));
+        errors.push(EvalError::new(ConfigError::NoComponentBlock, 0..0));
         return None;
-    }
+    };
     let span = |k: &str| part.component_spans.get(k).cloned().unwrap_or(0..0);
     let string = |k: &str, errors: &mut Vec<EvalError>| match part.component.get(k) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
             errors.push(EvalError::new(
-                ConfigError::Type {
-                    message: format!("component `{k}` must be a string, not {}", type_name(other)),
+                ConfigError::WrongType {
+                    what: format!("component `{k}`"),
+                    expected: "a string".to_owned(),
+                    found: type_name(other),
                 },
                 span(k),
             ));
@@ -409,8 +444,12 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
         None if part.component_spans.contains_key(k) || include_failed => None,
         None => {
             errors.push(EvalError::new(
-                ConfigError::Invalid { message: format!("the `component` block needs `{k}`") },
-                span("\u{0}block"),
+                ConfigError::MissingAttribute {
+                    block: "the `component` block".to_owned(),
+                    attribute: k.to_owned(),
+                    hint: String::new(),
+                },
+                block_span.clone(),
             ));
             None
         }
@@ -423,7 +462,7 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
             Ok(r) => Some(r),
             Err(e) => {
                 errors.push(EvalError::new(
-                    ConfigError::Invalid { message: format!("`{v}` is not a semver range: {e}") },
+                    ConfigError::NotAVersionRange { range: v.clone(), reason: e.to_string() },
                     span("version"),
                 ));
                 None
@@ -431,8 +470,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
         },
         Some(other) => {
             errors.push(EvalError::new(
-                ConfigError::Type {
-                    message: format!("component `version` must be a string, not {}", type_name(other)),
+                ConfigError::WrongType {
+                    what: "component `version`".to_owned(),
+                    expected: "a string".to_owned(),
+                    found: type_name(other),
                 },
                 span("version"),
             ));
@@ -447,10 +488,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
                 match item.as_str().and_then(Capability::parse_grant) {
                     Some(g) => grants.push(g),
                     None => errors.push(EvalError::new(
-                        ConfigError::Invalid {
-                            message: format!(
-                                "unknown grant {item}: expected \"sql:<connection>\", \"amqp:<connection>\", \"jetstream:<connection>\", \"http:<service>\" or \"read-component-dir\""
-                            ),
+                        ConfigError::UnknownValue {
+                            setting: "grant".to_owned(),
+                            value: item.as_str().map_or_else(|| item.to_string(), str::to_owned),
+                            expected: "\"sql:<connection>\", \"amqp:<connection>\", \"jetstream:<connection>\", \"http:<service>\" or \"read-component-dir\"".to_owned(),
                         },
                         span("grants"),
                     )),
@@ -458,8 +499,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
             }
         }
         Some(other) => errors.push(EvalError::new(
-            ConfigError::Type {
-                message: format!("component `grants` must be a list, not {}", type_name(other)),
+            ConfigError::WrongType {
+                what: "component `grants`".to_owned(),
+                expected: "a list".to_owned(),
+                found: type_name(other),
             },
             span("grants"),
         )),
@@ -470,7 +513,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
             Ok(d) => Some(Some(d)),
             Err(e) => {
                 errors.push(EvalError::new(
-                    ConfigError::Invalid { message: format!("`ready_timeout`: {e}") },
+                    ConfigError::SettingValue {
+                        attribute: "ready_timeout".to_owned(),
+                        reason: e.to_string(),
+                    },
                     span("ready_timeout"),
                 ));
                 None
@@ -478,11 +524,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
         },
         Some(other) => {
             errors.push(EvalError::new(
-                ConfigError::Type {
-                    message: format!(
-                        "component `ready_timeout` must be a string such as \"10m\", not {}",
-                        type_name(other)
-                    ),
+                ConfigError::WrongType {
+                    what: "component `ready_timeout`".to_owned(),
+                    expected: "a string such as \"10m\"".to_owned(),
+                    found: type_name(other),
                 },
                 span("ready_timeout"),
             ));
@@ -492,11 +537,10 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
     for k in part.component.keys() {
         if !COMPONENT_ATTRS.contains(&k.as_str()) {
             errors.push(EvalError::new(
-                ConfigError::Invalid {
-                    message: format!(
-                        "unknown attribute `{k}` in the `component` block (expected {})",
-                        COMPONENT_ATTRS.join(", ")
-                    ),
+                ConfigError::UnknownAttribute {
+                    attribute: k.clone(),
+                    block: "the `component` block".to_owned(),
+                    expected: COMPONENT_ATTRS.join(", "),
                 },
                 span(k),
             ));
@@ -556,10 +600,10 @@ fn include(
                     "deep" => MergeStrategy::Deep,
                     _ => {
                         errors.push(EvalError::new(
-                            ConfigError::Invalid {
-                                message: format!(
-                                    "unknown merge_strategy `{s}` (expected no_merge, shallow or deep)"
-                                ),
+                            ConfigError::UnknownValue {
+                                setting: "merge_strategy".to_owned(),
+                                value: s,
+                                expected: "no_merge, shallow or deep".to_owned(),
                             },
                             span_of(&a.value),
                         ));
@@ -569,12 +613,7 @@ fn include(
             }
             (k, v) => {
                 errors.push(EvalError::new(
-                    ConfigError::Invalid {
-                        message: format!(
-                            "unexpected `{k}` ({}) in `include` (expected path (string), expose (bool), merge_strategy (string))",
-                            type_name(&v)
-                        ),
-                    },
+                    unexpected_attribute("`include`", k, &v, INCLUDE_ATTRS),
                     span_of(&a.key),
                 ));
                 return None;
@@ -583,7 +622,11 @@ fn include(
     }
     let Some((path, path_span)) = path else {
         errors.push(EvalError::new(
-            ConfigError::Invalid { message: "`include` needs `path`".to_owned() },
+            ConfigError::MissingAttribute {
+                block: "`include`".to_owned(),
+                attribute: "path".to_owned(),
+                hint: String::new(),
+            },
             span_of(&block.ident),
         ));
         return None;
@@ -634,15 +677,9 @@ fn read_part(
             Structure::Block(b) => match b.ident.value().as_str() {
                 "locals" => {}
                 "include" if is_component => {}
-                "include" => errors.push(EvalError::new(
-                    ConfigError::Invalid {
-                        message: "an included file cannot include another file".to_owned(),
-                    },
-                    span_of(&b.ident),
-                )),
+                "include" => errors.push(EvalError::new(ConfigError::NestedInclude, span_of(&b.ident))),
                 "component" => {
-                    part.has_component_block = true;
-                    part.component_spans.insert("\u{0}block".to_owned(), span_of(&b.ident));
+                    part.component_block = Some(span_of(&b.ident));
                     for a in b.body.attributes() {
                         let k = a.key.value().to_string();
                         part.component_spans.insert(k.clone(), span_of(&a.value));
@@ -661,11 +698,10 @@ fn read_part(
                     }
                 }
                 other => errors.push(EvalError::new(
-                    ConfigError::Invalid {
-                        message: format!(
-                            "unknown block `{other}` (expected {})",
-                            TOP_LEVEL_BLOCKS.join(", ")
-                        ),
+                    ConfigError::UnknownBlock {
+                        block: other.to_owned(),
+                        place: "component.hcl".to_owned(),
+                        expected: TOP_LEVEL_BLOCKS.join(", "),
                     },
                     span_of(&b.ident),
                 )),
@@ -712,22 +748,32 @@ fn read_part(
                                 match item {
                                     Value::String(p) => part.files.push((p, span)),
                                     other => errors.push(EvalError::new(
-                                        ConfigError::Type { message: format!("`files` holds paths (strings), not {}", type_name(&other)) },
+                                        ConfigError::WrongType {
+                                            what: "each of `files`".to_owned(),
+                                            expected: "a path (a string)".to_owned(),
+                                            found: type_name(&other),
+                                        },
                                         span,
                                     )),
                                 }
                             }
                         }
                         Ok(other) => errors.push(EvalError::new(
-                            ConfigError::Type { message: format!("`files` must be a list of paths, not {}", type_name(&other)) },
+                            ConfigError::WrongType {
+                                what: "`files`".to_owned(),
+                                expected: "a list of paths".to_owned(),
+                                found: type_name(&other),
+                            },
                             span_of(&a.value),
                         )),
                         Err(e) => errors.push(e),
                     },
                     other if is_component => errors.push(EvalError::new(
-                        ConfigError::Invalid {
-                            message: format!(
-                                "unknown attribute `{other}` in component.hcl (expected {}; put your own values in `locals`)",
+                        ConfigError::UnknownAttribute {
+                            attribute: other.to_owned(),
+                            block: "component.hcl".to_owned(),
+                            expected: format!(
+                                "{}; put your own values in `locals`",
                                 TOP_LEVEL_ATTRS.join(", ")
                             ),
                         },
@@ -759,8 +805,9 @@ fn dependency(
 ) -> Option<DependencyDecl> {
     let Some(name) = b.labels.first().map(|l| l.as_str().to_owned()) else {
         errors.push(EvalError::new(
-            ConfigError::Invalid {
-                message: "a `dependency` block needs a name: dependency \"db\" { … }".to_owned(),
+            ConfigError::UnnamedBlock {
+                block: "dependency".to_owned(),
+                example: "dependency \"db\" { … }".to_owned(),
             },
             span_of(&b.ident),
         ));
@@ -785,16 +832,15 @@ fn dependency(
                 for c in cmds {
                     let s = c.as_str().unwrap_or("");
                     match Command::parse(s) {
-                        Some(Command::Apply) => errors.push(EvalError::new(
-                            ConfigError::Invalid {
-                                message: "`apply` never uses mock outputs: it would deploy made-up values".to_owned(),
-                            },
-                            span_of(&a.value),
-                        )),
+                        Some(Command::Apply) => {
+                            errors.push(EvalError::new(ConfigError::MocksInApply, span_of(&a.value)))
+                        }
                         Some(cmd) => allowed.push(cmd),
                         None => errors.push(EvalError::new(
-                            ConfigError::Invalid {
-                                message: format!("unknown command {c} in mock_outputs_allowed_commands (expected validate, plan, destroy)"),
+                            ConfigError::UnknownValue {
+                                setting: "command".to_owned(),
+                                value: s.to_owned(),
+                                expected: "validate, plan, destroy".to_owned(),
                             },
                             span_of(&a.value),
                         )),
@@ -802,19 +848,18 @@ fn dependency(
                 }
             }
             (k, v) => errors.push(EvalError::new(
-                ConfigError::Invalid {
-                    message: format!(
-                        "unexpected `{k}` ({}) in `dependency` (expected config_path (string), mock_outputs (object), mock_outputs_allowed_commands (list))",
-                        type_name(&v)
-                    ),
-                },
+                unexpected_attribute("`dependency`", k, &v, DEPENDENCY_ATTRS),
                 span_of(&a.key),
             )),
         }
     }
     let Some((path, span)) = config_path else {
         errors.push(EvalError::new(
-            ConfigError::Invalid { message: format!("dependency `{name}` needs `config_path`") },
+            ConfigError::MissingAttribute {
+                block: format!("dependency `{name}`"),
+                attribute: "config_path".to_owned(),
+                hint: String::new(),
+            },
             span_of(&b.ident),
         ));
         return None;

@@ -6,53 +6,405 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What went wrong. One variant per kind of problem a user can make; the
-/// [`Diagnostic`] around it says where.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// [`Diagnostic`] around it says where. A test checks that some broken tree
+/// under `tests/fixtures/errors/` shows each variant (by its kebab-case name).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ConfigError {
+    /// `capstan` was pointed at a directory with no client.hcl at or above it.
     #[error(
         "no client.hcl in {start} or any directory above it: the stack root is the directory holding client.hcl"
     )]
-    NoStackRoot { start: PathBuf },
+    NoStackRoot {
+        /// The directory the search started from.
+        start: PathBuf,
+    },
+    /// A file of the stack exists but could not be read.
     #[error("cannot read {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// Relative to the stack root.
+        path: PathBuf,
+        /// The operating system's words.
+        reason: String,
+    },
+    /// The file is not HCL.
     #[error("HCL syntax error: {message}")]
-    Syntax { message: String },
+    Syntax {
+        /// The parser's words.
+        message: String,
+    },
+    /// A call to a function Capstan does not provide.
     #[error("unknown function `{name}`")]
-    UnknownFunction { name: String },
+    UnknownFunction {
+        /// The name as written.
+        name: String,
+    },
+    /// A name that no level, local, include or dependency defines.
     #[error("undefined variable `{name}`{hint}")]
-    UndefinedVariable { name: String, hint: String },
+    UndefinedVariable {
+        /// The name as written.
+        name: String,
+        /// The closest defined name, as ` (did you mean …?)`, or empty.
+        hint: String,
+    },
+    /// An attribute read from an object that does not have it.
     #[error("`{name}` has no attribute `{attribute}`{hint}")]
-    NoSuchAttribute { name: String, attribute: String, hint: String },
+    NoSuchAttribute {
+        /// The path of the object, such as `local.db`.
+        name: String,
+        /// The attribute asked for.
+        attribute: String,
+        /// The attributes it does have, or the closest one; may be empty.
+        hint: String,
+    },
+    /// A function called with an argument it cannot take.
     #[error("{function}(): {message}")]
-    WrongArgument { function: String, message: String },
-    #[error("{message}")]
-    Type { message: String },
+    WrongArgument {
+        /// The function's name.
+        function: String,
+        /// What is wrong with the argument.
+        message: String,
+    },
+    /// A value of one type where another is needed.
+    #[error("{what} must be {expected}, not {found}")]
+    WrongType {
+        /// The value in question, such as "a condition".
+        what: String,
+        /// The type it needs, with an example where one helps.
+        expected: String,
+        /// The HCL type it has.
+        found: &'static str,
+    },
+    /// An operator applied to values it does not take.
+    #[error("`{operator}` needs {expected}, got {found}")]
+    Operands {
+        /// The operator as written.
+        operator: String,
+        /// "numbers", "bools", "a number"…
+        expected: &'static str,
+        /// The HCL types of the operands.
+        found: String,
+    },
+    /// `a.b` where `a` is not an object.
+    #[error("cannot read attribute `{attribute}` of `{path}`: it is {found}, not an object")]
+    NotAnObject {
+        /// The attribute asked for.
+        attribute: String,
+        /// The expression read so far, such as `local.ports`.
+        path: String,
+        /// The HCL type it has.
+        found: &'static str,
+    },
+    /// `list[i]` past the end of the list.
+    #[error("index {index} is out of range for `{path}` ({len} elements)")]
+    IndexOutOfRange {
+        /// The index as evaluated.
+        index: String,
+        /// The expression indexed.
+        path: String,
+        /// How many elements the list has.
+        len: usize,
+    },
+    /// `x[i]` where `x` is not a list indexed by a number or an object by a string.
+    #[error("cannot index {found} `{path}` with {index}")]
+    BadIndex {
+        /// The HCL type of what was indexed.
+        found: &'static str,
+        /// The expression indexed.
+        path: String,
+        /// The HCL type of the index.
+        index: &'static str,
+    },
+    /// `/` or `%` by zero.
+    #[error("division by zero")]
+    DivisionByZero,
+    /// `${…}` around a value that has no text form.
+    #[error("cannot interpolate {found} into a string (use jsonencode or yamlencode)")]
+    Interpolation {
+        /// The HCL type of the value.
+        found: &'static str,
+    },
+    /// A `for` expression building an object gave two elements one key.
+    #[error("duplicate key `{key}` in `for` expression (use `...` to group)")]
+    DuplicateForKey {
+        /// The key given twice.
+        key: String,
+    },
+    /// An `include` whose file does not exist.
     #[error("include path `{path}` not found: {reason}")]
-    IncludeNotFound { path: String, reason: String },
+    IncludeNotFound {
+        /// The path as written.
+        path: String,
+        /// Where it was looked for.
+        reason: String,
+    },
+    /// A path that leaves the stack root.
     #[error(
         "`{path}` is outside the stack root: Capstan reads only files inside the directory holding client.hcl"
     )]
-    OutsideRoot { path: String },
+    OutsideRoot {
+        /// The path as written.
+        path: String,
+    },
+    /// Components that depend on each other in a circle.
     #[error("dependency cycle: {}", cycle.join(" -> "))]
-    DependencyCycle { cycle: Vec<String> },
+    DependencyCycle {
+        /// The components of the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A dependency's output read before the dependency was applied, with no mock for it.
     #[error(
         "dependency `{dependency}` ({target}) has no output `{output}` and no mock_outputs for it{mock_hint}"
     )]
-    MissingOutput { dependency: String, target: String, output: String, mock_hint: String },
+    MissingOutput {
+        /// The dependency's name in this component.
+        dependency: String,
+        /// The component it points at.
+        target: String,
+        /// The output read.
+        output: String,
+        /// How to add a mock for this command, or empty.
+        mock_hint: String,
+    },
+    /// A dependency whose `config_path` holds no component.hcl.
     #[error("dependency `{dependency}`: `{target}` is not a component (no component.hcl there)")]
-    DependencyNotAComponent { dependency: String, target: String },
+    DependencyNotAComponent {
+        /// The dependency's name in this component.
+        dependency: String,
+        /// The directory it points at.
+        target: String,
+    },
+    /// A value meant to be YAML that does not parse.
     #[error("`{attribute}` is not valid YAML: {message}")]
-    InvalidYaml { attribute: String, message: String },
+    InvalidYaml {
+        /// Which value: `values_custom`, a plugin's defaults…
+        attribute: String,
+        /// The parser's words.
+        message: String,
+    },
+    /// Inputs that the plugin's JSON Schema refuses.
     #[error("input {pointer} does not match the plugin's schema: {message}")]
-    Schema { pointer: String, message: String },
+    Schema {
+        /// JSON pointer to the input.
+        pointer: String,
+        /// The schema's words.
+        message: String,
+    },
+    /// A plugin's input schema that is not a valid JSON Schema.
+    #[error("plugin {plugin} has an invalid input schema: {reason}")]
+    InvalidPluginSchema {
+        /// The plugin, as `publisher/name`.
+        plugin: String,
+        /// The validator's words.
+        reason: String,
+    },
+    /// `values_template` set in a component.
     #[error(
         "`values_template` is reserved for a plugin's defaults; set `values_custom` in a component (a YAML heredoc merged over the plugin's defaults)"
     )]
     ValuesTemplate,
-    #[error("{message}")]
-    Invalid { message: String },
+    /// A block that needs a label was written without one.
+    #[error("a `{block}` block needs a name: {example}")]
+    UnnamedBlock {
+        /// The block's keyword.
+        block: String,
+        /// The block written correctly.
+        example: String,
+    },
+    /// A block without an attribute it cannot do without.
+    #[error("{block} needs `{attribute}`{hint}")]
+    MissingAttribute {
+        /// The block, as users know it: "the `component` block", "dependency `db`".
+        block: String,
+        /// The attribute missing.
+        attribute: String,
+        /// The values it takes, as ` (…)`, or empty.
+        hint: String,
+    },
+    /// An attribute a block does not take.
+    #[error("unknown attribute `{attribute}` in {block} (expected {expected})")]
+    UnknownAttribute {
+        /// The attribute as written.
+        attribute: String,
+        /// The block or file it is in.
+        block: String,
+        /// The attributes it takes.
+        expected: String,
+    },
+    /// A block a file does not take.
+    #[error("unknown block `{block}` in {place} (expected {expected})")]
+    UnknownBlock {
+        /// The block's keyword.
+        block: String,
+        /// The kind of file: "component.hcl", "an env.hcl"…
+        place: String,
+        /// The blocks it takes.
+        expected: String,
+    },
+    /// An attribute written as a block.
+    #[error("`{name}` is an attribute, not a block: {example}")]
+    NotABlock {
+        /// The keyword.
+        name: String,
+        /// The attribute written correctly.
+        example: String,
+    },
+    /// A setting that takes one of a few words, given another.
+    #[error("unknown {setting} `{value}` (expected {expected})")]
+    UnknownValue {
+        /// What the word chooses: "merge_strategy", "plugin_source type"…
+        setting: String,
+        /// The word as written.
+        value: String,
+        /// The words it takes.
+        expected: String,
+    },
+    /// A setting of the wrong shape.
+    #[error("`{attribute}` is {expected}")]
+    SettingShape {
+        /// The attribute as written.
+        attribute: String,
+        /// What it must be.
+        expected: String,
+    },
+    /// A setting of the right shape that does not parse.
+    #[error("`{attribute}`: {reason}")]
+    SettingValue {
+        /// The attribute as written.
+        attribute: String,
+        /// Why the value does not parse.
+        reason: String,
+    },
+    /// A component's `version` that is not a semver range.
+    #[error("`{range}` is not a semver range: {reason}")]
+    NotAVersionRange {
+        /// The range as written.
+        range: String,
+        /// The parser's words.
+        reason: String,
+    },
+    /// A key of `plugins` that is not `publisher/name`.
+    #[error("`{name}` is not a plugin name (publisher/name)")]
+    NotAPluginName {
+        /// The key as written.
+        name: String,
+    },
+    /// A pin in `plugins` that is neither an exact version nor "local".
+    #[error(
+        "`{pin}` is not a version to pin `{name}` to: {reason}; write an exact version like \"1.4.2\", or \"local\"{hint}"
+    )]
+    BadPin {
+        /// The plugin pinned.
+        name: String,
+        /// The pin as written.
+        pin: String,
+        /// The parser's words.
+        reason: String,
+        /// An exact version near a range that was written, or empty.
+        hint: String,
+    },
+    /// A plugin pinned to "local" without `plugins_local_dir`.
+    #[error(
+        "`{name}` = \"local\" needs `plugins_local_dir = \"<dir>\"` in this env.hcl: the directory, from the stack root, holding the plugin's built .wasm"
+    )]
+    LocalPinWithoutDir {
+        /// The plugin pinned.
+        name: String,
+    },
+    /// `plugins_local_dir` that is absolute or leaves the stack root.
+    #[error("plugins_local_dir `{dir}` must be a relative path inside the stack root")]
+    LocalDirOutsideRoot {
+        /// The directory as written.
+        dir: String,
+    },
+    /// An environment's pin that a component's version range does not allow.
+    #[error(
+        "{pin_file} pins {plugin} to {version}, outside the range {range} that {component_file} asks for"
+    )]
+    PinOutsideRange {
+        /// The env.hcl holding the pin.
+        pin_file: String,
+        /// The plugin pinned.
+        plugin: String,
+        /// The pinned version.
+        version: String,
+        /// The component's range.
+        range: String,
+        /// The component.hcl asking for it.
+        component_file: String,
+    },
+    /// A component.hcl without its `component` block.
+    #[error("component.hcl has no `component {{ type = … plugin = … version = … }}` block")]
+    NoComponentBlock,
+    /// An `include` inside an included file.
+    #[error("an included file cannot include another file")]
+    NestedInclude,
+    /// `expose = true` on an include with no name to expose it under.
+    #[error("`expose = true` needs a named include: include \"name\" {{ … }}")]
+    UnnamedExpose,
+    /// `apply` listed in `mock_outputs_allowed_commands`.
+    #[error("`apply` never uses mock outputs: it would deploy made-up values")]
+    MocksInApply,
+    /// A component.hcl with no env.hcl and namespace.hcl above it.
+    #[error(
+        "component {component} is not inside an environment and a namespace: it needs an env.hcl and, below it, a namespace.hcl in the directories above it"
+    )]
+    NotInEnvironment {
+        /// The component's directory.
+        component: String,
+    },
+    /// A namespace.hcl that is not below its env.hcl.
+    #[error("{namespace} must be in a directory below {env} (client → env → namespace → component)")]
+    NamespaceOutsideEnvironment {
+        /// The namespace.hcl.
+        namespace: String,
+        /// The env.hcl above the component.
+        env: String,
+    },
+    /// A local named after a level, whose values `local.<level>` holds.
+    #[error("local `{name}` is reserved: `local.{name}` holds the values of {name}.hcl")]
+    ReservedLocal {
+        /// The level's name.
+        name: String,
+    },
+    /// A local defined twice in one file.
+    #[error("local `{name}` is defined twice")]
+    DuplicateLocal {
+        /// The local's name.
+        name: String,
+    },
+    /// Locals whose values depend on each other in a circle.
+    #[error("locals refer to each other in a cycle: {}", cycle.join(" -> "))]
+    LocalCycle {
+        /// `local.<name>` for each, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// An `oci` plugin source with a user name and no password, or the reverse.
+    #[error("an `oci` plugin_source login needs both `username` and `password`")]
+    HalfALogin,
+    /// A password written in clear text where it would sit in the repository.
+    #[error(
+        "the `{attribute}` of {block} comes from a secrets file ({attribute} = secrets.<name>), not clear text"
+    )]
+    ClearTextSecret {
+        /// The attribute.
+        attribute: String,
+        /// The block it is in.
+        block: String,
+    },
+    /// A secrets file or reference that cannot be used.
     #[error("secrets: {message}")]
-    Secret { message: String },
+    Secret {
+        /// What is wrong, without the secret's value.
+        message: String,
+    },
+    /// A problem of another kind whose text held a sensitive value, which is
+    /// shown as "(sensitive)".
+    #[error("{message}")]
+    Redacted {
+        /// The problem's text, scrubbed.
+        message: String,
+    },
 }
 
 /// A source file, kept so diagnostics can show the offending line.
@@ -60,6 +412,7 @@ pub enum ConfigError {
 pub struct SourceFile {
     /// Path relative to the stack root, as shown to users.
     pub path: PathBuf,
+    /// The whole file, as read.
     pub text: String,
     line_starts: Vec<usize>,
 }
@@ -71,6 +424,7 @@ impl fmt::Debug for SourceFile {
 }
 
 impl SourceFile {
+    /// Indexes the line starts of `text`, read from `path` (relative to the stack root).
     pub fn new(path: PathBuf, text: String) -> Arc<Self> {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -106,7 +460,9 @@ impl SourceFile {
 pub struct Location {
     /// Relative to the stack root.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub col: usize,
     /// The source line, and how many characters to underline from `col`
     /// (to the end of the line when the span goes on to the next).
@@ -126,6 +482,7 @@ pub struct SpanRest {
 }
 
 impl Location {
+    /// The byte range `span` of `file`, with its source lines for the snippet.
     pub fn at(file: &SourceFile, span: Range<usize>) -> Self {
         let (line, col) = file.line_col(span.start);
         let text = file.line_text(line).to_owned();
@@ -143,6 +500,7 @@ impl Location {
         Self { file: file.path.clone(), line, col, snippet: Some((text, width)), rest }
     }
 
+    /// A whole file, for problems with no place in it: line 1, column 1, no snippet.
     pub fn file_only(file: &Path) -> Self {
         Self { file: file.to_path_buf(), line: 1, col: 1, snippet: None, rest: None }
     }
@@ -151,35 +509,43 @@ impl Location {
 /// One problem, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// What is wrong; its `Display` is the message.
     pub error: ConfigError,
+    /// Where; `None` when the problem is in no file (no stack root found, say).
     pub location: Option<Location>,
     /// Extra lines shown after the snippet (`= note: ...`).
     pub notes: Vec<String>,
 }
 
 impl Diagnostic {
+    /// A problem without notes.
     pub fn new(error: ConfigError, location: Option<Location>) -> Self {
         Self { error, location, notes: Vec::new() }
     }
 
+    /// A problem at the byte range `span` of `file`.
     pub fn at(error: ConfigError, file: &SourceFile, span: Range<usize>) -> Self {
         Self::new(error, Some(Location::at(file, span)))
     }
 
+    /// Adds a line shown after the snippet as `= note: …`.
     #[must_use]
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
     }
 
+    /// The error's message alone, without location or notes.
     pub fn message(&self) -> String {
         self.error.to_string()
     }
 
+    /// The file it points into, relative to the stack root.
     pub fn file(&self) -> Option<&Path> {
         self.location.as_ref().map(|l| l.file.as_path())
     }
 
+    /// The 1-based line it points at.
     pub fn line(&self) -> Option<usize> {
         self.location.as_ref().map(|l| l.line)
     }
@@ -293,22 +659,27 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Adds one problem; [`sort`](Self::sort) puts them in order.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
 
+    /// Adds every problem of `other`, such as another file's.
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
 
+    /// True when nothing is wrong.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// How many problems there are.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// The problems, in the order pushed (or sorted).
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.0.iter()
     }
@@ -368,7 +739,11 @@ mod tests {
         let start = text.find(from).unwrap_or_default();
         let end = text.rfind(to).unwrap_or_default() + to.len();
         Diagnostic::at(
-            ConfigError::Type { message: "`inputs` must be an object".to_owned() },
+            ConfigError::WrongType {
+                what: "`inputs`".to_owned(),
+                expected: "an object".to_owned(),
+                found: "list",
+            },
             &file,
             start..end,
         )
@@ -379,7 +754,7 @@ mod tests {
         let d = object_error("inputs = [\n  1,\n  2,\n]\n", "[", "]");
         assert_eq!(
             d.to_string(),
-            "error: `inputs` must be an object\n \
+            "error: `inputs` must be an object, not list\n \
              --> envs/dev/api/component.hcl:1:10\n  \
              |\n\
              1 |   inputs = [\n  \
@@ -411,7 +786,8 @@ mod tests {
         assert!(!plain.contains('\x1b'), "{plain}");
         let coloured = d.render(true);
         assert!(
-            coloured.starts_with("\x1b[1;31merror\x1b[0m\x1b[1m: `inputs` must be an object\x1b[0m\n"),
+            coloured
+                .starts_with("\x1b[1;31merror\x1b[0m\x1b[1m: `inputs` must be an object, not list\x1b[0m\n"),
             "{coloured:?}"
         );
         assert!(coloured.contains("\x1b[1;31m^\x1b[0m"), "{coloured:?}");

@@ -7,14 +7,30 @@ use std::time::Duration;
 /// Why a text is not a duration; the message says what would be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
+    /// The part before the unit is not a decimal number, e.g. `ten minutes` or `-5s`.
     #[error("{text:?} is not a duration (try 30s, 10m, 500ms or 1h)")]
-    NotANumber { text: String },
+    NotANumber {
+        /// The text as given.
+        text: String,
+    },
+    /// The number is followed by something other than `ms`, `s`, `m` or `h`.
     #[error("{text:?} has an unknown unit {unit:?}: use ms, s, m or h")]
-    UnknownUnit { text: String, unit: String },
+    UnknownUnit {
+        /// The text as given.
+        text: String,
+        /// What followed the number, e.g. `d`.
+        unit: String,
+    },
+    /// The duration does not fit a [`Duration`].
     #[error("{text:?} is too long a duration")]
-    TooLong { text: String },
+    TooLong {
+        /// The text as given.
+        text: String,
+    },
 }
 
+/// Reads `30s`, `10m`, `500ms`, `1.5h` or a bare number of seconds;
+/// surrounding spaces and a space before the unit are allowed.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let trimmed = text.trim();
     let (number, unit) = trimmed

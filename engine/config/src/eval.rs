@@ -149,8 +149,8 @@ pub(crate) fn eval(ctx: &Ctx<'_>, scope: &Scope<'_>, expr: &Expression) -> EResu
                         Value::Number(n) => n.to_string(),
                         Value::Bool(b) => b.to_string(),
                         other => {
-                            return Err(type_err(
-                                format!("an object key must be a string, not {}", type_name(&other)),
+                            return Err(EvalError::new(
+                                wrong_type("an object key", "a string", &other),
                                 span_of(e),
                             ));
                         }
@@ -169,10 +169,9 @@ pub(crate) fn eval(ctx: &Ctx<'_>, scope: &Scope<'_>, expr: &Expression) -> EResu
             match cond {
                 Value::Bool(true) => eval(ctx, scope, &c.true_expr),
                 Value::Bool(false) => eval(ctx, scope, &c.false_expr),
-                other => Err(type_err(
-                    format!("a condition must be a bool, not {}", type_name(&other)),
-                    span_of(&c.cond_expr),
-                )),
+                other => {
+                    Err(EvalError::new(wrong_type("a condition", "a bool", &other), span_of(&c.cond_expr)))
+                }
             }
         }
         Expression::FuncCall(f) => eval_call(ctx, scope, f),
@@ -184,8 +183,12 @@ pub(crate) fn eval(ctx: &Ctx<'_>, scope: &Scope<'_>, expr: &Expression) -> EResu
                 (UnaryOperator::Neg, Value::Number(n)) => {
                     Ok(num_result(-n.as_f64().unwrap_or(0.0), n.as_i64().and_then(|i| i.checked_neg())))
                 }
-                (op, _) => Err(type_err(
-                    format!("operator `{}` cannot apply to {}", op.as_str(), type_name(&v)),
+                (op, _) => Err(EvalError::new(
+                    ConfigError::Operands {
+                        operator: op.as_str().to_owned(),
+                        expected: if *op == UnaryOperator::Not { "a bool" } else { "a number" },
+                        found: type_name(&v).to_owned(),
+                    },
                     span_of(&u.expr),
                 )),
             }
@@ -195,8 +198,8 @@ pub(crate) fn eval(ctx: &Ctx<'_>, scope: &Scope<'_>, expr: &Expression) -> EResu
     }
 }
 
-fn type_err(message: String, span: Range<usize>) -> EvalError {
-    EvalError::new(ConfigError::Type { message }, span)
+fn wrong_type(what: &str, expected: &str, found: &Value) -> ConfigError {
+    ConfigError::WrongType { what: what.to_owned(), expected: expected.to_owned(), found: type_name(found) }
 }
 
 pub(crate) fn number_value(n: &hcl_edit::Number) -> Value {
@@ -261,11 +264,12 @@ fn eval_traversal(
             TraversalOperator::GetAttr(id) => {
                 let name = id.value().as_str();
                 let Some(m) = cur.as_object() else {
-                    return Err(type_err(
-                        format!(
-                            "cannot read attribute `{name}` of `{path}`: it is {}, not an object",
-                            type_name(&cur)
-                        ),
+                    return Err(EvalError::new(
+                        ConfigError::NotAnObject {
+                            attribute: name.to_owned(),
+                            path: path.clone(),
+                            found: type_name(&cur),
+                        },
                         span_of(op),
                     ));
                 };
@@ -357,7 +361,10 @@ fn index(cur: Value, idx: &Value, path: &str, span: Range<usize>) -> EResult<Val
             let len = a.len();
             match n.as_u64().and_then(|i| usize::try_from(i).ok()) {
                 Some(i) if i < len => Ok(a.swap_remove(i)),
-                _ => Err(type_err(format!("index {n} is out of range for `{path}` ({len} elements)"), span)),
+                _ => Err(EvalError::new(
+                    ConfigError::IndexOutOfRange { index: n.to_string(), path: path.to_owned(), len },
+                    span,
+                )),
             }
         }
         (Value::Object(mut m), Value::String(k)) => m.remove(k).ok_or_else(|| {
@@ -370,9 +377,10 @@ fn index(cur: Value, idx: &Value, path: &str, span: Range<usize>) -> EResult<Val
                 span,
             )
         }),
-        (cur, idx) => {
-            Err(type_err(format!("cannot index {} `{path}` with {}", type_name(&cur), type_name(idx)), span))
-        }
+        (cur, idx) => Err(EvalError::new(
+            ConfigError::BadIndex { found: type_name(&cur), path: path.to_owned(), index: type_name(idx) },
+            span,
+        )),
     }
 }
 
@@ -406,8 +414,8 @@ fn eval_call(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &FuncCall) -> EResult<Value> {
                 args.extend(rest);
             }
             Some(other) => {
-                return Err(type_err(
-                    format!("`...` expands a list, not {}", type_name(&other)),
+                return Err(EvalError::new(
+                    wrong_type("the argument before `...`", "a list", &other),
                     spans.last().cloned().unwrap_or(name_span),
                 ));
             }
@@ -435,20 +443,23 @@ fn eval_binary(ctx: &Ctx<'_>, scope: &Scope<'_>, b: &hcl_edit::expr::BinaryOp) -
         Op::NotEq => Ok(Value::Bool(!values_equal(&lhs, &rhs))),
         Op::And | Op::Or => match (&lhs, &rhs) {
             (Value::Bool(_), Value::Bool(r)) => Ok(Value::Bool(*r)),
-            _ => Err(type_err(
-                format!("`{}` needs bools, got {} and {}", op.as_str(), type_name(&lhs), type_name(&rhs)),
+            _ => Err(EvalError::new(
+                ConfigError::Operands {
+                    operator: op.as_str().to_owned(),
+                    expected: "bools",
+                    found: format!("{} and {}", type_name(&lhs), type_name(&rhs)),
+                },
                 span,
             )),
         },
         _ => {
             let (Some(l), Some(r)) = (as_number(&lhs), as_number(&rhs)) else {
-                return Err(type_err(
-                    format!(
-                        "`{}` needs numbers, got {} and {}",
-                        op.as_str(),
-                        type_name(&lhs),
-                        type_name(&rhs)
-                    ),
+                return Err(EvalError::new(
+                    ConfigError::Operands {
+                        operator: op.as_str().to_owned(),
+                        expected: "numbers",
+                        found: format!("{} and {}", type_name(&lhs), type_name(&rhs)),
+                    },
                     span,
                 ));
             };
@@ -458,7 +469,7 @@ fn eval_binary(ctx: &Ctx<'_>, scope: &Scope<'_>, b: &hcl_edit::expr::BinaryOp) -
                 Op::Minus => num_result(l - r, li.zip(ri).and_then(|(a, b)| a.checked_sub(b))),
                 Op::Mul => num_result(l * r, li.zip(ri).and_then(|(a, b)| a.checked_mul(b))),
                 Op::Div | Op::Mod if r == 0.0 => {
-                    return Err(type_err("division by zero".to_owned(), span_of(&b.rhs_expr)));
+                    return Err(EvalError::new(ConfigError::DivisionByZero, span_of(&b.rhs_expr)));
                 }
                 Op::Div => num_result(l / r, None),
                 Op::Mod => num_result(l % r, li.zip(ri).and_then(|(a, b)| a.checked_rem(b))),
@@ -493,8 +504,8 @@ fn eval_for(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &ForExpr) -> EResult<Value> {
         Value::Array(a) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i), v)).collect(),
         Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
         other => {
-            return Err(type_err(
-                format!("`for` iterates over a list or an object, not {}", type_name(&other)),
+            return Err(EvalError::new(
+                wrong_type("what a `for` iterates over", "a list or an object", &other),
                 span_of(&f.intro.collection_expr),
             ));
         }
@@ -515,8 +526,8 @@ fn eval_for(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &ForExpr) -> EResult<Value> {
                 Value::Bool(true) => {}
                 Value::Bool(false) => continue,
                 other => {
-                    return Err(type_err(
-                        format!("a `for` condition must be a bool, not {}", type_name(&other)),
+                    return Err(EvalError::new(
+                        wrong_type("a `for` condition", "a bool", &other),
                         span_of(&cond.expr),
                     ));
                 }
@@ -530,8 +541,8 @@ fn eval_for(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &ForExpr) -> EResult<Value> {
                     Value::String(s) => s,
                     Value::Number(n) => n.to_string(),
                     other => {
-                        return Err(type_err(
-                            format!("a `for` key must be a string, not {}", type_name(&other)),
+                        return Err(EvalError::new(
+                            wrong_type("a `for` key", "a string", &other),
                             span_of(ke),
                         ));
                     }
@@ -541,10 +552,7 @@ fn eval_for(ctx: &Ctx<'_>, scope: &Scope<'_>, f: &ForExpr) -> EResult<Value> {
                         a.push(value);
                     }
                 } else if obj.contains_key(&key) {
-                    return Err(type_err(
-                        format!("duplicate key `{key}` in `for` expression (use `...` to group)"),
-                        span_of(ke),
-                    ));
+                    return Err(EvalError::new(ConfigError::DuplicateForKey { key }, span_of(ke)));
                 } else {
                     obj.insert(key, value);
                 }
@@ -560,11 +568,7 @@ pub(crate) fn to_template_string(v: &Value, span: Range<usize>) -> EResult<Strin
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        Value::Null => Err(type_err("cannot interpolate null into a string".to_owned(), span)),
-        other => Err(type_err(
-            format!("cannot interpolate {} into a string (use jsonencode or yamlencode)", type_name(other)),
-            span,
-        )),
+        other => Err(EvalError::new(ConfigError::Interpolation { found: type_name(other) }, span)),
     }
 }
 
@@ -636,8 +640,8 @@ fn template(
                             }
                         }
                         other => {
-                            return Err(type_err(
-                                format!("an `if` condition must be a bool, not {}", type_name(&other)),
+                            return Err(EvalError::new(
+                                wrong_type("an `if` condition", "a bool", &other),
                                 span_of(&ifd.if_expr.cond_expr),
                             ));
                         }
@@ -654,8 +658,8 @@ fn template(
                         }
                         Value::Object(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
                         other => {
-                            return Err(type_err(
-                                format!("`for` iterates over a list or an object, not {}", type_name(&other)),
+                            return Err(EvalError::new(
+                                wrong_type("what a `for` iterates over", "a list or an object", &other),
                                 span_of(&fe.collection_expr),
                             ));
                         }

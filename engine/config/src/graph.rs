@@ -10,10 +10,21 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Problems with the shape of a component graph.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GraphError {
+    /// Components depend on each other in a loop.
     #[error("dependency cycle: {}", path.join(" -> "))]
-    Cycle { path: Vec<String> },
+    Cycle {
+        /// Component keys around the loop, each depending on the next, the
+        /// first repeated at the end: `[a, b, a]`.
+        path: Vec<String>,
+    },
+    /// A component depends on a key that is not a node of the graph.
     #[error("component {component} depends on {dependency}, which is not in the stack")]
-    UnknownDependency { component: String, dependency: String },
+    UnknownDependency {
+        /// Key of the component that declares the dependency.
+        component: String,
+        /// The key it depends on.
+        dependency: String,
+    },
 }
 
 /// Components and the components each one depends on, keyed by component key
@@ -58,14 +69,17 @@ impl ComponentGraph {
         Ok(Self { deps, dependents, order })
     }
 
+    /// How many components it holds.
     pub fn len(&self) -> usize {
         self.deps.len()
     }
 
+    /// True when it holds no component.
     pub fn is_empty(&self) -> bool {
         self.deps.is_empty()
     }
 
+    /// Whether `key` is a component of the graph.
     pub fn contains(&self, key: &str) -> bool {
         self.deps.contains_key(key)
     }
@@ -75,10 +89,12 @@ impl ComponentGraph {
         &self.order
     }
 
+    /// The components `key` waits for, in key order (none for an unknown key).
     pub fn dependencies(&self, key: &str) -> impl Iterator<Item = &String> {
         self.deps.get(key).into_iter().flatten()
     }
 
+    /// The components that wait for `key`, in key order (none for an unknown key).
     pub fn dependents(&self, key: &str) -> impl Iterator<Item = &String> {
         self.dependents.get(key).into_iter().flatten()
     }

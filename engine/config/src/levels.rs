@@ -200,21 +200,11 @@ pub(crate) fn eval_locals(ctx: &Ctx<'_>, body: &Body, vars: &mut Map, errors: &m
         for a in block.body.attributes() {
             let name = a.key.value().to_string();
             if LEVEL_NAMES.contains(&name.as_str()) {
-                errors.push(EvalError::new(
-                    ConfigError::Invalid {
-                        message: format!(
-                            "local `{name}` is reserved: `local.{name}` holds the values of {name}.hcl"
-                        ),
-                    },
-                    span_of(&a.key),
-                ));
+                errors.push(EvalError::new(ConfigError::ReservedLocal { name }, span_of(&a.key)));
                 continue;
             }
             if defs.insert(name.clone(), a).is_some() {
-                errors.push(EvalError::new(
-                    ConfigError::Invalid { message: format!("local `{name}` is defined twice") },
-                    span_of(&a.key),
-                ));
+                errors.push(EvalError::new(ConfigError::DuplicateLocal { name }, span_of(&a.key)));
             } else {
                 order.push(name);
             }
@@ -240,12 +230,7 @@ pub(crate) fn eval_locals(ctx: &Ctx<'_>, body: &Body, vars: &mut Map, errors: &m
                 cycle.push(format!("local.{name}"));
                 cycles.extend(stack[start..].iter().copied());
                 if let Some(a) = defs.get(name) {
-                    errors.push(EvalError::new(
-                        ConfigError::Invalid {
-                            message: format!("locals refer to each other in a cycle: {}", cycle.join(" -> ")),
-                        },
-                        span_of(&a.key),
-                    ));
+                    errors.push(EvalError::new(ConfigError::LocalCycle { cycle }, span_of(&a.key)));
                 }
                 return;
             }

@@ -100,6 +100,7 @@ impl fmt::Debug for LoadOptions {
 pub struct Stack {
     /// Absolute path of the stack root.
     pub root: PathBuf,
+    /// What client.hcl sets; every environment starts from it.
     pub client: ClientSettings,
     /// `connection` blocks of each env.hcl, by environment name.
     pub env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
@@ -121,6 +122,8 @@ pub struct Environment {
 }
 
 impl Stack {
+    /// The loaded component with this key (its directory relative to the
+    /// root, e.g. `envs/staging/core/api`).
     pub fn component(&self, key: &str) -> Option<&Component> {
         self.components.get(key)
     }
@@ -323,24 +326,16 @@ impl Loader {
         };
         let (Some(env_dir), Some(ns_dir)) = (find("env.hcl"), find("namespace.hcl")) else {
             shared.report(Diagnostic::new(
-                ConfigError::Invalid {
-                    message: format!(
-                        "component {} is not inside an environment and a namespace: it needs an env.hcl and, below it, a namespace.hcl in the directories above it",
-                        display(dir)
-                    ),
-                },
+                ConfigError::NotInEnvironment { component: display(dir) },
                 Some(Loc::file_only(&file)),
             ));
             return None;
         };
         if !ns_dir.starts_with(&env_dir) || ns_dir == env_dir {
             shared.report(Diagnostic::new(
-                ConfigError::Invalid {
-                    message: format!(
-                        "{} must be in a directory below {} (client → env → namespace → component)",
-                        display(&ns_dir.join("namespace.hcl")),
-                        display(&env_dir.join("env.hcl"))
-                    ),
+                ConfigError::NamespaceOutsideEnvironment {
+                    namespace: display(&ns_dir.join("namespace.hcl")),
+                    env: display(&env_dir.join("env.hcl")),
                 },
                 Some(Loc::file_only(&ns_dir.join("namespace.hcl"))),
             ));
@@ -407,19 +402,18 @@ impl Loader {
             let ident = b.ident.value().as_str();
             if is_env && ident == "plugins" {
                 errors.push(eval::EvalError::new(
-                    ConfigError::Invalid {
-                        message:
-                            "`plugins` is an attribute, not a block: plugins = { \"acme/app\" = \"1.4.2\" }"
-                                .to_owned(),
+                    ConfigError::NotABlock {
+                        name: "plugins".to_owned(),
+                        example: "plugins = { \"acme/app\" = \"1.4.2\" }".to_owned(),
                     },
                     eval::span_of(&b.ident),
                 ));
             } else if ident != "locals" && !(is_env && matches!(ident, "connection" | "target")) {
                 errors.push(eval::EvalError::new(
-                    ConfigError::Invalid {
-                        message: format!(
-                            "unknown block `{ident}` here (an env.hcl holds locals, attributes, connection and target blocks)"
-                        ),
+                    ConfigError::UnknownBlock {
+                        block: ident.to_owned(),
+                        place: if is_env { "an env.hcl" } else { "a namespace.hcl" }.to_owned(),
+                        expected: if is_env { "locals, connection, target" } else { "locals" }.to_owned(),
                     },
                     eval::span_of(&b.ident),
                 ));

@@ -25,26 +25,33 @@ pub struct PluginLimits {
 
 /// Reads one `plugin_limits` block's evaluated attributes.
 pub(crate) fn plugin_limits(block: &Block, attrs: &Map) -> Result<PluginLimits, EvalError> {
-    let invalid = |message: String| EvalError::new(ConfigError::Invalid { message }, span_of(&block.ident));
+    let at = |error: ConfigError| EvalError::new(error, span_of(&block.ident));
+    let bad_value =
+        |key: &str, reason: String| at(ConfigError::SettingValue { attribute: key.to_owned(), reason });
     let mut limits = PluginLimits::default();
     for (key, value) in attrs {
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             _ => {
-                return Err(invalid(format!(
-                    "`{key}` of plugin_limits is a size or a duration, as a string"
-                )));
+                return Err(at(ConfigError::SettingShape {
+                    attribute: key.clone(),
+                    expected: "a size or a duration, as a string".to_owned(),
+                }));
             }
         };
         match key.as_str() {
-            "memory" => limits.memory = Some(parse_size(&text).map_err(invalid)?),
-            "output" => limits.output = Some(parse_size(&text).map_err(invalid)?),
-            "timeout" => limits.timeout = Some(parse_duration(&text).map_err(|e| invalid(e.to_string()))?),
+            "memory" => limits.memory = Some(parse_size(&text).map_err(|e| bad_value(key, e))?),
+            "output" => limits.output = Some(parse_size(&text).map_err(|e| bad_value(key, e))?),
+            "timeout" => {
+                limits.timeout = Some(parse_duration(&text).map_err(|e| bad_value(key, e.to_string()))?)
+            }
             other => {
-                return Err(invalid(format!(
-                    "unknown attribute `{other}` in plugin_limits (it takes memory, timeout, output)"
-                )));
+                return Err(at(ConfigError::UnknownAttribute {
+                    attribute: other.to_owned(),
+                    block: "plugin_limits".to_owned(),
+                    expected: "memory, timeout, output".to_owned(),
+                }));
             }
         }
     }

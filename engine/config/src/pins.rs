@@ -38,7 +38,11 @@ pub enum PluginPin {
     /// Exactly this version from the plugin sources (locked like any other).
     Version(semver::Version),
     /// The plugin's build in `dir` (relative to the stack root); never locked.
-    Local { dir: PathBuf },
+    Local {
+        /// env.hcl's `plugins_local_dir`, relative to the stack root, e.g.
+        /// `plugins/acme-core/target/wasm32-wasip2/release`.
+        dir: PathBuf,
+    },
 }
 
 enum Pin {
@@ -68,8 +72,8 @@ pub(crate) fn parse_env_pins(
         Some(Value::String(dir)) => match inside_root(dir) {
             Some(d) => Some(d),
             None => {
-                errors.push(invalid(
-                    format!("plugins_local_dir `{dir}` must be a relative path inside the stack root"),
+                errors.push(EvalError::new(
+                    ConfigError::LocalDirOutsideRoot { dir: dir.clone() },
                     attr_span("plugins_local_dir"),
                 ));
                 None
@@ -77,8 +81,10 @@ pub(crate) fn parse_env_pins(
         },
         Some(other) => {
             errors.push(EvalError::new(
-                ConfigError::Type {
-                    message: format!("`plugins_local_dir` must be a string, not {}", type_name(other)),
+                ConfigError::WrongType {
+                    what: "`plugins_local_dir`".to_owned(),
+                    expected: "a string".to_owned(),
+                    found: type_name(other),
                 },
                 attr_span("plugins_local_dir"),
             ));
@@ -91,11 +97,12 @@ pub(crate) fn parse_env_pins(
         Some(Value::Object(m)) => m,
         Some(other) => {
             errors.push(EvalError::new(
-                ConfigError::Type {
-                    message: format!(
-                        "`plugins` maps plugin names to versions (plugins = {{ \"acme/app\" = \"1.4.2\" }}), not {}",
-                        type_name(other)
-                    ),
+                ConfigError::WrongType {
+                    what: "`plugins`".to_owned(),
+                    expected:
+                        "an object of plugin names to versions (plugins = { \"acme/app\" = \"1.4.2\" })"
+                            .to_owned(),
+                    found: type_name(other),
                 },
                 attr_span("plugins"),
             ));
@@ -107,17 +114,14 @@ pub(crate) fn parse_env_pins(
         let (key_span, value_span) =
             spans.get(name).cloned().unwrap_or_else(|| (attr_span("plugins"), attr_span("plugins")));
         if name.split('/').count() != 2 || name.split('/').any(str::is_empty) {
-            errors.push(invalid(format!("`{name}` is not a plugin name (publisher/name)"), key_span));
+            errors.push(EvalError::new(ConfigError::NotAPluginName { name: name.clone() }, key_span));
             continue;
         }
         let pin = match v {
             Value::String(s) if s == LOCAL_VERSION => {
                 if out.local_dir.is_none() && !value.contains_key("plugins_local_dir") {
-                    errors.push(invalid(
-                        format!(
-                            "`{name}` = \"local\" needs `plugins_local_dir = \"<dir>\"` in this env.hcl: the directory, \
-                             from the stack root, holding the plugin's built .wasm"
-                        ),
+                    errors.push(EvalError::new(
+                        ConfigError::LocalPinWithoutDir { name: name.clone() },
                         value_span,
                     ));
                     continue;
@@ -132,8 +136,13 @@ pub(crate) fn parse_env_pins(
                     } else {
                         ""
                     };
-                    errors.push(invalid(
-                        format!("`{s}` is not a version to pin `{name}` to: {e}; write an exact version like \"1.4.2\", or \"local\"{hint}"),
+                    errors.push(EvalError::new(
+                        ConfigError::BadPin {
+                            name: name.clone(),
+                            pin: s.clone(),
+                            reason: e.to_string(),
+                            hint: hint.to_owned(),
+                        },
                         value_span,
                     ));
                     continue;
@@ -141,11 +150,10 @@ pub(crate) fn parse_env_pins(
             },
             other => {
                 errors.push(EvalError::new(
-                    ConfigError::Type {
-                        message: format!(
-                            "the pin of `{name}` must be a version string, not {}",
-                            type_name(other)
-                        ),
+                    ConfigError::WrongType {
+                        what: format!("the pin of `{name}`"),
+                        expected: "a version string".to_owned(),
+                        found: type_name(other),
                     },
                     value_span,
                 ));
@@ -169,14 +177,12 @@ impl EnvPins {
                 None
             }
             Pin::Version(v) => Some(Diagnostic::new(
-                ConfigError::Invalid {
-                    message: format!(
-                        "{} pins {} to {v}, outside the range {} that {} asks for",
-                        display(&at.file),
-                        c.plugin,
-                        c.version,
-                        display(&c.dir.join("component.hcl"))
-                    ),
+                ConfigError::PinOutsideRange {
+                    pin_file: display(&at.file),
+                    plugin: c.plugin.clone(),
+                    version: v.to_string(),
+                    range: c.version.to_string(),
+                    component_file: display(&c.dir.join("component.hcl")),
                 },
                 Some(at.clone()),
             )),
@@ -238,8 +244,4 @@ fn inside_root(dir: &str) -> Option<PathBuf> {
         }
     }
     Some(out)
-}
-
-fn invalid(message: String, span: Range<usize>) -> EvalError {
-    EvalError::new(ConfigError::Invalid { message }, span)
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::component::{Command, Component, Deferred, MergeStrategy};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Location, SourceFile};
-use crate::eval::{self, Map, Scope, eval, span_of};
+use crate::eval::{self, DepHint, Map, Scope, eval, span_of, type_name};
 use crate::shared::{Shared, has_token};
 use crate::yaml;
 
@@ -31,6 +31,7 @@ pub struct DependencyOutputs<'a> {
 }
 
 impl<'a> DependencyOutputs<'a> {
+    /// From outputs borrowed (a slice) or owned (a `Vec`).
     pub fn new(outputs: impl Into<Cow<'a, [Output]>>) -> Self {
         Self { outputs: outputs.into() }
     }
@@ -49,15 +50,21 @@ pub struct Origin {
     pub file: PathBuf,
     /// 1-based; 0 for the plugin's defaults.
     pub line: usize,
+    /// Which layer set it last.
     pub source: OriginSource,
 }
 
+/// The layers a component's inputs are merged from, lowest precedence first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OriginSource {
+    /// The plugin's default values (YAML, from its metadata).
     PluginDefaults,
+    /// A `values_custom` YAML heredoc, in component.hcl or an include.
     ValuesCustom,
+    /// An `inputs` attribute, in component.hcl or an include.
     Inputs,
+    /// `values_sensitive_custom` from the component's secrets file; line is 0.
     ValuesSensitiveCustom,
 }
 
@@ -135,6 +142,8 @@ impl ResolvedInputs {
         Value::Object(out)
     }
 
+    /// Whether the value at JSON Pointer `pointer` (e.g. `/db/password`) is
+    /// a secret or lies inside one.
     pub fn is_sensitive(&self, pointer: &str) -> bool {
         self.sensitive_paths.iter().any(|p| pointer == p || pointer.starts_with(&format!("{p}/")))
     }
@@ -164,17 +173,19 @@ pub(crate) fn check_deferred(c: &Component) {
                         c.shared.report(*diag);
                     }
                 } else if !v.is_object() {
-                    c.shared.report(inputs_not_object(d));
+                    c.shared.report(inputs_not_object(d, &v));
                 }
             }
         }
     }
 }
 
-fn inputs_not_object(d: &Deferred) -> Diagnostic {
+fn inputs_not_object(d: &Deferred, v: &Value) -> Diagnostic {
     Diagnostic::at(
-        ConfigError::Type {
-            message: "`inputs` must be an object: inputs = { name = value, … }".to_owned()
+        ConfigError::WrongType {
+            what: "`inputs`".to_owned(),
+            expected: "an object (inputs = { name = value, … })".to_owned(),
+            found: type_name(v),
         },
         &d.file,
         span_of(&d.expr),
@@ -185,7 +196,11 @@ fn inputs_not_object(d: &Deferred) -> Diagnostic {
 fn values_custom_yaml(shared: &Shared, d: &Deferred, v: &Value) -> Result<Value, Box<Diagnostic>> {
     let Value::String(text) = v else {
         return Err(Box::new(Diagnostic::at(
-            ConfigError::Type { message: "`values_custom` must be a YAML string (a heredoc)".to_owned() },
+            ConfigError::WrongType {
+                what: "`values_custom`".to_owned(),
+                expected: "a YAML string (a heredoc)".to_owned(),
+                found: type_name(v),
+            },
             &d.file,
             span_of(&d.expr),
         )));
@@ -328,6 +343,42 @@ fn reveal(shared: &Shared, v: &mut Value, pointer: String, sensitive: &mut Vec<S
     }
 }
 
+/// The inputs as merged so far, layer by layer, lowest precedence first.
+#[derive(Default)]
+struct Merged {
+    value: Value,
+    /// Where each top-level key's value came from.
+    origins: BTreeMap<String, Origin>,
+    diags: Diagnostics,
+}
+
+/// What a component's `inputs` and `values_custom` are evaluated in: its
+/// levels' variables and its dependencies' outputs.
+struct InputScope<'a> {
+    component: &'a Component,
+    /// `dependency.<name>.outputs`.
+    dependencies: Value,
+    hints: BTreeMap<String, DepHint>,
+}
+
+impl InputScope<'_> {
+    /// `d` evaluated, or its problem added to `diags`.
+    fn eval(&self, d: &Deferred, diags: &mut Diagnostics) -> Option<Value> {
+        let root = Scope::Root(&d.vars);
+        let scope =
+            Scope::Bind { name: "dependency", value: Cow::Borrowed(&self.dependencies), parent: &root };
+        let mut ctx = self.component.ctx(&d.file, &d.dir);
+        ctx.deps = Some(&self.hints);
+        match eval(&ctx, &scope, &d.expr) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                diags.push(e.into_diagnostic(&d.file, &self.component.shared));
+                None
+            }
+        }
+    }
+}
+
 impl Component {
     /// Resolves this component's inputs (phase two).
     ///
@@ -342,14 +393,45 @@ impl Component {
         plugin_defaults_yaml: &str,
         input_schema: &Value,
     ) -> Result<ResolvedInputs, Diagnostics> {
-        let shared = &self.shared;
-        let mut diags = Diagnostics::default();
-        let own_file = self.dir.join("component.hcl");
+        let scope = InputScope {
+            component: self,
+            dependencies: self.dependency_values(deps, command),
+            hints: self.dep_hints(command),
+        };
+        let mut merged = self.plugin_defaults(plugin_defaults_yaml);
+        self.merge_values_custom(&scope, &mut merged);
+        let input_sources = self.merge_inputs(&scope, &mut merged);
+        let mut sensitive = Vec::new();
+        reveal(&self.shared, &mut merged.value, String::new(), &mut sensitive);
+        self.merge_values_sensitive_custom(&mut merged, &mut sensitive);
+        sensitive.sort();
+        sensitive.dedup();
 
-        // `dependency.<name>.outputs`: sensitive outputs enter as tokens.
-        // Only the outputs the expressions read are bound, where that is
-        // known: a database server lists every app's database in one output,
-        // and copying it into each of those apps' scopes is quadratic.
+        let Merged { value, origins, mut diags } = merged;
+        let resolved = ResolvedInputs { value, sensitive_paths: sensitive, origins };
+        if diags.is_empty() {
+            self.validate_schema(
+                &resolved,
+                input_schema,
+                &input_sources,
+                &self.dir.join("component.hcl"),
+                &mut diags,
+            );
+        }
+        if diags.is_empty() {
+            Ok(resolved)
+        } else {
+            diags.sort();
+            Err(diags)
+        }
+    }
+
+    /// `dependency.<name>.outputs`: sensitive outputs enter as tokens, and
+    /// mocks fill what a dependency has not produced where `command` allows.
+    /// Only the outputs the expressions read are bound, where that is known:
+    /// a database server lists every app's database in one output, and
+    /// copying it into each of those apps' scopes is quadratic.
+    fn dependency_values(&self, deps: &BTreeMap<String, DependencyOutputs<'_>>, command: Command) -> Value {
         let read =
             eval::dependency_output_refs(self.inputs.iter().chain(&self.values_custom).map(|d| &d.expr));
         let mut dep_vars = Map::new();
@@ -364,7 +446,7 @@ impl Component {
                             Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        Value::String(shared.secret_token(capstan_core::Sensitive::new(clear)))
+                        Value::String(self.shared.secret_token(capstan_core::Sensitive::new(clear)))
                     } else {
                         o.value.clone()
                     };
@@ -380,29 +462,17 @@ impl Component {
             dep.insert("outputs".to_owned(), Value::Object(outputs));
             dep_vars.insert(name.clone(), Value::Object(dep));
         }
-        let dep_vars = Value::Object(dep_vars);
-        let hints = self.dep_hints(command);
+        Value::Object(dep_vars)
+    }
 
-        let eval_deferred = |d: &Deferred, diags: &mut Diagnostics| -> Option<Value> {
-            let root = Scope::Root(&d.vars);
-            let scope = Scope::Bind { name: "dependency", value: Cow::Borrowed(&dep_vars), parent: &root };
-            let mut ctx = self.ctx(&d.file, &d.dir);
-            ctx.deps = Some(&hints);
-            match eval(&ctx, &scope, &d.expr) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    diags.push(e.into_diagnostic(&d.file, shared));
-                    None
-                }
-            }
-        };
-
-        // Plugin defaults, parsed once per plugin.
-        let mut value = match shared.plugin_defaults(plugin_defaults_yaml) {
+    /// The lowest layer: the plugin's defaults, parsed once per plugin.
+    fn plugin_defaults(&self, yaml: &str) -> Merged {
+        let mut merged = Merged::default();
+        merged.value = match self.shared.plugin_defaults(yaml) {
             Ok(v) if v.is_object() => Value::clone(&v),
             Ok(_) => Value::Object(Map::new()),
             Err(e) => {
-                diags.push(Diagnostic::new(
+                merged.diags.push(Diagnostic::new(
                     ConfigError::InvalidYaml {
                         attribute: format!("the defaults of plugin {}", self.plugin),
                         message: e,
@@ -412,27 +482,29 @@ impl Component {
                 Value::Object(Map::new())
             }
         };
-        let mut origins = BTreeMap::new();
-        if let Value::Object(m) = &value {
+        if let Value::Object(m) = &merged.value {
             for k in m.keys() {
-                origins.insert(
+                merged.origins.insert(
                     k.clone(),
                     Origin { file: PathBuf::new(), line: 0, source: OriginSource::PluginDefaults },
                 );
             }
         }
+        merged
+    }
 
-        // values_custom.
+    /// `values_custom` heredocs, in include order, merged deeply.
+    fn merge_values_custom(&self, scope: &InputScope<'_>, merged: &mut Merged) {
         for d in &self.values_custom {
-            let Some(v) = eval_deferred(d, &mut diags) else { continue };
-            match values_custom_yaml(shared, d, &v) {
+            let Some(v) = scope.eval(d, &mut merged.diags) else { continue };
+            match values_custom_yaml(&self.shared, d, &v) {
                 Ok(parsed) => {
                     let (start, _) = d.file.line_col(span_of(&d.expr).start);
                     let lines = v.as_str().map(yaml::top_level_key_lines).unwrap_or_default();
                     if let Value::Object(m) = &parsed {
                         for k in m.keys() {
                             let line = lines.get(k).map_or(start, |l| start + l);
-                            origins.insert(
+                            merged.origins.insert(
                                 k.clone(),
                                 Origin {
                                     file: d.file.path.clone(),
@@ -442,27 +514,34 @@ impl Component {
                             );
                         }
                     }
-                    deep_merge(&mut value, parsed);
+                    deep_merge(&mut merged.value, parsed);
                 }
-                Err(diag) => diags.push(*diag),
+                Err(diag) => merged.diags.push(*diag),
             }
         }
+    }
 
-        // inputs, in include order; which file each key came from.
-        let mut input_sources: BTreeMap<String, &Deferred> = BTreeMap::new();
+    /// `inputs`, in include order, each merged as its include says. Returns
+    /// which file each top-level key came from, for schema errors.
+    fn merge_inputs<'s>(
+        &'s self,
+        scope: &InputScope<'_>,
+        merged: &mut Merged,
+    ) -> BTreeMap<String, &'s Deferred> {
+        let mut input_sources = BTreeMap::new();
         for d in &self.inputs {
-            let Some(v) = eval_deferred(d, &mut diags) else { continue };
+            let Some(v) = scope.eval(d, &mut merged.diags) else { continue };
             let Value::Object(m) = v else {
-                diags.push(inputs_not_object(d));
+                merged.diags.push(inputs_not_object(d, &v));
                 continue;
             };
             if m.contains_key("values_template") {
-                diags.push(Diagnostic::at(ConfigError::ValuesTemplate, &d.file, d.attr_span.clone()));
+                merged.diags.push(Diagnostic::at(ConfigError::ValuesTemplate, &d.file, d.attr_span.clone()));
             }
             let lines = input_key_lines(d);
             let (attr_line, _) = d.file.line_col(d.attr_span.start);
             for k in m.keys() {
-                origins.insert(
+                merged.origins.insert(
                     k.clone(),
                     Origin {
                         file: d.file.path.clone(),
@@ -473,59 +552,50 @@ impl Component {
                 input_sources.insert(k.clone(), d);
             }
             if d.merge == MergeStrategy::Shallow
-                && let Value::Object(base) = &mut value
+                && let Value::Object(base) = &mut merged.value
             {
                 base.extend(m);
             } else {
-                deep_merge(&mut value, Value::Object(m));
+                deep_merge(&mut merged.value, Value::Object(m));
             }
         }
+        input_sources
+    }
 
-        let mut sensitive = Vec::new();
-        reveal(shared, &mut value, String::new(), &mut sensitive);
-
-        // values_sensitive_custom, merged last: every value in it is sensitive.
-        if let Some(secret) = crate::levels::reveal_secret(shared, &self.secrets, "values_sensitive_custom") {
-            match yaml::parse(secret.expose()) {
-                Ok(parsed @ Value::Object(_)) => {
-                    leaf_pointers(&parsed, String::new(), &mut sensitive);
-                    if let Value::Object(m) = &parsed {
-                        for k in m.keys() {
-                            origins.insert(
-                                k.clone(),
-                                Origin {
-                                    file: self.secrets_file(),
-                                    line: 0,
-                                    source: OriginSource::ValuesSensitiveCustom,
-                                },
-                            );
-                        }
+    /// The highest layer: `values_sensitive_custom` from a secrets file,
+    /// merged last; every value in it is sensitive.
+    fn merge_values_sensitive_custom(&self, merged: &mut Merged, sensitive: &mut Vec<String>) {
+        let Some(secret) =
+            crate::levels::reveal_secret(&self.shared, &self.secrets, "values_sensitive_custom")
+        else {
+            return;
+        };
+        match yaml::parse(secret.expose()) {
+            Ok(parsed @ Value::Object(_)) => {
+                leaf_pointers(&parsed, String::new(), sensitive);
+                if let Value::Object(m) = &parsed {
+                    for k in m.keys() {
+                        merged.origins.insert(
+                            k.clone(),
+                            Origin {
+                                file: self.secrets_file(),
+                                line: 0,
+                                source: OriginSource::ValuesSensitiveCustom,
+                            },
+                        );
                     }
-                    deep_merge(&mut value, parsed);
                 }
-                // Never show the parser's message: it may quote the secret.
-                _ => diags.push(Diagnostic::new(
-                    ConfigError::InvalidYaml {
-                        attribute: "values_sensitive_custom".to_owned(),
-                        message: "the secret is not a YAML mapping (content not shown: it is sensitive)"
-                            .to_owned(),
-                    },
-                    Some(Location::file_only(&self.secrets_file())),
-                )),
+                deep_merge(&mut merged.value, parsed);
             }
-        }
-        sensitive.sort();
-        sensitive.dedup();
-
-        let resolved = ResolvedInputs { value, sensitive_paths: sensitive, origins };
-        if diags.is_empty() {
-            self.validate_schema(&resolved, input_schema, &input_sources, &own_file, &mut diags);
-        }
-        if diags.is_empty() {
-            Ok(resolved)
-        } else {
-            diags.sort();
-            Err(diags)
+            // Never show the parser's message: it may quote the secret.
+            _ => merged.diags.push(Diagnostic::new(
+                ConfigError::InvalidYaml {
+                    attribute: "values_sensitive_custom".to_owned(),
+                    message: "the secret is not a YAML mapping (content not shown: it is sensitive)"
+                        .to_owned(),
+                },
+                Some(Location::file_only(&self.secrets_file())),
+            )),
         }
     }
 
@@ -578,9 +648,7 @@ impl Component {
             Ok(v) => v,
             Err(e) => {
                 diags.push(Diagnostic::new(
-                    ConfigError::Invalid {
-                        message: format!("plugin {} has an invalid input schema: {e}", self.plugin),
-                    },
+                    ConfigError::InvalidPluginSchema { plugin: self.plugin.clone(), reason: e.to_string() },
                     None,
                 ));
                 return;

@@ -165,7 +165,7 @@ impl Shared {
 
     pub fn scrub_error(&self, e: ConfigError) -> ConfigError {
         let msg = e.to_string();
-        if msg.contains(TOKEN_START) { ConfigError::Invalid { message: self.scrub(&msg) } } else { e }
+        if msg.contains(TOKEN_START) { ConfigError::Redacted { message: self.scrub(&msg) } } else { e }
     }
 
     /// `s` with tokens replaced by the clear values; `true` if it held any.

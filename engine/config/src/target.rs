@@ -44,7 +44,10 @@ pub enum SecretsDelivery {
 #[serde(tag = "backend", rename_all = "kebab-case")]
 pub enum StoreBackend {
     /// Vault or OpenBao KV version 2 at `mount` (`VAULT_ADDR`, `VAULT_TOKEN`).
-    Vault { mount: String },
+    Vault {
+        /// The KV mount path, `secret` by default.
+        mount: String,
+    },
     /// AWS Secrets Manager (the AWS settings chain).
     AwsSecretsManager,
 }
@@ -56,6 +59,7 @@ pub struct ExternalSecretsSettings {
     pub store: String,
     /// `ClusterSecretStore` (default) or `SecretStore`.
     pub store_kind: String,
+    /// The secret store the values are written to.
     pub backend: StoreBackend,
     /// Keys are `<prefix>/<environment>/<namespace>/<secret name>`.
     pub prefix: String,
@@ -81,7 +85,9 @@ impl SecretsDelivery {
 /// One attribute's value with where it was set, so errors can point at it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Setting<T> {
+    /// The value as read and checked.
     pub value: T,
+    /// The attribute's value in client.hcl or env.hcl.
     #[serde(skip)]
     pub at: Location,
 }
@@ -91,6 +97,7 @@ pub struct Setting<T> {
 pub struct RenderSettings {
     /// The output directory, relative to the stack root.
     pub out_dir: Option<Setting<PathBuf>>,
+    /// How Secrets are written; when unset, SOPS if the environment has age recipients.
     pub secrets: Option<Setting<SecretsDelivery>>,
     /// age recipients (`age1…`) the SOPS documents are encrypted to.
     pub recipients: Option<Setting<Vec<String>>>,
@@ -111,7 +118,9 @@ pub struct KubeSettings {
 /// An environment's (or client.hcl's default) target settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TargetSettings {
+    /// The `target "render"` block: files on disk.
     pub render: RenderSettings,
+    /// The `target "kube"` block: a live cluster.
     pub kube: KubeSettings,
 }
 
@@ -148,11 +157,19 @@ pub(crate) fn parse_targets(
         match block.labels.first().map(|l| l.as_str()) {
             Some("render") => read_render(ctx, scope, block, &mut out.render, errors),
             Some("kube") => read_kube(ctx, scope, block, &mut out.kube, errors),
-            other => errors.push(invalid(
-                format!(
-                    "{}: a target block is `target \"render\" {{ … }}` or `target \"kube\" {{ … }}`",
-                    other.map_or_else(|| "no target named".to_owned(), |o| format!("unknown target `{o}`"))
-                ),
+            Some(other) => errors.push(EvalError::new(
+                ConfigError::UnknownValue {
+                    setting: "target".to_owned(),
+                    value: other.to_owned(),
+                    expected: "target \"render\" { … } or target \"kube\" { … }".to_owned(),
+                },
+                span_of(&block.ident),
+            )),
+            None => errors.push(EvalError::new(
+                ConfigError::UnnamedBlock {
+                    block: "target".to_owned(),
+                    example: "target \"render\" { … } or target \"kube\" { … }".to_owned(),
+                },
                 span_of(&block.ident),
             )),
         }
@@ -190,14 +207,13 @@ fn read_render(
         match attr.key.value().as_str() {
             "out_dir" => match value.as_str().filter(|s| !s.is_empty()) {
                 Some(dir) => out.out_dir = Some(Setting { value: PathBuf::from(dir), at }),
-                None => errors.push(invalid("`out_dir` is a directory path (a string)".to_owned(), span)),
+                None => errors.push(shape("out_dir", "a directory path (a string)", span)),
             },
             "secrets" => match SecretsDelivery::ALL.into_iter().find(|d| value.as_str() == Some(d.word())) {
                 Some(delivery) => out.secrets = Some(Setting { value: delivery, at }),
-                None => errors.push(invalid(
-                    "`secrets` is \"sops\" (Secrets encrypted to the environment's age recipients), \
-                     \"external-secrets\" or \"plain\""
-                        .to_owned(),
+                None => errors.push(shape(
+                    "secrets",
+                    "\"sops\" (Secrets encrypted to the environment's age recipients), \"external-secrets\" or \"plain\"",
                     span,
                 )),
             },
@@ -206,11 +222,14 @@ fn read_render(
                     out.recipients = Some(Setting { value: list, at });
                 }
                 _ => errors
-                    .push(invalid("`recipients` is a list of age public keys (\"age1…\")".to_owned(), span)),
+                    .push(shape("recipients", "a list of age public keys (\"age1…\")", span)),
             },
             "external_secrets" => match external_secrets(&value) {
                 Ok(settings) => out.external_secrets = Some(Setting { value: settings, at }),
-                Err(why) => errors.push(invalid(format!("`external_secrets`: {why}"), span)),
+                Err(reason) => errors.push(EvalError::new(
+                    ConfigError::SettingValue { attribute: "external_secrets".to_owned(), reason },
+                    span,
+                )),
             },
             other => errors.push(unknown_attribute(
                 other,
@@ -233,15 +252,18 @@ fn read_kube(
         let key = attr.key.value().as_str();
         let text = value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
         match (key, text) {
-            ("context" | "server", None) => errors.push(invalid(format!("`{key}` is a string"), span)),
+            ("context" | "server", None) => errors.push(shape(key, "a string", span)),
             ("context", Some(text)) => out.context = Some(Setting { value: text, at }),
             ("server", Some(text)) if text.starts_with("https://") || text.starts_with("http://") => {
                 out.server = Some(Setting { value: text.trim_end_matches('/').to_owned(), at });
             }
-            ("server", Some(_)) => errors.push(invalid(
-                "`server` is the cluster's API server URL, as in kubeconfig (https://…)".to_owned(),
-                span,
-            )),
+            ("server", Some(_)) => {
+                errors.push(shape(
+                    "server",
+                    "the cluster's API server URL, as in kubeconfig (https://…)",
+                    span,
+                ));
+            }
             (other, _) => errors.push(unknown_attribute(other, "kube", "context, server", attr)),
         }
     }
@@ -284,12 +306,19 @@ fn strings(value: &Value) -> Option<Vec<String>> {
 }
 
 fn unknown_attribute(name: &str, target: &str, known: &str, attr: &Attribute) -> EvalError {
-    invalid(
-        format!("unknown attribute `{name}` in target \"{target}\" (it takes {known})"),
+    EvalError::new(
+        ConfigError::UnknownAttribute {
+            attribute: name.to_owned(),
+            block: format!("target \"{target}\""),
+            expected: known.to_owned(),
+        },
         span_of(&attr.key),
     )
 }
 
-fn invalid(message: String, span: std::ops::Range<usize>) -> EvalError {
-    EvalError::new(ConfigError::Invalid { message }, span)
+fn shape(attribute: &str, expected: &str, span: std::ops::Range<usize>) -> EvalError {
+    EvalError::new(
+        ConfigError::SettingShape { attribute: attribute.to_owned(), expected: expected.to_owned() },
+        span,
+    )
 }
