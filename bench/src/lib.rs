@@ -23,14 +23,37 @@ pub const KEY_FILE: &str = "TEST-ONLY-age-key.txt";
 /// What failed while writing a stack.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// A file of the generated stack could not be written.
     #[error("writing the generated stack under {}: {source}", root.display())]
-    Write { root: PathBuf, source: std::io::Error },
+    Write {
+        /// The stack root being written.
+        root: PathBuf,
+        /// Why writing failed.
+        source: std::io::Error,
+    },
+    /// The test identity could not be made (one already exists at
+    /// [`KEY_FILE`], say) or the root secrets file not written.
     #[error("writing the generated stack's secrets file: {source}")]
-    Secrets { source: capstan_secrets::SecretsError },
+    Secrets {
+        /// What capstan-secrets said.
+        source: capstan_secrets::SecretsError,
+    },
+    /// A rendered file, or a directory of a render output, could not be read.
     #[error("reading {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: std::io::Error,
+    },
+    /// A rendered file is not YAML.
     #[error("{} is not YAML: {message}", path.display())]
-    Yaml { path: PathBuf, message: String },
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The YAML parser's message.
+        message: String,
+    },
 }
 
 /// Writes a stack (see [`generate`]) and, when it needs one, a fresh test

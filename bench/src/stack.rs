@@ -30,14 +30,19 @@ pub const NAMESPACES: usize = 5;
 pub const PER_NAMESPACE: usize = 50;
 /// The secret every generated password reads (from the root `secrets.enc.hcl`).
 pub const PASSWORD_SECRET: &str = "bench_password";
-/// The environment and namespace of [`Shape::AppOnly`] stacks.
+/// The environment of [`Shape::AppOnly`] stacks.
 pub const APP_ONLY_ENV: &str = "bench";
+/// The namespace of [`Shape::AppOnly`] stacks, in [`APP_ONLY_ENV`].
 pub const APP_ONLY_NAMESPACE: &str = "apps";
 
 /// Which stack to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
+    /// Every built-in component type across environments and namespaces,
+    /// wired as the open-finance example is (the default of `gen`).
     Mixed,
+    /// `capstan/app` components only, with no dependencies, for the
+    /// comparison with `helm template` (`gen --app-only`).
     AppOnly,
 }
 

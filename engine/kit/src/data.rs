@@ -18,6 +18,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kit {
+    /// The type the kit is for, e.g. `postgres`; the file's name without `.json`.
     pub component_type: String,
     /// Bumped whenever the kit's checks or cases change what they demand.
     pub version: u32,
@@ -26,7 +27,9 @@ pub struct Kit {
     /// names them, so nothing goes unchecked silently.
     #[serde(default)]
     pub missing_crds: Vec<MissingCrd>,
+    /// The requests every backend of the type must validate and plan.
     pub cases: Vec<Case>,
+    /// The inputs `validate` must refuse; none: the `bad-inputs` check passes.
     #[serde(default)]
     pub bad_inputs: Vec<BadInput>,
 }
@@ -35,7 +38,9 @@ pub struct Kit {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MissingCrd {
+    /// As `apiVersion/kind`, e.g. `dapr.io/v1alpha1/Component`.
     pub kind: String,
+    /// Why the validator has no CRD for it; the report prints it.
     pub reason: String,
 }
 
@@ -43,6 +48,7 @@ pub struct MissingCrd {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// What the case is, e.g. `one app`; the report names failures by it.
     pub name: String,
     /// Inputs every backend of the type accepts, merged over the plugin's defaults.
     #[serde(default = "empty_object")]
@@ -63,7 +69,9 @@ pub struct Case {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KitDependency {
+    /// The dependency's component type, e.g. `messaging`.
     pub component_type: String,
+    /// Its outputs, by output name.
     pub outputs: serde_json::Map<String, Value>,
     /// Outputs marked sensitive.
     #[serde(default)]
@@ -75,11 +83,17 @@ pub struct KitDependency {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BadInput {
+    /// What is wrong with the inputs, e.g. `HTTP probes without a port`;
+    /// the report names failures by it.
     pub name: String,
+    /// As [`Case::inputs`]: shared by every backend, over the plugin's defaults.
     #[serde(default = "empty_object")]
     pub inputs: Value,
+    /// As [`Case::backends`]: per backend, top-level inputs that replace those of `inputs`.
     #[serde(default)]
     pub backends: BTreeMap<String, Value>,
+    /// As [`Case::sensitive`]: JSON pointers to secret values; the kit
+    /// checks the refusal does not repeat them.
     #[serde(default)]
     pub sensitive: Vec<String>,
     /// The backends it is meant for, when it is about a backend's own

@@ -38,7 +38,9 @@ pub use manifests::{ManifestValidator, ScriptValidator, Verdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// The plugin meets what the check demands.
     Pass,
+    /// The plugin does not; the reasons say where.
     Fail,
     /// It could not run (the reason says why); counts as a failure.
     NotRun,
@@ -47,7 +49,9 @@ pub enum Status {
 /// One check of the kit: its name, how it came out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
+    /// One of [`CHECKS`], or `kit` when a published kit cannot be read.
     pub name: &'static str,
+    /// How it came out.
     pub status: Status,
     /// For a pass, what was checked; otherwise one line per failure.
     pub reasons: Vec<String>,
@@ -56,7 +60,9 @@ pub struct Check {
 /// The kit's verdict on one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// Plugin name, e.g. `capstan/app`.
     pub plugin: String,
+    /// The plugin's version, e.g. `1.2.0`.
     pub version: String,
     /// The type whose kit ran (the plugin's own, unless the caller named one).
     pub kit_type: String,
@@ -65,6 +71,7 @@ pub struct Report {
     pub kit_version: Option<u32>,
     /// Whose kit ran.
     pub kit_source: KitSource,
+    /// Every check, in the order of [`CHECKS`] (after a failed `kit`, if any).
     pub checks: Vec<Check>,
 }
 

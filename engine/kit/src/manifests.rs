@@ -12,6 +12,8 @@ use serde_json::Value;
 /// What a validator made of a set of objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every object is valid (a custom resource whose CRD is listed as
+    /// missing passes unchecked).
     Valid,
     /// At least one object is invalid; the validator's report names it.
     Invalid(String),
@@ -30,6 +32,8 @@ pub trait ManifestValidator {
 /// Runs `python3 <script> [--crds DIR] <dir of one file per object>`.
 #[derive(Debug, Clone)]
 pub struct ScriptValidator {
+    /// The validator script: the repository's `tests/validate_manifests.py`
+    /// unless `CAPSTAN_MANIFEST_VALIDATOR` or the caller names another.
     pub script: PathBuf,
     /// The CRDs custom resources are checked against; `None`: the script's
     /// own default (`$CAPSTAN_CRDS_DIR`, else `crds/` beside it).

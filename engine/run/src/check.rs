@@ -106,7 +106,10 @@ pub fn resolved_inputs(
 
 /// What [`stream`] gives: the stream, or the components that failed to plan.
 pub enum Stream {
+    /// Every object as multi-document YAML, ready for `kubectl apply -f -`.
     Ready(String),
+    /// The components that failed to plan, by key, each with why; nothing
+    /// is rendered.
     Failed(BTreeMap<String, ComponentError>),
 }
 

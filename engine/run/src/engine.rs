@@ -23,11 +23,20 @@ use crate::targets::{Kube, Render, Target};
 pub enum TargetChoice {
     /// YAML files under `out_dir`, or each environment's `target "render"`
     /// `out_dir`, or `rendered/` at the stack root.
-    Render { out_dir: Option<PathBuf> },
+    Render {
+        /// `--out-dir`: every environment's directory, for this run.
+        out_dir: Option<PathBuf>,
+    },
     /// A cluster: the kubeconfig `context` (default: its current one), and
     /// how long a component's objects may take to become ready when its
     /// component.hcl does not say.
-    Kube { context: Option<String>, ready_timeout: Duration },
+    Kube {
+        /// `--context`: the kubeconfig context, over the environments' `target "kube"` one.
+        context: Option<String>,
+        /// How long a component's objects may take to become ready when its
+        /// component.hcl sets no `ready_timeout`.
+        ready_timeout: Duration,
+    },
 }
 
 /// What a plan, apply or destroy is asked to do.
@@ -35,6 +44,7 @@ pub enum TargetChoice {
 pub struct RunOptions {
     /// The directory the run starts in: the components below it are the target.
     pub dir: PathBuf,
+    /// Where the run's objects go.
     pub target: TargetChoice,
     /// Components planned or applied at once.
     pub parallelism: usize,

@@ -7,12 +7,17 @@ use std::path::PathBuf;
 /// Where a component is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Being planned.
     Planning,
     /// Planned, with changes to make.
     Planned,
+    /// Being applied, or removed (`detail` then says `removing`).
     Applying,
+    /// Applied and recorded in state, or removed (`detail` says `removed`).
     Ready,
+    /// Planned, with nothing to change.
     Unchanged,
+    /// Its plan or apply failed; its dependents are skipped.
     Failed,
 }
 
@@ -42,16 +47,48 @@ pub enum Notice {
     UnsignedAllowed,
     /// A plugin runs from the repository's build because an env.hcl pins it
     /// to `local` (told once per file and run).
-    LocalBuild { plugin: String, version: String, file: PathBuf },
+    LocalBuild {
+        /// Plugin name, e.g. `acme/core`.
+        plugin: String,
+        /// The version the build declares.
+        version: String,
+        /// The build's `.wasm` file, relative to the stack root.
+        file: PathBuf,
+    },
     /// The run wrote a new entry for `plugin` to capstan.lock (at `lock`):
     /// later runs use exactly this bundle, so the operator should review
     /// and commit it.
-    Locked { plugin: String, version: String, signer: String, lock: PathBuf },
+    Locked {
+        /// Plugin name, e.g. `capstan/app`.
+        plugin: String,
+        /// The locked version.
+        version: String,
+        /// Who signed the bundle: `publisher (ed25519:…)`, or `unsigned`.
+        signer: String,
+        /// The capstan.lock file written.
+        lock: PathBuf,
+    },
     /// A target kept an object it was asked to remove, and why.
-    ObjectKept { component: String, object: String, why: String },
+    ObjectKept {
+        /// Component key, e.g. `envs/staging/api`.
+        component: String,
+        /// The object, as `Kind namespace/name` (or `Kind name`).
+        object: String,
+        /// E.g. `it belongs to component envs/staging/web now`.
+        why: String,
+    },
     /// A flag overrides what an environment's `target` block sets, for this
     /// run only.
-    TargetOverridden { environment: String, what: &'static str, configured: String, given: String },
+    TargetOverridden {
+        /// Environment name, e.g. `staging`.
+        environment: String,
+        /// The setting: `out_dir`, `secrets` or `context`.
+        what: &'static str,
+        /// The value the block sets.
+        configured: String,
+        /// The value the flag gives, used this run.
+        given: String,
+    },
 }
 
 /// The front end's side of a run. Both methods may be called from several

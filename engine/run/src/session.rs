@@ -21,6 +21,7 @@ use crate::targets::Target;
 
 /// Every component's plan (or why it has none), by key.
 pub struct Plan {
+    /// By component key: planned, failed, or skipped because a dependency failed.
     pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
 }
 
@@ -45,7 +46,10 @@ impl Plan {
 /// What an apply did: components removed because they left the tree (in
 /// the order removed), then each component's outcome.
 pub struct Applied {
+    /// Keys of the components removed, in the order removed.
     pub removed: Vec<String>,
+    /// By component key: applied (or unchanged), failed, or skipped because
+    /// a dependency failed.
     pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
     /// Why the state could not be stored at the end, if it could not
     /// ([`RunError::StateNotStored`] names the file it was saved to instead).
@@ -54,8 +58,11 @@ pub struct Applied {
 
 /// The seams a session drives: plugins, the target, effect drivers.
 pub struct Seams {
+    /// Resolves each component's plugin (a [`crate::plugins::Catalog`]).
     pub plugins: Arc<dyn PluginResolver>,
+    /// Where objects go.
     pub target: Target,
+    /// Runs effects (a [`crate::Drivers`]).
     pub effects: Arc<dyn EffectRunner>,
 }
 

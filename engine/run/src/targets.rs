@@ -178,7 +178,9 @@ impl ObjectTarget for Kube {
 
 /// Where a run's objects go.
 pub enum Target {
+    /// YAML files under each environment's output directory.
     Render(Render),
+    /// Server-side apply to a cluster.
     // Boxed: it holds the client and per-component tables, and a run has one.
     Kube(Box<Kube>),
 }

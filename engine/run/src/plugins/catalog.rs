@@ -23,7 +23,9 @@ pub type Builtins = &'static [(&'static str, &'static [u8])];
 /// Where a plugin came from, for `plugin list`.
 #[derive(Debug, Clone)]
 pub enum Origin {
+    /// Embedded in the front end.
     BuiltIn,
+    /// A loose `.wasm` file in a plugin directory.
     File(PathBuf),
 }
 
@@ -38,7 +40,9 @@ impl std::fmt::Display for Origin {
 
 /// One plugin of the catalogue and where it came from.
 pub struct Entry {
+    /// The loaded plugin.
     pub plugin: Plugin,
+    /// Built-in, or the file it was loaded from.
     pub origin: Origin,
 }
 
@@ -71,6 +75,7 @@ pub struct Catalog {
 
 /// What the plugin sources had for a request.
 pub enum Lookup {
+    /// A bundle from a plugin source or the cache, checked and locked.
     Bundled(Bundled),
     /// Ask the built-ins: one matches, or no source offers the plugin (the
     /// sources' reason, when they were asked, for the message if no
@@ -80,7 +85,9 @@ pub enum Lookup {
 
 /// A plugin resolved from a bundle, for `plugin lock` and `init` to report.
 pub struct Bundled {
+    /// The loaded plugin.
     pub plugin: Plugin,
+    /// Its capstan.lock entry: version, bundle digest, signer.
     pub entry: capstan_registry::LockEntry,
     /// `cache`, or the name of the source it was fetched from.
     pub from: String,
