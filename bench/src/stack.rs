@@ -197,10 +197,8 @@ inputs = {
     events  = { retention_hours = 168, dead_letter = true }
     reports = { retention_hours = 24 }
   }
-  users = {
-    apps = { password = secrets.bench_password }
-  }
-  credentials_user = "apps"
+  # One broker user per app, as Dapr's pub/sub asks for each app.
+  users = { for app in local.namespace.apps : app => { password = secrets.bench_password } }
 }
 "#;
 

@@ -19,6 +19,7 @@
 //!   encrypted secrets, usable over AMQP; rotation; the same redaction sweep.
 //! - `aws_effects`: an SQS component applied to moto through the cloud-API driver;
 //!   outputs carry the returned queue URLs; re-apply is a no-op.
+//! - `bench_stack`: the stacks `capstan-bench gen` writes for the benchmarks plan.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
 //! - `gitops`: the example's Secrets are SOPS documents npm's `sops-age` opens; a
@@ -41,6 +42,7 @@
 
 mod amqp_effects;
 mod aws_effects;
+mod bench_stack;
 mod bundles;
 mod contracts;
 mod crash;
