@@ -14,6 +14,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 
 use serde_json::Value;
 
@@ -66,27 +69,40 @@ impl Secret {
         Self { pointer: pointer.to_owned(), forms }
     }
 
-    fn found_in(&self, text: &str) -> bool {
-        self.forms.iter().any(|f| text.contains(f.as_str()))
-    }
 }
 
 /// The sensitive values one component's plugin was handed.
 #[derive(Clone, Debug, Default)]
-pub struct Secrets(Vec<Secret>);
+pub struct Secrets {
+    secrets: Vec<Secret>,
+    /// Every form of every secret in one automaton, built at the first
+    /// search: each string of a plugin's answer is read once for all of them,
+    /// not once per form (a plan of 1,000 components searches millions).
+    matcher: OnceLock<Matcher>,
+}
+
+/// The forms of all secrets, searched at once.
+#[derive(Clone, Debug)]
+struct Matcher {
+    automaton: Option<AhoCorasick>,
+    /// The secret each pattern of the automaton is a form of.
+    owner: Vec<usize>,
+}
 
 impl Secrets {
     /// Adds `value`, found at `pointer`. An empty value is skipped: it
     /// would be found in every text and says nothing.
     pub fn add(&mut self, pointer: &str, value: &str) {
         if !value.is_empty() {
-            self.0.push(Secret::new(pointer, value));
+            self.secrets.push(Secret::new(pointer, value));
+            self.matcher = OnceLock::new();
         }
     }
 
     /// Adds every value of `other`.
     pub fn extend(&mut self, other: &Secrets) {
-        self.0.extend(other.0.iter().cloned());
+        self.secrets.extend(other.secrets.iter().cloned());
+        self.matcher = OnceLock::new();
     }
 
     /// Every string at or below the request's sensitive paths, and in its
@@ -147,26 +163,27 @@ impl Secrets {
 
     /// Whether no value is looked for: then nothing can leak.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.secrets.is_empty()
     }
 
     /// How many values are looked for.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.secrets.len()
     }
 
     /// The pointers of the secrets `text` holds.
     pub fn named_in<'a>(&'a self, text: &str) -> Vec<&'a str> {
-        self.0.iter().filter(|s| s.found_in(text)).map(|s| s.pointer.as_str()).collect()
+        self.found(&[text]).into_iter().map(|s| s.pointer.as_str()).collect()
     }
 
     /// `text` with every form of every secret replaced by [`REDACTED`].
     /// Longer forms first, so a value holding another is replaced whole.
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if !self.0.iter().any(|s| s.found_in(text)) {
+        if self.found(&[text]).is_empty() {
             return Cow::Borrowed(text);
         }
-        let mut forms: Vec<&str> = self.0.iter().flat_map(|s| s.forms.iter().map(String::as_str)).collect();
+        let mut forms: Vec<&str> =
+            self.secrets.iter().flat_map(|s| s.forms.iter().map(String::as_str)).collect();
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         let mut text = text.to_owned();
         for form in forms {
@@ -229,7 +246,7 @@ impl Secrets {
     pub fn in_diagnostics(&self, diagnostics: &[Diagnostic]) -> Vec<Leak> {
         let mut out = Vec::new();
         for d in diagnostics {
-            for s in self.0.iter().filter(|s| s.found_in(&d.message) || s.found_in(&d.path)) {
+            for s in self.found(&[&d.message, &d.path]) {
                 out.push(self.leak(s, Place::Diagnostic { path: self.scrub(&d.path).into_owned() }));
             }
         }
@@ -252,7 +269,7 @@ impl Secrets {
             return;
         }
         each_string(value, skip, &mut |path, text, _| {
-            for s in self.0.iter().filter(|s| s.found_in(text)) {
+            for s in self.found(&[text]) {
                 out.push(self.leak(s, place(self.scrub(path).into_owned())));
             }
         });
@@ -261,7 +278,42 @@ impl Secrets {
     /// The first secret a piece of free text (an error message, a log line)
     /// holds, as a leak at `place`.
     pub fn in_text(&self, text: &str, place: Place) -> Option<Leak> {
-        self.0.iter().find(|s| s.found_in(text)).map(|s| self.leak(s, place))
+        self.found(&[text]).first().map(|s| self.leak(s, place))
+    }
+
+    /// The secrets any of `texts` holds, in the order they were added, each once.
+    fn found(&self, texts: &[&str]) -> Vec<&Secret> {
+        if self.secrets.is_empty() {
+            return Vec::new();
+        }
+        let matcher = self.matcher.get_or_init(|| self.build_matcher());
+        let mut hit = vec![false; self.secrets.len()];
+        for text in texts {
+            match &matcher.automaton {
+                Some(automaton) => {
+                    for m in automaton.find_overlapping_iter(*text) {
+                        hit[matcher.owner[m.pattern().as_usize()]] = true;
+                    }
+                }
+                // Too many forms for one automaton: search form by form.
+                None => {
+                    for (i, s) in self.secrets.iter().enumerate() {
+                        hit[i] |= s.forms.iter().any(|f| text.contains(f.as_str()));
+                    }
+                }
+            }
+        }
+        self.secrets.iter().zip(hit).filter_map(|(s, hit)| hit.then_some(s)).collect()
+    }
+
+    fn build_matcher(&self) -> Matcher {
+        let (owner, forms): (Vec<usize>, Vec<&str>) = self
+            .secrets
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.forms.iter().map(move |f| (i, f.as_str())))
+            .unzip();
+        Matcher { automaton: AhoCorasick::new(&forms).ok(), owner }
     }
 
     fn leak(&self, secret: &Secret, place: Place) -> Leak {

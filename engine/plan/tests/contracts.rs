@@ -8,15 +8,12 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capstan_config::{Command, LoadOptions, Stack};
 use capstan_plan::{
-    ComponentError, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef, ObjectTarget, Outcome,
-    PlanContext, PluginHandle, PluginResolver, SeamError, apply_component, plan_component, schedule,
-    stack_graph,
+    ComponentError, ComponentPlanned, EffectRunner, Outcome, PlanContext, SeamError, apply_component,
+    plan_component, schedule, stack_graph,
 };
 use capstan_sdk::capstan_core::{SqlOp, SqlRole};
 use capstan_sdk::contracts::postgres;

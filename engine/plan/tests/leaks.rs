@@ -15,9 +15,8 @@ use std::sync::Arc;
 use capstan_config::{Command, LoadOptions, Stack};
 use capstan_core::{SecretProvider, SecretSourceError, SqlOp, SqlRole};
 use capstan_plan::{
-    ComponentError, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef, ObjectTarget, Outcome,
-    PlanContext, PluginHandle, PluginResolver, SeamError, apply_component, plan_component, schedule,
-    stack_graph,
+    ComponentError, ComponentPlanned, EffectRunner, Outcome, PlanContext, SeamError, apply_component,
+    plan_component, schedule, stack_graph,
 };
 use capstan_sdk::prelude::*;
 use capstan_state::{State, StateKey};
