@@ -670,131 +670,151 @@ fn read_part(
     is_component: bool,
     errors: &mut Vec<EvalError>,
 ) -> Part {
-    let scope = Scope::Root(vars);
     let mut part = Part::default();
     for s in body.iter() {
         match s {
-            Structure::Block(b) => match b.ident.value().as_str() {
-                "locals" => {}
-                "include" if is_component => {}
-                "include" => errors.push(EvalError::new(ConfigError::NestedInclude, span_of(&b.ident))),
-                "component" => {
-                    part.component_block = Some(span_of(&b.ident));
-                    for a in b.body.attributes() {
-                        let k = a.key.value().to_string();
-                        part.component_spans.insert(k.clone(), span_of(&a.value));
-                        match eval(ctx, &scope, &a.value) {
-                            Ok(v) => {
-                                part.component.insert(k, v);
-                            }
-                            Err(e) => errors.push(e),
-                        }
+            Structure::Block(b) => read_block(ctx, vars, b, is_component, &mut part, errors),
+            Structure::Attribute(a) => read_attribute(ctx, vars, a, is_component, &mut part, errors),
+        }
+    }
+    part
+}
+
+/// One block of a component.hcl or an included file, into `part`.
+fn read_block(
+    ctx: &Ctx<'_>,
+    vars: &Arc<Map>,
+    b: &hcl_edit::structure::Block,
+    is_component: bool,
+    part: &mut Part,
+    errors: &mut Vec<EvalError>,
+) {
+    let scope = Scope::Root(vars);
+    match b.ident.value().as_str() {
+        "locals" => {}
+        "include" if is_component => {}
+        "include" => errors.push(EvalError::new(ConfigError::NestedInclude, span_of(&b.ident))),
+        "component" => {
+            part.component_block = Some(span_of(&b.ident));
+            for a in b.body.attributes() {
+                let k = a.key.value().to_string();
+                part.component_spans.insert(k.clone(), span_of(&a.value));
+                match eval(ctx, &scope, &a.value) {
+                    Ok(v) => {
+                        part.component.insert(k, v);
                     }
-                    part.exposed.insert("component".to_owned(), Value::Object(part.component.clone()));
+                    Err(e) => errors.push(e),
                 }
-                "dependency" => {
-                    if let Some(d) = dependency(ctx, &scope, b, errors) {
-                        part.deps.push(d);
-                    }
-                }
-                other => errors.push(EvalError::new(
-                    ConfigError::UnknownBlock {
-                        block: other.to_owned(),
-                        place: "component.hcl".to_owned(),
-                        expected: TOP_LEVEL_BLOCKS.join(", "),
-                    },
-                    span_of(&b.ident),
-                )),
+            }
+            part.exposed.insert("component".to_owned(), Value::Object(part.component.clone()));
+        }
+        "dependency" => {
+            if let Some(d) = dependency(ctx, &scope, b, errors) {
+                part.deps.push(d);
+            }
+        }
+        other => errors.push(EvalError::new(
+            ConfigError::UnknownBlock {
+                block: other.to_owned(),
+                place: "component.hcl".to_owned(),
+                expected: TOP_LEVEL_BLOCKS.join(", "),
             },
-            Structure::Attribute(a) => {
-                let k = a.key.value().as_str();
-                let attr_span = span_of(a);
-                let deferred = || Deferred {
-                    file: ctx.file.clone(),
-                    dir: ctx.dir.to_path_buf(),
-                    vars: vars.clone(),
-                    expr: a.value.clone(),
-                    attr_span: attr_span.clone(),
-                    merge: MergeStrategy::Deep,
+            span_of(&b.ident),
+        )),
+    }
+}
+
+/// One top-level attribute of a component.hcl or an included file, into `part`.
+fn read_attribute(
+    ctx: &Ctx<'_>,
+    vars: &Arc<Map>,
+    a: &hcl_edit::structure::Attribute,
+    is_component: bool,
+    part: &mut Part,
+    errors: &mut Vec<EvalError>,
+) {
+    let scope = Scope::Root(vars);
+    let k = a.key.value().as_str();
+    let attr_span = span_of(a);
+    let deferred = || Deferred {
+        file: ctx.file.clone(),
+        dir: ctx.dir.to_path_buf(),
+        vars: vars.clone(),
+        expr: a.value.clone(),
+        attr_span: attr_span.clone(),
+        merge: MergeStrategy::Deep,
+    };
+    match k {
+        "inputs" => {
+            if let Expression::Object(o) = &a.value {
+                for (key, _) in o.iter() {
+                    let name = match key {
+                        ObjectKey::Ident(i) => i.value().to_string(),
+                        ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                        ObjectKey::Expression(_) => continue,
+                    };
+                    if name == "values_template" {
+                        errors.push(EvalError::new(ConfigError::ValuesTemplate, span_of(key)));
+                    }
+                }
+            }
+            part.inputs = Some(deferred());
+        }
+        "values_custom" => part.values_custom = Some(deferred()),
+        "values_template" => {
+            errors.push(EvalError::new(ConfigError::ValuesTemplate, span_of(&a.key)));
+        }
+        "files" => match eval(ctx, &scope, &a.value) {
+            Ok(Value::Array(items)) => {
+                let spans: Vec<Range<usize>> = match &a.value {
+                    Expression::Array(arr) => arr.iter().map(span_of).collect(),
+                    _ => Vec::new(),
                 };
-                match k {
-                    "inputs" => {
-                        if let Expression::Object(o) = &a.value {
-                            for (key, _) in o.iter() {
-                                let name = match key {
-                                    ObjectKey::Ident(i) => i.value().to_string(),
-                                    ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
-                                    ObjectKey::Expression(_) => continue,
-                                };
-                                if name == "values_template" {
-                                    errors.push(EvalError::new(ConfigError::ValuesTemplate, span_of(key)));
-                                }
-                            }
-                        }
-                        part.inputs = Some(deferred());
-                    }
-                    "values_custom" => part.values_custom = Some(deferred()),
-                    "values_template" => {
-                        errors.push(EvalError::new(ConfigError::ValuesTemplate, span_of(&a.key)));
-                    }
-                    "files" => match eval(ctx, &scope, &a.value) {
-                        Ok(Value::Array(items)) => {
-                            let spans: Vec<Range<usize>> = match &a.value {
-                                Expression::Array(arr) => arr.iter().map(span_of).collect(),
-                                _ => Vec::new(),
-                            };
-                            for (i, item) in items.into_iter().enumerate() {
-                                let span = spans.get(i).cloned().unwrap_or_else(|| span_of(&a.value));
-                                match item {
-                                    Value::String(p) => part.files.push((p, span)),
-                                    other => errors.push(EvalError::new(
-                                        ConfigError::WrongType {
-                                            what: "each of `files`".to_owned(),
-                                            expected: "a path (a string)".to_owned(),
-                                            found: type_name(&other),
-                                        },
-                                        span,
-                                    )),
-                                }
-                            }
-                        }
-                        Ok(other) => errors.push(EvalError::new(
+                for (i, item) in items.into_iter().enumerate() {
+                    let span = spans.get(i).cloned().unwrap_or_else(|| span_of(&a.value));
+                    match item {
+                        Value::String(p) => part.files.push((p, span)),
+                        other => errors.push(EvalError::new(
                             ConfigError::WrongType {
-                                what: "`files`".to_owned(),
-                                expected: "a list of paths".to_owned(),
+                                what: "each of `files`".to_owned(),
+                                expected: "a path (a string)".to_owned(),
                                 found: type_name(&other),
                             },
-                            span_of(&a.value),
+                            span,
                         )),
-                        Err(e) => errors.push(e),
-                    },
-                    other if is_component => errors.push(EvalError::new(
-                        ConfigError::UnknownAttribute {
-                            attribute: other.to_owned(),
-                            block: "component.hcl".to_owned(),
-                            expected: format!(
-                                "{}; put your own values in `locals`",
-                                TOP_LEVEL_ATTRS.join(", ")
-                            ),
-                        },
-                        span_of(&a.key),
-                    )),
-                    other => {
-                        // An included file may hold other values for `include.<name>.<attr>`.
-                        if !references(&a.value, "dependency") {
-                            match eval(ctx, &scope, &a.value) {
-                                Ok(v) => {
-                                    part.exposed.insert(other.to_owned(), v);
-                                }
-                                Err(e) => errors.push(e),
-                            }
-                        }
                     }
+                }
+            }
+            Ok(other) => errors.push(EvalError::new(
+                ConfigError::WrongType {
+                    what: "`files`".to_owned(),
+                    expected: "a list of paths".to_owned(),
+                    found: type_name(&other),
+                },
+                span_of(&a.value),
+            )),
+            Err(e) => errors.push(e),
+        },
+        other if is_component => errors.push(EvalError::new(
+            ConfigError::UnknownAttribute {
+                attribute: other.to_owned(),
+                block: "component.hcl".to_owned(),
+                expected: format!("{}; put your own values in `locals`", TOP_LEVEL_ATTRS.join(", ")),
+            },
+            span_of(&a.key),
+        )),
+        other => {
+            // An included file may hold other values for `include.<name>.<attr>`.
+            if !references(&a.value, "dependency") {
+                match eval(ctx, &scope, &a.value) {
+                    Ok(v) => {
+                        part.exposed.insert(other.to_owned(), v);
+                    }
+                    Err(e) => errors.push(e),
                 }
             }
         }
     }
-    part
 }
 
 fn dependency(

@@ -68,7 +68,6 @@ impl Secret {
         forms.dedup();
         Self { pointer: pointer.to_owned(), forms }
     }
-
 }
 
 /// The sensitive values one component's plugin was handed.

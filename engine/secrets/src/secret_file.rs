@@ -170,11 +170,6 @@ impl SecretFile {
         Ok(())
     }
 
-    /// Removes one secret; returns whether it was there.
-    pub fn remove(&mut self, name: &str) -> bool {
-        self.values.remove(name).is_some()
-    }
-
     /// Replaces all values at once (after an edit).
     pub fn replace_values(&mut self, file: &Path, values: BTreeMap<String, Sensitive>) -> Result<()> {
         for name in values.keys() {

@@ -97,11 +97,6 @@ impl KubeTarget {
         Ok(Self::new(client, settings))
     }
 
-    /// The settings this target was made with.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The live object as the API server returns it.
     pub async fn live(&self, key: &ObjectRef) -> Result<Option<Value>, KubeError> {
         let api = match self.api(key).await {

@@ -64,11 +64,6 @@ impl RenderTarget {
         Ok(())
     }
 
-    /// The output directory everything is written under.
-    pub fn out_dir(&self) -> &Path {
-        &self.out_dir
-    }
-
     /// Makes the component's directory hold exactly `component.objects`
     /// (files of objects that left are removed) and updates the
     /// kustomizations above it.

@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support fails loudly")]
 
 use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -165,12 +165,6 @@ impl LocalRegistry {
             .join(&hex[..2])
             .join(hex)
             .join("data")
-    }
-
-    /// The registry's temporary directory: `config.yml`, any `htpasswd`,
-    /// and the blob store under `data/`. Removed on drop.
-    pub fn storage(&self) -> &Path {
-        self.storage.path()
     }
 
     /// A plain GET of `/v2/<path>` (anonymous), for looking at what is stored.
