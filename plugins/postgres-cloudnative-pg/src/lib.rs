@@ -2,7 +2,7 @@
 //! CloudNativePG operator.
 //!
 //! It renders a `Cluster` (instances, storage, resources, parameters, the
-//! backup section when configured) whose `spec.managed.roles` declares one
+//! backup and recovery sections when configured) whose `spec.managed.roles` declares one
 //! login role per application with its password in a Secret, one `Database`
 //! per application owned by that role, and the Secrets. The operator creates
 //! and rotates roles and databases from them: no SQL effect is needed, so the
@@ -30,85 +30,48 @@
 //! match its rules first, as before. `tests/pg_hba.rs` proves the lines on a
 //! real PostgreSQL.
 //!
-//! It does not install the operator or its CRDs, and it renders no
-//! `ScheduledBackup` (its CRD is not among those Capstan validates against):
-//! with `backup` set, WAL archiving is continuous and base backups are taken
-//! on demand or by a schedule the operator's team owns.
+//! Each instance gets CPU and memory requests equal to its limits by default
+//! (the "Guaranteed" QoS CloudNativePG recommends for PostgreSQL).
+//!
+//! With `backup` set, WAL is archived continuously to object storage, a
+//! `ScheduledBackup` takes base backups (daily by default, the first at
+//! once), and the operator prunes what falls out of the retention window
+//! (30 days by default). This is the operator's in-tree Barman Cloud
+//! integration, deprecated upstream since 1.26 in favour of the Barman Cloud
+//! plugin but still served and the default in 1.30 (`src/backup.rs` says
+//! why it is kept). With `recovery` set, a new Cluster is created from such
+//! a backup, up to a point in time if asked. Optional: a PgBouncer `Pooler`
+//! the apps are pointed at (`src/pooler.rs`; PgBouncer reaches PostgreSQL
+//! over TLS as each app's own user, so the `hostssl` lines above apply to
+//! it unchanged) and Prometheus `PodMonitor`s (`src/monitoring.rs`).
+//!
+//! It does not install the operator or its CRDs (nor the Prometheus
+//! operator's). What these tests cannot show on a machine without a
+//! Kubernetes cluster and the operator — a backup actually written, a
+//! restore actually replayed, PgBouncer actually pooling — is left to the
+//! operator's own test suite; the tests here check every rendered object
+//! against the operator's published CRD schemas.
 
-use std::collections::BTreeMap;
+mod backup;
+mod inputs;
+mod monitoring;
+mod pooler;
+mod quantity;
 
 use capstan_sdk::contracts::postgres::apps;
-use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use apps::{AppDatabase, PASSWORD_KEY, USERNAME_KEY};
+pub use inputs::{Backup, Inputs, Monitoring, PoolMode, Pooler, Recovery, Storage};
 
+/// `apiVersion` of the CloudNativePG objects this plugin renders.
 pub const API_VERSION: &str = "postgresql.cnpg.io/v1";
+/// The port of the Cluster's `<name>-rw` Service (and of the pooler's),
+/// published in the outputs.
 pub const PORT: u16 = 5432;
 
-/// The inputs, after the defaults are merged.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Inputs {
-    /// PostgreSQL instances: one primary, the others replicas. At least 1.
-    pub instances: u32,
-    /// The operand image (`imageName`); default: the operator's.
-    #[serde(default)]
-    pub image: Option<String>,
-    pub storage: Storage,
-    #[serde(default)]
-    pub resources: Option<Resources>,
-    /// `postgresql.conf` parameters.
-    #[serde(default)]
-    pub parameters: BTreeMap<String, String>,
-    #[serde(default)]
-    pub backup: Option<Backup>,
-    /// One database and user per application. An app's user may log in to
-    /// its own database only, and over TLS: the Cluster's `pg_hba` allows it
-    /// there and rejects it from every other database (the `postgres`
-    /// maintenance database included), so one app cannot read another's data.
-    pub apps: BTreeMap<String, AppDatabase>,
-    /// Accepted so the secrets file of another postgres backend works here
-    /// unchanged; this backend does not use it (validate warns).
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub superuser_password: Option<Sensitive>,
-    /// The app whose database is the contract's default; default: the first by name.
-    #[serde(default)]
-    pub default_app: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Storage {
-    /// Volume size per instance, such as `10Gi`.
-    pub size: String,
-    /// StorageClass; default: the cluster's default class.
-    #[serde(default)]
-    pub class: Option<String>,
-}
-
-/// Barman Cloud backup to object storage.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Backup {
-    /// `s3://bucket/path` (or `gs://`, `https://` for Azure Blob).
-    pub destination_path: String,
-    /// Endpoint of an S3-compatible store (MinIO, Ceph…).
-    #[serde(default)]
-    pub endpoint_url: Option<String>,
-    /// Secret holding `ACCESS_KEY_ID` and `ACCESS_SECRET_KEY`; omit to use
-    /// the pods' IAM role.
-    #[serde(default)]
-    pub s3_credentials_secret: Option<String>,
-    /// How long backups are kept, such as `30d`, `4w`, `6m`.
-    #[serde(default)]
-    pub retention: Option<String>,
-}
-
+/// The plugin: see the crate docs.
 pub struct PostgresCloudNativePg;
 
 impl Plugin for PostgresCloudNativePg {
@@ -119,8 +82,10 @@ impl Plugin for PostgresCloudNativePg {
             .description(
                 "PostgreSQL on Kubernetes through the CloudNativePG operator: a Cluster with one managed \
                  login role per application, a Database per application owned by it (pg_hba lets each \
-                 app's role into its own database only), and the Secrets holding their passwords. \
-                 Optional continuous backup to object storage.",
+                 app's role into its own database only), and the Secrets holding their passwords; \
+                 Guaranteed-QoS resources by default. Optional: continuous backup to object storage \
+                 with a ScheduledBackup and a retention window, bootstrap from a backup up to a point \
+                 in time, a PgBouncer Pooler, Prometheus PodMonitors.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(include_str!("defaults.yaml"))
@@ -138,27 +103,28 @@ impl Plugin for PostgresCloudNativePg {
             if inputs.instances == 0 {
                 out.push(Diagnostic::error("/instances", "a Cluster needs at least 1 instance"));
             }
-            if !is_quantity(&inputs.storage.size) {
+            if !quantity::is_size(&inputs.storage.size) {
                 out.push(Diagnostic::error(
                     "/storage/size",
                     format!("`{}` is not a Kubernetes quantity such as 10Gi", inputs.storage.size),
                 ));
             }
-            if let Some(b) = &inputs.backup {
-                if !["s3://", "gs://", "https://"].iter().any(|p| b.destination_path.starts_with(p)) {
+            out.extend(quantity::check_requests_within_limits(&inputs.resources, "/resources"));
+            out.extend(backup::validate(inputs.backup.as_ref(), inputs.recovery.as_ref()));
+            if inputs.pooler.enabled {
+                if inputs.pooler.instances == 0 {
+                    out.push(Diagnostic::error("/pooler/instances", "a pooler needs at least 1 instance"));
+                }
+                if inputs.pooler.max_client_conn == 0 || inputs.pooler.default_pool_size == 0 {
                     out.push(Diagnostic::error(
-                        "/backup/destination_path",
-                        "the destination must be an object store URL (s3://, gs:// or https:// for Azure)",
+                        "/pooler",
+                        "max_client_conn and default_pool_size must be at least 1: PgBouncer would refuse every client",
                     ));
                 }
-                if let Some(r) = &b.retention
-                    && !is_retention(r)
-                {
-                    out.push(Diagnostic::error(
-                        "/backup/retention",
-                        format!("`{r}` is not a retention such as 30d, 4w or 6m"),
-                    ));
-                }
+                out.extend(quantity::check_requests_within_limits(
+                    &inputs.pooler.resources,
+                    "/pooler/resources",
+                ));
             }
             out
         })
@@ -166,17 +132,37 @@ impl Plugin for PostgresCloudNativePg {
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
         let inputs: Inputs = req.inputs()?;
-        let apps = apps::resolve(req, &inputs.apps)?;
         let name = &req.component.name;
+        if let Some(d) = backup::archive_collision(inputs.backup.as_ref(), inputs.recovery.as_ref(), name) {
+            return Err(PlanError::InvalidInputs(vec![d]));
+        }
+        let apps = apps::resolve(req, &inputs.apps)?;
 
         let mut objects: Vec<Value> = apps.iter().map(|app| apps::secret(req, app)).collect();
         objects.push(cluster(req, &inputs, &apps));
         objects.extend(apps.iter().map(|app| database(req, app)));
+        if let Some(b) = &inputs.backup {
+            objects.push(backup::scheduled_backup(req, b));
+        }
+        let scraped = inputs.monitoring.pod_monitor;
+        if inputs.pooler.enabled {
+            objects.push(pooler::pooler(req, &inputs.pooler, scraped));
+        }
+        if scraped {
+            let labels = &inputs.monitoring.labels;
+            objects.push(monitoring::instances(req, labels));
+            if inputs.pooler.enabled {
+                objects.push(monitoring::pooler(req, &pooler::name(name), labels));
+            }
+        }
 
         // CloudNativePG serves TLS only, with a certificate for the `-rw`
-        // Service names signed by the cluster's own CA, kept in `<name>-ca`.
+        // Service names (and the pooler's, see `cluster`) signed by the
+        // cluster's own CA, kept in `<name>-ca`. With a pooler the apps go
+        // through it: a pooler they bypass pools nothing.
+        let service = if inputs.pooler.enabled { pooler::name(name) } else { format!("{name}-rw") };
         let server = apps::Server {
-            host: format!("{name}-rw.{}.svc", req.component.namespace),
+            host: format!("{service}.{}.svc", req.component.namespace),
             port: PORT,
             sslmode: contracts::postgres::SslMode::VerifyFull,
             ca_secret: Some(contracts::SecretKeyRef {
@@ -239,9 +225,7 @@ fn cluster(req: &PlanRequest, inputs: &Inputs, apps: &[apps::App]) -> Value {
     if let Some(image) = &inputs.image {
         spec["imageName"] = json!(image);
     }
-    if let Some(resources) = &inputs.resources {
-        spec["resources"] = json!(resources);
-    }
+    spec["resources"] = json!(inputs.resources);
     let mut postgresql = serde_json::Map::new();
     if !inputs.parameters.is_empty() {
         postgresql.insert("parameters".to_owned(), json!(inputs.parameters));
@@ -253,7 +237,20 @@ fn cluster(req: &PlanRequest, inputs: &Inputs, apps: &[apps::App]) -> Value {
         spec["postgresql"] = Value::Object(postgresql);
     }
     if let Some(b) = &inputs.backup {
-        spec["backup"] = backup(b);
+        spec["backup"] = backup::cluster_backup(b);
+    }
+    if let Some((bootstrap, external)) =
+        inputs.recovery.as_ref().and_then(|r| backup::recovery(r, inputs.backup.as_ref()))
+    {
+        spec["bootstrap"] = bootstrap;
+        spec["externalClusters"] = external;
+    }
+    if inputs.pooler.enabled {
+        let names = pooler::server_alt_dns_names(&req.component.name, &req.component.namespace);
+        spec["certificates"] = json!({ "serverAltDNSNames": names });
+    }
+    if inputs.monitoring.pod_monitor {
+        spec["monitoring"] = monitoring::metrics_tls();
     }
     k8s::custom_resource(API_VERSION, "Cluster", &meta, spec)
 }
@@ -283,29 +280,6 @@ fn hba_name(name: &str) -> String {
     format!("\"{name}\"")
 }
 
-fn backup(b: &Backup) -> Value {
-    let mut store = json!({
-        "destinationPath": b.destination_path,
-        "wal": { "compression": "gzip" },
-        "data": { "compression": "gzip" },
-    });
-    if let Some(url) = &b.endpoint_url {
-        store["endpointURL"] = json!(url);
-    }
-    store["s3Credentials"] = match &b.s3_credentials_secret {
-        Some(secret) => json!({
-            "accessKeyId": { "name": secret, "key": "ACCESS_KEY_ID" },
-            "secretAccessKey": { "name": secret, "key": "ACCESS_SECRET_KEY" },
-        }),
-        None => json!({ "inheritFromIAMRole": true }),
-    };
-    let mut backup = json!({ "barmanObjectStore": store });
-    if let Some(r) = &b.retention {
-        backup["retentionPolicy"] = json!(r);
-    }
-    backup
-}
-
 fn database(req: &PlanRequest, app: &apps::App) -> Value {
     let cluster = &req.component.name;
     let meta = k8s::Meta::new(&req.component, format!("{cluster}-{}", app.key), "database")
@@ -326,17 +300,8 @@ fn database(req: &PlanRequest, app: &apps::App) -> Value {
     k8s::custom_resource(API_VERSION, "Database", &meta, spec)
 }
 
-/// A Kubernetes quantity (`10Gi`, `500M`, `1.5Ti`).
-fn is_quantity(s: &str) -> bool {
-    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &s[digits.len()..];
-    !digits.is_empty()
-        && digits.parse::<f64>().is_ok_and(|n| n > 0.0)
-        && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"].contains(&suffix)
-}
-
 /// CloudNativePG's `retentionPolicy` grammar: `^[1-9][0-9]*[dwm]$`.
-fn is_retention(s: &str) -> bool {
+pub(crate) fn is_retention(s: &str) -> bool {
     let Some(unit) = s.chars().last() else { return false };
     let n = &s[..s.len() - 1];
     matches!(unit, 'd' | 'w' | 'm')

@@ -147,12 +147,12 @@ fn the_password_appears_only_inside_its_secret() {
 fn backup_section_when_configured() {
     let plan = call(json!({ "backup": {
         "destination_path": "s3://opus-backups/pg", "endpoint_url": "https://minio.local",
-        "s3_credentials_secret": "pg-backup-s3", "retention": "30d",
+        "s3_credentials_secret": "pg-backup-s3", "retention": "14d",
     } }))
     .run::<PostgresCloudNativePg>()
     .unwrap();
     let backup = &plan.expect_object("Cluster", "pg")["spec"]["backup"];
-    assert_eq!(backup["retentionPolicy"], "30d");
+    assert_eq!(backup["retentionPolicy"], "14d");
     assert_eq!(backup["barmanObjectStore"]["destinationPath"], "s3://opus-backups/pg");
     assert_eq!(backup["barmanObjectStore"]["endpointURL"], "https://minio.local");
     assert_eq!(
@@ -163,9 +163,249 @@ fn backup_section_when_configured() {
 
     let iam =
         call(json!({ "backup": { "destination_path": "s3://b/p" } })).run::<PostgresCloudNativePg>().unwrap();
-    let creds = &iam.expect_object("Cluster", "pg")["spec"]["backup"]["barmanObjectStore"]["s3Credentials"];
-    assert_eq!(creds, &json!({ "inheritFromIAMRole": true }));
+    let backup = &iam.expect_object("Cluster", "pg")["spec"]["backup"];
+    assert_eq!(backup["barmanObjectStore"]["s3Credentials"], json!({ "inheritFromIAMRole": true }));
+    assert_eq!(backup["retentionPolicy"], "30d", "a window by default: without one the store only grows");
     support::assert_valid(&iam.objects, &[]);
+}
+
+#[test]
+fn a_backup_destination_brings_a_daily_scheduled_backup() {
+    let plan =
+        call(json!({ "backup": { "destination_path": "s3://b/p" } })).run::<PostgresCloudNativePg>().unwrap();
+    assert!(plan.object_ids().contains(&"ScheduledBackup/pg".to_owned()), "{:?}", plan.object_ids());
+    let scheduled = plan.expect_object("ScheduledBackup", "pg");
+    assert_eq!(scheduled["apiVersion"], "postgresql.cnpg.io/v1");
+    assert_eq!(
+        scheduled["spec"],
+        json!({
+            "cluster": { "name": "pg" },
+            "schedule": "0 0 0 * * *",
+            "immediate": true,
+            "method": "barmanObjectStore",
+            "backupOwnerReference": "self",
+        })
+    );
+    support::assert_valid(&plan.objects, &[]);
+
+    let hourly = call(json!({ "backup": { "destination_path": "s3://b/p", "schedule": "0 0 * * * *", "immediate": false } }))
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let spec = &hourly.expect_object("ScheduledBackup", "pg")["spec"];
+    assert_eq!((spec["schedule"].as_str(), spec["immediate"].as_bool()), (Some("0 0 * * * *"), Some(false)));
+
+    // No destination, no schedule: a ScheduledBackup without an object store fails in the operator.
+    let none = call(json!({})).run::<PostgresCloudNativePg>().unwrap();
+    assert!(k8s::find(&none.objects, "ScheduledBackup", "pg").is_none());
+
+    // Control: the CRD is loaded and can refuse a ScheduledBackup (here, one without its schedule).
+    let mut broken = scheduled.clone();
+    broken["spec"].as_object_mut().unwrap().remove("schedule");
+    let report = support::validate(&[broken], &[]).unwrap_err();
+    assert!(report.contains("ScheduledBackup/pg") && report.contains("schedule"), "{report}");
+}
+
+#[test]
+fn a_crontab_line_without_seconds_is_refused() {
+    let d = diagnostics(json!({ "backup": { "destination_path": "s3://b/p", "schedule": "0 3 * * *" } }));
+    assert_eq!(d[0].path, "/backup/schedule");
+    assert!(d[0].message.contains("has 5 fields") && d[0].message.contains("seconds first"), "{d:?}");
+}
+
+#[test]
+fn resources_default_to_guaranteed_qos_and_each_can_be_overridden() {
+    let mut without = inputs();
+    without.as_object_mut().unwrap().remove("resources");
+    let plan = PlanCall::new(without.clone())
+        .component("staging", "opus", "pg")
+        .sensitive("/apps/oob-consent/password")
+        .sensitive("/apps/payments/password")
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let resources = &plan.expect_object("Cluster", "pg")["spec"]["resources"];
+    assert_eq!(
+        resources,
+        &json!({ "requests": { "cpu": "1", "memory": "1Gi" }, "limits": { "cpu": "1", "memory": "1Gi" } }),
+        "requests equal limits: Guaranteed QoS"
+    );
+    support::assert_valid(&plan.objects, &[]);
+
+    // One quantity overridden, the others keep their defaults.
+    merge(&mut without, json!({ "resources": { "limits": { "memory": "4Gi" } } }));
+    let plan = PlanCall::new(without)
+        .sensitive("/apps/oob-consent/password")
+        .sensitive("/apps/payments/password")
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let resources = &plan.expect_object("Cluster", "app")["spec"]["resources"];
+    assert_eq!(
+        (resources["limits"]["memory"].as_str(), resources["requests"]["memory"].as_str()),
+        (Some("4Gi"), Some("1Gi"))
+    );
+
+    let d = diagnostics(
+        json!({ "resources": { "requests": { "memory": "4Gi" }, "limits": { "memory": "2Gi" } } }),
+    );
+    assert_eq!(d[0].path, "/resources/requests/memory", "{d:?}");
+    assert!(d[0].message.contains("above its limit"), "{d:?}");
+}
+
+#[test]
+fn recovery_bootstraps_from_another_clusters_backups_up_to_a_point_in_time() {
+    let plan = call(json!({
+        "backup": { "destination_path": "s3://opus-backups/pg-v2", "s3_credentials_secret": "pg-backup-s3" },
+        "recovery": {
+            "source_cluster": "pg", "destination_path": "s3://opus-backups/pg",
+            "s3_credentials_secret": "old-s3", "target_time": "2025-03-01T08:30:00Z",
+        },
+    }))
+    .run::<PostgresCloudNativePg>()
+    .unwrap();
+    let spec = &plan.expect_object("Cluster", "pg")["spec"];
+    assert_eq!(
+        spec["bootstrap"],
+        json!({ "recovery": { "source": "recovery-source", "recoveryTarget": { "targetTime": "2025-03-01T08:30:00Z" } } })
+    );
+    let external = &spec["externalClusters"][0];
+    assert_eq!(external["name"], "recovery-source", "the name bootstrap.recovery.source refers to");
+    let store = &external["barmanObjectStore"];
+    assert_eq!(store["destinationPath"], "s3://opus-backups/pg");
+    assert_eq!(store["serverName"], "pg", "the source Cluster's folder");
+    assert_eq!(store["s3Credentials"]["accessKeyId"]["name"], "old-s3", "the recovery's own credentials");
+    assert_eq!(spec["backup"]["barmanObjectStore"]["destinationPath"], "s3://opus-backups/pg-v2");
+    // The test support writes manifests with serde_norway (YAML 1.2), which
+    // leaves a timestamp unquoted, and the validator reads them with PyYAML
+    // (YAML 1.1), which turns it into a datetime that is "not a string".
+    // Capstan's own writer quotes it (engine/yaml). The schema types
+    // `targetTime` as a plain string, so a stand-in string checks the same.
+    let mut objects = plan.objects.clone();
+    assert_eq!(objects[2]["kind"], "Cluster");
+    objects[2]["spec"]["bootstrap"]["recovery"]["recoveryTarget"]["targetTime"] =
+        json!("at 2025-03-01T08:30:00Z");
+    support::assert_valid(&objects, &[]);
+
+    // Without its own store, a recovery reads the backup's, credentials and all,
+    // and without a target it replays every archived WAL.
+    let plan = call(json!({
+        "backup": { "destination_path": "s3://opus-backups/pg", "endpoint_url": "https://minio.local", "s3_credentials_secret": "pg-backup-s3" },
+        "recovery": { "source_cluster": "pg-old" },
+    }))
+    .run::<PostgresCloudNativePg>()
+    .unwrap();
+    let spec = &plan.expect_object("Cluster", "pg")["spec"];
+    assert_eq!(spec["bootstrap"], json!({ "recovery": { "source": "recovery-source" } }));
+    let store = &spec["externalClusters"][0]["barmanObjectStore"];
+    assert_eq!(
+        (store["destinationPath"].as_str(), store["endpointURL"].as_str(), store["serverName"].as_str()),
+        (Some("s3://opus-backups/pg"), Some("https://minio.local"), Some("pg-old"))
+    );
+    assert_eq!(store["s3Credentials"]["secretAccessKey"]["name"], "pg-backup-s3");
+    support::assert_valid(&plan.objects, &[]);
+
+    // Off by default: the Cluster starts empty (initdb).
+    let plain = call(json!({})).run::<PostgresCloudNativePg>().unwrap();
+    let spec = &plain.expect_object("Cluster", "pg")["spec"];
+    assert!(spec.get("bootstrap").is_none() && spec.get("externalClusters").is_none(), "{spec}");
+}
+
+#[test]
+fn recovery_inputs_the_operator_would_trip_on_are_refused() {
+    let d = diagnostics(json!({ "recovery": { "source_cluster": "pg-old" } }));
+    assert_eq!(d[0].path, "/recovery/destination_path", "no store to read from: {d:?}");
+    let d = diagnostics(json!({ "recovery": {
+        "source_cluster": "pg-old", "destination_path": "s3://b/p", "target_time": "2025-03-01 08:30:00",
+    } }));
+    assert_eq!(d[0].path, "/recovery/target_time", "a time without its zone: {d:?}");
+    let d =
+        diagnostics(json!({ "recovery": { "source_cluster": "Old_PG", "destination_path": "s3://b/p" } }));
+    assert_eq!(d[0].path, "/recovery/source_cluster");
+
+    // Restoring this Cluster's own archive while archiving to it again.
+    let d = diagnostics(json!({
+        "backup": { "destination_path": "s3://opus-backups/pg" },
+        "recovery": { "source_cluster": "pg" },
+    }));
+    assert_eq!(d[0].path, "/recovery/source_cluster", "{d:?}");
+    assert!(
+        d[0].message.contains("s3://opus-backups/pg/pg") && d[0].message.contains("new destination_path"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn pod_monitors_are_opt_in_and_scrape_over_tls() {
+    let plan = call(json!({})).run::<PostgresCloudNativePg>().unwrap();
+    assert!(k8s::find(&plan.objects, "PodMonitor", "pg").is_none(), "off by default");
+    assert!(plan.expect_object("Cluster", "pg")["spec"].get("monitoring").is_none());
+
+    let plan = call(
+        json!({ "monitoring": { "pod_monitor": true, "labels": { "release": "kube-prometheus-stack" } } }),
+    )
+    .run::<PostgresCloudNativePg>()
+    .unwrap();
+    let monitor = plan.expect_object("PodMonitor", "pg");
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"],
+        json!({ "cnpg.io/cluster": "pg", "cnpg.io/podRole": "instance" })
+    );
+    let endpoint = &monitor["spec"]["podMetricsEndpoints"][0];
+    assert_eq!((endpoint["port"].as_str(), endpoint["scheme"].as_str()), (Some("metrics"), Some("https")));
+    assert_eq!(endpoint["tlsConfig"]["ca"]["secret"], json!({ "name": "pg-ca", "key": "ca.crt" }));
+    assert_eq!(endpoint["tlsConfig"]["serverName"], "pg-rw", "a name the server certificate carries");
+    // The Cluster serves metrics over TLS and does not use the field 1.30 deprecates.
+    let monitoring = &plan.expect_object("Cluster", "pg")["spec"]["monitoring"];
+    assert_eq!(monitoring, &json!({ "tls": { "enabled": true } }));
+    support::assert_valid(&plan.objects, &[]);
+}
+
+#[test]
+fn the_pooler_fronts_the_primary_and_the_apps_are_pointed_at_it() {
+    let plan = call(json!({ "pooler": { "enabled": true } })).run::<PostgresCloudNativePg>().unwrap();
+    let pooler = plan.expect_object("Pooler", "pg-pooler-rw");
+    let spec = &pooler["spec"];
+    assert_eq!(spec["cluster"], json!({ "name": "pg" }));
+    assert_eq!((spec["type"].as_str(), spec["instances"].as_u64()), (Some("rw"), Some(2)));
+    assert_eq!(
+        spec["pgbouncer"],
+        json!({ "poolMode": "session", "parameters": { "max_client_conn": "1000", "default_pool_size": "10" } })
+    );
+    let container = &spec["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["name"], "pgbouncer",
+        "the operator's container name, or the resources land nowhere"
+    );
+    assert_eq!(container["resources"]["limits"], json!({ "cpu": "500m", "memory": "256Mi" }));
+
+    // The apps connect through the pooler, verifying its name against the Cluster's certificate.
+    let host = plan.output("host").unwrap();
+    assert_eq!(host, "pg-pooler-rw.opus.svc");
+    let names = &plan.expect_object("Cluster", "pg")["spec"]["certificates"]["serverAltDNSNames"];
+    assert!(names.as_array().unwrap().contains(host), "{names}");
+    assert_eq!(plan.output("sslmode").unwrap(), "verify-full");
+    support::assert_valid(&plan.objects, &[]);
+
+    // Transaction pooling and a PodMonitor for PgBouncer too.
+    let plan = call(json!({ "pooler": { "enabled": true, "pool_mode": "transaction" }, "monitoring": { "pod_monitor": true } }))
+        .run::<PostgresCloudNativePg>()
+        .unwrap();
+    let spec = &plan.expect_object("Pooler", "pg-pooler-rw")["spec"];
+    assert_eq!(spec["pgbouncer"]["poolMode"], "transaction");
+    assert_eq!(spec["monitoring"], json!({ "tls": { "enabled": true } }));
+    let monitor = plan.expect_object("PodMonitor", "pg-pooler-rw");
+    assert_eq!(monitor["spec"]["selector"]["matchLabels"]["cnpg.io/poolerName"], "pg-pooler-rw");
+    support::assert_valid(&plan.objects, &[]);
+
+    // Off by default: no Pooler, the apps go to the primary's Service.
+    let plan = call(json!({})).run::<PostgresCloudNativePg>().unwrap();
+    assert!(k8s::find(&plan.objects, "Pooler", "pg-pooler-rw").is_none());
+    assert!(plan.expect_object("Cluster", "pg")["spec"].get("certificates").is_none());
+
+    let d = diagnostics(json!({ "pooler": { "enabled": true, "pool_mode": "statement" } }));
+    assert!(d[0].path.starts_with("/pooler"), "{d:?}");
+    let d = diagnostics(json!({ "pooler": { "enabled": true, "instances": 0 } }));
+    assert_eq!(d[0].path, "/pooler/instances");
 }
 
 #[test]
