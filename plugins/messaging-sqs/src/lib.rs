@@ -5,10 +5,30 @@
 //! credentials, in an order that works on a fresh account: for each queue,
 //! its dead-letter queue first (`CreateQueue`, then its attributes and tags),
 //! then the queue (`CreateQueue`, `SetQueueAttributes` with the retention,
-//! visibility timeout and redrive policy, `TagQueue`). Every call is
-//! idempotent, and attributes are set apart from `CreateQueue` because SQS
-//! refuses to "create" an existing queue with different attributes: a changed
-//! retention is applied, not rejected.
+//! visibility timeout, redrive policy, encryption and access policy,
+//! `TagQueue`). Every call is idempotent, and attributes are set apart from
+//! `CreateQueue` because SQS refuses to "create" an existing queue with
+//! different attributes: a changed retention is applied, not rejected.
+//!
+//! Attributes converge both ways: each one an input governs is declared on
+//! every plan, at SQS's default (or cleared) when the input is unset, so
+//! removing a dead-letter queue, a retention or a KMS key from HCL puts the
+//! queue back (see `attributes.rs`). Queues are encrypted by default (SSE-SQS;
+//! SSE-KMS with `kms_key_id`, see `encryption.rs`) and carry a policy that
+//! denies plain-HTTP requests and other accounts (`access_policy`, see
+//! `policy.rs`).
+//!
+//! It never deletes a queue: a queue removed from HCL, or the dead-letter
+//! queue of a queue whose `dead_letter` is turned off, stays in the account
+//! with its messages (deleting them is an operator's decision). Convergence
+//! is of what Capstan declares: the engine reruns an effect when the plan
+//! changes it, so a setting changed by hand in the console is put back only
+//! on the next plan that changes that queue's attributes.
+//!
+//! Tested against moto (tests/converge.rs), which stores a queue policy and
+//! a KMS key id but enforces neither: that the policy's conditions admit
+//! and refuse the right principals, and that SSE-KMS works with a given key,
+//! can only be shown on a real AWS account, which these machines do not reach.
 //!
 //! Outputs carry the queue URLs `CreateQueue` returned when the engine hands
 //! the results back, and the canonical URLs before that.
@@ -28,7 +48,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod attributes;
+mod encryption;
+mod policy;
+
 use capstan_sdk::pointer;
+pub use policy::AccessPolicy;
 use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 
@@ -72,12 +97,27 @@ pub struct Inputs {
     /// IAM role; published as the contract's credentials. Default: none (IAM).
     #[serde(default)]
     pub credentials_secret: Option<AwsKeysSecret>,
+    /// The KMS key (id, ARN, alias ARN or `alias/…`) that encrypts every
+    /// queue (SSE-KMS). Default: none, and the queues use SSE-SQS (keys SQS
+    /// owns); removing it switches a queue back to SSE-SQS. Encryption
+    /// cannot be turned off.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// With `kms_key_id`: how long SQS reuses a data key before asking KMS
+    /// again, 60-86400 seconds. Default 300 (SQS's).
+    #[serde(default)]
+    pub kms_data_key_reuse_seconds: Option<u32>,
+    /// The policy on every queue. Default: deny requests not made over TLS
+    /// and principals of other accounts.
+    #[serde(default)]
+    pub access_policy: AccessPolicy,
 }
 
 /// Where apps find static AWS keys.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsKeysSecret {
+    /// Name of the Secret, in the component's namespace.
     pub name: String,
     /// Default `AWS_ACCESS_KEY_ID`.
     #[serde(default = "default_key_id")]
@@ -105,10 +145,12 @@ struct Queue {
     /// Logical name in the outputs (`<key>` or `<key>-dlq`).
     logical: String,
     physical: String,
+    /// Every attribute HCL governs, set or at its default (see `attributes.rs`).
     attributes: BTreeMap<&'static str, String>,
     fifo: bool,
 }
 
+/// The plugin: see the crate docs.
 pub struct MessagingSqs;
 
 impl Plugin for MessagingSqs {
@@ -119,7 +161,9 @@ impl Plugin for MessagingSqs {
             .description(
                 "Queues on AWS SQS, created by signed, idempotent API calls the engine makes: standard or \
                  FIFO queues with retention and visibility timeout, dead-letter queues with a redrive \
-                 policy, and tags. No Kubernetes objects; access is granted by IAM.",
+                 policy, server-side encryption (SSE-SQS, or SSE-KMS with a key), a queue policy and \
+                 tags; a setting removed from HCL is reset on the queue. No Kubernetes objects; access \
+                 is granted by IAM.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(include_str!("defaults.yaml"))
@@ -175,6 +219,8 @@ impl Plugin for MessagingSqs {
             for (logical, spec) in &inputs.queues {
                 validate_queue(&mut out, &inputs.name_prefix, logical, spec);
             }
+            encryption::validate(&mut out, inputs.kms_key_id.as_deref(), inputs.kms_data_key_reuse_seconds);
+            policy::validate(&mut out, &inputs.access_policy);
             out
         })
     }
@@ -265,38 +311,57 @@ fn with_fifo(base: &str, fifo: bool) -> String {
 fn queues_of(inputs: &Inputs, logical: &str, spec: &QueueSpec) -> Vec<Queue> {
     let base = base_name(&inputs.name_prefix, logical, spec);
     let mut out = Vec::new();
-    let mut attributes = BTreeMap::new();
-    if let Some(h) = spec.retention_hours {
-        attributes.insert("MessageRetentionPeriod", (u64::from(h) * 3600).to_string());
-    }
-    if let Some(s) = spec.visibility_timeout_seconds {
-        attributes.insert("VisibilityTimeout", s.to_string());
-    }
+    let mut settings = attributes::Settings {
+        retention_seconds: spec.retention_hours.map(|h| u64::from(h) * 3600),
+        visibility_timeout_seconds: spec.visibility_timeout_seconds,
+        redrive_policy: None,
+    };
     if spec.dead_letter {
         let dlq = with_fifo(&format!("{base}{DLQ_SUFFIX}"), spec.fifo);
         let redrive = json!({
             "deadLetterTargetArn": arn(inputs, &dlq),
             "maxReceiveCount": spec.max_receive_count.unwrap_or(queues::DEFAULT_MAX_RECEIVE_COUNT).to_string(),
         });
-        attributes.insert("RedrivePolicy", redrive.to_string());
+        settings.redrive_policy = Some(redrive.to_string());
+        // Failed messages are kept as long as SQS allows, for a human to look at.
+        let dlq_settings = attributes::Settings {
+            retention_seconds: Some(u64::from(MAX_RETENTION_HOURS) * 3600),
+            ..attributes::Settings::default()
+        };
         out.push(Queue {
             logical: format!("{logical}{DLQ_SUFFIX}"),
+            attributes: all_attributes(inputs, &dlq, &dlq_settings, false),
             physical: dlq,
-            // Failed messages are kept as long as SQS allows, for a human to look at.
-            attributes: BTreeMap::from([(
-                "MessageRetentionPeriod",
-                (u64::from(MAX_RETENTION_HOURS) * 3600).to_string(),
-            )]),
             fifo: spec.fifo,
         });
     }
+    let physical = with_fifo(&base, spec.fifo);
     out.push(Queue {
         logical: logical.to_owned(),
-        physical: with_fifo(&base, spec.fifo),
-        attributes,
+        attributes: all_attributes(inputs, &physical, &settings, true),
+        physical,
         fifo: spec.fifo,
     });
     out
+}
+
+/// A queue's settings with the component's encryption and policy.
+/// `senders`: whether `access_policy.allow_send_from` applies (not to a
+/// dead-letter queue).
+fn all_attributes(
+    inputs: &Inputs,
+    physical: &str,
+    settings: &attributes::Settings,
+    senders: bool,
+) -> BTreeMap<&'static str, String> {
+    let mut all = settings.attributes();
+    all.extend(encryption::attributes(inputs.kms_key_id.as_deref(), inputs.kms_data_key_reuse_seconds));
+    if let Some(policy) =
+        policy::attribute(&inputs.access_policy, &inputs.account_id, &arn(inputs, physical), senders)
+    {
+        all.insert("Policy", policy);
+    }
+    all
 }
 
 fn create_id(logical: &str) -> String {
@@ -328,15 +393,12 @@ fn queue_effects(queue: &Queue, url: &str, tags: &BTreeMap<String, String>) -> V
         summary: format!("CreateQueue {}", queue.physical),
         kind: call("CreateQueue", create),
     }];
-    if !queue.attributes.is_empty() {
-        let names: Vec<&str> = queue.attributes.keys().copied().collect();
-        effects.push(Effect {
-            id: format!("queue:{}:attributes", queue.logical),
-            target: SERVICE.to_owned(),
-            summary: format!("SetQueueAttributes {} ({})", queue.physical, names.join(", ")),
-            kind: call("SetQueueAttributes", json!({ "QueueUrl": url, "Attributes": queue.attributes })),
-        });
-    }
+    effects.push(Effect {
+        id: format!("queue:{}:attributes", queue.logical),
+        target: SERVICE.to_owned(),
+        summary: attributes::summary(&queue.physical, &queue.attributes),
+        kind: call("SetQueueAttributes", json!({ "QueueUrl": url, "Attributes": queue.attributes })),
+    });
     effects.push(Effect {
         id: format!("queue:{}:tags", queue.logical),
         target: SERVICE.to_owned(),

@@ -68,6 +68,7 @@ fn declares_dead_letter_queue_first_then_the_queue_with_its_redrive_policy() {
         ids(&plan),
         [
             "queue:consents:create",
+            "queue:consents:attributes",
             "queue:consents:tags",
             "queue:payments-dlq:create",
             "queue:payments-dlq:attributes",
@@ -175,4 +176,76 @@ fn settings_only_other_backends_use_are_warnings_not_errors() {
         paths,
         [("/queues/payments/partitions", Severity::Warning), ("/users/payments-api", Severity::Warning)]
     );
+}
+
+#[test]
+fn every_queue_declares_its_settings_at_their_defaults_so_removing_one_resets_it() {
+    let plan = call(json!({})).run::<MessagingSqs>().unwrap();
+    let consents = body(&plan, "queue:consents:attributes")["Attributes"].clone();
+    assert_eq!(consents["MessageRetentionPeriod"], "345600", "SQS's default, declared");
+    assert_eq!(consents["VisibilityTimeout"], "30");
+    assert_eq!(consents["RedrivePolicy"], "", "an empty redrive policy detaches any dead-letter queue");
+    let summary = &plan.effects.iter().find(|e| e.id == "queue:consents:attributes").unwrap().summary;
+    assert!(summary.ends_with("clears KmsMasterKeyId, RedrivePolicy)"), "{summary}");
+
+    // Turning dead_letter off changes the declared call: the engine reruns it.
+    let with = body(&plan, "queue:payments:attributes");
+    let off =
+        call(json!({ "queues": { "payments": { "dead_letter": false } } })).run::<MessagingSqs>().unwrap();
+    let without = body(&off, "queue:payments:attributes");
+    assert!(with["Attributes"]["RedrivePolicy"].as_str().unwrap().contains("opus-payments-dlq"));
+    assert_eq!(without["Attributes"]["RedrivePolicy"], "");
+    assert!(!ids(&off).contains(&"queue:payments-dlq:create"), "the dead-letter queue is no longer declared");
+}
+
+#[test]
+fn queues_are_encrypted_with_sse_sqs_unless_a_kms_key_is_given() {
+    let plan = call(json!({})).run::<MessagingSqs>().unwrap();
+    for id in ["queue:consents:attributes", "queue:payments:attributes", "queue:payments-dlq:attributes"] {
+        let a = &body(&plan, id)["Attributes"];
+        assert_eq!(a["SqsManagedSseEnabled"], "true", "{id}");
+        assert_eq!(a["KmsMasterKeyId"], "", "{id}: a key from an earlier plan is cleared");
+        assert_eq!(a.get("KmsDataKeyReusePeriodSeconds"), None, "{id}");
+    }
+    let kms = call(json!({ "kms_key_id": "alias/opus-queues" })).run::<MessagingSqs>().unwrap();
+    for id in ["queue:consents:attributes", "queue:payments-dlq:attributes"] {
+        let a = &body(&kms, id)["Attributes"];
+        assert_eq!(a["KmsMasterKeyId"], "alias/opus-queues", "{id}");
+        assert_eq!(a["KmsDataKeyReusePeriodSeconds"], "300", "{id}: SQS's default");
+        assert_eq!(a["SqsManagedSseEnabled"], "false", "{id}: SQS takes one mode at a time");
+    }
+}
+
+#[test]
+fn the_queue_policy_denies_plain_http_and_other_accounts_unless_another_tool_owns_it() {
+    let plan = call(json!({})).run::<MessagingSqs>().unwrap();
+    let policy: Value = serde_json::from_str(
+        body(&plan, "queue:consents:attributes")["Attributes"]["Policy"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(policy["Statement"][1]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"], ACCOUNT);
+    assert_eq!(policy["Statement"][1]["Resource"], "arn:aws:sqs:sa-east-1:123456789012:opus-consents");
+
+    let unmanaged = call(json!({ "access_policy": { "managed": false } })).run::<MessagingSqs>().unwrap();
+    let a = &body(&unmanaged, "queue:consents:attributes")["Attributes"];
+    assert_eq!(a.get("Policy"), None, "not named, so SQS keeps whatever policy the queue has");
+}
+
+#[test]
+fn validate_points_at_bad_encryption_and_policy_inputs() {
+    let d = diagnostics(json!({ "kms_key_id": "my key" }));
+    assert_eq!(d[0].path, "/kms_key_id");
+    assert!(d[0].message.contains("alias/"), "{}", d[0].message);
+    let d = diagnostics(json!({ "kms_data_key_reuse_seconds": 600 }));
+    assert_eq!(d[0].path, "/kms_data_key_reuse_seconds");
+    assert!(d[0].message.contains("set kms_key_id"), "{}", d[0].message);
+    let d = diagnostics(json!({ "kms_key_id": "alias/q", "kms_data_key_reuse_seconds": 10 }));
+    assert_eq!(d[0].path, "/kms_data_key_reuse_seconds");
+    let d = diagnostics(
+        json!({ "access_policy": { "allow_send_from": ["arn:aws:sns:sa-east-1:123456789012:*"] } }),
+    );
+    assert_eq!(d[0].path, "/access_policy/allow_send_from/0");
+    let d = diagnostics(json!({ "access_policy": { "managed": false, "same_account_only": false } }));
+    assert_eq!(d[0].path, "/access_policy/managed");
 }
