@@ -9,14 +9,28 @@
 //! Load Balancer Controller carry `alb.ingress.kubernetes.io/wafv2-acl-arn`,
 //! and the controller associates their load balancer with the WebACL.
 //!
-//! What it does not do yet: change a WebACL after it exists. WAFv2 updates
-//! need the current lock token (`GetWebACL`, then `UpdateWebACL`), a
-//! read-then-write the effect model cannot express; the HTTP executor is
-//! expected to treat `WAFDuplicateItemException` on a re-apply as "already
-//! there". Client-certificate mTLS on AWS lives on the load balancer's trust
-//! store, not in WAF, so `mtls_ca_secret` is never set.
+//! Opt-in request logging is a second effect, `PutLoggingConfiguration`
+//! (see `logging`), declared once the WebACL's ARN is known and replaced
+//! by `DeleteLoggingConfiguration` when logging is turned off.
+//!
+//! Client-certificate mTLS on AWS lives on the load balancer, not in WAF:
+//! with `mtls.trust_store_arn` set, app ingresses also get the controller's
+//! `alb.ingress.kubernetes.io/mutual-authentication` annotation in `verify`
+//! mode against that ELB trust store, and the ARN is an output. The trust
+//! store itself is not made here (see README.md), and `mtls_ca_secret`
+//! stays unset: no Kubernetes Secret is involved.
+//!
+//! What it does not do yet: change a WebACL after it exists. The create
+//! effect's digest follows the inputs, so an edited rule does re-run it, but
+//! WAFv2 answers "duplicate" and the HTTP executor adopts the existing
+//! WebACL unchanged. Updating needs `UpdateWebACL` with the lock token
+//! `GetWebACL` returns at apply time, a read-then-write no declared effect
+//! can carry; README.md says why and what the executor would need. Until
+//! then the plan warns on every run after the first that edits reach AWS
+//! only when the WebACL is recreated.
 
 pub mod inputs;
+pub mod logging;
 pub mod webacl;
 
 use std::collections::BTreeMap;
@@ -35,7 +49,12 @@ pub const TARGET: &str = "aws:wafv2";
 pub const ALB_WAF_ANNOTATION: &str = "alb.ingress.kubernetes.io/wafv2-acl-arn";
 /// Output (beyond the `waf` contract) with the WebACL's ARN, once known.
 pub const OUTPUT_WEB_ACL_ARN: &str = "web_acl_arn";
+/// The AWS Load Balancer Controller's listener mTLS annotation.
+pub const ALB_MTLS_ANNOTATION: &str = "alb.ingress.kubernetes.io/mutual-authentication";
+/// Output (beyond the `waf` contract) with the ELB trust store's ARN, when mTLS is on.
+pub const OUTPUT_TRUST_STORE_ARN: &str = "trust_store_arn";
 
+/// The plugin.
 pub struct AwsWafV2;
 
 impl Plugin for AwsWafV2 {
@@ -91,17 +110,61 @@ impl Plugin for AwsWafV2 {
         };
 
         let arn = web_acl_arn(request)?;
+        let mut effects = vec![effect];
+        let mut warnings = Vec::new();
+        if arn.is_some() {
+            warnings.push(Diagnostic::warning(
+                "",
+                format!(
+                    "WebACL {name} exists: this engine creates WebACLs but cannot update them yet (an \
+                     update needs the lock token read at apply time), so changed rules, actions or \
+                     the description are not applied to it; see the plugin's README"
+                ),
+            ));
+        }
+        match logging::declare(request, &inputs.logging, arn.as_deref()) {
+            logging::Declared::Effect(e) => effects.push(e),
+            logging::Declared::WaitingForArn => warnings.push(Diagnostic::warning(
+                "/logging/destination_arn",
+                "logging is configured on the next apply: PutLoggingConfiguration needs the WebACL's \
+                 ARN, which exists once this apply has created it",
+            )),
+            logging::Declared::Nothing => {}
+        }
+
         let mut annotations = BTreeMap::new();
         if let Some(arn) = &arn {
             annotations.insert(ALB_WAF_ANNOTATION.to_owned(), arn.clone());
+        }
+        let trust_store =
+            (!inputs.mtls.trust_store_arn.is_empty()).then(|| inputs.mtls.trust_store_arn.clone());
+        if let Some(store) = &trust_store {
+            annotations
+                .insert(ALB_MTLS_ANNOTATION.to_owned(), alb_mutual_authentication(&inputs.mtls, store));
         }
         let mut outputs = contracts::outputs(
             &waf::Outputs { ingress_class: inputs.ingress_class.clone(), annotations, mtls_ca_secret: None },
             &[],
         )?;
         outputs.push(Output { name: OUTPUT_WEB_ACL_ARN.into(), value: json!(arn), sensitive: false });
-        Ok(ComponentPlan { effects: vec![effect], outputs, ..Default::default() })
+        outputs.push(Output {
+            name: OUTPUT_TRUST_STORE_ARN.into(),
+            value: json!(trust_store),
+            sensitive: false,
+        });
+        Ok(ComponentPlan { effects, outputs, warnings, ..Default::default() })
     }
+}
+
+/// The controller's annotation value: one listener, in `verify` mode.
+fn alb_mutual_authentication(mtls: &inputs::AlbMtls, trust_store: &str) -> String {
+    json!([{
+        "port": mtls.port,
+        "mode": "verify",
+        "trustStore": trust_store,
+        "ignoreClientCertificateExpiry": mtls.ignore_client_certificate_expiry,
+    }])
+    .to_string()
 }
 
 /// The ARN from the `CreateWebACL` response (`{"Summary": {"ARN": …}}`), if

@@ -23,6 +23,7 @@ fn visibility(inputs: &Inputs, metric: &str) -> Value {
     })
 }
 
+/// The complete desired WebACL as a `CreateWebACL` body.
 pub fn create_request(name: &str, c: &ComponentId, inputs: &Inputs) -> Value {
     let mut rules = Vec::new();
     if inputs.rate_limit.enabled {

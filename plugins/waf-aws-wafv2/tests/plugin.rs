@@ -111,6 +111,100 @@ fn invalid_inputs_are_reported_at_their_attribute() {
     );
 }
 
+/// The ALB path for mutual TLS: app ingresses get the controller's
+/// annotation against the trust store, and the ARN is an output.
+#[test]
+fn a_trust_store_becomes_the_alb_mutual_authentication_annotation() {
+    let store = "arn:aws:elasticloadbalancing:sa-east-1:123456789012:truststore/tpp-clients/0a1b2c3d";
+    let p = call(json!({ "mtls": { "trust_store_arn": store } })).run::<AwsWafV2>().unwrap();
+    let a = p.output("annotations").unwrap();
+    let value: Value =
+        serde_json::from_str(a["alb.ingress.kubernetes.io/mutual-authentication"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        value,
+        json!([{ "port": 443, "mode": "verify", "trustStore": store, "ignoreClientCertificateExpiry": false }])
+    );
+    assert_eq!(p.output("trust_store_arn"), Some(&json!(store)));
+    assert_eq!(p.output("mtls_ca_secret"), None, "no Kubernetes Secret is involved on AWS");
+
+    let none = call(json!({})).run::<AwsWafV2>().unwrap();
+    assert_eq!(none.output("trust_store_arn"), Some(&Value::Null));
+    assert!(
+        none.output("annotations").unwrap().get("alb.ingress.kubernetes.io/mutual-authentication").is_none()
+    );
+}
+
+#[test]
+fn logging_and_trust_store_inputs_are_checked() {
+    let paths = |inputs: Value| -> Vec<String> {
+        match call(inputs).run::<AwsWafV2>().unwrap_err() {
+            PlanError::InvalidInputs(d) => d.into_iter().map(|d| d.path).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // WAFv2 refuses destinations not named aws-waf-logs-…; say so at plan time.
+    for bad in [
+        "arn:aws:firehose:sa-east-1:123456789012:deliverystream/waf",
+        "arn:aws:logs:sa-east-1:123456789012:log-group:/aws/waf",
+        "arn:aws:sqs:sa-east-1:123456789012:aws-waf-logs-x",
+        "aws-waf-logs-x",
+    ] {
+        assert_eq!(
+            paths(json!({ "logging": { "destination_arn": bad } })),
+            ["/logging/destination_arn"],
+            "{bad}"
+        );
+    }
+    for good in [
+        "arn:aws:firehose:sa-east-1:123456789012:deliverystream/aws-waf-logs-x",
+        "arn:aws:logs:sa-east-1:123456789012:log-group:aws-waf-logs-x",
+        "arn:aws:s3:::aws-waf-logs-x",
+    ] {
+        call(json!({ "logging": { "destination_arn": good } })).run::<AwsWafV2>().unwrap();
+    }
+    assert_eq!(
+        paths(json!({ "logging": { "redacted_headers": ["authorization", "x y"] } })),
+        ["/logging/redacted_headers/1"]
+    );
+    assert_eq!(
+        paths(json!({ "mtls": { "trust_store_arn": "arn:aws:acm:sa-east-1:123456789012:certificate/x" } })),
+        ["/mtls/trust_store_arn"]
+    );
+}
+
+/// With a WebACL recorded, the logging configuration is declared on the
+/// WebACL's ARN; the create-only limit is a warning, never silent.
+#[test]
+fn once_the_web_acl_exists_logging_is_declared_and_the_update_gap_is_warned() {
+    let arn = "arn:aws:wafv2:sa-east-1:123456789012:regional/webacl/production-waf/0f1e";
+    let logs = "arn:aws:logs:sa-east-1:123456789012:log-group:aws-waf-logs-edge";
+    let plan = call(json!({ "logging": { "destination_arn": logs, "redacted_headers": ["x-api-key"] } }))
+        .effect_result("web-acl", json!({ "Summary": { "ARN": arn } }))
+        .run::<AwsWafV2>()
+        .unwrap();
+    assert_eq!(plan.effects.len(), 2);
+    let EffectKind::Http(h) = &plan.effects[1].kind else { panic!() };
+    assert!(h.headers.contains(&("X-Amz-Target".into(), "AWSWAF_20190729.PutLoggingConfiguration".into())));
+    let Some(Text::Plain(body)) = &h.body else { panic!() };
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "LoggingConfiguration": {
+            "ResourceArn": arn,
+            "LogDestinationConfigs": [logs],
+            "RedactedFields": [{ "SingleHeader": { "Name": "x-api-key" } }],
+        }})
+    );
+    assert!(plan.warnings.iter().any(|w| w.message.contains("cannot update")), "{:?}", plan.warnings);
+
+    // Never put, never deleted: logging off with no logging result declares nothing.
+    let plan = call(json!({}))
+        .effect_result("web-acl", json!({ "Summary": { "ARN": arn } }))
+        .run::<AwsWafV2>()
+        .unwrap();
+    assert_eq!(plan.effects.len(), 1);
+}
+
 #[test]
 fn a_result_without_an_arn_fails_the_plan_clearly() {
     let err = call(json!({}))

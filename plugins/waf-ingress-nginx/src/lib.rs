@@ -11,6 +11,19 @@
 //! the cert-manager dependency when mTLS is on (ingress-nginx verifies
 //! client certificates per ingress, not globally).
 //!
+//! Request limits ride along: the largest body (`proxy-body-size` in the
+//! ConfigMap and on each ingress, ModSecurity's `SecRequestBodyLimit` to
+//! match) and per-client-IP request and connection limits (`limit-rps`,
+//! `limit-burst-multiplier`, `limit-connections`), answered with 429 rather
+//! than nginx's 503 so clients back off instead of failing over. Mutual TLS
+//! can also pin the client certificate's subject (`auth-tls-match-cn`) and
+//! insist on revocation checks: ingress-nginx has no CRL annotation, it
+//! reads `ca.crl` from the same Secret as `ca.crt`, so `mtls.require_crl`
+//! makes the plan point at an operator-kept Secret (`mtls.ca_secret`) and
+//! refuses the cert-manager CA bundle, which carries no CRL. Whether the
+//! key is really there is not something a plan can see (the plugin only
+//! names the Secret).
+//!
 //! It does not install the controller (Deployment, RBAC, admission webhook):
 //! use the upstream chart or manifests, and leave the keys this plugin sets
 //! out of the chart's `controller.config`, since both would own them.
@@ -31,6 +44,7 @@ pub const CA_KEY: &str = "ca.crt";
 
 const ANNOTATION_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 
+/// The plugin.
 pub struct IngressNginxWaf;
 
 impl Plugin for IngressNginxWaf {
@@ -75,6 +89,13 @@ impl Plugin for IngressNginxWaf {
         // Snippet annotations would let any ingress author rewrite or switch
         // off the WAF for their host.
         data.insert("allow-snippet-annotations".into(), "false".into());
+        // The ingress annotations below carry the same size; the global key
+        // covers ingresses of this class that do not.
+        data.insert("proxy-body-size".into(), inputs.max_body_size.clone());
+        // nginx answers an exceeded limit_req/limit_conn with 503 by
+        // default, which clients and load balancers read as "server down".
+        data.insert("limit-req-status-code".into(), "429".into());
+        data.insert("limit-conn-status-code".into(), "429".into());
         let mut config_map = k8s::config_map(&meta, &data);
         config_map["metadata"]["namespace"] = json!(namespace);
 
@@ -109,18 +130,33 @@ pub fn annotations(inputs: &Inputs, ca: Option<&SecretRef>) -> BTreeMap<String, 
     };
     put("enable-modsecurity", "true".into());
     put("enable-owasp-core-rules", "true".into());
+    put("proxy-body-size", inputs.max_body_size.clone());
+    let limits = &inputs.rate_limit;
+    if limits.enabled {
+        put("limit-rps", limits.requests_per_second.to_string());
+        put("limit-burst-multiplier", limits.burst_multiplier.to_string());
+        put("limit-connections", limits.connections.to_string());
+    }
     if let Some(ca) = ca {
         put("auth-tls-verify-client", inputs.mtls.verify_client.as_str().into());
         put("auth-tls-secret", format!("{}/{}", ca.namespace.as_deref().unwrap_or_default(), ca.name));
         put("auth-tls-verify-depth", inputs.mtls.verify_depth.to_string());
         put("auth-tls-pass-certificate-to-upstream", inputs.mtls.pass_certificate_to_upstream.to_string());
+        if !inputs.mtls.match_cn.is_empty() {
+            put("auth-tls-match-cn", inputs.mtls.match_cn.clone());
+        }
     }
     a
 }
 
 /// The CA bundle client certificates are verified against: the
-/// cert-manager dependency's `ca_bundle_secret`, else `mtls.ca_secret`.
+/// cert-manager dependency's `ca_bundle_secret`, else `mtls.ca_secret`;
+/// always `mtls.ca_secret` when a CRL is required, since only that Secret
+/// can hold one.
 fn mtls_ca(request: &PlanRequest, inputs: &Inputs) -> Result<SecretRef, PlanError> {
+    if inputs.mtls.require_crl {
+        return given_ca_secret(inputs);
+    }
     if let Some((dep, outputs)) = contracts::all::<cert_manager::Outputs>(&request.dependencies).next() {
         let outputs = outputs?;
         let Some(bundle) = outputs.ca_bundle_secret else {
@@ -146,6 +182,11 @@ fn mtls_ca(request: &PlanRequest, inputs: &Inputs) -> Result<SecretRef, PlanErro
         };
         return Ok(SecretRef { name: bundle.name, namespace: Some(namespace) });
     }
+    given_ca_secret(inputs)
+}
+
+/// `mtls.ca_secret`, which `inputs::check` has already held to `namespace/name`.
+fn given_ca_secret(inputs: &Inputs) -> Result<SecretRef, PlanError> {
     match inputs.mtls.ca_secret.as_deref().and_then(inputs::parse_secret_ref) {
         Some((namespace, name)) => Ok(SecretRef { name: name.into(), namespace: Some(namespace.into()) }),
         None => Err(PlanError::MissingDependency(

@@ -15,6 +15,7 @@ use crate::inputs::{Inputs, Mode};
 /// range (900000–999999) and ModSecurity's reserved low ids.
 const EXCLUSION_ID_BASE: u32 = 1_010_000;
 
+/// The whole `modsecurity-snippet` value for these inputs.
 pub fn snippet(inputs: &Inputs) -> String {
     let engine = match inputs.mode {
         Mode::Block => "On",
@@ -25,6 +26,11 @@ pub fn snippet(inputs: &Inputs) -> String {
     let _ = writeln!(s, "Include /etc/nginx/modsecurity/modsecurity.conf");
     let _ = writeln!(s, "SecRuleEngine {engine}");
     let _ = writeln!(s, "SecRequestBodyAccess On");
+    // The stock file caps bodies at 12.5 MiB and rejects larger ones; hold
+    // it to nginx's limit so the operator's one size is the only one.
+    if let Some(bytes) = crate::inputs::body_size_bytes(&inputs.max_body_size) {
+        let _ = writeln!(s, "SecRequestBodyLimit {bytes}");
+    }
     // Audit records go to the controller's stdout as JSON, where the log
     // collector picks them up with every other container log.
     let _ = writeln!(s, "SecAuditEngine RelevantOnly");

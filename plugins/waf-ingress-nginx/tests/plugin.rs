@@ -61,9 +61,96 @@ fn defaults_turn_on_modsecurity_and_the_crs_in_blocking_mode() {
         Some(&json!({
             "nginx.ingress.kubernetes.io/enable-modsecurity": "true",
             "nginx.ingress.kubernetes.io/enable-owasp-core-rules": "true",
+            "nginx.ingress.kubernetes.io/proxy-body-size": "1m",
+            "nginx.ingress.kubernetes.io/limit-rps": "50",
+            "nginx.ingress.kubernetes.io/limit-burst-multiplier": "5",
+            "nginx.ingress.kubernetes.io/limit-connections": "100",
         }))
     );
     assert_eq!(plan.output("mtls_ca_secret"), None, "no mTLS, no CA");
+}
+
+/// Without an input, every app ingress is bounded: a 1 MiB body (nginx and
+/// ModSecurity agreeing on it) and per-IP limits answered with 429.
+#[test]
+fn defaults_bound_bodies_and_request_rates() {
+    let plan = call(json!({})).run::<IngressNginxWaf>().unwrap();
+    let cm = plan.expect_object("ConfigMap", "ingress-nginx-controller");
+    assert_eq!(cm["data"]["proxy-body-size"], "1m");
+    assert_eq!(cm["data"]["limit-req-status-code"], "429");
+    assert_eq!(cm["data"]["limit-conn-status-code"], "429");
+    assert!(snippet(&plan).contains("\nSecRequestBodyLimit 1048576\n"), "{}", snippet(&plan));
+
+    let plan = call(json!({
+        "max_body_size": "10M",
+        "rate_limit": { "requests_per_second": 5, "burst_multiplier": 2, "connections": 8 },
+    }))
+    .run::<IngressNginxWaf>()
+    .unwrap();
+    let a = plan.output("annotations").unwrap();
+    assert_eq!(a["nginx.ingress.kubernetes.io/proxy-body-size"], "10M");
+    assert_eq!(a["nginx.ingress.kubernetes.io/limit-rps"], "5");
+    assert_eq!(a["nginx.ingress.kubernetes.io/limit-burst-multiplier"], "2");
+    assert_eq!(a["nginx.ingress.kubernetes.io/limit-connections"], "8");
+    assert!(snippet(&plan).contains("\nSecRequestBodyLimit 10485760\n"));
+
+    // Turned off, no limit annotation is left behind on the apps.
+    let plan = call(json!({ "rate_limit": { "enabled": false } })).run::<IngressNginxWaf>().unwrap();
+    let a = plan.output("annotations").unwrap().as_object().unwrap();
+    assert!(a.keys().all(|k| !k.contains("/limit-")), "{a:?}");
+}
+
+#[test]
+fn the_extra_config_cannot_lift_the_body_or_rate_limits() {
+    for key in ["proxy-body-size", "limit-req-status-code", "limit-conn-status-code"] {
+        let err = call(json!({ "extra_config": { key: "0" } })).run::<IngressNginxWaf>().unwrap_err();
+        assert_eq!(invalid_inputs(err)[0].0, format!("/extra_config/{key}"));
+    }
+}
+
+#[test]
+fn mtls_can_pin_the_client_subject() {
+    let plan =
+        call(json!({ "mtls": { "enabled": true, "match_cn": "^CN=(tpp-gateway|partner-[a-z]+)(,|$)" } }))
+            .dependency("certs", "cert-manager", cert_manager())
+            .run::<IngressNginxWaf>()
+            .unwrap();
+    let a = plan.output("annotations").unwrap();
+    assert_eq!(a["nginx.ingress.kubernetes.io/auth-tls-match-cn"], "^CN=(tpp-gateway|partner-[a-z]+)(,|$)");
+
+    // Not set: no annotation, any certificate the CA signed is let in.
+    let plan = call(json!({ "mtls": { "enabled": true } }))
+        .dependency("certs", "cert-manager", cert_manager())
+        .run::<IngressNginxWaf>()
+        .unwrap();
+    assert!(
+        plan.output("annotations").unwrap().get("nginx.ingress.kubernetes.io/auth-tls-match-cn").is_none()
+    );
+}
+
+/// ingress-nginx reads a CRL from `ca.crl` beside `ca.crt`: with a CRL
+/// required, the operator's Secret is used even when cert-manager is a
+/// dependency, and without one the plan is refused at the input.
+#[test]
+fn a_required_crl_points_at_the_operators_ca_secret_or_is_refused() {
+    let plan =
+        call(json!({ "mtls": { "enabled": true, "require_crl": true, "ca_secret": "pki/clients-ca" } }))
+            .dependency("certs", "cert-manager", cert_manager())
+            .run::<IngressNginxWaf>()
+            .unwrap();
+    assert_eq!(
+        plan.output("annotations").unwrap()["nginx.ingress.kubernetes.io/auth-tls-secret"],
+        "pki/clients-ca"
+    );
+    assert_eq!(plan.output("mtls_ca_secret"), Some(&json!({ "name": "clients-ca", "namespace": "pki" })));
+
+    let err = call(json!({ "mtls": { "enabled": true, "require_crl": true } }))
+        .dependency("certs", "cert-manager", cert_manager())
+        .run::<IngressNginxWaf>()
+        .unwrap_err();
+    let problems = invalid_inputs(err);
+    assert_eq!(problems[0].0, "/mtls/require_crl");
+    assert!(problems[0].1.contains("ca.crl"), "{problems:?}");
 }
 
 #[test]
@@ -159,6 +246,22 @@ fn invalid_inputs_are_reported_at_their_attribute() {
         .run::<IngressNginxWaf>()
         .unwrap_err();
     assert_eq!(invalid_inputs(err)[0].0, "/mtls/ca_secret");
+
+    let path =
+        |inputs: Value| invalid_inputs(call(inputs).run::<IngressNginxWaf>().unwrap_err())[0].0.clone();
+    // ingress-nginx drops a match-cn without `CN=` silently; quotes or
+    // braces would reach the nginx configuration.
+    assert_eq!(path(json!({ "mtls": { "match_cn": "tpp-gateway" } })), "/mtls/match_cn");
+    assert_eq!(path(json!({ "mtls": { "match_cn": "CN=a\" ) { return 200; } #" } })), "/mtls/match_cn");
+    assert_eq!(path(json!({ "mtls": { "match_cn": "CN=$host" } })), "/mtls/match_cn", "an nginx variable");
+    for size in ["0", "1x", "m", "-1m", "2g", "1.5m"] {
+        assert_eq!(path(json!({ "max_body_size": size })), "/max_body_size", "{size}");
+    }
+    assert_eq!(
+        path(json!({ "rate_limit": { "requests_per_second": 0 } })),
+        "/rate_limit/requests_per_second"
+    );
+    assert_eq!(path(json!({ "rate_limit": { "connections": 0 } })), "/rate_limit/connections");
 }
 
 #[test]
@@ -181,6 +284,8 @@ fn every_variant_renders_objects_valid_for_kubernetes_1_30() {
         call(json!({ "mode": "detect", "paranoia_level": 4,
             "rule_exclusions": [{ "id": 942100, "path": "/a" }] })),
         call(json!({ "mtls": { "enabled": true } })).dependency("certs", "cert-manager", cert_manager()),
+        call(json!({ "max_body_size": "20m", "rate_limit": { "enabled": false },
+            "mtls": { "enabled": true, "require_crl": true, "ca_secret": "pki/clients-ca", "match_cn": "CN=tpp" } })),
     ];
     let objects: Vec<Value> =
         variants.iter().flat_map(|v| v.run::<IngressNginxWaf>().unwrap().objects).collect();
@@ -234,6 +339,7 @@ fn the_modsecurity_snippet_parses_with_libmodsecurity_and_the_owasp_crs() {
     let plan = call(json!({
         "mode": "detect",
         "paranoia_level": 2,
+        "max_body_size": "8m",
         "rule_exclusions": [
             { "id": 920350, "reason": "load balancer health checks use an IP Host header" },
             { "id": 942100, "path": "/open-banking/consents/v3", "reason": "JWS bodies look like SQL" },
