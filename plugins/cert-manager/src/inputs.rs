@@ -4,6 +4,11 @@ use capstan_core::Diagnostic;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub mod acme;
+
+pub use acme::Acme;
+
+/// The defaults `values_custom` is merged over, with comments for `plugin inspect`.
 pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
 
 /// Inputs of `capstan/cert-manager`.
@@ -14,20 +19,27 @@ pub struct Inputs {
     pub cluster_resource_namespace: String,
     /// The issuer Certificates and app ingresses use unless they say otherwise.
     pub default_issuer: IssuerChoice,
+    /// The ACME ClusterIssuer.
     pub acme: Acme,
+    /// The CA ClusterIssuer.
     pub ca: Ca,
+    /// Certificates to issue, for hosts no app ingress covers.
     #[serde(default)]
     pub certificates: Vec<Certificate>,
 }
 
+/// One of the two ClusterIssuers this plugin renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IssuerChoice {
+    /// The ACME issuer (`acme`).
     Acme,
+    /// The CA issuer (`ca`).
     Ca,
 }
 
 impl IssuerChoice {
+    /// The input's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             IssuerChoice::Acme => "acme",
@@ -36,25 +48,11 @@ impl IssuerChoice {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Acme {
-    pub enabled: bool,
-    /// Name of the ClusterIssuer.
-    pub name: String,
-    /// The ACME directory URL.
-    pub server: String,
-    /// The ACME account's contact address.
-    #[serde(default)]
-    pub email: String,
-    /// Ingress class for HTTP-01 challenges when there is no `waf` dependency.
-    #[serde(default)]
-    pub ingress_class: Option<String>,
-}
-
+/// The CA ClusterIssuer, signing with a key pair from the secrets file.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ca {
+    /// Whether to render the CA ClusterIssuer.
     pub enabled: bool,
     /// Name of the ClusterIssuer.
     pub name: String,
@@ -70,6 +68,7 @@ pub struct Ca {
     pub trust_bundle: Option<String>,
 }
 
+/// A Certificate to issue.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
@@ -80,18 +79,22 @@ pub struct Certificate {
     /// Namespace of the Certificate and its Secret (where the ingress using it lives).
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Name of the Secret the certificate is written to; `<name>-tls` when absent.
     #[serde(default)]
     pub secret_name: Option<String>,
+    /// The issuer; `default_issuer` when absent.
     #[serde(default)]
     pub issuer: Option<IssuerChoice>,
     /// Lifetime, as a Go duration (such as `2160h`); the issuer's default when absent.
     #[serde(default)]
     pub duration: Option<String>,
+    /// How long before expiry to renew, as a Go duration; the issuer's default when absent.
     #[serde(default)]
     pub renew_before: Option<String>,
 }
 
 impl Inputs {
+    /// Whether `issuer` is rendered.
     pub fn enabled(&self, issuer: IssuerChoice) -> bool {
         match issuer {
             IssuerChoice::Acme => self.acme.enabled,
@@ -99,6 +102,7 @@ impl Inputs {
         }
     }
 
+    /// Name of the ClusterIssuer `issuer`.
     pub fn issuer_name(&self, issuer: IssuerChoice) -> &str {
         match issuer {
             IssuerChoice::Acme => &self.acme.name,
@@ -107,6 +111,8 @@ impl Inputs {
     }
 }
 
+/// Every problem in `inputs` the schema cannot express, as errors (and
+/// warnings) at the JSON Pointer of the input concerned.
 pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if !inputs.enabled(inputs.default_issuer) {
@@ -120,20 +126,7 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         out.push(Diagnostic::error("/cluster_resource_namespace", "must be a namespace name"));
     }
     if inputs.acme.enabled {
-        if !is_dns_subdomain(&inputs.acme.name) {
-            out.push(Diagnostic::error("/acme/name", "must be a DNS-1123 name"));
-        }
-        let email = &inputs.acme.email;
-        if !email.contains('@') || email.contains(char::is_whitespace) {
-            out.push(Diagnostic::error(
-                "/acme/email",
-                "an ACME account needs a contact e-mail address (Let's Encrypt warns there before \
-                 certificates expire)",
-            ));
-        }
-        if !inputs.acme.server.starts_with("https://") {
-            out.push(Diagnostic::error("/acme/server", "must be an https:// ACME directory URL"));
-        }
+        acme::check(&inputs.acme, &mut out);
     }
     if inputs.ca.enabled {
         if !is_dns_subdomain(&inputs.ca.name) {
@@ -178,11 +171,11 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
             let bare = host.strip_prefix("*.").unwrap_or(host);
             if !is_dns_subdomain(bare) || !bare.contains('.') {
                 out.push(Diagnostic::error(path, format!("`{host}` is not a fully qualified host name")));
-            } else if host.starts_with("*.") && issuer == IssuerChoice::Acme {
-                out.push(Diagnostic::error(
-                    path,
-                    "a wildcard needs a DNS-01 challenge; this ACME issuer answers HTTP-01 only",
-                ));
+            } else if issuer == IssuerChoice::Acme
+                && inputs.acme.enabled
+                && let Some(problem) = acme_cannot_prove(&inputs.acme, host)
+            {
+                out.push(Diagnostic::error(path, problem));
             }
         }
         if let Some(ns) = &cert.namespace
@@ -194,6 +187,32 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     out
 }
 
+/// Why the ACME issuer has no solver for `host`, if it has none. HTTP-01
+/// proves any plain name; a wildcard can only be proved over DNS-01, by a
+/// solver whose zones (if it names any) contain it.
+fn acme_cannot_prove(acme: &Acme, host: &str) -> Option<String> {
+    let wildcard = host.starts_with("*.");
+    if acme.http01 && !wildcard {
+        return None;
+    }
+    match &acme.dns01 {
+        None if wildcard => Some(
+            "a wildcard needs a DNS-01 challenge (HTTP-01 cannot prove one): set acme.dns01 \
+             (route53, cloudflare or rfc2136)"
+                .to_owned(),
+        ),
+        None => Some("acme.http01 is off and acme.dns01 is not set: nothing can prove this name".to_owned()),
+        Some(dns01) if !dns01.covers(host) => Some(format!(
+            "`{host}` is outside acme.dns01.zones ({}), and {}: add its zone to acme.dns01.zones",
+            dns01.zones.join(", "),
+            if wildcard { "HTTP-01 cannot prove a wildcard" } else { "acme.http01 is off" }
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Whether `s` is a DNS-1123 subdomain (lowercase labels of letters,
+/// digits and inner hyphens): Kubernetes object names, namespaces, hosts.
 pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253

@@ -2,19 +2,32 @@
 //! certificates, for an installed cert-manager.
 //!
 //! It renders up to two ClusterIssuers: an ACME issuer (Let's Encrypt
-//! staging by default) answering HTTP-01 challenges through the ingress
-//! class of the `waf` dependency, and a CA issuer signing with a CA key pair
-//! the operator provides in the secrets file (production certificates in
-//! open finance come from a regulated authority, not from ACME). With the CA
+//! staging by default) and a CA issuer signing with a CA key pair the
+//! operator provides in the secrets file (production certificates in open
+//! finance come from a regulated authority, not from ACME). With the CA
 //! issuer it also publishes a CA bundle Secret (`ca.crt`, public certificates
 //! only) that the WAF verifies client certificates against. It renders the
 //! `Certificate`s listed in its inputs.
 //!
-//! It does not install cert-manager, and it does not do DNS-01 challenges.
+//! The ACME issuer answers HTTP-01 challenges through the ingress class of
+//! the `waf` dependency and, with `acme.dns01`, DNS-01 challenges through
+//! Route 53, Cloudflare or an RFC 2136 server — the only way to a wildcard
+//! certificate, so wildcards are refused without it. CAs that require an
+//! external account binding (ZeroSSL, Google Trust Services) get one with
+//! `acme.external_account_binding`. DNS and EAB credentials are never
+//! inputs: the issuer names Secrets in the cluster resource namespace that
+//! the operator provides, and cert-manager reads them.
+//!
+//! It does not install cert-manager, nor create the DNS or EAB credential
+//! Secrets, nor the IAM role or RBAC behind Route 53 web identity. What the
+//! tests cannot show on a machine without a cluster and the internet is
+//! that a CA accepts the account and a DNS provider the records: they
+//! check the rendered issuers against cert-manager's CRD schema only.
 //! A `waf` component that takes its mTLS CA from this component cannot also
 //! be this component's HTTP-01 ingress: that would be a dependency cycle;
 //! use `acme.ingress_class` on one side.
 
+pub mod acme;
 pub mod inputs;
 
 use std::collections::BTreeMap;
@@ -29,6 +42,7 @@ use crate::inputs::Inputs;
 pub const CA_BUNDLE_KEY: &str = "ca.crt";
 const API_VERSION: &str = "cert-manager.io/v1";
 
+/// The plugin.
 pub struct CertManager;
 
 impl Plugin for CertManager {
@@ -37,9 +51,11 @@ impl Plugin for CertManager {
             .component_type(<cert_manager::Outputs as Contract>::COMPONENT_TYPE)
             .backend("cert-manager")
             .description(
-                "ClusterIssuers for an installed cert-manager: ACME (Let's Encrypt staging, HTTP-01 \
-                 through the WAF's ingress class) and/or a CA issuer from a CA key pair in the \
-                 secrets file, a CA bundle Secret for mTLS, and Certificates for given hosts.",
+                "ClusterIssuers for an installed cert-manager: ACME (Let's Encrypt staging by \
+                 default; HTTP-01 through the WAF's ingress class, DNS-01 through Route 53, \
+                 Cloudflare or RFC 2136 for wildcards, external account binding for ZeroSSL or \
+                 Google) and/or a CA issuer from a CA key pair in the secrets file, a CA bundle \
+                 Secret for mTLS, and Certificates for given hosts.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(inputs::DEFAULTS_YAML)
@@ -52,7 +68,8 @@ impl Plugin for CertManager {
 
     fn plan(request: &PlanRequest) -> Result<ComponentPlan, PlanError> {
         let inputs: Inputs = request.inputs()?;
-        let mut problems = inputs::check(&inputs);
+        let (mut problems, warnings): (Vec<_>, Vec<_>) =
+            inputs::check(&inputs).into_iter().partition(|d| d.severity == Severity::Error);
         if inputs.ca.enabled && inputs.ca.private_key.is_some() && !request.is_sensitive("/ca/private_key") {
             problems.push(Diagnostic::error(
                 "/ca/private_key",
@@ -67,17 +84,11 @@ impl Plugin for CertManager {
         let mut objects = Vec::new();
 
         if inputs.acme.enabled {
-            let class = http01_ingress_class(request, &inputs)?;
+            let class = if inputs.acme.http01 { Some(http01_ingress_class(request, &inputs)?) } else { None };
             let meta = k8s::Meta::new(c, inputs.acme.name.clone(), "issuer").cluster_scoped();
             objects.push(cluster_issuer(
                 &meta,
-                json!({ "acme": {
-                    "server": inputs.acme.server,
-                    "email": inputs.acme.email,
-                    // cert-manager creates and keeps the ACME account key here.
-                    "privateKeySecretRef": { "name": format!("{}-account-key", inputs.acme.name) },
-                    "solvers": [{ "http01": { "ingress": { "ingressClassName": class } } }],
-                }}),
+                json!({ "acme": acme::issuer_spec(&inputs.acme, class.as_deref()) }),
             ));
         }
 
@@ -155,7 +166,7 @@ impl Plugin for CertManager {
             },
             &[],
         )?;
-        Ok(ComponentPlan { objects, outputs, ..Default::default() })
+        Ok(ComponentPlan { objects, outputs, warnings, ..Default::default() })
     }
 
     fn health(object: &Value) -> Health {
@@ -177,7 +188,7 @@ fn http01_ingress_class(request: &PlanRequest, inputs: &Inputs) -> Result<String
         Some(class) if !class.is_empty() => Ok(class.clone()),
         _ => Err(PlanError::MissingDependency(
             "the ACME issuer answers HTTP-01 challenges through an ingress class: add a `waf` \
-             dependency, or set acme.ingress_class"
+             dependency, set acme.ingress_class, or turn acme.http01 off and answer over acme.dns01"
                 .into(),
         )),
     }

@@ -1,6 +1,12 @@
 //! The cert-manager plugin through the SDK test kit; rendered objects are
 //! validated against Kubernetes 1.30 and cert-manager's CRDs.
+//!
+//! Modules: `acme` — the ACME issuer's DNS-01 solvers, wildcards and
+//! external account binding. The rest (issuers, Certificates, health, the
+//! CRD check of every variant, the sandboxed build) is here.
 #![allow(clippy::unwrap_used, reason = "tests")]
+
+mod acme;
 
 use capstan_core::{Health, PlanError};
 use capstan_plugin_cert_manager::CertManager;
@@ -209,8 +215,10 @@ fn every_variant_renders_objects_valid_for_kubernetes_and_the_cert_manager_crds(
                                "duration": "2160h", "renew_before": "360h" }],
         }))
         .sensitive("/ca/private_key"),
-    ];
-    let objects: Vec<Value> = variants.iter().flat_map(|v| v.run::<CertManager>().unwrap().objects).collect();
+    ]
+    .into_iter()
+    .chain(acme::variants());
+    let objects: Vec<Value> = variants.flat_map(|v| v.run::<CertManager>().unwrap().objects).collect();
     assert_valid_manifests("all-variants", &objects);
 }
 
@@ -229,6 +237,19 @@ fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
     .dependency("waf", "waf", json!({ "ingress_class": "nginx-waf", "annotations": {} }))
     .sensitive("/ca/private_key");
     assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<CertManager>().unwrap());
+
+    // DNS-01, external account binding and a warning cross the sandbox too.
+    let variant = call(json!({
+        "acme": { "email": "p@example.com", "http01": false,
+                  "dns01": { "rfc2136": { "nameserver": "10.0.0.53", "tsig_key_name": "acme",
+                                          "tsig_secret": { "name": "tsig", "key": "secret" } } },
+                  "external_account_binding": { "key_id": "kid", "key_algorithm": "HS384",
+                                                "hmac_key_secret": { "name": "eab", "key": "hmac" } } },
+        "certificates": [{ "name": "w", "hosts": ["*.example.com"] }],
+    }));
+    let planned = variant.run::<CertManager>().unwrap();
+    assert_eq!(planned.warnings.len(), 1);
+    assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), planned);
 
     let bad = call(json!({ "acme": { "email": "nobody" } }));
     assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<CertManager>().unwrap_err());
