@@ -81,8 +81,9 @@ impl MetadataBuilder {
     /// and the type that deserialises the inputs cannot drift apart. Doc
     /// comments become descriptions; `#[serde(...)]` attributes are honoured.
     pub fn input_schema_for<T: schemars::JsonSchema>(self) -> Self {
-        let schema = schemars::schema_for!(T);
-        self.input_schema(schema.to_value())
+        let mut schema = schemars::schema_for!(T).to_value();
+        words_as_enums(&mut schema);
+        self.input_schema(schema)
     }
 
     /// The default values as YAML: what the operator's `values_custom` is
@@ -154,5 +155,90 @@ impl MetadataBuilder {
             capabilities: self.capabilities,
             outputs_contract: self.outputs_contract,
         }
+    }
+}
+
+/// A choice among words (a Rust enum of unit variants) as `enum`, however
+/// its variants are documented. schemars writes a documented variant as a
+/// `oneOf` branch of its own, and a bad value is then refused as "not valid
+/// under any of the schemas listed in the 'oneOf' keyword" instead of "not
+/// one of …", which names the choices. The variants' docs move into the
+/// description.
+fn words_as_enums(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    match schema {
+        Value::Object(map) => {
+            let words: Option<Vec<(Value, Option<String>)>> =
+                map.get("oneOf").and_then(Value::as_array).filter(|b| !b.is_empty()).and_then(|branches| {
+                    branches
+                        .iter()
+                        .map(|b| {
+                            let b = b.as_object()?;
+                            let only_word =
+                                b.keys().all(|k| matches!(k.as_str(), "const" | "type" | "description"));
+                            let word = b.get("const").filter(|w| w.is_string())?;
+                            only_word.then(|| {
+                                (
+                                    word.clone(),
+                                    b.get("description").and_then(Value::as_str).map(str::to_owned),
+                                )
+                            })
+                        })
+                        .collect()
+                });
+            if let Some(words) = words {
+                map.remove("oneOf");
+                let notes: Vec<String> = words
+                    .iter()
+                    .filter_map(|(w, doc)| Some(format!("`{}`: {}", w.as_str()?, doc.as_deref()?)))
+                    .collect();
+                if !notes.is_empty() {
+                    let description = map.get("description").and_then(Value::as_str).unwrap_or_default();
+                    let joined = notes.join("\n");
+                    let text =
+                        if description.is_empty() { joined } else { format!("{description}\n{joined}") };
+                    map.insert("description".to_owned(), Value::String(text));
+                }
+                map.insert("type".to_owned(), Value::String("string".to_owned()));
+                map.insert("enum".to_owned(), Value::Array(words.into_iter().map(|(w, _)| w).collect()));
+            }
+            map.values_mut().for_each(words_as_enums);
+        }
+        Value::Array(items) => items.iter_mut().for_each(words_as_enums),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the database is reached.
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[serde(rename_all = "kebab-case")]
+    #[expect(dead_code, reason = "only its schema is read")]
+    enum Mode {
+        /// Without TLS.
+        Disable,
+        /// TLS, and the server's name checked.
+        VerifyFull,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[expect(dead_code, reason = "only its schema is read")]
+    struct Inputs {
+        mode: Mode,
+    }
+
+    #[test]
+    fn a_choice_of_documented_words_is_an_enum_that_names_them() {
+        let metadata = MetadataBuilder::new("acme/db", "1.0.0").input_schema_for::<Inputs>().build();
+        let text = metadata.input_schema.to_string();
+        assert!(!text.contains("oneOf"), "{text}");
+        let mode = &metadata.input_schema["$defs"]["Mode"];
+        assert_eq!(mode["enum"], serde_json::json!(["disable", "verify-full"]), "{text}");
+        let description = mode["description"].as_str().unwrap_or_default();
+        assert!(description.starts_with("How the database is reached."), "{description}");
+        assert!(description.contains("`verify-full`: TLS, and the server's name checked."), "{description}");
     }
 }

@@ -23,6 +23,9 @@ pub struct Applied {
     pub outputs: Arc<[Output]>,
 }
 
+/// Applies one planned component: runs the effects marked to run, plans
+/// again with their results if any ran, applies and prunes objects through
+/// `cx.target` and waits until they are ready, then returns what to record.
 pub fn apply_component(
     cx: &PlanContext<'_>,
     planned: &ComponentPlanned,

@@ -23,8 +23,11 @@ use capstan_core::{Output, OutputsContract};
 /// One built-in contract: a component type, its version and its schema text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltInContract {
+    /// The component type it covers, e.g. `postgres`.
     pub component_type: &'static str,
+    /// The contract's version: the `N` of `<type>.vN.json`.
     pub version: u32,
+    /// The JSON Schema (draft 2020-12), as text.
     pub schema: &'static str,
 }
 

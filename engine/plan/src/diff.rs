@@ -7,8 +7,12 @@ use capstan_core::REDACTED;
 /// One changed field, by JSON Pointer. Values are already safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldChange {
+    /// JSON Pointer of the field, e.g. `/spec/replicas`; an array whose
+    /// length changed is one change at the array's path.
     pub path: String,
+    /// The old value as compact JSON (strings quoted); `None` when the field is added.
     pub before: Option<String>,
+    /// The new value, likewise; `None` when the field is removed.
     pub after: Option<String>,
 }
 

@@ -24,11 +24,20 @@ use crate::seams::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginRe
 
 /// Everything planning reads. Nothing here is written while planning.
 pub struct PlanContext<'a> {
+    /// The loaded stack: every component, its HCL and its dependencies.
     pub stack: &'a Stack,
+    /// Loads the plugin each component names.
     pub plugins: &'a dyn PluginResolver,
+    /// Where objects go; asked what it holds now, to diff against.
     pub target: &'a dyn ObjectTarget,
+    /// What the last apply recorded, for deletions, effects already run and
+    /// changed outputs.
     pub state: &'a State,
+    /// The key state digests are made with, so they can be compared with
+    /// those recorded.
     pub state_key: &'a StateKey,
+    /// The command being run: it decides whether a missing dependency output
+    /// may fall back to `mock_outputs` (never for apply).
     pub command: Command,
 }
 
@@ -36,15 +45,22 @@ pub struct PlanContext<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", content = "changes", rename_all = "kebab-case")]
 pub enum Action {
+    /// The target does not hold it yet.
     Create,
+    /// The target holds it with these fields different.
     Update(Vec<FieldChange>),
+    /// The target holds it as planned.
     Unchanged,
+    /// State recorded it, but the plugin no longer plans it: it is pruned.
     Delete,
 }
 
+/// One object of a component's plan and what happens to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectChange {
+    /// Which object: API version, kind, namespace and name.
     pub object: ObjectRef,
+    /// What applying the plan does to it.
     #[serde(flatten)]
     pub action: Action,
     /// In clear (Secrets included): for the target only, never shown.
@@ -52,10 +68,14 @@ pub struct ObjectChange {
     pub manifest: Option<Value>,
 }
 
+/// One effect a component's plugin declared, and whether apply runs it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EffectChange {
+    /// The effect's id, stable within the component.
     pub id: String,
+    /// The connection (sql, amqp, jetstream) or service (http) it runs on.
     pub target: String,
+    /// The plugin's one-line description, shown in the plan.
     pub summary: String,
     /// False when state shows the same effect already ran.
     pub run: bool,
@@ -67,14 +87,22 @@ pub struct EffectChange {
 /// One component's plan.
 #[derive(Clone, Serialize)]
 pub struct ComponentPlanned {
+    /// The component's key: its directory relative to the stack root.
     pub key: String,
+    /// Its environment, namespace and name.
     pub id: ComponentId,
+    /// The plugin that planned it: name, version and code digest, as state
+    /// records them.
     pub plugin: PluginRef,
     /// False for components loaded only because a target depends on them:
     /// they are planned for their outputs and never applied.
     pub in_target: bool,
+    /// Digest of the resolved inputs (sensitive values keyed-hashed), as
+    /// state records it.
     pub inputs_digest: String,
+    /// Every object the plugin planned, in its order, then those to delete.
     pub objects: Vec<ObjectChange>,
+    /// Every effect the plugin declared, in its order.
     pub effects: Vec<EffectChange>,
     /// Sensitive values stay inside; `Output`'s Debug redacts them and the
     /// plan's text and JSON show them as "(sensitive)".
@@ -131,6 +159,7 @@ impl ComponentPlanned {
         self.objects.iter().filter_map(|o| o.manifest.clone()).collect()
     }
 
+    /// The objects to delete: recorded in state, no longer planned.
     pub fn pruned(&self) -> Vec<ObjectRef> {
         self.objects.iter().filter(|o| o.action == Action::Delete).map(|o| o.object.clone()).collect()
     }
@@ -139,26 +168,72 @@ impl ComponentPlanned {
 /// Why one component could not be planned or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentError {
+    /// No plugin matching the component's `plugin` and `version` could be
+    /// found, verified or loaded.
     #[error("plugin {plugin} {version} could not be loaded: {source}")]
-    Resolve { plugin: String, version: String, source: SeamError },
+    Resolve {
+        /// The plugin name as component.hcl gives it, e.g. `capstan/app`.
+        plugin: String,
+        /// The version requirement as component.hcl gives it, e.g. `^1.2`.
+        version: String,
+        /// The resolver's reason.
+        source: SeamError,
+    },
+    /// The key asked for is not a component of the loaded stack (a caller's
+    /// mistake, not the operator's).
     #[error("component {0} is not in the stack")]
     NotInStack(String),
     /// The inputs could not be built or do not match the plugin's schema.
     #[error("{0}")]
     Inputs(capstan_config::Diagnostics),
+    /// The plugin's `validate`, or its `plan`, found errors in the inputs.
     #[error("plugin {plugin} refused the inputs:{}", list(.problems))]
-    Invalid { plugin: String, problems: Vec<InputProblem> },
+    Invalid {
+        /// The plugin as `name version`, e.g. `capstan/app 1.2.0`.
+        plugin: String,
+        /// Each error, with where the input was set.
+        problems: Vec<InputProblem>,
+    },
+    /// The plugin declared an effect whose capability the component does
+    /// not grant; nothing runs.
     #[error(
         "plugin {plugin} needs capability `{capability}`, which component.hcl does not grant \
          (add it to `grants` in the component block if the plugin should have it)"
     )]
-    NotGranted { plugin: String, capability: String },
+    NotGranted {
+        /// The plugin as `name version`.
+        plugin: String,
+        /// The capability an effect needs, e.g. `sql:main`.
+        capability: String,
+    },
+    /// The call into the plugin failed outside its answer: a trap, a limit,
+    /// a runtime error.
     #[error("plugin {plugin} failed: {source}")]
-    Call { plugin: String, source: SeamError },
+    Call {
+        /// The plugin as `name version`.
+        plugin: String,
+        /// What the runtime reported; checked to hold no secret.
+        source: SeamError,
+    },
+    /// The plugin declined to plan for a reason other than its inputs (a
+    /// dependency's outputs it cannot use, say).
     #[error("plugin {plugin} could not plan: {reason}")]
-    Refused { plugin: String, reason: String },
+    Refused {
+        /// The plugin as `name version`.
+        plugin: String,
+        /// The plugin's own message.
+        reason: String,
+    },
+    /// The plugin's answer breaks the engine's rules: an object without a
+    /// kind or name, the same object twice, its own outputs contract for a
+    /// type Capstan ships. A bug in the plugin.
     #[error("plugin {plugin} broke the contract: {reason}")]
-    Contract { plugin: String, reason: String },
+    Contract {
+        /// The plugin as `name version`.
+        plugin: String,
+        /// Which rule, and which object.
+        reason: String,
+    },
     /// The component's HCL `type` is not the type its plugin plans: refused
     /// before the plugin is called, since dependents would read the wrong
     /// contract.
@@ -166,22 +241,48 @@ pub enum ComponentError {
         "component {component} ({at}) declares type `{declared}`, but its plugin {plugin} plans \
          `{plugin_type}` components: use a `{declared}` plugin or change the type"
     )]
-    TypeMismatch { component: String, at: String, declared: String, plugin: String, plugin_type: String },
+    TypeMismatch {
+        /// The component's key.
+        component: String,
+        /// Where its `component` block is, as `file:line:col`.
+        at: String,
+        /// The `type` the component declares.
+        declared: String,
+        /// The plugin as `name version`.
+        plugin: String,
+        /// The component type the plugin plans.
+        plugin_type: String,
+    },
     /// The plugin's outputs do not satisfy the contract of its type.
     #[error(
         "plugin {plugin} broke the `{component_type}` outputs contract (v{version}):{}",
         list(violations)
     )]
     OutputsContract {
+        /// The plugin as `name version`.
         plugin: String,
+        /// The component type whose contract was checked.
         component_type: String,
+        /// The version of that contract.
         version: u32,
+        /// Every rule the outputs break.
         violations: Vec<crate::contracts::Violation>,
     },
+    /// The target failed to read, apply or wait for the component's objects.
     #[error("target: {0}")]
     Target(SeamError),
+    /// An effect's driver failed (a SQL error, an API refusal, a lost
+    /// connection).
     #[error("effect {id} ({summary}) failed: {source}")]
-    Effect { id: String, summary: String, source: SeamError },
+    Effect {
+        /// The effect's id.
+        id: String,
+        /// The effect's one-line description.
+        summary: String,
+        /// The driver's error.
+        source: SeamError,
+    },
+    /// An applied object could not be turned into its state record.
     #[error("state: {0}")]
     State(String),
     /// A sensitive value of the run was found where it may be shown, logged
@@ -194,7 +295,14 @@ pub enum ComponentError {
         leak.secret
     )]
     /// (Boxed: the largest variant would otherwise size every result.)
-    Leaked { plugin: String, component: String, leak: Box<Leak> },
+    Leaked {
+        /// The plugin as `name version`.
+        plugin: String,
+        /// The component's key.
+        component: String,
+        /// Where the value was found and which input it is.
+        leak: Box<Leak>,
+    },
 }
 
 fn list(items: &[impl std::fmt::Display]) -> String {
@@ -207,6 +315,7 @@ fn list(items: &[impl std::fmt::Display]) -> String {
 pub struct InputProblem {
     /// A JSON pointer into the inputs; empty for the component as a whole.
     pub path: String,
+    /// What is wrong, as the plugin says it.
     pub message: String,
     /// Where the top-level input at `path` was set, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,15 +14,19 @@ use crate::ComponentGraph;
 /// How one component's job ended.
 #[derive(Debug)]
 pub enum Outcome<T, E> {
+    /// The job returned this.
     Done(Arc<T>),
+    /// The job failed with this error.
     Failed(E),
     /// Not run because a dependency did not finish.
     Skipped {
+        /// Why: `dependency <key> failed`.
         because: String,
     },
 }
 
 impl<T, E> Outcome<T, E> {
+    /// The job's result, if it ran and succeeded.
     pub fn done(&self) -> Option<&Arc<T>> {
         match self {
             Outcome::Done(t) => Some(t),

@@ -19,9 +19,11 @@ pub type SeamError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A loaded plugin.
 pub trait PluginHandle: Send + Sync {
+    /// Name, version, component type, input schema and defaults.
     fn metadata(&self) -> &Metadata;
     /// The sha256 of its code, recorded in state.
     fn digest(&self) -> &str;
+    /// The plugin's own checks of `inputs`, beyond the schema.
     fn validate(&self, component: &ComponentId, inputs: &Value) -> Result<Vec<Diagnostic>, SeamError>;
     /// `component_dir` is given only when the operator granted `read-component-dir`.
     fn plan(
@@ -49,6 +51,8 @@ pub trait PluginHandle: Send + Sync {
 
 /// Finds the plugin a component asks for.
 pub trait PluginResolver: Send + Sync {
+    /// Loads plugin `name` at a version matching `version`, as the component
+    /// asks; which one when several match is the resolver's choice.
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError>;
 }
 
@@ -60,6 +64,7 @@ pub struct ComponentRef<'a> {
     /// Its key in the tree and in state (`envs/dev/web/api`): the kube
     /// target marks the objects it applies with it.
     pub key: &'a str,
+    /// Its environment, namespace and name.
     pub id: &'a ComponentId,
     /// How long its objects may take to be ready, when its component.hcl
     /// says (`ready_timeout`); otherwise the target's default.

@@ -28,6 +28,7 @@ use capstan_sdk::pointer;
 use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 
+/// `apiVersion` of the Strimzi objects this plugin renders.
 pub const API_VERSION: &str = "kafka.strimzi.io/v1";
 /// The internal listener: TLS (Strimzi's cluster CA) with SCRAM-SHA-512.
 pub const PORT: u16 = 9093;
@@ -39,7 +40,9 @@ const LISTENER: &str = "tls";
 pub struct Inputs {
     /// Nodes in the pool (KRaft controllers and brokers). At least 1.
     pub brokers: u32,
+    /// Each node's persistent volume.
     pub storage: Storage,
+    /// Requests and limits of each node; default: none, left to the namespace.
     #[serde(default)]
     pub resources: Option<Resources>,
     /// Kafka version; default: the operator's.
@@ -48,6 +51,7 @@ pub struct Inputs {
     /// Broker config properties.
     #[serde(default)]
     pub config: BTreeMap<String, Value>,
+    /// Partitions and replicas of topics that do not set their own.
     pub topic_defaults: TopicDefaults,
     /// Prefix of physical topic names.
     #[serde(default)]
@@ -63,6 +67,7 @@ pub struct Inputs {
     pub credentials_user: Option<String>,
 }
 
+/// The persistent volume of each Kafka node (one JBOD volume).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
@@ -73,10 +78,13 @@ pub struct Storage {
     pub class: Option<String>,
 }
 
+/// Partitions and replication factor of topics that do not set their own.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicDefaults {
+    /// Partitions per topic. At least 1.
     pub partitions: u32,
+    /// Copies of each partition. At least 1, at most `brokers`.
     pub replicas: u32,
 }
 
@@ -98,6 +106,7 @@ struct Topic {
     retention_hours: Option<u32>,
 }
 
+/// The plugin: see the crate docs.
 pub struct MessagingKafka;
 
 impl Plugin for MessagingKafka {

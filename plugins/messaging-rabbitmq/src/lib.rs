@@ -35,19 +35,29 @@ use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 use topology::Topology;
 
+/// The AMQP port of the in-cluster broker's Service.
 pub const AMQP_PORT: u16 = 5672;
 
+/// Where the broker is. `in-cluster`: a `RabbitmqCluster` and its topology as
+/// operator resources, rendered by this plugin. `external`: an existing broker
+/// at `host`, its topology declared as AMQP effects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// A `RabbitmqCluster` and its topology as operator resources.
     InCluster,
+    /// An existing broker at `host`; the topology as AMQP effects.
     External,
 }
 
+/// The type of every queue. `quorum`: replicated over the nodes, with a
+/// delivery limit. `classic`: not replicated, no delivery limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum QueueType {
+    /// Replicated over the nodes, with a delivery limit.
     Quorum,
+    /// Not replicated, no delivery limit.
     Classic,
 }
 
@@ -55,11 +65,13 @@ pub enum QueueType {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
+    /// `in-cluster` or `external`: see [`Mode`].
     pub mode: Mode,
     /// in-cluster: RabbitMQ nodes. At least 1; 3 for quorum queues to survive a node.
     pub replicas: u32,
     /// in-cluster: each node's volume.
     pub storage: Storage,
+    /// in-cluster: requests and limits of each node; default: none, left to the namespace.
     #[serde(default)]
     pub resources: Option<Resources>,
     /// external: the broker's host name.
@@ -75,11 +87,15 @@ pub struct Inputs {
     /// The topic exchange queues are bound to; default: the component's name.
     #[serde(default)]
     pub exchange: Option<String>,
+    /// `quorum` or `classic` for every queue: see [`QueueType`].
     pub queue_type: QueueType,
+    /// Prefix of physical queue names (`<prefix><logical>`).
     #[serde(default)]
     pub name_prefix: String,
+    /// Queues by logical name.
     #[serde(default)]
     pub queues: BTreeMap<String, QueueSpec>,
+    /// Client users and the queues they may use.
     #[serde(default)]
     pub users: BTreeMap<String, UserSpec>,
     /// The user whose credentials the outputs publish; default: the only user.
@@ -87,15 +103,18 @@ pub struct Inputs {
     pub credentials_user: Option<String>,
 }
 
+/// in-cluster: the persistent volume of each RabbitMQ node.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     /// Volume size per node, such as `10Gi`.
     pub size: String,
+    /// StorageClass; default: the cluster's default class.
     #[serde(default)]
     pub class: Option<String>,
 }
 
+/// The plugin: see the crate docs.
 pub struct MessagingRabbitmq;
 
 impl Plugin for MessagingRabbitmq {

@@ -16,6 +16,7 @@ pub struct Queue {
     pub logical: String,
     /// The key under `queues` it comes from.
     pub source: String,
+    /// The queue's name on the broker; a dead-letter queue's is its source's plus `-dlq`.
     pub physical: String,
     /// `x-queue-type`, TTL, dead-lettering, delivery limit…
     pub arguments: Map<String, Value>,
@@ -24,10 +25,15 @@ pub struct Queue {
     pub routing_key: Option<String>,
 }
 
+/// The vhost, exchange, queues and per-user permissions of one component,
+/// the same in both modes.
 #[derive(Clone, Debug)]
 pub struct Topology {
+    /// The virtual host; default: the component's name.
     pub vhost: String,
+    /// The topic exchange every queue is bound to; default: the component's name.
     pub exchange: String,
+    /// Every queue to declare, dead-letter queues included.
     pub queues: Vec<Queue>,
     component: String,
     users: Vec<(String, Vec<String>)>,
@@ -36,12 +42,16 @@ pub struct Topology {
 /// Configure, write and read permissions, as anchored regexes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Permissions {
+    /// Regex of the queues and exchanges the user may declare and delete (`^$`: none).
     pub configure: String,
+    /// Regex of the exchanges the user may publish to and the queues it may bind.
     pub write: String,
+    /// Regex of the queues the user may consume from and the exchanges it may bind from.
     pub read: String,
 }
 
 impl Topology {
+    /// The topology `inputs` describe for component `req.component`.
     pub fn new(req: &PlanRequest, inputs: &Inputs) -> Self {
         let component = req.component.name.clone();
         let mut out = Vec::new();

@@ -71,9 +71,11 @@ fn default_sslmode() -> SslMode {
     SslMode::Require
 }
 
+/// A key in an existing Secret, in the component's namespace.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaSecret {
+    /// Name of the Secret, such as `rds-ca`.
     pub name: String,
     /// The key holding the PEM certificate(s). Default `ca.crt`.
     #[serde(default = "default_ca_key")]
@@ -86,6 +88,7 @@ fn default_ca_key() -> String {
 /// Database privileges PostgreSQL knows (`GRANT … ON DATABASE`).
 const DATABASE_PRIVILEGES: &[&str] = &["ALL", "CREATE", "CONNECT", "TEMPORARY", "TEMP"];
 
+/// The plugin: see the crate docs.
 pub struct PostgresExternal;
 
 impl Plugin for PostgresExternal {

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 pub use apps::{AppDatabase, PASSWORD_KEY, USERNAME_KEY};
 
+/// The port PostgreSQL listens on and both Services expose.
 pub const PORT: u16 = 5432;
 /// The uid/gid of the `postgres` user in the official image: its entrypoint
 /// and data directory layout expect it.
@@ -43,7 +44,9 @@ pub struct Inputs {
     pub image: String,
     /// Must be 1: plain PostgreSQL servers in a StatefulSet do not replicate.
     pub replicas: u32,
+    /// The server's persistent volume (the StatefulSet's volume claim template).
     pub storage: Storage,
+    /// Requests and limits of the PostgreSQL container.
     pub resources: Resources,
     /// The `postgres` superuser's password, from the secrets file.
     #[schemars(with = "String")]
@@ -55,6 +58,7 @@ pub struct Inputs {
     pub default_app: Option<String>,
 }
 
+/// The persistent volume of the server.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
@@ -65,6 +69,7 @@ pub struct Storage {
     pub class: Option<String>,
 }
 
+/// The plugin: see the crate docs.
 pub struct PostgresStatefulSet;
 
 impl Plugin for PostgresStatefulSet {

@@ -9,6 +9,7 @@ use super::Contract;
 /// The JSON Schema of the outputs.
 pub const SCHEMA: &str = include_str!("../../../wit/contracts/app.v1.json");
 
+/// The outputs of an `app` component: how other apps and people reach it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// `http://name.namespace.svc.cluster.local:port`, when it listens.

@@ -11,6 +11,7 @@ use super::Contract;
 /// The JSON Schema of the outputs.
 pub const SCHEMA: &str = include_str!("../../../wit/contracts/dapr.v1.json");
 
+/// The outputs of a `dapr` component: the Dapr components apps use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// Name of the pub/sub `Component` every app shares, when there is one.

@@ -9,6 +9,7 @@ use super::Contract;
 /// The JSON Schema of the outputs.
 pub const SCHEMA: &str = include_str!("../../../wit/contracts/logs.v1.json");
 
+/// The outputs of a `logs` component: where logs go and how to query them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// Where apps may push logs directly (most just write to stdout).

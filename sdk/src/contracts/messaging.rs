@@ -21,8 +21,11 @@ pub const QUEUES_SCHEMA: &str = include_str!("../../../wit/contracts/messaging.q
 
 /// Values of [`Outputs::protocol`] the built-in backends write.
 pub mod protocol {
+    /// AMQP 0-9-1 (RabbitMQ): the endpoint is `amqp://host:port/vhost`.
     pub const AMQP: &str = "amqp";
+    /// Kafka: the endpoint is the bootstrap servers, `host:port[,host:port…]`.
     pub const KAFKA: &str = "kafka";
+    /// Amazon SQS: the endpoint is the service URL, each queue a queue URL.
     pub const SQS: &str = "sqs";
     /// NATS JetStream: the endpoint is a server URL (`nats://host:port`),
     /// each queue a stream whose name is its one subject, and a consumer's
@@ -32,8 +35,11 @@ pub mod protocol {
 
 /// Values of [`Outputs::sasl_mechanism`], as IANA names them.
 pub mod sasl {
+    /// SCRAM with SHA-512, what Strimzi's `KafkaUser`s use.
     pub const SCRAM_SHA_512: &str = "SCRAM-SHA-512";
+    /// SCRAM with SHA-256.
     pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+    /// User name and password sent as they are; safe only over TLS.
     pub const PLAIN: &str = "PLAIN";
 }
 
@@ -41,9 +47,13 @@ pub mod sasl {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsSecret {
+    /// Name of the Secret.
     pub name: String,
+    /// Key holding the user name, e.g. `username`.
     pub username_key: String,
+    /// Key holding the password, e.g. `password`.
     pub password_key: String,
+    /// Namespace of the Secret; `None` means the consumer's own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
@@ -76,10 +86,15 @@ pub struct Tls {
 /// publishes per-consumer access, else the shared ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access<'a> {
+    /// The Secret with the user name and password to connect as.
     pub credentials_secret: &'a CredentialsSecret,
+    /// Prefix of the consumer groups and queues this consumer may create itself;
+    /// `None` for the shared credentials.
     pub group_prefix: Option<&'a str>,
 }
 
+/// The outputs of a `messaging` component: the endpoint, the queues and
+/// who may use them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// How clients talk to it: one of [`protocol`] for the built-in

@@ -52,7 +52,9 @@ pub trait Contract: Serialize + DeserializeOwned {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
+    /// Name of the Secret, e.g. `db-app`.
     pub name: String,
+    /// Key within the Secret's `data`, e.g. `password`.
     pub key: String,
     /// Where the Secret lives when it is not in the consumer's namespace.
     /// A pod can only read Secrets of its own namespace, so a consumer
@@ -65,7 +67,9 @@ pub struct SecretKeyRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
+    /// Name of the Secret, e.g. `db-ca`.
     pub name: String,
+    /// Namespace of the Secret; `None` means the consumer's own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }

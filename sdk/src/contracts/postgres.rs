@@ -23,10 +23,15 @@ pub const APPS_SCHEMA: &str = include_str!("../../../wit/contracts/postgres.apps
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
+    /// No TLS.
     Disable,
+    /// TLS when the server offers it, unverified; plaintext otherwise.
     Prefer,
+    /// TLS always, without checking the server's certificate.
     Require,
+    /// TLS, and the server's certificate must be signed by the CA in `ca_secret`.
     VerifyCa,
+    /// As `VerifyCa`, and the certificate must also name `host`.
     VerifyFull,
 }
 
@@ -52,20 +57,27 @@ impl SslMode {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseAccess {
+    /// Database name, e.g. `consent`.
     pub database: String,
+    /// Role that owns the database and logs in to it.
     pub user: String,
     /// The user's password.
     pub password_secret: SecretKeyRef,
 }
 
+/// The outputs of a `postgres` component: where the server is and how each
+/// app logs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// Host name clients connect to (a Service DNS name or a managed endpoint).
     pub host: String,
+    /// TCP port, usually 5432.
     pub port: u16,
     /// The default database, its user and the user's password.
     pub database: String,
+    /// The default database's user (role).
     pub user: String,
+    /// The Secret key holding `user`'s password.
     pub password_secret: SecretKeyRef,
     /// One database and user per consuming app, keyed by the app's
     /// component name; an app not listed uses the default above.

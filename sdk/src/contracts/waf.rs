@@ -11,6 +11,7 @@ use super::{Contract, SecretRef};
 /// The JSON Schema of the outputs.
 pub const SCHEMA: &str = include_str!("../../../wit/contracts/waf.v1.json");
 
+/// The outputs of a `waf` component: what an app ingress must carry to sit behind it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outputs {
     /// The `ingressClassName` app ingresses must use.

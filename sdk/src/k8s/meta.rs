@@ -24,6 +24,8 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Metadata for object `name` of `component`, in its namespace, with the
+    /// standard labels; `part` is the `app.kubernetes.io/component` label.
     pub fn new(component: &ComponentId, name: impl Into<String>, part: &str) -> Self {
         let labels = BTreeMap::from([
             ("app.kubernetes.io/name".to_owned(), component.name.clone()),
@@ -47,18 +49,21 @@ impl Meta {
         self
     }
 
+    /// Adds a label, replacing one with the same key.
     #[must_use]
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
         self
     }
 
+    /// Adds an annotation, replacing one with the same key.
     #[must_use]
     pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.annotations.insert(key.into(), value.into());
         self
     }
 
+    /// Adds several annotations, replacing any with the same keys.
     #[must_use]
     pub fn annotations<K: Into<String>, V: Into<String>>(
         mut self,
@@ -75,14 +80,17 @@ impl Meta {
         Self { name: name.into(), annotations: BTreeMap::new(), ..self.clone() }
     }
 
+    /// The object's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The object's namespace; `None` when cluster-scoped.
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
 
+    /// All labels, the standard ones included.
     pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
     }
@@ -104,6 +112,8 @@ impl Meta {
             .filter_map(|k| self.labels.get_key_value(k))
     }
 
+    /// The whole `metadata` JSON: name, namespace (unless cluster-scoped),
+    /// labels and annotations (when any).
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(self.name.clone()));

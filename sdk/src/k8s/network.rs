@@ -29,6 +29,7 @@ pub struct Ingress {
 }
 
 impl Ingress {
+    /// An Ingress with `meta`'s name and labels and no rules yet.
     pub fn new(meta: Meta) -> Self {
         Self { meta, class: None, rules: Vec::new(), tls: Vec::new() }
     }
@@ -39,6 +40,7 @@ impl Ingress {
         self
     }
 
+    /// Adds an annotation (a controller or WAF setting), replacing one with the same key.
     pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.meta = self.meta.annotation(key, value);
         self
@@ -62,6 +64,7 @@ impl Ingress {
         self
     }
 
+    /// The Ingress manifest as JSON.
     pub fn to_value(&self) -> Value {
         let mut spec = Map::with_capacity(3);
         spec.insert("rules".into(), Value::Array(self.rules.clone()));

@@ -25,7 +25,10 @@ pub struct Quantities {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// What the scheduler reserves for the container.
     pub requests: Quantities,
+    /// The most the container may use: CPU above it is throttled, memory above
+    /// it gets the container killed.
     pub limits: Quantities,
 }
 
@@ -33,6 +36,8 @@ pub struct Resources {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum IntOrPercent {
+    /// An absolute count, such as `1`.
     Int(u32),
+    /// A percentage of the replicas, such as `"50%"`.
     Percent(#[schemars(pattern(r"^[0-9]+%$"))] String),
 }

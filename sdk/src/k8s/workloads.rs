@@ -23,6 +23,8 @@ pub struct Container {
 }
 
 impl Container {
+    /// A container running `image` (a full reference, e.g. `ghcr.io/acme/app:1.2.0`)
+    /// with the restricted security context.
     pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
         let mut fields = Map::new();
         fields.insert("name".into(), json!(name.into()));
@@ -69,21 +71,25 @@ impl Container {
         self.env.iter().filter_map(|e| e.get("name").and_then(Value::as_str))
     }
 
+    /// CPU and memory requests and limits.
     pub fn resources(mut self, resources: &Resources) -> Self {
         self.fields.insert("resources".into(), json!(resources));
         self
     }
 
+    /// The `readinessProbe` (see [`tcp_probe`], [`http_probe`]).
     pub fn readiness_probe(mut self, probe: Value) -> Self {
         self.fields.insert("readinessProbe".into(), probe);
         self
     }
 
+    /// The `livenessProbe` (see [`tcp_probe`], [`http_probe`]).
     pub fn liveness_probe(mut self, probe: Value) -> Self {
         self.fields.insert("livenessProbe".into(), probe);
         self
     }
 
+    /// Mounts pod volume `volume` at `path`, writable.
     pub fn volume_mount(mut self, volume: &str, path: &str) -> Self {
         self.mounts.push(json!({ "name": volume, "mountPath": path }));
         self
@@ -95,12 +101,14 @@ impl Container {
         self
     }
 
+    /// Replaces the image's arguments (`CMD`).
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         let args: Vec<String> = args.into_iter().map(Into::into).collect();
         self.fields.insert("args".into(), json!(args));
         self
     }
 
+    /// Replaces the image's entrypoint (`ENTRYPOINT`).
     pub fn command<S: Into<String>>(mut self, command: impl IntoIterator<Item = S>) -> Self {
         let command: Vec<String> = command.into_iter().map(Into::into).collect();
         self.fields.insert("command".into(), json!(command));
@@ -113,6 +121,7 @@ impl Container {
         self
     }
 
+    /// The container as JSON, for a pod spec's `containers`.
     pub fn to_value(&self) -> Value {
         let mut fields = self.fields.clone();
         for (key, list) in [("ports", &self.ports), ("env", &self.env), ("volumeMounts", &self.mounts)] {
@@ -149,6 +158,8 @@ pub struct PodTemplate {
 }
 
 impl PodTemplate {
+    /// A pod template with `meta`'s labels (not its annotations) and the
+    /// restricted pod defaults.
     pub fn new(meta: &Meta) -> Self {
         let mut spec = Map::new();
         spec.insert("automountServiceAccountToken".into(), json!(false));
@@ -171,11 +182,13 @@ impl PodTemplate {
         }
     }
 
+    /// Adds an app container; containers run in the order added.
     pub fn container(mut self, container: &Container) -> Self {
         self.containers.push(container.to_value());
         self
     }
 
+    /// Adds an init container; they run to completion, in order, before the app containers start.
     pub fn init_container(mut self, container: &Container) -> Self {
         self.init_containers.push(container.to_value());
         self
@@ -203,11 +216,14 @@ impl PodTemplate {
         self
     }
 
+    /// Adds a pod volume, as its JSON (`{"name": …, "secret": {…}}`, say).
     pub fn volume(mut self, volume: Value) -> Self {
         self.volumes.push(volume);
         self
     }
 
+    /// Runs the pod as ServiceAccount `name`. The token stays unmounted unless
+    /// `automountServiceAccountToken` is set with [`PodTemplate::field`].
     pub fn service_account(mut self, name: &str) -> Self {
         self.spec.insert("serviceAccountName".into(), json!(name));
         self
@@ -219,6 +235,7 @@ impl PodTemplate {
         self
     }
 
+    /// The template as JSON, for a workload's `spec.template`.
     pub fn to_value(&self) -> Value {
         let mut spec = self.spec.clone();
         spec.insert("containers".into(), Value::Array(self.containers.clone()));

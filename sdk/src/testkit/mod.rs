@@ -63,6 +63,7 @@ impl PlanCall {
         }
     }
 
+    /// Plans component `name` of environment `environment` in namespace `namespace`.
     pub fn component(mut self, environment: &str, namespace: &str, name: &str) -> Self {
         self.request.component =
             ComponentId { name: name.into(), environment: environment.into(), namespace: namespace.into() };
@@ -97,11 +98,14 @@ impl PlanCall {
         self
     }
 
+    /// A file the component's `files` attribute lists, under the path as written there.
     pub fn file(mut self, path: &str, contents: impl Into<Vec<u8>>) -> Self {
         self.request.files.push(File { path: path.into(), contents: contents.into() });
         self
     }
 
+    /// The result the engine kept from effect `id` (its response `body`), as
+    /// handed to the next plan.
     pub fn effect_result(mut self, id: &str, body: Value) -> Self {
         self.request.effect_results.push(EffectResult { id: id.into(), body });
         self
@@ -270,14 +274,17 @@ pub fn invalid_inputs(err: PlanError) -> Vec<(String, String)> {
     }
 }
 
+/// Finding things in a [`ComponentPlan`], for assertions.
 pub trait PlanExt {
     /// The object with this kind and name.
     fn object(&self, kind: &str, name: &str) -> Option<&Value>;
     /// Like [`PlanExt::object`], but panics listing what the plan does hold.
     fn expect_object(&self, kind: &str, name: &str) -> &Value;
+    /// Every object of this kind, in plan order.
     fn objects_of_kind(&self, kind: &str) -> Vec<&Value>;
     /// `Kind/name` of every object, in order.
     fn object_ids(&self) -> Vec<String>;
+    /// The value of output `name`, if the plan has it.
     fn output(&self, name: &str) -> Option<&Value>;
 }
 

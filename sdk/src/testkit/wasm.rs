@@ -23,8 +23,11 @@ use super::PlanCall;
 /// is not this: it is the inner `Result` of [`run_plan`].
 #[derive(Debug)]
 pub enum WasmError {
+    /// [`build`] failed: cargo failed or built no `.wasm` for the package.
     Build(String),
+    /// The host could not start or could not load the `.wasm`.
     Load(HostError),
+    /// A call into the plugin failed: a trap, a limit, or output that breaks the contract.
     Call(CallError),
 }
 

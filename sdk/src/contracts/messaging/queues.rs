@@ -71,10 +71,15 @@ pub struct UserSpec {
 /// The settings in [`QueueSpec`] that only some backends use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
+    /// `max_receive_count`: the delivery limit before dead-lettering.
     MaxReceiveCount,
+    /// `fifo`: first-in-first-out delivery.
     Fifo,
+    /// `partitions`: Kafka topic partitions.
     Partitions,
+    /// `replicas`: copies of each message (Kafka replication factor).
     Replicas,
+    /// `visibility_timeout_seconds`: how long a received message stays hidden (SQS).
     VisibilityTimeout,
 }
 
@@ -240,6 +245,8 @@ pub fn credentials_secret(
     k8s::secret(&meta, &data)
 }
 
+/// The outputs' reference to `user`'s credentials Secret (keys `username`,
+/// `password`), in the component's namespace.
 pub fn credentials_ref(req: &PlanRequest, user: &str) -> CredentialsSecret {
     CredentialsSecret {
         name: credentials_secret_name(&req.component.name, user),

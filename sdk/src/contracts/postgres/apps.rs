@@ -50,9 +50,13 @@ pub struct AppDatabase {
 pub struct App {
     /// The key under `apps` (a component name, usually).
     pub key: String,
+    /// Database name, defaulted from the key.
     pub database: String,
+    /// Role name, defaulted to `<database>_user`.
     pub user: String,
+    /// The role's password, from the encrypted secrets file.
     pub password: Sensitive,
+    /// Extensions to create in the database, such as `pgcrypto`.
     pub extensions: Vec<String>,
     /// The Secret holding `username` and `password`.
     pub secret: String,
@@ -219,7 +223,9 @@ fn secret_ref(req: &PlanRequest, app: &App) -> SecretKeyRef {
 /// Where the server is and how clients reach it over TLS.
 #[derive(Clone, Debug)]
 pub struct Server {
+    /// Host name clients connect to (a Service DNS name or a managed endpoint).
     pub host: String,
+    /// TCP port, usually 5432.
     pub port: u16,
     /// The `sslmode` clients must use.
     pub sslmode: SslMode,
