@@ -6,6 +6,7 @@ use capstan_sdk::k8s::is_dns_label;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+/// The defaults `values_custom` is merged over, with comments for `plugin inspect`.
 pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
 
 /// Inputs of `capstan/dapr`.
@@ -14,14 +15,19 @@ pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
 pub struct Inputs {
     /// Dapr app ids allowed to use the components (their `scopes`).
     pub app_ids: Vec<String>,
+    /// The pub/sub Component on the `messaging` dependency.
     pub pubsub: PubSub,
+    /// The state store Component on the `postgres` dependency.
     pub statestore: StateStore,
+    /// The Dapr `Configuration` (tracing, metrics, mTLS); always rendered.
     pub configuration: Configuration,
 }
 
+/// The `pubsub` section: a pub/sub Component whose type follows the messaging protocol.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PubSub {
+    /// Render the pub/sub Component; needs a `messaging` dependency.
     pub enabled: bool,
     /// Name of the pub/sub Component apps publish to.
     pub name: String,
@@ -30,9 +36,11 @@ pub struct PubSub {
     pub consumer_group: String,
 }
 
+/// The `statestore` section: a `state.postgresql` Component.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateStore {
+    /// Render the state store Component; needs a `postgres` dependency.
     pub enabled: bool,
     /// Name of the state store Component.
     pub name: String,
@@ -40,36 +48,50 @@ pub struct StateStore {
     /// dependency's contract says.
     #[serde(default)]
     pub sslmode: Option<SslMode>,
+    /// Let actors and workflows keep their state here (`actorStateStore`).
     pub actor_state_store: bool,
 }
 
+/// The `configuration` section: the Dapr `Configuration` object.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Configuration {
     /// Name of the Configuration apps point at with `dapr.io/config`.
     pub name: String,
+    /// Trace sampling and export.
     pub tracing: Tracing,
+    /// Sidecar mTLS settings; they take effect only in the control plane's
+    /// `daprsystem` Configuration.
     pub mtls: Mtls,
 }
 
+/// The Configuration's `tracing` section.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tracing {
+    /// Fraction of requests traced, as a string from "0" to "1" ("0.1" = 10%).
     pub sampling_rate: String,
+    /// `host:port` of an OpenTelemetry collector; empty: traces are not exported.
     #[serde(default)]
     pub otel_endpoint: String,
+    /// Protocol spoken to `otel_endpoint`.
     pub otel_protocol: OtelProtocol,
+    /// Use TLS towards `otel_endpoint`.
     pub otel_is_secure: bool,
 }
 
+/// Protocol for exporting traces to an OpenTelemetry collector.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OtelProtocol {
+    /// OTLP over gRPC (collector port 4317 by default).
     Grpc,
+    /// OTLP over HTTP (collector port 4318 by default).
     Http,
 }
 
 impl OtelProtocol {
+    /// The value of the Configuration's `tracing.otel.protocol`.
     pub fn as_str(self) -> &'static str {
         match self {
             OtelProtocol::Grpc => "grpc",
@@ -78,16 +100,24 @@ impl OtelProtocol {
     }
 }
 
+/// The Configuration's `mtls` section, copied into it as Dapr spells it.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mtls {
+    /// mTLS between sidecars and to the control plane.
     pub enabled: bool,
+    /// Lifetime of a sidecar's workload certificate, as a Go duration (`24h`).
     pub workload_cert_ttl: String,
+    /// Clock skew tolerated when checking certificates, as a Go duration (`15m`).
     pub allowed_clock_skew: String,
+    /// Trust domain of the Dapr control plane, e.g. `cluster.local`.
     pub control_plane_trust_domain: String,
+    /// `host:port` of the Dapr Sentry service that issues the certificates.
     pub sentry_address: String,
 }
 
+/// Errors the schema cannot catch: missing or invalid app ids, names that are
+/// not DNS labels or clash, a sampling rate outside 0..=1.
 pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if inputs.app_ids.is_empty() && (inputs.pubsub.enabled || inputs.statestore.enabled) {

@@ -37,6 +37,7 @@ use crate::inputs::Inputs;
 /// point at with the `dapr.io/config` annotation.
 pub const OUTPUT_CONFIGURATION: &str = "configuration";
 
+/// The plugin: see the crate docs.
 pub struct Dapr;
 
 impl Plugin for Dapr {

@@ -29,7 +29,9 @@ pub const HTTP_PORT: u16 = 2020;
 /// Environment variables the config refers to; the DaemonSet sets them from
 /// the Secret this plugin renders.
 pub const ENV_SPLUNK_TOKEN: &str = "SPLUNK_HEC_TOKEN";
+/// The Loki or Elasticsearch basic-auth password.
 pub const ENV_HTTP_PASSWORD: &str = "OUTPUT_HTTP_PASSWORD";
+/// The forward input's shared key.
 pub const ENV_FORWARD_SHARED_KEY: &str = "FORWARD_SHARED_KEY";
 
 /// Where the forward input's TLS Secret (`tls.crt`, `tls.key`) is mounted.

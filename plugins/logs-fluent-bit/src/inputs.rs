@@ -64,16 +64,22 @@ pub struct Inputs {
     pub priority_class_name: Option<String>,
 }
 
+/// The one log store records are shipped to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputKind {
+    /// Grafana Loki, configured by the `loki` section.
     Loki,
+    /// Elasticsearch or OpenSearch, configured by the `elasticsearch` section.
     Elasticsearch,
+    /// Splunk HTTP Event Collector, configured by the `splunk` section.
     Splunk,
+    /// The collector's own stdout, as JSON lines; no store needed.
     Stdout,
 }
 
 impl OutputKind {
+    /// The name as written in `output`, which is also the section's name.
     pub fn as_str(self) -> &'static str {
         match self {
             OutputKind::Loki => "loki",
@@ -84,16 +90,22 @@ impl OutputKind {
     }
 }
 
+/// fluent-bit's `Log_Level`, from least to most verbose.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
+    /// Errors only.
     Error,
+    /// Errors and warnings, such as retried chunks.
     Warn,
+    /// The default: start-up and state changes besides warnings.
     Info,
+    /// Adds per-chunk and per-connection detail; for troubleshooting only.
     Debug,
 }
 
 impl LogLevel {
+    /// The value written into fluent-bit's `Log_Level`.
     pub fn as_str(self) -> &'static str {
         match self {
             LogLevel::Error => "error",
@@ -110,16 +122,22 @@ impl LogLevel {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
+    /// User name, written into fluent-bit's config as `HTTP_User`.
     pub user: String,
+    /// Password; from the secrets file only.
     pub password: String,
 }
 
+/// The `loki` section: where the `loki` output pushes.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Loki {
+    /// Host name of Loki or its gateway, e.g. `loki-gateway.logging.svc.cluster.local`.
     pub host: String,
+    /// Loki's HTTP port; default 3100.
     #[serde(default = "loki_port")]
     pub port: u16,
+    /// Connect with TLS, verifying the certificate; default off.
     #[serde(default)]
     pub tls: bool,
     /// The `X-Scope-OrgID` tenant, for a multi-tenant Loki.
@@ -128,6 +146,7 @@ pub struct Loki {
     /// Static stream labels added to every stream, besides the standard ones.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Basic authentication, for a Loki behind an authenticating proxy.
     #[serde(default)]
     pub auth: Option<BasicAuth>,
 }
@@ -136,16 +155,21 @@ fn loki_port() -> u16 {
     3100
 }
 
+/// The `elasticsearch` section: where the `elasticsearch` output writes.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Elasticsearch {
+    /// Host name of the cluster, e.g. `es.example.com`.
     pub host: String,
+    /// HTTP port; default 9200.
     #[serde(default = "es_port")]
     pub port: u16,
     /// The index records are written to.
     pub index: String,
+    /// Connect with TLS, verifying the certificate; default on.
     #[serde(default = "yes")]
     pub tls: bool,
+    /// Basic authentication, for a cluster with security enabled.
     #[serde(default)]
     pub auth: Option<BasicAuth>,
 }
@@ -158,16 +182,19 @@ fn yes() -> bool {
     true
 }
 
+/// The `splunk` section: where the `splunk` output sends events.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Splunk {
     /// The HTTP Event Collector host.
     pub host: String,
+    /// HEC port; default 8088.
     #[serde(default = "hec_port")]
     pub port: u16,
     /// The HEC token. Sensitive: it must come from the secrets file.
     #[serde(default)]
     pub token: Option<String>,
+    /// Connect with TLS; default on.
     #[serde(default = "yes")]
     pub tls: bool,
     /// Verify the collector's certificate; turn off only for a test collector.
@@ -188,7 +215,9 @@ fn hec_port() -> u16 {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Forward {
+    /// Open the input and add its port to the Service; default off.
     pub enabled: bool,
+    /// Port of the input on the pod and the Service; default 24224.
     pub port: u16,
     /// The secure-forward shared key clients must present. Sensitive: it
     /// must come from the secrets file; it is put in a Secret and reaches
@@ -229,13 +258,18 @@ pub struct Buffer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MultilineLanguage {
+    /// Go panics and goroutine dumps.
     Go,
+    /// Java exceptions with their `at ...` frames.
     Java,
+    /// Python tracebacks.
     Python,
+    /// Ruby exceptions and backtraces.
     Ruby,
 }
 
 impl MultilineLanguage {
+    /// The parser's name in fluent-bit's `multiline.parser`.
     pub fn as_str(self) -> &'static str {
         match self {
             MultilineLanguage::Go => "go",
@@ -246,11 +280,14 @@ impl MultilineLanguage {
     }
 }
 
+/// The collector container's `resources`, as Kubernetes quantities.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// Requests by resource name, e.g. `cpu: 50m`, `memory: 64Mi`.
     #[serde(default)]
     pub requests: BTreeMap<String, String>,
+    /// Limits by resource name, e.g. `cpu: 500m`, `memory: 256Mi`.
     #[serde(default)]
     pub limits: BTreeMap<String, String>,
 }

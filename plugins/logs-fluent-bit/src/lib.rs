@@ -42,6 +42,7 @@ use capstan_sdk::prelude::*;
 
 use crate::inputs::Inputs;
 
+/// The plugin: see the crate docs.
 pub struct FluentBit;
 
 impl Plugin for FluentBit {

@@ -57,6 +57,9 @@ pub fn cluster_scoped_name(c: &ComponentId) -> String {
     format!("{}-{}", c.namespace, c.name)
 }
 
+/// Every object of the collector: ServiceAccount, ClusterRole and binding,
+/// ConfigMap, a credentials Secret when an output or the forward input needs
+/// one, DaemonSet and Service.
 pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
     let meta = Meta::new(c, c.name.clone(), "log-collector");
     let cluster_name = cluster_scoped_name(c);

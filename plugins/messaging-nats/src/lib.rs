@@ -45,10 +45,13 @@ pub const NATS_PORT: u16 = 4222;
 /// The largest stream replication NATS supports.
 pub const MAX_REPLICAS: u32 = 5;
 
+/// How the streams and consumers get onto the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// `Stream` and `Consumer` objects for NACK to create on the server at `url`.
     InCluster,
+    /// `jetstream` effects the engine applies on the connection `connection`.
     External,
 }
 
@@ -56,7 +59,9 @@ pub enum Mode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Storage {
+    /// On the servers' disks; kept across a server restart.
     File,
+    /// In the servers' memory; lost when a server restarts.
     Memory,
 }
 
@@ -64,6 +69,7 @@ pub enum Storage {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
+    /// `in-cluster` or `external`: see [`Mode`].
     pub mode: Mode,
     /// The NATS server clients connect to, such as
     /// `nats://nats.messaging.svc:4222` (required); in-cluster, NACK
@@ -80,10 +86,15 @@ pub struct Inputs {
     /// Seconds a delivered message waits for its acknowledgement before it
     /// is delivered again; a queue's `visibility_timeout_seconds` overrides it.
     pub ack_wait_seconds: u64,
+    /// Prefix of physical names (`<prefix><logical>`), each a stream's name
+    /// and its one subject.
     #[serde(default)]
     pub name_prefix: String,
+    /// Queues by logical name: a stream each.
     #[serde(default)]
     pub queues: BTreeMap<String, QueueSpec>,
+    /// Client users and the queues they may use: a durable consumer per user
+    /// and queue. The NATS server must already know them.
     #[serde(default)]
     pub users: BTreeMap<String, UserSpec>,
     /// The user whose credentials the outputs publish; default: the only user.
@@ -101,6 +112,7 @@ const IGNORED: &[(Setting, &str)] = &[
     ),
 ];
 
+/// The plugin: see the crate docs.
 pub struct MessagingNats;
 
 impl Plugin for MessagingNats {

@@ -18,15 +18,18 @@ pub const MAX_NAME: usize = 255;
 pub struct Stream {
     /// The key under `queues`.
     pub logical: String,
+    /// The stream as both modes create it: name, subject, retention, storage.
     pub config: JetStreamStream,
     /// In the order of the users.
     pub consumers: Vec<Consumer>,
 }
 
+/// A user's durable pull consumer on one stream.
 #[derive(Clone, Debug)]
 pub struct Consumer {
     /// The key under `users`; also the consumer's durable name.
     pub user: String,
+    /// The consumer as both modes create it: filter subject, ack wait, max deliveries.
     pub config: JetStreamConsumer,
 }
 
