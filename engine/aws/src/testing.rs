@@ -6,6 +6,7 @@
 //! A missing `moto_server` fails the test with the reason; it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support fails loudly")]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +30,20 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// The environment an operator's shell would have, pointed at this moto
+    /// with test keys: what an executor under test resolves its settings from.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        [
+            ("AWS_ACCESS_KEY_ID", "AKIDTESTING"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+            ("AWS_REGION", REGION),
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     /// moto with signature checking off (it still reads service and region
     /// from the credential scope).
     pub fn start() -> Moto {

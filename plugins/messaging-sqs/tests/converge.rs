@@ -15,8 +15,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::collections::BTreeMap;
-
 use capstan_http::testing::{ACCOUNT, Moto, REGION};
 use capstan_http::{DEFAULT_TIMEOUT, HttpExecutor};
 use capstan_plugin_messaging_sqs::MessagingSqs;
@@ -25,16 +23,7 @@ use capstan_sdk::testkit::PlanCall;
 use serde_json::{Value, json};
 
 fn executor(moto: &Moto) -> HttpExecutor {
-    let env: BTreeMap<String, String> = [
-        ("AWS_ACCESS_KEY_ID", "AKIDTESTING"),
-        ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
-        ("AWS_REGION", REGION),
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    HttpExecutor::new(None, &env, DEFAULT_TIMEOUT).unwrap()
+    HttpExecutor::new(None, &moto.env(), DEFAULT_TIMEOUT).unwrap()
 }
 
 /// The plan for component prod/opus/events with these `queues` and other inputs.

@@ -5,10 +5,8 @@
 //! capstan-http's own tests, engine/exec/http/tests/all/wafv2.rs.)
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use std::collections::BTreeMap;
-
 use capstan_core::{ComponentPlan, EffectResult, Severity};
-use capstan_http::testing::{Moto, REGION};
+use capstan_http::testing::Moto;
 use capstan_http::{DEFAULT_TIMEOUT, HttpExecutor};
 use capstan_plugin_waf_aws_wafv2::AwsWafV2;
 use capstan_sdk::testkit::PlanCall;
@@ -17,16 +15,7 @@ use serde_json::{Value, json};
 const LOGS: &str = "arn:aws:firehose:sa-east-1:123456789012:deliverystream/aws-waf-logs-production";
 
 fn executor(moto: &Moto) -> HttpExecutor {
-    let env: BTreeMap<String, String> = [
-        ("AWS_ACCESS_KEY_ID", "AKIDTESTING"),
-        ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
-        ("AWS_REGION", REGION),
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    HttpExecutor::new(None, &env, DEFAULT_TIMEOUT).unwrap()
+    HttpExecutor::new(None, &moto.env(), DEFAULT_TIMEOUT).unwrap()
 }
 
 /// One plan, with the results state would hold from the last apply.

@@ -43,7 +43,7 @@ pub fn web_identity_env(endpoint: &str, dir: &std::path::Path, role: &str) -> BT
 }
 
 pub fn executor(moto: &Moto) -> HttpExecutor {
-    HttpExecutor::new(None, &aws_env(moto, "AKIDTESTING", "testing-secret"), DEFAULT_TIMEOUT).unwrap()
+    HttpExecutor::new(None, &moto.env(), DEFAULT_TIMEOUT).unwrap()
 }
 
 /// A messaging-sqs plan for component prod/opus/events, with `patch` over
