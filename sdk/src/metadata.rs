@@ -216,7 +216,6 @@ mod tests {
     /// How the database is reached.
     #[derive(serde::Deserialize, schemars::JsonSchema)]
     #[serde(rename_all = "kebab-case")]
-    #[expect(dead_code, reason = "only its schema is read")]
     enum Mode {
         /// Without TLS.
         Disable,

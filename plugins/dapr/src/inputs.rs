@@ -45,7 +45,8 @@ pub struct StateStore {
     /// Name of the state store Component.
     pub name: String,
     /// libpq sslmode towards PostgreSQL; default: what the postgres
-    /// dependency's contract says.
+    /// dependency's contract says (`prefer` when it says nothing), except
+    /// that verify-ca and verify-full become require: the sidecar has no CA file.
     #[serde(default)]
     pub sslmode: Option<SslMode>,
     /// Let actors and workflows keep their state here (`actorStateStore`).

@@ -260,7 +260,6 @@ fn check_manifest(object: &Value) {
     }
 }
 
-/// Finding things in a plan, for assertions.
 /// The `(path, message)` of each diagnostic of a plan refused for its
 /// inputs.
 ///

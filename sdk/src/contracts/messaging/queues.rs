@@ -225,7 +225,8 @@ pub fn credentials_secret_name(component: &str, user: &str) -> String {
     format!("{component}-{user}-credentials")
 }
 
-/// A user's credentials Secret and the contract's reference to it.
+/// A user's credentials Secret (the contract's reference to it is
+/// [`credentials_ref`]).
 pub fn credentials_secret(
     req: &PlanRequest,
     user: &str,
