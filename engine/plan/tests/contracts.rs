@@ -10,19 +10,15 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use capstan_config::{Command, LoadOptions, Stack};
-use capstan_plan::{
-    ComponentError, ComponentPlanned, EffectRunner, Outcome, PlanContext, SeamError, apply_component,
-    plan_component, schedule, stack_graph,
-};
+use capstan_config::LoadOptions;
+use capstan_plan::{ComponentError, ComponentPlanned, EffectRunner, Outcome, SeamError, apply_component};
 use capstan_sdk::capstan_core::{SqlOp, SqlRole};
 use capstan_sdk::contracts::postgres;
 use capstan_sdk::prelude::*;
-use capstan_state::{State, StateKey};
 use serde_json::{Value, json};
 
 mod support;
-use support::{Empty, Native, Plugins};
+use support::{Fixture, Native, Plugins};
 
 // ---- native test plugins ------------------------------------------------
 
@@ -242,14 +238,6 @@ impl EffectRunner for Succeed {
 
 // ---- the stack ------------------------------------------------------------
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    stack: Stack,
-    state: State,
-    key: StateKey,
-    plugins: Plugins,
-}
-
 /// A stack with `data/db` (type `db_type`, plugin `db_plugin`) and
 /// `data/api`, an app that depends on it.
 fn fixture(db_type: &str, db_plugin: &str, db_extra: &str) -> Fixture {
@@ -279,31 +267,7 @@ fn fixture_with_inputs(db_type: &str, db_plugin: &str, db_extra: &str, db_inputs
          dependency \"db\" {\n  config_path = \"../db\"\n}\ninputs = {}\n",
     );
     let stack = capstan_config::load(dir.path(), &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
-    Fixture {
-        _dir: dir,
-        stack,
-        state: State::new().unwrap(),
-        key: StateKey::generate().unwrap(),
-        plugins: all_plugins(),
-    }
-}
-
-impl Fixture {
-    fn cx(&self) -> PlanContext<'_> {
-        PlanContext {
-            stack: &self.stack,
-            plugins: &self.plugins,
-            target: &Empty,
-            state: &self.state,
-            state_key: &self.key,
-            command: Command::Plan,
-        }
-    }
-
-    fn plan(&self) -> BTreeMap<String, Outcome<ComponentPlanned, ComponentError>> {
-        let cx = self.cx();
-        schedule::run(&stack_graph(&self.stack).unwrap(), 2, |key, deps| plan_component(&cx, key, deps))
-    }
+    Fixture::new(dir, stack, all_plugins())
 }
 
 const DB: &str = "envs/dev/data/db";

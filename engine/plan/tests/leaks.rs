@@ -12,18 +12,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use capstan_config::{Command, LoadOptions, Stack};
+use capstan_config::LoadOptions;
 use capstan_core::{SecretProvider, SecretSourceError, SqlOp, SqlRole};
-use capstan_plan::{
-    ComponentError, ComponentPlanned, EffectRunner, Outcome, PlanContext, SeamError, apply_component,
-    plan_component, schedule, stack_graph,
-};
+use capstan_plan::{ComponentError, EffectRunner, Outcome, SeamError, apply_component};
 use capstan_sdk::prelude::*;
-use capstan_state::{State, StateKey};
 use serde_json::{Value, json};
 
 mod support;
-use support::{Empty, Native, Plugins};
+use support::{Fixture, Native, Plugins};
 
 const PASSWORD: &str = "correct horse battery";
 const ADMIN: &str = "admin-staple-9";
@@ -115,14 +111,6 @@ impl EffectRunner for Quiet {
     }
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    stack: Stack,
-    plugins: Plugins,
-    state: State,
-    key: StateKey,
-}
-
 fn fixture(leak_after_apply: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let write = |rel: &str, text: &str| {
@@ -147,31 +135,7 @@ fn fixture(leak_after_apply: bool) -> Fixture {
     );
     let options = LoadOptions { secrets: Some(Arc::new(Env)), env: BTreeMap::new() };
     let stack = capstan_config::load(dir.path(), &options).unwrap_or_else(|d| panic!("{d}"));
-    Fixture {
-        _dir: dir,
-        stack,
-        plugins: plugins(),
-        state: State::new().unwrap(),
-        key: StateKey::generate().unwrap(),
-    }
-}
-
-impl Fixture {
-    fn cx(&self) -> PlanContext<'_> {
-        PlanContext {
-            stack: &self.stack,
-            plugins: &self.plugins,
-            target: &Empty,
-            state: &self.state,
-            state_key: &self.key,
-            command: Command::Plan,
-        }
-    }
-
-    fn plan(&self) -> BTreeMap<String, Outcome<ComponentPlanned, ComponentError>> {
-        let cx = self.cx();
-        schedule::run(&stack_graph(&self.stack).unwrap(), 2, |key, deps| plan_component(&cx, key, deps))
-    }
+    Fixture::new(dir, stack, plugins())
 }
 
 const DB: &str = "envs/dev/data/db";

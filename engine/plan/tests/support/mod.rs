@@ -1,12 +1,18 @@
 //! What the planner's tests share: native plugins behind the engine's seam,
-//! a resolver over them and a target that holds nothing.
+//! a resolver over them, a target that holds nothing, and a stack loaded
+//! from a temporary directory with empty state.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use capstan_plan::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+use capstan_config::{Command, Stack};
+use capstan_plan::{
+    ComponentError, ComponentPlanned, ComponentRef, ObjectRef, ObjectTarget, Outcome, PlanContext,
+    PluginHandle, PluginResolver, SeamError, plan_component, schedule, stack_graph,
+};
 use capstan_sdk::prelude::*;
+use capstan_state::{State, StateKey};
 use serde_json::Value;
 
 /// A [`PluginHandle`] over a plugin written against the SDK and called
@@ -65,5 +71,39 @@ impl ObjectTarget for Empty {
     }
     fn remove(&self, _: ComponentRef<'_>, _: &[ObjectRef]) -> Result<(), SeamError> {
         Ok(())
+    }
+}
+
+/// A stack in a temporary directory, its plugins, and empty state.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub stack: Stack,
+    pub plugins: Plugins,
+    pub state: State,
+    pub key: StateKey,
+}
+
+impl Fixture {
+    /// `stack`, loaded from `dir` (kept until the fixture is dropped).
+    pub fn new(dir: tempfile::TempDir, stack: Stack, plugins: Plugins) -> Self {
+        Self { _dir: dir, stack, plugins, state: State::new().unwrap(), key: StateKey::generate().unwrap() }
+    }
+
+    /// What planning and applying a component of the stack need.
+    pub fn cx(&self) -> PlanContext<'_> {
+        PlanContext {
+            stack: &self.stack,
+            plugins: &self.plugins,
+            target: &Empty,
+            state: &self.state,
+            state_key: &self.key,
+            command: Command::Plan,
+        }
+    }
+
+    /// Every component planned, dependencies first.
+    pub fn plan(&self) -> BTreeMap<String, Outcome<ComponentPlanned, ComponentError>> {
+        let cx = self.cx();
+        schedule::run(&stack_graph(&self.stack).unwrap(), 2, |key, deps| plan_component(&cx, key, deps))
     }
 }
