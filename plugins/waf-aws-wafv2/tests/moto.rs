@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use capstan_core::{ComponentPlan, EffectResult, Severity};
-use capstan_http::testing::Moto;
+use capstan_http::testing::{Moto, apply_all};
 use capstan_http::{DEFAULT_TIMEOUT, HttpExecutor};
 use capstan_plugin_waf_aws_wafv2::AwsWafV2;
 use capstan_sdk::testkit::PlanCall;
@@ -25,20 +25,6 @@ fn plan(inputs: Value, recorded: &[EffectResult]) -> ComponentPlan {
         call = call.effect_result(&r.id, r.body.clone());
     }
     call.run::<AwsWafV2>().unwrap()
-}
-
-/// Every declared effect in order, with its result. (The engine would skip
-/// an effect whose digest state already holds; running the unchanged create
-/// call again only adopts the WebACL, so the tests keep that result from
-/// the first apply, as state would.)
-fn apply(exec: &HttpExecutor, plan: &ComponentPlan) -> Vec<EffectResult> {
-    plan.effects
-        .iter()
-        .map(|e| EffectResult {
-            id: e.id.clone(),
-            body: exec.apply(e).unwrap_or_else(|err| panic!("{} ({}): {err}", e.id, e.summary)),
-        })
-        .collect()
 }
 
 fn ids(plan: &ComponentPlan) -> Vec<&str> {
@@ -66,7 +52,7 @@ fn logging_is_put_once_the_web_acl_exists_and_deleted_when_turned_off() {
         "{:?}",
         first.warnings
     );
-    let state = apply(&exec, &first);
+    let state = apply_all(&exec, &first);
     let arn = state[0].body["Summary"]["ARN"].as_str().unwrap().to_owned();
     assert_eq!(logging_of(&moto, &arn).0, 400, "no logging before the second apply");
 
@@ -74,7 +60,9 @@ fn logging_is_put_once_the_web_acl_exists_and_deleted_when_turned_off() {
     let second = plan(on.clone(), &state);
     assert_eq!(ids(&second), ["web-acl", "logging"]);
     assert_eq!(second.effects[0], first.effects[0], "the create call is unchanged, so the engine skips it");
-    let state = vec![state[0].clone(), apply(&exec, &second)[1].clone()];
+    // The engine would skip the unchanged create call (state holds its
+    // digest); run again it only adopts the WebACL, so its first result stays.
+    let state = vec![state[0].clone(), apply_all(&exec, &second)[1].clone()];
     let (status, got) = logging_of(&moto, &arn);
     assert_eq!(status, 200, "{got}");
     let config = &got["LoggingConfiguration"];
@@ -92,7 +80,7 @@ fn logging_is_put_once_the_web_acl_exists_and_deleted_when_turned_off() {
     // Turned off: the configuration this component put is deleted…
     let off = plan(json!({}), &state);
     assert_eq!(ids(&off), ["web-acl", "logging-off"]);
-    let state = vec![state[0].clone(), apply(&exec, &off)[1].clone()];
+    let state = vec![state[0].clone(), apply_all(&exec, &off)[1].clone()];
     assert_eq!(logging_of(&moto, &arn).0, 400, "deleted");
     // …and after that nothing more is declared, so state settles.
     let settled = plan(json!({}), &state);
@@ -111,12 +99,12 @@ fn an_edited_rule_is_not_applied_yet_and_the_plan_says_so() {
     let exec = executor(&moto);
     let first = plan(json!({}), &[]);
     assert!(first.warnings.is_empty(), "{:?}", first.warnings);
-    let state = apply(&exec, &first);
+    let state = apply_all(&exec, &first);
 
     let edited = plan(json!({ "rate_limit": { "limit": 500 } }), &state);
     assert_ne!(edited.effects[0], first.effects[0], "the edit changes the create call's digest");
     assert!(edited.warnings.iter().any(|w| w.message.contains("cannot update")), "{:?}", edited.warnings);
-    let again = apply(&exec, &edited);
+    let again = apply_all(&exec, &edited);
     assert_eq!(again[0].body["Summary"]["ARN"], state[0].body["Summary"]["ARN"], "adopted, not recreated");
 
     let summary = &state[0].body["Summary"];

@@ -42,9 +42,8 @@ mod executor;
 mod services;
 
 pub use capstan_aws::EnvVars;
-/// A real `moto_server` for tests (feature `moto`): `capstan-aws`'s.
 #[cfg(feature = "moto")]
-pub use capstan_aws::testing;
+pub mod testing;
 pub use connection::{AwsConnection, CONNECTION_NAME, CONNECTION_TYPE};
 pub use error::HttpError;
 pub use executor::{DEFAULT_TIMEOUT, HttpExecutor};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use capstan_core::{ComponentPlan, EffectResult};
+use capstan_core::ComponentPlan;
 use capstan_http::testing::Moto;
 use capstan_http::{DEFAULT_TIMEOUT, HttpExecutor};
 use capstan_plugin_messaging_sqs::MessagingSqs;
@@ -66,16 +66,7 @@ pub fn sqs_plan(patch: Value) -> ComponentPlan {
     sqs_call(patch).run::<MessagingSqs>().unwrap()
 }
 
-/// Applies every effect in order, as the engine does, returning the results.
-pub fn apply_all(exec: &HttpExecutor, plan: &ComponentPlan) -> Vec<EffectResult> {
-    plan.effects
-        .iter()
-        .map(|e| EffectResult {
-            id: e.id.clone(),
-            body: exec.apply(e).unwrap_or_else(|err| panic!("{} ({}): {err}", e.id, e.summary)),
-        })
-        .collect()
-}
+pub use capstan_http::testing::apply_all;
 
 /// Every queue moto holds: URL → (attributes, tags).
 pub fn queues(moto: &Moto) -> BTreeMap<String, (Value, Value)> {
