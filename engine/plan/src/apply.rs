@@ -14,6 +14,7 @@ use crate::planner::{
     Action, ComponentError, ComponentPlanned, Guard, PlanContext, call_plan, check_contract,
 };
 use crate::seams::{ComponentRef, EffectRunner, ObjectRef};
+use crate::secrets_digest;
 
 /// The outcome of applying one component.
 pub struct Applied {
@@ -78,13 +79,17 @@ pub fn apply_component(
         if let Some(component) = cx.stack.component(&planned.key) {
             check_contract(component, &plugin, planned.handle.metadata(), &answer.outputs)?;
         }
-        let objects = answer
+        let mut objects = answer
             .objects
             .into_iter()
             .enumerate()
             .map(|(i, o)| objects::normalise(&planned.id, &planned.key, i, o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|reason| ComponentError::Contract { plugin: plugin.clone(), reason })?;
+        // Annotated as the plan was, with the Secrets as they are now: its
+        // own as the plugin answered this time, its dependencies' as planned.
+        let dependencies = planned.secrets.dependencies.clone();
+        secrets_digest::annotate_workloads(cx.secrets_digest_key, &mut objects, dependencies);
         (objects, answer.outputs.into())
     } else {
         (planned.desired_objects(), Arc::clone(&planned.outputs))

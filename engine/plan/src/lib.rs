@@ -14,6 +14,7 @@ pub mod objects;
 pub mod planner;
 pub mod schedule;
 pub mod seams;
+pub mod secrets_digest;
 
 pub use apply::{Applied, apply_component};
 pub use capstan_config::{ComponentGraph, GraphError};

@@ -21,6 +21,7 @@ use crate::diff::{FieldChange, diff_objects};
 use crate::objects;
 use crate::schedule::DepResults;
 use crate::seams::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+use crate::secrets_digest::{self, RenderedSecrets};
 
 /// Everything planning reads. Nothing here is written while planning.
 pub struct PlanContext<'a> {
@@ -36,6 +37,12 @@ pub struct PlanContext<'a> {
     /// The key state digests are made with, so they can be compared with
     /// those recorded.
     pub state_key: &'a StateKey,
+    /// The key of the pod templates' [`secrets_digest::ANNOTATION`]: the
+    /// state key when the objects are applied, a key derived from the
+    /// operator's identity for a stream (stable from one render to the
+    /// next, so a sync does not roll every pod), `None` for a check whose
+    /// objects go nowhere (the annotation is left out).
+    pub secrets_digest_key: Option<&'a StateKey>,
     /// The command being run: it decides whether a missing dependency output
     /// may fall back to `mock_outputs` (never for apply).
     pub command: Command,
@@ -120,6 +127,10 @@ pub struct ComponentPlanned {
     pub(crate) request: PlanRequest,
     #[serde(skip)]
     pub(crate) component_dir: Option<PathBuf>,
+    /// The Secrets it and its dependencies render (keyed hashes only), for
+    /// its dependents' pod templates (see [`secrets_digest`]).
+    #[serde(skip)]
+    pub(crate) secrets: Arc<RenderedSecrets>,
 }
 
 impl std::fmt::Debug for ComponentPlanned {
@@ -432,8 +443,21 @@ pub fn plan_component(
         }
     };
     let (answer, warnings) = answer;
-    let planned =
-        Planned { cx, key, component, handle, plugin, request, component_dir, recorded, inputs_digest };
+    // Every dependency's, each holding its own dependencies': a Secret
+    // rendered anywhere upstream is planned by now, whatever runs beside.
+    let dependency_secrets = deps.values().map(|p| Arc::clone(&p.secrets)).collect();
+    let planned = Planned {
+        cx,
+        key,
+        component,
+        handle,
+        plugin,
+        request,
+        component_dir,
+        recorded,
+        inputs_digest,
+        dependency_secrets,
+    };
     let mut planned = planned.finish(answer)?;
     planned.warnings = warnings;
     Ok(planned)
@@ -587,6 +611,7 @@ struct Planned<'a> {
     component_dir: Option<PathBuf>,
     recorded: Option<&'a ComponentState>,
     inputs_digest: String,
+    dependency_secrets: Vec<Arc<RenderedSecrets>>,
 }
 
 impl Planned<'_> {
@@ -601,8 +626,15 @@ impl Planned<'_> {
                 });
             }
         }
+        let mut desired = normalise_objects(self.component, self.key, answer.objects, &self.plugin)?;
+        // Before the diff, so a changed Secret shows as its readers changing.
+        let secrets = secrets_digest::annotate_workloads(
+            self.cx.secrets_digest_key,
+            &mut desired,
+            self.dependency_secrets,
+        );
         let objects =
-            compare_objects(self.cx, self.key, self.component, self.recorded, answer.objects, &self.plugin)?;
+            compare_objects(self.cx, self.key, self.component, self.recorded, desired, &self.plugin)?;
         let effects = answer
             .effects
             .into_iter()
@@ -650,6 +682,7 @@ impl Planned<'_> {
             handle: self.handle,
             request: self.request,
             component_dir: self.component_dir,
+            secrets,
         })
     }
 }
@@ -666,8 +699,27 @@ pub(crate) fn call_plan(
     guard.answer(answer)
 }
 
-/// Normalises the desired objects and compares each with the target; objects
-/// state recorded that are no longer desired become deletions.
+/// The plugin's objects normalised (see [`objects::normalise`]), each one
+/// planned once.
+fn normalise_objects(
+    component: &Component,
+    key: &str,
+    desired: Vec<Value>,
+    plugin: &str,
+) -> Result<Vec<Value>, ComponentError> {
+    let contract = |reason: String| ComponentError::Contract { plugin: plugin.to_string(), reason };
+    let desired: Vec<Value> = desired
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| objects::normalise(&component.id, key, i, o))
+        .collect::<Result<_, _>>()
+        .map_err(contract)?;
+    objects::check_unique(&desired).map_err(contract)?;
+    Ok(desired)
+}
+
+/// Compares each desired (normalised) object with the target; objects state
+/// recorded that are no longer desired become deletions.
 fn compare_objects(
     cx: &PlanContext<'_>,
     key: &str,
@@ -677,14 +729,6 @@ fn compare_objects(
     plugin: &str,
 ) -> Result<Vec<ObjectChange>, ComponentError> {
     let contract = |reason: String| ComponentError::Contract { plugin: plugin.to_string(), reason };
-    let desired: Vec<Value> = desired
-        .into_iter()
-        .enumerate()
-        .map(|(i, o)| objects::normalise(&component.id, key, i, o))
-        .collect::<Result<_, _>>()
-        .map_err(contract)?;
-    objects::check_unique(&desired).map_err(contract)?;
-
     let mut changes = Vec::with_capacity(desired.len());
     for manifest in desired {
         let object = ObjectRef::of(&manifest)

@@ -45,11 +45,14 @@ impl capstan_plan::ObjectTarget for Nowhere {
 const PARALLELISM: usize = 4;
 
 /// Plans `stack` as `command` against a fresh, empty state and a target
-/// that holds nothing, with `plugins`: nothing on disk or in a cluster is read.
+/// that holds nothing, with `plugins`: nothing on disk or in a cluster is
+/// read. Pod templates get the secrets-digest annotation under
+/// `secrets_digest_key`, or none.
 fn plan_fresh<T>(
     stack: &Stack,
     plugins: &dyn PluginResolver,
     command: Command,
+    secrets_digest_key: Option<&capstan_state::StateKey>,
     each: impl Fn(
         &PlanContext<'_>,
         &str,
@@ -64,7 +67,15 @@ where
     let nowhere = Nowhere;
     let state = capstan_state::State::new()?;
     let key = capstan_state::StateKey::generate()?;
-    let cx = PlanContext { stack, plugins, target: &nowhere, state: &state, state_key: &key, command };
+    let cx = PlanContext {
+        stack,
+        plugins,
+        target: &nowhere,
+        state: &state,
+        state_key: &key,
+        secrets_digest_key,
+        command,
+    };
     Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
 }
 
@@ -74,7 +85,7 @@ pub fn validate(
     stack: &Stack,
     plugins: &dyn PluginResolver,
 ) -> Result<BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>, RunError> {
-    plan_fresh(stack, plugins, Command::Validate, capstan_plan::plan_component)
+    plan_fresh(stack, plugins, Command::Validate, None, capstan_plan::plan_component)
 }
 
 /// The inputs of the component at `key` as they resolve for a plan, its
@@ -85,7 +96,7 @@ pub fn resolved_inputs(
     key: &str,
 ) -> Result<(Arc<dyn PluginHandle>, ResolvedInputs), RunError> {
     let component = stack.component(key).ok_or_else(|| RunError::NotAComponent { key: key.to_string() })?;
-    let outcomes = plan_fresh(stack, plugins, Command::Plan, |cx, k, deps| {
+    let outcomes = plan_fresh(stack, plugins, Command::Plan, None, |cx, k, deps| {
         if k == key { Err(None) } else { capstan_plan::plan_component(cx, k, deps).map_err(Some) }
     })?;
     let mut deps = BTreeMap::new();
@@ -134,7 +145,9 @@ pub fn stream(
             policy.set(env, delivery);
         }
     }
-    let mut outcomes = plan_fresh(stack, plugins, Command::Plan, capstan_plan::plan_component)?;
+    let digest_key = stream_digest_key(surroundings);
+    let mut outcomes =
+        plan_fresh(stack, plugins, Command::Plan, digest_key.as_ref(), capstan_plan::plan_component)?;
     let mut failed = BTreeMap::new();
     let mut components = Vec::new();
     for key in stack.order() {
@@ -153,4 +166,17 @@ pub fn stream(
         return Ok(Stream::Failed(failed));
     }
     capstan_render::stream(&components, &policy).map(Stream::Ready).map_err(RunError::Stream)
+}
+
+/// The key of a stream's secrets-digest annotation. A stream has no state
+/// (and so no state key), and a key made afresh would change the annotation
+/// at every render: Argo CD would roll every pod at every sync. So it is
+/// derived from the operator's age identity, the same at every render by
+/// the same operator. Without an identity nothing can be keyed, and a
+/// plain digest of a short password could be brute-forced from the stream:
+/// the annotation is left out.
+fn stream_digest_key(surroundings: &crate::Surroundings) -> Option<capstan_state::StateKey> {
+    let path = capstan_secrets::identity_path(&surroundings.env()).ok()?;
+    let identities = capstan_secrets::Identities::load(&path).ok()?;
+    Some(capstan_state::StateKey::from_bytes(identities.derive_key("capstan.dev/secrets-digest stream key")))
 }

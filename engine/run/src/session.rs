@@ -151,6 +151,7 @@ impl Session {
             target: &self.seams.target,
             state: &self.state,
             state_key: &self.key,
+            secrets_digest_key: Some(&self.key),
             command,
         }
     }

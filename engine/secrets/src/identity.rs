@@ -67,6 +67,22 @@ impl Identities {
         &self.keys
     }
 
+    /// A 32-byte key for `purpose`, derived from these identities'
+    /// secrets (HMAC-SHA256 keyed by them): the same identity file always
+    /// gives the same key, and the key reveals nothing of the identities.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut secret = Vec::new();
+        for key in &self.keys {
+            secret.extend_from_slice(key.to_string().expose_secret().as_bytes());
+            secret.push(b'\n');
+        }
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(&secret).expect("HMAC accepts keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub(crate) fn as_age(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.keys.iter().map(|k| k as &dyn age::Identity)
     }

@@ -36,7 +36,8 @@ impl StateKey {
         Ok(Self(bytes))
     }
 
-    /// A key with these bytes (tests and fixtures; real keys come from [`Self::generate`]).
+    /// A key with these bytes: one derived from another secret, or a test
+    /// fixture (a state's own key comes from [`Self::generate`]).
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self(bytes)
     }

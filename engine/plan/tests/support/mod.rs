@@ -97,6 +97,7 @@ impl Fixture {
             target: &Empty,
             state: &self.state,
             state_key: &self.key,
+            secrets_digest_key: Some(&self.key),
             command: Command::Plan,
         }
     }
