@@ -20,14 +20,11 @@
 //! store itself is not made here (see README.md), and `mtls_ca_secret`
 //! stays unset: no Kubernetes Secret is involved.
 //!
-//! What it does not do yet: change a WebACL after it exists. The create
-//! effect's digest follows the inputs, so an edited rule does re-run it, but
-//! WAFv2 answers "duplicate" and the HTTP executor adopts the existing
-//! WebACL unchanged. Updating needs `UpdateWebACL` with the lock token
-//! `GetWebACL` returns at apply time, a read-then-write no declared effect
-//! can carry; README.md says why and what the executor would need. Until
-//! then the plan warns on every run after the first that edits reach AWS
-//! only when the WebACL is recreated.
+//! Edits reach an existing WebACL through the same effect: its body is the
+//! complete desired WebACL and its digest follows the inputs, so an edit
+//! re-runs it; WAFv2 answers "duplicate", and the HTTP executor reads the
+//! live WebACL with its lock token and updates it to the body (README.md).
+//! The plugin never sees a lock token.
 
 pub mod inputs;
 pub mod logging;
@@ -112,16 +109,6 @@ impl Plugin for AwsWafV2 {
         let arn = web_acl_arn(request)?;
         let mut effects = vec![effect];
         let mut warnings = Vec::new();
-        if arn.is_some() {
-            warnings.push(Diagnostic::warning(
-                "",
-                format!(
-                    "WebACL {name} exists: this engine creates WebACLs but cannot update them yet (an \
-                     update needs the lock token read at apply time), so changed rules, actions or \
-                     the description are not applied to it; see the plugin's README"
-                ),
-            ));
-        }
         match logging::declare(request, &inputs.logging, arn.as_deref()) {
             logging::Declared::Effect(e) => effects.push(e),
             logging::Declared::WaitingForArn => warnings.push(Diagnostic::warning(
@@ -143,7 +130,12 @@ impl Plugin for AwsWafV2 {
                 .insert(ALB_MTLS_ANNOTATION.to_owned(), alb_mutual_authentication(&inputs.mtls, store));
         }
         let mut outputs = contracts::outputs(
-            &waf::Outputs { ingress_class: inputs.ingress_class.clone(), annotations, mtls_ca_secret: None },
+            &waf::Outputs {
+                ingress_class: inputs.ingress_class.clone(),
+                annotations,
+                mtls_ca_secret: None,
+                ingress_from: Vec::new(),
+            },
             &[],
         )?;
         outputs.push(Output { name: OUTPUT_WEB_ACL_ARN.into(), value: json!(arn), sensitive: false });

@@ -1,13 +1,19 @@
-//! Create calls that fail only because the resource is already there.
+//! Create calls that fail only because the resource is already there, and
+//! deletes that fail only because it is already gone.
 //!
 //! SQS's `CreateQueue` returns the existing queue, so applying it twice is
 //! harmless. WAFv2's `Create*` calls instead fail with
 //! `WAFDuplicateItemException` when the name is taken in that scope. For
 //! those, the driver looks the resource up by name (`List*`) and answers
 //! with the shape `Create*` would have returned (`{"Summary": …}`), so the
-//! plugin gets its ARN on every apply and a re-apply changes nothing.
-//! Updating an existing WAFv2 resource (which needs its lock token) is not
-//! done here.
+//! plugin gets its ARN on every apply and a re-apply changes nothing. A
+//! WebACL found this way is then brought to the create body
+//! (`converge.rs`); the other WAFv2 resources are answered as they are.
+//!
+//! A WAFv2 delete of what is not there fails with
+//! `WAFNonexistentItemException`. An apply stopped after the delete ran but
+//! before state recorded it runs the delete again; failing then would fail
+//! every apply after it, so "already gone" counts as done.
 
 use serde_json::{Value, json};
 
@@ -57,6 +63,11 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// Deletes whose "not found" answer means there is nothing left to do:
+/// `X-Amz-Target` and the codes AWS (and moto) answer with.
+const GONE: &[(Service, &str, &[&str])] =
+    &[(services::WAFV2, "AWSWAF_20190729.DeleteLoggingConfiguration", &["WAFNonexistentItemException"])];
+
 /// A WAFv2 account holds at most a few hundred of each: bound the paging.
 const MAX_PAGES: usize = 50;
 
@@ -64,6 +75,12 @@ const MAX_PAGES: usize = 50;
 /// to answer with the existing resource.
 pub(crate) fn applies(service: Service, target: &str, code: &str) -> bool {
     RULES.iter().any(|r| r.service == service && r.create == target && r.codes.contains(&code))
+}
+
+/// Whether a failed delete with this `X-Amz-Target` and AWS error code
+/// found nothing to delete, which is what it was for.
+pub(crate) fn already_gone(service: Service, target: &str, code: &str) -> bool {
+    GONE.iter().any(|(s, t, codes)| *s == service && *t == target && codes.contains(&code))
 }
 
 /// The existing resource named in `request` (the create call's body), as
@@ -114,6 +131,18 @@ mod tests {
         assert!(applies(services::WAFV2, "AWSWAF_20190729.CreateWebACL", "WAFDuplicateItemException"));
         assert!(!applies(services::WAFV2, "AWSWAF_20190729.CreateWebACL", "WAFInvalidParameterException"));
         assert!(!applies(services::SQS, "AmazonSQS.CreateQueue", "QueueAlreadyExists"));
+    }
+
+    #[test]
+    fn only_a_missing_logging_configuration_counts_as_deleted() {
+        let delete = "AWSWAF_20190729.DeleteLoggingConfiguration";
+        assert!(already_gone(services::WAFV2, delete, "WAFNonexistentItemException"));
+        assert!(!already_gone(services::WAFV2, delete, "WAFOptimisticLockException"));
+        assert!(!already_gone(
+            services::WAFV2,
+            "AWSWAF_20190729.DeleteWebACL",
+            "WAFNonexistentItemException"
+        ));
     }
 
     /// The list seam is a stand-in here (paging is hard to provoke on moto);

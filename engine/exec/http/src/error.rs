@@ -68,7 +68,26 @@ pub enum HttpError {
         message: Option<String>,
     },
 
-    /// AWS answered 2xx with something that is not JSON.
+    /// An existing resource was being brought to the effect's body, and every
+    /// write was refused because someone else had written it since it was
+    /// read (WAFv2's `WAFOptimisticLockException`).
+    #[error(
+        "effect {effect} on aws:{service}: {resource} kept changing while it was being updated \
+         (WAFOptimisticLockException {attempts} times): something else is writing it; apply again once it is done"
+    )]
+    Contended {
+        /// The id of the effect being run.
+        effect: String,
+        /// The AWS service name, such as `wafv2`.
+        service: String,
+        /// What was being updated, such as `WebACL edge`.
+        resource: String,
+        /// How many read-then-write attempts were made.
+        attempts: usize,
+    },
+
+    /// AWS answered 2xx with something that is not JSON, or without what the
+    /// engine needs from the answer.
     #[error("effect {effect} on aws:{service}: {reason}")]
     InvalidResponse {
         /// The id of the effect being run.

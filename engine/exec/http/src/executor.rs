@@ -10,10 +10,10 @@ use capstan_aws::transport::{self, Reply, SendError, SignedCall};
 use capstan_core::{Effect, EffectKind, HttpCall, Text};
 use serde_json::{Value, json};
 
-use crate::adopt;
 use crate::connection::AwsConnection;
 use crate::error::HttpError;
 use crate::services::{self, Service};
+use crate::{adopt, converge};
 
 /// Long enough for a slow control-plane call, short enough that an
 /// unreachable endpoint fails an apply promptly.
@@ -150,21 +150,31 @@ impl HttpExecutor {
             return parse_success(&effect.id, service, &reply);
         }
         let error = self.api_error(&effect.id, service, &reply, sensitive);
-        if let (Some(target), Some(code)) = (checked.amz_target.as_deref(), error.aws_code())
-            && adopt::applies(service, target, code)
-        {
-            let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-            let list = |list_target: &str, list_body: &Value| {
-                self.json_call(&effect.id, service, list_target, call, list_body)
-            };
-            if let Some(existing) = adopt::existing(target, &request, &list)? {
-                return Ok(existing);
-            }
+        let (Some(target), Some(code)) = (checked.amz_target.as_deref(), error.aws_code()) else {
+            return Err(error);
+        };
+        if adopt::already_gone(service, target, code) {
+            return Ok(json!({}));
         }
-        Err(error)
+        if !adopt::applies(service, target, code) {
+            return Err(error);
+        }
+        let request: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        // Follow-up calls carry (parts of) the create body: as sensitive as it.
+        let follow_up = |follow_target: &str, follow_body: &Value| {
+            self.json_call(&effect.id, service, follow_target, call, follow_body, sensitive)
+        };
+        match adopt::existing(target, &request, &follow_up)? {
+            Some(existing) if converge::applies(target) => {
+                converge::web_acl(&effect.id, service, &request, existing, &follow_up)
+            }
+            Some(existing) => Ok(existing),
+            None => Err(error),
+        }
     }
 
-    /// A follow-up call of the same service and protocol as `like`.
+    /// A follow-up call of the same service and protocol as `like`; AWS's
+    /// message is dropped from its errors when `sensitive`.
     fn json_call(
         &self,
         effect: &str,
@@ -172,6 +182,7 @@ impl HttpExecutor {
         target: &str,
         like: &HttpCall,
         body: &Value,
+        sensitive: bool,
     ) -> Result<Value, HttpError> {
         let content_type = like
             .headers
@@ -184,7 +195,7 @@ impl HttpExecutor {
         if (200..300).contains(&reply.status) {
             parse_success(effect, service, &reply)
         } else {
-            Err(self.api_error(effect, service, &reply, false))
+            Err(self.api_error(effect, service, &reply, sensitive))
         }
     }
 

@@ -18,15 +18,18 @@
 //! that carry identity (`Authorization`, `X-Amz-Security-Token`, `Host`, …).
 //! A create call that AWS refuses because the resource already exists is
 //! answered with the existing resource where the API allows it (see
-//! `adopt.rs`), so applying the same effects twice changes nothing. Errors
+//! `adopt.rs`), so applying the same effects twice changes nothing; an
+//! existing WAFv2 WebACL is first brought to the create call's body, read
+//! and written back with its lock token (`converge.rs`), so an edit reaches
+//! AWS. Errors
 //! name the effect, the service and the AWS error code and message, never
 //! credentials or signed headers.
 //!
 //! SigV4, the AWS settings chain, the clock and the TLS client are
 //! `capstan-aws`'s, shared with `capstan-secrets`; this crate adds what is
 //! particular to effects: the `aws` connection block, which services a
-//! plugin may call, the checks on a declared call and the adoption of
-//! existing resources.
+//! plugin may call, the checks on a declared call, the adoption of
+//! existing resources and the convergence of an existing WebACL.
 //!
 //! It does not decide whether an effect needs to run (the planner compares
 //! effect digests in state), does not read the process environment itself
@@ -37,6 +40,7 @@
 
 mod adopt;
 mod connection;
+mod converge;
 mod error;
 mod executor;
 mod services;

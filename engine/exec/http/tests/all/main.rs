@@ -7,7 +7,8 @@
 //! - `support` — the plugins' plans, an executor pointed at moto, apply-all
 //! - `sqs`     — messaging-sqs: queues, attributes, DLQ + redrive policy, tags;
 //!   re-apply changes nothing; results give the plugin its queue URLs
-//! - `wafv2`   — waf-aws-wafv2: the WebACL and its rules; re-apply adopts it
+//! - `wafv2`   — waf-aws-wafv2: the WebACL and its rules; re-apply adopts it,
+//!   and a WebACL that differs from the create call is updated to it
 //! - `errors`  — AWS errors name effect, service and code; refusals; no
 //!   credential (or web-identity token) in any error text
 //! - `signing` — moto checking SigV4 signatures against its IAM users, and
