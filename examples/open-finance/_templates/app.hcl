@@ -23,6 +23,10 @@ dependency "dapr" {
 }
 
 inputs = {
+  # The app plugin's NetworkPolicies let each app reach its dependencies and
+  # nothing else; the participant directory (DIRECTORY_URL) is outside the
+  # cluster, so HTTPS out is allowed too.
+  network_policy = { egress = [{ ports = [443] }] }
   env = {
     ENVIRONMENT   = local.env.environment
     BRAND         = local.client.brand

@@ -93,6 +93,85 @@ pub struct Inputs {
     /// Let Prometheus scrape the app. Needs `port`.
     #[serde(default)]
     pub service_monitor: Option<ServiceMonitorInput>,
+    /// Who the app's pods may talk to and be reached by, as NetworkPolicies
+    /// drawn from its dependencies; on unless `enabled` is false.
+    #[serde(default)]
+    pub network_policy: NetworkPolicyInput,
+}
+
+/// The `network_policy` section. By default the app's pods may reach the
+/// cluster DNS, what their dependencies' `network` outputs name and the
+/// servers in `egress`, and be reached on the app's port only by the
+/// ingress controller (with an ingress), Prometheus (with a service monitor)
+/// and the apps that depend on this one.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPolicyInput {
+    /// Render the NetworkPolicies. `false` leaves the pods open to every pod
+    /// and address, both ways: for a cluster whose network plugin enforces
+    /// none, or to debug, never for production. Apps that depend on this one
+    /// then stop rendering the policy that lets them in, as nothing shuts them out.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The cluster DNS pods, reached on UDP and TCP 53. Default: kube-system,
+    /// `k8s-app: kube-dns` (CoreDNS and kube-dns on kubeadm, EKS, GKE and AKS).
+    #[serde(default = "cluster_dns")]
+    pub dns: PodsInput,
+    /// The Prometheus pods that scrape the app when `service_monitor` is set.
+    /// Default: namespace `monitoring`, `app.kubernetes.io/name: prometheus`
+    /// (the pods prometheus-operator runs, as kube-prometheus-stack installs it).
+    #[serde(default = "prometheus")]
+    pub prometheus: PodsInput,
+    /// More servers the app reaches beyond its dependencies: a partner's API
+    /// outside the cluster (`{ ports = [443] }`), a service Capstan does not plan.
+    #[serde(default)]
+    pub egress: Vec<PeerInput>,
+}
+
+impl Default for NetworkPolicyInput {
+    fn default() -> Self {
+        Self { enabled: true, dns: cluster_dns(), prometheus: prometheus(), egress: Vec::new() }
+    }
+}
+
+/// Pods of one namespace, selected by labels.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodsInput {
+    /// The pods' namespace.
+    pub namespace: String,
+    /// Labels the pods carry; empty: every pod of the namespace.
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+/// A server the app may reach: pods (`namespace`, `pod_labels`) or, with
+/// neither, any address outside the cluster, on `ports`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInput {
+    /// The pods' namespace; leave out (with `pod_labels`) for a server outside the cluster.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Labels the pods carry; empty: every pod of `namespace`.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
+    /// TCP ports (container ports, for pods).
+    #[schemars(length(min = 1))]
+    pub ports: Vec<NonZeroU16>,
+}
+
+fn cluster_dns() -> PodsInput {
+    PodsInput {
+        namespace: "kube-system".into(),
+        pod_labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
+    }
+}
+
+fn prometheus() -> PodsInput {
+    PodsInput {
+        namespace: "monitoring".into(),
+        pod_labels: BTreeMap::from([("app.kubernetes.io/name".into(), "prometheus".into())]),
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -243,6 +322,7 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
             }
         }
     }
+    validate_network_policy(&inputs.network_policy, &mut out);
     if let Some(a) = &inputs.autoscaling
         && a.min > a.max
     {
@@ -268,6 +348,81 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// Namespaces and labels Kubernetes would refuse in a NetworkPolicy, and an
+/// `egress` entry that names labels but no namespace.
+fn validate_network_policy(np: &NetworkPolicyInput, out: &mut Vec<Diagnostic>) {
+    let pods = [("/network_policy/dns", &np.dns), ("/network_policy/prometheus", &np.prometheus)];
+    for (path, p) in pods {
+        check_pods(path, Some(&p.namespace), &p.pod_labels, out);
+    }
+    for (i, peer) in np.egress.iter().enumerate() {
+        let path = format!("/network_policy/egress/{i}");
+        if peer.namespace.is_none() && !peer.pod_labels.is_empty() {
+            out.push(Diagnostic::error(
+                format!("{path}/pod_labels"),
+                "pod labels need a `namespace`; leave both out for a server outside the cluster",
+            ));
+        }
+        if peer.ports.is_empty() {
+            out.push(Diagnostic::error(
+                format!("{path}/ports"),
+                "list the ports the app reaches there; none would mean every port",
+            ));
+        }
+        check_pods(&path, peer.namespace.as_ref(), &peer.pod_labels, out);
+    }
+}
+
+fn check_pods(
+    path: &str,
+    namespace: Option<&String>,
+    labels: &BTreeMap<String, String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some(ns) = namespace
+        && !capstan_sdk::k8s::is_dns_label(ns)
+    {
+        out.push(Diagnostic::error(
+            format!("{path}/namespace"),
+            format!("`{ns}` cannot name a namespace: lower-case letters, digits and `-`, at most 63"),
+        ));
+    }
+    for (key, value) in labels {
+        let mut at = format!("{path}/pod_labels");
+        capstan_sdk::push_token(&mut at, key);
+        if !is_label_key(key) {
+            out.push(Diagnostic::error(
+                at,
+                format!("`{key}` is not a label key (`prefix/name`, as `app.kubernetes.io/name`)"),
+            ));
+        } else if !is_label_value(value) {
+            out.push(Diagnostic::error(
+                at,
+                format!(
+                    "`{value}` is not a label value: at most 63 letters, digits, `-`, `_` and `.`, \
+                     alphanumeric at both ends"
+                ),
+            ));
+        }
+    }
+}
+
+/// A label key has the syntax of an annotation key (a qualified name).
+pub fn is_label_key(key: &str) -> bool {
+    is_annotation_key(key)
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
+/// alphanumeric at both ends.
+pub fn is_label_value(value: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    value.is_empty()
+        || (value.len() <= 63
+            && alnum(value.chars().next())
+            && alnum(value.chars().last())
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
 }
 
 /// The same rule as [`ENV_NAME_PATTERN`], for `plan`, which must not trust

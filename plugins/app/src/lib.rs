@@ -9,6 +9,12 @@
 //! dependency names), the WAF's ingress class and annotations, and
 //! cert-manager's issuer for the ingress certificate.
 //!
+//! Its pods are isolated by NetworkPolicies drawn from the same
+//! dependencies (`network.rs`): they may reach the cluster DNS and what
+//! their dependencies' `network` outputs name, and be reached on their port
+//! by the WAF's ingress controller, Prometheus and the apps that depend on
+//! this one (each of which renders the policy letting itself in).
+//!
 //! Pods get a startup probe when the app listens, and spread over nodes and
 //! zones when there can be several. They do not roll when a Secret they
 //! read changes: a digest of the values in the pod template would sit in
@@ -21,6 +27,7 @@
 //! to CI and to the `postgres` component.
 
 mod inputs;
+mod network;
 mod objects;
 mod wiring;
 

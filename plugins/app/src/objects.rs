@@ -8,7 +8,8 @@ use capstan_sdk::prelude::*;
 use serde_json::{Value, json};
 
 use crate::inputs::Inputs;
-use crate::wiring::{Env, Wiring};
+use crate::network;
+use crate::wiring::{Env, NETWORK_POLICIES, Wiring};
 
 /// The name of the app container and of its port.
 const CONTAINER: &str = "app";
@@ -126,7 +127,11 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     }
     objects.push(k8s::deployment(&meta, replicas, &pod));
 
-    let mut outputs = contracts::app::Outputs { service_url: None, public_url: None };
+    let mut outputs = contracts::app::Outputs {
+        service_url: None,
+        public_url: None,
+        network: network::peers(&meta, port, wiring.dapr_sidecar),
+    };
     if let Some(port) = port {
         objects.push(k8s::service(&meta, &[(PORT_NAME, port)]));
         outputs.service_url =
@@ -172,8 +177,15 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     if let Some(sm) = &inputs.service_monitor {
         objects.push(k8s::service_monitor(&meta, PORT_NAME, &sm.path, &sm.interval));
     }
+    objects.extend(network::policies(&req.component, &meta, inputs, wiring)?);
 
-    Ok(ComponentPlan { objects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
+    let mut published = contracts::outputs(&outputs, &[])?;
+    published.push(Output {
+        name: NETWORK_POLICIES.into(),
+        value: json!(inputs.network_policy.enabled),
+        sensitive: false,
+    });
+    Ok(ComponentPlan { objects, outputs: published, ..Default::default() })
 }
 
 /// One soft constraint per topology key: at most one pod more in any node

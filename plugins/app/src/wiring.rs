@@ -1,6 +1,7 @@
 //! What the app takes from its dependencies: environment variables, pod
-//! annotations and ingress settings, read through the outputs contracts so
-//! the app never knows which backend is behind a dependency.
+//! annotations, ingress settings and what its pods must reach (each
+//! contract's `network`), read through the outputs contracts so the app
+//! never knows which backend is behind a dependency.
 //!
 //! Secrets are wired by reference (`valueFrom.secretKeyRef`): the kubelet
 //! reads them, and no password ever appears in the plan.
@@ -8,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use capstan_sdk::contracts::{
-    self, Contract as _, SecretKeyRef, cert_manager, dapr, logs, messaging, postgres, waf,
+    self, Contract as _, NetworkPeer, SecretKeyRef, cert_manager, dapr, logs, messaging, postgres, waf,
 };
-use capstan_sdk::{ComponentId, Dependency, PlanError};
+use capstan_sdk::{ComponentId, Dependency, Output, PlanError};
 use serde_json::Value;
 
 /// The types whose contracts this plugin reads field by field; any other
@@ -28,6 +29,16 @@ const READ_BY_CONTRACT: [&str; 7] = [
 /// The output, beside the `dapr` contract, naming the Dapr `Configuration`
 /// (tracing, mTLS) the sidecar should load; `capstan/dapr` publishes it.
 const DAPR_CONFIGURATION: &str = "configuration";
+
+/// The output, beside the `app` contract, saying whether an app's pods are
+/// under NetworkPolicies (`capstan/app` publishes it). Only then does an app
+/// that calls it render the policy letting itself in: that policy would
+/// otherwise shut every other client out of an app that is open.
+pub const NETWORK_POLICIES: &str = "network_policies";
+
+/// The output name every contract gives its `network` peers; a type this
+/// plugin has no contract code for is read by the same name.
+const NETWORK: &str = "network";
 
 /// One environment variable, plain or from a Secret key.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +59,23 @@ pub struct Wiring {
     pub issuer_annotation: Option<(String, String)>,
     /// CA certificates dependencies ask to be verified with, mounted as files.
     pub ca_files: Vec<CaFile>,
+    /// What the pods must reach, by dependency name: each dependency's `network`.
+    pub egress: Vec<(String, NetworkPeer)>,
+    /// The WAF's `ingress_from`, with the WAF's dependency name: who
+    /// forwards outside traffic to the app's ingress. Empty (with or
+    /// without a WAF): any address.
+    pub ingress_from: Vec<(String, NetworkPeer)>,
+    /// Apps this one calls whose pods are under NetworkPolicies, by
+    /// dependency name, with what their `network` says to reach.
+    pub callees: Vec<(String, Vec<NetworkPeer>)>,
+    /// The pods get a Dapr sidecar (there is a `dapr` dependency).
+    pub dapr_sidecar: bool,
+}
+
+impl Wiring {
+    fn reach(&mut self, dep: &Dependency, peers: &[NetworkPeer]) {
+        self.egress.extend(peers.iter().map(|p| (dep.name.clone(), p.clone())));
+    }
 }
 
 /// One key of a Secret mounted read-only as `<dir>/ca.crt`.
@@ -134,6 +162,7 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
 
     for (dep, outputs) in contracts::all::<postgres::Outputs>(deps) {
         let pg = outputs?;
+        w.reach(dep, &pg.network);
         let access = pg.access_for(&component.name);
         let secret = &access.password_secret;
         check_namespace(dep, &secret.name, secret.namespace.as_deref(), component)?;
@@ -176,6 +205,7 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
 
     for (dep, outputs) in contracts::all::<messaging::Outputs>(deps) {
         let m = outputs?;
+        w.reach(dep, &m.network);
         let p = prefix(dep, deps, "MESSAGING");
         w.env.push((format!("{p}PROTOCOL"), Env::Plain(m.protocol.clone())));
         w.env.push((format!("{p}ENDPOINT"), Env::Plain(m.endpoint.clone())));
@@ -227,10 +257,16 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         if let Some(url) = other.service_url {
             w.env.push((format!("{}_SERVICE_URL", env_token(&dep.name)), Env::Plain(url)));
         }
+        w.reach(dep, &other.network);
+        if dep.output(NETWORK_POLICIES) == Some(&Value::Bool(true)) {
+            w.callees.push((dep.name.clone(), other.network));
+        }
     }
 
     if let Some(dep) = single(deps, dapr::Outputs::COMPONENT_TYPE)? {
         let d = contracts::read::<dapr::Outputs>(dep)?;
+        w.reach(dep, &d.network);
+        w.dapr_sidecar = true;
         w.pod_annotations.insert("dapr.io/enabled".into(), "true".into());
         w.pod_annotations.insert("dapr.io/app-id".into(), component.name.clone());
         if let Some(port) = port {
@@ -260,10 +296,15 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         let waf = contracts::read::<waf::Outputs>(dep)?;
         w.ingress_class = Some((dep.name.clone(), waf.ingress_class));
         w.ingress_annotations = waf.annotations;
+        w.ingress_from = waf.ingress_from.into_iter().map(|p| (dep.name.clone(), p)).collect();
     }
 
     for dep in deps.iter().filter(|d| !READ_BY_CONTRACT.contains(&d.component_type.as_str())) {
-        wire_any(component, dep, &mut w.env)?;
+        let peers = network_of_any(dep);
+        if let Some(peers) = &peers {
+            w.reach(dep, peers);
+        }
+        wire_any(component, dep, peers.is_some(), &mut w.env)?;
     }
 
     if let Some(dep) = single(deps, cert_manager::Outputs::COMPONENT_TYPE)? {
@@ -286,20 +327,33 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
     Ok(w)
 }
 
+/// The `network` output of a dependency of a type this plugin has no
+/// contract code for, when it has the shape every contract gives it (a list
+/// of peers). An output of that name meaning something else (a VPC's name,
+/// say) is not one, and stays an environment variable.
+fn network_of_any(dep: &Dependency) -> Option<Vec<NetworkPeer>> {
+    let value = dep.outputs.iter().find(|o| o.name == NETWORK && !o.sensitive)?;
+    serde_json::from_value(value.value.clone()).ok()
+}
+
 /// A dependency of a type this plugin has no contract code for (a third
 /// party's `cache`, say), wired by the rule every contract follows: each
 /// plain value becomes `<DEPENDENCY>_<OUTPUT>` (an object's fields
 /// `<DEPENDENCY>_<OUTPUT>_<FIELD>`, a list its JSON), and each Secret
 /// reference (`{name, key}`, as `contracts::SecretKeyRef`) a `secretKeyRef`.
 /// A sensitive output is left out: its value would land in the manifest,
-/// and a contract publishes a Secret reference for it instead.
+/// and a contract publishes a Secret reference for it instead; so is a
+/// `network` output read as peers (`has_peers`), which is for
+/// NetworkPolicies, not for the app.
 fn wire_any(
     component: &ComponentId,
     dep: &Dependency,
+    has_peers: bool,
     env: &mut Vec<(String, Env)>,
 ) -> Result<(), PlanError> {
     let base = env_token(&dep.name);
-    for output in dep.outputs.iter().filter(|o| !o.sensitive) {
+    let left_out = |o: &&Output| o.sensitive || (has_peers && o.name == NETWORK);
+    for output in dep.outputs.iter().filter(|o| !left_out(o)) {
         wire_value(component, dep, &format!("{base}_{}", env_token(&output.name)), &output.value, env)?;
     }
     Ok(())

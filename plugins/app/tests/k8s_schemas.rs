@@ -28,11 +28,16 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
     .component("production", "core", "oob-consent")
     .sensitive("/env/API_TOKEN")
     .dependency("db", "postgres", json!({"host": "db", "port": 5432, "database": "consent", "user": "consent",
-        "password_secret": {"name": "db-consent", "key": "password"}}))
+        "password_secret": {"name": "db-consent", "key": "password"},
+        "network": [{"namespace": "core", "pod_labels": {"app.kubernetes.io/name": "db"}, "ports": [5432]}]}))
     .dependency("broker", "messaging", json!({"protocol": "amqp", "endpoint": "amqp://mq:5672/",
         "credentials_secret": {"name": "mq", "username_key": "u", "password_key": "p"}, "queues": {"events": "prod.events"}}))
-    .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "configuration": "tracing"}))
-    .dependency("waf", "waf", json!({"ingress_class": "nginx-waf", "annotations": {"nginx.ingress.kubernetes.io/enable-modsecurity": "true"}}))
+    .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "configuration": "tracing",
+        "network": [{"namespace": "dapr-system", "pod_labels": {"app": "dapr-sentry"}, "ports": [50001]}, {"ports": [443]}]}))
+    .dependency("waf", "waf", json!({"ingress_class": "nginx-waf", "annotations": {"nginx.ingress.kubernetes.io/enable-modsecurity": "true"},
+        "ingress_from": [{"namespace": "ingress-nginx", "pod_labels": {"app.kubernetes.io/component": "controller"}}]}))
+    .dependency("directory", "app", json!({"network_policies": true,
+        "network": [{"namespace": "shared", "pod_labels": {"app.kubernetes.io/name": "directory"}, "ports": [8080, 50002]}]}))
     .dependency("certs", "cert-manager", json!({"issuer": {"kind": "ClusterIssuer", "name": "ca"}}))
     .run::<App>()
     .unwrap();
@@ -47,7 +52,9 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
             "Ingress",
-            "ServiceMonitor"
+            "ServiceMonitor",
+            "NetworkPolicy",
+            "NetworkPolicy"
         ]
     );
 

@@ -5,6 +5,8 @@
 //! - basics: objects, labels, limits, security context, probes, outputs
 //! - optional objects: HPA, PDB, Ingress, ServiceMonitor only when asked
 //! - dependencies: postgres, messaging, dapr, waf, cert-manager, app
+//! - network policies: isolation, egress to dependencies, ingress from the
+//!   WAF and Prometheus, callers letting themselves in, inputs, refusals
 //! - bad inputs: typed errors naming the path
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -50,7 +52,10 @@ mod basics {
     #[test]
     fn a_minimal_app_is_a_deployment_and_a_service_with_standard_labels() {
         let plan = api().run::<App>().unwrap();
-        assert_eq!(plan.object_ids(), ["Deployment/oob-consent", "Service/oob-consent"]);
+        assert_eq!(
+            plan.object_ids(),
+            ["Deployment/oob-consent", "Service/oob-consent", "NetworkPolicy/oob-consent"]
+        );
         let deploy = plan.expect_object("Deployment", "oob-consent");
         let labels = &deploy["metadata"]["labels"];
         assert_eq!(labels["app.kubernetes.io/name"], "oob-consent");
@@ -123,9 +128,14 @@ mod basics {
             .component("staging", "core", "oob-consent")
             .run::<App>()
             .unwrap();
-        assert_eq!(worker.object_ids(), ["Deployment/oob-consent"], "no port, no Service");
+        assert_eq!(
+            worker.object_ids(),
+            ["Deployment/oob-consent", "NetworkPolicy/oob-consent"],
+            "no port, no Service"
+        );
         assert!(container(&worker).get("readinessProbe").is_none());
-        assert!(worker.outputs.is_empty(), "no service_url without a port");
+        assert_eq!(worker.output("service_url"), None, "no service_url without a port");
+        assert_eq!(worker.output("network"), None, "nothing to reach without a port");
     }
 
     #[test]
@@ -289,6 +299,7 @@ mod optional_objects {
                 "PodDisruptionBudget/oob-consent",
                 "Ingress/oob-consent",
                 "ServiceMonitor/oob-consent",
+                "NetworkPolicy/oob-consent",
             ]
         );
     }
@@ -696,6 +707,287 @@ mod dependencies {
     }
 }
 
+mod network_policies {
+    use super::*;
+
+    /// The selector of the app `oob-consent`'s pods, as every policy names them.
+    fn consent_pods() -> Value {
+        json!({"app.kubernetes.io/component": "server", "app.kubernetes.io/instance": "oob-consent",
+               "app.kubernetes.io/name": "oob-consent"})
+    }
+
+    fn policy(plan: &ComponentPlan) -> &Value {
+        &plan.expect_object("NetworkPolicy", "oob-consent")["spec"]
+    }
+
+    fn pods(namespace: &str, labels: Value) -> Value {
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+               "podSelector": {"matchLabels": labels}})
+    }
+
+    fn tcp(ports: &[u16]) -> Value {
+        ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect()
+    }
+
+    fn dns() -> Value {
+        json!({"to": [pods("kube-system", json!({"k8s-app": "kube-dns"}))],
+               "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]})
+    }
+
+    const ANYWHERE: [&str; 2] = ["0.0.0.0/0", "::/0"];
+
+    fn anywhere() -> Value {
+        ANYWHERE.iter().map(|cidr| json!({"ipBlock": {"cidr": cidr}})).collect()
+    }
+
+    #[test]
+    fn an_app_alone_is_isolated_both_ways_and_reaches_dns_only() {
+        let plan = api().run::<App>().unwrap();
+        let np = plan.expect_object("NetworkPolicy", "oob-consent");
+        assert_eq!(np["apiVersion"], "networking.k8s.io/v1");
+        assert_eq!(np["metadata"]["namespace"], "core");
+        assert_eq!(np["spec"]["podSelector"], json!({"matchLabels": consent_pods()}));
+        assert_eq!(
+            np["spec"]["podSelector"]["matchLabels"],
+            plan.expect_object("Deployment", "oob-consent")["spec"]["selector"]["matchLabels"],
+            "the policy selects exactly the Deployment's pods"
+        );
+        assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+        assert!(np["spec"].get("ingress").is_none(), "no ingress rule: nothing may connect");
+        assert_eq!(np["spec"]["egress"], json!([dns()]));
+        assert_eq!(plan.output("network_policies"), Some(&json!(true)));
+    }
+
+    #[test]
+    fn every_dependencys_network_becomes_one_egress_rule_per_peer() {
+        let db = json!({"namespace": "data", "pod_labels": {"cnpg.io/cluster": "db"}, "ports": [5432]});
+        let plan = api()
+            .dependency("db", "postgres", json!({"host": "db-rw.data.svc", "port": 5432, "database": "a",
+                "user": "a", "password_secret": {"name": "db-a", "key": "password"}, "network": [db]}))
+            .dependency("broker", "messaging", json!({"protocol": "kafka", "endpoint": "b:9093",
+                "network": [{"namespace": "kafka", "pod_labels": {"strimzi.io/cluster": "bus"}, "ports": [9093]}]}))
+            .dependency("dapr", "dapr", json!({"pubsub": "pubsub", "network": [
+                {"namespace": "dapr-system", "pod_labels": {"app": "dapr-sentry"}, "ports": [50001]},
+                // The state store's server again, on another port: one rule, both ports.
+                {"namespace": "data", "pod_labels": {"cnpg.io/cluster": "db"}, "ports": [5432, 8000]},
+                {"ports": [443]},
+            ]}))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(
+            policy(&plan)["egress"],
+            json!([
+                dns(),
+                {"to": [pods("dapr-system", json!({"app": "dapr-sentry"}))], "ports": tcp(&[50001])},
+                {"to": [pods("data", json!({"cnpg.io/cluster": "db"}))], "ports": tcp(&[5432, 8000])},
+                {"to": [pods("kafka", json!({"strimzi.io/cluster": "bus"}))], "ports": tcp(&[9093])},
+                {"to": anywhere(), "ports": tcp(&[443])},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_public_app_is_reached_by_the_ingress_controller_and_prometheus_on_its_port_only() {
+        let controller =
+            json!({"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"});
+        let plan =
+            PlanCall::new(json!({"image": "x", "port": 8080, "ingress": {"host": "consent.example.com"},
+                                        "service_monitor": {}}))
+            .component("production", "core", "oob-consent")
+            .dependency(
+                "waf",
+                "waf",
+                json!({"ingress_class": "nginx",
+                "ingress_from": [{"namespace": "ingress-nginx", "pod_labels": controller}]}),
+            )
+            .run::<App>()
+            .unwrap();
+        assert_eq!(
+            policy(&plan)["ingress"],
+            json!([
+                {"from": [pods("ingress-nginx", controller)], "ports": tcp(&[8080])},
+                {"from": [pods("monitoring", json!({"app.kubernetes.io/name": "prometheus"}))], "ports": tcp(&[8080])},
+            ])
+        );
+    }
+
+    #[test]
+    fn behind_a_waf_that_names_no_pods_the_port_is_open_to_every_address() {
+        // A cloud load balancer (the AWS WAF's ALB) sends from outside the cluster.
+        let ingress = json!({"image": "x", "port": 8080, "ingress": {"host": "consent.example.com"}});
+        let plan = PlanCall::new(ingress.clone())
+            .component("production", "core", "oob-consent")
+            .dependency("waf", "waf", json!({"ingress_class": "alb"}))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(policy(&plan)["ingress"], json!([{"ports": tcp(&[8080])}]));
+        let without_waf =
+            PlanCall::new(ingress).component("production", "core", "oob-consent").run::<App>().unwrap();
+        assert_eq!(policy(&without_waf)["ingress"], json!([{"ports": tcp(&[8080])}]));
+    }
+
+    #[test]
+    fn the_network_output_names_the_pods_the_port_and_the_dapr_sidecar() {
+        let plain = api().run::<App>().unwrap();
+        assert_eq!(
+            plain.output("network"),
+            Some(&json!([{"namespace": "core", "pod_labels": consent_pods(), "ports": [8080]}]))
+        );
+        let with_dapr = api().dependency("dapr", "dapr", json!({"pubsub": "pubsub"})).run::<App>().unwrap();
+        assert_eq!(
+            with_dapr.output("network"),
+            Some(&json!([{"namespace": "core", "pod_labels": consent_pods(), "ports": [8080, 50002]}])),
+            "callers' sidecars deliver invocations to the sidecar's internal gRPC port"
+        );
+    }
+
+    fn directory(isolated: Option<bool>, namespace: &str) -> Value {
+        let mut outputs = json!({"service_url": format!("http://directory.{namespace}.svc.cluster.local:8080"),
+            "network": [{"namespace": namespace, "pod_labels": {"app.kubernetes.io/name": "directory"},
+                         "ports": [8080, 50002]}]});
+        if let Some(isolated) = isolated {
+            outputs["network_policies"] = json!(isolated);
+        }
+        outputs
+    }
+
+    #[test]
+    fn a_caller_reaches_the_app_it_depends_on_and_lets_itself_in() {
+        let plan = api().dependency("directory", "app", directory(Some(true), "core")).run::<App>().unwrap();
+        let callee = json!({"app.kubernetes.io/name": "directory"});
+        assert_eq!(
+            policy(&plan)["egress"][1],
+            json!({"to": [pods("core", callee.clone())], "ports": tcp(&[8080, 50002])})
+        );
+        let let_in = plan.expect_object("NetworkPolicy", "oob-consent-to-directory");
+        assert_eq!(let_in["metadata"]["namespace"], "core");
+        assert_eq!(
+            let_in["spec"],
+            json!({"podSelector": {"matchLabels": callee}, "policyTypes": ["Ingress"],
+                   "ingress": [{"from": [pods("core", consent_pods())], "ports": tcp(&[8080, 50002])}]})
+        );
+    }
+
+    #[test]
+    fn a_callee_in_another_namespace_gets_the_policy_there_named_after_the_callers_namespace() {
+        let plan =
+            api().dependency("Directory_API", "app", directory(Some(true), "shared")).run::<App>().unwrap();
+        let let_in = plan.expect_object("NetworkPolicy", "core.oob-consent-to-directory-api");
+        assert_eq!(let_in["metadata"]["namespace"], "shared");
+        assert_eq!(let_in["spec"]["ingress"][0]["from"], json!([pods("core", consent_pods())]));
+    }
+
+    #[test]
+    fn an_open_callee_is_reached_but_not_isolated_by_its_callers() {
+        // A policy of the caller's selecting the callee's pods would shut out
+        // everyone else: only a callee that says it is isolated gets one.
+        for said in [None, Some(false)] {
+            let plan = api().dependency("directory", "app", directory(said, "core")).run::<App>().unwrap();
+            assert_eq!(plan.objects_of_kind("NetworkPolicy").len(), 1, "{said:?}: the app's own only");
+            assert_eq!(policy(&plan)["egress"].as_array().unwrap().len(), 2, "{said:?}: DNS and the callee");
+        }
+    }
+
+    #[test]
+    fn turned_off_the_app_renders_no_policy_of_its_own_but_still_lets_itself_into_isolated_callees() {
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080, "network_policy": {"enabled": false}}))
+            .component("staging", "core", "oob-consent")
+            .dependency("directory", "app", directory(Some(true), "core"))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(plan.object("NetworkPolicy", "oob-consent"), None);
+        assert!(plan.object("NetworkPolicy", "oob-consent-to-directory").is_some());
+        assert_eq!(plan.output("network_policies"), Some(&json!(false)), "its callers must not isolate it");
+    }
+
+    #[test]
+    fn dns_prometheus_and_extra_egress_are_inputs() {
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080, "service_monitor": {},
+            "network_policy": {
+                "dns": {"namespace": "dns", "pod_labels": {}},
+                "prometheus": {"namespace": "observability", "pod_labels": {"app": "vmagent"}},
+                "egress": [{"ports": [443]}, {"namespace": "search", "pod_labels": {"app": "opensearch"}, "ports": [9200]}],
+            }}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        let spec = policy(&plan);
+        assert_eq!(
+            spec["egress"],
+            json!([
+                {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}}, "podSelector": {}}],
+                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [pods("search", json!({"app": "opensearch"}))], "ports": tcp(&[9200])},
+                {"to": anywhere(), "ports": tcp(&[443])},
+            ])
+        );
+        assert_eq!(spec["ingress"][0]["from"], json!([pods("observability", json!({"app": "vmagent"}))]));
+    }
+
+    #[test]
+    fn a_third_party_types_network_output_is_read_as_peers_not_env() {
+        let outputs = vec![
+            Output { name: "host".into(), value: json!("redis.cache.svc"), sensitive: false },
+            Output {
+                name: "network".into(),
+                value: json!([{"namespace": "cache", "pod_labels": {"app": "redis"}, "ports": [6379]}]),
+                sensitive: false,
+            },
+        ];
+        let plan = api().dependency_outputs("sessions", "cache", outputs).run::<App>().unwrap();
+        assert_eq!(
+            policy(&plan)["egress"][1],
+            json!({"to": [pods("cache", json!({"app": "redis"}))], "ports": tcp(&[6379])})
+        );
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert!(container_env(d, "SESSIONS_NETWORK").is_none());
+        // An output of that name meaning something else stays configuration.
+        let vpc = vec![Output { name: "network".into(), value: json!("vpc-0abc"), sensitive: false }];
+        let plan = api().dependency_outputs("sessions", "cache", vpc).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert_eq!(container_env(d, "SESSIONS_NETWORK").unwrap()["value"], "vpc-0abc");
+        assert_eq!(policy(&plan)["egress"], json!([dns()]));
+    }
+
+    #[test]
+    fn a_peer_that_would_open_too_much_or_that_kubernetes_refuses_is_refused_naming_the_dependency() {
+        let cases = [
+            (json!({"pod_labels": {"app": "db"}, "ports": [5432]}), "it names pod labels but no namespace"),
+            (json!({}), "a server outside the cluster with no ports would open every address"),
+            (json!({"namespace": "Data", "ports": [5432]}), "`Data` cannot name a namespace"),
+            (
+                json!({"namespace": "data", "pod_labels": {"app": "a b"}}),
+                "`app: a b` is not a Kubernetes label",
+            ),
+        ];
+        for (peer, why) in cases {
+            let err = api()
+                .dependency(
+                    "db",
+                    "postgres",
+                    json!({"host": "h", "port": 5432, "database": "a", "user": "a",
+                    "password_secret": {"name": "s", "key": "k"}, "network": [peer]}),
+                )
+                .run::<App>()
+                .unwrap_err();
+            assert_eq!(
+                err,
+                PlanError::MissingDependency(format!(
+                    "dependency `db` has an unusable `network` peer: {why}"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn a_caller_with_a_dependency_name_too_long_for_the_policy_is_refused() {
+        let long = "d".repeat(250);
+        let err = api().dependency(&long, "app", directory(Some(true), "core")).run::<App>().unwrap_err();
+        let PlanError::Failed(why) = err else { panic!("{err:?}") };
+        assert!(why.contains("longer than Kubernetes' 253 characters"), "{why}");
+    }
+}
+
 mod bad_inputs {
     use super::*;
 
@@ -760,6 +1052,51 @@ mod bad_inputs {
         let raw = json!({"image": "x", "replicas": 1, "ingress": {"host": "h"},
             "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}});
         assert_eq!(invalid(PlanCall::new(raw).without_defaults().run::<App>())[0].path, "/ingress");
+    }
+
+    #[test]
+    fn network_policy_pods_kubernetes_would_refuse_point_at_the_value() {
+        // Without defaults, so the plugin's own checks answer, not the schema.
+        let raw = json!({"image": "x", "replicas": 1,
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "network_policy": {
+            "dns": {"namespace": "Kube_System", "pod_labels": {}},
+            "prometheus": {"namespace": "monitoring", "pod_labels": {"-bad": "x", "app": "not ok!"}},
+            "egress": [{"pod_labels": {"app": "db"}, "ports": [5432]}, {"ports": []}],
+        }});
+        let d = invalid(PlanCall::new(raw).without_defaults().run::<App>());
+        let found: Vec<(&str, &str)> = d.iter().map(|d| (d.path.as_str(), d.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "/network_policy/dns/namespace",
+                    "`Kube_System` cannot name a namespace: lower-case letters, digits and `-`, at most 63"
+                ),
+                (
+                    "/network_policy/prometheus/pod_labels/-bad",
+                    "`-bad` is not a label key (`prefix/name`, as `app.kubernetes.io/name`)"
+                ),
+                (
+                    "/network_policy/prometheus/pod_labels/app",
+                    "`not ok!` is not a label value: at most 63 letters, digits, `-`, `_` and `.`, \
+                     alphanumeric at both ends"
+                ),
+                (
+                    "/network_policy/egress/0/pod_labels",
+                    "pod labels need a `namespace`; leave both out for a server outside the cluster"
+                ),
+                (
+                    "/network_policy/egress/1/ports",
+                    "list the ports the app reaches there; none would mean every port"
+                ),
+            ]
+        );
+        // The schema says the same about no ports, before the plugin is asked.
+        let d = invalid(
+            PlanCall::new(json!({"image": "x", "network_policy": {"egress": [{"ports": []}]}})).run::<App>(),
+        );
+        assert_eq!(d[0].path, "/network_policy/egress/0/ports");
     }
 
     #[test]

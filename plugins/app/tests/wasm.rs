@@ -60,7 +60,7 @@ fn the_component_plans_exactly_what_the_crate_plans() {
     let native = call.run::<App>().unwrap();
     let in_wasm = call.run_wasm(app_wasm()).unwrap().unwrap();
     assert_eq!(in_wasm, native);
-    assert_eq!(in_wasm.objects.len(), 8, "with the ServiceAccount");
+    assert_eq!(in_wasm.objects.len(), 9, "with the ServiceAccount and the NetworkPolicy");
 }
 
 #[test]

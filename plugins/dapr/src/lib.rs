@@ -17,6 +17,12 @@
 //! ids in the inputs. Credentials are referenced by Secret name and key
 //! (`secretKeyRef`), never copied: this plugin never sees them.
 //!
+//! Its `network` output lists what every sidecar must reach, for the
+//! NetworkPolicies of the apps: the control plane (in
+//! `network.control_plane_namespace`), the servers behind its Components
+//! (the messaging and postgres dependencies' own `network`) and
+//! `network.also_reach`.
+//!
 //! It does not install Dapr. Dapr reads a Component's secrets from the
 //! Component's own namespace, so a dependency whose Secret lives elsewhere is
 //! refused rather than planned into a sidecar that cannot start. Dapr's
@@ -26,6 +32,7 @@
 
 pub mod components;
 pub mod inputs;
+pub mod network;
 
 use capstan_sdk::contracts::{self, dapr, messaging, postgres};
 use capstan_sdk::prelude::*;
@@ -69,11 +76,18 @@ impl Plugin for Dapr {
         let c = &request.component;
         let mut objects = Vec::new();
         let mut warnings = Vec::new();
-        let mut contract =
-            dapr::Outputs { pubsub: None, statestore: None, pubsub_by_app: Default::default() };
+        let mut contract = dapr::Outputs {
+            pubsub: None,
+            statestore: None,
+            pubsub_by_app: Default::default(),
+            network: Vec::new(),
+        };
+        // The servers the Components point at, which every sidecar reaches.
+        let mut backends = Vec::new();
 
         if inputs.pubsub.enabled {
             let (dep, msg) = first::<messaging::Outputs>(request, "pubsub.enabled")?;
+            backends.extend(msg.network.iter().cloned());
             if msg.consumers.is_empty() {
                 let access = msg.access_for("");
                 let spec = components::pubsub(c, dep, &msg, access.as_ref(), &inputs.pubsub, &mut warnings)?;
@@ -100,11 +114,14 @@ impl Plugin for Dapr {
         }
         if inputs.statestore.enabled {
             let (dep, pg) = first::<postgres::Outputs>(request, "statestore.enabled")?;
+            backends.extend(pg.network.iter().cloned());
             let spec = components::statestore(c, dep, &pg, &inputs.statestore, &mut warnings)?;
             objects.push(component(c, &inputs.statestore.name, "statestore", spec, &inputs.app_ids));
             contract.statestore = Some(inputs.statestore.name.clone());
         }
         objects.push(configuration(c, &inputs));
+        contract.network = network::peers(&inputs.network, backends);
+        warnings.extend(network::unreachable_collector(&inputs));
 
         let mut outputs = contracts::outputs(&contract, &[])?;
         outputs.push(Output {

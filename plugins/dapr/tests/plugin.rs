@@ -249,6 +249,130 @@ fn the_configuration_carries_tracing_and_mtls() {
     assert_eq!(cfg["spec"]["mtls"]["sentryAddress"], "dapr-sentry.dapr-system.svc.cluster.local:443");
 }
 
+/// The control plane's pods, as Dapr's Helm chart labels them, with their container ports.
+fn control_plane(namespace: &str) -> Vec<Value> {
+    [
+        ("dapr-sentry", 50001),
+        ("dapr-operator", 6500),
+        ("dapr-placement-server", 50005),
+        ("dapr-scheduler-server", 50006),
+    ]
+    .map(|(app, port)| json!({ "namespace": namespace, "pod_labels": { "app": app }, "ports": [port] }))
+    .into()
+}
+
+#[test]
+fn the_network_output_is_the_control_plane_and_the_servers_the_components_use() {
+    let broker = json!({ "namespace": "messaging", "pod_labels": { "app.kubernetes.io/name": "bus" }, "ports": [5671] });
+    let db =
+        json!({ "namespace": "data", "pod_labels": { "app.kubernetes.io/name": "db" }, "ports": [5432] });
+    let mut mq = rabbitmq();
+    mq["network"] = json!([broker]);
+    let mut pg = postgres();
+    pg["network"] = json!([db, broker]);
+    let plan = PlanCall::new(json!({ "app_ids": APPS }))
+        .component("staging", "oob", "dapr")
+        .dependency("messaging", "messaging", mq.clone())
+        .dependency("db", "postgres", pg.clone())
+        .run::<Dapr>()
+        .unwrap();
+    let mut expected = control_plane("dapr-system");
+    expected.extend([broker.clone(), db.clone()]);
+    assert_eq!(plan.output("network"), Some(&Value::Array(expected)), "each server once");
+
+    // A Component left out leaves its server out; the operator adds a collector.
+    let plan = PlanCall::new(json!({ "app_ids": APPS, "statestore": { "enabled": false },
+        "network": { "control_plane_namespace": "dapr", "also_reach": [
+            { "namespace": "observability", "pod_labels": { "app": "otel-collector" }, "ports": [4317] },
+            { "ports": [443] },
+        ] } }))
+    .component("staging", "oob", "dapr")
+    .dependency("messaging", "messaging", mq)
+    .dependency("db", "postgres", pg)
+    .run::<Dapr>()
+    .unwrap();
+    let mut expected = control_plane("dapr");
+    expected.extend([
+        broker,
+        json!({ "namespace": "observability", "pod_labels": { "app": "otel-collector" }, "ports": [4317] }),
+        json!({ "ports": [443] }),
+    ]);
+    assert_eq!(plan.output("network"), Some(&Value::Array(expected)));
+}
+
+#[test]
+fn traces_sent_to_a_collector_the_network_does_not_name_are_a_warning() {
+    let traced = |also_reach: Value| {
+        PlanCall::new(json!({ "app_ids": APPS, "statestore": { "enabled": false },
+            "configuration": { "tracing": { "otel_endpoint": "otel-collector.obs.svc:4317" } },
+            "network": { "also_reach": also_reach } }))
+        .component("staging", "oob", "dapr")
+        .dependency("messaging", "messaging", rabbitmq())
+        .run::<Dapr>()
+        .unwrap()
+    };
+    let plan = traced(json!([]));
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    assert_eq!(plan.warnings[0].path, "/network/also_reach");
+    assert_eq!(
+        plan.warnings[0].message,
+        "traces go to `otel-collector.obs.svc:4317`, which `network.also_reach` does not name: sidecars of \
+         apps under NetworkPolicies cannot reach the collector; add its pods (or its ports, outside the cluster)"
+    );
+    let named =
+        traced(json!([{ "namespace": "obs", "pod_labels": { "app": "otel-collector" }, "ports": [4317] }]));
+    assert!(named.warnings.is_empty(), "{:?}", named.warnings);
+}
+
+#[test]
+fn network_peers_kubernetes_would_refuse_are_reported_at_their_attribute() {
+    let err = PlanCall::new(json!({ "app_ids": ["a"], "pubsub": { "enabled": false },
+        "statestore": { "enabled": false },
+        "network": { "control_plane_namespace": "Dapr", "also_reach": [
+            { "pod_labels": { "app": "x" }, "ports": [1] },
+            { "namespace": "obs", "pod_labels": { "app": "not ok!" }, "ports": [1] },
+        ] } }))
+    .run::<Dapr>()
+    .unwrap_err();
+    let PlanError::InvalidInputs(d) = err else { panic!("{err:?}") };
+    let found: Vec<(&str, &str)> = d.iter().map(|d| (d.path.as_str(), d.message.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "/network/control_plane_namespace",
+                "must be a namespace name (lower-case letters, digits, `-`)"
+            ),
+            (
+                "/network/also_reach/0/pod_labels",
+                "pod labels need a `namespace`; leave both out for a server outside the cluster"
+            ),
+            ("/network/also_reach/1/pod_labels/app", "`app: not ok!` is not a Kubernetes label"),
+        ]
+    );
+    // No ports at all would open every port: the schema refuses it, and so
+    // does the plugin when the schema did not run.
+    let err = PlanCall::new(json!({ "app_ids": ["a"], "network": { "also_reach": [{ "ports": [] }] } }))
+        .run::<Dapr>()
+        .unwrap_err();
+    let PlanError::InvalidInputs(d) = err else { panic!("{err:?}") };
+    assert_eq!(d[0].path, "/network/also_reach/0/ports");
+    let mut raw = capstan_sdk::testkit::defaults_of(&Dapr::metadata());
+    raw["app_ids"] = json!(["a"]);
+    raw["pubsub"]["enabled"] = json!(false);
+    raw["statestore"]["enabled"] = json!(false);
+    raw["network"]["also_reach"] = json!([{ "ports": [] }]);
+    let err = PlanCall::new(raw).without_defaults().run::<Dapr>().unwrap_err();
+    let PlanError::InvalidInputs(d) = err else { panic!("{err:?}") };
+    assert_eq!(
+        (d[0].path.as_str(), d[0].message.as_str()),
+        (
+            "/network/also_reach/0/ports",
+            "list the ports the sidecars reach there; none would mean every port"
+        )
+    );
+}
+
 #[test]
 fn a_missing_dependency_names_the_type_and_the_switch() {
     let err = PlanCall::new(json!({ "app_ids": APPS }))
@@ -437,6 +561,15 @@ fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
     assert_eq!(pg_secret["stringData"][key], "pg-test-dapr", "the dapr app's own database password");
     for object in &plan.objects {
         assert!(!object.to_string().contains("pg-test-dapr"), "secret copied into {object}");
+    }
+
+    // The sidecars may reach the broker and the database the Components name.
+    let network = plan.output("network").unwrap().as_array().unwrap();
+    let pg_network =
+        pg.output("network").and_then(Value::as_array).expect("the postgres plugin says its pods");
+    for peer in pg_network.iter().chain(mq.output("network").and_then(Value::as_array).into_iter().flatten())
+    {
+        assert!(network.contains(peer), "{peer} in {network:?}");
     }
 }
 

@@ -2,22 +2,28 @@
 //! operator (1.x: `kafka.strimzi.io/v1`, KRaft only).
 //!
 //! It renders a `KafkaNodePool` (dual-role controller + broker nodes with
-//! persistent JBOD storage), the `Kafka` cluster (an internal TLS listener
-//! with SCRAM-SHA-512, simple authorization, the entity operator), a `KafkaTopic` per
-//! queue (and a `-dlq` topic when dead-lettering is asked for), and a
-//! `KafkaUser` per user whose ACLs allow its topics and the consumer groups
-//! under its group prefix, with its password read from a Secret this plugin
-//! renders. The outputs give each user as a consumer of its own, and the
-//! cluster CA's Secret for clients to verify the brokers.
+//! persistent JBOD storage), the `Kafka` cluster (one listener, internal,
+//! TLS with SCRAM-SHA-512; simple authorization; the entity operator), a
+//! `KafkaTopic` per queue (and a `-dlq` topic when dead-lettering is asked
+//! for), and a `KafkaUser` per user whose ACLs allow its topics and the
+//! consumer groups under its group prefix, with its password read from a
+//! Secret this plugin renders. Every container these objects template (the
+//! nodes, the topic and user operators) has CPU and memory requests and
+//! limits. The outputs give each user as a consumer of its own, the cluster
+//! CA's Secret for clients to verify the brokers, and the broker pods a
+//! client must be allowed to reach (`network`).
+//!
+//! Nothing is served in clear: the client listener is TLS, and Strimzi's
+//! own replication and controller listeners are always mutual TLS.
 //!
 //! It does not install Strimzi or its CRDs, and renders no external
 //! listener: clients are in the cluster.
 
 use std::collections::BTreeMap;
 
-use capstan_sdk::contracts::SecretKeyRef;
 use capstan_sdk::contracts::messaging::queues;
 use capstan_sdk::contracts::messaging::{Outputs, Tls, protocol, sasl};
+use capstan_sdk::contracts::{NetworkPeer, SecretKeyRef};
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
@@ -42,9 +48,17 @@ pub struct Inputs {
     pub brokers: u32,
     /// Each node's persistent volume.
     pub storage: Storage,
-    /// Requests and limits of each node; default: none, left to the namespace.
-    #[serde(default)]
-    pub resources: Option<Resources>,
+    /// Requests and limits of each node's `kafka` container. Default:
+    /// requests 1 CPU and 4Gi, limits 2 CPU and 4Gi. Memory request and
+    /// limit are equal, so a broker is never evicted for memory it was
+    /// promised; Strimzi gives the JVM heap part of the limit and the rest is
+    /// the page cache Kafka reads from.
+    pub resources: Resources,
+    /// Requests and limits of the entity operator's `topic-operator` and
+    /// `user-operator` containers, each. Default: requests 100m CPU and
+    /// 512Mi, limits 500m CPU and 512Mi: two small JVMs that reconcile
+    /// `KafkaTopic`s and `KafkaUser`s.
+    pub entity_operator_resources: Resources,
     /// Kafka version; default: the operator's.
     #[serde(default)]
     pub version: Option<String>,
@@ -232,6 +246,7 @@ impl Plugin for MessagingKafka {
                 },
             }),
             exchange: None,
+            network: vec![brokers(req)],
         };
         Ok(ComponentPlan { objects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
     }
@@ -293,6 +308,24 @@ fn cluster_meta(req: &PlanRequest, name: String, part: &str) -> k8s::Meta {
     k8s::Meta::new(&req.component, name, part).label("strimzi.io/cluster", req.component.name.clone())
 }
 
+/// The pods a client reaches: every broker, on the client listener. A client
+/// asks the bootstrap Service for the brokers, then connects to each broker
+/// pod by its own name; these are the labels Strimzi 1.2 puts on node-pool
+/// pods with the broker role (and its bootstrap Service selects).
+fn brokers(req: &PlanRequest) -> NetworkPeer {
+    let cluster = req.component.name.as_str();
+    NetworkPeer::pods(
+        &req.component.namespace,
+        &[
+            ("strimzi.io/cluster", cluster),
+            ("strimzi.io/kind", "Kafka"),
+            ("strimzi.io/name", &format!("{cluster}-kafka")),
+            ("strimzi.io/broker-role", "true"),
+        ],
+        &[PORT],
+    )
+}
+
 fn node_pool(req: &PlanRequest, inputs: &Inputs) -> Value {
     let meta = cluster_meta(req, format!("{}-dual", req.component.name), "broker");
     let mut volume = json!({
@@ -303,14 +336,12 @@ fn node_pool(req: &PlanRequest, inputs: &Inputs) -> Value {
     if let Some(class) = &inputs.storage.class {
         volume["class"] = json!(class);
     }
-    let mut spec = json!({
+    let spec = json!({
         "replicas": inputs.brokers,
         "roles": ["controller", "broker"],
         "storage": { "type": "jbod", "volumes": [volume] },
+        "resources": inputs.resources,
     });
-    if let Some(r) = &inputs.resources {
-        spec["resources"] = json!(r);
-    }
     k8s::custom_resource(API_VERSION, "KafkaNodePool", &meta, spec)
 }
 
@@ -339,9 +370,10 @@ fn kafka(req: &PlanRequest, inputs: &Inputs) -> Value {
     if let Some(v) = &inputs.version {
         kafka["version"] = json!(v);
     }
+    let operator = json!({ "resources": inputs.entity_operator_resources });
     let spec = json!({
         "kafka": kafka,
-        "entityOperator": { "topicOperator": {}, "userOperator": {} },
+        "entityOperator": { "topicOperator": operator, "userOperator": operator },
     });
     k8s::custom_resource(API_VERSION, "Kafka", &meta, spec)
 }

@@ -107,7 +107,16 @@ fn outputs_follow_the_messaging_contract() {
     let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(
         names,
-        ["protocol", "endpoint", "credentials_secret", "queues", "consumers", "sasl_mechanism", "tls"]
+        [
+            "protocol",
+            "endpoint",
+            "credentials_secret",
+            "queues",
+            "consumers",
+            "sasl_mechanism",
+            "tls",
+            "network"
+        ]
     );
     assert_eq!(plan.output("protocol").unwrap(), "kafka");
     // The TLS listener, verified with Strimzi's cluster CA, SCRAM on top.
@@ -172,11 +181,8 @@ fn validate_refuses_what_kafka_cannot_honour_and_warns_about_what_it_ignores() {
     let d = diagnostics(json!({ "queues": { "payments": { "priority": 1 } } }));
     assert!(d[0].message.contains("priority"), "unknown option refused: {d:?}");
 
-    let mut inputs = call(json!({ "queues": { "consents": { "fifo": true } } })).request().inputs;
-    merge(
-        &mut inputs,
-        json!({ "brokers": 3, "topic_defaults": { "partitions": 3, "replicas": 3 }, "storage": { "size": "1Gi" } }),
-    );
+    let mut inputs = capstan_sdk::testkit::defaults_of(&MessagingKafka::metadata());
+    merge(&mut inputs, call(json!({ "queues": { "consents": { "fifo": true } } })).request().inputs);
     let warnings = MessagingKafka::validate(&inputs);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(
@@ -190,4 +196,80 @@ fn validate_refuses_what_kafka_cannot_honour_and_warns_about_what_it_ignores() {
 fn a_password_in_clear_config_is_refused() {
     let r = PlanCall::new(shared_inputs()).run::<MessagingKafka>();
     assert!(matches!(r, Err(PlanError::InvalidInputs(d)) if d[0].path == "/users/payments-api/password"));
+}
+
+#[test]
+fn every_container_the_cluster_templates_has_requests_and_limits_by_default() {
+    let plan = call(json!({})).run::<MessagingKafka>().unwrap();
+    let nodes =
+        json!({ "requests": { "cpu": "1", "memory": "4Gi" }, "limits": { "cpu": "2", "memory": "4Gi" } });
+    assert_eq!(plan.expect_object("KafkaNodePool", "events-dual")["spec"]["resources"], nodes);
+    // Strimzi 1.x's entity operator runs these two containers and no other
+    // (the TLS sidecar is gone); the brokers are the node pool's.
+    let operator = &plan.expect_object("Kafka", "events")["spec"]["entityOperator"];
+    let small = json!({ "requests": { "cpu": "100m", "memory": "512Mi" }, "limits": { "cpu": "500m", "memory": "512Mi" } });
+    assert_eq!(operator["topicOperator"]["resources"], small);
+    assert_eq!(operator["userOperator"]["resources"], small);
+    support::assert_valid(&plan.objects, &[]);
+}
+
+#[test]
+fn the_inputs_override_the_resources() {
+    let big =
+        json!({ "requests": { "cpu": "4", "memory": "16Gi" }, "limits": { "cpu": "8", "memory": "16Gi" } });
+    let eo =
+        json!({ "requests": { "cpu": "200m", "memory": "1Gi" }, "limits": { "cpu": "1", "memory": "1Gi" } });
+    let plan =
+        call(json!({ "resources": big, "entity_operator_resources": eo })).run::<MessagingKafka>().unwrap();
+    assert_eq!(plan.expect_object("KafkaNodePool", "events-dual")["spec"]["resources"], big);
+    let operator = &plan.expect_object("Kafka", "events")["spec"]["entityOperator"];
+    assert_eq!((&operator["topicOperator"]["resources"], &operator["userOperator"]["resources"]), (&eo, &eo));
+    support::assert_valid(&plan.objects, &[]);
+    // Half a block keeps the rest of the defaults: never a container without limits.
+    let plan = call(json!({ "resources": { "requests": { "cpu": "3" } } })).run::<MessagingKafka>().unwrap();
+    let r = &plan.expect_object("KafkaNodePool", "events-dual")["spec"]["resources"];
+    assert_eq!((&r["requests"]["cpu"], &r["limits"]["memory"]), (&json!("3"), &json!("4Gi")));
+    let d = diagnostics(json!({ "entity_operator_resources": { "limits": { "cpu": "lots" } } }));
+    assert_eq!(d[0].path, "/entity_operator_resources/limits/cpu", "{d:?}");
+}
+
+#[test]
+fn no_listener_serves_clients_in_clear() {
+    let plan = call(json!({})).run::<MessagingKafka>().unwrap();
+    let listeners =
+        plan.expect_object("Kafka", "events")["spec"]["kafka"]["listeners"].as_array().unwrap().clone();
+    assert_eq!(listeners.len(), 1, "{listeners:?}");
+    assert!(listeners.iter().all(|l| l["tls"] == true && l["authentication"]["type"] == "scram-sha-512"));
+}
+
+#[test]
+fn network_names_every_broker_pod_on_the_client_listener() {
+    let plan = call(json!({})).run::<MessagingKafka>().unwrap();
+    let network = plan.output("network").unwrap();
+    assert_eq!(
+        network,
+        &json!([{
+            "namespace": "opus",
+            // What Strimzi 1.2 puts on node-pool pods with the broker role, and
+            // its bootstrap Service selects; a client reaches each broker.
+            "pod_labels": {
+                "strimzi.io/broker-role": "true",
+                "strimzi.io/cluster": "events",
+                "strimzi.io/kind": "Kafka",
+                "strimzi.io/name": "events-kafka",
+            },
+            "ports": [9093],
+        }])
+    );
+    let kafka = plan.expect_object("Kafka", "events");
+    assert_eq!(network[0]["pod_labels"]["strimzi.io/cluster"], kafka["metadata"]["name"]);
+    assert_eq!(
+        network[0]["ports"][0], kafka["spec"]["kafka"]["listeners"][0]["port"],
+        "the listener clients use"
+    );
+    let pool = plan.expect_object("KafkaNodePool", "events-dual");
+    assert!(
+        pool["spec"]["roles"].as_array().unwrap().contains(&json!("broker")),
+        "the pool's pods are brokers"
+    );
 }

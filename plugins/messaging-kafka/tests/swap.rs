@@ -54,12 +54,14 @@ fn one_config_plans_on_every_messaging_backend_with_the_same_outputs() {
     }));
 
     let names = |p: &ComponentPlan| p.outputs.iter().map(|o| o.name.clone()).collect::<BTreeSet<_>>();
-    let common: BTreeSet<String> =
-        ["protocol", "endpoint", "credentials_secret", "queues"].into_iter().map(String::from).collect();
+    let common: BTreeSet<String> = ["protocol", "endpoint", "credentials_secret", "queues", "network"]
+        .into_iter()
+        .map(String::from)
+        .collect();
     let with = |extra: &[&str]| &common | &extra.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
     // What each protocol adds: per-user consumers and how to reach the broker.
     assert_eq!(names(&kafka), with(&["consumers", "sasl_mechanism", "tls"]));
-    assert_eq!(names(&rabbit), with(&["consumers", "exchange"]));
+    assert_eq!(names(&rabbit), with(&["consumers", "exchange", "tls"]));
     assert_eq!(names(&sqs), with(&["region"]));
 
     let (k, r, s) = (read(&kafka), read(&rabbit), read(&sqs));
@@ -77,7 +79,15 @@ fn one_config_plans_on_every_messaging_backend_with_the_same_outputs() {
     for o in [&k, &r, &s] {
         let c = o.credentials_secret.as_ref().unwrap();
         assert_eq!(c.namespace.as_deref(), Some("opus"));
+        // Every backend says what an app must reach, so its NetworkPolicy
+        // follows a swap: pods of the brokers, or SQS's HTTPS port outside.
+        assert_eq!(o.network.len(), 1, "{}", o.protocol);
     }
+    assert_eq!((k.network[0].ports.as_slice(), r.network[0].ports.as_slice()), (&[9093][..], &[5671][..]));
+    assert!(k.network[0].namespace.is_some() && r.network[0].namespace.is_some(), "in the cluster");
+    assert_eq!(s.network[0], contracts::NetworkPeer::outside(&[443]));
+    // Both brokers speak TLS only, each with a CA to verify it.
+    assert!(k.tls.is_some() && r.tls.is_some() && r.endpoint.starts_with("amqps://"));
 }
 
 #[test]

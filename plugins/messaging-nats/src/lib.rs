@@ -17,12 +17,17 @@
 //! Secret (the layout every messaging backend shares), and the outputs
 //! publish each user as a consumer whose `group_prefix` is its durable name.
 //!
+//! The outputs' `network` says which pods a client must be allowed to reach
+//! (see [`network`]): the NATS server's, when `url` names a cluster Service
+//! or `server_pods` names them, else the URL's port outside the cluster.
+//!
 //! It does not install NATS, NACK or NACK's CRDs, and does not manage NATS
 //! users: the server's own configuration defines who may log in and which
 //! subjects each user may use, so the Secrets only carry the credentials the
 //! server must already know, and Capstan enforces no per-user subject
 //! permissions.
 
+pub mod network;
 pub mod streams;
 
 use std::collections::BTreeMap;
@@ -36,6 +41,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use network::ServerPods;
 use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 use streams::Stream;
@@ -79,6 +85,17 @@ pub struct Inputs {
     /// external: the NATS connection the effects run on (grant
     /// `jetstream:<connection>`).
     pub connection: String,
+    /// The NATS server pods clients reach, for the `network` output (the
+    /// apps' NetworkPolicies). Default: when `url`'s host is a cluster
+    /// Service (`<service>.<namespace>.svc[.cluster.local]`), the pods of the
+    /// official NATS Helm chart in that namespace (`app.kubernetes.io/name:
+    /// nats`, `app.kubernetes.io/component: nats`) on the URL's port; any
+    /// other host is a server outside the cluster, reached on the URL's port.
+    #[serde(default)]
+    // Its own schema rather than `anyOf` with null, so a bad field inside is
+    // reported at its path.
+    #[schemars(with = "ServerPods")]
+    pub server_pods: Option<ServerPods>,
     /// Copies of each stream (1-5); a queue's `replicas` overrides it.
     pub replicas: u32,
     /// Where streams keep their messages.
@@ -161,6 +178,7 @@ impl Plugin for MessagingNats {
                     }
                 }
             }
+            out.extend(validate_server_pods(inputs));
             if inputs.mode == Mode::External && inputs.connection.is_empty() {
                 out.push(Diagnostic::error("/connection", "name the NATS connection the effects run on"));
             }
@@ -283,6 +301,7 @@ impl Plugin for MessagingNats {
             // Its durable consumer on each of its queues' streams.
             consumer.group_prefix = Some(user.clone());
         }
+        let server = network::peer(&url, inputs.server_pods.as_ref(), &req.component.namespace);
         let outputs = Outputs {
             protocol: protocol::NATS.to_owned(),
             endpoint: url,
@@ -295,6 +314,7 @@ impl Plugin for MessagingNats {
             sasl_mechanism: None,
             tls: None,
             exchange: None,
+            network: vec![server],
         };
         Ok(ComponentPlan {
             objects,
@@ -310,6 +330,37 @@ impl Plugin for MessagingNats {
             _ => capstan_sdk::health::default_health(object),
         }
     }
+}
+
+/// What is wrong with `server_pods`, and a URL whose server's pods cannot be
+/// told without it.
+fn validate_server_pods(inputs: &Inputs) -> Vec<Diagnostic> {
+    match (&inputs.server_pods, inputs.url.as_deref()) {
+        (Some(pods), _) if pods.pod_labels.is_empty() => vec![Diagnostic::error(
+            "/server_pods/pod_labels",
+            "name at least one label of the NATS server's pods",
+        )],
+        (Some(pods), _) if pods.port == Some(0) => {
+            vec![Diagnostic::error("/server_pods/port", "the port must be 1-65535")]
+        }
+        (None, Some(url)) if check_url(url).is_ok() && is_short_name(network::host_and_port(url).0) => {
+            vec![Diagnostic {
+                path: "/url".into(),
+                severity: Severity::Warning,
+                message: "a short host name resolves in each client's own namespace, so the `network` output \
+                          takes the server for one outside the cluster: use <service>.<namespace>.svc, or name \
+                          the server's pods in server_pods"
+                    .to_owned(),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A host name without a domain (`nats`), which a pod resolves in its own
+/// namespace; not an IP address.
+fn is_short_name(host: &str) -> bool {
+    !host.contains('.') && !host.starts_with('[')
 }
 
 /// Why `url` is not one NATS server URL clients can be given, if it is not.

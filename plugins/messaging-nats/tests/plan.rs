@@ -413,3 +413,74 @@ fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
     let bad = call(json!({ "queues": { "orders.eu": {} } }));
     assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<MessagingNats>().unwrap_err());
 }
+
+#[test]
+fn network_names_the_nats_servers_pods_behind_a_cluster_service_url() {
+    // The official NATS Helm chart's pods, in the Service's namespace, on the
+    // URL's port: what NACK and every app reach, in both modes.
+    for plan in [call(json!({})).run::<MessagingNats>().unwrap(), external().run::<MessagingNats>().unwrap()]
+    {
+        assert_eq!(
+            plan.output("network").unwrap(),
+            &json!([{
+                "namespace": "messaging",
+                "pod_labels": { "app.kubernetes.io/component": "nats", "app.kubernetes.io/name": "nats" },
+                "ports": [4222],
+            }])
+        );
+    }
+    let fqdn = call(json!({ "url": "tls://nats.events-bus.svc.cluster.local:4443" }))
+        .run::<MessagingNats>()
+        .unwrap();
+    let peer = &fqdn.output("network").unwrap()[0];
+    assert_eq!((&peer["namespace"], &peer["ports"]), (&json!("events-bus"), &json!([4443])));
+    let default_port = call(json!({ "url": "nats://nats.messaging.svc" })).run::<MessagingNats>().unwrap();
+    assert_eq!(default_port.output("network").unwrap()[0]["ports"], json!([4222]));
+}
+
+#[test]
+fn network_is_the_urls_port_at_any_address_for_a_server_outside_the_cluster() {
+    for (url, port) in
+        [("tls://nats.internal.example:4443", 4443), ("nats://10.0.0.7", 4222), ("nats://[::1]:4223", 4223)]
+    {
+        let plan = call(json!({ "url": url })).run::<MessagingNats>().unwrap();
+        assert_eq!(plan.output("network").unwrap(), &json!([{ "ports": [port] }]), "{url}");
+        assert!(validate(json!({ "url": url })).iter().all(|d| d.path != "/url"), "{url}");
+    }
+    // A short name resolves in each app's own namespace: said, and taken for outside.
+    let plan = call(json!({ "url": "nats://nats:4222" })).run::<MessagingNats>().unwrap();
+    assert_eq!(plan.output("network").unwrap(), &json!([{ "ports": [4222] }]));
+    let d = validate(json!({ "url": "nats://nats:4222" }));
+    let warning = d.iter().find(|d| d.path == "/url").expect("a warning at /url");
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(warning.message.contains("server_pods"), "{}", warning.message);
+}
+
+#[test]
+fn server_pods_name_the_servers_pods_when_they_are_not_the_helm_charts() {
+    let pods = json!({ "server_pods": { "pod_labels": { "app": "nats-js" }, "port": 4300 } });
+    let plan = call(pods).run::<MessagingNats>().unwrap();
+    assert_eq!(
+        plan.output("network").unwrap(),
+        &json!([{ "namespace": "messaging", "pod_labels": { "app": "nats-js" }, "ports": [4300] }]),
+        "the URL's namespace unless told"
+    );
+    let elsewhere = json!({ "url": "nats://nats.example:4222", "server_pods": { "namespace": "bus", "pod_labels": { "app": "nats" } } });
+    let plan = call(elsewhere).run::<MessagingNats>().unwrap();
+    assert_eq!(
+        plan.output("network").unwrap(),
+        &json!([{ "namespace": "bus", "pod_labels": { "app": "nats" }, "ports": [4222] }])
+    );
+    // Without a namespace in the URL or the input, the component's.
+    let short = json!({ "url": "nats://nats:4222", "server_pods": { "pod_labels": { "app": "nats" } } });
+    let plan = call(short.clone()).run::<MessagingNats>().unwrap();
+    assert_eq!(plan.output("network").unwrap()[0]["namespace"], "opus");
+    assert!(validate(short).iter().all(|d| d.path != "/url"), "the pods are named: nothing to warn about");
+
+    let d = diagnostics(json!({ "server_pods": { "pod_labels": {} } }));
+    assert_eq!(d[0].path, "/server_pods/pod_labels", "{d:?}");
+    let d = diagnostics(json!({ "server_pods": { "pod_labels": { "app": "nats" }, "port": 0 } }));
+    assert_eq!(d[0].path, "/server_pods/port", "{d:?}");
+    let d = diagnostics(json!({ "server_pods": { "labels": { "app": "nats" } } }));
+    assert!(d[0].path.starts_with("/server_pods"), "{d:?}");
+}

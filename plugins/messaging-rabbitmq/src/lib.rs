@@ -1,29 +1,38 @@
 //! Capstan plugin `capstan/messaging-rabbitmq`: RabbitMQ queues, exchanges,
 //! bindings and users, in one of two modes.
 //!
-//! - `in-cluster`: a `RabbitmqCluster` (RabbitMQ cluster-operator) and the
-//!   topology as messaging-topology-operator resources: `Vhost`, `Exchange`,
-//!   `Queue`, `Binding`, `User` (credentials imported from a Secret this
-//!   plugin renders) and `Permission`.
-//! - `external`: an existing broker. The topology and users are declared as
-//!   AMQP effects on the operator's connection (`amqp:<connection>`), which
-//!   the engine's broker driver applies idempotently; only the users' Secrets
-//!   are rendered, for apps to read.
+//! - `in-cluster`: a `RabbitmqCluster` (RabbitMQ cluster-operator) serving
+//!   AMQPS only, with CPU and memory requests and limits, its certificate
+//!   from cert-manager (see [`tls`]), and the topology as
+//!   messaging-topology-operator resources: `Vhost`, `Exchange`, `Queue`,
+//!   `Binding`, `User` (credentials imported from a Secret this plugin
+//!   renders) and `Permission`.
+//! - `external`: an existing broker, plain AMQP or AMQPS as the operator
+//!   says. The topology and users are declared as AMQP effects on the
+//!   operator's connection (`amqp:<connection>`), which the engine's broker
+//!   driver applies idempotently through the broker's management API; only
+//!   the users' Secrets are rendered, for apps to read.
 //!
 //! Both modes build the same topology (see [`topology`]): a vhost, one topic
 //! exchange, a queue per logical queue bound to it by its logical name, a
 //! `-dlq` queue the broker dead-letters into when asked, and per user
 //! permissions limited to its queues.
 //!
-//! It does not install the operators or their CRDs.
+//! The outputs say what a client pod must be allowed to reach (`network`):
+//! the broker's pods on the AMQP(S) port in the cluster, the broker's port
+//! at any address outside it.
+//!
+//! It does not install the operators, cert-manager or their CRDs.
 
+pub mod tls;
 pub mod topology;
 
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::{AmqpBinding, AmqpExchange, AmqpOp, AmqpPermission, AmqpQueue, AmqpUser};
 use capstan_sdk::contracts::messaging::queues;
-use capstan_sdk::contracts::messaging::{Outputs, protocol};
+use capstan_sdk::contracts::messaging::{Outputs, Tls, protocol};
+use capstan_sdk::contracts::{NetworkPeer, SecretKeyRef};
 use capstan_sdk::k8s::Resources;
 use capstan_sdk::prelude::*;
 use schemars::JsonSchema;
@@ -33,9 +42,11 @@ use serde_json::{Value, json};
 use capstan_sdk::pointer;
 use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
+use tls::{AMQPS_PORT, TlsInputs};
 use topology::Topology;
 
-/// The AMQP port of the in-cluster broker's Service.
+/// The plain AMQP port: the in-cluster broker's without TLS, and an external
+/// broker's default without TLS.
 pub const AMQP_PORT: u16 = 5672;
 
 /// Where the broker is. `in-cluster`: a `RabbitmqCluster` and its topology as
@@ -71,14 +82,21 @@ pub struct Inputs {
     pub replicas: u32,
     /// in-cluster: each node's volume.
     pub storage: Storage,
-    /// in-cluster: requests and limits of each node; default: none, left to the namespace.
+    /// in-cluster: requests and limits of each node's `rabbitmq` container.
+    /// Default: requests 1 CPU and 4Gi, limits 2 CPU and 4Gi. Memory request
+    /// and limit are equal, so a node is never evicted for memory it was
+    /// promised; RabbitMQ raises its memory alarm (and stops publishers)
+    /// below the limit, which the operator tells it.
+    pub resources: Resources,
+    /// AMQPS: see [`TlsInputs`]. On by default in-cluster.
     #[serde(default)]
-    pub resources: Option<Resources>,
+    pub tls: TlsInputs,
     /// external: the broker's host name.
     #[serde(default)]
     pub host: Option<String>,
-    /// external: the broker's AMQP port.
-    pub port: u16,
+    /// external: the broker's AMQP port. Default: 5671 with TLS, 5672 without.
+    #[serde(default)]
+    pub port: Option<u16>,
     /// external: the AMQP connection the effects run on (grant `amqp:<connection>`).
     pub connection: String,
     /// The virtual host; default: the component's name.
@@ -157,6 +175,7 @@ impl Plugin for MessagingRabbitmq {
                 "rabbitmq",
                 &ignored,
             );
+            out.extend(tls::validate(&inputs.tls, inputs.mode));
             match inputs.mode {
                 Mode::InCluster => {
                     if inputs.replicas == 0 {
@@ -165,13 +184,16 @@ impl Plugin for MessagingRabbitmq {
                             "a RabbitmqCluster needs at least 1 replica",
                         ));
                     }
-                    if inputs.host.is_some() {
-                        out.push(Diagnostic {
-                            path: "/host".into(),
-                            severity: Severity::Warning,
-                            message: "ignored in mode in-cluster; set mode: external to use this broker"
-                                .into(),
-                        });
+                    for (field, set) in [("/host", inputs.host.is_some()), ("/port", inputs.port.is_some())] {
+                        if set {
+                            out.push(Diagnostic {
+                                path: field.into(),
+                                severity: Severity::Warning,
+                                message:
+                                    "ignored in mode in-cluster; set mode: external to use an existing broker"
+                                        .into(),
+                            });
+                        }
                     }
                 }
                 Mode::External => {
@@ -185,7 +207,7 @@ impl Plugin for MessagingRabbitmq {
                         )),
                         Some(_) => {}
                     }
-                    if inputs.port == 0 {
+                    if inputs.port == Some(0) {
                         out.push(Diagnostic::error("/port", "port 0 is not an AMQP port"));
                     }
                     if inputs.connection.is_empty() {
@@ -236,31 +258,26 @@ impl Plugin for MessagingRabbitmq {
         let inputs: Inputs = req.inputs()?;
         queues::check_sensitive(req, &inputs.users)?;
         let topo = Topology::new(req, &inputs);
-        let name = &req.component.name;
 
         let mut objects: Vec<Value> = inputs
             .users
             .iter()
             .map(|(user, spec)| queues::credentials_secret(req, user, &topo.username(user), spec))
             .collect();
-        let (effects, host, port) = match inputs.mode {
+        let tls_on = inputs.tls.enabled(inputs.mode);
+        let (effects, endpoint) = match inputs.mode {
             Mode::InCluster => {
-                objects.extend(in_cluster::objects(req, &inputs, &topo));
-                (Vec::new(), format!("{name}.{}.svc", req.component.namespace), AMQP_PORT)
+                let (more, endpoint) = in_cluster::plan(req, &inputs, &topo, tls_on);
+                objects.extend(more);
+                (Vec::new(), endpoint)
             }
-            Mode::External => {
-                let host = inputs.host.clone().ok_or_else(|| {
-                    PlanError::InvalidInputs(vec![Diagnostic::error(
-                        "/host",
-                        "mode external needs the broker's host",
-                    )])
-                })?;
-                (external_effects(&inputs, &topo), host, inputs.port)
-            }
+            Mode::External => (external_effects(&inputs, &topo), external_endpoint(req, &inputs, tls_on)?),
         };
+        let Endpoint { host, port, ca, network } = endpoint;
+        let scheme = if tls_on { "amqps" } else { "amqp" };
         let outputs = Outputs {
             protocol: protocol::AMQP.to_owned(),
-            endpoint: format!("amqp://{host}:{port}/{}", topology::percent_encode(&topo.vhost)),
+            endpoint: format!("{scheme}://{host}:{port}/{}", topology::percent_encode(&topo.vhost)),
             credentials_secret: queues::contract_user(&inputs.users, inputs.credentials_user.as_deref())
                 .map(|u| queues::credentials_ref(req, u)),
             queues: topo.queues.iter().map(|q| (q.logical.clone(), q.physical.clone())).collect(),
@@ -268,8 +285,11 @@ impl Plugin for MessagingRabbitmq {
             consumers: queues::consumers(req, &inputs.users, &inputs.queues, true),
             // AMQP authenticates with PLAIN over the connection; no SASL choice to publish.
             sasl_mechanism: None,
-            tls: None,
+            // Absent for an `amqps://` endpoint without a CA of its own: its
+            // clients verify it against their system's roots.
+            tls: ca.map(|ca_secret| Tls { ca_secret }),
             exchange: Some(topo.exchange.clone()),
+            network: vec![network],
         };
         Ok(ComponentPlan {
             objects,
@@ -294,6 +314,28 @@ impl Plugin for MessagingRabbitmq {
         }
         capstan_sdk::health::default_health(object)
     }
+}
+
+/// Where clients reach the broker, how they verify it, and what their
+/// NetworkPolicies must let them reach.
+struct Endpoint {
+    host: String,
+    port: u16,
+    /// The CA clients verify an AMQPS broker with; `None` without TLS, or
+    /// for an external broker whose certificate the system's roots verify.
+    ca: Option<SecretKeyRef>,
+    network: NetworkPeer,
+}
+
+/// The external broker at `host`, on `port` or the default of its protocol.
+fn external_endpoint(req: &PlanRequest, inputs: &Inputs, tls_on: bool) -> Result<Endpoint, PlanError> {
+    let host = inputs.host.clone().ok_or_else(|| {
+        PlanError::InvalidInputs(vec![Diagnostic::error("/host", "mode external needs the broker's host")])
+    })?;
+    let port = inputs.port.unwrap_or(if tls_on { AMQPS_PORT } else { AMQP_PORT });
+    let ca = if tls_on { tls::external_ca(req, inputs.tls.ca_secret.as_ref()) } else { None };
+    // Outside the cluster, or at least not pods this plugin knows the labels of.
+    Ok(Endpoint { host, port, ca, network: NetworkPeer::outside(&[port]) })
 }
 
 /// The AMQP effects of external mode: the vhost and exchange, then each
@@ -388,10 +430,34 @@ mod in_cluster {
         cleaned.trim_matches('-').to_owned()
     }
 
-    pub fn objects(req: &PlanRequest, inputs: &Inputs, topo: &Topology) -> Vec<Value> {
+    /// Every object of in-cluster mode (the certificate's first, when TLS is
+    /// on), and the broker's Service as clients reach it.
+    pub fn plan(req: &PlanRequest, inputs: &Inputs, topo: &Topology, tls_on: bool) -> (Vec<Value>, Endpoint) {
+        let (mut out, spec, ca) = match tls_on.then(|| tls::in_cluster(req, inputs.tls.issuer.as_ref())) {
+            Some(t) => (t.objects, Some(t.spec), Some(t.ca)),
+            None => (Vec::new(), None, None),
+        };
+        out.extend(objects(req, inputs, topo, spec));
+        let port = if tls_on { AMQPS_PORT } else { AMQP_PORT };
+        let host = format!("{}.{}.svc", req.component.name, req.component.namespace);
+        (out, Endpoint { host, port, ca, network: network(req, port) })
+    }
+
+    /// The broker's pods, as the cluster-operator labels them (its Service
+    /// selects them by name), on `port`.
+    fn network(req: &PlanRequest, port: u16) -> NetworkPeer {
+        NetworkPeer::pods(
+            &req.component.namespace,
+            &[("app.kubernetes.io/name", &req.component.name), ("app.kubernetes.io/component", "rabbitmq")],
+            &[port],
+        )
+    }
+
+    /// The `RabbitmqCluster` (with `tls` as its `spec.tls`), then its topology.
+    fn objects(req: &PlanRequest, inputs: &Inputs, topo: &Topology, tls: Option<Value>) -> Vec<Value> {
         let name = req.component.name.as_str();
         let meta = |object: String, part: &str| k8s::Meta::new(&req.component, object, part);
-        let mut out = vec![cluster(req, inputs)];
+        let mut out = vec![cluster(req, inputs, tls)];
         out.push(k8s::custom_resource(
             API_VERSION,
             "Vhost",
@@ -468,15 +534,19 @@ mod in_cluster {
         out
     }
 
-    fn cluster(req: &PlanRequest, inputs: &Inputs) -> Value {
+    fn cluster(req: &PlanRequest, inputs: &Inputs, tls: Option<Value>) -> Value {
         let meta = k8s::Meta::new(&req.component, req.component.name.clone(), "broker");
         let mut persistence = json!({ "storage": inputs.storage.size });
         if let Some(class) = &inputs.storage.class {
             persistence["storageClassName"] = json!(class);
         }
-        let mut spec = json!({ "replicas": inputs.replicas, "persistence": persistence });
-        if let Some(r) = &inputs.resources {
-            spec["resources"] = json!(r);
+        let mut spec = json!({
+            "replicas": inputs.replicas,
+            "persistence": persistence,
+            "resources": inputs.resources,
+        });
+        if let Some(tls) = tls {
+            spec["tls"] = tls;
         }
         k8s::custom_resource(API_VERSION, "RabbitmqCluster", &meta, spec)
     }

@@ -1,6 +1,7 @@
 //! capstan/messaging-rabbitmq through the SDK test kit: in-cluster objects
-//! (checked against the upstream RabbitMQ operator CRDs) and external-mode
-//! AMQP effects.
+//! (checked against Kubernetes 1.30 and the upstream RabbitMQ operator and
+//! cert-manager CRDs), external-mode AMQP effects, AMQPS, resources and the
+//! `network` output. A real AMQPS round trip is in `amqps.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -56,6 +57,10 @@ fn in_cluster_renders_the_cluster_and_its_topology() {
         plan.object_ids(),
         [
             "Secret/events-payments-api-credentials",
+            "Issuer/events-selfsigned",
+            "Certificate/events-ca",
+            "Issuer/events-ca-issuer",
+            "Certificate/events-tls",
             "RabbitmqCluster/events",
             "Vhost/events-vhost",
             "Exchange/events-exchange-events",
@@ -105,12 +110,15 @@ fn in_cluster_renders_the_cluster_and_its_topology() {
 
 #[test]
 fn outputs_follow_the_messaging_contract_in_both_modes() {
-    for (plan, endpoint) in [
-        (call(json!({})).run::<MessagingRabbitmq>().unwrap(), "amqp://events.opus.svc:5672/events"),
-        (external().run::<MessagingRabbitmq>().unwrap(), "amqp://rabbit.internal:5672/opus"),
+    for (plan, endpoint, tls) in [
+        (call(json!({})).run::<MessagingRabbitmq>().unwrap(), "amqps://events.opus.svc:5671/events", true),
+        (external().run::<MessagingRabbitmq>().unwrap(), "amqp://rabbit.internal:5672/opus", false),
     ] {
         let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["protocol", "endpoint", "credentials_secret", "queues", "consumers", "exchange"]);
+        let mut expected = vec!["protocol", "endpoint", "credentials_secret", "queues", "consumers"];
+        expected.extend(tls.then_some("tls"));
+        expected.extend(["exchange", "network"]);
+        assert_eq!(names, expected);
         assert_eq!(plan.output("protocol").unwrap(), "amqp");
         assert_eq!(plan.output("exchange").unwrap(), "events");
         assert_eq!(
@@ -191,9 +199,219 @@ fn validate_refuses_what_rabbitmq_cannot_honour() {
     merge(&mut inputs, capstan_sdk::testkit::defaults_of(&MessagingRabbitmq::metadata()));
     merge(&mut inputs, shared_inputs());
     let warnings = MessagingRabbitmq::validate(&inputs);
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let found: Vec<(&str, Severity)> = warnings.iter().map(|d| (d.path.as_str(), d.severity)).collect();
     assert_eq!(
-        (warnings[0].path.as_str(), warnings[0].severity),
-        ("/queues/payments/partitions", Severity::Warning)
+        found,
+        [("/queues/payments/partitions", Severity::Warning), ("/tls/issuer", Severity::Warning)],
+        "{warnings:?}"
     );
+    assert!(warnings[1].message.contains("messaging-topology-operator"), "{}", warnings[1].message);
+}
+
+/// Diagnostics of `validate` for the shared inputs with `patch`, over the
+/// plugin's defaults (as the engine merges them).
+fn validate(patch: Value) -> Vec<Diagnostic> {
+    let mut inputs = capstan_sdk::testkit::defaults_of(&MessagingRabbitmq::metadata());
+    merge(&mut inputs, call(patch).request().inputs);
+    MessagingRabbitmq::validate(&inputs)
+}
+
+fn paths(d: &[Diagnostic]) -> Vec<(&str, Severity)> {
+    d.iter().map(|d| (d.path.as_str(), d.severity)).collect()
+}
+
+#[test]
+fn in_cluster_serves_amqps_only_with_the_certificate_cert_manager_writes() {
+    let plan = call(json!({})).run::<MessagingRabbitmq>().unwrap();
+    let cert = plan.expect_object("Certificate", "events-tls");
+    let cluster = &plan.expect_object("RabbitmqCluster", "events")["spec"];
+    // The Secret cert-manager writes is the one the broker serves, and the
+    // one whose `ca.crt` clients are told to verify it with.
+    let secret = cert["spec"]["secretName"].as_str().unwrap();
+    assert_eq!(cluster["tls"]["secretName"], secret);
+    assert_eq!(cluster["tls"]["caSecretName"], secret, "the operator verifies its broker with the same CA");
+    assert_eq!(cluster["tls"]["disableNonTLSListeners"], true, "no plain AMQP, nor plain management API");
+    assert_eq!(
+        plan.output("tls").unwrap(),
+        &json!({ "ca_secret": { "name": secret, "key": "ca.crt", "namespace": "opus" } })
+    );
+    // The endpoint's host is a name the certificate holds, and so is each node's.
+    let endpoint = plan.output("endpoint").unwrap().as_str().unwrap();
+    assert_eq!(endpoint, "amqps://events.opus.svc:5671/events");
+    let names: Vec<&str> =
+        cert["spec"]["dnsNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(names.contains(&"events.opus.svc"), "{names:?}");
+    assert!(names.contains(&"*.events-nodes.opus.svc") && names.contains(&"events.opus.svc.cluster.local"));
+    // No issuer named: a CA of this broker's own signs it.
+    assert_eq!(cert["spec"]["issuerRef"]["name"], "events-ca-issuer");
+    let ca_issuer = plan.expect_object("Issuer", "events-ca-issuer");
+    assert_eq!(ca_issuer["spec"]["ca"]["secretName"], "events-ca");
+    assert_eq!(plan.expect_object("Certificate", "events-ca")["spec"]["isCA"], true);
+    support::assert_valid(&plan.objects, &[]);
+}
+
+#[test]
+fn a_named_issuer_signs_the_certificate_and_no_private_ca_is_made() {
+    let tls = json!({ "tls": { "issuer": { "kind": "ClusterIssuer", "name": "internal-ca" } } });
+    let plan = call(tls.clone()).run::<MessagingRabbitmq>().unwrap();
+    let kinds: Vec<String> = plan.object_ids().into_iter().filter(|id| id.contains("Issuer/")).collect();
+    assert!(kinds.is_empty(), "no Issuer of its own: {kinds:?}");
+    let cert = plan.expect_object("Certificate", "events-tls");
+    assert_eq!(
+        cert["spec"]["issuerRef"],
+        json!({ "kind": "ClusterIssuer", "name": "internal-ca", "group": "cert-manager.io" })
+    );
+    assert_eq!(plan.output("tls").unwrap()["ca_secret"]["name"], "events-tls");
+    support::assert_valid(&plan.objects, &[]);
+    // The topology operator's trust in the CA is then the issuer's, said once for the platform.
+    assert!(paths(&validate(tls)).iter().all(|(p, _)| !p.starts_with("/tls")));
+}
+
+#[test]
+fn tls_off_in_cluster_serves_plain_amqp_and_says_it_is_not_for_production() {
+    let off = json!({ "tls": { "enabled": false } });
+    let plan = call(off.clone()).run::<MessagingRabbitmq>().unwrap();
+    assert!(plan.objects.iter().all(|o| o["apiVersion"] != "cert-manager.io/v1"), "{:?}", plan.object_ids());
+    assert!(plan.expect_object("RabbitmqCluster", "events")["spec"].get("tls").is_none());
+    assert_eq!(plan.output("endpoint").unwrap(), "amqp://events.opus.svc:5672/events");
+    assert!(plan.output("tls").is_none(), "no CA to verify with: plaintext");
+    assert_eq!(plan.output("network").unwrap()[0]["ports"], json!([5672]));
+    support::assert_valid(&plan.objects, &[]);
+    let d = validate(off);
+    let warning = d.iter().find(|d| d.path == "/tls/enabled").expect("a warning at /tls/enabled");
+    assert!(warning.message.contains("not for production"), "{}", warning.message);
+    let d = validate(json!({ "tls": { "enabled": false, "issuer": { "kind": "Issuer", "name": "ca" } } }));
+    assert!(d.iter().any(|d| d.path == "/tls/issuer" && d.message == "ignored: TLS is off"), "{d:?}");
+}
+
+#[test]
+fn every_node_has_requests_and_limits_by_default_and_the_inputs_override_them() {
+    let defaults = call(json!({})).run::<MessagingRabbitmq>().unwrap();
+    assert_eq!(
+        defaults.expect_object("RabbitmqCluster", "events")["spec"]["resources"],
+        json!({ "requests": { "cpu": "1", "memory": "4Gi" }, "limits": { "cpu": "2", "memory": "4Gi" } })
+    );
+    let bigger =
+        json!({ "requests": { "cpu": "2", "memory": "8Gi" }, "limits": { "cpu": "4", "memory": "8Gi" } });
+    let plan = call(json!({ "resources": bigger })).run::<MessagingRabbitmq>().unwrap();
+    assert_eq!(plan.expect_object("RabbitmqCluster", "events")["spec"]["resources"], bigger);
+    support::assert_valid(&plan.objects, &[]);
+    // Half a resources block keeps the other half of the defaults: never a
+    // node without limits.
+    let plan =
+        call(json!({ "resources": { "limits": { "memory": "6Gi" } } })).run::<MessagingRabbitmq>().unwrap();
+    let r = &plan.expect_object("RabbitmqCluster", "events")["spec"]["resources"];
+    assert_eq!((&r["limits"]["memory"], &r["limits"]["cpu"]), (&json!("6Gi"), &json!("2")));
+    let d = diagnostics(json!({ "resources": { "limits": { "memory": "lots" } } }));
+    assert_eq!(d[0].path, "/resources/limits/memory", "{d:?}");
+}
+
+#[test]
+fn network_names_the_brokers_pods_in_the_cluster_and_the_port_outside_it() {
+    let plan = call(json!({})).run::<MessagingRabbitmq>().unwrap();
+    assert_eq!(
+        plan.output("network").unwrap(),
+        &json!([{
+            "namespace": "opus",
+            // The labels the cluster-operator puts on its pods (its Service selects by name).
+            "pod_labels": { "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/name": "events" },
+            "ports": [5671],
+        }])
+    );
+    let cluster = plan.expect_object("RabbitmqCluster", "events");
+    assert_eq!(
+        plan.output("network").unwrap()[0]["pod_labels"]["app.kubernetes.io/name"],
+        cluster["metadata"]["name"]
+    );
+    let plan = external().run::<MessagingRabbitmq>().unwrap();
+    assert_eq!(
+        plan.output("network").unwrap(),
+        &json!([{ "ports": [5672] }]),
+        "any address, the broker's port"
+    );
+}
+
+#[test]
+fn an_external_amqps_broker_is_published_with_its_ca_and_managed_as_before() {
+    let plain = external().run::<MessagingRabbitmq>().unwrap();
+    let amqps = call(json!({
+        "mode": "external", "host": "rabbit.internal", "vhost": "opus",
+        "tls": { "enabled": true, "ca_secret": { "name": "rabbit-ca" } },
+    }))
+    .run::<MessagingRabbitmq>()
+    .unwrap();
+    assert_eq!(amqps.output("endpoint").unwrap(), "amqps://rabbit.internal:5671/opus");
+    assert_eq!(
+        amqps.output("tls").unwrap(),
+        &json!({ "ca_secret": { "name": "rabbit-ca", "key": "ca.crt", "namespace": "opus" } })
+    );
+    assert_eq!(amqps.output("network").unwrap(), &json!([{ "ports": [5671] }]));
+    // The effects reach the broker through its management API, whatever its
+    // AMQP listener speaks: TLS changes what apps are told, not the effects.
+    assert_eq!(amqps.effects, plain.effects);
+    assert_eq!(amqps.object_ids(), ["Secret/events-payments-api-credentials"], "no certificate to make");
+
+    // A broker whose certificate the system's roots verify: no CA to publish,
+    // the scheme says TLS. A port of its own is kept.
+    let public = call(
+        json!({ "mode": "external", "host": "rabbit.example", "port": 15_671, "tls": { "enabled": true } }),
+    )
+    .run::<MessagingRabbitmq>()
+    .unwrap();
+    assert_eq!(public.output("endpoint").unwrap(), "amqps://rabbit.example:15671/events");
+    assert!(public.output("tls").is_none());
+    assert_eq!(public.output("network").unwrap()[0]["ports"], json!([15_671]));
+}
+
+#[test]
+fn tls_settings_a_mode_has_no_use_for_are_ignored_with_a_warning() {
+    let external_issuer = validate(json!({
+        "mode": "external", "host": "rabbit.internal",
+        "tls": { "enabled": true, "issuer": { "kind": "ClusterIssuer", "name": "internal-ca" } },
+    }));
+    assert_eq!(
+        paths(&external_issuer),
+        [("/queues/payments/partitions", Severity::Warning), ("/tls/issuer", Severity::Warning)]
+    );
+    let in_cluster_ca = validate(
+        json!({ "tls": { "ca_secret": { "name": "x" }, "issuer": { "kind": "Issuer", "name": "ca" } } }),
+    );
+    assert_eq!(
+        paths(&in_cluster_ca),
+        [("/queues/payments/partitions", Severity::Warning), ("/tls/ca_secret", Severity::Warning)]
+    );
+    let in_cluster_port =
+        validate(json!({ "port": 5671, "tls": { "issuer": { "kind": "Issuer", "name": "ca" } } }));
+    assert_eq!(
+        paths(&in_cluster_port),
+        [("/queues/payments/partitions", Severity::Warning), ("/port", Severity::Warning)]
+    );
+
+    // A CA for a broker not said to speak TLS: it would be published for nothing.
+    let plain_ca = validate(
+        json!({ "mode": "external", "host": "rabbit.internal", "tls": { "ca_secret": { "name": "x" } } }),
+    );
+    assert_eq!(
+        paths(&plain_ca),
+        [("/queues/payments/partitions", Severity::Warning), ("/tls/ca_secret", Severity::Warning)]
+    );
+    assert!(plain_ca[1].message.contains("TLS is off"), "{}", plain_ca[1].message);
+    let plan = call(
+        json!({ "mode": "external", "host": "rabbit.internal", "tls": { "ca_secret": { "name": "x" } } }),
+    )
+    .run::<MessagingRabbitmq>()
+    .unwrap();
+    assert!(
+        plan.output("tls").is_none()
+            && plan.output("endpoint").unwrap().as_str().unwrap().starts_with("amqp://")
+    );
+
+    let d = diagnostics(json!({ "tls": { "issuer": { "kind": "AcmeIssuer", "name": "le" } } }));
+    assert_eq!(d[0].path, "/tls/issuer/kind", "{d:#?}");
+    let d = diagnostics(json!({ "tls": { "issuer": { "kind": "Issuer", "name": "" } } }));
+    assert_eq!(d[0].path, "/tls/issuer/name", "{d:?}");
+    let d = diagnostics(
+        json!({ "mode": "external", "host": "h", "tls": { "enabled": true, "ca_secret": { "name": "" } } }),
+    );
+    assert_eq!(d[0].path, "/tls/ca_secret", "{d:?}");
 }

@@ -33,6 +33,10 @@
 //! Outputs carry the queue URLs `CreateQueue` returned when the engine hands
 //! the results back, and the canonical URLs before that.
 //!
+//! The outputs' `network` is the endpoint's port (443 for AWS's HTTPS
+//! endpoints) at any address: SQS is outside the cluster, and its
+//! addresses are AWS's to change.
+//!
 //! It does not manage IAM: apps reach SQS with a role the platform gives
 //! them, so `users` are accepted (for the same config to work on every
 //! backend) and ignored with a warning.
@@ -41,6 +45,7 @@
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::HttpCall;
+use capstan_sdk::contracts::NetworkPeer;
 use capstan_sdk::contracts::messaging::queues;
 use capstan_sdk::contracts::messaging::{CredentialsSecret, Outputs, protocol};
 use capstan_sdk::prelude::*;
@@ -260,6 +265,7 @@ impl Plugin for MessagingSqs {
             sasl_mechanism: None,
             tls: None,
             exchange: None,
+            network: vec![NetworkPeer::outside(&[endpoint_port(&endpoint(&inputs))])],
         };
         Ok(ComponentPlan { effects, outputs: contracts::outputs(&outputs, &[])?, ..Default::default() })
     }
@@ -278,6 +284,18 @@ fn tags(req: &PlanRequest, inputs: &Inputs) -> BTreeMap<String, String> {
 
 fn endpoint(inputs: &Inputs) -> String {
     inputs.endpoint.clone().unwrap_or_else(|| format!("https://sqs.{}.amazonaws.com", inputs.region))
+}
+
+/// The TCP port of an `http(s)://host[:port][/…]` endpoint (443 or 80 when
+/// it names none). `validate` has checked the scheme.
+fn endpoint_port(endpoint: &str) -> u16 {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let explicit = match authority.rsplit_once(':') {
+        Some((_, port)) if !port.contains(']') => port.parse().ok(),
+        _ => None,
+    };
+    explicit.unwrap_or(if scheme == "http" { 80 } else { 443 })
 }
 
 /// The URL SQS gives a queue: `<endpoint>/<account>/<name>`.

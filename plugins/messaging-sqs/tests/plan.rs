@@ -110,7 +110,11 @@ fn fifo_queues_get_the_suffix_and_keep_it_on_their_dead_letter_queue() {
 fn outputs_follow_the_messaging_contract_and_prefer_returned_urls() {
     let plan = call(json!({})).run::<MessagingSqs>().unwrap();
     let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["protocol", "endpoint", "queues", "region"], "credentials come from IAM: no secret");
+    assert_eq!(
+        names,
+        ["protocol", "endpoint", "queues", "region", "network"],
+        "credentials come from IAM: no secret"
+    );
     assert_eq!(plan.output("protocol").unwrap(), "sqs");
     assert_eq!(plan.output("endpoint").unwrap(), "https://sqs.sa-east-1.amazonaws.com");
     assert_eq!(plan.output("region").unwrap(), REGION);
@@ -248,4 +252,20 @@ fn validate_points_at_bad_encryption_and_policy_inputs() {
     assert_eq!(d[0].path, "/access_policy/allow_send_from/0");
     let d = diagnostics(json!({ "access_policy": { "managed": false, "same_account_only": false } }));
     assert_eq!(d[0].path, "/access_policy/managed");
+}
+
+#[test]
+fn network_is_the_endpoints_port_at_any_address() {
+    // AWS's HTTPS endpoint, outside the cluster, at addresses AWS changes.
+    let plan = call(json!({})).run::<MessagingSqs>().unwrap();
+    assert_eq!(plan.output("network").unwrap(), &json!([{ "ports": [443] }]));
+    for (endpoint, port) in [
+        ("https://vpce-0abc.sqs.sa-east-1.vpce.amazonaws.com", 443),
+        ("http://127.0.0.1:5000", 5000),
+        ("http://sqs.local/", 80),
+        ("https://[fd00::1]:8443/", 8443),
+    ] {
+        let plan = call(json!({ "endpoint": endpoint })).run::<MessagingSqs>().unwrap();
+        assert_eq!(plan.output("network").unwrap(), &json!([{ "ports": [port] }]), "{endpoint}");
+    }
 }

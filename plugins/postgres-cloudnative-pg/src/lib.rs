@@ -161,6 +161,13 @@ impl Plugin for PostgresCloudNativePg {
         // cluster's own CA, kept in `<name>-ca`. With a pooler the apps go
         // through it: a pooler they bypass pools nothing.
         let service = if inputs.pooler.enabled { pooler::name(name) } else { format!("{name}-rw") };
+        // The operator labels the instance pods with the cluster's name and
+        // the pooler's with its own.
+        let pods = if inputs.pooler.enabled {
+            ("cnpg.io/poolerName", pooler::name(name))
+        } else {
+            ("cnpg.io/cluster", name.to_owned())
+        };
         let server = apps::Server {
             host: format!("{service}.{}.svc", req.component.namespace),
             port: PORT,
@@ -170,6 +177,11 @@ impl Plugin for PostgresCloudNativePg {
                 key: "ca.crt".to_owned(),
                 namespace: Some(req.component.namespace.clone()),
             }),
+            network: vec![contracts::NetworkPeer::pods(
+                &req.component.namespace,
+                &[(pods.0, &pods.1)],
+                &[PORT],
+            )],
         };
         let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
         Ok(ComponentPlan { objects, outputs, ..Default::default() })

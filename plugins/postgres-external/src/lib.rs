@@ -172,6 +172,7 @@ impl Plugin for PostgresExternal {
                 key: ca.key.clone(),
                 namespace: Some(req.component.namespace.clone()),
             }),
+            network: vec![contracts::NetworkPeer::outside(&[inputs.port])],
         };
         let outputs = apps::outputs(req, server, &apps, inputs.default_app.as_deref())?;
         Ok(ComponentPlan { objects, effects, outputs, ..Default::default() })

@@ -34,9 +34,17 @@ pub struct Inputs {
     pub controller_class: String,
     /// Name of the controller's ConfigMap (its `--configmap` flag).
     pub controller_config_map: String,
-    /// Namespace of that ConfigMap; empty for the component's namespace.
+    /// Namespace of that ConfigMap and of the controller's pods (the chart
+    /// installs both in its release namespace); empty for the component's namespace.
     #[serde(default)]
     pub controller_namespace: String,
+    /// Labels of the controller's pods, which the apps' NetworkPolicies let
+    /// in on the apps' ports (the `ingress_from` output). Default: what the
+    /// upstream chart puts on them, `app.kubernetes.io/name: ingress-nginx`
+    /// and `app.kubernetes.io/component: controller`; empty: every pod of
+    /// `controller_namespace`.
+    #[serde(default = "controller_pod_labels")]
+    pub controller_pod_labels: BTreeMap<String, String>,
     /// `block` (SecRuleEngine On) or `detect` (DetectionOnly).
     pub mode: Mode,
     /// OWASP CRS paranoia level.
@@ -157,9 +165,32 @@ impl VerifyClient {
     }
 }
 
+/// The labels the upstream ingress-nginx chart gives the controller's pods
+/// (its selector; `app.kubernetes.io/instance` follows the release name, so
+/// it is left out).
+fn controller_pod_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".into(), "ingress-nginx".into()),
+        ("app.kubernetes.io/component".into(), "controller".into()),
+    ])
+}
+
 /// Every problem the schema cannot express, each at its input's JSON path.
 pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    if !inputs.controller_namespace.is_empty() && !is_dns_label(&inputs.controller_namespace) {
+        out.push(Diagnostic::error(
+            "/controller_namespace",
+            "must be a namespace name (lower-case letters, digits and `-`, at most 63)",
+        ));
+    }
+    for (key, value) in &inputs.controller_pod_labels {
+        if !is_label_key(key) || !is_label_value(value) {
+            let mut at = "/controller_pod_labels".to_owned();
+            capstan_sdk::push_token(&mut at, key);
+            out.push(Diagnostic::error(at, format!("`{key}: {value}` is not a Kubernetes label")));
+        }
+    }
     if !is_dns_label(&inputs.ingress_class) {
         out.push(Diagnostic::error(
             "/ingress_class",
@@ -240,6 +271,28 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A label key: an optional DNS subdomain prefix and `/`, then a name of
+/// at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
+fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let subdomain = |p: &str| p.len() <= 253 && p.split('.').all(is_dns_label);
+    prefix.is_none_or(subdomain) && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
+/// alphanumeric at both ends.
+fn is_label_value(value: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    value.is_empty()
+        || (value.len() <= 63
+            && alnum(value.chars().next())
+            && alnum(value.chars().last())
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
 }
 
 /// `CN=` then the characters a subject-DN pattern needs, and none that

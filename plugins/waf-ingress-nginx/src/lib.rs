@@ -9,7 +9,9 @@
 //! `ingress_class` and the `annotations` every app ingress must carry,
 //! including the client-certificate verification against the CA bundle from
 //! the cert-manager dependency when mTLS is on (ingress-nginx verifies
-//! client certificates per ingress, not globally).
+//! client certificates per ingress, not globally), and `ingress_from`, the
+//! controller's pods (`controller_namespace`, `controller_pod_labels`),
+//! which the apps' NetworkPolicies let in on their ports.
 //!
 //! Request limits ride along: the largest body (`proxy-body-size` in the
 //! ConfigMap and on each ingress, ModSecurity's `SecRequestBodyLimit` to
@@ -33,7 +35,7 @@ pub mod modsecurity;
 
 use std::collections::BTreeMap;
 
-use capstan_sdk::contracts::{self, SecretRef, cert_manager, waf};
+use capstan_sdk::contracts::{self, NetworkPeer, SecretRef, cert_manager, waf};
 use capstan_sdk::prelude::*;
 use serde_json::json;
 
@@ -113,6 +115,13 @@ impl Plugin for IngressNginxWaf {
                 ingress_class: inputs.ingress_class.clone(),
                 annotations: annotations(&inputs, ca.as_ref()),
                 mtls_ca_secret: ca,
+                // The controller proxies outside traffic from its own pods:
+                // the apps' NetworkPolicies let those in, and nobody else.
+                ingress_from: vec![NetworkPeer {
+                    namespace: Some(namespace),
+                    pod_labels: inputs.controller_pod_labels.clone(),
+                    ports: Vec::new(),
+                }],
             },
             &[],
         )?;

@@ -68,6 +68,12 @@ fn defaults_turn_on_modsecurity_and_the_crs_in_blocking_mode() {
         }))
     );
     assert_eq!(plan.output("mtls_ca_secret"), None, "no mTLS, no CA");
+    assert_eq!(
+        plan.output("ingress_from"),
+        Some(&json!([{ "namespace": "ingress-nginx", "pod_labels": {
+            "app.kubernetes.io/component": "controller", "app.kubernetes.io/name": "ingress-nginx" } }])),
+        "the upstream chart's controller pods, in the component's namespace"
+    );
 }
 
 /// Without an input, every app ingress is bounded: a 1 MiB body (nginx and
@@ -274,6 +280,41 @@ fn the_ingress_class_can_be_left_to_the_controllers_chart() {
     assert_eq!(plan.object_ids(), ["ConfigMap/ingress-nginx-controller"]);
     assert_eq!(plan.objects[0]["metadata"]["namespace"], "edge");
     assert_eq!(plan.output("ingress_class"), Some(&json!("waf")));
+    assert_eq!(
+        plan.output("ingress_from").unwrap()[0]["namespace"],
+        "edge",
+        "the controller's pods run beside its ConfigMap"
+    );
+}
+
+#[test]
+fn the_controller_pods_apps_let_in_follow_the_inputs() {
+    // Given labels replace the chart's: a selector must name what the pods carry, no more.
+    let plan =
+        call(json!({ "controller_namespace": "edge", "controller_pod_labels": { "app": "edge-proxy" } }))
+            .run::<IngressNginxWaf>()
+            .unwrap();
+    assert_eq!(
+        plan.output("ingress_from"),
+        Some(&json!([{ "namespace": "edge", "pod_labels": { "app": "edge-proxy" } }]))
+    );
+    let err =
+        call(json!({ "controller_namespace": "Edge", "controller_pod_labels": { "app": "edge proxy" } }))
+            .run::<IngressNginxWaf>()
+            .unwrap_err();
+    assert_eq!(
+        invalid_inputs(err),
+        [
+            (
+                "/controller_namespace".to_owned(),
+                "must be a namespace name (lower-case letters, digits and `-`, at most 63)".to_owned()
+            ),
+            (
+                "/controller_pod_labels/app".to_owned(),
+                "`app: edge proxy` is not a Kubernetes label".to_owned()
+            ),
+        ]
+    );
 }
 
 /// One validator run for every variant (loading the schemas is the slow part).

@@ -18,6 +18,10 @@ pub struct Outputs {
     /// `https://host/path`, when it has an ingress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// What a client must be allowed to reach (NetworkPolicies); empty:
+    /// not said, and a client with a default-deny policy cannot reach it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<super::NetworkPeer>,
 }
 
 impl Contract for Outputs {

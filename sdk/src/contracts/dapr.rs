@@ -24,6 +24,10 @@ pub struct Outputs {
     /// Name of the state store `Component`, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statestore: Option<String>,
+    /// What a client must be allowed to reach (NetworkPolicies); empty:
+    /// not said, and a client with a default-deny policy cannot reach it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<super::NetworkPeer>,
 }
 
 impl Outputs {

@@ -125,6 +125,10 @@ pub struct Outputs {
     /// AMQP: the topic exchange every queue is bound to by its logical name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<String>,
+    /// What a client must be allowed to reach (NetworkPolicies); empty:
+    /// not said, and a client with a default-deny policy cannot reach it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<super::NetworkPeer>,
 }
 
 impl Outputs {

@@ -29,6 +29,7 @@
 use capstan_core::{Dependency, Output, PlanError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub mod app;
 pub mod cert_manager;
@@ -72,6 +73,45 @@ pub struct SecretRef {
     /// Namespace of the Secret; `None` means the consumer's own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+}
+
+/// Pods (or, outside the cluster, ports at any address) a client of a
+/// component must be allowed to reach. The app plugin renders its
+/// NetworkPolicies from these: an app may reach what it depends on and
+/// nothing else. A producer lists every server a client talks to (a Kafka
+/// client reaches each broker, not only the bootstrap Service).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPeer {
+    /// Namespace of the pods. `None` (with no `pod_labels`) means the server
+    /// is outside the cluster (a managed database, a cloud API), reached on
+    /// `ports` at any address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Labels that select the server pods within `namespace`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+    /// TCP ports of the pods (container ports, not Service ports: a
+    /// NetworkPolicy sees traffic after the Service has forwarded it).
+    /// Empty for a peer that only sends traffic (the WAF's `ingress_from`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+}
+
+impl NetworkPeer {
+    /// Pods of `namespace` selected by `pod_labels`, on `ports`.
+    pub fn pods(namespace: &str, pod_labels: &[(&str, &str)], ports: &[u16]) -> Self {
+        NetworkPeer {
+            namespace: Some(namespace.to_owned()),
+            pod_labels: pod_labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            ports: ports.to_vec(),
+        }
+    }
+
+    /// A server outside the cluster, reached on `ports` at any address.
+    pub fn outside(ports: &[u16]) -> Self {
+        NetworkPeer { namespace: None, pod_labels: BTreeMap::new(), ports: ports.to_vec() }
+    }
 }
 
 /// Reads a dependency's outputs as contract `C`. A dependency of another
@@ -146,6 +186,7 @@ mod tests {
             databases: BTreeMap::new(),
             sslmode: None,
             ca_secret: None,
+            network: Vec::new(),
         }
     }
 

@@ -91,6 +91,10 @@ pub struct Outputs {
     /// `verify-ca` and `verify-full`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_secret: Option<SecretKeyRef>,
+    /// What a client must be allowed to reach (NetworkPolicies); empty:
+    /// not said, and a client with a default-deny policy cannot reach it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<super::NetworkPeer>,
 }
 
 impl Outputs {

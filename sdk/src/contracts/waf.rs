@@ -22,6 +22,12 @@ pub struct Outputs {
     /// The CA bundle client certificates are verified against, when mTLS is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtls_ca_secret: Option<SecretRef>,
+    /// The pods that forward outside traffic to app ingresses (the ingress
+    /// controller), which an app's NetworkPolicy lets in on its port. Empty:
+    /// the traffic comes from outside the cluster (a cloud load balancer),
+    /// so the app's port is open to every address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_from: Vec<super::NetworkPeer>,
 }
 
 impl Contract for Outputs {

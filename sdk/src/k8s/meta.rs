@@ -100,6 +100,16 @@ impl Meta {
         self.selector_labels().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
+    /// The pods this metadata selects, on `ports`: what a client of them
+    /// must be allowed to reach (an outputs contract's `network`).
+    pub fn network_peer(&self, ports: &[u16]) -> crate::contracts::NetworkPeer {
+        crate::contracts::NetworkPeer {
+            namespace: self.namespace.clone(),
+            pod_labels: self.selector(),
+            ports: ports.to_vec(),
+        }
+    }
+
     /// [`Meta::selector`] as the JSON of a `matchLabels` or a Service's `selector`.
     pub fn selector_value(&self) -> Value {
         string_map(self.selector_labels())

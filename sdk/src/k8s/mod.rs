@@ -12,6 +12,7 @@
 mod meta;
 mod network;
 mod resources;
+pub mod tls;
 mod workloads;
 
 pub use meta::{MANAGED_BY, Meta};

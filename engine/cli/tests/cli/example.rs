@@ -216,6 +216,11 @@ fn rendered() -> &'static Rendered {
     static RENDERED: std::sync::OnceLock<Rendered> = std::sync::OnceLock::new();
     RENDERED.get_or_init(|| {
         let s = example();
+        // A fixed state key (TEST ONLY): pod templates carry a digest of the
+        // Secrets they read keyed by it, which must be the same at every run
+        // for the golden files to compare.
+        std::fs::create_dir_all(s.path(".capstan")).unwrap();
+        std::fs::write(s.path(".capstan/state.key"), "07".repeat(32)).unwrap();
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("open-finance-rendered");
         let _ = std::fs::remove_dir_all(&out);
         let apply = |env: &str| {
@@ -335,9 +340,11 @@ fn neutral(text: &str, env: &str) -> String {
 }
 
 /// The container env var names of a rendered Deployment, in order.
-/// Variables only one messaging protocol gives (the AMQP exchange, Kafka's
-/// SASL mechanism and TLS CA): left out when environments are compared.
-const PROTOCOL_ONLY: &[&str] = &["MESSAGING_EXCHANGE", "MESSAGING_SASL_MECHANISM", "MESSAGING_CA_CERT"];
+/// Variables only some backends give (the AMQP exchange, Kafka's SASL
+/// mechanism, a broker's or a database server's CA, given by a backend
+/// that names one): left out when environments are compared.
+const PROTOCOL_ONLY: &[&str] =
+    &["MESSAGING_EXCHANGE", "MESSAGING_SASL_MECHANISM", "MESSAGING_CA_CERT", "DATABASE_SSLROOTCERT"];
 
 fn env_names(deployment: &str) -> Vec<String> {
     comparable_env(deployment).into_iter().map(|(n, _)| n).collect()
@@ -510,4 +517,26 @@ fn a_messaging_backend_swap_is_a_change_to_env_hcl_only() {
             );
         }
     }
+}
+
+/// `render --stdout` (Argo CD's plugin) plans without state. The digest of
+/// the Secrets a pod template reads is then keyed by the operator's
+/// identity, so two renders agree: a sync rolls nothing. (That a changed
+/// value changes the digest is shown in `capstan-plan`'s tests.)
+#[test]
+fn stream_renders_carry_the_same_secrets_digest_each_time() {
+    let s = example();
+    let digests = || -> BTreeMap<String, String> {
+        rendered_staging(&s, "Deployment")
+            .iter()
+            .filter_map(|d| {
+                let annotations = &d["spec"]["template"]["metadata"]["annotations"];
+                let digest = annotations["capstan.dev/secrets-digest"].as_str()?;
+                Some((d["metadata"]["name"].as_str()?.to_owned(), digest.to_owned()))
+            })
+            .collect()
+    };
+    let first = digests();
+    assert!(first.contains_key("oob-consent"), "the apps read their database password's Secret: {first:?}");
+    assert_eq!(digests(), first, "a second render gives the same digests");
 }

@@ -98,7 +98,7 @@ fn the_examples_staging_environment_reports_every_step_as_json_without_a_secret(
         .iter()
         .find(|c| c["component"] == "envs/staging/open-finance/postgres")
         .unwrap();
-    assert_eq!(postgres["plugin"]["name"], "capstan/postgres-statefulset", "{postgres}");
+    assert_eq!(postgres["plugin"]["name"], "capstan/postgres-cloudnative-pg", "{postgres}");
     assert!(s.path("rendered/staging/open-finance").is_dir(), "the apply rendered: {run:?}");
     runs.push(run);
 
@@ -115,7 +115,7 @@ fn the_examples_staging_environment_reports_every_step_as_json_without_a_secret(
     let run = with_test_key(&s, &["state", "show", "envs/staging/open-finance/postgres", "--json"]).ok();
     let show = document(&run, "state show");
     assert_eq!(show["component"], "envs/staging/open-finance/postgres", "{run:?}");
-    assert_eq!(show["record"]["plugin"]["name"], "capstan/postgres-statefulset", "{run:?}");
+    assert_eq!(show["record"]["plugin"]["name"], "capstan/postgres-cloudnative-pg", "{run:?}");
     for output in show["record"]["outputs"].as_array().unwrap() {
         if output["sensitive"] == true {
             assert!(output.get("value").is_none(), "a sensitive output is a hash only: {output}");
@@ -266,5 +266,8 @@ fn json_without_auto_approve_is_a_usage_error_and_a_saved_plan_is_an_answer() {
     let doc = document(&run, "apply");
     assert_eq!(doc["status"], "complete", "{run:?}");
     assert_eq!(doc["components"][0]["outcome"], "created", "{run:?}");
-    assert_eq!(doc["components"][0]["changes"]["create"], 2, "a Deployment and a Service: {run:?}");
+    assert_eq!(
+        doc["components"][0]["changes"]["create"], 3,
+        "a Deployment, a Service, a NetworkPolicy: {run:?}"
+    );
 }

@@ -123,6 +123,10 @@ fn service(name: &str) -> ObjectRef {
     object("v1", "Service", name)
 }
 
+fn network_policy(name: &str) -> ObjectRef {
+    object("networking.k8s.io/v1", "NetworkPolicy", name)
+}
+
 fn namespace_web() -> ObjectRef {
     ObjectRef { namespace: None, ..object("v1", "Namespace", "web") }
 }
@@ -165,12 +169,18 @@ inputs = {
     assert!(k.cluster.writes().is_empty(), "plan writes nothing: {:?}", k.cluster.writes());
 
     k.capstan(&["apply", "envs/dev", "--auto-approve"]).ok();
+    // Each app is isolated by its NetworkPolicy; api, which calls backend,
+    // also lets itself in to backend's pods.
     let applied = [
         ("backend", deployment("backend")),
         ("backend", service("backend")),
+        ("backend", network_policy("backend")),
         ("api", deployment("api")),
         ("api", service("api")),
+        ("api", network_policy("api")),
+        ("api", network_policy("api-to-backend")),
         ("worker", deployment("worker")),
+        ("worker", network_policy("worker")),
     ];
     for (component, key) in &applied {
         let live = k.get(key).unwrap_or_else(|| panic!("{key} was applied"));
@@ -213,9 +223,15 @@ inputs = {
     let before = k.cluster.writes().len();
     let removed = k.capstan(&["apply", "envs/dev", "--auto-approve"]).ok();
     assert!(removed.stdout.contains("envs/dev/web/worker (removed from the tree)"), "{removed:?}");
-    assert_eq!(k.writes_since(before, "DELETE"), ["/apis/apps/v1/namespaces/web/deployments/worker"]);
+    assert_eq!(
+        k.writes_since(before, "DELETE"),
+        [
+            "/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/worker",
+            "/apis/apps/v1/namespaces/web/deployments/worker",
+        ]
+    );
     assert!(k.get(&deployment("worker")).is_none());
-    for (_, key) in &applied[..4] {
+    for (_, key) in &applied[..7] {
         assert!(k.get(key).is_some(), "{key} stays");
     }
 
@@ -225,8 +241,11 @@ inputs = {
     assert_eq!(
         k.writes_since(before, "DELETE"),
         [
+            "/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/api-to-backend",
+            "/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/api",
             "/api/v1/namespaces/web/services/api",
             "/apis/apps/v1/namespaces/web/deployments/api",
+            "/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/backend",
             "/api/v1/namespaces/web/services/backend",
             "/apis/apps/v1/namespaces/web/deployments/backend",
         ]

@@ -7,7 +7,7 @@ fn plan_apply_reapply_change_and_remove() {
     let plan = s.run(&["plan", "envs/dev", "--detailed-exitcode", "--no-color"]);
     assert_eq!(plan.code, 2, "changes pending must exit 2: {plan:?}");
     assert!(plan.stdout.contains("+ Deployment web/api"), "{plan:?}");
-    assert!(plan.stdout.contains("Plan: 4 to create, 0 to update, 0 to delete"), "{plan:?}");
+    assert!(plan.stdout.contains("Plan: 6 to create, 0 to update, 0 to delete"), "{plan:?}");
     assert!(!s.path("rendered").exists(), "plan must not write anything");
 
     s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();

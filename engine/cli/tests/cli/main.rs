@@ -22,6 +22,10 @@
 //! - `bench_stack`: the stacks `capstan-bench gen` writes for the benchmarks plan.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
+//! - `network_policies`: the example's NetworkPolicies in both environments, read by
+//!   a small NetworkPolicy evaluator: each app reaches DNS and what its dependencies
+//!   name, a caller its callee and not back, only the ingress controller and
+//!   Prometheus reach public apps, nothing on an undeclared port.
 //! - `gitops`: the example's Secrets are SOPS documents npm's `sops-age` opens; a
 //!   canary password reaches no file or output in clear; `plain` is refused in a
 //!   Git work tree that does not ignore it; target block errors and overrides.
@@ -57,6 +61,7 @@ mod json;
 mod kube;
 mod lifecycle;
 mod live;
+mod network_policies;
 mod plugins;
 mod state;
 mod support;

@@ -49,6 +49,8 @@ connection "platform-db" {
 }
 
 # PostgreSQL outside the cluster; app passwords are in postgres/secrets.enc.hcl.
+# Its backups are the managed service's (automated snapshots and
+# point-in-time recovery, set on the instance), not Capstan's.
 # Apps (and Dapr's state store) connect with TLS: the outputs contract passes
 # `sslmode` on; with the provider's CA in a Secret, use verify-full and
 # ca_secret = { name = "rds-ca" }.

@@ -33,13 +33,19 @@ app_scaling = { min = 2, max = 3, cpu = 75 }
 # The Open Finance participant directory the apps trust (the sandbox one).
 directory_url = "https://data.sandbox.directory.openbankingbrasil.org.br"
 
-# PostgreSQL inside the cluster: one StatefulSet, no replication, no TLS
-# (its outputs tell apps sslmode=disable). Passwords
-# (superuser and one per app) are in postgres/secrets.enc.hcl.
+# PostgreSQL inside the cluster, run by the CloudNativePG operator: a primary
+# and a replica, TLS with the cluster's own CA (apps verify it:
+# sslmode=verify-full), WAL archived as it is written and a base backup every
+# night to object storage, kept 14 days. The pods reach the bucket with
+# their IAM role. Each app's password is in postgres/secrets.enc.hcl.
+# (`backend = "statefulset"` runs one plain StatefulSet instead: TLS from
+# cert-manager, no backups; its secrets file then adds superuser_password.)
 postgres = {
-  backend = "statefulset"
+  backend = "cloudnative-pg"
   settings = {
-    storage = { size = "20Gi" }
+    instances = 2
+    storage   = { size = "20Gi" }
+    backup    = { destination_path = "s3://opus-oof-backups/staging", retention = "14d" }
   }
 }
 
@@ -47,12 +53,18 @@ postgres = {
 # Swapping the backend is a change here only: `backend`, its `settings`, and
 # the `grants` a backend needs beyond rendering objects (sqs: ["http:aws:sqs"],
 # an external broker: ["amqp:rabbitmq"] or ["jetstream:nats"]).
+#
+# The broker serves AMQPS only, with a certificate from the cluster's
+# internal CA issuer (set up with the cluster, like the operators). Its CA
+# is in the messaging-topology-operator's trust store: the operator reaches
+# the broker's management API over HTTPS to create the queues and users.
 messaging = {
   backend = "rabbitmq"
   settings = {
     mode     = "in-cluster"
     replicas = 1
     storage  = { size = "8Gi" }
+    tls      = { issuer = { kind = "ClusterIssuer", name = "opus-internal-ca" } }
   }
 }
 

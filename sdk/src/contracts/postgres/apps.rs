@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{DatabaseAccess, Outputs, SslMode};
-use crate::contracts::{self, SecretKeyRef};
+use crate::contracts::{self, NetworkPeer, SecretKeyRef};
 use crate::k8s::is_dns_label;
 use crate::pointer;
 use crate::prelude::*;
@@ -231,6 +231,8 @@ pub struct Server {
     pub sslmode: SslMode,
     /// The CA that signed the server's certificate, when clients can verify it.
     pub ca_secret: Option<SecretKeyRef>,
+    /// The pods (or outside ports) clients reach: the contract's `network`.
+    pub network: Vec<NetworkPeer>,
 }
 
 /// The postgres outputs contract: `default_app` (or the first app by name)
@@ -266,6 +268,7 @@ pub fn outputs(
         databases,
         sslmode: Some(server.sslmode),
         ca_secret: server.ca_secret,
+        network: server.network,
     };
     contracts::outputs(&outputs, &[])
 }

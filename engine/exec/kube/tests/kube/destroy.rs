@@ -14,6 +14,7 @@ async fn destroy_removes_everything_the_component_owned_custom_resources_first_n
     assert_eq!(
         deleted,
         [
+            "NetworkPolicy shop/api",
             "ServiceMonitor shop/api",
             "Service shop/api",
             "Deployment shop/api",

@@ -18,6 +18,9 @@ dependency "postgres" {
 
 inputs = {
   app_ids = local.namespace.apps
+  # Always TLS to PostgreSQL; a sidecar has no CA file to verify the server
+  # with, so `require` (the best Dapr can do) rather than verify-full.
+  statestore = { sslmode = "require" }
   configuration = {
     tracing = { sampling_rate = local.env.tracing_sampling_rate }
   }

@@ -1,17 +1,17 @@
 # PostgreSQL for the apps: one database and one user per app (and one for
-# Dapr's state store). The backend comes from env.hcl: an in-cluster
-# StatefulSet in staging, a managed server in production.
+# Dapr's state store). The backend comes from env.hcl: a CloudNativePG
+# cluster in staging, a managed server in production.
 
 component {
   type    = "postgres"
   plugin  = "capstan/postgres-${local.env.postgres.backend}"
   version = "^0.1"
   # The external backend runs its SQL through the environment's connection;
-  # the in-cluster one needs no grant (a Job inside the cluster does the SQL).
+  # the in-cluster ones need no grant (the operator, or a Job, does the SQL).
   grants = local.env.postgres.backend == "external" ? ["sql:${local.env.postgres.settings.connection}"] : []
 }
 
-# Passwords (each app's, and the superuser's for the in-cluster server) are
+# Passwords (each app's, and the superuser's for the statefulset backend) are
 # in secrets.enc.hcl as values_sensitive_custom, merged over these inputs.
 inputs = merge(
   local.env.postgres.settings,
