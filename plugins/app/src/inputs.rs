@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
-use capstan_sdk::k8s::{IntOrPercent, Resources};
+use capstan_sdk::contracts::{PeerInput, check_pods};
+use capstan_sdk::k8s::{self, IntOrPercent, Resources};
 use capstan_sdk::{Diagnostic, Severity};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -142,22 +143,6 @@ pub struct PodsInput {
     pub namespace: String,
     /// Labels the pods carry; empty: every pod of the namespace.
     pub pod_labels: BTreeMap<String, String>,
-}
-
-/// A server the app may reach: pods (`namespace`, `pod_labels`) or, with
-/// neither, any address outside the cluster, on `ports`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PeerInput {
-    /// The pods' namespace; leave out (with `pod_labels`) for a server outside the cluster.
-    #[serde(default)]
-    pub namespace: Option<String>,
-    /// Labels the pods carry; empty: every pod of `namespace`.
-    #[serde(default)]
-    pub pod_labels: BTreeMap<String, String>,
-    /// TCP ports (container ports, for pods).
-    #[schemars(length(min = 1))]
-    pub ports: Vec<NonZeroU16>,
 }
 
 fn cluster_dns() -> PodsInput {
@@ -310,7 +295,8 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
             ));
         }
         for key in sa.annotations.keys() {
-            if !is_annotation_key(key) {
+            // An annotation key has a label key's syntax ([`ANNOTATION_KEY_PATTERN`]).
+            if !k8s::is_label_key(key) {
                 let mut path = "/service_account/annotations".to_owned();
                 capstan_sdk::push_token(&mut path, key);
                 out.push(Diagnostic::error(
@@ -358,71 +344,8 @@ fn validate_network_policy(np: &NetworkPolicyInput, out: &mut Vec<Diagnostic>) {
         check_pods(path, Some(&p.namespace), &p.pod_labels, out);
     }
     for (i, peer) in np.egress.iter().enumerate() {
-        let path = format!("/network_policy/egress/{i}");
-        if peer.namespace.is_none() && !peer.pod_labels.is_empty() {
-            out.push(Diagnostic::error(
-                format!("{path}/pod_labels"),
-                "pod labels need a `namespace`; leave both out for a server outside the cluster",
-            ));
-        }
-        if peer.ports.is_empty() {
-            out.push(Diagnostic::error(
-                format!("{path}/ports"),
-                "list the ports the app reaches there; none would mean every port",
-            ));
-        }
-        check_pods(&path, peer.namespace.as_ref(), &peer.pod_labels, out);
+        peer.check(&format!("/network_policy/egress/{i}"), out);
     }
-}
-
-fn check_pods(
-    path: &str,
-    namespace: Option<&String>,
-    labels: &BTreeMap<String, String>,
-    out: &mut Vec<Diagnostic>,
-) {
-    if let Some(ns) = namespace
-        && !capstan_sdk::k8s::is_dns_label(ns)
-    {
-        out.push(Diagnostic::error(
-            format!("{path}/namespace"),
-            format!("`{ns}` cannot name a namespace: lower-case letters, digits and `-`, at most 63"),
-        ));
-    }
-    for (key, value) in labels {
-        let mut at = format!("{path}/pod_labels");
-        capstan_sdk::push_token(&mut at, key);
-        if !is_label_key(key) {
-            out.push(Diagnostic::error(
-                at,
-                format!("`{key}` is not a label key (`prefix/name`, as `app.kubernetes.io/name`)"),
-            ));
-        } else if !is_label_value(value) {
-            out.push(Diagnostic::error(
-                at,
-                format!(
-                    "`{value}` is not a label value: at most 63 letters, digits, `-`, `_` and `.`, \
-                     alphanumeric at both ends"
-                ),
-            ));
-        }
-    }
-}
-
-/// A label key has the syntax of an annotation key (a qualified name).
-pub fn is_label_key(key: &str) -> bool {
-    is_annotation_key(key)
-}
-
-/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
-/// alphanumeric at both ends.
-pub fn is_label_value(value: &str) -> bool {
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    value.is_empty()
-        || (value.len() <= 63
-            && alnum(value.chars().next())
-            && alnum(value.chars().last())
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
 }
 
 /// The same rule as [`ENV_NAME_PATTERN`], for `plan`, which must not trust
@@ -435,20 +358,5 @@ pub fn is_env_name(name: &str) -> bool {
 
 /// [`SUBDOMAIN_PATTERN`] with its length limit, for `plan`.
 fn is_subdomain(name: &str) -> bool {
-    name.len() <= 253 && name.split('.').all(capstan_sdk::k8s::is_dns_label)
-}
-
-/// [`ANNOTATION_KEY_PATTERN`], for `plan`: an optional subdomain prefix, then
-/// a name of at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
-fn is_annotation_key(key: &str) -> bool {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    prefix.is_none_or(is_subdomain)
-        && (1..=63).contains(&name.len())
-        && alnum(name.chars().next())
-        && alnum(name.chars().last())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    name.len() <= 253 && name.split('.').all(k8s::is_dns_label)
 }

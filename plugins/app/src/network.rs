@@ -35,7 +35,7 @@ use capstan_sdk::k8s::{self, Meta};
 use capstan_sdk::{ComponentId, PlanError};
 use serde_json::{Value, json};
 
-use crate::inputs::{self, Inputs, PodsInput};
+use crate::inputs::{Inputs, PodsInput};
 use crate::wiring::Wiring;
 
 /// The label the API server sets on every namespace to its name (since
@@ -77,7 +77,7 @@ impl Peer {
                     return Err(refuse(format!("`{ns}` cannot name a namespace")));
                 }
                 for (key, value) in &peer.pod_labels {
-                    if !inputs::is_label_key(key) || !inputs::is_label_value(value) {
+                    if !k8s::is_label_key(key) || !k8s::is_label_value(value) {
                         return Err(refuse(format!("`{key}: {value}` is not a Kubernetes label")));
                     }
                 }
@@ -205,12 +205,12 @@ fn egress(inputs: &Inputs, wiring: &Wiring) -> Result<Vec<Value>, PlanError> {
         add(&mut peers, Peer::of(dep, peer)?, &peer.ports);
     }
     for extra in &np.egress {
+        let extra = extra.to_peer();
         let peer = match &extra.namespace {
             Some(ns) => Peer::Pods { namespace: ns.clone(), labels: extra.pod_labels.clone() },
             None => Peer::Outside,
         };
-        let ports: Vec<u16> = extra.ports.iter().map(|p| p.get()).collect();
-        add(&mut peers, peer, &ports);
+        add(&mut peers, peer, &extra.ports);
     }
     let dns = json!({
         "to": Peer::pods(&np.dns).selectors(),

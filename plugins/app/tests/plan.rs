@@ -1088,7 +1088,7 @@ mod bad_inputs {
                 ),
                 (
                     "/network_policy/egress/1/ports",
-                    "list the ports the app reaches there; none would mean every port"
+                    "list the ports to reach there; none would mean every port"
                 ),
             ]
         );

@@ -1,9 +1,7 @@
 //! The plugin's inputs and the checks the schema cannot say.
 
-use std::collections::BTreeMap;
-use std::num::NonZeroU16;
-
 use capstan_core::Diagnostic;
+use capstan_sdk::contracts::PeerInput;
 use capstan_sdk::contracts::postgres::SslMode;
 use capstan_sdk::k8s::is_dns_label;
 use schemars::JsonSchema;
@@ -40,23 +38,7 @@ pub struct Network {
     /// More servers every sidecar reaches: the OpenTelemetry collector of
     /// `configuration.tracing.otel_endpoint`, say.
     #[serde(default)]
-    pub also_reach: Vec<Peer>,
-}
-
-/// A server a sidecar reaches: pods (`namespace`, `pod_labels`) or, with
-/// neither, any address outside the cluster, on `ports`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Peer {
-    /// The pods' namespace; leave out (with `pod_labels`) for a server outside the cluster.
-    #[serde(default)]
-    pub namespace: Option<String>,
-    /// Labels the pods carry; empty: every pod of `namespace`.
-    #[serde(default)]
-    pub pod_labels: BTreeMap<String, String>,
-    /// TCP ports (container ports, for pods).
-    #[schemars(length(min = 1))]
-    pub ports: Vec<NonZeroU16>,
+    pub also_reach: Vec<PeerInput>,
 }
 
 /// The `pubsub` section: a pub/sub Component whose type follows the messaging protocol.
@@ -209,52 +191,6 @@ fn check_network(network: &Network, out: &mut Vec<Diagnostic>) {
         ));
     }
     for (i, peer) in network.also_reach.iter().enumerate() {
-        let path = format!("/network/also_reach/{i}");
-        match &peer.namespace {
-            Some(ns) if !is_dns_label(ns) => out.push(Diagnostic::error(
-                format!("{path}/namespace"),
-                "must be a namespace name (lower-case letters, digits, `-`)",
-            )),
-            None if !peer.pod_labels.is_empty() => out.push(Diagnostic::error(
-                format!("{path}/pod_labels"),
-                "pod labels need a `namespace`; leave both out for a server outside the cluster",
-            )),
-            _ => {}
-        }
-        for (key, value) in &peer.pod_labels {
-            if !is_label_key(key) || !is_label_value(value) {
-                let mut at = format!("{path}/pod_labels");
-                capstan_sdk::push_token(&mut at, key);
-                out.push(Diagnostic::error(at, format!("`{key}: {value}` is not a Kubernetes label")));
-            }
-        }
-        if peer.ports.is_empty() {
-            out.push(Diagnostic::error(
-                format!("{path}/ports"),
-                "list the ports the sidecars reach there; none would mean every port",
-            ));
-        }
+        peer.check(&format!("/network/also_reach/{i}"), out);
     }
-}
-
-/// A label key: an optional DNS subdomain prefix and `/`, then a name of
-/// at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
-fn is_label_key(key: &str) -> bool {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let subdomain = |p: &str| p.len() <= 253 && p.split('.').all(is_dns_label);
-    prefix.is_none_or(subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
-/// alphanumeric at both ends.
-fn is_label_value(value: &str) -> bool {
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    value.is_empty()
-        || (value.len() <= 63
-            && alnum(value.chars().next())
-            && alnum(value.chars().last())
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
 }

@@ -10,7 +10,7 @@
 //! its internal gRPC port: that is the app's own `network`, not this one.
 
 use capstan_core::Diagnostic;
-use capstan_sdk::contracts::NetworkPeer;
+use capstan_sdk::contracts::{NetworkPeer, PeerInput};
 
 use crate::inputs::{Inputs, Network};
 
@@ -44,11 +44,7 @@ pub fn peers(network: &Network, backends: Vec<NetworkPeer>) -> Vec<NetworkPeer> 
             out.push(peer);
         }
     }
-    out.extend(network.also_reach.iter().map(|p| NetworkPeer {
-        namespace: p.namespace.clone(),
-        pod_labels: p.pod_labels.clone(),
-        ports: p.ports.iter().map(|port| port.get()).collect(),
-    }));
+    out.extend(network.also_reach.iter().map(PeerInput::to_peer));
     out
 }
 

@@ -347,7 +347,11 @@ fn network_peers_kubernetes_would_refuse_are_reported_at_their_attribute() {
                 "/network/also_reach/0/pod_labels",
                 "pod labels need a `namespace`; leave both out for a server outside the cluster"
             ),
-            ("/network/also_reach/1/pod_labels/app", "`app: not ok!` is not a Kubernetes label"),
+            (
+                "/network/also_reach/1/pod_labels/app",
+                "`not ok!` is not a label value: at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at \
+                 both ends"
+            ),
         ]
     );
     // No ports at all would open every port: the schema refuses it, and so
@@ -366,10 +370,7 @@ fn network_peers_kubernetes_would_refuse_are_reported_at_their_attribute() {
     let PlanError::InvalidInputs(d) = err else { panic!("{err:?}") };
     assert_eq!(
         (d[0].path.as_str(), d[0].message.as_str()),
-        (
-            "/network/also_reach/0/ports",
-            "list the ports the sidecars reach there; none would mean every port"
-        )
+        ("/network/also_reach/0/ports", "list the ports to reach there; none would mean every port")
     );
 }
 

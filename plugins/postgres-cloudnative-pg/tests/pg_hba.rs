@@ -32,6 +32,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use capstan_plugin_postgres_cloudnative_pg::PostgresCloudNativePg;
+use capstan_plugin_testsupport::{run, try_run};
 use capstan_sdk::testkit::{PlanCall, PlanExt};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -359,26 +360,4 @@ fn pg_tool(bin: &Path, tool: &str, args: &[&str]) -> Result<(), String> {
         Command::new(&program)
     };
     try_run(command.args(args))
-}
-
-/// Runs `command`, panicking on failure.
-fn run(command: &mut Command) {
-    if let Err(e) = try_run(command) {
-        panic!("{e}");
-    }
-}
-
-/// Runs `command`; a failure names it, the working directory, stdout and stderr.
-fn try_run(command: &mut Command) -> Result<(), String> {
-    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{command:?} failed ({}) in {}:\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
 }

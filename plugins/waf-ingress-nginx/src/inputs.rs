@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use capstan_core::Diagnostic;
-use capstan_sdk::k8s::is_dns_label;
+use capstan_sdk::k8s::{self, is_dns_label};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -185,7 +185,7 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         ));
     }
     for (key, value) in &inputs.controller_pod_labels {
-        if !is_label_key(key) || !is_label_value(value) {
+        if !k8s::is_label_key(key) || !k8s::is_label_value(value) {
             let mut at = "/controller_pod_labels".to_owned();
             capstan_sdk::push_token(&mut at, key);
             out.push(Diagnostic::error(at, format!("`{key}: {value}` is not a Kubernetes label")));
@@ -271,28 +271,6 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         }
     }
     out
-}
-
-/// A label key: an optional DNS subdomain prefix and `/`, then a name of
-/// at most 63 letters, digits, `-`, `_` and `.`, alphanumeric at both ends.
-fn is_label_key(key: &str) -> bool {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let subdomain = |p: &str| p.len() <= 253 && p.split('.').all(is_dns_label);
-    prefix.is_none_or(subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
-/// alphanumeric at both ends.
-fn is_label_value(value: &str) -> bool {
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    value.is_empty()
-        || (value.len() <= 63
-            && alnum(value.chars().next())
-            && alnum(value.chars().last())
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
 }
 
 /// `CN=` then the characters a subject-DN pattern needs, and none that

@@ -26,10 +26,15 @@
 //! engine does, before any dependent sees them), and it holds no contract
 //! for types Capstan does not ship.
 
-use capstan_core::{Dependency, Output, PlanError};
+use std::collections::BTreeMap;
+use std::num::NonZeroU16;
+
+use capstan_core::{Dependency, Diagnostic, Output, PlanError};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
+use crate::k8s;
 
 pub mod app;
 pub mod cert_manager;
@@ -111,6 +116,88 @@ impl NetworkPeer {
     /// A server outside the cluster, reached on `ports` at any address.
     pub fn outside(ports: &[u16]) -> Self {
         NetworkPeer { namespace: None, pod_labels: BTreeMap::new(), ports: ports.to_vec() }
+    }
+}
+
+/// A server an operator names in a plugin's inputs for its clients to
+/// reach (beyond what the dependencies say): a [`NetworkPeer`] that must
+/// name its ports, since none would open every port.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInput {
+    /// The pods' namespace; leave out (with `pod_labels`) for a server outside the cluster.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Labels the pods carry; empty: every pod of `namespace`.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
+    /// TCP ports (container ports, for pods).
+    #[schemars(length(min = 1))]
+    pub ports: Vec<NonZeroU16>,
+}
+
+impl PeerInput {
+    /// As the outputs contracts carry it.
+    pub fn to_peer(&self) -> NetworkPeer {
+        NetworkPeer {
+            namespace: self.namespace.clone(),
+            pod_labels: self.pod_labels.clone(),
+            ports: self.ports.iter().map(|p| p.get()).collect(),
+        }
+    }
+
+    /// What Kubernetes would refuse in a NetworkPolicy, labels without a
+    /// namespace, and no ports, as errors at `path` (the entry's pointer).
+    pub fn check(&self, path: &str, out: &mut Vec<Diagnostic>) {
+        if self.namespace.is_none() && !self.pod_labels.is_empty() {
+            out.push(Diagnostic::error(
+                format!("{path}/pod_labels"),
+                "pod labels need a `namespace`; leave both out for a server outside the cluster",
+            ));
+        }
+        if self.ports.is_empty() {
+            out.push(Diagnostic::error(
+                format!("{path}/ports"),
+                "list the ports to reach there; none would mean every port",
+            ));
+        }
+        check_pods(path, self.namespace.as_deref(), &self.pod_labels, out);
+    }
+}
+
+/// Errors at `path` for a namespace or pod labels Kubernetes would refuse
+/// in a NetworkPolicy's selectors.
+pub fn check_pods(
+    path: &str,
+    namespace: Option<&str>,
+    labels: &BTreeMap<String, String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some(ns) = namespace
+        && !k8s::is_dns_label(ns)
+    {
+        out.push(Diagnostic::error(
+            format!("{path}/namespace"),
+            format!("`{ns}` cannot name a namespace: lower-case letters, digits and `-`, at most 63"),
+        ));
+    }
+    for (key, value) in labels {
+        let mut at = format!("{path}/pod_labels");
+        crate::push_token(&mut at, key);
+        if !k8s::is_label_key(key) {
+            out.push(Diagnostic::error(
+                at,
+                format!("`{key}` is not a label key (`prefix/name`, as `app.kubernetes.io/name`)"),
+            ));
+        } else if !k8s::is_label_value(value) {
+            out.push(Diagnostic::error(
+                at,
+                format!(
+                    "`{value}` is not a label value: at most 63 letters, digits, `-`, `_` and `.`, \
+                     alphanumeric at both ends"
+                ),
+            ));
+        }
     }
 }
 

@@ -117,6 +117,29 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A label key, which is also an annotation key's syntax: an optional DNS
+/// subdomain prefix and `/`, then a name of 1 to 63 letters, digits, `-`,
+/// `_` and `.`, alphanumeric at both ends.
+pub fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let subdomain = |p: &str| p.len() <= 253 && p.split('.').all(is_dns_label);
+    prefix.is_none_or(subdomain) && !name.is_empty() && is_label_value(name)
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`,
+/// alphanumeric at both ends.
+pub fn is_label_value(value: &str) -> bool {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    value.is_empty()
+        || (value.len() <= 63
+            && alnum(value.chars().next())
+            && alnum(value.chars().last())
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,9 @@
 //! dev-dependency. A plugin's own checks (the WAF plugin's ModSecurity rule
 //! check) stay in that plugin's `tests/support`.
 //!
+//! It also runs the programs plugin tests start (`initdb`, `openssl`, …)
+//! so that a failure shows the command and what it printed ([`run`]).
+//!
 //! It does not plan anything (the SDK's test kit does), and does not talk to
 //! a cluster.
 
@@ -72,6 +75,28 @@ pub fn assert_valid_manifests(label: &str, objects: &[Value]) {
     if let Err(report) = validate(objects, &[]) {
         panic!("{label}: rendered objects are not valid:\n{report}");
     }
+}
+
+/// Runs `command`, panicking with [`try_run`]'s message on failure.
+pub fn run(command: &mut Command) {
+    if let Err(e) = try_run(command) {
+        panic!("{e}");
+    }
+}
+
+/// Runs `command`; a failure names it, the working directory, stdout and stderr.
+pub fn try_run(command: &mut Command) -> Result<(), String> {
+    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{command:?} failed ({}) in {}:\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
 }
 
 #[cfg(test)]

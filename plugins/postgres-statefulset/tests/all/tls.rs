@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use capstan_plugin_testsupport::{run, try_run};
 use capstan_sdk::prelude::*;
 use capstan_sdk::testkit::PlanExt;
 use serde_json::{Value, json};
@@ -431,26 +432,4 @@ fn give_to_server(path: &Path) {
     if is_root() {
         run(Command::new("chown").args(["postgres:postgres"]).arg(path));
     }
-}
-
-/// Runs `command`, panicking on failure.
-fn run(command: &mut Command) {
-    if let Err(e) = try_run(command) {
-        panic!("{e}");
-    }
-}
-
-/// Runs `command`; a failure names it, the working directory, stdout and stderr.
-fn try_run(command: &mut Command) -> Result<(), String> {
-    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{command:?} failed ({}) in {}:\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
 }
