@@ -185,6 +185,7 @@ fn messaging() {
         username_key: "username".into(),
         password_key: "password".into(),
         namespace: Some("data".into()),
+        uri_key: None,
     };
     let full = messaging::Outputs {
         protocol: messaging::protocol::SQS.into(),
@@ -195,7 +196,10 @@ fn messaging() {
         consumers: BTreeMap::from([(
             "billing".into(),
             messaging::Consumer {
-                credentials_secret: credentials("events-billing-credentials"),
+                credentials_secret: CredentialsSecret {
+                    uri_key: Some("uri".into()),
+                    ..credentials("events-billing-credentials")
+                },
                 queues: vec!["orders".into()],
                 group_prefix: Some("billing.events".into()),
             },
@@ -238,6 +242,17 @@ fn messaging() {
                     "queues": [], "password": "hunter2" } } }),
             ),
             ("TLS without its CA", json!({ "protocol": "kafka", "endpoint": "e", "tls": {} })),
+            (
+                "a URI key that is not text",
+                json!({ "protocol": "amqp", "endpoint": "e", "credentials_secret": {
+                    "name": "s", "username_key": "u", "password_key": "p", "uri_key": true } }),
+            ),
+            (
+                "a connection URI by value",
+                json!({ "protocol": "amqp", "endpoint": "e", "credentials_secret": {
+                    "name": "s", "username_key": "u", "password_key": "p",
+                    "uri": "amqp://u:hunter2@mq:5672/v" } }),
+            ),
         ],
     );
 }
@@ -317,14 +332,43 @@ fn dapr() {
 
 #[test]
 fn logs() {
-    let minimal =
-        logs::Outputs { collector_endpoint: "http://fluent-bit.logging:2020".into(), labels: Vec::new() };
-    let full = logs::Outputs { labels: vec!["namespace".into(), "app".into()], ..minimal.clone() };
+    let minimal = logs::Outputs {
+        collector_endpoint: "tcp://fluent-bit.logging.svc.cluster.local:24224".into(),
+        labels: Vec::new(),
+        ca_secret: None,
+        network: Vec::new(),
+    };
+    let full = logs::Outputs {
+        collector_endpoint: "tls://fluent-bit.logging.svc.cluster.local:24224".into(),
+        labels: vec!["namespace".into(), "app".into()],
+        ca_secret: Some(SecretKeyRef {
+            name: "fluent-bit-tls".into(),
+            key: "ca.crt".into(),
+            namespace: Some("logging".into()),
+        }),
+        network: vec![NetworkPeer::pods("logging", &[("app.kubernetes.io/name", "fluent-bit")], &[24224])],
+    };
+    let endpoint = |extra: Value| {
+        let mut v = json!({ "collector_endpoint": "tls://fluent-bit.logging.svc:24224" });
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
     agree(
         &[minimal, full],
         &[
             ("no collector endpoint", json!({ "labels": [] })),
             ("labels as text", json!({ "collector_endpoint": "e", "labels": "app" })),
+            ("a CA secret without its key", endpoint(json!({ "ca_secret": { "name": "fluent-bit-tls" } }))),
+            ("a CA by value", endpoint(json!({ "ca_secret": "-----BEGIN CERTIFICATE-----" }))),
+            ("network as one peer", endpoint(json!({ "network": { "namespace": "logging" } }))),
+            (
+                "a peer's port as text",
+                endpoint(json!({ "network": [{ "namespace": "logging", "ports": ["24224"] }] })),
+            ),
+            (
+                "a peer with an unknown field",
+                endpoint(json!({ "network": [{ "namespace": "logging", "port": 24224 }] })),
+            ),
         ],
     );
 }

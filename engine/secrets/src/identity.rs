@@ -262,4 +262,16 @@ mod tests {
         assert_eq!(identity_path(&env).unwrap(), PathBuf::from("/home/op/.config/capstan/age/keys.txt"));
         assert!(matches!(identity_path(&Env::default()), Err(SecretsError::IdentityPathUnknown)));
     }
+
+    #[test]
+    fn a_derived_key_is_the_same_for_an_identity_and_purpose_and_differs_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+        keygen(&a).unwrap();
+        keygen(&b).unwrap();
+        let key = |path: &Path, purpose: &str| Identities::load(path).unwrap().derive_key(purpose);
+        assert_eq!(key(&a, "digest"), key(&a, "digest"), "the same file, read twice");
+        assert_ne!(key(&a, "digest"), key(&b, "digest"), "another identity");
+        assert_ne!(key(&a, "digest"), key(&a, "other"), "another purpose");
+    }
 }

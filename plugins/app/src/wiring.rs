@@ -252,6 +252,27 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         }
     }
 
+    for (dep, outputs) in contracts::all::<logs::Outputs>(deps) {
+        let logs = outputs?;
+        w.reach(dep, &logs.network);
+        if logs.collector_endpoint.is_empty() {
+            continue;
+        }
+        let p = prefix(dep, deps, "LOGS");
+        w.env.push((format!("{p}ENDPOINT"), Env::Plain(logs.collector_endpoint.clone())));
+        // A pod mounts Secrets of its own namespace only, and a collector
+        // usually runs in another: an app there that pushes logs over TLS
+        // needs the CA copied to it. Most apps write to stdout and never
+        // push, so that is not a reason to fail the plan.
+        if let Some(ca) = &logs.ca_secret
+            && ca.namespace.as_deref().is_none_or(|ns| ns == component.namespace)
+        {
+            let file = CaFile::new(dep, ca);
+            w.env.push((format!("{p}CA_CERT_FILE"), Env::Plain(file.path())));
+            w.ca_files.push(file);
+        }
+    }
+
     for dep in deps.iter().filter(|d| d.component_type == contracts::app::Outputs::COMPONENT_TYPE) {
         let other = contracts::read::<contracts::app::Outputs>(dep)?;
         if let Some(url) = other.service_url {

@@ -705,6 +705,48 @@ mod dependencies {
         let hosts: Vec<_> = env.iter().filter(|e| e["name"] == "DATABASE_HOST").collect();
         assert_eq!(hosts, [&json!({"name": "DATABASE_HOST", "value": "pgbouncer.data.svc"})]);
     }
+
+    /// A log collector: its push endpoint, the CA to verify it with, and its
+    /// pods, with the CA in the collector's namespace or the app's.
+    fn logs(ca_namespace: &str) -> Value {
+        json!({"collector_endpoint": "tls://logs.platform.svc.cluster.local:24224", "labels": [],
+               "ca_secret": {"name": "logs-tls", "key": "ca.crt", "namespace": ca_namespace},
+               "network": [{"namespace": "platform", "pod_labels": {"app.kubernetes.io/name": "logs"},
+                            "ports": [24224]}]})
+    }
+
+    #[test]
+    fn a_log_collector_gives_its_endpoint_its_ca_file_and_the_egress_to_reach_it() {
+        let plan = api().dependency("logs", "logs", logs("core")).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        let value = |n: &str| container_env(d, n).unwrap_or_else(|| panic!("no {n}"))["value"].clone();
+        assert_eq!(value("LOGS_ENDPOINT"), "tls://logs.platform.svc.cluster.local:24224");
+        assert_eq!(value("LOGS_CA_CERT_FILE"), "/var/run/capstan/logs/ca.crt");
+        let volumes = d["spec"]["template"]["spec"]["volumes"].as_array().unwrap();
+        assert!(volumes.iter().any(|v| v["secret"]["secretName"] == "logs-tls"), "{volumes:?}");
+        let egress = &plan.expect_object("NetworkPolicy", "oob-consent")["spec"]["egress"];
+        assert!(
+            egress
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|rule| rule["ports"] == json!([{"protocol": "TCP", "port": 24224}])
+                    && rule["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                        == "platform"),
+            "{egress}"
+        );
+    }
+
+    #[test]
+    fn a_collectors_ca_in_another_namespace_is_not_mounted_and_the_plan_still_works() {
+        let plan = api().dependency("logs", "logs", logs("platform")).run::<App>().unwrap();
+        let d = plan.expect_object("Deployment", "oob-consent");
+        assert!(container_env(d, "LOGS_ENDPOINT").is_some());
+        assert!(
+            container_env(d, "LOGS_CA_CERT_FILE").is_none(),
+            "a pod cannot mount another namespace's Secret"
+        );
+    }
 }
 
 mod network_policies {

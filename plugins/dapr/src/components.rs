@@ -102,20 +102,7 @@ pub fn pubsub(
             ("pubsub.kafka", m)
         }
         messaging::protocol::AMQP => {
-            // Dapr builds `protocol://user:password@hostname`, so the host
-            // part keeps the endpoint's port and vhost.
-            let (scheme, rest) = msg.endpoint.split_once("://").ok_or_else(|| {
-                PlanError::MissingDependency(format!(
-                    "dependency `{}` has an amqp endpoint without a scheme: `{}`",
-                    dep.name, msg.endpoint
-                ))
-            })?;
-            let mut m = vec![value("protocol", scheme), value("hostname", rest)];
-            if let Some(a) = access {
-                let cred = a.credentials_secret;
-                m.push(secret("username", &cred.name, &cred.username_key));
-                m.push(secret("password", &cred.name, &cred.password_key));
-            }
+            let mut m = rabbitmq_connection(dep, msg, access)?;
             ca(&mut m);
             // Dapr declares an exchange per topic and a queue `<consumerID>-<topic>`
             // (with `dlx-`/`dlq-` for dead letters): what the broker's grants allow.
@@ -220,6 +207,59 @@ pub fn pubsub(
         }
     };
     Ok(json!({ "type": kind, "version": "v1", "metadata": metadata }))
+}
+
+/// How `pubsub.rabbitmq` connects: a whole URI (`connectionString`), or
+/// `protocol`, `hostname`, `username` and `password`, from which Dapr builds
+/// the URI with Go's `url.URL{Scheme, Host, User}`. That escapes every `/`
+/// in the host part (`%2F`), the one before the vhost included, so built
+/// that way the URI reaches the default vhost only. Hence the URI from the
+/// dependency's Secret where its credentials name one (`uri_key`), the parts
+/// for the default vhost, and a refusal otherwise.
+fn rabbitmq_connection(
+    dep: &Dependency,
+    msg: &messaging::Outputs,
+    access: Option<&messaging::Access<'_>>,
+) -> Result<Vec<Value>, PlanError> {
+    let cred = access.map(|a| a.credentials_secret);
+    if let Some(cred) = cred
+        && let Some(key) = &cred.uri_key
+    {
+        return Ok(vec![secret("connectionString", &cred.name, key)]);
+    }
+    let (scheme, rest) = msg.endpoint.split_once("://").ok_or_else(|| {
+        PlanError::MissingDependency(format!(
+            "dependency `{}` has an amqp endpoint without a scheme: `{}`",
+            dep.name, msg.endpoint
+        ))
+    })?;
+    let (authority, vhost) = match rest.split_once('/') {
+        Some((authority, vhost)) => (authority, Some(vhost)),
+        None => (rest, None),
+    };
+    if let Some(vhost) = vhost.filter(|v| !is_default_vhost(v)) {
+        return Err(PlanError::MissingDependency(format!(
+            "dependency `{}` serves the vhost {vhost:?} but names no Secret key holding its connection URI \
+             (`uri_key` in its credentials): Dapr's pubsub.rabbitmq would build the URI from `hostname` \
+             itself and percent-encode the `/` before the vhost, so it could reach the default vhost `/` only; \
+             the backend must write the URI into the Secret and name its key",
+            dep.name
+        )));
+    }
+    let mut m = vec![value("protocol", scheme), value("hostname", authority)];
+    if let Some(cred) = cred {
+        m.push(secret("username", &cred.name, &cred.username_key));
+        m.push(secret("password", &cred.name, &cred.password_key));
+    }
+    Ok(m)
+}
+
+/// Whether an AMQP endpoint's vhost segment is the default vhost `/`, which
+/// the RabbitMQ URI spec writes `%2F`: an empty segment is the vhost named
+/// "". (An endpoint without the segment leaves the vhost to the client,
+/// and Dapr's client takes `/`.)
+fn is_default_vhost(segment: &str) -> bool {
+    segment.eq_ignore_ascii_case("%2F")
 }
 
 /// A name NATS takes for a consumer and a queue group (`{appID}` and the

@@ -17,6 +17,12 @@
 //! ids in the inputs. Credentials are referenced by Secret name and key
 //! (`secretKeyRef`), never copied: this plugin never sees them.
 //!
+//! `pubsub.rabbitmq` connects with the whole URI the dependency's Secret
+//! holds (`connectionString` from its `uri_key`). From separate fields Dapr
+//! builds the URI itself and percent-encodes the `/` before the vhost, so a
+//! dependency naming no URI is connected that way only on the default vhost
+//! `/`, and refused on any other.
+//!
 //! Its `network` output lists what every sidecar must reach, for the
 //! NetworkPolicies of the apps: the control plane (in
 //! `network.control_plane_namespace`), the servers behind its Components

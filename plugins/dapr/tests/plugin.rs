@@ -18,9 +18,17 @@ fn rabbitmq() -> Value {
         "protocol": "amqp",
         "endpoint": "amqp://rabbitmq.messaging.svc.cluster.local:5672/oof",
         "credentials_secret": { "name": "rabbitmq-dapr", "username_key": "username",
-                                "password_key": "password", "namespace": "oob" },
+                                "password_key": "password", "namespace": "oob", "uri_key": "uri" },
         "queues": {},
     })
+}
+
+/// A RabbitMQ dependency whose Secret holds no connection URI, at `endpoint`.
+fn rabbitmq_without_uri(endpoint: &str) -> Value {
+    let mut m = rabbitmq();
+    m["endpoint"] = json!(endpoint);
+    m["credentials_secret"].as_object_mut().unwrap().remove("uri_key");
+    m
 }
 
 fn kafka() -> Value {
@@ -94,16 +102,81 @@ fn rabbitmq_messaging_becomes_a_scoped_rabbitmq_pubsub_with_secret_refs() {
     assert_eq!(pubsub["spec"]["version"], "v1");
     assert_eq!(pubsub["scopes"], json!(APPS));
     let m = metadata_of(pubsub);
-    assert_eq!(meta(&m, "protocol")["value"], "amqp");
-    assert_eq!(meta(&m, "hostname")["value"], "rabbitmq.messaging.svc.cluster.local:5672/oof");
-    assert_eq!(meta(&m, "username")["secretKeyRef"], json!({ "name": "rabbitmq-dapr", "key": "username" }));
-    assert_eq!(meta(&m, "password")["secretKeyRef"], json!({ "name": "rabbitmq-dapr", "key": "password" }));
-    assert!(meta(&m, "password").get("value").is_none(), "never a clear value");
+    // The whole URI from the dependency's Secret, so the vhost `oof` is reached.
+    assert_eq!(
+        meta(&m, "connectionString")["secretKeyRef"],
+        json!({ "name": "rabbitmq-dapr", "key": "uri" })
+    );
+    assert!(meta(&m, "connectionString").get("value").is_none(), "never a clear value");
+    for part in ["protocol", "hostname", "username", "password"] {
+        assert!(m.iter().all(|x| x["name"] != part), "`{part}` beside the URI: {m:?}");
+    }
     assert_eq!(meta(&m, "consumerID")["value"], "{appID}");
 
     assert_eq!(plan.output("pubsub"), Some(&json!("pubsub")));
     assert_eq!(plan.output("statestore"), Some(&json!("statestore")));
     assert_eq!(plan.output("configuration"), Some(&json!("dapr-config")));
+}
+
+/// Without a URI in its Secret, a broker on the default vhost is reached
+/// through Dapr's separate fields; `hostname` is the host and port alone,
+/// as Dapr escapes anything after them.
+#[test]
+fn rabbitmq_without_a_uri_on_the_default_vhost_connects_by_parts() {
+    for endpoint in ["amqps://rabbitmq.messaging.svc:5671", "amqps://rabbitmq.messaging.svc:5671/%2F"] {
+        let mut mq = rabbitmq_without_uri(endpoint);
+        mq["tls"] = json!({ "ca_secret": { "name": "rabbitmq-tls", "key": "ca.crt" } });
+        let plan = call(mq).run::<Dapr>().unwrap();
+        let m = metadata_of(plan.expect_object("Component", "pubsub"));
+        assert_eq!(meta(&m, "protocol")["value"], "amqps");
+        assert_eq!(meta(&m, "hostname")["value"], "rabbitmq.messaging.svc:5671", "{endpoint}");
+        assert_eq!(
+            meta(&m, "username")["secretKeyRef"],
+            json!({ "name": "rabbitmq-dapr", "key": "username" })
+        );
+        assert_eq!(
+            meta(&m, "password")["secretKeyRef"],
+            json!({ "name": "rabbitmq-dapr", "key": "password" })
+        );
+        assert!(meta(&m, "password").get("value").is_none(), "never a clear value");
+        assert_eq!(meta(&m, "caCert")["secretKeyRef"], json!({ "name": "rabbitmq-tls", "key": "ca.crt" }));
+        assert!(m.iter().all(|x| x["name"] != "connectionString"), "{m:?}");
+    }
+}
+
+/// Without a URI in its Secret, a broker on any other vhost is refused,
+/// naming the dependency and why: Dapr would escape the vhost's `/`, and
+/// the sidecar would connect to a vhost that is not there.
+#[test]
+fn rabbitmq_without_a_uri_on_another_vhost_is_refused_naming_why() {
+    let err = call(rabbitmq_without_uri("amqp://rabbitmq.messaging.svc:5672/oof")).run::<Dapr>().unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::MissingDependency(
+            "dependency `messaging` serves the vhost \"oof\" but names no Secret key holding its connection URI \
+             (`uri_key` in its credentials): Dapr's pubsub.rabbitmq would build the URI from `hostname` itself \
+             and percent-encode the `/` before the vhost, so it could reach the default vhost `/` only; the \
+             backend must write the URI into the Secret and name its key"
+                .into()
+        )
+    );
+    let mut without_credentials = rabbitmq_without_uri("amqp://rabbitmq.messaging.svc:5672/oof");
+    without_credentials.as_object_mut().unwrap().remove("credentials_secret");
+    for (mq, vhost) in [
+        (rabbitmq_without_uri("amqp://rabbitmq.messaging.svc:5672/oof"), "\"oof\""),
+        (rabbitmq_without_uri("amqp://rabbitmq.messaging.svc:5672/team%2Fa"), "\"team%2Fa\""),
+        // An empty segment is the vhost named "" (RabbitMQ URI spec), not `/`.
+        (rabbitmq_without_uri("amqp://rabbitmq.messaging.svc:5672/"), "\"\""),
+        (without_credentials, "\"oof\""),
+    ] {
+        let err = call(mq).run::<Dapr>().unwrap_err();
+        assert!(
+            matches!(&err, PlanError::MissingDependency(msg)
+                if msg.contains("dependency `messaging`") && msg.contains(&format!("vhost {vhost}"))
+                    && msg.contains("`uri_key`") && msg.contains("percent-encode")),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -521,7 +594,18 @@ fn outputs_of_the_real_rabbitmq_and_postgres_plugins_bind_the_components() {
         .run::<Dapr>()
         .unwrap();
 
-    for (app, m) in APPS.iter().zip(assert_each_app_connects_as_itself(&plan, &mq, "username")) {
+    for (app, m) in APPS.iter().zip(assert_each_app_connects_as_itself(&plan, &mq, "connectionString")) {
+        // The URI in the app's Secret logs in as the app, on the broker's
+        // vhost (the messaging plugin's own tests check its encoding).
+        let uri_ref = &meta(&m, "connectionString")["secretKeyRef"];
+        let secret = mq.expect_object("Secret", uri_ref["name"].as_str().unwrap());
+        let uri = secret["stringData"][uri_ref["key"].as_str().unwrap()].as_str().unwrap();
+        assert_eq!(
+            uri,
+            format!("amqps://messaging-{app}:{app}-pw@messaging.oob.svc:5671/messaging"),
+            "{app}'s own URI"
+        );
+        assert_eq!(meta(&m, "caCert")["secretKeyRef"], json!({ "name": "messaging-tls", "key": "ca.crt" }));
         let consumer = meta(&m, "consumerID")["value"].as_str().unwrap().to_owned();
         let permission = mq
             .objects

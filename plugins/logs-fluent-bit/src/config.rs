@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use capstan_core::ComponentId;
 
 use crate::inputs::{Inputs, OutputKind};
+use crate::tls;
 
 /// Where the ConfigMap is mounted in the container.
 pub const CONFIG_DIR: &str = "/fluent-bit/etc/conf";
@@ -34,7 +35,8 @@ pub const ENV_HTTP_PASSWORD: &str = "OUTPUT_HTTP_PASSWORD";
 /// The forward input's shared key.
 pub const ENV_FORWARD_SHARED_KEY: &str = "FORWARD_SHARED_KEY";
 
-/// Where the forward input's TLS Secret (`tls.crt`, `tls.key`) is mounted.
+/// Where the forward input's certificate and key (`tls.crt`, `tls.key`,
+/// from cert-manager's Secret) are mounted.
 pub const FORWARD_TLS_DIR: &str = "/fluent-bit/tls";
 
 /// The collector's container name: its log file name carries it, which is
@@ -60,26 +62,7 @@ pub fn own_log_files(c: &ComponentId) -> String {
 /// `fluent-bit.conf`.
 pub fn main_config(inputs: &Inputs, component: &ComponentId) -> String {
     let mut c = String::new();
-    section(
-        &mut c,
-        "SERVICE",
-        &[
-            ("Flush", "1".into()),
-            ("Daemon", "Off".into()),
-            ("Log_Level", inputs.log_level.as_str().into()),
-            ("Parsers_File", format!("{CONFIG_DIR}/parsers.conf")),
-            ("HTTP_Server", "On".into()),
-            ("HTTP_Listen", "0.0.0.0".into()),
-            ("HTTP_Port", HTTP_PORT.to_string()),
-            ("Health_Check", "On".into()),
-            ("storage.path", format!("{STATE_DIR}/flb-storage/")),
-            ("storage.sync", "normal".into()),
-            // Buffering and storage, "Service section configuration": chunks
-            // (about 2 MB each) of filesystem inputs held in memory; the rest
-            // wait on disk, so memory stays bounded while an output is down.
-            ("storage.max_chunks_up", inputs.buffer.max_chunks_up.to_string()),
-        ],
-    );
+    section(&mut c, "SERVICE", &service(inputs));
     section(
         &mut c,
         "INPUT",
@@ -122,7 +105,7 @@ pub fn main_config(inputs: &Inputs, component: &ComponentId) -> String {
         // Transport security, "Example: enable TLS on HTTP input": an
         // input with TLS needs its certificate and key; clients are not asked
         // for certificates (`tls.verify Off`), the shared key authenticates.
-        if inputs.forward.tls_secret.is_some() {
+        if tls::enabled(inputs) {
             kv.push(("tls", "On".into()));
             kv.push(("tls.verify", "Off".into()));
             kv.push(("tls.crt_file", format!("{FORWARD_TLS_DIR}/tls.crt")));
@@ -214,6 +197,34 @@ pub fn main_config(inputs: &Inputs, component: &ComponentId) -> String {
     );
     output_section(&mut c, inputs);
     c
+}
+
+/// The `[SERVICE]` section.
+fn service(inputs: &Inputs) -> Vec<(&'static str, String)> {
+    let mut kv = vec![
+        ("Flush", "1".into()),
+        ("Daemon", "Off".into()),
+        ("Log_Level", inputs.log_level.as_str().into()),
+        ("Parsers_File", format!("{CONFIG_DIR}/parsers.conf")),
+        ("HTTP_Server", "On".into()),
+        ("HTTP_Listen", "0.0.0.0".into()),
+        ("HTTP_Port", HTTP_PORT.to_string()),
+        ("Health_Check", "On".into()),
+        ("storage.path", format!("{STATE_DIR}/flb-storage/")),
+        ("storage.sync", "normal".into()),
+        // Buffering and storage, "Service section configuration": chunks
+        // (about 2 MB each) of filesystem inputs held in memory; the rest
+        // wait on disk, so memory stays bounded while an output is down.
+        ("storage.max_chunks_up", inputs.buffer.max_chunks_up.to_string()),
+    ];
+    // Hot reload, "Update the configuration": with TLS, the reloader sidecar
+    // has fluent-bit reload when cert-manager renews the certificate (see
+    // `tls`). Without TLS nothing needs a reload, and the reload endpoint,
+    // unauthenticated on the port the Service exposes, stays off.
+    if tls::enabled(inputs) {
+        kv.push(("Hot_Reload", "On".into()));
+    }
+    kv
 }
 
 /// The keys every output carries so that a failing destination is bounded.

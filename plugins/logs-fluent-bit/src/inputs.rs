@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use capstan_core::Diagnostic;
+use capstan_sdk::k8s::tls::Issuer;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -211,7 +212,7 @@ fn hec_port() -> u16 {
 
 /// The `forward` input. Off by default: once on, any pod that can reach the
 /// Service can write records under any app's name, so turn it on with a
-/// `shared_key` (and `tls_secret` when the network is not trusted).
+/// `shared_key`. It accepts TLS only unless `tls.enabled` is false.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Forward {
@@ -225,11 +226,37 @@ pub struct Forward {
     /// anyone (the plan warns).
     #[serde(default)]
     pub shared_key: Option<String>,
-    /// The name of an existing `kubernetes.io/tls` Secret in the component's
-    /// namespace (from cert-manager, for example): the input then accepts
-    /// only TLS connections, with that certificate and key.
+    /// TLS on the input, with a certificate from cert-manager.
+    pub tls: ForwardTls,
+}
+
+/// The `forward.tls` section: how the input's certificate is made.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardTls {
+    /// Accept TLS only, with a certificate cert-manager issues for the
+    /// Service's names (cert-manager must be installed); the outputs then
+    /// say `tls://…` and name the CA clients verify it with (`ca_secret`).
+    /// Default: true. `false` accepts plaintext (`tcp://…`): records, which
+    /// may carry anything an app logs, cross the cluster network in clear,
+    /// so not for production.
+    pub enabled: bool,
+    /// The cert-manager issuer that signs the input's certificate, such as
+    /// `{ kind: ClusterIssuer, name: internal-ca }`. It must be able to sign
+    /// the Service's `*.svc` names and put its CA in the Secret as `ca.crt`
+    /// (a CA, Vault or Venafi issuer does; a public ACME issuer does
+    /// neither). Default: a private CA made for this collector alone (a
+    /// self-signed Issuer, a CA Certificate, an Issuer backed by it).
     #[serde(default)]
-    pub tls_secret: Option<String>,
+    // Its own schema rather than `anyOf` with null, so a bad field inside is
+    // reported at its path, not as "not valid under any of the schemas".
+    #[schemars(with = "Issuer")]
+    pub issuer: Option<Issuer>,
+    /// The image of the `tls-reloader` sidecar
+    /// (jimmidyson/configmap-reload), which asks fluent-bit to reload when
+    /// cert-manager renews the certificate: fluent-bit 4.0 reads it only
+    /// when it starts or reloads.
+    pub reloader_image: String,
 }
 
 /// Bounds on what fluent-bit holds while outputs are failing.
@@ -338,14 +365,7 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
     if inputs.forward.shared_key.as_deref().is_some_and(str::is_empty) {
         out.push(Diagnostic::error("/forward/shared_key", "must not be empty"));
     }
-    if let Some(name) = &inputs.forward.tls_secret
-        && !is_object_name(name)
-    {
-        out.push(Diagnostic::error(
-            "/forward/tls_secret",
-            "must be the name of a Secret (lowercase letters, digits, `-` and `.`)",
-        ));
-    }
+    check_forward_tls(&inputs.forward.tls, &mut out);
     let mut config_values: Vec<(String, &str)> = Vec::new();
     if let Some(l) = &inputs.loki {
         config_values.push(("/loki/host".into(), &l.host));
@@ -387,6 +407,22 @@ pub fn check(inputs: &Inputs) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The issuer must be nameable in a Certificate's `issuerRef`, and the
+/// reloader must have an image.
+fn check_forward_tls(tls: &ForwardTls, out: &mut Vec<Diagnostic>) {
+    if let Some(issuer) = &tls.issuer
+        && !is_object_name(&issuer.name)
+    {
+        out.push(Diagnostic::error(
+            "/forward/tls/issuer/name",
+            "must be the name of a cert-manager issuer (lowercase letters, digits, `-` and `.`)",
+        ));
+    }
+    if tls.reloader_image.trim().is_empty() {
+        out.push(Diagnostic::error("/forward/tls/reloader_image", "name the reloader's image"));
+    }
 }
 
 /// fluent-bit's unit sizes: a number, then nothing (bytes) or K, M or G,

@@ -3,7 +3,8 @@
 //!
 //! It renders the collector (ServiceAccount, read-only RBAC on pods and
 //! namespaces, a ConfigMap with fluent-bit's configuration, the DaemonSet and
-//! a Service) and ships every container's log to exactly one output: Loki,
+//! a Service, and with the forward input the cert-manager objects of its
+//! certificate) and ships every container's log to exactly one output: Loki,
 //! Elasticsearch, Splunk HEC or the collector's own stdout. Output
 //! credentials (the HEC token, a basic-auth password) must come from the
 //! secrets file; they go into a Secret and reach fluent-bit as environment
@@ -24,7 +25,12 @@
 //! - runtime-split lines are rejoined (`docker`, `cri`), and stack traces too
 //!   for the languages in `multiline_languages` (none by default);
 //! - the `forward` input is off; turned on, it takes a shared key from the
-//!   secrets file and optionally TLS, and the plan warns when it has no key;
+//!   secrets file (the plan warns when it has none) and accepts TLS only,
+//!   with a certificate from cert-manager (see [`tls`]: a private CA per
+//!   collector unless `forward.tls.issuer` names one, and a sidecar that has
+//!   fluent-bit reload it when it is renewed); its outputs give clients the
+//!   `tls://` endpoint, the CA to verify it with (`ca_secret`) and the pods
+//!   and port to reach (`network`, for their NetworkPolicies);
 //! - the container runs as root, because node log files are root-owned and
 //!   mode 0640, but with every capability dropped, no privilege escalation,
 //!   a read-only root filesystem and the runtime's default seccomp profile;
@@ -36,6 +42,7 @@
 pub mod config;
 pub mod inputs;
 pub mod objects;
+pub mod tls;
 
 use capstan_sdk::contracts::{self, logs};
 use capstan_sdk::prelude::*;
@@ -72,12 +79,15 @@ impl Plugin for FluentBit {
             return Err(PlanError::InvalidInputs(problems));
         }
         let warnings = warnings(&inputs);
-        let objects = objects::render(&request.component, &inputs);
+        let c = &request.component;
+        let cert = tls::certificate(&objects::meta(c), c, &inputs);
+        let objects = objects::render(c, &inputs, cert.as_ref());
         let outputs = contracts::outputs(
             &logs::Outputs {
-                collector_endpoint: objects::collector_endpoint(&request.component, &inputs)
-                    .unwrap_or_default(),
+                collector_endpoint: objects::collector_endpoint(c, &inputs).unwrap_or_default(),
                 labels: config::RECORD_LABELS.iter().map(|s| (*s).to_owned()).collect(),
+                ca_secret: cert.map(|cert| cert.ca),
+                network: objects::network(c, &inputs),
             },
             &[],
         )?;
@@ -94,6 +104,12 @@ fn warnings(inputs: &Inputs) -> Vec<Diagnostic> {
             "the forward input is on without a shared key: any pod that can reach its Service can \
              write records under any app's name; set forward.shared_key in the component's secrets \
              file (values_sensitive_custom), or turn the input off",
+        ));
+    }
+    if inputs.forward.tls.issuer.is_some() && !tls::enabled(inputs) {
+        out.push(Diagnostic::warning(
+            "/forward/tls/issuer",
+            "ignored: the forward input is off or forward.tls.enabled is false, so no certificate is issued",
         ));
     }
     out

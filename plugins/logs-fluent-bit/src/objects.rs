@@ -3,14 +3,17 @@
 use std::collections::BTreeMap;
 
 use capstan_core::{ComponentId, Sensitive};
+use capstan_sdk::contracts::NetworkPeer;
+use capstan_sdk::k8s::tls::ServerCertificate;
 use capstan_sdk::k8s::{self, Meta};
 use serde_json::{Value, json};
 
 use crate::config::{
-    self, CONFIG_DIR, CONTAINER_NAME, ENV_FORWARD_SHARED_KEY, ENV_HTTP_PASSWORD, ENV_SPLUNK_TOKEN,
-    FORWARD_TLS_DIR, HTTP_PORT, STATE_DIR,
+    self, CONFIG_DIR, CONTAINER_NAME, ENV_FORWARD_SHARED_KEY, ENV_HTTP_PASSWORD, ENV_SPLUNK_TOKEN, HTTP_PORT,
+    STATE_DIR,
 };
 use crate::inputs::{Inputs, OutputKind};
+use crate::tls;
 
 /// Secret keys.
 const KEY_SPLUNK_TOKEN: &str = "splunk-hec-token";
@@ -57,11 +60,18 @@ pub fn cluster_scoped_name(c: &ComponentId) -> String {
     format!("{}-{}", c.namespace, c.name)
 }
 
+/// The metadata of the collector's objects: the DaemonSet's, its Service's,
+/// and the base of every other name.
+pub fn meta(c: &ComponentId) -> Meta {
+    Meta::new(c, c.name.clone(), "log-collector")
+}
+
 /// Every object of the collector: ServiceAccount, ClusterRole and binding,
 /// ConfigMap, a credentials Secret when an output or the forward input needs
-/// one, DaemonSet and Service.
-pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
-    let meta = Meta::new(c, c.name.clone(), "log-collector");
+/// one, the forward input's certificate (`cert`, from [`tls::certificate`])
+/// and what cert-manager signs it with, DaemonSet and Service.
+pub fn render(c: &ComponentId, inputs: &Inputs, cert: Option<&ServerCertificate>) -> Vec<Value> {
+    let meta = meta(c);
     let cluster_name = cluster_scoped_name(c);
     let fluent_bit_conf = config::main_config(inputs, c);
     let parsers_conf = config::parsers_config();
@@ -138,42 +148,22 @@ pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
         json!({ "name": "dockercontainers", "hostPath": { "path": "/var/lib/docker/containers" } }),
         json!({ "name": "state", "hostPath": { "path": STATE_DIR, "type": "DirectoryOrCreate" } }),
     ];
-    if inputs.forward.enabled
-        && let Some(secret) = &inputs.forward.tls_secret
-    {
-        volume_mounts.push(json!({ "name": "forward-tls", "mountPath": FORWARD_TLS_DIR, "readOnly": true }));
-        volumes.push(json!({ "name": "forward-tls", "secret": { "secretName": secret } }));
+    if let Some(cert) = cert {
+        // Before the DaemonSet: its pods wait for the Secret cert-manager writes.
+        objects.extend(cert.objects.iter().cloned());
+        volume_mounts.push(tls::mount());
+        volumes.push(tls::volume(cert));
+    }
+
+    let mut containers = vec![collector(inputs, env, ports, volume_mounts)];
+    if cert.is_some() {
+        containers.push(tls::reloader(inputs));
     }
 
     let mut pod_spec = json!({
         "serviceAccountName": c.name,
         "tolerations": inputs.tolerations,
-        "containers": [{
-            "name": CONTAINER_NAME,
-            "image": inputs.image,
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["/fluent-bit/bin/fluent-bit"],
-            "args": ["--workdir=/fluent-bit/etc", format!("--config={CONFIG_DIR}/fluent-bit.conf")],
-            "env": env,
-            "ports": ports,
-            "livenessProbe": { "httpGet": { "path": "/", "port": "http" } },
-            "readinessProbe": { "httpGet": { "path": "/api/v1/health", "port": "http" } },
-            "resources": { "requests": inputs.resources.requests, "limits": inputs.resources.limits },
-            // The node's container logs are root-owned and mode 0640, so
-            // reading them takes uid 0 (`run_as_user`, default 0): as their
-            // owner, root reads them with every capability dropped. Everything
-            // else is locked down; the state directory is the only writable
-            // path.
-            "securityContext": {
-                "runAsUser": inputs.run_as_user,
-                "runAsNonRoot": inputs.run_as_user != 0,
-                "readOnlyRootFilesystem": true,
-                "allowPrivilegeEscalation": false,
-                "capabilities": { "drop": ["ALL"] },
-                "seccompProfile": { "type": "RuntimeDefault" },
-            },
-            "volumeMounts": volume_mounts,
-        }],
+        "containers": containers,
         "volumes": volumes,
     });
     if let Some(pc) = &inputs.priority_class_name {
@@ -203,10 +193,50 @@ pub fn render(c: &ComponentId, inputs: &Inputs) -> Vec<Value> {
     objects
 }
 
-/// Where apps may push logs: the forward input's Service address.
+/// The fluent-bit container.
+fn collector(inputs: &Inputs, env: Vec<Value>, ports: Vec<Value>, volume_mounts: Vec<Value>) -> Value {
+    json!({
+        "name": CONTAINER_NAME,
+        "image": inputs.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/fluent-bit/bin/fluent-bit"],
+        "args": ["--workdir=/fluent-bit/etc", format!("--config={CONFIG_DIR}/fluent-bit.conf")],
+        "env": env,
+        "ports": ports,
+        "livenessProbe": { "httpGet": { "path": "/", "port": "http" } },
+        "readinessProbe": { "httpGet": { "path": "/api/v1/health", "port": "http" } },
+        "resources": { "requests": inputs.resources.requests, "limits": inputs.resources.limits },
+        // The node's container logs are root-owned and mode 0640, so
+        // reading them takes uid 0 (`run_as_user`, default 0): as their
+        // owner, root reads them with every capability dropped. Everything
+        // else is locked down; the state directory is the only writable
+        // path.
+        "securityContext": {
+            "runAsUser": inputs.run_as_user,
+            "runAsNonRoot": inputs.run_as_user != 0,
+            "readOnlyRootFilesystem": true,
+            "allowPrivilegeEscalation": false,
+            "capabilities": { "drop": ["ALL"] },
+            "seccompProfile": { "type": "RuntimeDefault" },
+        },
+        "volumeMounts": volume_mounts,
+    })
+}
+
+/// Where apps may push logs: the forward input's Service address, as
+/// `tls://` when the input accepts TLS only (the certificate names this
+/// host), else `tcp://`; `None` when the input is off.
 pub fn collector_endpoint(c: &ComponentId, inputs: &Inputs) -> Option<String> {
+    let scheme = if tls::enabled(inputs) { "tls" } else { "tcp" };
     inputs
         .forward
         .enabled
-        .then(|| format!("tcp://{}.{}.svc.cluster.local:{}", c.name, c.namespace, inputs.forward.port))
+        .then(|| format!("{scheme}://{}.{}.svc.cluster.local:{}", c.name, c.namespace, inputs.forward.port))
+}
+
+/// What a client pushing logs must reach: the DaemonSet's pods on the
+/// forward port (the Service forwards to the same container port). Nothing
+/// when the input is off: no other port is for apps.
+pub fn network(c: &ComponentId, inputs: &Inputs) -> Vec<NetworkPeer> {
+    if inputs.forward.enabled { vec![meta(c).network_peer(&[inputs.forward.port])] } else { Vec::new() }
 }

@@ -18,14 +18,20 @@
 //! `-dlq` queue the broker dead-letters into when asked, and per user
 //! permissions limited to its queues.
 //!
+//! Each user's Secret holds its user name, its password and its whole
+//! connection URI (see [`credentials`]); the outputs name the Secret and its
+//! keys, never a value in it.
+//!
 //! The outputs say what a client pod must be allowed to reach (`network`):
 //! the broker's pods on the AMQP(S) port in the cluster, the broker's port
 //! at any address outside it.
 //!
 //! It does not install the operators, cert-manager or their CRDs.
 
+pub mod credentials;
 pub mod tls;
 pub mod topology;
+pub mod uri;
 
 use std::collections::BTreeMap;
 
@@ -44,6 +50,7 @@ use queues::Setting;
 pub use queues::{QueueSpec, UserSpec};
 use tls::{AMQPS_PORT, TlsInputs};
 use topology::Topology;
+use uri::Server;
 
 /// The plain AMQP port: the in-cluster broker's without TLS, and an external
 /// broker's default without TLS.
@@ -259,30 +266,34 @@ impl Plugin for MessagingRabbitmq {
         queues::check_sensitive(req, &inputs.users)?;
         let topo = Topology::new(req, &inputs);
 
+        let tls_on = inputs.tls.enabled(inputs.mode);
+        let (broker, effects, endpoint) = match inputs.mode {
+            Mode::InCluster => {
+                let (objects, endpoint) = in_cluster::plan(req, &inputs, &topo, tls_on);
+                (objects, Vec::new(), endpoint)
+            }
+            Mode::External => {
+                (Vec::new(), external_effects(&inputs, &topo), external_endpoint(req, &inputs, tls_on)?)
+            }
+        };
+        let Endpoint { host, port, ca, network } = endpoint;
+        let server =
+            Server { scheme: if tls_on { "amqps" } else { "amqp" }, host: &host, port, vhost: &topo.vhost };
+        // The users' Secrets come first: in-cluster, the `User`s import them.
         let mut objects: Vec<Value> = inputs
             .users
             .iter()
-            .map(|(user, spec)| queues::credentials_secret(req, user, &topo.username(user), spec))
+            .map(|(user, spec)| credentials::secret(req, user, &topo.username(user), spec, &server))
             .collect();
-        let tls_on = inputs.tls.enabled(inputs.mode);
-        let (effects, endpoint) = match inputs.mode {
-            Mode::InCluster => {
-                let (more, endpoint) = in_cluster::plan(req, &inputs, &topo, tls_on);
-                objects.extend(more);
-                (Vec::new(), endpoint)
-            }
-            Mode::External => (external_effects(&inputs, &topo), external_endpoint(req, &inputs, tls_on)?),
-        };
-        let Endpoint { host, port, ca, network } = endpoint;
-        let scheme = if tls_on { "amqps" } else { "amqp" };
+        objects.extend(broker);
         let outputs = Outputs {
             protocol: protocol::AMQP.to_owned(),
-            endpoint: format!("{scheme}://{host}:{port}/{}", topology::percent_encode(&topo.vhost)),
+            endpoint: server.endpoint(),
             credentials_secret: queues::contract_user(&inputs.users, inputs.credentials_user.as_deref())
-                .map(|u| queues::credentials_ref(req, u)),
+                .map(|u| credentials::reference(req, u)),
             queues: topo.queues.iter().map(|q| (q.logical.clone(), q.physical.clone())).collect(),
             region: None,
-            consumers: queues::consumers(req, &inputs.users, &inputs.queues, true),
+            consumers: credentials::consumers(req, &inputs),
             // AMQP authenticates with PLAIN over the connection; no SASL choice to publish.
             sasl_mechanism: None,
             // Absent for an `amqps://` endpoint without a CA of its own: its

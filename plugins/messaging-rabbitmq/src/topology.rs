@@ -165,13 +165,3 @@ pub fn is_name(s: &str) -> bool {
 fn regex_escape(s: &str) -> String {
     s.replace('.', "\\.")
 }
-
-/// Percent-encodes a vhost for an AMQP URI (`/` becomes `%2F`).
-pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}

@@ -1,6 +1,7 @@
 //! A real AMQPS round trip with what the plugin plans in-cluster: an app
 //! logs in over TLS at the endpoint the outputs give, verifying the broker
-//! with the CA the outputs point at, publishes and reads a message back.
+//! with the CA the outputs point at, publishes and reads a message back;
+//! and so does a client given the connection URI of the user's Secret.
 //!
 //! The broker is a RabbitMQ node this test starts on loopback ports of its
 //! own (the machine's broker on 5672 is plain and is left alone), and stops.
@@ -330,6 +331,25 @@ fn an_app_publishes_and_consumes_over_amqps_verifying_the_broker_with_the_publis
     };
     let (ok, out) = client(&scratch.0, &uri(host), "capstan-amqps", "hello over TLS");
     assert!(ok && out.contains("received hello over TLS"), "{out}");
+
+    // A client given the whole URI of the user's Secret (`uri_key`), parsed
+    // by RabbitMQ's own `amqp_uri`, logs in too: only the address is the
+    // DNS stand-in's, the TLS options the client's own.
+    let key = plan.output("credentials_secret").unwrap()["uri_key"].as_str().unwrap().to_owned();
+    let secret_uri = plan.expect_object("Secret", "events-payments-api-credentials")["stringData"][&key]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let service = format!("@{host}:{service_port}/");
+    assert!(secret_uri.starts_with("amqps://") && secret_uri.contains(&service), "the endpoint's server");
+    let local = secret_uri.replacen(&service, &format!("@127.0.0.1:{port}/"), 1);
+    let (ok, out) = client(
+        &scratch.0,
+        &format!("{local}?cacertfile={}&verify=verify_peer&server_name_indication={host}", ca_file.display()),
+        "capstan-amqps-uri",
+        "hello through the URI",
+    );
+    assert!(ok && out.contains("received hello through the URI"), "{out}");
 
     // The client really verifies: a name the certificate does not hold is refused.
     let (ok, out) = client(&scratch.0, &uri("events.elsewhere.svc"), "capstan-amqps", "x");

@@ -257,6 +257,7 @@ impl Plugin for MessagingSqs {
                 username_key: c.access_key_id_key.clone(),
                 password_key: c.secret_access_key_key.clone(),
                 namespace: Some(req.component.namespace.clone()),
+                uri_key: None,
             }),
             queues: urls,
             region: Some(inputs.region.clone()),

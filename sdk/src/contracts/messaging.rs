@@ -56,6 +56,15 @@ pub struct CredentialsSecret {
     /// Namespace of the Secret; `None` means the consumer's own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Key of the same Secret holding the whole connection URI, this user's
+    /// credentials in it, for clients configured with one string (Dapr's
+    /// `connectionString`). AMQP: `amqp(s)://user:password@host:port/vhost`
+    /// as the RabbitMQ URI spec writes it: user, password and vhost
+    /// percent-encoded (a `/` in the vhost as `%2F`). `None`: the backend
+    /// writes no URI, and a client assembles one from the endpoint and the
+    /// user name and password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri_key: Option<String>,
 }
 
 /// What one consumer (an app) of the broker uses: its own user, the queues

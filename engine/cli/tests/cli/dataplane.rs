@@ -5,11 +5,16 @@
 //! was given, as its own code or its Dapr sidecar would.
 //!
 //! RabbitMQ (external mode, provisioned by the engine's AMQP effects on the
-//! broker at 127.0.0.1:5672): each app publishes and consumes on its own
-//! queues, both through the exchange the contract names and through the
-//! topology Dapr's `pubsub.rabbitmq` declares for it (an exchange per topic,
-//! a queue `<consumerID>-<topic>` with its dead-letter pair), and the broker
-//! refuses it another app's queues, topics and consumer prefix.
+//! broker at 127.0.0.1:5672, on a vhost of the test's own): each app
+//! publishes and consumes on its own queues through the exchange the
+//! contract names, and the broker refuses it another app's queues. Beside
+//! the apps, the `capstan/dapr` component renders each app's Dapr
+//! `pubsub.rabbitmq` Component; connecting as that Component tells a
+//! sidecar to (the URI its `connectionString` reads from the rendered
+//! Secret, its `consumerID`), each app builds the topology Dapr declares for
+//! it (an exchange per topic, a queue `<consumerID>-<topic>` with its
+//! dead-letter pair), and the broker refuses it another app's topics and
+//! consumer prefix.
 //!
 //! PostgreSQL (the external backend, provisioned by the engine's SQL effects
 //! on the server at 127.0.0.1:5432): each app connects with `psql` (libpq)
@@ -40,6 +45,7 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::{AMQPUri, AMQPUserInfo};
 use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
 use serde_json::Value;
 
@@ -80,19 +86,24 @@ inputs = {{
 /// Applies environment `dev` through the binary: `connection` in its env.hcl
 /// (Secrets rendered in clear, for the test to read as the kubelet would),
 /// the environment's `secrets` set, the server component `(dir, hcl)` in
-/// namespace `shop` with `server_secrets` as its sensitive inputs, and the
-/// apps `billing` and `shipping` depending on it. Gives every rendered object.
+/// namespace `shop` with `server_secrets` as its sensitive inputs, the apps
+/// `billing` and `shipping` depending on it, and the components `more`
+/// (`(dir, hcl)`) beside them. Gives every rendered object.
 fn apply_shop(
     connection: &str,
     secrets: &[(&str, &str, String)],
     (server, server_hcl): (&str, &str),
     server_secrets: &str,
+    more: &[(&str, &str)],
 ) -> Vec<Value> {
     let s = Stack::new("");
     s.write("envs/dev/env.hcl", &format!("{connection}target \"render\" {{\n  secrets = \"plain\"\n}}\n"));
     s.write("envs/dev/shop/namespace.hcl", "namespace = \"shop\"\n");
     s.write(&format!("envs/dev/shop/{server}/component.hcl"), server_hcl);
     write_apps(&s, server);
+    for (dir, hcl) in more {
+        s.write(&format!("envs/dev/shop/{dir}/component.hcl"), hcl);
+    }
     s.run(&["secrets", "keygen"]).ok();
     for (file, key, value) in secrets {
         s.run_with_stdin(&["secrets", "set", file, key], value).ok();
@@ -112,33 +123,39 @@ fn rendered(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The rendered object `kind` `namespace/name`.
+fn rendered_object<'a>(objects: &'a [Value], kind: &str, namespace: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| {
+            o["kind"] == kind && o["metadata"]["name"] == name && o["metadata"]["namespace"] == namespace
+        })
+        .unwrap_or_else(|| panic!("no {kind} {namespace}/{name} was rendered"))
+}
+
+/// Key `key` of the Secret `namespace/name` rendered, as the kubelet (or
+/// Dapr's Kubernetes secret store) reads it.
+fn secret_value(objects: &[Value], namespace: &str, name: &str, key: &str) -> String {
+    let secret = rendered_object(objects, "Secret", namespace, name);
+    if let Some(v) = secret["stringData"][key].as_str() {
+        return v.to_owned();
+    }
+    let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("Secret {name} has no key {key}"));
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+}
+
 /// The environment of app `app`'s container, as the kubelet builds it: plain
 /// values as they are, `secretKeyRef`s read from the Secrets rendered in the
 /// app's namespace, `$(VAR)` expanded from earlier variables.
 fn app_env(objects: &[Value], namespace: &str, app: &str) -> BTreeMap<String, String> {
-    let of_kind = |kind: &str, name: &str| {
-        objects
-            .iter()
-            .find(|o| {
-                o["kind"] == kind && o["metadata"]["name"] == name && o["metadata"]["namespace"] == namespace
-            })
-            .unwrap_or_else(|| panic!("no {kind} {namespace}/{name} was rendered"))
-    };
-    let secret_value = |name: &str, key: &str| -> String {
-        let secret = of_kind("Secret", name);
-        if let Some(v) = secret["stringData"][key].as_str() {
-            return v.to_owned();
-        }
-        let encoded =
-            secret["data"][key].as_str().unwrap_or_else(|| panic!("Secret {name} has no key {key}"));
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
-    };
-    let deployment = of_kind("Deployment", app);
+    let deployment = rendered_object(objects, "Deployment", namespace, app);
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for var in deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap() {
         let name = var["name"].as_str().unwrap().to_owned();
         let value = match var["valueFrom"]["secretKeyRef"].as_object() {
-            Some(r) => secret_value(r["name"].as_str().unwrap(), r["key"].as_str().unwrap()),
+            Some(r) => {
+                secret_value(objects, namespace, r["name"].as_str().unwrap(), r["key"].as_str().unwrap())
+            }
             None => {
                 let mut v = var["value"].as_str().unwrap_or_default().to_owned();
                 for (earlier, value) in &env {
@@ -152,22 +169,56 @@ fn app_env(objects: &[Value], namespace: &str, app: &str) -> BTreeMap<String, St
     env
 }
 
-/// An app's AMQP session, opened with the credentials and endpoint it was given.
+/// What a Dapr sidecar is told by app `app`'s rendered `pubsub.rabbitmq`
+/// Component: the connection URI its `connectionString` reads from the
+/// rendered Secret, and its `consumerID`.
+fn dapr_pubsub(objects: &[Value], namespace: &str, app: &str) -> (String, String) {
+    let component = rendered_object(objects, "Component", namespace, &format!("pubsub-{app}"));
+    assert_eq!(component["spec"]["type"], "pubsub.rabbitmq");
+    let metadata = component["spec"]["metadata"].as_array().unwrap();
+    let field = |name: &str| {
+        metadata.iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("no `{name}` in {metadata:?}"))
+    };
+    let uri_ref = &field("connectionString")["secretKeyRef"];
+    let uri =
+        secret_value(objects, namespace, uri_ref["name"].as_str().unwrap(), uri_ref["key"].as_str().unwrap());
+    (uri, field("consumerID")["value"].as_str().unwrap().to_owned())
+}
+
+/// An AMQP session, opened with the credentials and endpoint an app or its
+/// sidecar was given.
 struct Amqp {
     rt: tokio::runtime::Runtime,
     conn: lapin::Connection,
 }
 
 impl Amqp {
+    /// As the app: its endpoint, with its user name and password as they
+    /// are (not spliced into the URI's text, where they would need encoding).
     fn connect(env: &BTreeMap<String, String>) -> Self {
         let endpoint = &env["MESSAGING_ENDPOINT"];
-        let rest =
-            endpoint.strip_prefix("amqp://").unwrap_or_else(|| panic!("not an amqp endpoint: {endpoint}"));
-        let uri = format!("amqp://{}:{}@{rest}", env["MESSAGING_USERNAME"], env["MESSAGING_PASSWORD"]);
+        assert!(endpoint.starts_with("amqp://"), "not an amqp endpoint: {endpoint}");
+        let mut uri: AMQPUri = endpoint.parse().unwrap_or_else(|e| panic!("{endpoint}: {e}"));
+        uri.authority.userinfo = AMQPUserInfo {
+            username: env["MESSAGING_USERNAME"].clone(),
+            password: env["MESSAGING_PASSWORD"].clone(),
+        };
+        Self::connect_to(uri, &env["MESSAGING_USERNAME"])
+    }
+
+    /// With a whole connection URI, parsed as the AMQP URI spec says (as
+    /// Dapr's client parses its `connectionString`); `who` names it if the
+    /// broker refuses the login (the URI holds a password: never in a message).
+    fn connect_uri(uri: &str, who: &str) -> Self {
+        let uri: AMQPUri = uri.parse().unwrap_or_else(|_| panic!("{who}'s URI does not parse"));
+        Self::connect_to(uri, who)
+    }
+
+    fn connect_to(uri: AMQPUri, who: &str) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let conn = rt
-            .block_on(lapin::Connection::connect(&uri, lapin::ConnectionProperties::default()))
-            .unwrap_or_else(|e| panic!("{} logs in: {e}", env["MESSAGING_USERNAME"]));
+            .block_on(lapin::Connection::connect_uri(uri, lapin::ConnectionProperties::default()))
+            .unwrap_or_else(|e| panic!("{who} logs in: {e}"));
         Self { rt, conn }
     }
 
@@ -286,13 +337,31 @@ inputs = {{
 }}
 "#
     );
+    let dapr = format!(
+        r#"component {{
+  type    = "dapr"
+  plugin  = "capstan/dapr"
+  version = "^0.1"
+}}
+dependency "{component}" {{
+  config_path = "../{component}"
+}}
+inputs = {{
+  app_ids    = ["billing", "shipping"]
+  statestore = {{ enabled = false }}
+}}
+"#
+    );
+    // Passwords with characters a URI gives a meaning to: the Secret's URI
+    // must percent-encode them for the broker to see the password itself.
     let objects = apply_shop(
         &connection_block(&admin),
         &[("envs/dev/secrets.enc.hcl", "rabbitmq_admin_password", admin_password)],
         (&component, &server),
         &format!(
-            "users:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
+            "users:\n  billing: {{ password: 'billing-{id}@:/%2F' }}\n  shipping: {{ password: 'shipping-{id}' }}\n"
         ),
+        &[("dapr", &dapr)],
     );
     let billing = app_env(&objects, "shop", "billing");
     let shipping = app_env(&objects, "shop", "shipping");
@@ -309,16 +378,21 @@ inputs = {{
     as_shipping.round_trip(exchange, "shipments", &shipping["MESSAGING_QUEUE_SHIPMENTS"]).unwrap();
     refused("billing reads shipping's queue", as_billing.round_trip(exchange, "shipments", "shipments"));
 
-    // As Dapr: its own topics under its own consumer prefix.
-    as_billing.as_dapr(&billing["MESSAGING_GROUP_PREFIX"], &billing["MESSAGING_QUEUE_INVOICES"]).unwrap();
-    as_shipping.as_dapr(&shipping["MESSAGING_GROUP_PREFIX"], &shipping["MESSAGING_QUEUE_SHIPMENTS"]).unwrap();
-    refused(
-        "billing subscribes to shipping's topic",
-        as_billing.as_dapr(&billing["MESSAGING_GROUP_PREFIX"], "shipments"),
-    );
+    // As Dapr, from each app's rendered Component: the whole URI from the
+    // Secret (on the test's vhost, not `/`), its consumer id the app's prefix.
+    let (billing_uri, billing_consumer) = dapr_pubsub(&objects, "shop", "billing");
+    let (shipping_uri, shipping_consumer) = dapr_pubsub(&objects, "shop", "shipping");
+    assert_eq!(billing_consumer, billing["MESSAGING_GROUP_PREFIX"]);
+    assert_eq!(shipping_consumer, shipping["MESSAGING_GROUP_PREFIX"]);
+    assert!(billing_uri.ends_with(&format!("@127.0.0.1:5672/{vhost}")), "the test's vhost");
+    let dapr_billing = Amqp::connect_uri(&billing_uri, "billing's sidecar");
+    let dapr_shipping = Amqp::connect_uri(&shipping_uri, "shipping's sidecar");
+    dapr_billing.as_dapr(&billing_consumer, &billing["MESSAGING_QUEUE_INVOICES"]).unwrap();
+    dapr_shipping.as_dapr(&shipping_consumer, &shipping["MESSAGING_QUEUE_SHIPMENTS"]).unwrap();
+    refused("billing subscribes to shipping's topic", dapr_billing.as_dapr(&billing_consumer, "shipments"));
     refused(
         "billing declares a queue under shipping's prefix",
-        as_billing.as_dapr(&shipping["MESSAGING_GROUP_PREFIX"], "invoices"),
+        dapr_billing.as_dapr(&shipping_consumer, "invoices"),
     );
 }
 
@@ -383,6 +457,7 @@ inputs = {{
         &format!(
             "apps:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
         ),
+        &[],
     );
     for (app, other) in [("billing", "shipping"), ("shipping", "billing")] {
         let env = app_env(&objects, "shop", app);
@@ -494,6 +569,7 @@ inputs = {{
         &format!(
             "users:\n  billing: {{ password: billing-{id} }}\n  shipping: {{ password: shipping-{id} }}\n"
         ),
+        &[],
     );
     let billing = app_env(&objects, "shop", "billing");
     let shipping = app_env(&objects, "shop", "shipping");

@@ -490,8 +490,19 @@ fn nothing_is_reachable_that_nobody_declared() {
                 env.assert_denied(&pods, &intruder, "TCP", 8080, &format!("{app} → {intruder:?}"));
                 env.assert_denied(&pods, &intruder, "UDP", 53, &format!("{app} → {intruder:?} as DNS"));
             }
-            // Outside the cluster: only the managed database's port, in production.
-            env.assert_denied(&pods, &Endpoint::Outside, "TCP", 443, &format!("{app} → the internet"));
+            // Outside the cluster: only what is declared, HTTPS (the
+            // participant directory, `network_policy.egress` in
+            // _templates/app.hcl) and, in production, the managed database's port.
+            env.assert_allowed(&pods, &Endpoint::Outside, "TCP", 443, &format!("{app} → HTTPS out"));
+            for port in [22, 80, 8080] {
+                env.assert_denied(
+                    &pods,
+                    &Endpoint::Outside,
+                    "TCP",
+                    port,
+                    &format!("{app} → the internet on {port}"),
+                );
+            }
             env.assert_denied(&pods, &prometheus(), "TCP", 9090, &format!("{app} → Prometheus"));
         }
     }

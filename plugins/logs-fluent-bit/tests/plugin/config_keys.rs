@@ -59,8 +59,9 @@ const TLS: &[&str] = &[
 ];
 
 /// `[SERVICE]`: administration/configuring-fluent-bit/classic-mode/configuration-file
-/// ("Service"), administration/monitoring ("Health check for Fluent Bit") and
-/// administration/buffering-and-storage ("Service section configuration").
+/// ("Service"), administration/monitoring ("Health check for Fluent Bit"),
+/// administration/buffering-and-storage ("Service section configuration") and
+/// administration/hot-reload.
 const SERVICE: &[&str] = &[
     "flush",
     "grace",
@@ -89,6 +90,8 @@ const SERVICE: &[&str] = &[
     "storage.backlog.flush_on_shutdown",
     "storage.metrics",
     "storage.delete_irrecoverable_chunks",
+    // administration/hot-reload, "Update the configuration".
+    "hot_reload",
 ];
 
 /// The documented keys of one `Name` in one kind of section, with its page.
@@ -381,8 +384,8 @@ fn assert_documented(variant: &str, text: &str) {
     assert!(problems.is_empty(), "{variant}:\n{}\n\n{text}", problems.join("\n"));
 }
 
-/// Every output, the forward input with a key and TLS, and the multiline
-/// filter: every section fluent-bit could be given.
+/// Every output, the forward input with a key and TLS (TLS is its default),
+/// and the multiline filter: every section and key fluent-bit could be given.
 #[test]
 fn every_key_of_the_rendered_config_is_documented_for_its_plugin() {
     let variants = [
@@ -407,7 +410,7 @@ fn every_key_of_the_rendered_config_is_documented_for_its_plugin() {
         (
             "forward and multiline",
             call(json!({
-                "forward": { "enabled": true, "port": 24224, "shared_key": "k", "tls_secret": "fwd-tls" },
+                "forward": { "enabled": true, "port": 24224, "shared_key": "k" },
                 "multiline_languages": ["java", "python", "go", "ruby"],
             }))
             .sensitive("/forward/shared_key"),

@@ -2,11 +2,15 @@
 //! would plan it (defaults merged, schema and `validate` checked), and every
 //! rendered object validated against the Kubernetes 1.30 schemas.
 //!
-//! Modules: `config_keys` checks every key of the rendered fluent-bit config
-//! against the keys fluent-bit documents for each plugin.
+//! Modules:
+//! - `config_keys`: every key of the rendered fluent-bit config against the
+//!   keys fluent-bit documents for each plugin;
+//! - `forward`: the forward input, its shared key and TLS, and the outputs a
+//!   client pushing logs reads.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod config_keys;
+mod forward;
 
 use capstan_plugin_logs_fluent_bit::FluentBit;
 use capstan_plugin_testsupport::assert_valid_manifests;
@@ -334,66 +338,6 @@ fn stack_traces_are_joined_only_for_the_languages_asked_for_by_the_first_filter(
 }
 
 #[test]
-fn the_forward_shared_key_lives_only_in_a_secret_and_tls_comes_from_the_named_secret() {
-    const KEY: &str = "fwd-key-not-a-real-one";
-    let plan = call(json!({
-        "output": "splunk",
-        "splunk": { "host": "hec", "token": TOKEN },
-        "forward": { "enabled": true, "port": 24224, "shared_key": KEY, "tls_secret": "forward-tls" },
-    }))
-    .sensitive("/splunk/token")
-    .sensitive("/forward/shared_key")
-    .run::<FluentBit>()
-    .unwrap();
-    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
-
-    let cfg = config_of(&plan);
-    let forward = section_of(&cfg, "INPUT", "forward");
-    assert_eq!(value(&forward, "Shared_Key"), Some("${FORWARD_SHARED_KEY}"));
-    assert_eq!(value(&forward, "tls"), Some("On"));
-    assert_eq!(value(&forward, "tls.crt_file"), Some("/fluent-bit/tls/tls.crt"));
-    assert_eq!(value(&forward, "tls.key_file"), Some("/fluent-bit/tls/tls.key"));
-    assert_eq!(value(&forward, "Mem_Buf_Limit"), Some("50MB"), "a fast client is paused, not buffered");
-
-    let secret = plan.expect_object("Secret", "fluent-bit-credentials");
-    assert_eq!(secret["stringData"], json!({ "forward-shared-key": KEY, "splunk-hec-token": TOKEN }));
-    let ds = plan.expect_object("DaemonSet", "fluent-bit");
-    assert_eq!(
-        container_env(ds, "FORWARD_SHARED_KEY").unwrap()["valueFrom"]["secretKeyRef"],
-        json!({ "name": "fluent-bit-credentials", "key": "forward-shared-key" })
-    );
-    let volumes = ds.pointer("/spec/template/spec/volumes").unwrap().as_array().unwrap();
-    assert!(volumes.contains(&json!({ "name": "forward-tls", "secret": { "secretName": "forward-tls" } })));
-    for object in plan.objects.iter().filter(|o| o["kind"] != "Secret") {
-        assert!(!object.to_string().contains(KEY), "shared key leaked into {}", object["kind"]);
-    }
-}
-
-#[test]
-fn a_forward_input_without_a_shared_key_is_planned_with_a_warning() {
-    let plan = call(json!({ "forward": { "enabled": true, "port": 24224 } })).run::<FluentBit>().unwrap();
-    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
-    assert_eq!(plan.warnings[0].path, "/forward/shared_key");
-    assert!(plan.warnings[0].message.contains("any pod"), "{}", plan.warnings[0].message);
-    assert!(!config_of(&plan).contains("Shared_Key"));
-    assert_eq!(
-        plan.output("collector_endpoint"),
-        Some(&json!("tcp://fluent-bit.logging.svc.cluster.local:24224"))
-    );
-}
-
-#[test]
-fn a_forward_shared_key_in_plain_inputs_is_refused_at_its_path() {
-    let err = call(json!({ "forward": { "enabled": true, "port": 24224, "shared_key": "k" } }))
-        .run::<FluentBit>()
-        .unwrap_err();
-    let d = invalid_inputs(err);
-    assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!(d[0].0, "/forward/shared_key");
-    assert!(d[0].1.contains("secrets file"), "{}", d[0].1);
-}
-
-#[test]
 fn the_collector_runs_locked_down_with_a_cpu_limit() {
     let plan = call(json!({})).run::<FluentBit>().unwrap();
     let ds = plan.expect_object("DaemonSet", "fluent-bit");
@@ -434,15 +378,6 @@ fn the_collector_runs_locked_down_with_a_cpu_limit() {
     assert_eq!((&sc["runAsUser"], &sc["runAsNonRoot"]), (&json!(10001), &json!(true)));
 }
 
-#[test]
-fn without_the_forward_input_there_is_no_collector_endpoint() {
-    let plan = call(json!({ "forward": { "enabled": false, "port": 24224 } })).run::<FluentBit>().unwrap();
-    assert_eq!(plan.output("collector_endpoint"), Some(&json!("")));
-    assert!(!config_of(&plan).contains("forward"));
-    let svc = plan.expect_object("Service", "fluent-bit");
-    assert_eq!(svc["spec"]["ports"].as_array().unwrap().len(), 1, "metrics port only");
-}
-
 /// One validator run for every variant: loading the Kubernetes schemas is
 /// the slow part, so the objects of all outputs are checked together.
 #[test]
@@ -457,13 +392,16 @@ fn every_output_renders_objects_valid_for_kubernetes_1_30() {
         call(json!({ "output": "splunk", "splunk": { "host": "hec", "token": TOKEN } }))
             .sensitive("/splunk/token"),
         call(json!({ "forward": { "enabled": false, "port": 24224 }, "tolerations": [] })),
+        // TLS by default: the private CA, the certificate, the mounted Secret and the reloader.
         call(json!({
-            "forward": { "enabled": true, "port": 24224, "shared_key": "k", "tls_secret": "forward-tls" },
+            "forward": { "enabled": true, "port": 24224, "shared_key": "k" },
             "multiline_languages": ["java", "go"],
             "run_as_user": 10001,
         }))
         .sensitive("/forward/shared_key"),
-        call(json!({ "forward": { "enabled": true, "port": 24224 } })),
+        call(json!({ "forward": { "enabled": true, "port": 24224,
+            "tls": { "issuer": { "kind": "ClusterIssuer", "name": "internal-ca" } } } })),
+        call(json!({ "forward": { "enabled": true, "port": 24224, "tls": { "enabled": false } } })),
     ];
     let objects: Vec<Value> = variants.iter().flat_map(|v| v.run::<FluentBit>().unwrap().objects).collect();
     assert_valid_manifests("all-outputs", &objects);
@@ -479,6 +417,10 @@ fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
     let variant = call(json!({ "output": "splunk", "splunk": { "host": "hec", "token": TOKEN } }))
         .sensitive("/splunk/token");
     assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<FluentBit>().unwrap());
+    // The forward input's certificate, sidecar and outputs too.
+    let forward = call(json!({ "forward": { "enabled": true, "port": 24224, "shared_key": "k" } }))
+        .sensitive("/forward/shared_key");
+    assert_eq!(forward.run_wasm(&wasm).unwrap().unwrap(), forward.run::<FluentBit>().unwrap());
 
     let bad = call(json!({ "output": "splunk", "splunk": { "host": "hec", "token": TOKEN } }));
     assert_eq!(bad.run_wasm(&wasm).unwrap().unwrap_err(), bad.run::<FluentBit>().unwrap_err());

@@ -254,6 +254,7 @@ pub fn credentials_ref(req: &PlanRequest, user: &str) -> CredentialsSecret {
         username_key: "username".to_owned(),
         password_key: "password".to_owned(),
         namespace: Some(req.component.namespace.clone()),
+        uri_key: None,
     }
 }
 
