@@ -375,13 +375,21 @@ fn logs() {
 
 #[test]
 fn app() {
-    let empty = app::Outputs { service_url: None, public_url: None, network: Vec::new() };
+    let empty =
+        app::Outputs { service_url: None, public_url: None, network: Vec::new(), dapr_invoke_id: None };
     let full = app::Outputs {
         service_url: Some("http://api.web.svc.cluster.local:8080".into()),
         public_url: Some("https://api.example/".into()),
         network: vec![NetworkPeer::pods("web", &[("app.kubernetes.io/name", "api")], &[8080])],
+        dapr_invoke_id: Some("api.web".into()),
     };
-    agree(&[empty, full], &[("a service URL that is not text", json!({ "service_url": 8080 }))]);
+    agree(
+        &[empty, full],
+        &[
+            ("a service URL that is not text", json!({ "service_url": 8080 })),
+            ("a Dapr id that is not text", json!({ "dapr_invoke_id": ["api", "web"] })),
+        ],
+    );
 }
 
 #[test]

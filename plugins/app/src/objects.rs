@@ -131,6 +131,7 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
         service_url: None,
         public_url: None,
         network: network::peers(&meta, port, wiring.dapr_sidecar),
+        dapr_invoke_id: wiring.dapr_sidecar.then(|| format!("{name}.{}", req.component.namespace)),
     };
     if let Some(port) = port {
         objects.push(k8s::service(&meta, &[(PORT_NAME, port)]));

@@ -122,6 +122,23 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// The sidecar's HTTP port, which Dapr's injector gives every sidecar
+/// unless the pod asks for another (this plugin never does).
+const DAPR_HTTP_PORT: u16 = 3500;
+
+/// How the app calls another app: through its own Dapr sidecar when both
+/// run one (Dapr service invocation: the sidecars carry the call over
+/// mutual TLS, with retries and tracing), else straight to the Service.
+/// Either way `<URL>/<path>` reaches the callee's `<path>`.
+fn service_url(callee: &contracts::app::Outputs, dapr_sidecar: bool) -> Option<String> {
+    match (&callee.dapr_invoke_id, dapr_sidecar, &callee.service_url) {
+        (Some(id), true, Some(_)) => {
+            Some(format!("http://localhost:{DAPR_HTTP_PORT}/v1.0/invoke/{id}/method"))
+        }
+        (_, _, url) => url.clone(),
+    }
+}
+
 /// `DATABASE_` for the only postgres dependency, `REPORTS_DATABASE_` for a
 /// dependency named `reports` when there are several.
 fn prefix(dep: &Dependency, all: &[Dependency], base: &str) -> String {
@@ -273,9 +290,10 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
         }
     }
 
+    let dapr_sidecar = deps.iter().any(|d| d.component_type == dapr::Outputs::COMPONENT_TYPE);
     for dep in deps.iter().filter(|d| d.component_type == contracts::app::Outputs::COMPONENT_TYPE) {
         let other = contracts::read::<contracts::app::Outputs>(dep)?;
-        if let Some(url) = other.service_url {
+        if let Some(url) = service_url(&other, dapr_sidecar) {
             w.env.push((format!("{}_SERVICE_URL", env_token(&dep.name)), Env::Plain(url)));
         }
         w.reach(dep, &other.network);

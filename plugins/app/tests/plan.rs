@@ -694,6 +694,32 @@ mod dependencies {
         );
     }
 
+    /// Two apps with sidecars talk through them (Dapr service invocation,
+    /// mutual TLS between the sidecars); without a sidecar on either side,
+    /// straight to the Service. The callee says its Dapr id.
+    #[test]
+    fn apps_with_sidecars_call_each_other_through_dapr() {
+        let callee = json!({"service_url": "http://oob-directory-sync.core.svc.cluster.local:8080",
+                            "dapr_invoke_id": "oob-directory-sync.core"});
+        let dapr = json!({"pubsub": "pubsub"});
+        let url = |plan: &ComponentPlan| {
+            container_env(plan.expect_object("Deployment", "oob-consent"), "DIRECTORY_SERVICE_URL").unwrap()["value"]
+                .clone()
+        };
+        let both = api().dependency("directory", "app", callee.clone()).dependency("dapr", "dapr", dapr);
+        let both = both.run::<App>().unwrap();
+        assert_eq!(url(&both), "http://localhost:3500/v1.0/invoke/oob-directory-sync.core/method");
+        let caller_without = api().dependency("directory", "app", callee).run::<App>().unwrap();
+        assert_eq!(url(&caller_without), "http://oob-directory-sync.core.svc.cluster.local:8080");
+    }
+
+    #[test]
+    fn an_app_with_a_sidecar_says_its_dapr_id_and_one_without_does_not() {
+        let with = api().dependency("dapr", "dapr", json!({"pubsub": "pubsub"})).run::<App>().unwrap();
+        assert_eq!(with.output("dapr_invoke_id"), Some(&json!("oob-consent.core")));
+        assert_eq!(api().run::<App>().unwrap().output("dapr_invoke_id"), None);
+    }
+
     #[test]
     fn the_operators_env_overrides_a_dependency_value_without_duplicates() {
         let plan = PlanCall::new(json!({"image": "x", "env": {"DATABASE_HOST": "pgbouncer.data.svc"}}))

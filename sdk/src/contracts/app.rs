@@ -22,6 +22,12 @@ pub struct Outputs {
     /// not said, and a client with a default-deny policy cannot reach it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network: Vec<super::NetworkPeer>,
+    /// `<app id>.<namespace>`, when the app runs with a Dapr sidecar: the
+    /// name Dapr service invocation reaches it by from any namespace. A
+    /// caller with a sidecar of its own goes through it, so the call
+    /// travels between the two sidecars over their mutual TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dapr_invoke_id: Option<String>,
 }
 
 impl Contract for Outputs {

@@ -1,5 +1,5 @@
 # Payment initiation: the Open Finance payments API. It checks consents with
-# oob-consent, whose Service URL it gets as OOB_CONSENT_SERVICE_URL.
+# oob-consent, which it calls through its Dapr sidecar at OOB_CONSENT_SERVICE_URL.
 
 include "app" {
   path           = find_in_parent_folders("_templates/app.hcl")
