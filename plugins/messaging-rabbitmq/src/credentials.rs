@@ -22,6 +22,13 @@ use crate::uri::Server;
 /// The key of the connection URI in each credentials Secret.
 pub const URI_KEY: &str = "uri";
 
+/// The label the messaging-topology-operator (1.20 and later) requires on a
+/// Secret a `User` imports: it watches only Secrets carrying it, so it can
+/// follow a changed password without caching every Secret of the cluster,
+/// and its admission webhook refuses a `User` whose Secret lacks it.
+/// Earlier versions ignore it.
+pub const TOPOLOGY_OPERATOR_LABEL: &str = "rabbitmq.com/topology-operator";
+
 /// User `user`'s Secret (named as every messaging backend names it), its
 /// broker user name `username`, connecting to `server`.
 pub fn secret(req: &PlanRequest, user: &str, username: &str, spec: &UserSpec, server: &Server<'_>) -> Value {
@@ -30,7 +37,8 @@ pub fn secret(req: &PlanRequest, user: &str, username: &str, spec: &UserSpec, se
         queues::credentials_secret_name(&req.component.name, user),
         "messaging-credentials",
     )
-    .label("capstan.dev/user", user);
+    .label("capstan.dev/user", user)
+    .label(TOPOLOGY_OPERATOR_LABEL, "true");
     let data = BTreeMap::from([
         ("username".to_owned(), Sensitive::new(username)),
         ("password".to_owned(), spec.password.clone()),

@@ -105,6 +105,8 @@ fn in_cluster_renders_the_cluster_and_its_topology() {
     assert_eq!(perm["permissions"]["write"], format!("^(events|amq\\.default|{own})$"));
     let secret = plan.expect_object("Secret", "events-payments-api-credentials");
     assert_eq!(secret["stringData"]["username"], "events-payments-api");
+    // The topology operator (1.20+) imports only Secrets labelled for it.
+    assert_eq!(secret["metadata"]["labels"]["rabbitmq.com/topology-operator"], "true");
     support::assert_valid(&plan.objects, &[]);
 }
 
