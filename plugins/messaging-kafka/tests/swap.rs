@@ -71,8 +71,17 @@ fn one_config_plans_on_every_messaging_backend_with_the_same_outputs() {
     assert_eq!(logical(&r), logical(&k));
     assert_eq!(logical(&s), logical(&k));
     assert_eq!(r.queues["payments"], "opus-payments");
-    // The same users are the same consumers on both brokers.
-    assert_eq!(k.consumers, r.consumers);
+    // The same users are the same consumers on both brokers; RabbitMQ's
+    // Secrets also hold each user's connection URI (Dapr takes one string).
+    let without_uri = |o: &contracts::messaging::Outputs| {
+        let mut consumers = o.consumers.clone();
+        for c in consumers.values_mut() {
+            c.credentials_secret.uri_key = None;
+        }
+        consumers
+    };
+    assert_eq!(k.consumers, without_uri(&r));
+    assert!(r.consumers.values().all(|c| c.credentials_secret.uri_key.as_deref() == Some("uri")));
     assert_eq!(k.consumers["payments-api"].group_prefix.as_deref(), Some("payments-api.events"));
     assert!(s.consumers.is_empty(), "SQS access is IAM's");
     assert!(s.queues["payments"].ends_with("/123456789012/opus-payments"));
