@@ -94,7 +94,12 @@ fn declares_idempotent_sql_per_app_on_the_granted_connection() {
 fn outputs_follow_the_postgres_contract_with_secret_references_only() {
     let plan = call().run::<PostgresExternal>().unwrap();
     let names: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["host", "port", "database", "user", "password_secret", "databases", "sslmode"]);
+    assert_eq!(
+        names,
+        ["host", "port", "database", "user", "password_secret", "databases", "sslmode", "network"]
+    );
+    // A managed server is outside the cluster: its port, at any address.
+    assert_eq!(plan.output("network").unwrap(), &json!([{ "ports": [5432] }]));
     assert_eq!(plan.output("host").unwrap(), "opus.abc123.eu-west-1.rds.amazonaws.com");
     assert_eq!(plan.output("sslmode").unwrap(), "require", "TLS by default to a managed server");
     assert_eq!(plan.output("port").unwrap(), 5432);
