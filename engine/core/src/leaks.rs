@@ -377,6 +377,11 @@ pub enum Place {
     Log(LogStream),
     /// The message of a panic that ended the call.
     Panic,
+    /// A policy plugin's message about a violation of `rule`.
+    Violation {
+        /// The rule's id.
+        rule: String,
+    },
     /// An effect's result, which state keeps in clear.
     EffectResult {
         /// The [`Effect::id`] it is the result of.
@@ -410,6 +415,7 @@ impl fmt::Display for Place {
             Place::Log(LogStream::Stdout) => f.write_str("a line of its stdout"),
             Place::Log(LogStream::Stderr) => f.write_str("a line of its stderr"),
             Place::Panic => f.write_str("its panic message"),
+            Place::Violation { rule } => write!(f, "its message about rule `{rule}`"),
             Place::EffectResult { id, path } => write!(f, "the result of effect `{id}` field {}", root(path)),
         }
     }

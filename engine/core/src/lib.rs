@@ -15,6 +15,7 @@ pub mod leaks;
 mod object;
 mod outcome;
 mod plugin;
+mod policy;
 mod secrets;
 mod sensitive;
 
@@ -22,6 +23,7 @@ pub use effects::*;
 pub use object::{MissingField, ObjectRef};
 pub use outcome::{EffectSummary, OpOutcome, Outcome};
 pub use plugin::*;
+pub use policy::*;
 pub use secrets::{SecretProvider, SecretSourceError};
 pub use sensitive::{REDACTED, Sensitive, Text};
 

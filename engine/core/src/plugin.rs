@@ -124,6 +124,17 @@ pub struct Metadata {
     /// the type's plugins publish it (contract 0.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs_contract: Option<OutputsContract>,
+    /// A policy plugin's rules (its `component_type` is
+    /// [`POLICY_TYPE`](crate::POLICY_TYPE)); empty for a component plugin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::PolicyRule>,
+}
+
+impl Metadata {
+    /// Whether it is a policy plugin (contract 0.2's `policy` interface).
+    pub fn is_policy(&self) -> bool {
+        self.component_type == crate::POLICY_TYPE
+    }
 }
 
 /// The outputs contract of a component type: a version and the JSON Schema

@@ -14,26 +14,36 @@ pub(crate) enum Contract {
     Current,
     /// 0.1, frozen in `wit/v0.1/`.
     V0_1,
+    /// A policy plugin: the current contract's `policy-plugin` world (the
+    /// `policy` interface is new in 0.2, so there is no older one).
+    Policy,
 }
 
 impl Contract {
     pub(crate) fn version(self) -> semver::Version {
         match self {
-            Self::Current => CONTRACT_VERSION,
+            Self::Current | Self::Policy => CONTRACT_VERSION,
             Self::V0_1 => semver::Version::new(0, 1, 0),
         }
     }
 }
 
-/// Checks that `component` exports `capstan:plugin/handler@V` with a `V` this
+/// Checks that `component` exports `capstan:plugin/handler@V` (a component
+/// plugin) or `capstan:plugin/policy@V` (a policy plugin) with a `V` this
 /// engine hosts: the same major version as one of [`HOSTED_CONTRACTS`], or for
 /// 0.x the same minor (semver's rule for what may break).
 pub(crate) fn check(engine: &Engine, component: &Component, plugin: &str) -> Result<Contract, HostError> {
-    let prefix = format!("{CONTRACT_PACKAGE}/handler@");
     let ty = component.component_type();
-    let found = ty.exports(engine).find_map(|(name, _)| name.strip_prefix(&prefix).map(str::to_owned));
-    let Some(found) = found else {
-        return Err(HostError::NotAPlugin { plugin: plugin.to_owned(), package: CONTRACT_PACKAGE });
+    let exported = |interface: &str| {
+        let prefix = format!("{CONTRACT_PACKAGE}/{interface}@");
+        ty.exports(engine).find_map(|(name, _)| name.strip_prefix(&prefix).map(str::to_owned))
+    };
+    let (found, kinds) = match (exported("handler"), exported("policy")) {
+        (Some(found), _) => (found, [Contract::Current, Contract::V0_1].as_slice()),
+        (None, Some(found)) => (found, [Contract::Policy].as_slice()),
+        (None, None) => {
+            return Err(HostError::NotAPlugin { plugin: plugin.to_owned(), package: CONTRACT_PACKAGE });
+        }
     };
     let incompatible = || HostError::IncompatibleContract {
         plugin: plugin.to_owned(),
@@ -42,10 +52,7 @@ pub(crate) fn check(engine: &Engine, component: &Component, plugin: &str) -> Res
         hosted: HOSTED_CONTRACTS.map(|v| v.to_string()).join(" and "),
     };
     let version = semver::Version::parse(&found).map_err(|_| incompatible())?;
-    [Contract::Current, Contract::V0_1]
-        .into_iter()
-        .find(|c| compatible(&version, &c.version()))
-        .ok_or_else(incompatible)
+    kinds.iter().copied().find(|c| compatible(&version, &c.version())).ok_or_else(incompatible)
 }
 
 fn compatible(plugin: &semver::Version, hosted: &semver::Version) -> bool {

@@ -8,7 +8,9 @@
 use capstan_core as core;
 use serde_json::Value;
 
+use crate::bindings::policy::policy as p;
 use crate::bindings::{effects as e, handler as h, types as t};
+use crate::guest::Described;
 
 /// Why guest output breaks the contract.
 pub(crate) type Reason = String;
@@ -50,22 +52,89 @@ pub(crate) fn component_id(c: &core::ComponentId) -> h::ComponentId {
     }
 }
 
+pub(crate) fn check_request(r: &core::CheckRequest) -> p::CheckRequest {
+    let s = &r.subject;
+    p::CheckRequest {
+        subject: p::Subject {
+            name: s.name.clone(),
+            environment: s.environment.clone(),
+            namespace: s.namespace.clone(),
+            component_type: s.component_type.clone(),
+            plugin: s.plugin.clone(),
+        },
+        objects: r.objects.iter().map(core::json_text).collect(),
+        params: core::json_text(&r.params),
+    }
+}
+
 fn output_in(o: &core::Output) -> h::Output {
     h::Output { name: o.name.clone(), value: core::json_text(&o.value), sensitive: o.sensitive }
 }
 
 // ---- out of the guest -----------------------------------------------------
 
-pub(crate) fn metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
-    if m.name.trim().is_empty() {
+pub(crate) fn metadata(described: Described) -> Result<core::Metadata, Reason> {
+    match described {
+        Described::Component(m) => component_metadata(m),
+        Described::Policy(m) => policy_metadata(m),
+    }
+}
+
+/// A name, a semver version and a JSON Schema: what every plugin's
+/// metadata must have, whatever its world.
+fn name_version_schema(
+    name: &str,
+    version: &str,
+    schema: &str,
+    field: &str,
+) -> Result<(semver::Version, Value), Reason> {
+    if name.trim().is_empty() {
         return Err("metadata.name is empty".to_owned());
     }
-    let version = semver::Version::parse(&m.version)
-        .map_err(|err| format!("metadata.version {:?} is not a semver version: {err}", m.version))?;
-    let input_schema: Value = serde_json::from_str(&m.input_schema)
-        .map_err(|err| format!("metadata.input-schema is not valid JSON: {err}"))?;
-    if !(input_schema.is_object() || input_schema.is_boolean()) {
-        return Err("metadata.input-schema is not a JSON Schema (an object or a boolean)".to_owned());
+    let version = semver::Version::parse(version)
+        .map_err(|err| format!("metadata.version {version:?} is not a semver version: {err}"))?;
+    let schema: Value =
+        serde_json::from_str(schema).map_err(|err| format!("metadata.{field} is not valid JSON: {err}"))?;
+    if !(schema.is_object() || schema.is_boolean()) {
+        return Err(format!("metadata.{field} is not a JSON Schema (an object or a boolean)"));
+    }
+    Ok((version, schema))
+}
+
+fn policy_metadata(m: p::PolicyMetadata) -> Result<core::Metadata, Reason> {
+    let (version, input_schema) =
+        name_version_schema(&m.name, &m.version, &m.params_schema, "params-schema")?;
+    let mut rules: Vec<core::PolicyRule> = Vec::with_capacity(m.rules.len());
+    for rule in m.rules {
+        if rule.id.is_empty() || rules.iter().any(|r| r.id == rule.id) {
+            return Err(format!("metadata.rules: rule id {:?} is empty or listed twice", rule.id));
+        }
+        rules.push(core::PolicyRule { id: rule.id, description: rule.description });
+    }
+    if rules.is_empty() {
+        return Err("metadata.rules is empty: a policy lists the rules it checks".to_owned());
+    }
+    Ok(core::Metadata {
+        name: m.name,
+        version,
+        component_type: core::POLICY_TYPE.to_owned(),
+        backend: String::new(),
+        description: m.description,
+        input_schema,
+        defaults: m.defaults,
+        capabilities: Vec::new(),
+        outputs_contract: None,
+        rules,
+    })
+}
+
+fn component_metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
+    let (version, input_schema) = name_version_schema(&m.name, &m.version, &m.input_schema, "input-schema")?;
+    if m.component_type == core::POLICY_TYPE {
+        return Err(format!(
+            "metadata.component-type is `{}`, which names policy plugins; a policy exports the `policy` interface",
+            core::POLICY_TYPE
+        ));
     }
     let outputs_contract = m
         .outputs_contract
@@ -96,6 +165,7 @@ pub(crate) fn metadata(m: h::Metadata) -> Result<core::Metadata, Reason> {
         defaults: m.defaults,
         capabilities: m.capabilities.into_iter().map(capability).collect(),
         outputs_contract,
+        rules: Vec::new(),
     })
 }
 
@@ -114,15 +184,49 @@ pub(crate) fn diagnostics(ds: Vec<t::Diagnostic>) -> Vec<core::Diagnostic> {
 }
 
 fn diagnostic(d: t::Diagnostic) -> core::Diagnostic {
-    core::Diagnostic {
-        path: d.path,
-        severity: match d.severity {
-            t::Severity::Error => core::Severity::Error,
-            t::Severity::Warning => core::Severity::Warning,
-            t::Severity::Info => core::Severity::Info,
-        },
-        message: d.message,
+    core::Diagnostic { path: d.path, severity: severity(d.severity), message: d.message }
+}
+
+fn severity(s: t::Severity) -> core::Severity {
+    match s {
+        t::Severity::Error => core::Severity::Error,
+        t::Severity::Warning => core::Severity::Warning,
+        t::Severity::Info => core::Severity::Info,
     }
+}
+
+/// A policy's answer; each violation must point at an object it was given
+/// and its path must be a JSON pointer.
+pub(crate) fn check_result(
+    r: Result<Vec<p::Violation>, String>,
+    objects: usize,
+) -> Result<Result<Vec<core::Violation>, String>, Reason> {
+    let Ok(violations) = r else { return Ok(r.map(|_| Vec::new())) };
+    violations
+        .into_iter()
+        .map(|v| {
+            if usize::try_from(v.object).map_or(true, |i| i >= objects) {
+                return Err(format!(
+                    "violation of rule {:?} names object #{}, but the request held {objects}",
+                    v.rule, v.object
+                ));
+            }
+            if !(v.path.is_empty() || v.path.starts_with('/')) {
+                return Err(format!(
+                    "violation of rule {:?} has path {:?}, not a JSON pointer",
+                    v.rule, v.path
+                ));
+            }
+            Ok(core::Violation {
+                rule: v.rule,
+                object: v.object,
+                path: v.path,
+                message: v.message,
+                severity: severity(v.severity),
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Ok)
 }
 
 pub(crate) fn plan_result(

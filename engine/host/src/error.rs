@@ -39,7 +39,7 @@ pub enum HostError {
     /// The component exports no `capstan:plugin/handler` of any version:
     /// it is some other component.
     #[error(
-        "plugin {plugin} does not export the Capstan plugin interface ({package}/handler); is it a Capstan plugin?"
+        "plugin {plugin} exports neither Capstan plugin interface ({package}/handler for a component plugin, {package}/policy for a policy); is it a Capstan plugin?"
     )]
     NotAPlugin {
         /// The name hint it was loaded under, such as its file's path.
@@ -174,6 +174,15 @@ pub enum CallFailure {
     Instantiate {
         /// What failed, naming the directory.
         reason: String,
+    },
+    /// The engine asked a policy plugin to plan, or a component plugin to
+    /// check a plan: the plugin was used in the wrong place.
+    #[error("has no `{export}` export: it is a {} plugin", if *policy { "policy" } else { "component" })]
+    WrongKind {
+        /// The export asked for.
+        export: &'static str,
+        /// Whether the plugin is a policy (else a component plugin).
+        policy: bool,
     },
     /// The plugin logged, printed or panicked with a sensitive value of the
     /// call. The line reached the log redacted; the answer is dropped.

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{self, handler, types, v0_1};
+use crate::bindings::{self, handler, policy, types, v0_1};
 use crate::call::CallState;
 use crate::contract::Contract;
 
@@ -16,12 +16,20 @@ use crate::contract::Contract;
 pub(crate) enum GuestPre {
     Current(bindings::PluginPre<CallState>),
     V0_1(v0_1::PluginPre<CallState>),
+    Policy(policy::PolicyPluginPre<CallState>),
 }
 
 /// One instance's exports.
 pub(crate) enum Guest {
     Current(bindings::Plugin),
     V0_1(v0_1::Plugin),
+    Policy(policy::PolicyPlugin),
+}
+
+/// What a plugin says of itself, in the words of its world.
+pub(crate) enum Described {
+    Component(handler::Metadata),
+    Policy(policy::policy::PolicyMetadata),
 }
 
 impl GuestPre {
@@ -29,6 +37,7 @@ impl GuestPre {
         Ok(match contract {
             Contract::Current => Self::Current(bindings::PluginPre::new(pre)?),
             Contract::V0_1 => Self::V0_1(v0_1::PluginPre::new(pre)?),
+            Contract::Policy => Self::Policy(policy::PolicyPluginPre::new(pre)?),
         })
     }
 
@@ -36,15 +45,32 @@ impl GuestPre {
         Ok(match self {
             Self::Current(pre) => Guest::Current(pre.instantiate(store)?),
             Self::V0_1(pre) => Guest::V0_1(pre.instantiate(store)?),
+            Self::Policy(pre) => Guest::Policy(pre.instantiate(store)?),
         })
     }
 }
 
 impl Guest {
-    pub(crate) fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<handler::Metadata> {
+    pub(crate) fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Described> {
+        Ok(match self {
+            Self::Current(g) => Described::Component(g.capstan_plugin_handler().call_describe(store)?),
+            Self::V0_1(g) => {
+                Described::Component(upgrade(&g.capstan_plugin_handler().call_describe(store)?)?)
+            }
+            Self::Policy(g) => Described::Policy(g.capstan_plugin_policy().call_describe(store)?),
+        })
+    }
+
+    /// A policy's check of one component's plan. Only a policy plugin is
+    /// asked (the caller checks the kind first).
+    pub(crate) fn call_check(
+        &self,
+        store: &mut Store<CallState>,
+        request: &policy::policy::CheckRequest,
+    ) -> wasmtime::Result<Result<Vec<policy::policy::Violation>, String>> {
         match self {
-            Self::Current(g) => g.capstan_plugin_handler().call_describe(store),
-            Self::V0_1(g) => upgrade(&g.capstan_plugin_handler().call_describe(store)?),
+            Self::Policy(g) => g.capstan_plugin_policy().call_check(store, request),
+            Self::Current(_) | Self::V0_1(_) => Err(wrong_kind("check")),
         }
     }
 
@@ -56,6 +82,7 @@ impl Guest {
         match self {
             Self::Current(g) => g.capstan_plugin_handler().call_validate(store, inputs),
             Self::V0_1(g) => upgrade(&g.capstan_plugin_handler().call_validate(store, inputs)?),
+            Self::Policy(_) => Err(wrong_kind("validate")),
         }
     }
 
@@ -70,6 +97,7 @@ impl Guest {
                 let request: v0_1::handler::PlanRequest = upgrade(request)?;
                 upgrade_plan(&g.capstan_plugin_handler().call_plan(store, &request)?)
             }
+            Self::Policy(_) => Err(wrong_kind("plan")),
         }
     }
 
@@ -81,8 +109,15 @@ impl Guest {
         match self {
             Self::Current(g) => g.capstan_plugin_handler().call_health(store, object),
             Self::V0_1(g) => upgrade(&g.capstan_plugin_handler().call_health(store, object)?),
+            Self::Policy(_) => Err(wrong_kind("health")),
         }
     }
+}
+
+/// A call the plugin's world does not export. `Plugin` checks the kind
+/// before calling, so this is reached only through an engine bug.
+fn wrong_kind(export: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("the engine called `{export}` on a plugin that does not export it"))
 }
 
 /// A 0.1 plan answer as a 0.2 one: the same, with no `warnings` (0.2 added

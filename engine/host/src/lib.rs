@@ -1,5 +1,6 @@
 //! The plugin host: runs Capstan plugins (WASI 0.2 components speaking the
-//! `capstan:plugin` contract) on wasmtime, sandboxed and under limits.
+//! `capstan:plugin` contract: component plugins, and since 0.2 policy
+//! plugins) on wasmtime, sandboxed and under limits.
 //!
 //! - No ambient authority: a plugin gets no env vars, args, network or
 //!   filesystem; its clocks read zero and its randomness is a stream fixed

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use capstan_core::leaks::Secrets;
 use capstan_core::{
-    CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest, Severity,
+    CheckRequest, CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError,
+    PlanRequest, Severity, Violation,
 };
 
 use crate::call::CallState;
@@ -175,7 +176,7 @@ impl Plugin {
         inputs: &serde_json::Value,
     ) -> Result<Vec<Diagnostic>, CallError> {
         let inputs = capstan_core::json_text(inputs);
-        self.call(
+        self.component_call(
             cx,
             "validate",
             |store, h| h.call_validate(store, &inputs),
@@ -193,7 +194,7 @@ impl Plugin {
     ) -> Result<Result<ComponentPlan, PlanError>, CallError> {
         let cx = cx.for_request(req);
         let request = convert::plan_request(req);
-        self.call(&cx, "plan", |store, h| h.call_plan(store, &request), convert::plan_result)
+        self.component_call(&cx, "plan", |store, h| h.call_plan(store, &request), convert::plan_result)
     }
 
     /// `validate`, then `plan` when no error was found, in one instance under
@@ -201,7 +202,7 @@ impl Plugin {
     pub fn validate_and_plan(&self, cx: &CallContext, req: &PlanRequest) -> Result<CheckedPlan, CallError> {
         let cx = cx.for_request(req);
         let request = convert::plan_request(req);
-        self.call(
+        self.component_call(
             &cx,
             "validate",
             |store, h| {
@@ -226,7 +227,64 @@ impl Plugin {
     pub fn health(&self, cx: &CallContext, object: &serde_json::Value) -> Result<Health, CallError> {
         let cx = cx.for_object(object);
         let object = capstan_core::json_text(object);
-        self.call(&cx, "health", |store, h| h.call_health(store, &object), |h| Ok(convert::health(h)))
+        self.component_call(
+            &cx,
+            "health",
+            |store, h| h.call_health(store, &object),
+            |h| Ok(convert::health(h)),
+        )
+    }
+
+    /// Whether it is a policy plugin (contract 0.2's `policy-plugin`
+    /// world): it checks plans and plans nothing.
+    pub fn is_policy(&self) -> bool {
+        matches!(self.inner.pre, GuestPre::Policy(_))
+    }
+
+    /// A policy's check of one component's plan. The outer error is the
+    /// plugin failing (a trap, a limit, broken output, or not a policy);
+    /// the inner one is the policy's own answer that it cannot check (params
+    /// it cannot use). The request's objects should come through
+    /// [`capstan_core::without_secret_values`]: a policy has no need of a
+    /// secret, and this call guards only `cx`'s.
+    pub fn check(
+        &self,
+        cx: &CallContext,
+        req: &CheckRequest,
+    ) -> Result<Result<Vec<Violation>, String>, CallError> {
+        if !self.is_policy() {
+            return Err(self.wrong_kind(cx, "check"));
+        }
+        let request = convert::check_request(req);
+        let objects = req.objects.len();
+        self.call(
+            cx,
+            "check",
+            |store, g| g.call_check(store, &request),
+            |r| convert::check_result(r, objects),
+        )
+    }
+
+    fn wrong_kind(&self, cx: &CallContext, export: &'static str) -> CallError {
+        CallError {
+            plugin: self.inner.label.clone(),
+            component: cx.component.clone(),
+            cause: CallFailure::WrongKind { export, policy: self.is_policy() },
+        }
+    }
+
+    /// A call only a component plugin answers.
+    fn component_call<R, T>(
+        &self,
+        cx: &CallContext,
+        export: &'static str,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &Guest) -> wasmtime::Result<R>,
+        convert: impl FnOnce(R) -> Result<T, convert::Reason>,
+    ) -> Result<T, CallError> {
+        if self.is_policy() {
+            return Err(self.wrong_kind(cx, export));
+        }
+        self.call(cx, export, f, convert)
     }
 
     fn call<R, T>(

@@ -57,6 +57,7 @@ fn plugin(component_type: &str, fault: Fault) -> Postgres {
             vec![Capability::Sql("postgres".into())]
         },
         outputs_contract: None,
+        rules: Vec::new(),
     };
     Postgres { meta, fault, calls: AtomicU64::new(0) }
 }

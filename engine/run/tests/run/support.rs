@@ -166,6 +166,7 @@ impl Native {
             defaults: String::new(),
             capabilities: Vec::new(),
             outputs_contract: None,
+            rules: Vec::new(),
         };
         Self { metadata, effect }
     }
