@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::diag::ConfigError;
 use crate::eval::{Ctx, EvalError, Map, Scope, eval, span_of};
 use crate::limits::PluginLimits;
+use crate::policy::PolicyConfig;
 use crate::shared::{Shared, has_token};
 use crate::target::TargetSettings;
 
@@ -31,6 +32,9 @@ pub struct ClientSettings {
     pub target: TargetSettings,
     /// `plugin_limits "publisher/name" { … }`, by plugin name.
     pub plugin_limits: BTreeMap<String, PluginLimits>,
+    /// `policy "name" { … }`, in client.hcl's order: every environment's
+    /// policies, before env.hcl tightens them ([`Stack::policies_for`](crate::Stack::policies_for)).
+    pub policies: Vec<PolicyConfig>,
     /// Every other block of client.hcl, as `{ type: { label: body } }` or
     /// `{ type: body }`, evaluated.
     pub other_blocks: Map,
@@ -132,7 +136,7 @@ pub(crate) fn parse_client(
     let mut out = ClientSettings { values, ..ClientSettings::default() };
     for block in body.blocks() {
         let ident = block.ident.value().as_str();
-        if ident == "target" {
+        if ident == "target" || ident == "policy" {
             // Read below, attribute by attribute.
             continue;
         }
@@ -192,6 +196,7 @@ pub(crate) fn parse_client(
         }
     }
     out.target = crate::target::parse_targets(ctx, scope, body, errors);
+    out.policies = crate::policy::client_policies(ctx, scope, body, errors);
     out
 }
 

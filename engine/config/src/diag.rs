@@ -392,6 +392,44 @@ pub enum ConfigError {
         /// The block it is in.
         block: String,
     },
+    /// Two blocks or entries of one kind under one name, where names are unique.
+    #[error("{what} `{name}` is defined twice{hint}")]
+    DuplicateName {
+        /// The kind of thing: "policy", "exception".
+        what: String,
+        /// The name given twice.
+        name: String,
+        /// Where names must be unique, as ` in …`.
+        hint: String,
+    },
+    /// A policy exception with no selector: it would exempt every component.
+    #[error(
+        "exception `{exception}` of policy `{policy}` names no `types`, `components` or `namespaces`, so it would exempt every component: disable the policy or narrow the exception"
+    )]
+    ExceptionCoversEverything {
+        /// The policy.
+        policy: String,
+        /// The exception's name.
+        exception: String,
+    },
+    /// An env.hcl setting one of client.hcl's enforcing policies to audit.
+    #[error(
+        "policy `{policy}` is enforced by client.hcl and an env.hcl cannot set it to audit: an environment relaxes a policy only through a named exception with a reason"
+    )]
+    PolicyRelaxed {
+        /// The policy.
+        policy: String,
+    },
+    /// An env.hcl changing what one of client.hcl's policies checks.
+    #[error(
+        "an env.hcl cannot set `{attribute}` of policy `{policy}`, which client.hcl defines: an environment may only tighten it (mode = \"enforce\", more exceptions), or define a policy of its own under another name"
+    )]
+    PolicyOverride {
+        /// The policy.
+        policy: String,
+        /// The attribute the env.hcl set.
+        attribute: String,
+    },
     /// A secrets file or reference that cannot be used.
     #[error("secrets: {message}")]
     Secret {
@@ -470,6 +508,13 @@ pub struct Location {
     /// The rest of a span that goes on past its first line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rest: Option<SpanRest>,
+}
+
+/// `file:line:col`, as a diagnostic's `-->` line shows it.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.to_string_lossy().replace('\\', "/"), self.line, self.col)
+    }
 }
 
 /// The lines of a span after its first, as a diagnostic shows them.

@@ -40,6 +40,7 @@ mod graph;
 mod levels;
 mod limits;
 mod pins;
+mod policy;
 mod resolve;
 mod root;
 mod shared;
@@ -63,6 +64,7 @@ pub use duration::{DurationError, parse_duration};
 pub use graph::{ComponentGraph, GraphError};
 pub use limits::{PluginLimits, parse_size};
 pub use pins::{LOCAL_VERSION, PluginPin};
+pub use policy::{PolicyConfig, PolicyException, PolicyMatch, PolicyMode};
 pub use resolve::{DependencyOutputs, Origin, OriginSource, ResolvedInputs, merge_over_defaults};
 pub use target::{
     ExternalSecretsSettings, KubeSettings, RenderSettings, SecretsDelivery, Setting, StoreBackend,
@@ -104,6 +106,10 @@ pub struct Stack {
     pub client: ClientSettings,
     /// `connection` blocks of each env.hcl, by environment name.
     pub env_connections: BTreeMap<String, BTreeMap<String, Connection>>,
+    /// Each environment's policies, by environment name: client.hcl's as
+    /// its env.hcl tightens them, then the env.hcl's own. Read once per
+    /// environment; [`Stack::policies_for`] picks a component's.
+    pub env_policies: BTreeMap<String, Vec<PolicyConfig>>,
     /// Each environment of a loaded component, by name.
     pub environments: BTreeMap<String, Environment>,
     /// Every loaded component by key (its directory relative to the root).
@@ -142,6 +148,17 @@ impl Stack {
     /// The component graph: the one the planner schedules and destroy reverses.
     pub fn graph(&self) -> &ComponentGraph {
         &self.graph
+    }
+
+    /// The policies that check `c`: its environment's (see
+    /// [`env_policies`](Self::env_policies)) whose `match` picks it, in
+    /// order, client.hcl's first.
+    pub fn policies_for<'a>(&'a self, c: &'a Component) -> impl Iterator<Item = &'a PolicyConfig> + 'a {
+        self.env_policies
+            .get(&c.id.environment)
+            .unwrap_or(&self.client.policies)
+            .iter()
+            .filter(move |p| p.applies_to(c))
     }
 
     /// The connections a component's effects may target: the client's,
@@ -197,6 +214,9 @@ pub fn load(target: &Path, options: &LoadOptions) -> Result<Stack, Diagnostics> 
         env_connections: BTreeMap::new(),
         environments: BTreeMap::new(),
         env_pins: BTreeMap::new(),
+        client_policies: Vec::new(),
+        client_broken_policies: BTreeSet::new(),
+        env_policies: BTreeMap::new(),
     }
     .run(&target_rel, root_abs)
 }
@@ -209,6 +229,13 @@ struct Loader {
     environments: BTreeMap<String, Environment>,
     /// Each env.hcl's `plugins` pins, read once per environment.
     env_pins: BTreeMap<String, pins::EnvPins>,
+    /// client.hcl's policies, which each env.hcl starts from.
+    client_policies: Vec<PolicyConfig>,
+    /// client.hcl's policies that did not read (already reported): an
+    /// env.hcl naming one is not checked against it.
+    client_broken_policies: BTreeSet<String>,
+    /// Each environment's policies, read once per environment.
+    env_policies: BTreeMap<String, Vec<PolicyConfig>>,
 }
 
 impl Loader {
@@ -217,6 +244,14 @@ impl Loader {
         let mut diags = Diagnostics::default();
         let client_level = self.levels.get(&shared, Path::new(""), "client.hcl", "client", None);
         let client = client_level.as_ref().map(|l| self.client_settings(l)).unwrap_or_default();
+        self.client_policies = client.policies.clone();
+        if let Some(body) = client_level.as_ref().and_then(|l| l.body.as_ref()).and_then(|p| p.body.as_ref())
+        {
+            self.client_broken_policies = policy::declared(body)
+                .into_iter()
+                .filter(|name| !client.policies.iter().any(|p| &p.name == name))
+                .collect();
+        }
 
         let mut wave = match self.find_components(target) {
             Ok(found) => found,
@@ -281,6 +316,7 @@ impl Loader {
             root: root_abs.to_path_buf(),
             client,
             env_connections: self.env_connections,
+            env_policies: self.env_policies,
             environments,
             components,
             graph,
@@ -344,9 +380,11 @@ impl Loader {
         let env = self.levels.get(&shared, &env_dir, "env.hcl", "env", Some(client))?;
         let env_name = dir_name(&env_dir);
         if !self.env_connections.contains_key(&env_name) {
-            let (conns, target) = self.env_level_blocks(&env, true);
-            self.env_connections.insert(env_name.clone(), conns);
-            self.environments.insert(env_name.clone(), Environment { dir: env_dir.clone(), target });
+            let blocks = self.env_level_blocks(&env, &env_name);
+            self.env_connections.insert(env_name.clone(), blocks.connections);
+            self.env_policies.insert(env_name.clone(), blocks.policies);
+            self.environments
+                .insert(env_name.clone(), Environment { dir: env_dir.clone(), target: blocks.target });
             let pins = self.env_pins_of(&env);
             self.env_pins.insert(env_name.clone(), pins);
         }
@@ -385,22 +423,18 @@ impl Loader {
         pins
     }
 
-    /// Checks the blocks of an env.hcl or namespace.hcl; returns an env's
-    /// connections and target settings.
-    fn env_level_blocks(
-        &self,
-        level: &Level,
-        is_env: bool,
-    ) -> (BTreeMap<String, Connection>, TargetSettings) {
+    /// Checks the blocks of the env.hcl of environment `env` and reads
+    /// them: its connections, target settings and policies.
+    fn env_level_blocks(&self, level: &Level, env: &str) -> EnvBlocks {
         let Some(body) = level.body.as_ref().and_then(|p| p.body.as_ref()) else {
-            return Default::default();
+            return EnvBlocks { policies: self.client_policies.clone(), ..EnvBlocks::default() };
         };
         let ctx = level_ctx(&self.shared, level);
         let scope = Scope::Root(&level.vars);
         let mut errors = Vec::new();
         for b in body.blocks() {
             let ident = b.ident.value().as_str();
-            if is_env && ident == "plugins" {
+            if ident == "plugins" {
                 errors.push(eval::EvalError::new(
                     ConfigError::NotABlock {
                         name: "plugins".to_owned(),
@@ -408,25 +442,41 @@ impl Loader {
                     },
                     eval::span_of(&b.ident),
                 ));
-            } else if ident != "locals" && !(is_env && matches!(ident, "connection" | "target")) {
+            } else if !matches!(ident, "locals" | "connection" | "target" | "policy") {
                 errors.push(eval::EvalError::new(
                     ConfigError::UnknownBlock {
                         block: ident.to_owned(),
-                        place: if is_env { "an env.hcl" } else { "a namespace.hcl" }.to_owned(),
-                        expected: if is_env { "locals, connection, target" } else { "locals" }.to_owned(),
+                        place: "an env.hcl".to_owned(),
+                        expected: "locals, connection, target, policy".to_owned(),
                     },
                     eval::span_of(&b.ident),
                 ));
             }
         }
-        let conns = client::parse_connections(&ctx, &scope, body, &mut errors);
-        let target =
-            if is_env { target::parse_targets(&ctx, &scope, body, &mut errors) } else { Default::default() };
+        let connections = client::parse_connections(&ctx, &scope, body, &mut errors);
+        let target = target::parse_targets(&ctx, &scope, body, &mut errors);
+        let policies = policy::env_policies(
+            &ctx,
+            &scope,
+            body,
+            env,
+            &self.client_policies,
+            &self.client_broken_policies,
+            &mut errors,
+        );
         for e in errors {
             self.shared.report(e.into_diagnostic(&level.file, &self.shared));
         }
-        (conns, target)
+        EnvBlocks { connections, target, policies }
     }
+}
+
+/// What an env.hcl's blocks set.
+#[derive(Default)]
+struct EnvBlocks {
+    connections: BTreeMap<String, Connection>,
+    target: TargetSettings,
+    policies: Vec<PolicyConfig>,
 }
 
 /// A component directory with the namespace level it sits in.

@@ -113,7 +113,7 @@ pub(crate) fn parse_env_pins(
     for (name, v) in pins {
         let (key_span, value_span) =
             spans.get(name).cloned().unwrap_or_else(|| (attr_span("plugins"), attr_span("plugins")));
-        if name.split('/').count() != 2 || name.split('/').any(str::is_empty) {
+        if !is_plugin_name(name) {
             errors.push(EvalError::new(ConfigError::NotAPluginName { name: name.clone() }, key_span));
             continue;
         }
@@ -226,6 +226,11 @@ fn item_spans(body: &Body) -> BTreeMap<String, (Range<usize>, Range<usize>)> {
         out.insert(name, (key_span, span_of(v.expr())));
     }
     out
+}
+
+/// `publisher/name`: two non-empty parts.
+pub(crate) fn is_plugin_name(name: &str) -> bool {
+    name.split('/').count() == 2 && !name.split('/').any(str::is_empty)
 }
 
 /// `dir` as a normalised path below the stack root, if it stays there.

@@ -6,6 +6,8 @@
 //!   compared to the exact expected diagnostics (`expected.err`).
 //! - `behaviour`: what users rely on beyond the fixtures: secrets never shown,
 //!   reads confined to the stack root, mocks never used by apply, targets.
+//! - `policies`: `policy` blocks read, tightened by an env.hcl (never
+//!   loosened), matched to components; each refusal at its line and column.
 //!
 //! `UPDATE_EXPECT=1 cargo test -p capstan-config` rewrites the expected files;
 //! review the diff before committing it.
@@ -14,4 +16,5 @@
 mod behaviour;
 mod errors;
 mod golden;
+mod policies;
 mod support;
