@@ -23,3 +23,22 @@ wit_bindgen::generate!({
     default_bindings_module: "capstan_sdk::bindings",
     runtime_path: "capstan_sdk::__private::wit_bindgen::rt",
 });
+
+/// Bindings for the `policy-plugin` world (contract 0.2): what
+/// [`export_policy!`](crate::export_policy) plugs a [`Policy`](crate::Policy)
+/// into. The `types` and `log` interfaces are the ones above, so a policy
+/// logs through the same [`log`](crate::log) functions as a component plugin.
+pub mod policy {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "policy-plugin",
+        pub_export_macro: true,
+        export_macro_name: "__capstan_export_policy_bindings",
+        default_bindings_module: "capstan_sdk::bindings::policy",
+        runtime_path: "capstan_sdk::__private::wit_bindgen::rt",
+        with: {
+            "capstan:plugin/types@0.2.0": crate::bindings::capstan::plugin::types,
+            "capstan:plugin/log@0.2.0": crate::bindings::capstan::plugin::log,
+        },
+    });
+}

@@ -9,6 +9,7 @@ use capstan_core as core;
 
 use crate::bindings::capstan::plugin::{effects as weff, types as wty};
 use crate::bindings::exports::capstan::plugin::handler as wh;
+use crate::bindings::policy::exports::capstan::plugin::policy as wp;
 
 // ---- from the engine ---------------------------------------------------
 
@@ -244,6 +245,58 @@ pub(crate) fn health(h: core::Health) -> wh::HealthStatus {
     }
 }
 
+// ---- policies (contract 0.2) ---------------------------------------------
+
+/// A check request from the engine. Text that is not JSON is a broken
+/// contract: it becomes the `Err` of `check`, naming what was broken.
+pub(crate) fn check_request_from_wit(req: wp::CheckRequest) -> Result<core::CheckRequest, String> {
+    let json = |what: &str, text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("the engine sent {what} that is not valid JSON: {e}"))
+    };
+    let mut objects = Vec::with_capacity(req.objects.len());
+    for (i, object) in req.objects.iter().enumerate() {
+        objects.push(json(&format!("object {i}"), object)?);
+    }
+    Ok(core::CheckRequest {
+        subject: core::PolicySubject {
+            name: req.subject.name,
+            environment: req.subject.environment,
+            namespace: req.subject.namespace,
+            component_type: req.subject.component_type,
+            plugin: req.subject.plugin,
+        },
+        objects,
+        params: json("params", &req.params)?,
+    })
+}
+
+/// A policy's metadata as `describe` answers it: the params' schema and
+/// defaults are the metadata's `input_schema` and `defaults`. The component
+/// type, backend, capabilities and outputs contract have no place in it (a
+/// policy has none of them; `describe` of the `policy` interface is what
+/// tells the engine it is a policy).
+pub(crate) fn policy_metadata(m: core::Metadata) -> wp::PolicyMetadata {
+    wp::PolicyMetadata {
+        name: m.name,
+        version: m.version.to_string(),
+        description: m.description,
+        params_schema: core::json_text(&m.input_schema),
+        defaults: m.defaults,
+        rules: m.rules.into_iter().map(|r| wp::Rule { id: r.id, description: r.description }).collect(),
+    }
+}
+
+pub(crate) fn violation(v: core::Violation) -> wp::Violation {
+    wp::Violation {
+        rule: v.rule,
+        object: v.object,
+        path: v.path,
+        message: v.message,
+        severity: severity(v.severity),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -301,5 +354,54 @@ mod tests {
         let req = plan_request_from_wit(req).unwrap();
         assert_eq!(req.dependency("db").unwrap().output("port"), Some(&serde_json::json!(5432)));
         assert_eq!(req.sensitive_paths, vec!["/env/TOKEN".to_string()]);
+    }
+
+    fn check_request(objects: Vec<String>, params: &str) -> wp::CheckRequest {
+        wp::CheckRequest {
+            subject: wp::Subject {
+                name: "api".into(),
+                environment: "staging".into(),
+                namespace: "core".into(),
+                component_type: "app".into(),
+                plugin: "capstan/app".into(),
+            },
+            objects,
+            params: params.into(),
+        }
+    }
+
+    #[test]
+    fn a_check_request_with_non_json_is_an_error_naming_the_part_not_a_panic() {
+        let err = check_request_from_wit(check_request(vec!["{}".into(), "{oops".into()], "{}")).unwrap_err();
+        assert!(err.starts_with("the engine sent object 1 that is not valid JSON"), "{err}");
+        let err = check_request_from_wit(check_request(vec![], "")).unwrap_err();
+        assert!(err.starts_with("the engine sent params that is not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn a_check_request_crosses_into_core_types() {
+        let req = check_request(vec![r#"{"kind":"Pod"}"#.into()], r#"{"rules":{"probes":false}}"#);
+        let req = check_request_from_wit(req).unwrap();
+        assert_eq!(req.subject.plugin, "capstan/app");
+        assert_eq!(req.subject.component_type, "app");
+        assert_eq!(req.objects, vec![serde_json::json!({"kind": "Pod"})]);
+        assert_eq!(req.params["rules"]["probes"], false);
+    }
+
+    #[test]
+    fn policy_metadata_carries_params_schema_defaults_and_rules() {
+        let m = crate::MetadataBuilder::policy("acme/p", "1.0.0")
+            .description("d")
+            .rule("r", "one rule")
+            .defaults_yaml("x: 1\n")
+            .build();
+        let w = policy_metadata(m);
+        assert_eq!((w.name.as_str(), w.version.as_str(), w.description.as_str()), ("acme/p", "1.0.0", "d"));
+        assert_eq!(w.params_schema, r#"{"type":"object"}"#);
+        assert_eq!(w.defaults, "x: 1\n");
+        assert_eq!((w.rules[0].id.as_str(), w.rules[0].description.as_str()), ("r", "one rule"));
+        let v = violation(core::Violation::error("r", 2, "/spec", "bad"));
+        assert_eq!((v.rule.as_str(), v.object, v.path.as_str()), ("r", 2, "/spec"));
+        assert!(matches!(v.severity, wty::Severity::Error));
     }
 }

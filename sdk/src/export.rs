@@ -1,13 +1,15 @@
-//! The glue between the generated WIT exports and a [`Plugin`]: what
-//! [`export_plugin!`](crate::export_plugin) plugs in. Nothing here panics;
+//! The glue between the generated WIT exports and a [`Plugin`] or a
+//! [`Policy`]: what [`export_plugin!`](crate::export_plugin) and
+//! [`export_policy!`](crate::export_policy) plug in. Nothing here panics;
 //! every failure becomes a value the engine can report.
 
 use std::marker::PhantomData;
 
-use crate::Plugin;
 use crate::bindings::capstan::plugin::types as wty;
 use crate::bindings::exports::capstan::plugin::handler as wh;
+use crate::bindings::policy::exports::capstan::plugin::policy as wp;
 use crate::convert;
+use crate::{Plugin, Policy};
 
 /// Implements the generated `handler` interface for a plugin type.
 /// Not for direct use: `export_plugin!(MyPlugin)` names it for you.
@@ -42,5 +44,21 @@ impl<P: Plugin + 'static> wh::Guest for Adapter<P> {
             )),
         };
         convert::health(health)
+    }
+}
+
+/// Implements the generated `policy` interface for a policy type.
+/// Not for direct use: `export_policy!(MyPolicy)` names it for you.
+#[doc(hidden)]
+pub struct PolicyAdapter<P>(PhantomData<P>);
+
+impl<P: Policy + 'static> wp::Guest for PolicyAdapter<P> {
+    fn describe() -> wp::PolicyMetadata {
+        convert::policy_metadata(P::metadata())
+    }
+
+    fn check(request: wp::CheckRequest) -> Result<Vec<wp::Violation>, String> {
+        let request = convert::check_request_from_wit(request)?;
+        P::check(&request).map(|violations| violations.into_iter().map(convert::violation).collect())
     }
 }

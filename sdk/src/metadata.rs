@@ -1,6 +1,6 @@
 //! Building a plugin's [`Metadata`].
 
-use capstan_core::{Capability, Metadata};
+use capstan_core::{Capability, Metadata, PolicyRule};
 
 /// Builds [`Metadata`] step by step:
 ///
@@ -20,6 +20,11 @@ use capstan_core::{Capability, Metadata};
 /// assert_eq!(m.version.to_string(), "1.2.0");
 /// assert_eq!(m.input_schema["required"][0], "image");
 /// ```
+///
+/// A [policy](crate::Policy) starts from [`MetadataBuilder::policy`] and
+/// lists its [rules](MetadataBuilder::rule); its params' schema and defaults
+/// are [`input_schema_for`](MetadataBuilder::input_schema_for) and
+/// [`defaults_yaml`](MetadataBuilder::defaults_yaml), as a plugin's inputs are.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct MetadataBuilder {
@@ -32,6 +37,7 @@ pub struct MetadataBuilder {
     defaults: String,
     capabilities: Vec<Capability>,
     outputs_contract: Option<capstan_core::OutputsContract>,
+    rules: Vec<PolicyRule>,
 }
 
 impl MetadataBuilder {
@@ -49,7 +55,32 @@ impl MetadataBuilder {
             defaults: String::new(),
             capabilities: Vec::new(),
             outputs_contract: None,
+            rules: Vec::new(),
         }
+    }
+
+    /// A policy plugin: its component type is
+    /// [`POLICY_TYPE`](capstan_core::POLICY_TYPE) and it has no backend.
+    ///
+    /// ```
+    /// use capstan_sdk::prelude::*;
+    ///
+    /// let m = MetadataBuilder::policy("acme/no-latest", "0.1.0")
+    ///     .description("Images are pinned.")
+    ///     .rule("no-latest-tag", "Every image has a tag other than `latest`.")
+    ///     .build();
+    /// assert!(m.is_policy());
+    /// assert_eq!(m.rules[0].id, "no-latest-tag");
+    /// ```
+    pub fn policy(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self::new(name, version).component_type(capstan_core::POLICY_TYPE)
+    }
+
+    /// A rule the policy checks: `id` stable and kebab-case (what its
+    /// violations name), `description` one line for `capstan plugin inspect`.
+    pub fn rule(mut self, id: impl Into<String>, description: impl Into<String>) -> Self {
+        self.rules.push(PolicyRule { id: id.into(), description: description.into() });
+        self
     }
 
     /// The component type whose outputs contract the plugin implements
@@ -154,6 +185,7 @@ impl MetadataBuilder {
             defaults: self.defaults,
             capabilities: self.capabilities,
             outputs_contract: self.outputs_contract,
+            rules: self.rules,
         }
     }
 }

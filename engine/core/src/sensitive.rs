@@ -41,6 +41,29 @@ impl fmt::Display for Sensitive {
     }
 }
 
+/// A sensitive input is a string in a plugin's input schema, exactly as a
+/// `String` would be (always inline, so `Option<Sensitive>` is a string or
+/// null): the schema says nothing of where the value comes from, and a plugin
+/// input type holds a `Sensitive` without a `#[schemars(with = "String")]`.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Sensitive {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <String as schemars::JsonSchema>::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        <String as schemars::JsonSchema>::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <String as schemars::JsonSchema>::json_schema(generator)
+    }
+}
+
 /// Text that is either safe to show or sensitive.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -91,5 +114,12 @@ mod tests {
         let t = Text::Sensitive(s);
         assert_eq!(format!("{t} {t:?}"), "(sensitive) Sensitive((sensitive))");
         assert_eq!(t.expose(), "hunter2");
+    }
+
+    #[cfg(feature = "schemars")]
+    #[test]
+    fn a_sensitive_input_has_the_schema_of_a_string() {
+        assert_eq!(schemars::schema_for!(Sensitive), schemars::schema_for!(String));
+        assert_eq!(schemars::schema_for!(Option<Sensitive>), schemars::schema_for!(Option<String>));
     }
 }

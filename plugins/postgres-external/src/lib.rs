@@ -51,7 +51,6 @@ pub struct Inputs {
     /// Accepted so the secrets file of another postgres backend works here
     /// unchanged; this backend does not use it (validate warns).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
     pub superuser_password: Option<Sensitive>,
     /// The app whose database is the contract's default; default: the first by name.
     #[serde(default)]

@@ -23,9 +23,16 @@
 //!
 //! With the `host` feature, [`wasm`] runs a built `.wasm` through the real
 //! engine host instead.
+//!
+//! For a [`Policy`](crate::Policy), [`CheckCall::run`] does the same
+//! around `check`: params merged over the defaults and checked against
+//! their schema, Secrets' values hidden, violations held to the contract.
 
+mod policy;
 #[cfg(feature = "host")]
 pub mod wasm;
+
+pub use policy::{CheckCall, CheckError, ViolationsExt, check, check_policy_metadata};
 
 use capstan_core::{
     ComponentId, ComponentPlan, Dependency, Diagnostic, EffectResult, File, Metadata, Output, PlanError,

@@ -1,6 +1,7 @@
 //! Runs a built plugin through the real engine host (feature `host`): the
 //! same wasmtime sandbox, limits and WIT conversions `capstan plan` uses, so
 //! a test here proves the `.wasm` works, not only the Rust code behind it.
+//! A policy runs the same way, through [`CheckCall::run_wasm`].
 //!
 //! ```no_run
 //! # use capstan_sdk::testkit::{PlanCall, wasm};
@@ -13,10 +14,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use capstan_core::{ComponentPlan, PlanError, PlanRequest};
+use capstan_core::{ComponentId, ComponentPlan, PlanError, PlanRequest, Violation};
 use capstan_host::{CallContext, CallError, HostConfig, HostError, Plugin, PluginHost};
 
-use super::PlanCall;
+use super::{CheckCall, CheckError, PlanCall};
 
 /// The host could not load the plugin, or a call into it failed (a trap, a
 /// limit, output that breaks the contract). A plugin's own refusal to plan
@@ -81,6 +82,24 @@ impl PlanCall {
             || Ok(plugin.metadata().clone()),
             |inputs| plugin.validate(&cx, inputs).map_err(WasmError::Call),
             |request| plugin.plan(&cx, request).map_err(WasmError::Call),
+        )
+    }
+}
+
+impl CheckCall {
+    /// Like [`CheckCall::run`], with `describe` and `check` going into the
+    /// built policy through the real host.
+    pub fn run_wasm(&self, wasm: &Path) -> Result<Result<Vec<Violation>, CheckError>, WasmError> {
+        let plugin = load(wasm)?;
+        let subject = &self.request.subject;
+        let cx = CallContext::for_component(ComponentId {
+            name: subject.name.clone(),
+            environment: subject.environment.clone(),
+            namespace: subject.namespace.clone(),
+        });
+        self.pipeline(
+            || Ok(plugin.metadata().clone()),
+            |request| plugin.check(&cx, request).map_err(WasmError::Call),
         )
     }
 }
