@@ -65,6 +65,9 @@ pub enum Command {
     /// Show how a component's configuration resolves.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the `policy` blocks of client.hcl and env.hcl on the tree's plans.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print the component dependency graph.
     Graph {
         /// A directory of the stack: the components at or below it, with their dependencies.
@@ -268,6 +271,22 @@ pub enum ConfigCommand {
         /// The component's directory (the one holding its component.hcl).
         component_dir: PathBuf,
         /// The resolved inputs and their origins as one JSON document (see docs/json-output.md).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Plan every component at or below DIR against nothing (no state, no
+    /// cluster, no effect) and check it with the policies that match it:
+    /// every violation with the HCL that caused it. Exit 1 when an enforcing
+    /// policy refuses a component.
+    Test {
+        /// Any directory of the stack: the components at and below it are checked.
+        dir: PathBuf,
+        /// The findings as one JSON document on stdout (see docs/json-output.md);
+        /// the exit code is the same.
         #[arg(long)]
         json: bool,
     },

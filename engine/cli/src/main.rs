@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use args::{Cli, Command, ConfigCommand, StateCommand};
+use args::{Cli, Command, ConfigCommand, PolicyCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
 
 #[global_allocator]
@@ -58,6 +58,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             commands::tree::config_show(component_dir, *json)
         }
         Command::Graph { dir, format } => commands::tree::graph(dir, *format),
+        Command::Policy(PolicyCommand::Test { dir, json }) => commands::policy::test(dir, *json),
         Command::Plan(args) => commands::run::plan(args, plain, &rt),
         Command::Apply(args) => commands::run::apply(args, plain, &rt),
         Command::Destroy(args) => commands::run::destroy(args, plain, &rt),

@@ -58,6 +58,11 @@ pub fn plan_text(plans: &[&ComponentPlanned], verbose: bool) -> String {
         for warning in &p.warnings {
             let _ = writeln!(out, "\nwarning: {} ({}): {warning}", p.key, p.plugin.name);
         }
+        // Waived findings are the exceptions' business: `policy test` lists them.
+        for finding in p.policy_findings.iter().filter(|f| f.waived_by.is_none()) {
+            let label = crate::commands::policy::finding_label(finding);
+            let _ = writeln!(out, "\n{label} {} ({}): policy {finding}", p.key, p.plugin.name);
+        }
     }
     out
 }

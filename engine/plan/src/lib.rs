@@ -12,6 +12,7 @@ pub mod contracts;
 pub mod diff;
 pub mod objects;
 pub mod planner;
+pub mod policy;
 pub mod schedule;
 pub mod seams;
 pub mod secrets_digest;
@@ -23,9 +24,11 @@ pub use planner::{
     Action, ComponentError, ComponentPlanned, EffectChange, InputProblem, ObjectChange, PlanContext,
     plan_component,
 };
+pub use policy::{Cause, Policies, PolicyError, PolicyFinding, Waiver};
 pub use schedule::{DepResults, Outcome};
 pub use seams::{
-    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError,
+    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, PolicyHandle,
+    SeamError,
 };
 
 /// The graph of every component a loaded stack holds (the loader built it

@@ -19,6 +19,7 @@ use capstan_state::{ComponentState, PluginRef, State, StateKey};
 
 use crate::diff::{FieldChange, diff_objects};
 use crate::objects;
+use crate::policy::{self, PolicyFinding};
 use crate::schedule::DepResults;
 use crate::seams::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
 use crate::secrets_digest::{self, RenderedSecrets};
@@ -46,6 +47,9 @@ pub struct PlanContext<'a> {
     /// The command being run: it decides whether a missing dependency output
     /// may fall back to `mock_outputs` (never for apply).
     pub command: Command,
+    /// The policies each component's objects are checked against
+    /// ([`Policies::none`] for none).
+    pub policies: &'a policy::Policies,
 }
 
 /// What happens to one object.
@@ -121,6 +125,10 @@ pub struct ComponentPlanned {
     /// plan.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<InputProblem>,
+    /// What the policies found that does not block it: violations of
+    /// `audit` policies, warnings, and errors a named exception waives.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_findings: Vec<PolicyFinding>,
     #[serde(skip)]
     pub(crate) handle: Arc<dyn PluginHandle>,
     #[serde(skip)]
@@ -278,6 +286,25 @@ pub enum ComponentError {
         version: u32,
         /// Every rule the outputs break.
         violations: Vec<crate::contracts::Violation>,
+    },
+    /// An enforcing policy found errors no exception waives: nothing of the
+    /// component is applied. `findings` holds every violation found, the
+    /// blocking ones first.
+    #[error("refused by policy:{}", list(.findings.iter().filter(|f| f.blocks()).collect::<Vec<_>>().as_slice()))]
+    Policy {
+        /// Every finding of every policy that checked it.
+        findings: Vec<PolicyFinding>,
+    },
+    /// A policy plugin failed, refused to check or misbehaved: a gate that
+    /// cannot answer lets nothing through.
+    #[error("policy {policy} (plugin {plugin}) could not check it: {reason}")]
+    PolicyFailed {
+        /// The `policy` block's name.
+        policy: String,
+        /// The policy plugin as `name version`.
+        plugin: String,
+        /// What went wrong.
+        reason: String,
     },
     /// The target failed to read, apply or wait for the component's objects.
     #[error("target: {0}")]
@@ -446,6 +473,13 @@ pub fn plan_component(
     // Every dependency's, each holding its own dependencies': a Secret
     // rendered anywhere upstream is planned by now, whatever runs beside.
     let dependency_secrets = deps.values().map(|p| Arc::clone(&p.secrets)).collect();
+    let policy_inputs = policy::Inputs {
+        value: &inputs.value,
+        sensitive_paths: &inputs.sensitive_paths,
+        origins: &inputs.origins,
+        secrets: &guard.secrets,
+        component_at: component_origin(component),
+    };
     let planned = Planned {
         cx,
         key,
@@ -458,7 +492,7 @@ pub fn plan_component(
         inputs_digest,
         dependency_secrets,
     };
-    let mut planned = planned.finish(answer)?;
+    let mut planned = planned.finish(answer, &policy_inputs)?;
     planned.warnings = warnings;
     Ok(planned)
 }
@@ -532,6 +566,14 @@ impl Guard<'_> {
             return self.leaked(leak);
         }
         ComponentError::Call { plugin: self.plugin.to_string(), source }
+    }
+}
+
+/// Where the component's `component` block is: file and line.
+fn component_origin(component: &Component) -> (PathBuf, usize) {
+    match component.spans.get("component") {
+        Some(at) => (at.file.clone(), at.line),
+        None => (component.dir.join("component.hcl"), 1),
     }
 }
 
@@ -615,7 +657,11 @@ struct Planned<'a> {
 }
 
 impl Planned<'_> {
-    fn finish(self, answer: capstan_core::ComponentPlan) -> Result<ComponentPlanned, ComponentError> {
+    fn finish(
+        self,
+        answer: capstan_core::ComponentPlan,
+        policy_inputs: &policy::Inputs<'_>,
+    ) -> Result<ComponentPlanned, ComponentError> {
         check_contract(self.component, &self.plugin, self.handle.metadata(), &answer.outputs)?;
         for effect in &answer.effects {
             let needed = effect.capability();
@@ -627,6 +673,23 @@ impl Planned<'_> {
             }
         }
         let mut desired = normalise_objects(self.component, self.key, answer.objects, &self.plugin)?;
+        // Before anything is compared or applied: a refused component
+        // reaches neither the target nor its dependents.
+        let policy_findings = self
+            .cx
+            .policies
+            .check(self.cx.stack, self.component, &self.handle.metadata().name, &desired, policy_inputs)
+            .map_err(|f| ComponentError::PolicyFailed {
+                policy: f.policy,
+                plugin: f.plugin,
+                reason: f.reason,
+            })?;
+        if policy_findings.iter().any(PolicyFinding::blocks) {
+            let (mut blocking, rest): (Vec<_>, Vec<_>) =
+                policy_findings.into_iter().partition(PolicyFinding::blocks);
+            blocking.extend(rest);
+            return Err(ComponentError::Policy { findings: blocking });
+        }
         // Before the diff, so a changed Secret shows as its readers changing.
         let secrets = secrets_digest::annotate_workloads(
             self.cx.secrets_digest_key,
@@ -679,6 +742,7 @@ impl Planned<'_> {
             outputs: answer.outputs.into(),
             changed_outputs,
             warnings: Vec::new(),
+            policy_findings,
             handle: self.handle,
             request: self.request,
             component_dir: self.component_dir,

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use capstan_core::{
-    CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Effect, Health, Metadata, PlanRequest, Severity,
+    CheckRequest, CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Effect, Health, Metadata, PlanRequest,
+    Severity, Violation,
 };
 
 /// A failure outside the plugin's own answer: a trap, a limit, a driver
@@ -49,11 +50,35 @@ pub trait PluginHandle: Send + Sync {
     fn health(&self, component: &ComponentId, object: &Value) -> Result<Health, SeamError>;
 }
 
-/// Finds the plugin a component asks for.
+/// A loaded policy plugin (see [`crate::policy`]).
+pub trait PolicyHandle: Send + Sync {
+    /// Name, version, rules, params schema and defaults.
+    fn metadata(&self) -> &Metadata;
+    /// The policy's check of one component's plan. The outer error is the
+    /// plugin failing; the inner one its own refusal (params it cannot use).
+    fn check(
+        &self,
+        component: &ComponentId,
+        request: &CheckRequest,
+    ) -> Result<Result<Vec<Violation>, String>, SeamError>;
+}
+
+/// Finds the plugin a component, or a `policy` block, asks for.
 pub trait PluginResolver: Send + Sync {
     /// Loads plugin `name` at a version matching `version`, as the component
     /// asks; which one when several match is the resolver's choice.
     fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError>;
+
+    /// Loads policy plugin `name` at a version matching `version`, as a
+    /// `policy` block asks, by the same rules. A resolver that loads no
+    /// policy plugins (a test's) says so.
+    fn resolve_policy(
+        &self,
+        name: &str,
+        version: &semver::VersionReq,
+    ) -> Result<Arc<dyn PolicyHandle>, SeamError> {
+        Err(format!("policy plugin {name} {version}: this runtime loads no policy plugins").into())
+    }
 }
 
 pub use capstan_core::ObjectRef;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use capstan_config::{Command, DependencyOutputs, ResolvedInputs, Stack};
-use capstan_plan::{ComponentError, ComponentPlanned, Outcome, PlanContext, PluginHandle, PluginResolver};
+use capstan_plan::{
+    ComponentError, ComponentPlanned, Outcome, PlanContext, PluginHandle, PluginResolver, Policies,
+};
 
 use crate::RunError;
 
@@ -45,12 +47,13 @@ impl capstan_plan::ObjectTarget for Nowhere {
 const PARALLELISM: usize = 4;
 
 /// Plans `stack` as `command` against a fresh, empty state and a target
-/// that holds nothing, with `plugins`: nothing on disk or in a cluster is
-/// read. Pod templates get the secrets-digest annotation under
-/// `secrets_digest_key`, or none.
+/// that holds nothing, with `plugins`, checked by `policies`: nothing on
+/// disk or in a cluster is read. Pod templates get the secrets-digest
+/// annotation under `secrets_digest_key`, or none.
 fn plan_fresh<T>(
     stack: &Stack,
     plugins: &dyn PluginResolver,
+    policies: &Policies,
     command: Command,
     secrets_digest_key: Option<&capstan_state::StateKey>,
     each: impl Fn(
@@ -75,17 +78,33 @@ where
         state_key: &key,
         secrets_digest_key,
         command,
+        policies,
     };
     Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
 }
 
 /// Every component's inputs checked against its plugin (with mock outputs
-/// where allowed): the components that failed, by key.
+/// where allowed), and its plan against its policies: the outcome of each,
+/// by key.
 pub fn validate(
     stack: &Stack,
     plugins: &dyn PluginResolver,
 ) -> Result<BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>, RunError> {
-    plan_fresh(stack, plugins, Command::Validate, None, capstan_plan::plan_component)
+    let policies = Policies::bind(stack, plugins)?;
+    plan_fresh(stack, plugins, &policies, Command::Validate, None, capstan_plan::plan_component)
+}
+
+/// Every component planned as `plan` would, against nothing, and checked by
+/// the policies that match it (`capstan policy test`): the outcome of each,
+/// by key. A component an enforcing policy refuses fails with
+/// [`ComponentError::Policy`]; what does not block is in each plan's
+/// `policy_findings`. Nothing is read from state or a target.
+pub fn check_policies(
+    stack: &Stack,
+    plugins: &dyn PluginResolver,
+) -> Result<BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>, RunError> {
+    let policies = Policies::bind(stack, plugins)?;
+    plan_fresh(stack, plugins, &policies, Command::Plan, None, capstan_plan::plan_component)
 }
 
 /// The inputs of the component at `key` as they resolve for a plan, its
@@ -96,7 +115,7 @@ pub fn resolved_inputs(
     key: &str,
 ) -> Result<(Arc<dyn PluginHandle>, ResolvedInputs), RunError> {
     let component = stack.component(key).ok_or_else(|| RunError::NotAComponent { key: key.to_string() })?;
-    let outcomes = plan_fresh(stack, plugins, Command::Plan, None, |cx, k, deps| {
+    let outcomes = plan_fresh(stack, plugins, &Policies::none(), Command::Plan, None, |cx, k, deps| {
         if k == key { Err(None) } else { capstan_plan::plan_component(cx, k, deps).map_err(Some) }
     })?;
     let mut deps = BTreeMap::new();
@@ -146,8 +165,15 @@ pub fn stream(
         }
     }
     let digest_key = stream_digest_key(surroundings);
-    let mut outcomes =
-        plan_fresh(stack, plugins, Command::Plan, digest_key.as_ref(), capstan_plan::plan_component)?;
+    let policies = Policies::bind(stack, plugins)?;
+    let mut outcomes = plan_fresh(
+        stack,
+        plugins,
+        &policies,
+        Command::Plan,
+        digest_key.as_ref(),
+        capstan_plan::plan_component,
+    )?;
     let mut failed = BTreeMap::new();
     let mut components = Vec::new();
     for key in stack.order() {

@@ -11,6 +11,10 @@ pub enum RunError {
     /// The configuration has problems; the text lists every one.
     #[error("{0}")]
     Config(capstan_config::Diagnostics),
+    /// A `policy` block's plugin could not be loaded or its params are
+    /// wrong: nothing is planned unchecked.
+    #[error(transparent)]
+    Policy(#[from] capstan_plan::PolicyError),
     /// The operator's age identity, a secrets file or an external secret
     /// store (Vault/OpenBao, AWS Secrets Manager) could not be opened.
     #[error("setting up secrets")]

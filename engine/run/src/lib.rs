@@ -25,7 +25,7 @@ mod session;
 mod setup;
 mod targets;
 
-pub use check::{Stream, resolved_inputs, stream, validate};
+pub use check::{Stream, check_policies, resolved_inputs, stream, validate};
 pub use drivers::Drivers;
 pub use engine::{Engine, LockfileMode, RunOptions, TargetChoice};
 pub use error::{RunError, chain};

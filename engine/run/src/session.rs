@@ -11,7 +11,8 @@ use std::time::Duration;
 use capstan_config::{Command, Stack};
 use capstan_plan::{
     ComponentError, ComponentGraph, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef,
-    ObjectTarget as _, Outcome, PlanContext, PluginResolver, apply_component, plan_component, schedule,
+    ObjectTarget as _, Outcome, PlanContext, PluginResolver, Policies, apply_component, plan_component,
+    schedule,
 };
 use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, StateBackend, StateKey};
 
@@ -90,6 +91,8 @@ pub struct Session {
     settings: Settings,
     events: Arc<dyn Events>,
     runtime: tokio::runtime::Handle,
+    /// The policies of the stack, their plugins loaded once for the run.
+    policies: Policies,
 }
 
 impl Session {
@@ -126,7 +129,8 @@ impl Session {
         let key = runtime.block_on(backend.state_key()).map_err(RunError::StateKey)?;
         let dir = std::path::absolute(dir)?;
         let scope = dir.strip_prefix(&stack.root).map(Path::to_path_buf).unwrap_or_default();
-        Ok(Self { stack, graph, seams, backend, state, key, scope, settings, events, runtime })
+        let policies = Policies::bind(&stack, seams.plugins.as_ref())?;
+        Ok(Self { stack, graph, seams, backend, state, key, scope, settings, events, runtime, policies })
     }
 
     /// The loaded stack.
@@ -153,6 +157,7 @@ impl Session {
             state_key: &self.key,
             secrets_digest_key: Some(&self.key),
             command,
+            policies: &self.policies,
         }
     }
 

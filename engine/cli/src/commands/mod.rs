@@ -2,6 +2,7 @@
 
 pub mod init;
 pub mod plugin;
+pub mod policy;
 pub mod run;
 pub mod secrets;
 pub mod state;

@@ -85,6 +85,9 @@ fn contract(plugin: &capstan_host::Plugin) -> String {
 
 fn describe(plugin: &capstan_host::Plugin) -> String {
     let meta = plugin.metadata();
+    if meta.is_policy() {
+        return describe_policy(plugin);
+    }
     let caps: Vec<String> = meta.capabilities.iter().map(ToString::to_string).collect();
     let inputs = meta
         .input_schema
@@ -103,6 +106,30 @@ fn describe(plugin: &capstan_host::Plugin) -> String {
         contract(plugin),
         if caps.is_empty() { "none".into() } else { caps.join(", ") },
         if inputs.is_empty() { "(see the JSON schema: --json)".into() } else { inputs },
+        meta.description,
+    )
+}
+
+/// A policy plugin: its rules instead of a component type, params instead of inputs.
+fn describe_policy(plugin: &capstan_host::Plugin) -> String {
+    let meta = plugin.metadata();
+    let params = meta
+        .input_schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    let width = meta.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    let rules: String =
+        meta.rules.iter().map(|r| format!("  {:<width$}  {}\n", r.id, r.description)).collect();
+    format!(
+        "name:           {}\nversion:        {}\nkind:           policy\ndigest:         sha256:{}\n\
+         contract:       {}\nparams:         {}\nrules:\n{rules}\n{}\n",
+        meta.name,
+        meta.version,
+        plugin.digest(),
+        contract(plugin),
+        if params.is_empty() { "(see the JSON schema: --json)".into() } else { params },
         meta.description,
     )
 }
@@ -130,6 +157,14 @@ fn test(
     };
     let plugins: Vec<capstan_run::plugins::HostPlugin> =
         load(what, dirs)?.into_iter().map(capstan_run::plugins::HostPlugin).collect();
+    if let Some(policy) = plugins.iter().find(|p| p.0.is_policy()) {
+        anyhow::bail!(
+            "{} is a policy plugin: the conformance kit checks component plugins against their type's \
+             contract. Check a policy with its own tests and with `capstan policy test <dir>` on a tree \
+             whose client.hcl names it",
+            policy.0.label()
+        );
+    }
     let reports: Vec<capstan_kit::Report> =
         plugins.iter().map(|p| capstan_kit::run(p, kit_type, &validator)).collect();
     if json {
@@ -224,7 +259,8 @@ fn pack(
         let meta = plugin.metadata();
         let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
         let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
-        let conformance = test.then(|| {
+        // The kit is for component plugins; a policy in the bundle is packed without a result.
+        let conformance = (test && !plugin.is_policy()).then(|| {
             let report =
                 capstan_kit::run(&capstan_run::plugins::HostPlugin(plugin.clone()), None, &validator);
             println!("{report}\n");

@@ -74,7 +74,9 @@ fn split(
         match outcome {
             Outcome::Done(p) => plans.push(p.as_ref()),
             Outcome::Failed(e) => {
-                failures.push(Row { key: key.clone(), result: "failed".into(), detail: e.to_string() })
+                // An enforcing policy's verdict, not a breakage: said as such.
+                let result = if matches!(e, ComponentError::Policy { .. }) { "refused" } else { "failed" };
+                failures.push(Row { key: key.clone(), result: result.into(), detail: e.to_string() })
             }
             Outcome::Skipped { because } => {
                 failures.push(Row { key: key.clone(), result: "skipped".into(), detail: because.clone() })

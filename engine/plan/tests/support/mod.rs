@@ -91,6 +91,8 @@ impl Fixture {
 
     /// What planning and applying a component of the stack need.
     pub fn cx(&self) -> PlanContext<'_> {
+        static NO_POLICIES: std::sync::LazyLock<capstan_plan::Policies> =
+            std::sync::LazyLock::new(capstan_plan::Policies::none);
         PlanContext {
             stack: &self.stack,
             plugins: &self.plugins,
@@ -99,6 +101,7 @@ impl Fixture {
             state_key: &self.key,
             secrets_digest_key: Some(&self.key),
             command: Command::Plan,
+            policies: &NO_POLICIES,
         }
     }
 

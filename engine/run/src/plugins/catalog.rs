@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use capstan_host::{Plugin, PluginHost};
-use capstan_plan::{PluginHandle, PluginResolver, SeamError};
+use capstan_plan::{PluginHandle, PluginResolver, PolicyHandle, SeamError};
 
 use super::handle::HostPlugin;
 use super::local_build::{self, LocalBuilds};
@@ -455,9 +455,10 @@ fn seam(e: RunError) -> SeamError {
 
 impl Catalog {
     /// `plugin` under client.hcl's `plugin_limits` for its name, if any.
-    fn limited(&self, plugin: Plugin) -> Result<Arc<dyn PluginHandle>, SeamError> {
+    /// `plugin` under client.hcl's `plugin_limits` for it, if any.
+    fn limited(&self, plugin: Plugin) -> Result<Plugin, SeamError> {
         let Some(own) = self.limits.get(&plugin.metadata().name) else {
-            return Ok(Arc::new(HostPlugin(plugin)));
+            return Ok(plugin);
         };
         let host = plugin.limits();
         let limits = capstan_host::Limits {
@@ -465,12 +466,12 @@ impl Catalog {
             timeout: own.timeout.unwrap_or(host.timeout),
             output: own.output.map_or(host.output, |o| usize::try_from(o).unwrap_or(usize::MAX)),
         };
-        Ok(Arc::new(HostPlugin(plugin.with_limits(limits)?)))
+        Ok(plugin.with_limits(limits)?)
     }
-}
 
-impl PluginResolver for Catalog {
-    fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
+    /// The one rule, for component and policy plugins alike: a local
+    /// build, else what the lock, a pin or the sources give, else a built-in.
+    fn find(&self, name: &str, version: &semver::VersionReq) -> Result<Plugin, SeamError> {
         if let Some((plugin, dir)) = local_build::parse(name) {
             let (_, p) = self.resolve_local(plugin, dir, version).map_err(seam)?;
             return self.limited(p);
@@ -514,5 +515,35 @@ impl PluginResolver for Catalog {
                 Err(format!("no version of {name} matches {version} (found: {})", versions.join(", ")).into())
             }
         }
+    }
+}
+
+impl PluginResolver for Catalog {
+    fn resolve(&self, name: &str, version: &semver::VersionReq) -> Result<Arc<dyn PluginHandle>, SeamError> {
+        let plugin = self.find(name, version)?;
+        if plugin.is_policy() {
+            return Err(format!(
+                "{} is a policy plugin: it checks plans and plans no component (name it in a `policy` block)",
+                plugin.label()
+            )
+            .into());
+        }
+        Ok(Arc::new(HostPlugin(plugin)))
+    }
+
+    fn resolve_policy(
+        &self,
+        name: &str,
+        version: &semver::VersionReq,
+    ) -> Result<Arc<dyn PolicyHandle>, SeamError> {
+        let plugin = self.find(name, version)?;
+        if !plugin.is_policy() {
+            return Err(format!(
+                "{} plans components; a `policy` block names a policy plugin",
+                plugin.label()
+            )
+            .into());
+        }
+        Ok(Arc::new(HostPlugin(plugin)))
     }
 }

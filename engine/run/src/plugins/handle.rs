@@ -3,12 +3,14 @@
 use std::path::Path;
 
 use capstan_core::{
-    CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError, PlanRequest,
+    CheckRequest, CheckedPlan, ComponentId, ComponentPlan, Diagnostic, Health, Metadata, PlanError,
+    PlanRequest, Violation,
 };
 use capstan_host::{CallContext, CallError, CallFailure, Plugin};
-use capstan_plan::{PluginHandle, SeamError};
+use capstan_plan::{PluginHandle, PolicyHandle, SeamError};
 
-/// A wasm plugin behind [`PluginHandle`].
+/// A wasm plugin behind [`PluginHandle`], or a policy plugin behind
+/// [`PolicyHandle`].
 pub struct HostPlugin(pub Plugin);
 
 impl PluginHandle for HostPlugin {
@@ -46,6 +48,20 @@ impl PluginHandle for HostPlugin {
 
     fn health(&self, component: &ComponentId, object: &serde_json::Value) -> Result<Health, SeamError> {
         self.0.health(&CallContext::for_component(component.clone()), object).map_err(seam)
+    }
+}
+
+impl PolicyHandle for HostPlugin {
+    fn metadata(&self) -> &Metadata {
+        self.0.metadata()
+    }
+
+    fn check(
+        &self,
+        component: &ComponentId,
+        request: &CheckRequest,
+    ) -> Result<Result<Vec<Violation>, String>, SeamError> {
+        self.0.check(&CallContext::for_component(component.clone()), request).map_err(seam)
     }
 }
 
