@@ -38,11 +38,19 @@ pub struct Inputs {
     /// are TCP connects to the port.
     #[serde(default)]
     pub health_path: Option<String>,
-    /// How long the app may take to start listening, in seconds, before the
-    /// kubelet restarts it. A startup probe (the readiness probe's check,
-    /// every 5 s) holds off the liveness probe until the app first answers,
-    /// so a slow starter is not killed mid-start; a fast one is not slowed.
-    /// Only with `port`.
+    /// A command run in the app container as its probes instead (exit 0:
+    /// healthy), such as `["/app/healthcheck"]`: the only probe a worker
+    /// without `port` can have, so the kubelet restarts it when it hangs.
+    /// Not with `health_path`. A worker with neither gets no probe, and a
+    /// warning.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub health_command: Option<Vec<String>>,
+    /// How long the app may take to start (listen, or pass
+    /// `health_command`), in seconds, before the kubelet restarts it. A
+    /// startup probe (the readiness probe's check, every 5 s) holds off the
+    /// liveness probe until the app first answers, so a slow starter is not
+    /// killed mid-start; a fast one is not slowed. Only with a probe.
     #[serde(default = "startup_seconds")]
     #[schemars(range(min = 5, max = 3600))]
     pub startup_seconds: u32,
@@ -62,7 +70,8 @@ pub struct Inputs {
     // reported at its path, not as "not valid under any of the schemas".
     #[schemars(with = "ServiceAccountInput")]
     pub service_account: Option<ServiceAccountInput>,
-    /// CPU and memory requests and limits of the app container.
+    /// CPU and memory requests and limits of the app container. A null
+    /// `limits.cpu` drops the default CPU limit; the memory limit stays.
     pub resources: Resources,
     /// Plain environment variables. A value given in
     /// `values_sensitive_custom` goes into a Secret instead and is read from
@@ -86,6 +95,9 @@ pub struct Inputs {
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
     /// Keep this many pods up during voluntary disruptions (node drains).
+    /// With `autoscaling` and no `pdb`, the pods get a budget evicting at
+    /// most one at a time (`maxUnavailable: 1`): an autoscaled app is one
+    /// that must stay up, and that budget never blocks a drain outright.
     #[serde(default)]
     pub pdb: Option<Pdb>,
     /// Expose the app outside the cluster. Needs `port`.
@@ -264,6 +276,25 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
             capstan_sdk::push_token(&mut path, name);
             out.push(Diagnostic::error(path, format!("`{name}` is not a valid environment variable name (letters, digits, `_`; not starting with a digit)")));
         }
+    }
+    if let Some(command) = &inputs.health_command {
+        if inputs.health_path.is_some() {
+            out.push(Diagnostic::error(
+                "/health_command",
+                "health_command and health_path are two probes: keep one",
+            ));
+        }
+        if command.first().is_none_or(|c| c.trim().is_empty()) {
+            out.push(Diagnostic::error("/health_command", "name the command to run, then its arguments"));
+        }
+    } else if inputs.port.is_none() {
+        out.push(Diagnostic {
+            path: "/health_command".into(),
+            severity: Severity::Warning,
+            message: "a worker without `port` or `health_command` gets no probe: the kubelet will not \
+                      restart it if it hangs; set health_command to a command that tells it is healthy"
+                .into(),
+        });
     }
     if inputs.port.is_none() {
         if inputs.ingress.is_some() {

@@ -1,13 +1,14 @@
 //! `capstan/app`: runs one microservice from a container image.
 //!
 //! Plans a Deployment (restricted security context, resource limits, probes
-//! when it listens), a Service, and on request a HorizontalPodAutoscaler, a
-//! PodDisruptionBudget, an Ingress and a Prometheus ServiceMonitor. Its
-//! dependencies configure it through their outputs contracts: database and
-//! broker settings as environment variables (secrets by reference only),
-//! Dapr sidecar annotations (and `dapr.io/config`, the Configuration the dapr
-//! dependency names), the WAF's ingress class and annotations, and
-//! cert-manager's issuer for the ingress certificate.
+//! when it listens or names a `health_command`), a Service, and on request a
+//! HorizontalPodAutoscaler, a PodDisruptionBudget (an autoscaled app gets
+//! one evicting a pod at a time unless `pdb` says otherwise), an Ingress and
+//! a Prometheus ServiceMonitor. Its dependencies configure it through their
+//! outputs contracts: database and broker settings as environment variables
+//! (secrets by reference only), Dapr sidecar annotations (and `dapr.io/config`,
+//! the Configuration the dapr dependency names), the WAF's ingress class and
+//! annotations, and cert-manager's issuer for the ingress certificate.
 //!
 //! Its pods are isolated by NetworkPolicies drawn from the same
 //! dependencies (`network.rs`): they may reach the cluster DNS and what
@@ -15,7 +16,7 @@
 //! by the WAF's ingress controller, Prometheus and the apps that depend on
 //! this one (each of which renders the policy letting itself in).
 //!
-//! Pods get a startup probe when the app listens, and spread over nodes and
+//! Pods get a startup probe with their probes, and spread over nodes and
 //! zones when there can be several. They do not roll when a Secret they
 //! read changes: a digest of the values in the pod template would sit in
 //! files meant for Git, and a plain hash of a password can be checked

@@ -81,21 +81,23 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
         };
     }
     if let Some(port) = port {
-        let probe = match &inputs.health_path {
-            Some(path) => k8s::http_probe(path, PORT_NAME),
-            None => k8s::tcp_probe(PORT_NAME),
-        };
+        container = container.port(PORT_NAME, port);
+    }
+    let probe = match (&inputs.health_command, &inputs.health_path, port) {
+        (Some(command), _, _) => Some(k8s::exec_probe(command.iter().map(String::as_str))),
+        (None, Some(path), Some(_)) => Some(k8s::http_probe(path, PORT_NAME)),
+        (None, None, Some(_)) => Some(k8s::tcp_probe(PORT_NAME)),
+        // `validate` refuses a path without a port and warns of a worker without a command.
+        (None, _, None) => None,
+    };
+    if let Some(probe) = probe {
         // The kubelet runs neither readiness nor liveness until the startup
         // probe first succeeds: a slow start is waited for, up to
         // `startup_seconds`, and a fast one is checked at once.
         let mut startup = probe.clone();
         startup["periodSeconds"] = json!(STARTUP_PERIOD_SECONDS);
         startup["failureThreshold"] = json!(inputs.startup_seconds.div_ceil(STARTUP_PERIOD_SECONDS).max(1));
-        container = container
-            .port(PORT_NAME, port)
-            .field("startupProbe", startup)
-            .readiness_probe(probe.clone())
-            .liveness_probe(probe);
+        container = container.startup_probe(startup).readiness_probe(probe.clone()).liveness_probe(probe);
     }
 
     let mut pod = PodTemplate::new(&meta).container(&container).empty_dir("tmp");
@@ -142,8 +144,13 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     if let Some(a) = &inputs.autoscaling {
         objects.push(k8s::horizontal_pod_autoscaler(&meta, name, a.min.get(), a.max.get(), a.cpu));
     }
-    if let Some(pdb) = &inputs.pdb {
-        objects.push(k8s::pod_disruption_budget(&meta, &pdb.min_available));
+    match (&inputs.pdb, &inputs.autoscaling) {
+        (Some(pdb), _) => objects.push(k8s::pod_disruption_budget(&meta, &pdb.min_available)),
+        // An autoscaled app gets a budget unasked (see `Inputs::pdb`).
+        (None, Some(_)) => {
+            objects.push(k8s::pod_disruption_budget_max_unavailable(&meta, &k8s::IntOrPercent::Int(1)));
+        }
+        (None, None) => {}
     }
 
     if let Some(ing) = &inputs.ingress {

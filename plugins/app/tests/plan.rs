@@ -98,6 +98,25 @@ mod basics {
     }
 
     #[test]
+    fn a_null_cpu_limit_drops_the_default_one_and_keeps_the_memory_limit() {
+        // `resources = { limits = { cpu = null } }` in HCL: null replaces the
+        // default in the merge, and the container gets no CPU limit at all.
+        let plan = PlanCall::new(json!({
+            "image": "registry.example.com/oob/consent:1.4.2", "port": 8080,
+            "resources": {"limits": {"cpu": null}},
+        }))
+        .component("staging", "core", "oob-consent")
+        .run::<App>()
+        .unwrap();
+        let resources = &container(&plan)["resources"];
+        assert_eq!(
+            resources,
+            &json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}})
+        );
+        assert!(resources["limits"].get("cpu").is_none(), "no `cpu: null` left in the manifest");
+    }
+
+    #[test]
     fn pods_run_restricted_non_root_with_a_writable_tmp_only() {
         let plan = api().run::<App>().unwrap();
         let pod = &plan.expect_object("Deployment", "oob-consent")["spec"]["template"]["spec"];
@@ -136,6 +155,45 @@ mod basics {
         assert!(container(&worker).get("readinessProbe").is_none());
         assert_eq!(worker.output("service_url"), None, "no service_url without a port");
         assert_eq!(worker.output("network"), None, "nothing to reach without a port");
+    }
+
+    #[test]
+    fn a_health_command_probes_a_worker_and_a_worker_without_one_is_warned_of() {
+        let worker = PlanCall::new(json!({"image": "x", "health_command": ["/app/healthcheck", "--quick"]}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        let c = container(&worker);
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            assert_eq!(c[probe]["exec"]["command"], json!(["/app/healthcheck", "--quick"]), "{probe}");
+        }
+        assert_eq!(c["startupProbe"]["failureThreshold"], 24, "startup_seconds applies to it too");
+        assert!(c.get("ports").is_none());
+        // With a port too, the command replaces the TCP check.
+        let plan = PlanCall::new(json!({"image": "x", "port": 8080, "health_command": ["/app/healthcheck"]}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        assert_eq!(container(&plan)["livenessProbe"]["exec"]["command"], json!(["/app/healthcheck"]));
+        assert!(container(&plan)["livenessProbe"].get("tcpSocket").is_none());
+
+        let bare = json!({"image": "x", "replicas": 1,
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}});
+        let warnings = App::validate(&bare);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!((warnings[0].path.as_str(), warnings[0].severity), ("/health_command", Severity::Warning));
+        let mut probed = bare.clone();
+        probed["health_command"] = json!(["/app/healthcheck"]);
+        assert!(App::validate(&probed).is_empty());
+
+        let both = PlanCall::new(
+            json!({"image": "x", "port": 8080, "health_path": "/h", "health_command": ["/app/healthcheck"]}),
+        );
+        assert_eq!(invalid(both.run::<App>())[0].path, "/health_command");
+        assert_eq!(
+            invalid(PlanCall::new(json!({"image": "x", "health_command": [""]})).run::<App>())[0].path,
+            "/health_command"
+        );
     }
 
     #[test]
@@ -319,6 +377,23 @@ mod optional_objects {
             (json!(2), json!(6))
         );
         assert_eq!(hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70);
+    }
+
+    #[test]
+    fn an_autoscaled_app_without_a_pdb_gets_one_evicting_a_pod_at_a_time() {
+        let plan = PlanCall::new(json!({"image": "x", "autoscaling": {"min": 2, "max": 6, "cpu": 70}}))
+            .component("staging", "core", "oob-consent")
+            .run::<App>()
+            .unwrap();
+        let pdb = plan.expect_object("PodDisruptionBudget", "oob-consent");
+        assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+        assert!(pdb["spec"].get("minAvailable").is_none());
+        assert_eq!(
+            pdb["spec"]["selector"]["matchLabels"],
+            plan.expect_object("Deployment", "oob-consent")["spec"]["selector"]["matchLabels"]
+        );
+        let fixed = PlanCall::new(json!({"image": "x", "replicas": 3})).run::<App>().unwrap();
+        assert!(fixed.objects_of_kind("PodDisruptionBudget").is_empty(), "no autoscaler, no budget unasked");
     }
 
     #[test]
@@ -1189,7 +1264,7 @@ mod bad_inputs {
 
     #[test]
     fn a_pdb_that_would_block_drains_is_a_warning_not_an_error() {
-        let inputs = json!({"image": "x", "replicas": 2, "pdb": {"min_available": 2}});
+        let inputs = json!({"image": "x", "port": 8080, "replicas": 2, "pdb": {"min_available": 2}});
         let warnings = App::validate(&{
             let mut v = capstan_sdk::testkit::defaults_of(&App::metadata());
             capstan_sdk::testkit::merge(&mut v, inputs.clone());

@@ -37,6 +37,8 @@ const RELOADER: &str = "tls-reloader";
 const WATCH_DIR: &str = "/watch/forward-tls";
 /// The uid the reloader image is built to run as (its Dockerfile's `USER`).
 const RELOADER_UID: u32 = 65534;
+/// The reloader's own HTTP port (its default), which its liveness probe checks.
+const RELOADER_PORT: u16 = 9533;
 
 /// Whether the forward input is on and accepts TLS only.
 pub fn enabled(inputs: &Inputs) -> bool {
@@ -76,8 +78,9 @@ pub fn mount() -> Value {
 /// renewed certificate (configmap-reload reacts to the Secret volume's
 /// `..data` link changing, which is how the kubelet updates it). A reload
 /// restarts fluent-bit's pipeline inside the process: tail offsets are in
-/// its database and survive it. The sidecar's own metrics listen on
-/// loopback only, as nothing scrapes them.
+/// its database and survive it. Its HTTP listener (a page and its own
+/// metrics, nothing that acts) is on the pod's address, as the kubelet's
+/// liveness probe must reach it; no Service exposes it.
 pub fn reloader(inputs: &Inputs) -> Value {
     json!({
         "name": RELOADER,
@@ -88,8 +91,15 @@ pub fn reloader(inputs: &Inputs) -> Value {
             format!("--webhook-url=http://127.0.0.1:{HTTP_PORT}/api/v2/reload"),
             // 10 s apart: rides out fluent-bit restarting when the Secret changes.
             "--webhook-retries=6",
-            "--web.listen-address=127.0.0.1:9533",
+            format!("--web.listen-address=:{RELOADER_PORT}"),
         ],
+        "ports": [{ "name": "reloader", "containerPort": RELOADER_PORT, "protocol": "TCP" }],
+        // Answered by the process that watches the Secret: a hung one is
+        // restarted. `/metrics` is the one path it serves (any other is a 404).
+        "livenessProbe": {
+            "httpGet": { "path": "/metrics", "port": "reloader" },
+            "periodSeconds": 20, "timeoutSeconds": 2, "failureThreshold": 3,
+        },
         "resources": {
             "requests": { "cpu": "5m", "memory": "16Mi" },
             "limits": { "cpu": "100m", "memory": "64Mi" },

@@ -52,7 +52,8 @@ pub struct Inputs {
     /// requests 1 CPU and 4Gi, limits 2 CPU and 4Gi. Memory request and
     /// limit are equal, so a broker is never evicted for memory it was
     /// promised; Strimzi gives the JVM heap part of the limit and the rest is
-    /// the page cache Kafka reads from.
+    /// the page cache Kafka reads from. A null `limits.cpu` drops the CPU
+    /// limit.
     pub resources: Resources,
     /// Requests and limits of the entity operator's `topic-operator` and
     /// `user-operator` containers, each. Default: requests 100m CPU and

@@ -93,7 +93,8 @@ pub struct Inputs {
     /// Default: requests 1 CPU and 4Gi, limits 2 CPU and 4Gi. Memory request
     /// and limit are equal, so a node is never evicted for memory it was
     /// promised; RabbitMQ raises its memory alarm (and stops publishers)
-    /// below the limit, which the operator tells it.
+    /// below the limit, which the operator tells it. A null `limits.cpu`
+    /// drops the CPU limit.
     pub resources: Resources,
     /// AMQPS: see [`TlsInputs`]. On by default in-cluster.
     #[serde(default)]

@@ -25,7 +25,9 @@ pub struct Inputs {
     /// Requests and limits of each instance. Default: 1 CPU and 1Gi of
     /// memory, requests equal to limits, the "Guaranteed" QoS CloudNativePG
     /// recommends (the postmaster then keeps its low OOM score). Override
-    /// any of the four quantities; a request above its limit is refused.
+    /// any of the four quantities; a request above its limit is refused. A
+    /// null `limits.cpu` drops the CPU limit (and with it the "Guaranteed"
+    /// QoS: the pods become "Burstable").
     pub resources: Resources,
     /// `postgresql.conf` parameters.
     #[serde(default)]
@@ -53,7 +55,6 @@ pub struct Inputs {
     /// Accepted so the secrets file of another postgres backend works here
     /// unchanged; this backend does not use it (validate warns).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
     pub superuser_password: Option<Sensitive>,
     /// The app whose database is the contract's default; default: the first by name.
     #[serde(default)]
@@ -237,7 +238,8 @@ fn default_pool_size() -> u32 {
 
 fn default_pooler_resources() -> Resources {
     // PgBouncer is single-threaded and small: half a core is its ceiling.
-    let quantities =
-        |cpu: &str, memory: &str| k8s::Quantities { cpu: cpu.to_owned(), memory: memory.to_owned() };
-    Resources { requests: quantities("100m", "128Mi"), limits: quantities("500m", "256Mi") }
+    Resources {
+        requests: k8s::Quantities { cpu: "100m".into(), memory: "128Mi".into() },
+        limits: k8s::Limits { cpu: Some("500m".into()), memory: "256Mi".into() },
+    }
 }

@@ -36,14 +36,16 @@ pub(crate) fn parse(s: &str) -> Option<f64> {
 }
 
 /// A diagnostic for each CPU or memory request above its limit, at `at`
-/// (the JSON pointer of the `resources` input).
+/// (the JSON pointer of the `resources` input). Without a CPU limit there is
+/// nothing to compare the CPU request with.
 pub(crate) fn check_requests_within_limits(resources: &Resources, at: &str) -> Vec<Diagnostic> {
     let pairs = [
-        ("cpu", &resources.requests.cpu, &resources.limits.cpu),
-        ("memory", &resources.requests.memory, &resources.limits.memory),
+        ("cpu", &resources.requests.cpu, resources.limits.cpu.as_ref()),
+        ("memory", &resources.requests.memory, Some(&resources.limits.memory)),
     ];
     pairs
         .into_iter()
+        .filter_map(|(what, request, limit)| limit.map(|limit| (what, request, limit)))
         .filter(|(_, request, limit)| matches!((parse(request), parse(limit)), (Some(r), Some(l)) if r > l))
         .map(|(what, request, limit)| {
             Diagnostic::error(
@@ -69,5 +71,19 @@ mod tests {
         assert_eq!(parse("lots"), None);
         assert_eq!(parse("1Mi"), Some(1024f64.powi(2)));
         assert!(is_size("10Gi") && !is_size("0") && !is_size("100m") && !is_size("ten"));
+    }
+
+    #[test]
+    fn a_missing_cpu_limit_is_not_compared() {
+        let resources = |cpu_limit: Option<&str>| Resources {
+            requests: k8s::Quantities { cpu: "4".into(), memory: "2Gi".into() },
+            limits: k8s::Limits { cpu: cpu_limit.map(Into::into), memory: "1Gi".into() },
+        };
+        let d = check_requests_within_limits(&resources(None), "/resources");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "/resources/requests/memory");
+        let d = check_requests_within_limits(&resources(Some("2")), "/resources");
+        let paths: Vec<_> = d.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["/resources/requests/cpu", "/resources/requests/memory"]);
     }
 }

@@ -98,7 +98,7 @@ fn container(target: &Target<'_>) -> Container {
         .read_only_mount("passwords", PASSWORDS_DIR)
         .resources(&Resources {
             requests: k8s::Quantities { cpu: "50m".into(), memory: "64Mi".into() },
-            limits: k8s::Quantities { cpu: "500m".into(), memory: "256Mi".into() },
+            limits: k8s::Limits { cpu: Some("500m".into()), memory: "256Mi".into() },
         });
     // As the apps do: TLS, and the server's name checked against the CA.
     match target.tls {

@@ -58,14 +58,14 @@ pub struct Inputs {
     pub replicas: u32,
     /// The server's persistent volume (the StatefulSet's volume claim template).
     pub storage: Storage,
-    /// Requests and limits of the PostgreSQL container.
+    /// Requests and limits of the PostgreSQL container. A null `limits.cpu`
+    /// drops the CPU limit; the memory limit stays required.
     pub resources: Resources,
     /// TLS for every connection over the network, with a certificate from
     /// cert-manager; default: on, with a private CA for this server.
     #[serde(default)]
     pub tls: Tls,
     /// The `postgres` superuser's password, from the secrets file.
-    #[schemars(with = "String")]
     pub superuser_password: Sensitive,
     /// One database and user per application. Each app's user may open its
     /// own database only (`CONNECT` is revoked from everyone else).

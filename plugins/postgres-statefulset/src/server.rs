@@ -20,6 +20,12 @@ const DATA_DIR: &str = "/var/lib/postgresql/data";
 const SOCKET_DIR: &str = "/var/run/postgresql";
 /// Where the server's certificate and key are mounted.
 const TLS_DIR: &str = "/etc/capstan/tls";
+/// The file the reloader rewrites with the time at each round, which its
+/// liveness probe reads: in the socket directory, its one writable path.
+const RELOADER_HEARTBEAT: &str = ".tls-reloader-alive";
+/// How stale the heartbeat may grow before the kubelet restarts the
+/// reloader: three rounds of a minute.
+const RELOADER_STALE_SECONDS: u32 = 180;
 /// Where the pg_hba ConfigMap is mounted.
 const HBA_DIR: &str = "/etc/capstan/pg_hba";
 const HBA_FILE: &str = "pg_hba.conf";
@@ -165,11 +171,14 @@ fn volume_claim(meta: &k8s::Meta, inputs: &Inputs) -> Value {
 /// It checks every minute and reloads (`pg_reload_conf()` over the Unix
 /// socket) when the files differ from what it last saw, so once after it
 /// starts, which is harmless; a failed reload (the server still starting)
-/// is tried again a minute later.
+/// is tried again a minute later. Each round notes the time in a file its
+/// liveness probe reads, so a loop that stopped turning (a `psql` hung on
+/// the socket, say) is restarted.
 fn reloader(image: &str) -> Container {
     let script = format!(
         "seen=''\n\
          while true; do\n\
+         \x20 date +%s > {SOCKET_DIR}/{RELOADER_HEARTBEAT}\n\
          \x20 now=$(cat {TLS_DIR}/tls.crt {TLS_DIR}/tls.key | cksum)\n\
          \x20 if [ \"$now\" != \"$seen\" ] && psql -X -q -h {SOCKET_DIR} -U postgres -d postgres -c 'SELECT pg_reload_conf()' >/dev/null; then\n\
          \x20   seen=$now\n\
@@ -177,13 +186,21 @@ fn reloader(image: &str) -> Container {
          \x20 sleep 60\n\
          done\n"
     );
+    // A missing or unreadable file fails the test too (the arithmetic does not parse).
+    let alive = format!(
+        "test $(( $(date +%s) - $(cat {SOCKET_DIR}/{RELOADER_HEARTBEAT}) )) -lt {RELOADER_STALE_SECONDS}"
+    );
     Container::new("tls-reloader", image)
         .command(["sh", "-c", &script])
+        .liveness_probe(json!({
+            "exec": { "command": ["sh", "-c", alive] },
+            "periodSeconds": 60, "timeoutSeconds": 5, "failureThreshold": 2,
+        }))
         .read_only_mount("tls", TLS_DIR)
         .volume_mount("run", SOCKET_DIR)
         .resources(&Resources {
             requests: k8s::Quantities { cpu: "5m".into(), memory: "16Mi".into() },
-            limits: k8s::Quantities { cpu: "100m".into(), memory: "64Mi".into() },
+            limits: k8s::Limits { cpu: Some("100m".into()), memory: "64Mi".into() },
         })
 }
 

@@ -17,8 +17,8 @@ mod workloads;
 
 pub use meta::{MANAGED_BY, Meta};
 pub use network::{Ingress, service, service_monitor};
-pub use resources::{IntOrPercent, Quantities, Resources};
-pub use workloads::{Container, PodTemplate, deployment, http_probe, stateful_set, tcp_probe};
+pub use resources::{IntOrPercent, Limits, Quantities, Resources};
+pub use workloads::{Container, PodTemplate, deployment, exec_probe, http_probe, stateful_set, tcp_probe};
 
 use std::collections::BTreeMap;
 
@@ -89,6 +89,17 @@ pub fn horizontal_pod_autoscaler(
 pub fn pod_disruption_budget(meta: &Meta, min_available: &IntOrPercent) -> Value {
     let mut spec = Map::with_capacity(2);
     spec.insert("minAvailable".into(), json!(min_available));
+    spec.insert("selector".into(), match_labels(meta));
+    manifest("policy/v1", "PodDisruptionBudget", meta, [("spec", Value::Object(spec))])
+}
+
+/// A PodDisruptionBudget (policy/v1) letting at most `max_unavailable` of
+/// the pods `meta` selects be evicted at a time. Unlike `minAvailable`, it
+/// never blocks a node drain outright while the pods are healthy, whatever
+/// the replica count, so it is the safe budget to give by default.
+pub fn pod_disruption_budget_max_unavailable(meta: &Meta, max_unavailable: &IntOrPercent) -> Value {
+    let mut spec = Map::with_capacity(2);
+    spec.insert("maxUnavailable".into(), json!(max_unavailable));
     spec.insert("selector".into(), match_labels(meta));
     manifest("policy/v1", "PodDisruptionBudget", meta, [("spec", Value::Object(spec))])
 }
@@ -175,6 +186,23 @@ mod tests {
         let c = Container::new("pg", "postgres:16").env_secret("PGPASSWORD", &r).to_value();
         assert_eq!(c["env"][0]["valueFrom"]["secretKeyRef"], json!({"name": "db", "key": "password"}));
         assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    }
+
+    #[test]
+    fn a_default_disruption_budget_bounds_evictions_and_selects_the_pods() {
+        let meta = Meta::new(&component(), "api", "server");
+        let pdb = pod_disruption_budget_max_unavailable(&meta, &IntOrPercent::Int(1));
+        assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+        assert!(pdb["spec"].get("minAvailable").is_none());
+        assert_eq!(pdb["spec"]["selector"]["matchLabels"], json!(meta.selector()));
+    }
+
+    #[test]
+    fn an_exec_probe_runs_its_command_and_any_probe_can_be_the_startup_one() {
+        let probe = exec_probe(["pg_isready", "-q"]);
+        assert_eq!(probe["exec"]["command"], json!(["pg_isready", "-q"]));
+        let c = Container::new("worker", "acme/worker:1.0").startup_probe(probe.clone()).to_value();
+        assert_eq!(c["startupProbe"], probe);
     }
 
     #[test]

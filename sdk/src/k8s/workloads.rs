@@ -77,15 +77,22 @@ impl Container {
         self
     }
 
-    /// The `readinessProbe` (see [`tcp_probe`], [`http_probe`]).
+    /// The `readinessProbe` (see [`tcp_probe`], [`http_probe`], [`exec_probe`]).
     pub fn readiness_probe(mut self, probe: Value) -> Self {
         self.fields.insert("readinessProbe".into(), probe);
         self
     }
 
-    /// The `livenessProbe` (see [`tcp_probe`], [`http_probe`]).
+    /// The `livenessProbe` (see [`tcp_probe`], [`http_probe`], [`exec_probe`]).
     pub fn liveness_probe(mut self, probe: Value) -> Self {
         self.fields.insert("livenessProbe".into(), probe);
+        self
+    }
+
+    /// The `startupProbe`: the kubelet holds off the liveness and readiness
+    /// probes until it first succeeds, so a slow start is not killed midway.
+    pub fn startup_probe(mut self, probe: Value) -> Self {
+        self.fields.insert("startupProbe".into(), probe);
         self
     }
 
@@ -142,6 +149,15 @@ pub fn tcp_probe(port: &str) -> Value {
 /// An HTTP GET probe on a named port.
 pub fn http_probe(path: &str, port: &str) -> Value {
     json!({ "httpGet": { "path": path, "port": port }, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3 })
+}
+
+/// A probe that runs `command` in the container; exit status 0 is healthy.
+/// For a container with no port to check (a worker, a sidecar), whose image
+/// has a command that tells. Five seconds to answer: a command starts a
+/// process, which a busy node can be slow to do.
+pub fn exec_probe<S: Into<String>>(command: impl IntoIterator<Item = S>) -> Value {
+    let command: Vec<String> = command.into_iter().map(Into::into).collect();
+    json!({ "exec": { "command": command }, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3 })
 }
 
 /// A pod template: labels from `meta`, non-root pod security context, no

@@ -173,6 +173,14 @@ fn a_renewed_certificate_is_reloaded_by_the_sidecar() {
         reloader["resources"]["limits"]["memory"].is_string()
             && reloader["resources"]["limits"]["cpu"].is_string()
     );
+    // Its liveness probe reaches its own listener, so that listens on the pod's address.
+    let probe = &reloader["livenessProbe"]["httpGet"];
+    assert_eq!(probe["port"], "reloader");
+    // The one path configmap-reload serves; any other answers 404, which the kubelet counts as dead.
+    assert_eq!(probe["path"], "/metrics");
+    assert_eq!(reloader["ports"][0]["name"], "reloader");
+    let listen = format!("--web.listen-address=:{}", reloader["ports"][0]["containerPort"]);
+    assert!(args.contains(&listen.as_str()), "{args:?}");
 
     let plan = forward(json!({ "tls": { "reloader_image": "registry.example/configmap-reload:v0.15.0" } }));
     assert_eq!(config_of(&plan).matches("Hot_Reload").count(), 1);

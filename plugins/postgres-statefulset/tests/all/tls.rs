@@ -123,6 +123,8 @@ fn the_rendered_server_serves_verify_full_clients_only_and_reloads_a_renewed_cer
     renewed.issue(&dns_names, &server.tls_dir());
     server.give_key_files();
     assert!(!check_renewed().status.success(), "the server reads its certificate at start and reload only");
+    let alive = server.rendered_reloader_probe(&plan);
+    assert!(!alive().status.success(), "no heartbeat before the reloader runs");
     let mut reloader = server.rendered_reloader(&plan);
     let deadline = Instant::now() + Duration::from_secs(20);
     let served = loop {
@@ -134,6 +136,9 @@ fn the_rendered_server_serves_verify_full_clients_only_and_reloads_a_renewed_cer
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    // Its liveness probe sees the round it has just made.
+    let out = alive();
+    assert!(out.status.success(), "the reloader's liveness probe: {}{}", stdout(&out), stderr(&out));
     reloader.stop();
     assert!(
         served,
@@ -335,6 +340,18 @@ impl Server {
             .spawn()
             .unwrap();
         Reloader(child)
+    }
+
+    /// The reloader's liveness probe (a shell test), aimed at this server's
+    /// socket directory.
+    fn rendered_reloader_probe(&self, plan: &ComponentPlan) -> impl Fn() -> std::process::Output {
+        let containers = server_pod(plan)["containers"].as_array().unwrap();
+        let sidecar = containers.iter().find(|c| c["name"] == "tls-reloader").expect("a reloader");
+        let command: Vec<String> =
+            serde_json::from_value(sidecar["livenessProbe"]["exec"]["command"].clone()).unwrap();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        let script = self.map(&command[2]);
+        move || Command::new("sh").args(["-c", &script]).output().unwrap()
     }
 
     fn log_file(&self) -> PathBuf {
