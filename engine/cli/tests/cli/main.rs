@@ -10,6 +10,8 @@
 //!   over every built-in plugin, a file, a bundle and another type's kit.
 //! - `bundles`: packed, signed plugin bundles from an HTTP index and a directory;
 //!   the lock file's pinning and rollback refusal; refused bundles.
+//! - `policies`: the example passes the baseline policy in enforce mode; a tree
+//!   breaking three rules is refused, each violation at its HCL line; audit warns.
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;
 //!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
@@ -63,5 +65,6 @@ mod lifecycle;
 mod live;
 mod network_policies;
 mod plugins;
+mod policies;
 mod state;
 mod support;

@@ -12,6 +12,9 @@ include "app" {
 inputs = {
   image    = "${local.client.registry}/oob-directory-sync:${local.env.app_version}"
   replicas = 1
+  # No port to probe: the kubelet runs the worker's own check instead (it
+  # exits non-zero when the last sync is older than two intervals).
+  health_command = ["/app/oob-directory-sync", "healthcheck"]
   env = {
     SYNC_INTERVAL = "15m"
   }
