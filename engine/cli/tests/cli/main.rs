@@ -12,6 +12,9 @@
 //!   the lock file's pinning and rollback refusal; refused bundles.
 //! - `policies`: the example passes the baseline policy in enforce mode; a tree
 //!   breaking three rules is refused, each violation at its HCL line; audit warns.
+//! - `python_policy`: a policy plugin written in Python (tests/python-policy/, SDK in
+//!   sdk/python/), built with componentize-py, signed, enforced by a `policy` block:
+//!   the plan fails naming policy, rule and component; its pytest suites.
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;
 //!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
@@ -66,5 +69,6 @@ mod live;
 mod network_policies;
 mod plugins;
 mod policies;
+mod python_policy;
 mod state;
 mod support;
