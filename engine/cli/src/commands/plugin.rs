@@ -89,12 +89,7 @@ fn describe(plugin: &capstan_host::Plugin) -> String {
         return describe_policy(plugin);
     }
     let caps: Vec<String> = meta.capabilities.iter().map(ToString::to_string).collect();
-    let inputs = meta
-        .input_schema
-        .get("properties")
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
-        .unwrap_or_default();
+    let inputs = top_level_keys(meta);
     format!(
         "name:           {}\nversion:        {}\ncomponent type: {}\nbackend:        {}\ndigest:         sha256:{}\n\
          contract:       {}\ncapabilities:   {}\ninputs:         {}\n\n{}\n",
@@ -110,15 +105,16 @@ fn describe(plugin: &capstan_host::Plugin) -> String {
     )
 }
 
+/// The top-level properties of a plugin's input (or params) schema, listed.
+fn top_level_keys(meta: &capstan_core::Metadata) -> String {
+    let properties = meta.input_schema.get("properties").and_then(|p| p.as_object());
+    properties.map(|p| p.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
+}
+
 /// A policy plugin: its rules instead of a component type, params instead of inputs.
 fn describe_policy(plugin: &capstan_host::Plugin) -> String {
     let meta = plugin.metadata();
-    let params = meta
-        .input_schema
-        .get("properties")
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
-        .unwrap_or_default();
+    let params = top_level_keys(meta);
     let width = meta.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
     let rules: String =
         meta.rules.iter().map(|r| format!("  {:<width$}  {}\n", r.id, r.description)).collect();

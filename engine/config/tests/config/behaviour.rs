@@ -7,18 +7,7 @@ use capstan_config::{Command, ConfigError, DependencyOutputs, LoadOptions, load,
 use capstan_core::Output;
 use serde_json::{Value, json};
 
-use crate::support::options;
-
-/// Writes `files` (path → contents) under a fresh temporary directory.
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, contents).unwrap();
-    }
-    dir
-}
+use crate::support::{options, tree};
 
 const LEVELS: &[(&str, &str)] = &[
     ("client.hcl", "locals {\n  org = \"opus\"\n}\n"),

@@ -6,18 +6,7 @@ use std::path::Path;
 use capstan_config::{ConfigError, PolicyConfig, PolicyMode, Stack, load};
 use serde_json::json;
 
-use crate::support::options;
-
-/// Writes `files` (path → contents) under a fresh temporary directory.
-fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, contents).unwrap();
-    }
-    dir
-}
+use crate::support::{options, tree};
 
 fn component(ty: &str) -> String {
     format!("component {{\n  type   = \"{ty}\"\n  plugin = \"capstan/{ty}\"\n}}\n")

@@ -53,6 +53,17 @@ impl SecretProvider for PlaintextProvider {
     }
 }
 
+/// Writes `files` (path → contents) under a fresh temporary directory.
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+    dir
+}
+
 pub fn options() -> LoadOptions {
     let refs = BTreeMap::from([(
         "ssm:/oof/production/sentry-dsn".to_owned(),
