@@ -1,8 +1,11 @@
 //! Plugin host figures: cold load (compile), warm load (from the compiled
-//! cache), and instantiate + plan latency over 10,000 calls.
+//! cache), and instantiate + plan latency over 10,000 calls; for a policy
+//! plugin, instantiate + check of one component's objects instead.
 //!
 //! Run: CAPSTAN_BENCH_WASM=path/to/plugin.wasm cargo bench -p capstan-host --bench host
-//! Optional: CAPSTAN_BENCH_INPUTS='{"json": "object"}' merged over the plugin's defaults;
+//! Optional: CAPSTAN_BENCH_INPUTS='{"json": "object"}' merged over the plugin's defaults
+//! (a policy's params); CAPSTAN_BENCH_OBJECTS=file.json, the objects a policy checks
+//! (a JSON array; default: one Deployment with one container);
 //! CAPSTAN_BENCH_CALLS, CAPSTAN_BENCH_COLD_RUNS and CAPSTAN_BENCH_WARM_RUNS
 //! to run fewer iterations (under valgrind, say, to count instructions).
 
@@ -11,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use capstan_core::{ComponentId, PlanRequest};
+use capstan_core::{CheckRequest, ComponentId, PlanRequest, PolicySubject};
 use capstan_host::{CallContext, HostConfig, PluginHost};
 
 const CALLS: usize = 10_000;
@@ -88,23 +91,35 @@ fn main() {
     println!("plugin:  {} {} ({}/{})", meta.name, meta.version, meta.component_type, meta.backend);
     let request = request(&meta.defaults);
     let cx = CallContext::for_component(request.component.clone());
-    let plan_once = || match plugin.plan(&cx, &request) {
-        Ok(Ok(plan)) => plan,
-        Ok(Err(refused)) => {
-            panic!("the plugin refused the benchmark inputs (set CAPSTAN_BENCH_INPUTS): {refused}")
+    let check = check_request(&request);
+    // One call of the plugin's work: a plan, or a policy's check; the
+    // number of objects it planned or was handed.
+    let call_once = || -> usize {
+        if plugin.is_policy() {
+            return match plugin.check(&cx, &check) {
+                Ok(Ok(_violations)) => check.objects.len(),
+                Ok(Err(refused)) => panic!("the policy refused the benchmark params: {refused}"),
+                Err(err) => panic!("{err}"),
+            };
         }
-        Err(err) => panic!("{err}"),
+        match plugin.plan(&cx, &request) {
+            Ok(Ok(plan)) => plan.objects.len(),
+            Ok(Err(refused)) => {
+                panic!("the plugin refused the benchmark inputs (set CAPSTAN_BENCH_INPUTS): {refused}")
+            }
+            Err(err) => panic!("{err}"),
+        }
     };
-    let objects = plan_once().objects.len();
+    let objects = call_once();
     for _ in 0..200 {
-        plan_once();
+        call_once();
     }
     let mut calls = Vec::with_capacity(calls_n.max(1));
     let faults_before = minor_faults();
     let started = Instant::now();
     for _ in 0..calls_n.max(1) {
         let t = Instant::now();
-        std::hint::black_box(plan_once());
+        std::hint::black_box(call_once());
         calls.push(t.elapsed());
     }
     let wall = started.elapsed();
@@ -120,7 +135,8 @@ fn main() {
     );
     println!("warm load, incl. describe call:                  p50 {}", fmt(pct(&mut warm_total, 50.0)));
     println!(
-        "instantiate + plan ({} calls, {objects} objects each): p50 {}  p90 {}  p99 {}  mean {}",
+        "instantiate + {} ({} calls, {objects} objects each): p50 {}  p90 {}  p99 {}  mean {}",
+        if plugin.is_policy() { "check" } else { "plan" },
         calls.len(),
         fmt(pct(&mut calls, 50.0)),
         fmt(pct(&mut calls, 90.0)),
@@ -132,7 +148,7 @@ fn main() {
         // uses is a page fault, a cost that grows with the guest's footprint.
         #[allow(clippy::cast_precision_loss, reason = "an average for display")]
         let per_call = faults as f64 / calls.len() as f64;
-        println!("minor page faults per instantiate + plan: {per_call:.1}");
+        println!("minor page faults per call: {per_call:.1}");
     }
 }
 
@@ -168,6 +184,40 @@ fn request(defaults: &str) -> PlanRequest {
         dependencies: vec![],
         files: vec![],
         effect_results: vec![],
+    }
+}
+
+/// What a policy is asked in the benchmark: the objects of
+/// `CAPSTAN_BENCH_OBJECTS`, or one Deployment; params as `request` built
+/// the inputs.
+fn check_request(request: &PlanRequest) -> CheckRequest {
+    let objects = match std::env::var_os("CAPSTAN_BENCH_OBJECTS") {
+        Some(file) => serde_json::from_slice(&std::fs::read(file).unwrap())
+            .expect("CAPSTAN_BENCH_OBJECTS holds a JSON array"),
+        None => vec![serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "bench", "namespace": "core", "labels": {"app.kubernetes.io/name": "bench"}},
+            "spec": {"replicas": 2, "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "bench"}},
+                "spec": {"containers": [{
+                    "name": "app", "image": "registry.example/api:1.2.3",
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+                    "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
+                    "readinessProbe": {"tcpSocket": {"port": 8080}}
+                }]}
+            }}
+        })],
+    };
+    CheckRequest {
+        subject: PolicySubject {
+            name: request.component.name.clone(),
+            environment: request.component.environment.clone(),
+            namespace: request.component.namespace.clone(),
+            component_type: "app".into(),
+            plugin: "capstan/app".into(),
+        },
+        objects,
+        params: request.inputs.clone(),
     }
 }
 
