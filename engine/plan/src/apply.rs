@@ -25,7 +25,8 @@ pub struct Applied {
 }
 
 /// Applies one planned component: runs the effects marked to run, plans
-/// again with their results if any ran, applies and prunes objects through
+/// again with their results if any ran (its new objects checked by the
+/// policies again), applies and prunes objects through
 /// `cx.target` and waits until they are ready, then returns what to record.
 pub fn apply_component(
     cx: &PlanContext<'_>,
@@ -90,6 +91,25 @@ pub fn apply_component(
         // own as the plugin answered this time, its dependencies' as planned.
         let dependencies = planned.secrets.dependencies.clone();
         secrets_digest::annotate_workloads(cx.secrets_digest_key, &mut objects, dependencies);
+        // The objects changed with the effects' results: the policies see
+        // what is applied, not only what was planned.
+        if let Some(component) = cx.stack.component(&planned.key) {
+            let inputs = crate::policy::Inputs {
+                value: &planned.request.inputs,
+                sensitive_paths: &planned.request.sensitive_paths,
+                // As for the guard: the plan showed where inputs were set.
+                origins: &BTreeMap::new(),
+                secrets: &guard.secrets,
+                component_at: crate::planner::component_origin(component),
+            };
+            let findings =
+                cx.policies.check(cx.stack, component, &planned.plugin.name, &objects, &inputs).map_err(
+                    |f| ComponentError::PolicyFailed { policy: f.policy, plugin: f.plugin, reason: f.reason },
+                )?;
+            if findings.iter().any(crate::PolicyFinding::blocks) {
+                return Err(ComponentError::Policy { findings });
+            }
+        }
         (objects, answer.outputs.into())
     } else {
         (planned.desired_objects(), Arc::clone(&planned.outputs))

@@ -570,7 +570,7 @@ impl Guard<'_> {
 }
 
 /// Where the component's `component` block is: file and line.
-fn component_origin(component: &Component) -> (PathBuf, usize) {
+pub(crate) fn component_origin(component: &Component) -> (PathBuf, usize) {
     match component.spans.get("component") {
         Some(at) => (at.file.clone(), at.line),
         None => (component.dir.join("component.hcl"), 1),
