@@ -7,6 +7,9 @@
 //! objects a Kubernetes 1.30 API server (or the CRDs of custom resources)
 //! would accept.
 //!
+//! A policy plugin has no type to conform to: [`run_policy`] checks what
+//! every policy promises instead.
+//!
 //! The kit talks to a plugin through capstan-plan's `PluginHandle`, so a
 //! wasm plugin loaded by capstan-host and a native test plugin are checked
 //! alike; objects are validated through the [`ManifestValidator`] seam. It
@@ -16,6 +19,7 @@
 
 pub mod data;
 pub mod manifests;
+mod policy;
 mod sensitive;
 
 use std::collections::BTreeSet;
@@ -33,6 +37,7 @@ use capstan_plan::PluginHandle;
 
 pub use data::{Kit, kit_for, kit_types};
 pub use manifests::{ManifestValidator, ScriptValidator, Verdict};
+pub use policy::{POLICY_CHECKS, run_policy};
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -476,3 +476,79 @@ fn a_validator_missing_a_python_module_is_reported_as_not_run() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---- policy plugins ---------------------------------------------------------
+
+/// A policy that flags every `:latest` image; faulty, it names a rule it
+/// does not list, or answers differently each time.
+struct Latest {
+    meta: Metadata,
+    fault: Fault,
+    calls: AtomicU64,
+}
+
+fn policy(fault: Fault, defaults: &str) -> Latest {
+    let meta = Metadata {
+        name: "test/latest".into(),
+        version: semver::Version::new(0, 1, 0),
+        component_type: capstan_core::POLICY_TYPE.into(),
+        backend: String::new(),
+        description: "No image by latest.".into(),
+        input_schema: json!({"type": "object", "properties": {"strict": {"type": "boolean"}}, "additionalProperties": false}),
+        defaults: defaults.into(),
+        capabilities: vec![],
+        outputs_contract: None,
+        rules: vec![capstan_core::PolicyRule { id: "pinned".into(), description: "pinned images".into() }],
+    };
+    Latest { meta, fault, calls: AtomicU64::new(0) }
+}
+
+impl capstan_plan::PolicyHandle for Latest {
+    fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+    fn check(
+        &self,
+        _: &ComponentId,
+        request: &capstan_core::CheckRequest,
+    ) -> Result<Result<Vec<capstan_core::Violation>, String>, SeamError> {
+        let rule = if self.fault == Fault::MissingHost { "unlisted" } else { "pinned" };
+        let mut violations: Vec<capstan_core::Violation> = request
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.to_string().contains(":latest"))
+            .map(|(i, _)| capstan_core::Violation::error(rule, i, "/spec", "pin it"))
+            .collect();
+        if self.fault == Fault::Nondeterministic && self.calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+            violations.clear();
+        }
+        Ok(Ok(violations))
+    }
+}
+
+fn policy_failures(report: &Report) -> Vec<&'static str> {
+    report.checks.iter().filter(|c| c.status != Status::Pass).map(|c| c.name).collect()
+}
+
+#[test]
+fn a_policy_that_keeps_its_promises_passes_the_policy_checks() {
+    let report = capstan_kit::run_policy(&policy(Fault::None, "strict: true\n"));
+    assert!(report.passed(), "{report:#?}");
+    assert_eq!(report.kit_type, "policy");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
+    assert_eq!(names, capstan_kit::POLICY_CHECKS);
+    assert!(report.check("checks").unwrap().reasons[0].contains("1 violation"), "{report:#?}");
+}
+
+#[test]
+fn a_policy_fails_for_defaults_its_schema_refuses_an_unlisted_rule_or_a_changing_answer() {
+    let report = capstan_kit::run_policy(&policy(Fault::None, "strict: maybe\n"));
+    assert_eq!(policy_failures(&report), ["params", "checks", "determinism", "rules"], "{report:#?}");
+    assert!(report.check("params").unwrap().reasons[0].contains("strict"), "{report:#?}");
+    let report = capstan_kit::run_policy(&policy(Fault::MissingHost, ""));
+    assert_eq!(policy_failures(&report), ["rules"], "{report:#?}");
+    assert!(report.check("rules").unwrap().reasons[0].contains("`unlisted`"), "{report:#?}");
+    let report = capstan_kit::run_policy(&policy(Fault::Nondeterministic, ""));
+    assert_eq!(policy_failures(&report), ["determinism"], "{report:#?}");
+}

@@ -24,7 +24,7 @@ pub use planner::{
     Action, ComponentError, ComponentPlanned, EffectChange, InputProblem, ObjectChange, PlanContext,
     plan_component,
 };
-pub use policy::{Cause, Policies, PolicyError, PolicyFinding, Waiver};
+pub use policy::{Cause, Policies, PolicyError, PolicyFinding, Waiver, params_over_defaults};
 pub use schedule::{DepResults, Outcome};
 pub use seams::{
     ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, PolicyHandle,

@@ -184,13 +184,7 @@ fn bind_one(config: &PolicyConfig, handle: Arc<dyn PolicyHandle>) -> Result<Boun
         return Err(PolicyError::NotAPolicy { policy: config.name.clone(), at: at(), plugin: label });
     }
     let params_error = |reason: String| PolicyError::Params { policy: config.name.clone(), at: at(), reason };
-    let params = capstan_config::merge_over_defaults(&meta.defaults, config.params.clone())
-        .map_err(|e| params_error(format!("the plugin's defaults are not YAML: {e}")))?;
-    let validator = jsonschema::draft202012::new(&meta.input_schema)
-        .map_err(|e| params_error(format!("the plugin's params schema is not a JSON Schema: {e}")))?;
-    if let Some(error) = validator.iter_errors(&params).next() {
-        return Err(params_error(format!("{} (at {})", error, root(&error.instance_path().to_string()))));
-    }
+    let params = params_over_defaults(meta, config.params.clone()).map_err(params_error)?;
     for exception in &config.exceptions {
         if let Some(rule) = exception.rules.iter().find(|r| !meta.rules.iter().any(|known| &known.id == *r)) {
             let known: Vec<&str> = meta.rules.iter().map(|r| r.id.as_str()).collect();
@@ -203,6 +197,24 @@ fn bind_one(config: &PolicyConfig, handle: Arc<dyn PolicyHandle>) -> Result<Boun
         }
     }
     Ok(Bound { handle, params, label })
+}
+
+/// `params` merged over a policy plugin's defaults and checked against its
+/// params schema, as a `policy` block's are before any check: what the
+/// plugin is then handed. The error says what is wrong, and where.
+pub fn params_over_defaults(meta: &capstan_core::Metadata, params: Value) -> Result<Value, String> {
+    let params = capstan_config::merge_over_defaults(&meta.defaults, params)
+        .map_err(|e| format!("the plugin's defaults are not YAML: {e}"))?;
+    let validator = jsonschema::draft202012::new(&meta.input_schema)
+        .map_err(|e| format!("the plugin's params schema is not a JSON Schema: {e}"))?;
+    let first = validator
+        .iter_errors(&params)
+        .next()
+        .map(|e| format!("{e} (at {})", root(&e.instance_path().to_string())));
+    match first {
+        Some(error) => Err(error),
+        None => Ok(params),
+    }
 }
 
 fn root(path: &str) -> &str {

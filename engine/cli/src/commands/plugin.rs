@@ -153,16 +153,17 @@ fn test(
     };
     let plugins: Vec<capstan_run::plugins::HostPlugin> =
         load(what, dirs)?.into_iter().map(capstan_run::plugins::HostPlugin).collect();
-    if let Some(policy) = plugins.iter().find(|p| p.0.is_policy()) {
-        anyhow::bail!(
-            "{} is a policy plugin: the conformance kit checks component plugins against their type's \
-             contract. Check a policy with its own tests and with `capstan policy test <dir>` on a tree \
-             whose client.hcl names it",
-            policy.0.label()
-        );
-    }
-    let reports: Vec<capstan_kit::Report> =
-        plugins.iter().map(|p| capstan_kit::run(p, kit_type, &validator)).collect();
+    // A policy has no type to conform to: it gets the checks every policy promises.
+    let reports: Vec<capstan_kit::Report> = plugins
+        .iter()
+        .map(|p| {
+            if p.0.is_policy() {
+                capstan_kit::run_policy(p)
+            } else {
+                capstan_kit::run(p, kit_type, &validator)
+            }
+        })
+        .collect();
     if json {
         crate::json::print("plugin test", serde_json::json!({ "reports": reports }))?;
     } else {
@@ -255,10 +256,13 @@ fn pack(
         let meta = plugin.metadata();
         let (own_publisher, short) = meta.name.split_once('/').unwrap_or(("", meta.name.as_str()));
         let publisher = bundle_publisher.get_or_insert_with(|| own_publisher.to_string()).clone();
-        // The kit is for component plugins; a policy in the bundle is packed without a result.
-        let conformance = (test && !plugin.is_policy()).then(|| {
-            let report =
-                capstan_kit::run(&capstan_run::plugins::HostPlugin(plugin.clone()), None, &validator);
+        let conformance = test.then(|| {
+            let handle = capstan_run::plugins::HostPlugin(plugin.clone());
+            let report = if plugin.is_policy() {
+                capstan_kit::run_policy(&handle)
+            } else {
+                capstan_kit::run(&handle, None, &validator)
+            };
             println!("{report}\n");
             conformance(&report)
         });
