@@ -203,6 +203,24 @@ fn plugin_inspect_describes_the_python_policy_its_rules_and_params() {
     assert!(plugin["defaults"].as_str().unwrap().contains("  part-of-label: true\n"), "{doc}");
 }
 
+/// The conformance checks every policy keeps pass for the Python one too,
+/// as they do for the built-in Rust policy.
+#[test]
+fn the_python_policy_passes_the_policy_checks_of_plugin_test() {
+    let s = stack("");
+    let run = s.run(&["plugin", "test", policy_wasm().to_str().unwrap(), "--json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = &doc["reports"][0];
+    assert_eq!(
+        (report["plugin"].as_str(), report["kit_type"].as_str()),
+        (Some(PLUGIN), Some("policy")),
+        "{doc}"
+    );
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 4, "{doc}");
+    assert!(checks.iter().all(|c| c["status"] == "pass"), "{doc}");
+}
+
 #[test]
 fn an_enforced_python_policy_fails_the_plan_naming_the_policy_the_rule_and_the_component() {
     let s = stack(&policy_block("enforce", r#"{ part_of = "open-finance" }"#, ""));
