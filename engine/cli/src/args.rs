@@ -444,6 +444,39 @@ pub enum PluginCommand {
         /// Where to: `host[/prefix]`, or `host[/prefix]/publisher/name:version`.
         reference: String,
     },
+    /// Start a plugin in a new directory: a Rust crate (a component plugin or a policy) or a
+    /// Python policy, with its tests and a README of the steps to a signed bundle.
+    ///
+    /// The SDK is not published, so the plugin depends on a Capstan checkout's sdk/ by path:
+    /// the one this capstan was built from unless --sdk says another.
+    New {
+        /// The plugin's name, `publisher/name` (`acme/cache-redis`).
+        name: String,
+        /// The component type it is a backend for (a type of your own, such as `cache`), or
+        /// `policy`.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// The language: rust, or python (policies only).
+        #[arg(long, value_enum)]
+        lang: crate::commands::scaffold::Lang,
+        /// Where to create it (default: ./<name after the `/`>); it must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A Capstan checkout's sdk/ directory to depend on (default: the checkout this capstan
+        /// was built from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the plugin in DIR into a .wasm component, as Capstan builds its own; prints its path.
+    ///
+    /// A Rust crate: cargo build --target wasm32-wasip2 --profile plugin, with the built-in
+    /// plugins' linker settings. A Python policy (capstan-plugin.toml): python3 -m
+    /// capstan_sdk.build with the SDK on PYTHONPATH.
+    Build {
+        /// The plugin's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Resolve every plugin of the stack again, moving capstan.lock forward (never back).
     Lock {
         /// Any directory of the stack: every environment's plugins are resolved.

@@ -25,6 +25,13 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// Linear memory a plugin starts with, in bytes (a multiple of 64 KiB).
 const INITIAL_MEMORY: u32 = 2 << 20;
 
+/// The rustflags every plugin is linked with for [`TARGET`] (the 2 MiB
+/// initial memory, see `build`), for a builder outside a build script
+/// (`capstan plugin build`) to apply the same.
+pub fn plugin_rustflags() -> String {
+    format!("-C link-arg=--initial-memory={INITIAL_MEMORY}")
+}
+
 /// What to build.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -183,7 +190,7 @@ pub fn build(spec: &Spec) -> Result<BTreeMap<String, PathBuf>, BuildError> {
     // static data and the stack, 1.06 MiB): a call that has to grow its
     // memory pays a page-table change per grow and another when its slot is
     // reset, on every instantiation.
-    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", format!("-C link-arg=--initial-memory={INITIAL_MEMORY}"));
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", plugin_rustflags());
     // Diagnostics are rendered on stderr, which cargo shows when a build script fails.
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let command = describe(&cmd);

@@ -231,6 +231,10 @@ pub fn distribution(cmd: &crate::args::PluginCommand) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         C::Push { bundle, reference } => push(bundle, reference),
+        C::New { name, kind, lang, dir, sdk } => {
+            crate::commands::scaffold::new(name, kind, *lang, dir.as_deref(), sdk.as_deref())
+        }
+        C::Build { dir } => crate::commands::scaffold::build(dir),
         C::Lock { dir, allow_unsigned } => relock(dir, capstan_registry::LockMode::Refresh, *allow_unsigned),
         C::Upgrade { dir, allow_unsigned } => {
             relock(dir, capstan_registry::LockMode::Upgrade, *allow_unsigned)

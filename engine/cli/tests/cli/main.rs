@@ -15,6 +15,8 @@
 //! - `python_policy`: a policy plugin written in Python (tests/python-policy/, SDK in
 //!   sdk/python/), built with componentize-py, signed, enforced by a `policy` block:
 //!   the plan fails naming policy, rule and component; its pytest suites.
+//! - `scaffold`: `plugin new` (Rust component plugin and policy, Python policy) outside the
+//!   workspace, its own tests, `plugin build`, the kit, signed and planned by a stack.
 //! - `distribution`: bundles pushed to a real OCI registry and planned from it;
 //!   `capstan init` then offline plans; env.hcl pins; `local` builds.
 //! - `effects`: secrets from an encrypted file become roles on PostgreSQL;
@@ -70,5 +72,6 @@ mod network_policies;
 mod plugins;
 mod policies;
 mod python_policy;
+mod scaffold;
 mod state;
 mod support;
