@@ -1,8 +1,9 @@
 //! `capstan plugin new` and `capstan plugin build`, as a plugin author runs
 //! them, in a temporary directory outside this workspace: the scaffold's
 //! own tests pass, it builds, a component plugin passes the conformance kit,
-//! and both kinds, packed and signed, are used by a stack that `capstan
-//! plan` plans (and a policy refuses).
+//! and both kinds, packed and signed, are used in a copy of the open-finance
+//! example that `capstan plan` plans (and the policy refuses once it asks
+//! for a label the example's objects lack).
 //!
 //! The Rust scaffolds compile the SDK for the host and for wasm: they share
 //! `target/scaffold-test` of this workspace (CARGO_TARGET_DIR), so only the
@@ -12,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Run, Stack, repo_root};
+use crate::support::{Run, Stack, example, repo_root, with_test_key};
 
 /// Where the scaffolds' cargo builds go, kept between runs.
 fn target_dir() -> PathBuf {
@@ -143,33 +144,48 @@ fn rust_plugins_from_plugin_new_test_build_pass_the_kit_and_are_planned_signed()
         publisher.run(&["plugin", "sign", bundle, "--key", "keys/acme.key"]).ok();
     }
 
-    // An operator's stack: the bundles from a directory, the key trusted,
-    // one `cache` component, the policy enforced.
-    let s = Stack::new(&client_hcl("{}"));
-    for file in ["keys/acme.pub", "dist/acme-cache-redis.bundle", "dist/acme-labels.bundle"] {
-        std::fs::create_dir_all(s.path(file).parent().unwrap()).unwrap();
-        std::fs::copy(publisher.path(file), s.path(file)).unwrap();
-    }
-    s.write("envs/dev/env.hcl", "");
-    s.write("envs/dev/core/namespace.hcl", "namespace = \"core\"\n");
+    // A copy of the example: the bundles from a directory, the key trusted,
+    // a `cache` component added beside the apps, the policy enforced.
+    let s = example_with(&publisher, &["dist/acme-cache-redis.bundle", "dist/acme-labels.bundle"], "{}");
     s.write(
-        "envs/dev/core/sessions/component.hcl",
+        "envs/staging/open-finance/sessions/component.hcl",
         r#"component {
   type    = "cache"
   plugin  = "acme/cache-redis"
   version = "^0.1"
 }
 inputs = {
-  image = "registry.example/redis:7.4.1"
+  image = "registry.opus.example/oof/redis:7.4.1"
 }
 "#,
     );
-    let plan = s.run(&["plan", "envs/dev"]).ok();
+    let plan = with_test_key(&s, &["plan", "envs/staging"]).ok();
     assert!(plan.stdout.contains("Deployment") && plan.stdout.contains("sessions"), "{plan:?}");
 
     // A label the objects lack: the policy refuses the plan, saying which.
-    s.write("client.hcl", &client_hcl(r#"{ label = "team" }"#));
-    let refused = s.run(&["plan", "envs/dev"]);
+    refused_for_a_missing_label(&s);
+}
+
+/// A copy of the open-finance example whose client.hcl also serves
+/// `bundles` (copied from `publisher`, with its key) from `dist/`, trusts
+/// acme, and enforces acme/labels with `params`.
+fn example_with(publisher: &Stack, bundles: &[&str], params: &str) -> Stack {
+    let s = example();
+    for file in bundles.iter().copied().chain(["keys/acme.pub"]) {
+        std::fs::create_dir_all(s.path(file).parent().unwrap()).unwrap();
+        std::fs::copy(publisher.path(file), s.path(file)).unwrap();
+    }
+    let client = s.read("client.hcl");
+    s.write("client.hcl", &format!("{client}\n{}", client_hcl(params)));
+    s
+}
+
+/// With acme/labels asking for a `team` label, which no object of the
+/// example carries, the plan is refused naming the rule and the label.
+fn refused_for_a_missing_label(s: &Stack) {
+    let client = s.read("client.hcl").replace("params  = {}\n}", "params  = { label = \"team\" }\n}");
+    s.write("client.hcl", &client);
+    let refused = with_test_key(s, &["plan", "envs/staging"]);
     assert_eq!(refused.code, 1, "{refused:?}");
     let said = format!("{}{}", refused.stdout, refused.stderr);
     assert!(said.contains("required-label") && said.contains("team"), "{refused:?}");
@@ -194,24 +210,9 @@ fn a_python_policy_from_plugin_new_tests_builds_and_is_enforced() {
     publisher.run(&["plugin", "pack", wasm.to_str().unwrap(), "-o", "dist/acme-labels.bundle"]).ok();
     publisher.run(&["plugin", "sign", "dist/acme-labels.bundle", "--key", "keys/acme.key"]).ok();
 
-    // The built-in app plugin labels its objects app.kubernetes.io/name.
-    let s = Stack::new(&client_hcl("{}"));
-    for file in ["keys/acme.pub", "dist/acme-labels.bundle"] {
-        std::fs::create_dir_all(s.path(file).parent().unwrap()).unwrap();
-        std::fs::copy(publisher.path(file), s.path(file)).unwrap();
-    }
-    s.write("envs/dev/env.hcl", "");
-    s.write("envs/dev/web/namespace.hcl", "namespace = \"web\"\n");
-    s.write(
-        "envs/dev/web/api/component.hcl",
-        &crate::support::app_component("registry.example/api:1.0.0", "1"),
-    );
-    let plan = s.run(&["plan", "envs/dev"]).ok();
+    // The example's objects carry app.kubernetes.io/name: it plans.
+    let s = example_with(&publisher, &["dist/acme-labels.bundle"], "{}");
+    let plan = with_test_key(&s, &["plan", "envs/staging"]).ok();
     assert!(plan.stdout.contains("Deployment"), "{plan:?}");
-
-    s.write("client.hcl", &client_hcl(r#"{ label = "team" }"#));
-    let refused = s.run(&["plan", "envs/dev"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    let said = format!("{}{}", refused.stdout, refused.stderr);
-    assert!(said.contains("required-label") && said.contains("team"), "{refused:?}");
+    refused_for_a_missing_label(&s);
 }
