@@ -102,13 +102,7 @@ pub fn apply_component(
                 secrets: &guard.secrets,
                 component_at: crate::planner::component_origin(component),
             };
-            let findings =
-                cx.policies.check(cx.stack, component, &planned.plugin.name, &objects, &inputs).map_err(
-                    |f| ComponentError::PolicyFailed { policy: f.policy, plugin: f.plugin, reason: f.reason },
-                )?;
-            if findings.iter().any(crate::PolicyFinding::blocks) {
-                return Err(ComponentError::Policy { findings });
-            }
+            cx.policies.gate(cx.stack, component, &planned.plugin.name, &objects, &inputs)?;
         }
         (objects, answer.outputs.into())
     } else {

@@ -675,21 +675,13 @@ impl Planned<'_> {
         let mut desired = normalise_objects(self.component, self.key, answer.objects, &self.plugin)?;
         // Before anything is compared or applied: a refused component
         // reaches neither the target nor its dependents.
-        let policy_findings = self
-            .cx
-            .policies
-            .check(self.cx.stack, self.component, &self.handle.metadata().name, &desired, policy_inputs)
-            .map_err(|f| ComponentError::PolicyFailed {
-                policy: f.policy,
-                plugin: f.plugin,
-                reason: f.reason,
-            })?;
-        if policy_findings.iter().any(PolicyFinding::blocks) {
-            let (mut blocking, rest): (Vec<_>, Vec<_>) =
-                policy_findings.into_iter().partition(PolicyFinding::blocks);
-            blocking.extend(rest);
-            return Err(ComponentError::Policy { findings: blocking });
-        }
+        let policy_findings = self.cx.policies.gate(
+            self.cx.stack,
+            self.component,
+            &self.handle.metadata().name,
+            &desired,
+            policy_inputs,
+        )?;
         // Before the diff, so a changed Secret shows as its readers changing.
         let secrets = secrets_digest::annotate_workloads(
             self.cx.secrets_digest_key,

@@ -18,6 +18,7 @@ use capstan_config::{Component, Origin, PolicyConfig, PolicyMode, Stack};
 use capstan_core::leaks::{Place, Secrets};
 use capstan_core::{CheckRequest, ObjectRef, PolicySubject, Severity, Violation};
 
+use crate::planner::ComponentError;
 use crate::seams::{PluginResolver, PolicyHandle, SeamError};
 
 /// Why the policies of a stack could not be made ready. Nothing is planned.
@@ -65,8 +66,9 @@ pub enum PolicyError {
 /// environment and policy (not per component).
 #[derive(Default)]
 pub struct Policies {
-    /// By (environment, policy name).
-    bound: BTreeMap<(String, String), Bound>,
+    /// By environment, then policy name: looked up by reference for every
+    /// component planned.
+    bound: BTreeMap<String, BTreeMap<String, Bound>>,
 }
 
 struct Bound {
@@ -85,11 +87,11 @@ impl Policies {
     /// (each plugin once) and merges each block's params over its defaults.
     pub fn bind(stack: &Stack, resolver: &dyn PluginResolver) -> Result<Self, PolicyError> {
         let mut handles: BTreeMap<(String, String), Arc<dyn PolicyHandle>> = BTreeMap::new();
-        let mut bound = BTreeMap::new();
+        let mut bound: BTreeMap<String, BTreeMap<String, Bound>> = BTreeMap::new();
         for component in stack.components.values() {
             for config in stack.policies_for(component) {
-                let key = (component.id.environment.clone(), config.name.clone());
-                if bound.contains_key(&key) {
+                let in_env = bound.entry(component.id.environment.clone()).or_default();
+                if in_env.contains_key(&config.name) {
                     continue;
                 }
                 let plugin_key = (config.plugin.clone(), config.version.to_string());
@@ -110,9 +112,10 @@ impl Policies {
                         h
                     }
                 };
-                bound.insert(key, bind_one(config, handle)?);
+                in_env.insert(config.name.clone(), bind_one(config, handle)?);
             }
         }
+        bound.retain(|_, policies| !policies.is_empty());
         Ok(Self { bound })
     }
 
@@ -122,24 +125,46 @@ impl Policies {
     }
 
     /// Checks one component's objects (namespaced, normalised) against every
-    /// policy matching it. A failing policy plugin fails the component: a
-    /// gate that cannot answer does not let the change through.
-    pub(crate) fn check(
+    /// policy matching it: the findings that do not block it, or the
+    /// component's failure — [`ComponentError::Policy`] when an enforcing
+    /// policy's error is not waived (those findings first), and
+    /// [`ComponentError::PolicyFailed`] when a policy plugin fails, refuses
+    /// or misbehaves: a gate that cannot answer lets nothing through.
+    pub(crate) fn gate(
         &self,
         stack: &Stack,
         component: &Component,
         plugin: &str,
         objects: &[Value],
         inputs: &Inputs<'_>,
-    ) -> Result<Vec<PolicyFinding>, PolicyFailure> {
+    ) -> Result<Vec<PolicyFinding>, ComponentError> {
+        let findings = self.check(stack, component, plugin, objects, inputs)?;
+        if !findings.iter().any(PolicyFinding::blocks) {
+            return Ok(findings);
+        }
+        let (mut blocking, rest): (Vec<_>, Vec<_>) = findings.into_iter().partition(PolicyFinding::blocks);
+        blocking.extend(rest);
+        Err(ComponentError::Policy { findings: blocking })
+    }
+
+    fn check(
+        &self,
+        stack: &Stack,
+        component: &Component,
+        plugin: &str,
+        objects: &[Value],
+        inputs: &Inputs<'_>,
+    ) -> Result<Vec<PolicyFinding>, ComponentError> {
         let mut findings = Vec::new();
-        let mut seen: Option<Vec<Value>> = None;
+        let Some(in_env) = self.bound.get(&component.id.environment) else { return Ok(findings) };
+        // Made once per component, only when a policy matches: the objects
+        // without Secret values (each policy gets its own params), and the
+        // inputs' leaves violations are traced to.
+        let mut request: Option<CheckRequest> = None;
+        let mut leaves: Option<Vec<(String, &Value)>> = None;
         for config in stack.policies_for(component) {
-            let Some(bound) = self.bound.get(&(component.id.environment.clone(), config.name.clone())) else {
-                continue;
-            };
-            let seen = seen.get_or_insert_with(|| capstan_core::without_secret_values(objects));
-            let request = CheckRequest {
+            let Some(bound) = in_env.get(&config.name) else { continue };
+            let request = request.get_or_insert_with(|| CheckRequest {
                 subject: PolicySubject {
                     name: component.id.name.clone(),
                     environment: component.id.environment.clone(),
@@ -147,15 +172,16 @@ impl Policies {
                     component_type: component.component_type.clone(),
                     plugin: plugin.to_owned(),
                 },
-                objects: seen.clone(),
-                params: bound.params.clone(),
-            };
-            let failed = |reason: String| PolicyFailure {
+                objects: capstan_core::without_secret_values(objects),
+                params: Value::Null,
+            });
+            request.params = bound.params.clone();
+            let failed = |reason: String| ComponentError::PolicyFailed {
                 policy: config.name.clone(),
                 plugin: bound.label.clone(),
                 reason,
             };
-            let violations = match bound.handle.check(&component.id, &request) {
+            let violations = match bound.handle.check(&component.id, request) {
                 Ok(Ok(v)) => v,
                 Ok(Err(reason)) => {
                     return Err(failed(format!("refused to check: {}", inputs.scrub(&reason))));
@@ -169,7 +195,8 @@ impl Policies {
                     return Err(failed(format!("leaked a sensitive value at {}", leak.place)));
                 }
                 let Some(object) = objects.get(v.object as usize) else { continue };
-                findings.push(finding(config, &bound.label, component, object, v, inputs));
+                let leaves = leaves.get_or_insert_with(|| input_leaves(inputs));
+                findings.push(finding(config, &bound.label, component, object, v, leaves, inputs));
             }
         }
         Ok(findings)
@@ -219,14 +246,6 @@ pub fn params_over_defaults(meta: &capstan_core::Metadata, params: Value) -> Res
 
 fn root(path: &str) -> &str {
     if path.is_empty() { "/" } else { path }
-}
-
-/// A policy plugin failed, refused or misbehaved: the component fails.
-#[derive(Debug)]
-pub(crate) struct PolicyFailure {
-    pub(crate) policy: String,
-    pub(crate) plugin: String,
-    pub(crate) reason: String,
 }
 
 /// What of a component's inputs a violation is traced back to.
@@ -347,9 +366,10 @@ fn finding(
     component: &Component,
     object: &Value,
     v: Violation,
+    leaves: &[(String, &Value)],
     inputs: &Inputs<'_>,
 ) -> PolicyFinding {
-    let cause = match cause_of(object, &v.path, inputs) {
+    let cause = match cause_of(object, &v.path, leaves, inputs) {
         Some((pointer, set_at)) => Cause::Input { pointer, set_at },
         None => Cause::Component { file: inputs.component_at.0.clone(), line: inputs.component_at.1 },
     };
@@ -393,12 +413,12 @@ fn unnamed(object: &Value) -> ObjectRef {
 ///
 /// Inputs set nowhere in HCL (the plugin's defaults) explain nothing the
 /// operator could change in place, so they are skipped.
-fn cause_of(object: &Value, path: &str, inputs: &Inputs<'_>) -> Option<(String, Origin)> {
-    let mut leaves = Vec::new();
-    collect_leaves(inputs.value, String::new(), &mut leaves);
-    leaves.retain(|(pointer, _)| {
-        !inputs.sensitive_paths.iter().any(|s| pointer == s || pointer.starts_with(&format!("{s}/")))
-    });
+fn cause_of(
+    object: &Value,
+    path: &str,
+    leaves: &[(String, &Value)],
+    inputs: &Inputs<'_>,
+) -> Option<(String, Origin)> {
     let origin_of = |pointer: &str| {
         let top = pointer.trim_start_matches('/').split('/').next().unwrap_or_default();
         let top = top.replace("~1", "/").replace("~0", "~");
@@ -424,6 +444,19 @@ fn cause_of(object: &Value, path: &str, inputs: &Inputs<'_>) -> Option<(String, 
         }
     }
     None
+}
+
+/// Every leaf of the inputs with its JSON pointer, those that hold secrets
+/// left out: never matched against what a plugin planned.
+fn input_leaves<'v>(inputs: &Inputs<'v>) -> Vec<(String, &'v Value)> {
+    let mut leaves = Vec::new();
+    collect_leaves(inputs.value, String::new(), &mut leaves);
+    leaves.retain(|(pointer, _)| {
+        !inputs.sensitive_paths.iter().any(|s| {
+            pointer.strip_prefix(s.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    });
+    leaves
 }
 
 /// A value specific enough to trace: text or a number, not `true`/`false`,
@@ -493,7 +526,7 @@ mod tests {
             secrets: &secrets,
             component_at: ("c.hcl".into(), 1),
         };
-        cause_of(object, path, &inputs).map(|(p, o)| (p, o.line))
+        cause_of(object, path, &input_leaves(&inputs), &inputs).map(|(p, o)| (p, o.line))
     }
 
     #[test]
@@ -552,6 +585,6 @@ mod tests {
             secrets: &secrets,
             component_at: ("c.hcl".into(), 1),
         };
-        assert_eq!(cause_of(&object, "/data/note", &inputs), None);
+        assert_eq!(cause_of(&object, "/data/note", &input_leaves(&inputs), &inputs), None);
     }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::support::{Run, Stack, repo_root};
+use crate::support::{ACME_SIGNED_SOURCE, Run, Stack, repo_root};
 
 const PLUGIN: &str = "acme/naming-policy";
 /// Every rule the policy describes, in its order.
@@ -96,19 +96,7 @@ fn policy_block(mode: &str, params: &str, more: &str) -> String {
 /// client.hcl: `dist/` as a plugin source, acme's key trusted for acme's
 /// plugins, and `policy`.
 fn client_hcl(policy: &str) -> String {
-    format!(
-        r#"plugin_source "local" {{
-  type = "dir"
-  path = "dist"
-}}
-
-trust "acme" {{
-  key_files = ["keys/acme.pub"]
-  plugins   = ["acme/*"]
-}}
-
-{policy}"#
-    )
+    format!("{ACME_SIGNED_SOURCE}\n{policy}")
 }
 
 /// The two components packed and signed by `acme`, once per test binary

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Run, Stack, example, repo_root, with_test_key};
+use crate::support::{ACME_SIGNED_SOURCE, Run, Stack, example, repo_root, with_test_key};
 
 /// Where the scaffolds' cargo builds go, kept between runs.
 fn target_dir() -> PathBuf {
@@ -70,16 +70,7 @@ fn build(s: &Stack, dir: &str) -> PathBuf {
 /// `policy` block for acme/labels in enforce mode with these params.
 fn client_hcl(params: &str) -> String {
     format!(
-        r#"plugin_source "local" {{
-  type = "dir"
-  path = "dist"
-}}
-
-trust "acme" {{
-  key_files = ["keys/acme.pub"]
-  plugins   = ["acme/*"]
-}}
-
+        r#"{ACME_SIGNED_SOURCE}
 policy "labels" {{
   plugin  = "acme/labels"
   version = "^0.1"

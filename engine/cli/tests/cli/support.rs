@@ -116,6 +116,19 @@ impl Stack {
     }
 }
 
+/// client.hcl blocks for plugins a publisher `acme` signed: the bundles in
+/// `dist/` as a `dir` plugin source, and `keys/acme.pub` trusted for `acme/*`.
+pub const ACME_SIGNED_SOURCE: &str = r#"plugin_source "local" {
+  type = "dir"
+  path = "dist"
+}
+
+trust "acme" {
+  key_files = ["keys/acme.pub"]
+  plugins   = ["acme/*"]
+}
+"#;
+
 /// A minimal app component.
 pub fn app_component(image: &str, replicas_expr: &str) -> String {
     format!(
