@@ -22,6 +22,10 @@ use crate::target::TargetSettings;
 pub struct ClientSettings {
     /// `state { backend = … }`; local when absent.
     pub state: StateBackend,
+    /// `state { revisions = N }`: how many revisions each environment keeps
+    /// (the state crate's default when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revisions_kept: Option<usize>,
     /// `plugin_source "name" { … }`, by name.
     pub plugin_sources: BTreeMap<String, PluginSource>,
     /// `connection "name" { … }`, by name: the targets of effects.
@@ -144,10 +148,17 @@ pub(crate) fn parse_client(
         let Some(attrs) = block_attrs(ctx, scope, block, errors) else { continue };
         match ident {
             "locals" => {}
-            "state" => match state_backend(ctx.shared, block, attrs) {
-                Ok(s) => out.state = s,
-                Err(e) => errors.push(e),
-            },
+            "state" => {
+                let mut attrs = attrs;
+                match attrs.remove("revisions").map(|v| revisions_kept(&v, block)).transpose() {
+                    Ok(kept) => out.revisions_kept = kept,
+                    Err(e) => errors.push(e),
+                }
+                match state_backend(ctx.shared, block, attrs) {
+                    Ok(s) => out.state = s,
+                    Err(e) => errors.push(e),
+                }
+            }
             "plugin_source" => {
                 let Some(name) = need_label(block, "plugin_source", errors) else { continue };
                 match plugin_source(ctx.shared, block, &attrs) {
@@ -315,6 +326,19 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
             let (settings, _) = split_sensitive(shared, attrs);
             StateBackend::Other { name: backend, settings }
         }
+    })
+}
+
+/// `revisions = N` of the `state` block: a whole number of at least 1.
+fn revisions_kept(value: &Value, block: &Block) -> Result<usize, EvalError> {
+    value.as_u64().filter(|n| *n >= 1).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| {
+        at_block(
+            ConfigError::SettingValue {
+                attribute: "revisions".to_owned(),
+                reason: format!("{value} is not a whole number of at least 1"),
+            },
+            block,
+        )
     })
 }
 

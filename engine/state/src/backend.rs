@@ -4,7 +4,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::{
-    ComponentState, LocalBackend, LockGuard, LockInfo, PostgresBackend, State, StateError, StateKey,
+    ComponentState, LocalBackend, LockGuard, LockInfo, PostgresBackend, Revision, RevisionHead, State,
+    StateError, StateKey,
 };
 
 /// A place state is kept, with a lock so that one run at a time changes it.
@@ -47,6 +48,27 @@ pub trait StateBackend: Send + Sync {
         component: Option<&ComponentState>,
         guard: &LockGuard,
     ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// Stores `revision` as the next revision of its environment (the
+    /// backend numbers it and sets `revision.head.number`), then forgets all
+    /// but the newest `keep` of that environment. Returns the number.
+    fn record_revision(
+        &self,
+        revision: &mut Revision,
+        keep: usize,
+        guard: &LockGuard,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// The heads of the stored revisions of every environment, by
+    /// environment, then number.
+    fn revision_heads(&self) -> impl Future<Output = Result<Vec<RevisionHead>, StateError>> + Send;
+
+    /// Revision `number` of `environment`, if it is still kept.
+    fn revision(
+        &self,
+        environment: &str,
+        number: u64,
+    ) -> impl Future<Output = Result<Option<Revision>, StateError>> + Send;
 
     /// Releases the lock and clears the recorded holder.
     fn unlock(&self, guard: LockGuard) -> impl Future<Output = Result<(), StateError>> + Send;
@@ -120,6 +142,23 @@ impl StateBackend for AnyBackend {
         guard: &LockGuard,
     ) -> Result<u64, StateError> {
         delegate!(self, b => b.write_component(key, component, guard).await)
+    }
+
+    async fn record_revision(
+        &self,
+        revision: &mut Revision,
+        keep: usize,
+        guard: &LockGuard,
+    ) -> Result<u64, StateError> {
+        delegate!(self, b => b.record_revision(revision, keep, guard).await)
+    }
+
+    async fn revision_heads(&self) -> Result<Vec<RevisionHead>, StateError> {
+        delegate!(self, b => b.revision_heads().await)
+    }
+
+    async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {
+        delegate!(self, b => b.revision(environment, number).await)
     }
 
     async fn unlock(&self, guard: LockGuard) -> Result<(), StateError> {

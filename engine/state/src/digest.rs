@@ -53,7 +53,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn is_secret(object: &Value) -> bool {
+pub(crate) fn is_secret(object: &Value) -> bool {
     object.get("kind").and_then(Value::as_str) == Some("Secret")
         && object.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
@@ -62,22 +62,7 @@ fn is_secret(object: &Value) -> bool {
 /// and `stringData` is replaced by its keyed hash first, so the digest changes
 /// when a password changes but cannot be used to guess it.
 pub fn object_digest(key: &StateKey, object: &Value) -> String {
-    if !is_secret(object) {
-        return sha256_digest(canonical_json(object).as_bytes());
-    }
-    let mut redacted = object.clone();
-    for field in ["data", "stringData"] {
-        if let Some(Value::Object(map)) = redacted.get_mut(field) {
-            for v in map.values_mut() {
-                let text = match &*v {
-                    Value::String(s) => s.clone(),
-                    other => canonical_json(other),
-                };
-                *v = Value::String(key.hash(text.as_bytes()));
-            }
-        }
-    }
-    sha256_digest(canonical_json(&redacted).as_bytes())
+    sha256_digest(canonical_json(&crate::redact_secret_values(key, object)).as_bytes())
 }
 
 /// Digest of a component's inputs; the values at `sensitive_paths` (JSON

@@ -9,8 +9,6 @@
 //! another lineage or older than what is stored unless forced, as
 //! `terraform state push` does.
 
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use crate::{LockGuard, State, StateBackend, StateError};
@@ -18,40 +16,12 @@ use crate::{LockGuard, State, StateBackend, StateError};
 /// The file an apply writes the state to that its backend would not take.
 pub const ERRORED_STATE_FILE: &str = "errored.capstanstate";
 
-/// How many numbered files (`errored.1.capstanstate`, …) are tried when
-/// earlier ones are still there: each may hold a state not pushed yet, so
-/// none is ever overwritten.
-const MAX_ERRORED_FILES: u32 = 100;
-
 /// Writes `state` to a new errored-state file in `dir` (never over an
-/// existing one) and returns its path.
+/// existing one: each may hold a state not pushed yet) and returns its path.
 pub fn save_errored(state: &State, dir: &Path) -> Result<PathBuf, StateError> {
-    let mut bytes = serde_json::to_vec_pretty(state)
-        .map_err(|source| StateError::Encode { location: dir.display().to_string(), source })?;
-    bytes.push(b'\n');
-    let mut last_error = None;
-    for n in 0..MAX_ERRORED_FILES {
-        let name = if n == 0 { ERRORED_STATE_FILE.to_string() } else { format!("errored.{n}.capstanstate") };
-        let path = dir.join(name);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = match options.open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                last_error = Some(StateError::io(&path, e));
-                continue;
-            }
-            Err(e) => return Err(StateError::io(&path, e)),
-        };
-        file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(|e| StateError::io(&path, e))?;
-        return Ok(path);
-    }
-    Err(last_error.unwrap_or_else(|| StateError::io(dir, ErrorKind::AlreadyExists.into())))
+    crate::file::write_new(state, dir, |n| {
+        if n == 0 { ERRORED_STATE_FILE.to_string() } else { format!("errored.{n}.capstanstate") }
+    })
 }
 
 /// Reads a state file (`errored.capstanstate`, or a copy of `state.json`).

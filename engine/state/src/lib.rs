@@ -18,7 +18,8 @@
 //!
 //! When a backend will not take the state at the end of a run, the engine
 //! keeps it in an errored-state file ([`save_errored`]) that [`push`] stores
-//! back later.
+//! back later; state surgery (`capstan state mv|rm|import`) first saves the
+//! whole state as a backup ([`save_backup`]) that [`push`] restores.
 //!
 //! The API is async (tokio): the CLI runs on tokio and the PostgreSQL backend
 //! talks through tokio-postgres. The local backend does its small blocking file
@@ -28,17 +29,21 @@
 //! cluster: it stores what the engine tells it and answers what it stored.
 
 mod backend;
+mod backup;
 mod digest;
 mod error;
 mod errored;
+mod file;
 mod key;
 mod local;
 mod lock;
 mod model;
 mod postgres;
+mod revision;
 mod time;
 
 pub use backend::{AnyBackend, StateBackend};
+pub use backup::{BACKUP_DIR, save_backup};
 pub use digest::{canonical_json, effect_digest, inputs_digest, object_digest, redact_effect, sha256_digest};
 pub use error::StateError;
 pub use errored::{ERRORED_STATE_FILE, Stored, load_state_file, push, save_errored};
@@ -49,4 +54,8 @@ pub use model::{
     ComponentState, EffectRecord, ObjectRecord, OutputRecord, PluginRef, STATE_VERSION, State, component_key,
 };
 pub use postgres::{PostgresBackend, PostgresConfig};
+pub use revision::{
+    DEFAULT_REVISIONS_KEPT, REVISION_VERSION, Revision, RevisionComponent, RevisionHead,
+    redact_secret_values, secret_value_hash,
+};
 pub use time::now_rfc3339;

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::lock::{GuardKind, LockRelease, Progress};
-use crate::{ComponentState, LockGuard, LockInfo, State, StateBackend, StateError, StateKey};
+use crate::{
+    ComponentState, LockGuard, LockInfo, Revision, RevisionHead, State, StateBackend, StateError, StateKey,
+};
 
 const STATE_FILE: &str = "state.json";
 const PREV_FILE: &str = "state.json.prev";
@@ -38,6 +40,8 @@ const JOURNAL_FILE: &str = "state.journal";
 const LOCK_FILE: &str = "state.lock";
 const KEY_FILE: &str = "state.key";
 const TMP_MARK: &str = ".tmp-";
+/// One directory per environment below it, one `<number>.json` per revision.
+const REVISIONS_DIR: &str = "revisions";
 /// How often a waiting run looks at the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
@@ -197,6 +201,34 @@ impl LocalBackend {
         let Some(held) = self.try_take_unrecorded()? else { return Ok(None) };
         held.record(holder)?;
         Ok(Some(held))
+    }
+
+    /// `revisions/<environment>`, refusing a name that is not one path segment.
+    fn revisions_dir(&self, environment: &str) -> Result<PathBuf, StateError> {
+        if environment.is_empty() || environment.contains(['/', '\\']) || environment.starts_with('.') {
+            return Err(StateError::InvalidConfig { what: format!("environment name {environment:?}") });
+        }
+        Ok(self.path(REVISIONS_DIR).join(environment))
+    }
+
+    /// The revision numbers kept for `environment`, ascending.
+    fn revision_numbers(&self, environment: &str) -> Result<Vec<u64>, StateError> {
+        let dir = self.revisions_dir(environment)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StateError::io(&dir, e)),
+        };
+        let mut numbers: Vec<u64> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    fn revision_path(&self, environment: &str, number: u64) -> Result<PathBuf, StateError> {
+        Ok(self.revisions_dir(environment)?.join(format!("{number:06}.json")))
     }
 
     /// Whether someone holds the lock, and what the file records.
@@ -399,6 +431,63 @@ impl StateBackend for LocalBackend {
             p.lineage = has_state.then_some(stored.lineage);
         }
         Ok(guard)
+    }
+
+    async fn record_revision(
+        &self,
+        revision: &mut Revision,
+        keep: usize,
+        guard: &LockGuard,
+    ) -> Result<u64, StateError> {
+        self.check_still_locked(guard)?;
+        let environment = revision.head.environment.clone();
+        let dir = self.revisions_dir(&environment)?;
+        fs::create_dir_all(&dir).map_err(|e| StateError::io(&dir, e))?;
+        let numbers = self.revision_numbers(&environment)?;
+        let number = numbers.last().map_or(1, |n| n + 1);
+        revision.head.number = number;
+        let path = self.revision_path(&environment, number)?;
+        let mut bytes = serde_json::to_vec_pretty(revision)
+            .map_err(|source| StateError::Encode { location: path.display().to_string(), source })?;
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes, &dir)?;
+        // The oldest go once more than `keep` are stored, the new one included.
+        let excess = (numbers.len() + 1).saturating_sub(keep.max(1));
+        for old in numbers.iter().take(excess) {
+            let old = self.revision_path(&environment, *old)?;
+            fs::remove_file(&old).map_err(|e| StateError::io(&old, e))?;
+        }
+        Ok(number)
+    }
+
+    async fn revision_heads(&self) -> Result<Vec<RevisionHead>, StateError> {
+        let root = self.path(REVISIONS_DIR);
+        let entries = match fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StateError::io(&root, e)),
+        };
+        let mut environments: Vec<String> =
+            entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect();
+        environments.sort();
+        let mut heads = Vec::new();
+        for environment in environments.iter().filter(|e| !e.starts_with('.')) {
+            for number in self.revision_numbers(environment)? {
+                let path = self.revision_path(environment, number)?;
+                let text = fs::read_to_string(&path).map_err(|e| StateError::io(&path, e))?;
+                heads.push(RevisionHead::from_json(&text, &path.display().to_string())?);
+            }
+        }
+        Ok(heads)
+    }
+
+    async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {
+        let path = self.revision_path(environment, number)?;
+        match fs::read_to_string(&path) {
+            Ok(text) => Revision::from_json(&text, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StateError::io(&path, e)),
+        }
     }
 
     async fn current_lock(&self) -> Result<Option<LockInfo>, StateError> {

@@ -28,7 +28,9 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
 use crate::lock::{GuardKind, LockRelease, Progress};
-use crate::{ComponentState, LockGuard, LockInfo, State, StateBackend, StateError, StateKey};
+use crate::{
+    ComponentState, LockGuard, LockInfo, Revision, RevisionHead, State, StateBackend, StateError, StateKey,
+};
 
 const LOCK_POLL: Duration = Duration::from_millis(250);
 
@@ -69,6 +71,7 @@ pub struct PostgresBackend {
     state_table: String,
     lock_table: String,
     key_table: String,
+    revisions_table: String,
     stack: String,
     lock_key: i64,
     client: Client,
@@ -139,6 +142,7 @@ impl PostgresBackend {
             state_table: format!("{prefix}{}", quote_ident(&config.table)),
             lock_table: format!("{prefix}{}", quote_ident(&format!("{}_lock", config.table))),
             key_table: format!("{prefix}{}", quote_ident(&format!("{}_key", config.table))),
+            revisions_table: format!("{prefix}{}", quote_ident(&format!("{}_revisions", config.table))),
             conn,
             target,
             qualified,
@@ -175,10 +179,14 @@ impl PostgresBackend {
                  operation text NOT NULL, pid bigint NOT NULL, host text NOT NULL,
                  since text NOT NULL, backend_pid integer NOT NULL);
              CREATE TABLE IF NOT EXISTS {key} (stack text PRIMARY KEY, key text NOT NULL);
+             CREATE TABLE IF NOT EXISTS {revisions} (
+                 stack text NOT NULL, environment text NOT NULL, number bigint NOT NULL,
+                 body jsonb NOT NULL, PRIMARY KEY (stack, environment, number));
              COMMIT;",
             state = self.state_table,
             lock = self.lock_table,
             key = self.key_table,
+            revisions = self.revisions_table,
         );
         if let Err(e) = self.client.batch_execute(&ddl).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
@@ -464,6 +472,74 @@ impl StateBackend for PostgresBackend {
         }
         progress.serial = serial;
         Ok(serial)
+    }
+
+    async fn record_revision(
+        &self,
+        revision: &mut Revision,
+        keep: usize,
+        guard: &LockGuard,
+    ) -> Result<u64, StateError> {
+        let client = self.guard_client(guard)?;
+        let environment = revision.head.environment.clone();
+        // Under the state lock no other run records a revision of this stack.
+        let last = format!(
+            "SELECT coalesce(max(number), 0) FROM {} WHERE stack = $1 AND environment = $2",
+            self.revisions_table
+        );
+        let row = client
+            .query_one(&last, &[&self.stack, &environment])
+            .await
+            .map_err(self.err("reading revisions"))?;
+        let number = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0) + 1;
+        revision.head.number = number;
+        let body = serde_json::to_string(revision)
+            .map_err(|source| StateError::Encode { location: self.location(), source })?;
+        let number_i64 = i64::try_from(number).unwrap_or(i64::MAX);
+        let oldest_kept = number_i64 - i64::try_from(keep.max(1)).unwrap_or(i64::MAX) + 1;
+        let insert = format!(
+            "INSERT INTO {} (stack, environment, number, body) VALUES ($1, $2, $3, $4::text::jsonb)",
+            self.revisions_table
+        );
+        let prune = format!(
+            "DELETE FROM {} WHERE stack = $1 AND environment = $2 AND number < $3",
+            self.revisions_table
+        );
+        self.in_transaction(
+            guard,
+            "recording a revision",
+            &[
+                (&insert, &[&self.stack, &environment, &number_i64, &body]),
+                (&prune, &[&self.stack, &environment, &oldest_kept]),
+            ],
+        )
+        .await?;
+        Ok(number)
+    }
+
+    async fn revision_heads(&self) -> Result<Vec<RevisionHead>, StateError> {
+        let sql = format!(
+            "SELECT (body - 'components')::text FROM {} WHERE stack = $1 ORDER BY environment, number",
+            self.revisions_table
+        );
+        let rows = self.client.query(&sql, &[&self.stack]).await.map_err(self.err("reading revisions"))?;
+        let location = self.location();
+        rows.iter().map(|r| RevisionHead::from_json(r.get::<_, &str>(0), &location)).collect()
+    }
+
+    async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {
+        let sql = format!(
+            "SELECT body::text FROM {} WHERE stack = $1 AND environment = $2 AND number = $3",
+            self.revisions_table
+        );
+        let number = i64::try_from(number).unwrap_or(i64::MAX);
+        let row = self
+            .client
+            .query_opt(&sql, &[&self.stack, &environment, &number])
+            .await
+            .map_err(self.err("reading a revision"))?;
+        let location = format!("{}, revision {environment}/{number}", self.location());
+        row.map(|r| Revision::from_json(r.get::<_, &str>(0), &location)).transpose()
     }
 
     async fn unlock(&self, guard: LockGuard) -> Result<(), StateError> {
