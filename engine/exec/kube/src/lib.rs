@@ -50,4 +50,4 @@ pub use in_cluster::InClusterSource;
 pub use kubeconfig::KubeconfigSource;
 pub use namespaces::ADOPTED_ANNOTATION;
 pub use object::ObjectRef;
-pub use target::{HealthCheck, KubeTarget, Pruned, Settings};
+pub use target::{HealthCheck, KubeTarget, Pruned, Reassigned, Settings};

@@ -54,6 +54,15 @@ pub struct Pruned {
     pub kept: Vec<(ObjectRef, String)>,
 }
 
+/// What [`KubeTarget::reassign`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reassigned {
+    /// Objects that now name the new component, in the order given.
+    pub moved: Vec<ObjectRef>,
+    /// Left as they were, with the reason (not in the cluster, another component's).
+    pub kept: Vec<(ObjectRef, String)>,
+}
+
 /// A cluster reached through a `kube::Client` — a real one from the
 /// kubeconfig ([`KubeTarget::connect`]), or any client a test builds.
 pub struct KubeTarget {
@@ -303,6 +312,58 @@ impl KubeTarget {
             }
             tokio::time::sleep(self.settings.poll.min(deadline - now)).await;
         }
+    }
+
+    /// Hands the live objects `keys` of component `from` to component `to`
+    /// (`capstan state mv`): each whose inventory annotation names `from`
+    /// gets `to`'s instead, and nothing else of it changes, so the move
+    /// neither deletes nor recreates anything and `to`'s next apply is not
+    /// refused as another component's object. The merge patch carries the
+    /// `resourceVersion` it read, so an object changed in between is refused
+    /// by the server rather than relabelled blindly; it is made as Capstan's
+    /// field manager, so the next plan, which compares what that manager
+    /// owns, sees the annotation as Capstan's. An object already naming
+    /// `to` counts as moved: a move stopped half-way can be run again.
+    pub async fn reassign(&self, from: &str, to: &str, keys: &[ObjectRef]) -> Result<Reassigned, KubeError> {
+        let mut out = Reassigned::default();
+        for key in keys {
+            let Some(live) = self.live(key).await? else {
+                out.kept.push((key.clone(), "it is not in the cluster".to_string()));
+                continue;
+            };
+            match annotation(&live) {
+                Some(owner) if owner == to => {}
+                Some(owner) if owner == from => {
+                    let version = live.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+                    let patch = serde_json::json!({"metadata": {
+                        "resourceVersion": version,
+                        "annotations": { COMPONENT_ANNOTATION: to },
+                    }});
+                    let params = PatchParams {
+                        field_manager: Some(self.settings.field_manager.clone()),
+                        ..PatchParams::default()
+                    };
+                    let api = self.api(key).await?;
+                    api.patch(&key.name, &params, &Patch::Merge(&patch)).await.map_err(|source| {
+                        KubeError::Api {
+                            object: key.to_string(),
+                            action: "moving it to its new component",
+                            source: Box::new(source),
+                        }
+                    })?;
+                }
+                Some(other) => {
+                    out.kept.push((key.clone(), format!("it belongs to component {other}")));
+                    continue;
+                }
+                None => {
+                    out.kept.push((key.clone(), format!("it has no annotation {COMPONENT_ANNOTATION}")));
+                    continue;
+                }
+            }
+            out.moved.push(key.clone());
+        }
+        Ok(out)
     }
 
     /// Deletes objects that left `owner`'s plan, custom resources before

@@ -57,6 +57,14 @@ pub enum RenderError {
         path: PathBuf,
     },
 
+    /// A component's files were to be moved into a directory where another
+    /// component's files are (`capstan state mv` onto a rendered component).
+    #[error("{dir} already holds rendered files; refusing to move another component's files over them")]
+    Occupied {
+        /// The component directory, under the output directory.
+        dir: PathBuf,
+    },
+
     /// A file Capstan wrote (it carries the header) no longer parses as
     /// YAML, e.g. after a hand edit.
     #[error("{path} cannot be read back as YAML: {why}")]

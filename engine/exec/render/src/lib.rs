@@ -57,6 +57,6 @@ pub use error::RenderError;
 pub use layout::{MARKER_FILE, SOPS_CONFIG, file_name_for, object_file_name};
 pub use secrets::{Delivery, ExternalStore, SecretStore, SecretsPolicy, SopsKeys};
 pub use stream::stream;
-pub use target::RenderTarget;
+pub use target::{ComponentFiles, RenderTarget};
 pub use tree::{RenderReport, RenderedComponent, render, render_keeping};
 pub use yaml::to_yaml;

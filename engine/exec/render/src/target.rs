@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::layout::{MARKER_FILE, file_name_for, segment};
 use crate::secrets::{Delivery, SecretsPolicy};
 use crate::tree::{
-    Desired, KUSTOMIZATION, component_files, io, kustomization, read_marker, remove_empty_parents,
+    Content, Desired, KUSTOMIZATION, component_files, io, kustomization, read_marker, remove_empty_parents,
     scan_owned, sync_sops_config, write_if_changed, write_marker, written_by_capstan,
 };
 use crate::{RenderError, RenderReport, RenderedComponent};
@@ -77,6 +77,54 @@ impl RenderTarget {
         self.replace(id, BTreeMap::new())
     }
 
+    /// The directory component `id`'s files are written to.
+    pub fn component_dir(&self, id: &ComponentId) -> PathBuf {
+        self.out_dir.join(&id.environment).join(&id.namespace).join(&id.name)
+    }
+
+    /// The files Capstan rendered for component `id`, as they are on disk:
+    /// what [`RenderTarget::move_in`] writes under another component when
+    /// the component moved in the tree (`capstan state mv`).
+    pub fn component_files(&self, id: &ComponentId) -> Result<ComponentFiles, RenderError> {
+        let prefix = component_prefix(id)?;
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = self.loaded(&mut guard)?;
+        let mut files = BTreeMap::new();
+        for rel in under(&loaded.files, &prefix) {
+            let path = self.out_dir.join(rel);
+            let bytes = match fs::read(&path) {
+                Ok(bytes) => bytes,
+                // Listed, but removed by hand since: nothing to move.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path, e)),
+            };
+            files.insert(rel[prefix.len()..].to_string(), (bytes, file_mode(&path)?));
+        }
+        Ok(ComponentFiles { files })
+    }
+
+    /// Writes `files` (another component's, from [`RenderTarget::component_files`])
+    /// as component `id`'s, byte for byte and with their modes: a Secret
+    /// sealed by SOPS stays sealed, and every object keeps its file, so the
+    /// next plan finds them where the component now is. Refused when `id`
+    /// already has files: they would be lost.
+    pub fn move_in(&self, id: &ComponentId, files: ComponentFiles) -> Result<RenderReport, RenderError> {
+        let prefix = component_prefix(id)?;
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = self.loaded(&mut guard)?;
+        if under(&loaded.files, &prefix).next().is_some() {
+            return Err(RenderError::Occupied { dir: self.component_dir(id) });
+        }
+        let files = files
+            .files
+            .into_iter()
+            .map(|(name, (bytes, mode))| {
+                (format!("{prefix}{name}"), Desired { content: Content::Text(bytes), mode })
+            })
+            .collect();
+        self.replace_in(loaded, id, files)
+    }
+
     /// The object of `kind` and `name` as the component's directory holds it
     /// now, if capstan wrote it there; a Secret written by SOPS comes back
     /// decrypted, so a plan compares values, not ciphertexts.
@@ -123,7 +171,7 @@ impl RenderTarget {
 
     /// Where the object of `kind` and `name` of component `id` is written.
     fn file_of(&self, id: &ComponentId, kind: &str, name: &str) -> PathBuf {
-        self.out_dir.join(&id.environment).join(&id.namespace).join(&id.name).join(file_name_for(kind, name))
+        self.component_dir(id).join(file_name_for(kind, name))
     }
 
     fn replace(
@@ -131,33 +179,49 @@ impl RenderTarget {
         id: &ComponentId,
         files: BTreeMap<String, Desired>,
     ) -> Result<RenderReport, RenderError> {
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = self.loaded(&mut guard)?;
+        self.replace_in(loaded, id, files)
+    }
+
+    /// The marker and the tree, read on first use.
+    fn loaded<'g>(&self, guard: &'g mut Option<Loaded>) -> Result<&'g mut Loaded, RenderError> {
+        if let Some(loaded) = guard {
+            return Ok(loaded);
+        }
+        fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
+        sync_sops_config(&self.out_dir, &self.secrets)?;
+        // The marker, completed by what the directory holds: a marker
+        // left behind by a crash must not make us forget a component.
+        let mut files = read_marker(&self.out_dir.join(MARKER_FILE))?;
+        let before = files.len();
+        scan_owned(&self.out_dir, &mut files);
+        let dirty = files.len() != before;
+        let mut tree: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+        for f in &files {
+            if let [e, n, c, _file] = f.split('/').collect::<Vec<_>>().as_slice() {
+                tree.entry((*e).to_string())
+                    .or_default()
+                    .entry((*n).to_string())
+                    .or_default()
+                    .insert((*c).to_string());
+            }
+        }
+        Ok(guard.insert(Loaded { files, tree, dirty }))
+    }
+
+    /// Makes component `id`'s directory hold exactly `files` (paths relative
+    /// to the output directory) and updates the kustomizations above it.
+    fn replace_in(
+        &self,
+        loaded: &mut Loaded,
+        id: &ComponentId,
+        files: BTreeMap<String, Desired>,
+    ) -> Result<RenderReport, RenderError> {
         let label = id.to_string();
         let env = segment(&label, "environment", &id.environment)?;
         let ns = segment(&label, "namespace", &id.namespace)?;
         let name = segment(&label, "component name", &id.name)?;
-        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_none() {
-            fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
-            sync_sops_config(&self.out_dir, &self.secrets)?;
-            // The marker, completed by what the directory holds: a marker
-            // left behind by a crash must not make us forget a component.
-            let mut files = read_marker(&self.out_dir.join(MARKER_FILE))?;
-            let before = files.len();
-            scan_owned(&self.out_dir, &mut files);
-            let dirty = files.len() != before;
-            let mut tree: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-            for f in &files {
-                if let [e, n, c, _file] = f.split('/').collect::<Vec<_>>().as_slice() {
-                    tree.entry((*e).to_string())
-                        .or_default()
-                        .entry((*n).to_string())
-                        .or_default()
-                        .insert((*c).to_string());
-                }
-            }
-            *guard = Some(Loaded { files, tree, dirty });
-        }
-        let Some(loaded) = guard.as_mut() else { return Ok(RenderReport::default()) };
         let marker = &mut loaded.files;
         let prefix = format!("{env}/{ns}/{name}/");
         let old: Vec<String> = under(marker, &prefix).map(str::to_string).collect();
@@ -257,6 +321,50 @@ fn read_owned(path: &Path) -> Result<Option<(String, Value)>, RenderError> {
 /// Marker entries starting with `prefix`, found by range, not by scanning.
 fn under<'a>(marker: &'a BTreeSet<String>, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     marker.range(prefix.to_string()..).map(String::as_str).take_while(move |f| f.starts_with(prefix))
+}
+
+/// `<env>/<namespace>/<name>/`: where component `id`'s files are, relative
+/// to the output directory (each part checked to be one plain segment).
+fn component_prefix(id: &ComponentId) -> Result<String, RenderError> {
+    let label = id.to_string();
+    let env = segment(&label, "environment", &id.environment)?;
+    let ns = segment(&label, "namespace", &id.namespace)?;
+    let name = segment(&label, "component name", &id.name)?;
+    Ok(format!("{env}/{ns}/{name}/"))
+}
+
+/// The permission bits of a file, kept when it moves (a Secret in clear is 0600).
+fn file_mode(path: &Path) -> Result<u32, RenderError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(0o644)
+    }
+}
+
+/// One component's rendered files, read to be written under another
+/// component ([`RenderTarget::component_files`], [`RenderTarget::move_in`]).
+#[derive(Debug, Default)]
+pub struct ComponentFiles {
+    /// By path inside the component's directory: the bytes and the mode.
+    files: BTreeMap<String, (Vec<u8>, u32)>,
+}
+
+impl ComponentFiles {
+    /// How many files there are.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the component had no files at all.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
 }
 
 impl Drop for RenderTarget {

@@ -377,6 +377,52 @@ fn components_applied_one_by_one_in_parallel_give_the_same_tree_as_one_render() 
     assert_eq!(tree(out.path()), tree(only_api.path()));
 }
 
+/// `capstan state mv`: a component renamed in the tree takes its files
+/// along, byte for byte and mode for mode, so its next plan finds them.
+#[cfg(unix)]
+#[test]
+fn a_moved_component_takes_its_files_and_never_lands_on_another() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    let target = capstan_render::RenderTarget::new(out.path(), plain());
+    target.apply_component(&api()).unwrap();
+    target.apply_component(&db()).unwrap();
+    let before = tree(out.path());
+    let gateway = id("staging", "core", "gateway");
+
+    let files = target.component_files(&api().id).unwrap();
+    assert_eq!(files.len(), 4, "three objects and the component's kustomization");
+    target.move_in(&gateway, files).unwrap();
+    target.remove_component(&api().id).unwrap();
+    target.flush().unwrap();
+
+    let after = tree(out.path());
+    for (rel, bytes) in before.iter().filter(|(rel, _)| rel.starts_with("staging/core/api/")) {
+        let moved = rel.replacen("staging/core/api/", "staging/core/gateway/", 1);
+        assert_eq!(after.get(&moved), Some(bytes), "{moved}");
+    }
+    assert!(!out.path().join("staging/core/api").exists());
+    let mode = |f: &str| fs::metadata(out.path().join(f)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("staging/core/gateway/secret-api-db.yaml"), 0o600);
+    assert_eq!(
+        String::from_utf8_lossy(&after["staging/core/kustomization.yaml"]).matches("gateway").count(),
+        1
+    );
+    assert!(!String::from_utf8_lossy(&after["staging/core/kustomization.yaml"]).contains("- api"));
+    let service = target.current(&gateway, "Service", "api").unwrap().unwrap();
+    assert_eq!(service, api().objects[1]);
+
+    // Onto a component that has files of its own: refused, nothing changed.
+    let files = target.component_files(&gateway).unwrap();
+    let err = target.move_in(&db().id, files).unwrap_err();
+    assert!(matches!(err, RenderError::Occupied { .. }), "{err:?}");
+    assert!(err.to_string().contains("staging/data/postgres already holds rendered files"), "{err}");
+    target.flush().unwrap();
+    assert_eq!(tree(out.path()), after);
+    // A component with nothing rendered has nothing to move.
+    assert!(target.component_files(&id("staging", "core", "nothing")).unwrap().is_empty());
+}
+
 #[test]
 fn a_lost_marker_does_not_block_the_next_render() {
     let out = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@
 //! - apply: stage order, CRD before its custom resource, re-apply changes nothing, the plan's diff
 //! - conflict: a field another manager owns is an error naming it, never forced
 //! - prune: objects that left the plan are deleted, nothing else is
+//! - reassign: a component moved in the tree (`state mv`) takes its live objects, no other's
 //! - destroy: everything the component owned goes, in reverse order
 //! - namespaces: created when no plugin plans them, never deleted then; an adopted one is kept
 //! - readiness: waits on the plugin's health answers, time out with its reason, per-call timeouts
@@ -26,4 +27,5 @@ mod kubeconfig;
 mod namespaces;
 mod prune;
 mod readiness;
+mod reassign;
 mod support;
