@@ -23,7 +23,10 @@ Environment:
                              the kube target uses the pod's ServiceAccount (in-cluster config)
   CI                         true (or 1): plan, apply and destroy leave capstan.lock as it is,
                              as --lockfile=readonly does (--lockfile=write overrides)
-  NO_COLOR                   set to anything non-empty: no colour in any output";
+  NO_COLOR                   set to anything non-empty: no colour in any output
+  OTEL_EXPORTER_OTLP_ENDPOINT  plan, apply and destroy send their run report there as one
+                             OpenTelemetry trace (OTLP/HTTP, JSON; also OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                             OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,6 +126,11 @@ pub enum Command {
     /// Inspect or repair recorded state.
     #[command(subcommand)]
     State(StateCommand),
+    /// The revisions each environment kept: one per apply that changed it.
+    History(HistoryArgs),
+    /// Return an environment to one of its revisions, after showing the
+    /// plan of it and asking, as apply does.
+    Rollback(RollbackArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -145,6 +153,9 @@ impl Command {
             )),
             Command::Destroy(d) if d.json && !d.auto_approve => {
                 Some(("destroy", "--json cannot ask before destroying: add --auto-approve"))
+            }
+            Command::Rollback(r) if r.json && !r.auto_approve => {
+                Some(("rollback", "--json cannot ask before rolling back: add --auto-approve"))
             }
             _ => None,
         }
@@ -213,6 +224,16 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
+/// Where else plan, apply, destroy and rollback write their run report (see crate::runs).
+#[derive(Debug, Args)]
+pub struct ReportArg {
+    /// Also write the run report (per component: plugin, phase timings,
+    /// outcome, diagnostics) to FILE; it always goes to .capstan/runs/ at the
+    /// stack root.
+    #[arg(long = "report", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LockfileArg {
     /// Record a plugin not yet locked, and say so.
@@ -225,6 +246,8 @@ pub enum LockfileArg {
 pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub report: ReportArg,
     /// Print the plan as one JSON document on stdout (see docs/json-output.md).
     #[arg(long)]
     pub json: bool,
@@ -240,6 +263,8 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub report: ReportArg,
     /// A plan saved by `capstan plan --out`; refused if the tree or state changed since.
     pub plan_file: Option<PathBuf>,
     /// Apply without asking.
@@ -255,11 +280,61 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub report: ReportArg,
     /// Destroy without asking.
     #[arg(long)]
     pub auto_approve: bool,
     /// Print the outcome as one JSON document on stdout (see docs/json-output.md); needs
     /// --auto-approve, since nothing can be asked.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// Any directory of the stack: the revisions of the environments at or
+    /// below it (or of the one it is in) are listed.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The list as one JSON document on stdout (see docs/json-output.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// One revision: who applied what, when, and each component's objects.
+    Show {
+        /// `<environment>/<number>`, or the number alone inside one environment.
+        revision: String,
+        /// Any directory of the stack.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The revision as one JSON document on stdout (see docs/json-output.md).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The revision to return to: `<environment>/<number>`, or the number
+    /// alone when the directory is inside one environment.
+    #[arg(long)]
+    pub to: String,
+    #[command(flatten)]
+    pub report: ReportArg,
+    /// Roll back without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Print the rollback as one JSON document on stdout (see
+    /// docs/json-output.md); needs --auto-approve, since nothing can be asked.
     #[arg(long)]
     pub json: bool,
 }
@@ -339,6 +414,90 @@ pub enum StateCommand {
         #[arg(long, default_value = "0s", value_parser = capstan_config::parse_duration)]
         lock_timeout: std::time::Duration,
     },
+    /// Give a component's record to the component its directory moved to,
+    /// so that its objects keep their place instead of being deleted and
+    /// created again: the render target's files move to the new directory;
+    /// with --target kube the live objects are marked with the new key.
+    /// Shows what changes and asks; saves a backup of the state first.
+    Mv {
+        /// Where the component was: its old directory (gone by now) or its key
+        /// as `capstan state list` shows it (envs/<env>/<namespace>/<name>).
+        from: PathBuf,
+        /// The component's directory now (move the directory first).
+        to: PathBuf,
+        #[command(flatten)]
+        target: SurgeryTarget,
+        #[command(flatten)]
+        surgery: SurgeryArgs,
+    },
+    /// Forget a component without deleting anything it applied: its objects
+    /// stay where they are and no later run removes them. Shows them and
+    /// asks; saves a backup of the state first.
+    Rm {
+        /// The component's directory (it may be gone) or its key as
+        /// `capstan state list` shows it.
+        component: PathBuf,
+        #[command(flatten)]
+        surgery: SurgeryArgs,
+    },
+    /// Record a component whose objects already exist in the target (made by
+    /// hand, by another tool, or forgotten by `state rm`), as Helm's
+    /// --take-ownership adopts them: plans it, shows the plan and what is
+    /// adopted, asks, saves a backup of the state, and records it without
+    /// applying anything. Every object its plugin plans must exist; its
+    /// effects are not recorded as run, so the next apply runs them.
+    Import(ImportArgs),
+}
+
+/// `capstan state import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The component's directory (the one holding its component.hcl).
+    pub component_dir: PathBuf,
+    #[command(flatten)]
+    pub target: SurgeryTarget,
+    /// Extra plugin directories, searched before the built-in plugins.
+    #[arg(long = "plugin-dir")]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Run unsigned plugins (bundles, loose .wasm files and the builds an
+    /// env.hcl pins to "local"): plugin development only.
+    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_unsigned: bool,
+    /// Whether this run may record new plugins in capstan.lock (default:
+    /// write, or readonly when CI=true).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub lockfile: Option<LockfileArg>,
+    #[command(flatten)]
+    pub surgery: SurgeryArgs,
+}
+
+/// The target whose objects state surgery reads or moves.
+#[derive(Debug, Args)]
+pub struct SurgeryTarget {
+    /// Where the component's objects are.
+    #[arg(long, value_enum, default_value_t = TargetKind::Render)]
+    pub target: TargetKind,
+    /// Where the render target writes (default: each environment's, else `rendered/` at the stack root).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// The kubeconfig context of the kube target (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The kubeconfig file of the kube target, instead of the files KUBECONFIG
+    /// lists (or ~/.kube/config).
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// How state surgery asks and waits.
+#[derive(Debug, Args)]
+pub struct SurgeryArgs {
+    /// Change the state without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How long to wait for the state lock held by another run.
+    #[arg(long, default_value = "0s", value_parser = capstan_config::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,6 +129,15 @@ pub struct RunReport {
     pub errors: Vec<Error>,
     /// Set when the run had nothing to do.
     pub nothing_to_do: bool,
+    /// The revisions an apply recorded: `{ "environment", "number" }`.
+    pub revisions: Vec<RevisionId>,
+}
+
+/// A revision an apply recorded.
+#[derive(Debug, Serialize)]
+pub struct RevisionId {
+    pub environment: String,
+    pub number: u64,
 }
 
 impl RunReport {
@@ -174,9 +183,18 @@ impl RunReport {
             status: Status,
             counts: Counts,
             components: Vec<ComponentResult>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            revisions: Vec<RevisionId>,
             errors: Vec<Error>,
         }
-        print(command, Body { status, counts, components: self.components, errors: self.errors })
+        let body = Body {
+            status,
+            counts,
+            components: self.components,
+            revisions: self.revisions,
+            errors: self.errors,
+        };
+        print(command, body)
     }
 }
 

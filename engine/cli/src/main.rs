@@ -7,8 +7,10 @@ mod args;
 mod commands;
 mod completion;
 mod json;
+mod otlp;
 mod progress;
 mod report;
+mod runs;
 
 /// The built-in plugins, built and embedded by build.rs.
 mod builtin {
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use args::{Cli, Command, ConfigCommand, PolicyCommand, StateCommand};
+use args::{Cli, Command, ConfigCommand, HistoryArgs, HistoryCommand, PolicyCommand, StateCommand};
 use capstan_host::{HostConfig, PluginHost};
 
 #[global_allocator]
@@ -72,6 +74,20 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::State(StateCommand::Push { file, dir, force, lock_timeout }) => {
             commands::state::push(file, dir, *force, *lock_timeout, &rt)
         }
+        Command::State(StateCommand::Mv { from, to, target, surgery }) => {
+            commands::surgery::mv(from, to, target, surgery, plain, &rt)
+        }
+        Command::State(StateCommand::Rm { component, surgery }) => {
+            commands::surgery::rm(component, surgery, plain, &rt)
+        }
+        Command::State(StateCommand::Import(args)) => commands::surgery::import(args, plain, &rt),
+        Command::History(HistoryArgs { command: None, dir, json }) => {
+            commands::history::list(dir, *json, &rt)
+        }
+        Command::History(HistoryArgs {
+            command: Some(HistoryCommand::Show { revision, dir, json }), ..
+        }) => commands::history::show(revision, dir, *json, &rt),
+        Command::Rollback(args) => commands::history::rollback(args, plain, &rt),
         Command::Plugin(cmd) => commands::plugin::distribution(cmd),
         Command::Secrets(cmd) => commands::secrets::run(cmd),
     }

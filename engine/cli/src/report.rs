@@ -76,7 +76,7 @@ const CONTEXT_LINES: usize = 2;
 /// strings and either spans several lines (a config file in a ConfigMap, a
 /// script), a line diff of the two, so a one-word edit shows as the lines
 /// it touched rather than one escaped line of the whole file.
-fn field_change(out: &mut String, f: &FieldChange) {
+pub(crate) fn field_change(out: &mut String, f: &FieldChange) {
     let texts = f.before.as_deref().and_then(unquote).zip(f.after.as_deref().and_then(unquote));
     match texts {
         Some((before, after)) if before.contains('\n') || after.contains('\n') => {

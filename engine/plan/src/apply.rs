@@ -22,6 +22,25 @@ pub struct Applied {
     pub state: ComponentState,
     /// Its outputs after effects ran: what dependents are planned with.
     pub outputs: Arc<[Output]>,
+    /// The objects applied, in full (a revision keeps them).
+    pub objects: Vec<serde_json::Value>,
+}
+
+/// A step of applying one component, told as it starts (the run report
+/// times each one and names the one a failure happened in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyStep {
+    /// Running the effects marked to run.
+    Effects,
+    /// Asking the plugin again with the effects' results.
+    Replan,
+    /// Applying and pruning objects through the target.
+    Objects,
+    /// Waiting until the objects are ready.
+    Readiness,
+    /// Turning what was applied into its state record (the caller then
+    /// stores it).
+    Record,
 }
 
 /// Applies one planned component: runs the effects marked to run, plans
@@ -32,6 +51,17 @@ pub fn apply_component(
     cx: &PlanContext<'_>,
     planned: &ComponentPlanned,
     runner: &dyn EffectRunner,
+) -> Result<Applied, ComponentError> {
+    apply_component_observed(cx, planned, runner, &|_| {})
+}
+
+/// [`apply_component`], telling `on_step` as each step it takes starts
+/// (steps with nothing to do are not taken).
+pub fn apply_component_observed(
+    cx: &PlanContext<'_>,
+    planned: &ComponentPlanned,
+    runner: &dyn EffectRunner,
+    on_step: &dyn Fn(ApplyStep),
 ) -> Result<Applied, ComponentError> {
     let plugin = format!("{} {}", planned.plugin.name, planned.plugin.version);
     let recorded = cx.state.components.get(&planned.key);
@@ -47,6 +77,9 @@ pub fn apply_component(
     let mut results: Vec<EffectResult> = planned.request.effect_results.clone();
     let mut effect_records = Vec::with_capacity(planned.effects.len());
     let mut ran_any = false;
+    if planned.effects.iter().any(|e| e.run) {
+        on_step(ApplyStep::Effects);
+    }
     for change in &planned.effects {
         if !change.run {
             if let Some(was) = recorded.and_then(|r| r.effects.iter().find(|e| e.id == change.id)) {
@@ -72,6 +105,7 @@ pub fn apply_component(
     // Effects returned something new: ask the plugin again, so outputs (and
     // any object that carries, say, a queue URL) reflect it.
     let (objects, outputs) = if ran_any {
+        on_step(ApplyStep::Replan);
         let mut request = planned.request.clone();
         request.effect_results = results;
         let answer = call_plan(&planned.handle, &guard, planned.component_dir.as_deref(), &request)?;
@@ -120,11 +154,14 @@ pub fn apply_component(
             id: &planned.id,
             ready_timeout: cx.stack.component(&planned.key).and_then(|c| c.ready_timeout),
         };
+        on_step(ApplyStep::Objects);
         cx.target.apply(at, &objects, &prune).map_err(ComponentError::Target)?;
+        on_step(ApplyStep::Readiness);
         let health = |object: &serde_json::Value| planned.handle.health(&planned.id, object);
         cx.target.wait_ready(at, &desired, &health).map_err(ComponentError::Target)?;
     }
 
+    on_step(ApplyStep::Record);
     let object_records = objects
         .iter()
         .enumerate()
@@ -140,5 +177,5 @@ pub fn apply_component(
         outputs: outputs.iter().map(|o| OutputRecord::from_output(cx.state_key, o)).collect(),
         applied_at: capstan_state::now_rfc3339(),
     };
-    Ok(Applied { state, outputs })
+    Ok(Applied { state, outputs, objects })
 }

@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod seams;
 pub mod secrets_digest;
 
-pub use apply::{Applied, apply_component};
+pub use apply::{Applied, ApplyStep, apply_component, apply_component_observed};
 pub use capstan_config::{ComponentGraph, GraphError};
 pub use diff::{FieldChange, diff_objects};
 pub use planner::{

@@ -161,7 +161,7 @@ impl Engine {
         let seams = Seams { plugins: catalog, target, effects };
         let settings = Settings {
             parallelism: options.parallelism,
-            holder: self.surroundings.var("USER").unwrap_or("capstan").to_string(),
+            holder: holder(&self.surroundings),
             work_dir: options.work_dir.clone(),
         };
         Session::with_state(
@@ -176,4 +176,19 @@ impl Engine {
             runtime,
         )
     }
+}
+
+/// Who runs, as the lock and each revision record it: the CI job where the
+/// surroundings name one (GitHub Actions, GitLab CI), else the OS user.
+fn holder(surroundings: &Surroundings) -> String {
+    let var = |name| surroundings.var(name).filter(|v| !v.is_empty());
+    if let (Some(actor), Some(run)) = (var("GITHUB_ACTOR"), var("GITHUB_RUN_ID")) {
+        let repo = var("GITHUB_REPOSITORY").unwrap_or("github");
+        return format!("{actor} (GitHub Actions {repo} run {run})");
+    }
+    if let (Some(user), Some(job)) = (var("GITLAB_USER_LOGIN"), var("CI_JOB_ID")) {
+        let project = var("CI_PROJECT_PATH").unwrap_or("gitlab");
+        return format!("{user} (GitLab CI {project} job {job})");
+    }
+    var("USER").or_else(|| var("USERNAME")).unwrap_or("capstan").to_string()
 }

@@ -83,6 +83,108 @@ pub enum RunError {
     /// The state lock could not be released.
     #[error("releasing the state lock")]
     Unlock(#[source] capstan_state::StateError),
+    /// State surgery named a component state does not record.
+    #[error("state records nothing for {key} (`capstan state list` shows what it records)")]
+    NotRecorded {
+        /// The component's key.
+        key: String,
+    },
+    /// State surgery would record a component that is recorded already.
+    #[error("state already records {key}: {hint}")]
+    AlreadyRecorded {
+        /// The component's key.
+        key: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// State surgery needs a component of the tree and the key names none.
+    #[error("{key} is not a component of the tree: {hint}")]
+    NotInTree {
+        /// The key, or the directory relative to the stack root.
+        key: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// `state mv` of a component whose directory is still in the tree: the
+    /// tree would plan it anew, creating the objects the move hands over.
+    #[error(
+        "{key} is still in the tree (its component.hcl is there): without a record it would be planned as a \
+         new component creating the same objects; move or remove its directory first"
+    )]
+    StillInTree {
+        /// The component's key.
+        key: String,
+    },
+    /// `state import` of a component that could not be planned.
+    #[error("{key} could not be planned, so there is nothing to import: {why}")]
+    ImportNotPlanned {
+        /// The component's key.
+        key: String,
+        /// Why it was not planned.
+        why: String,
+    },
+    /// `state import` could not read an object from the target.
+    #[error("importing {key}: reading {object} from the target")]
+    ImportRead {
+        /// The component's key.
+        key: String,
+        /// The object, as `Kind namespace/name`.
+        object: String,
+        /// The target's error.
+        #[source]
+        source: SeamError,
+    },
+    /// `state import` of a component some of whose planned objects the
+    /// target does not hold: only what exists is adopted, apply creates.
+    #[error(
+        "cannot import {key}: the target does not hold {} of the objects its plugin plans:{}\n\
+         import adopts objects that exist; `capstan apply` creates the others",
+        objects.len(), objects.iter().map(|o| format!("\n  - {o}")).collect::<String>()
+    )]
+    NotLive {
+        /// The component's key.
+        key: String,
+        /// Each missing object, as `Kind namespace/name`.
+        objects: Vec<String>,
+    },
+    /// `state import` of objects another component owns, by state or by
+    /// the inventory annotation the target holds.
+    #[error(
+        "cannot import {key}: objects it plans belong to other components:{}",
+        objects.iter().map(|(o, owner)| format!("\n  - {o} (component {owner})")).collect::<String>()
+    )]
+    OwnedElsewhere {
+        /// The component's key.
+        key: String,
+        /// Each object, as `Kind namespace/name`, with the component it belongs to.
+        objects: Vec<(String, String)>,
+    },
+    /// The backup state surgery takes before changing anything could not be written.
+    #[error("saving a backup of the state before changing it")]
+    Backup(#[source] capstan_state::StateError),
+    /// State surgery failed after its backup was saved.
+    #[error(
+        "state surgery stopped; the state from before it is in {} (`capstan state push {} --force` restores it)",
+        backup.display(), backup.display()
+    )]
+    SurgeryFailed {
+        /// The backup of the whole state as it was.
+        backup: PathBuf,
+        /// What failed.
+        #[source]
+        source: Box<RunError>,
+    },
+    /// The target could not hand a moved component's objects to its new key.
+    #[error("moving what the target holds for {from} to {to}")]
+    Relocate {
+        /// The key the component had.
+        from: String,
+        /// The key it moves to.
+        to: String,
+        /// The target's error.
+        #[source]
+        source: SeamError,
+    },
     /// Locking, or recording one component.
     #[error(transparent)]
     State(#[from] capstan_state::StateError),
@@ -203,6 +305,15 @@ pub enum RunError {
     /// tree or is being destroyed.
     #[error("removing {key}")]
     Remove {
+        /// Component key, e.g. `envs/staging/api`.
+        key: String,
+        /// What the target said.
+        #[source]
+        source: SeamError,
+    },
+    /// The target could not read or write a component's objects during a rollback.
+    #[error("rolling back {key}")]
+    RollbackTarget {
         /// Component key, e.g. `envs/staging/api`.
         key: String,
         /// What the target said.
@@ -382,6 +493,33 @@ pub enum RunError {
     /// A component's inputs do not resolve; the text lists every problem.
     #[error("{0}")]
     Inputs(capstan_config::Diagnostics),
+    /// `history show` or `rollback --to` named a revision that is not kept.
+    #[error(
+        "environment {environment} has no revision {number} (capstan history lists the kept ones; client.hcl's state block sets how many with `revisions`)"
+    )]
+    NoSuchRevision {
+        /// The environment.
+        environment: String,
+        /// The revision number asked for.
+        number: u64,
+    },
+    /// A revision was asked for from a directory that spans several
+    /// environments, or none, without naming one.
+    #[error("{why}: name the revision as <environment>/<number>, e.g. staging/3")]
+    WhichEnvironment {
+        /// Why the environment is not clear.
+        why: String,
+    },
+    /// A rollback that cannot restore the past; every reason is listed.
+    #[error("cannot roll back {environment} to revision {number}:\n{}", reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+    RollbackRefused {
+        /// The environment.
+        environment: String,
+        /// The revision asked for.
+        number: u64,
+        /// Each thing that cannot be restored, and why.
+        reasons: Vec<String>,
+    },
 }
 
 /// An error and every cause under it, joined with ": " (how the seams'

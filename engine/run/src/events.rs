@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use capstan_plan::ApplyStep;
+
 /// Where a component is in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -98,6 +100,9 @@ pub trait Events: Send + Sync {
     fn phase(&self, component: &str, phase: Phase, detail: Option<&str>);
     /// Something to tell the operator.
     fn notice(&self, notice: &Notice);
+    /// A component being applied started `step`. A display shows phases and
+    /// may ignore this; the run report ([`crate::report`]) times each step.
+    fn step(&self, _component: &str, _step: ApplyStep) {}
 }
 
 /// Events nobody listens to (tests, and commands with nothing to show).

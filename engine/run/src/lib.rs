@@ -1,6 +1,7 @@
 //! One run of Capstan as a library: load a stack, resolve its plugins by one
 //! rule ([`plugins`]), plan, apply with state recorded per component, remove
-//! what left the tree, check saved plans, destroy.
+//! what left the tree, check saved plans, destroy, and change state by hand
+//! (`state mv|rm|import`: [`Session::plan_move`] and its neighbours).
 //!
 //! A front end makes an [`Engine`] (the plugin host, the built-in plugins as
 //! data, the operator's [`Surroundings`] and its [`Events`]), opens a
@@ -20,9 +21,13 @@ mod error;
 pub mod events;
 mod outputs;
 pub mod plugins;
+pub mod report;
+mod revisions;
+mod rollback;
 mod saved_plan;
 mod session;
 mod setup;
+mod surgery;
 mod targets;
 
 pub use check::{Stream, check_policies, resolved_inputs, stream, validate};
@@ -30,6 +35,9 @@ pub use drivers::Drivers;
 pub use engine::{Engine, LockfileMode, RunOptions, TargetChoice};
 pub use error::{RunError, chain};
 pub use events::{Events, Notice, Phase, Silent};
+pub use revisions::{environments_in_scope, parse_revision};
+pub use rollback::{Rollback, RollbackStep, RolledBack, RolledObject, StepChange};
 pub use session::{Applied, Plan, Seams, Session, Settings};
 pub use setup::{Surroundings, load_stack, state_backend};
-pub use targets::{Kube, Render, Target};
+pub use surgery::{Forget, Import, Move, Operated};
+pub use targets::{Kube, Relocated, Render, Target};

@@ -29,7 +29,7 @@ struct SavedPlan {
 
 /// A digest of everything a plan would do, secrets keyed-hashed: two plans
 /// with the same digest make the same changes.
-fn plan_digest(
+pub(crate) fn plan_digest(
     key: &StateKey,
     plans: &[&ComponentPlanned],
     orphans: &[(&String, &ComponentState)],

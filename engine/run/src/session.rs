@@ -4,6 +4,7 @@
 //! and shows; it decides nothing here.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,13 +12,14 @@ use std::time::Duration;
 use capstan_config::{Command, Stack};
 use capstan_plan::{
     ComponentError, ComponentGraph, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef,
-    ObjectTarget as _, Outcome, PlanContext, PluginResolver, Policies, apply_component, plan_component,
-    schedule,
+    ObjectTarget as _, Outcome, PlanContext, PluginResolver, Policies, apply_component_observed,
+    plan_component, schedule,
 };
 use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, StateBackend, StateKey};
 
 use crate::RunError;
 use crate::events::{Events, Phase};
+use crate::revisions::{Made, RunRecord};
 use crate::targets::Target;
 
 /// Every component's plan (or why it has none), by key.
@@ -55,6 +57,11 @@ pub struct Applied {
     /// Why the state could not be stored at the end, if it could not
     /// ([`RunError::StateNotStored`] names the file it was saved to instead).
     pub not_stored: Option<RunError>,
+    /// The revisions recorded, as (environment, number): one per
+    /// environment the apply changed.
+    pub revisions: Vec<(String, u64)>,
+    /// Why no revision could be recorded, if so (the apply itself stands).
+    pub revision_failed: Option<RunError>,
 }
 
 /// The seams a session drives: plugins, the target, effect drivers.
@@ -146,6 +153,36 @@ impl Session {
     /// The key that digests recorded in state are made with.
     pub fn state_key(&self) -> &StateKey {
         &self.key
+    }
+
+    /// The state backend.
+    pub(crate) fn backend(&self) -> &AnyBackend {
+        &self.backend
+    }
+
+    /// The component graph of the stack.
+    pub(crate) fn graph(&self) -> &ComponentGraph {
+        &self.graph
+    }
+
+    /// Where objects go.
+    pub(crate) fn target(&self) -> &Target {
+        &self.seams.target
+    }
+
+    /// Resolves plugins.
+    pub(crate) fn plugins(&self) -> &dyn PluginResolver {
+        self.seams.plugins.as_ref()
+    }
+
+    /// The front end's events.
+    pub(crate) fn events(&self) -> &dyn Events {
+        self.events.as_ref()
+    }
+
+    /// Runs `future` on the session's runtime.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     fn context(&self, command: Command) -> PlanContext<'_> {
@@ -248,12 +285,15 @@ impl Session {
         // holds, applied work included. Under the lock no one else writes, so
         // it is what the backend would hold.
         let recorded = Mutex::new(self.state.clone());
+        let plan_digest = crate::saved_plan::plan_digest(&self.key, &shown.planned(), &self.orphans());
+        let run = RunRecord::default();
         let mut removed = Vec::new();
         for (key, was) in self.orphans() {
             self.remove(key, was)?;
+            run.removed(key);
             if let Err(e) = self.record(&recorded, key, None, guard) {
                 // The objects are gone; stop here, and store what is known.
-                self.store(into_state(recorded), guard)?;
+                self.store(&into_state(recorded), guard)?;
                 return Err(RunError::State(e));
             }
             removed.push(key.clone());
@@ -266,23 +306,35 @@ impl Session {
                 Some(p) => p.clone(),
                 None => plan_component(&cx, key, deps)?,
             };
-            if !planned.in_target || !(planned.has_changes() || self.needs_record(&planned)) {
+            if !planned.in_target {
                 return Ok::<_, ComponentError>(planned);
             }
+            if !(planned.has_changes() || self.needs_record(&planned)) {
+                run.keep(&self.key, &planned, None, false);
+                return Ok(planned);
+            }
             events.phase(key, Phase::Applying, None);
-            let applied = apply_component(&cx, &planned, self.seams.effects.as_ref())
+            let on_step = |step| events.step(key, step);
+            let applied = apply_component_observed(&cx, &planned, self.seams.effects.as_ref(), &on_step)
                 .inspect_err(|_| events.phase(key, Phase::Failed, None))?;
             // A component the backend did not record fails, so its dependents
             // do not build on it; it stays in `recorded` all the same.
             self.record(&recorded, key, Some(&applied.state), guard)
                 .map_err(|e| ComponentError::State(e.to_string()))?;
+            run.keep(&self.key, &planned, Some(&applied.objects), true);
             planned.outputs = applied.outputs;
             events.phase(key, Phase::Ready, None);
             Ok(planned)
         });
         self.seams.target.flush()?;
-        let not_stored = self.store(into_state(recorded), guard).err();
-        Ok(Applied { removed, outcomes, not_stored })
+        let recorded = into_state(recorded);
+        let not_stored = self.store(&recorded, guard).err();
+        let made = Made { operation: "apply".into(), plan_digest, guard, removed: &removed };
+        let (revisions, revision_failed) = match self.record_revisions(&recorded, run, made) {
+            Ok(numbers) => (numbers, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        Ok(Applied { removed, outcomes, not_stored, revisions, revision_failed })
     }
 
     /// Records one component in `recorded`, then in the backend.
@@ -307,8 +359,9 @@ impl Session {
     /// Stores `recorded` as the whole state. If the backend will not take it,
     /// it is saved to an errored-state file in the working directory, and the
     /// error says where and how to store it back: what ran is never forgotten.
-    fn store(&self, mut recorded: State, guard: &LockGuard) -> Result<(), RunError> {
-        let Err(source) = self.runtime.block_on(self.backend.write(&recorded, guard)) else { return Ok(()) };
+    fn store(&self, recorded: &State, guard: &LockGuard) -> Result<(), RunError> {
+        let Err(source) = self.runtime.block_on(self.backend.write(recorded, guard)) else { return Ok(()) };
+        let mut recorded = recorded.clone();
         // The serial the failed write would have had: newer than anything
         // stored so far, so `state push` takes it without --force.
         recorded.serial = self.runtime.block_on(guard.stored()).serial + 1;
@@ -365,7 +418,7 @@ impl Session {
     }
 
     /// Removes everything `was` records the component `key` applied.
-    fn remove(&self, key: &str, was: &ComponentState) -> Result<(), RunError> {
+    pub(crate) fn remove(&self, key: &str, was: &ComponentState) -> Result<(), RunError> {
         let objects: Vec<ObjectRef> = was.objects.iter().map(|o| o.object.clone()).collect();
         let at = ComponentRef { key, id: &was.id, ready_timeout: None };
         self.seams
@@ -384,7 +437,7 @@ impl Session {
             self.events.phase(key, Phase::Applying, Some("removing"));
             self.remove(key, was)?;
             if let Err(e) = self.record(&recorded, key, None, guard) {
-                self.store(into_state(recorded), guard)?;
+                self.store(&into_state(recorded), guard)?;
                 return Err(RunError::State(e));
             }
             self.events.phase(key, Phase::Ready, Some("removed"));

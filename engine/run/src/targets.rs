@@ -67,6 +67,43 @@ impl Render {
         self.by_env.get(&component.environment).unwrap_or(&self.fallback)
     }
 
+    /// Moves component `from`'s files to where component `to`'s go
+    /// (another environment's directory, if its own).
+    fn relocate(
+        &self,
+        from: &ComponentId,
+        to: &ComponentId,
+    ) -> Result<Relocated, capstan_render::RenderError> {
+        let (source, destination) = (self.of(from), self.of(to));
+        if from == to {
+            // Only a directory above it was renamed: its files are where they belong.
+            let dir = source.component_dir(from).display().to_string();
+            return Ok(Relocated {
+                moved: Vec::new(),
+                kept: vec![(dir, "its files stay: same environment, namespace and name".into())],
+            });
+        }
+        let files = source.component_files(from)?;
+        if files.is_empty() {
+            return Ok(Relocated {
+                moved: Vec::new(),
+                kept: vec![(
+                    source.component_dir(from).display().to_string(),
+                    "nothing is rendered there".into(),
+                )],
+            });
+        }
+        let count = files.len();
+        destination.move_in(to, files)?;
+        source.remove_component(from)?;
+        let line = format!(
+            "{} -> {} ({count} files)",
+            source.component_dir(from).display(),
+            destination.component_dir(to).display()
+        );
+        Ok(Relocated { moved: vec![line], kept: Vec::new() })
+    }
+
     fn flush(&self) -> Result<(), capstan_render::RenderError> {
         for target in self.by_env.values().chain(std::iter::once(&self.fallback)) {
             target.flush()?;
@@ -145,6 +182,22 @@ impl Kube {
     }
 }
 
+impl Kube {
+    /// Hands component `from`'s live objects to component `to`.
+    fn relocate(
+        &self,
+        from: &str,
+        to: &str,
+        objects: &[ObjectRef],
+    ) -> Result<Relocated, capstan_kube::KubeError> {
+        let done = self.runtime.block_on(self.target.reassign(from, to, objects))?;
+        Ok(Relocated {
+            moved: done.moved.iter().map(ToString::to_string).collect(),
+            kept: done.kept.into_iter().map(|(o, why)| (o.to_string(), why)).collect(),
+        })
+    }
+}
+
 impl ObjectTarget for Kube {
     fn current(&self, _component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
         Ok(self.runtime.block_on(self.target.current(object))?)
@@ -198,6 +251,40 @@ impl Target {
         match self {
             Target::Render(r) => r,
             Target::Kube(k) => k.as_ref(),
+        }
+    }
+}
+
+/// What the target did for a component that moved in the tree.
+#[derive(Debug, Default)]
+pub struct Relocated {
+    /// What moved, one line each: the render directory's files, or each
+    /// live object.
+    pub moved: Vec<String>,
+    /// What was left as it was, with why.
+    pub kept: Vec<(String, String)>,
+}
+
+impl Target {
+    /// Makes what the target holds for component `from` component `to`'s
+    /// (`capstan state mv`), so that `to`'s next plan finds it instead of
+    /// creating it, and nothing is deleted: the render target moves the
+    /// component's files to `to`'s directory; the kube target re-marks the
+    /// live objects `objects` (as state recorded them) with `to`'s key.
+    pub fn relocate(
+        &self,
+        from: ComponentRef<'_>,
+        to: ComponentRef<'_>,
+        objects: &[ObjectRef],
+    ) -> Result<Relocated, RunError> {
+        let failed = |source: SeamError| RunError::Relocate {
+            from: from.key.to_string(),
+            to: to.key.to_string(),
+            source,
+        };
+        match self {
+            Target::Render(r) => r.relocate(from.id, to.id).map_err(|e| failed(e.into())),
+            Target::Kube(k) => k.relocate(from.key, to.key, objects).map_err(|e| failed(e.into())),
         }
     }
 }

@@ -13,6 +13,7 @@ use anyhow::bail;
 
 use capstan_config::Command;
 use capstan_plan::{ComponentError, ComponentPlanned, Outcome};
+use capstan_run::report::RunRecorder;
 use capstan_run::{Events, LockfileMode, Notice, Phase, Plan, RunOptions, Session, TargetChoice};
 use capstan_state::{ComponentState, LockGuard};
 
@@ -22,7 +23,11 @@ use crate::progress::{Progress, Step};
 use crate::report::{self, Row};
 
 /// Opens the session `run` describes, telling `events` what happens.
-fn open(run: &RunArgs, events: Arc<dyn Events>, rt: &tokio::runtime::Runtime) -> anyhow::Result<Session> {
+pub(crate) fn open(
+    run: &RunArgs,
+    events: Arc<dyn Events>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Session> {
     let target = match run.target {
         TargetKind::Render if run.context.is_some() || run.kubeconfig.is_some() => {
             bail!(
@@ -55,7 +60,7 @@ fn open(run: &RunArgs, events: Arc<dyn Events>, rt: &tokio::runtime::Runtime) ->
 /// What the run may do to capstan.lock: the flag, else read-only in CI
 /// (`CI=true`, as CI services set it), where a lock change is a surprise
 /// nobody reviews.
-fn lockfile_mode(flag: Option<LockfileArg>, ci: Option<&str>) -> LockfileMode {
+pub(crate) fn lockfile_mode(flag: Option<LockfileArg>, ci: Option<&str>) -> LockfileMode {
     match flag {
         Some(LockfileArg::Write) => LockfileMode::Write,
         Some(LockfileArg::Readonly) => LockfileMode::ReadOnly,
@@ -99,7 +104,18 @@ fn orphan_text(orphans: &[(&String, &ComponentState)]) -> String {
 
 pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let progress = Arc::new(if args.json { Progress::quiet() } else { Progress::new(plain) });
-    let session = match open(&args.run, progress.clone(), rt) {
+    let recorder = Arc::new(RunRecorder::new(progress.clone()));
+    let result = plan_recorded(args, &progress, &recorder, rt);
+    crate::runs::save(&recorder, "plan", &args.run.dir, args.report.file.as_deref(), result)
+}
+
+fn plan_recorded(
+    args: &PlanArgs,
+    progress: &Progress,
+    recorder: &Arc<RunRecorder>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let session = match open(&args.run, recorder.clone(), rt) {
         Ok(session) => session,
         // Nothing was planned; a CI job reading stdout still gets its document.
         Err(e) if args.json => {
@@ -112,7 +128,9 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
         }
         Err(e) => return Err(e),
     };
+    recorder.loaded(&session);
     let plan = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
+    recorder.planned(&session, &plan);
     let (plans, failures) = split(&plan.outcomes);
     let orphans = session.orphans();
     let changes = session.has_changes(&plan);
@@ -158,23 +176,26 @@ pub fn plan(args: &PlanArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyho
 
 pub fn apply(args: &ApplyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let mut report = RunReport::default();
-    let result = apply_reporting(args, plain, rt, &mut report);
+    let progress = Arc::new(Progress::new(plain));
+    let recorder = Arc::new(RunRecorder::new(progress.clone()));
+    let result = apply_reporting(args, &progress, &recorder, rt, &mut report);
     if args.json {
         report.print("apply", result.as_ref().err())?;
     }
-    result
+    crate::runs::save(&recorder, "apply", &args.run.dir, args.report.file.as_deref(), result)
 }
 
 fn apply_reporting(
     args: &ApplyArgs,
-    plain: bool,
+    progress: &Progress,
+    recorder: &Arc<RunRecorder>,
     rt: &tokio::runtime::Runtime,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
-    let progress = Arc::new(Progress::new(plain));
-    let mut session = open(&args.run, progress.clone(), rt)?;
+    let mut session = open(&args.run, recorder.clone(), rt)?;
+    recorder.loaded(&session);
     let guard = session.lock("apply", args.run.lock_timeout)?;
-    let result = apply_locked(&session, args, &guard, &progress, report);
+    let result = apply_locked(&session, args, &guard, progress, recorder, report);
     session.unlock(guard)?;
     result
 }
@@ -184,9 +205,11 @@ fn apply_locked(
     args: &ApplyArgs,
     guard: &LockGuard,
     progress: &Progress,
+    recorder: &RunRecorder,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
     let shown = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
+    recorder.planned(session, &shown);
     let (plans, failures) = split(&shown.outcomes);
     let orphans = session.orphans();
     if !args.json {
@@ -225,13 +248,14 @@ fn apply_locked(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.plan_file.is_none() && !args.auto_approve && changes && !confirm()? {
+    if args.plan_file.is_none() && !args.auto_approve && changes && !confirm("Apply these changes?")? {
         println!("Apply cancelled; nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
 
     let to_apply = Step::Applying(plans.iter().filter(|p| p.in_target && p.has_changes()).count());
     let applied = progress.during(to_apply, || session.apply(&shown, guard).map_err(anyhow::Error::from))?;
+    recorder.applied(session, &shown, &applied);
     let mut rows: Vec<Row> = applied
         .removed
         .iter()
@@ -269,6 +293,17 @@ fn apply_locked(
             if failed_any { "finished with failures" } else { "complete" },
             report::tally(&rows)
         );
+        for (environment, number) in &applied.revisions {
+            println!("Recorded as revision {number} of {environment} (capstan history lists them).");
+        }
+    }
+    report.revisions = applied
+        .revisions
+        .iter()
+        .map(|(environment, number)| json::RevisionId { environment: environment.clone(), number: *number })
+        .collect();
+    if let Some(e) = &applied.revision_failed {
+        eprintln!("warning: the apply stands, but no revision of it could be recorded: {e}");
     }
     if let Some(e) = applied.not_stored {
         return Err(e.into());
@@ -353,13 +388,14 @@ fn failed(session: &Session, shown: &Plan, key: &str, outcome: json::Outcome, wh
     }
 }
 
-fn confirm() -> anyhow::Result<bool> {
+/// Asks `question`; only `yes` approves.
+pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!(
-            "standard input is not a terminal, so capstan cannot ask: pass --auto-approve to apply without asking"
+            "standard input is not a terminal, so capstan cannot ask: pass --auto-approve to go ahead without asking"
         );
     }
-    print!("\nApply these changes? Only 'yes' is accepted: ");
+    print!("\n{question} Only 'yes' is accepted: ");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -368,25 +404,28 @@ fn confirm() -> anyhow::Result<bool> {
 
 pub fn destroy(args: &DestroyArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let mut report = RunReport::default();
-    let result = destroy_reporting(args, plain, rt, &mut report);
+    let removed = Arc::new(Removed { display: Progress::new(plain), keys: Mutex::default() });
+    let recorder = Arc::new(RunRecorder::new(removed.clone()));
+    let result = destroy_reporting(args, &removed, &recorder, rt, &mut report);
     if args.json {
         report.print("destroy", result.as_ref().err())?;
     }
-    result
+    crate::runs::save(&recorder, "destroy", &args.run.dir, args.report.file.as_deref(), result)
 }
 
 fn destroy_reporting(
     args: &DestroyArgs,
-    plain: bool,
+    removed: &Removed,
+    recorder: &Arc<RunRecorder>,
     rt: &tokio::runtime::Runtime,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
-    let removed = Arc::new(Removed { display: Progress::new(plain), keys: Mutex::default() });
-    let mut session = open(&args.run, removed.clone(), rt)?;
+    let mut session = open(&args.run, recorder.clone(), rt)?;
+    recorder.loaded(&session);
     // Locked before the order is worked out: what is removed is what state
     // records now, not what it recorded before another run finished.
     let guard = session.lock("destroy", args.run.lock_timeout)?;
-    let result = destroy_locked(&session, args, &guard, &removed, report);
+    let result = destroy_locked(&session, args, &guard, removed, recorder, report);
     session.unlock(guard)?;
     result
 }
@@ -396,6 +435,7 @@ fn destroy_locked(
     args: &DestroyArgs,
     guard: &LockGuard,
     removed: &Removed,
+    recorder: &RunRecorder,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
     let order = session.destroy_order();
@@ -418,13 +458,14 @@ fn destroy_locked(
             println!("  - {k}");
         }
     }
-    if !args.auto_approve && !confirm()? {
+    if !args.auto_approve && !confirm("Destroy these components?")? {
         println!("Destroy cancelled; nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
     let removing = Step::Removing(order.len());
     let error =
         removed.display.during(removing, || session.destroy(&order, guard).err()).map(anyhow::Error::from);
+    recorder.destroyed(session, &order, error.as_ref().map(|e| format!("{e:#}")).as_deref());
     // The components go one at a time in `order` and the first failure
     // stops the rest: the first one not removed is the one that failed.
     let done = removed.keys.lock().unwrap_or_else(PoisonError::into_inner).clone();

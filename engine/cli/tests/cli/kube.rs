@@ -27,21 +27,21 @@ const COMPONENT_ANNOTATION: &str = "capstan.dev/component";
 
 /// A stack in environment `dev`, namespace `web` (no component plans a
 /// Namespace), and a fake cluster it is applied to.
-struct KubeStack {
-    stack: Stack,
-    kubeconfig: PathBuf,
+pub(crate) struct KubeStack {
+    pub(crate) stack: Stack,
+    pub(crate) kubeconfig: PathBuf,
     /// The fake API server's URL (the `fake` context's cluster).
     url: String,
     // Declared before the runtime its tasks run on, so it is dropped first.
-    cluster: FakeCluster,
-    rt: tokio::runtime::Runtime,
+    pub(crate) cluster: FakeCluster,
+    pub(crate) rt: tokio::runtime::Runtime,
 }
 
 impl KubeStack {
     /// The cluster with the Deployment controller rolling out everything
     /// but `stuck` (`namespace/name`), and a kubeconfig whose current
     /// context is `current` (`fake`, or `unreachable`: nothing listens there).
-    fn new(stuck: &[&str], current: &str) -> Self {
+    pub(crate) fn new(stuck: &[&str], current: &str) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let cluster = rt.block_on(FakeCluster::start());
         let url = rt.block_on(cluster.serve());
@@ -84,19 +84,19 @@ contexts:
     }
 
     /// An app listening on port 8080, with the environment's replicas.
-    fn app(&self, name: &str) {
+    pub(crate) fn app(&self, name: &str) {
         let hcl = app_component(&format!("registry.example/{name}:1.0.0"), "local.env.replicas");
         self.stack.write(&format!("envs/dev/web/{name}/component.hcl"), &hcl);
     }
 
     /// `capstan <args> --target kube --no-color` with `KUBECONFIG` set.
-    fn capstan(&self, args: &[&str]) -> Run {
+    pub(crate) fn capstan(&self, args: &[&str]) -> Run {
         let mut all = args.to_vec();
         all.extend(["--target", "kube", "--no-color"]);
         self.stack.run_env(&all, &[("KUBECONFIG", &self.kubeconfig)])
     }
 
-    fn get(&self, key: &ObjectRef) -> Option<Value> {
+    pub(crate) fn get(&self, key: &ObjectRef) -> Option<Value> {
         self.rt.block_on(self.cluster.get(key))
     }
 
@@ -115,15 +115,15 @@ fn object(api_version: &str, kind: &str, name: &str) -> ObjectRef {
     }
 }
 
-fn deployment(name: &str) -> ObjectRef {
+pub(crate) fn deployment(name: &str) -> ObjectRef {
     object("apps/v1", "Deployment", name)
 }
 
-fn service(name: &str) -> ObjectRef {
+pub(crate) fn service(name: &str) -> ObjectRef {
     object("v1", "Service", name)
 }
 
-fn network_policy(name: &str) -> ObjectRef {
+pub(crate) fn network_policy(name: &str) -> ObjectRef {
     object("networking.k8s.io/v1", "NetworkPolicy", name)
 }
 

@@ -37,7 +37,16 @@
 //!   canary password reaches no file or output in clear; `plain` is refused in a
 //!   Git work tree that does not ignore it; target block errors and overrides.
 //! - `state`: a state write that fails saves errored.capstanstate; `state push` stores it back.
+//! - `state_surgery`: `state mv` of a renamed component directory plans no deletes (render
+//!   files and live objects follow it); `state rm` forgets and leaves objects; `state import`
+//!   adopts live objects on the kube stand-in; each backs up the state and refuses with a reason.
+//! - `revisions`: each apply that changes an environment records a revision; `history`;
+//!   a rollback to the first of three, after which its tree plans no change; a rollback
+//!   across a database created and a password rotated (real PostgreSQL) is refused.
 //! - `crash`: a SIGKILL in the middle of an apply, then the next apply converges.
+//! - `run_report`: `.capstan/runs/<id>.json` and `--report` (plugin builds, phase
+//!   timings, the failing component and phase); the run as an OTLP trace to a
+//!   receiver in the test, a span per component.
 //! - `kube`: `--target kube` against a fake API server served over HTTP (no
 //!   kube-apiserver runs here): apply, re-apply, conflict, prune, destroy order,
 //!   per-component readiness timeouts, `--context`; in a pod without a
@@ -72,6 +81,9 @@ mod network_policies;
 mod plugins;
 mod policies;
 mod python_policy;
+mod revisions;
+mod run_report;
 mod scaffold;
 mod state;
+mod state_surgery;
 mod support;
