@@ -185,19 +185,8 @@ pub struct RunArgs {
     /// How many components may run at once.
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
-    /// Where the plan is carried out.
-    #[arg(long, value_enum, default_value_t = TargetKind::Render)]
-    pub target: TargetKind,
-    /// Where the render target writes (default: `rendered/` at the stack root).
-    #[arg(long)]
-    pub out_dir: Option<PathBuf>,
-    /// The kubeconfig context of the kube target (default: its current context).
-    #[arg(long)]
-    pub context: Option<String>,
-    /// The kubeconfig file of the kube target, instead of the files KUBECONFIG
-    /// lists (or ~/.kube/config).
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// How long the kube target waits for one component's objects to be
     /// ready, for components whose component.hcl sets no `ready_timeout`.
     // 5m: long enough for an image pull and a rolling update of a few
@@ -207,17 +196,8 @@ pub struct RunArgs {
     /// How long to wait for the state lock held by another run.
     #[arg(long, default_value = "0s", value_parser = capstan_config::parse_duration)]
     pub lock_timeout: std::time::Duration,
-    /// Extra plugin directories, searched before the built-in plugins.
-    #[arg(long = "plugin-dir")]
-    pub plugin_dirs: Vec<PathBuf>,
-    /// Run unsigned plugins (bundles, loose .wasm files and the builds an
-    /// env.hcl pins to "local"): plugin development only.
-    #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
-    pub allow_unsigned: bool,
-    /// Whether this run may record new plugins in capstan.lock (default:
-    /// write, or readonly when CI=true).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub lockfile: Option<LockfileArg>,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
     /// List every component in the plan and the closing table, unchanged ones
     /// included (otherwise they are counted, not listed).
     #[arg(long)]
@@ -426,7 +406,7 @@ pub enum StateCommand {
         /// The component's directory now (move the directory first).
         to: PathBuf,
         #[command(flatten)]
-        target: SurgeryTarget,
+        target: TargetArgs,
         #[command(flatten)]
         surgery: SurgeryArgs,
     },
@@ -455,10 +435,20 @@ pub struct ImportArgs {
     /// The component's directory (the one holding its component.hcl).
     pub component_dir: PathBuf,
     #[command(flatten)]
-    pub target: SurgeryTarget,
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    #[command(flatten)]
+    pub surgery: SurgeryArgs,
+}
+
+/// Which plugins a run may load beyond the stack's own sources, and whether
+/// it may change capstan.lock.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
     /// Extra plugin directories, searched before the built-in plugins.
     #[arg(long = "plugin-dir")]
-    pub plugin_dirs: Vec<PathBuf>,
+    pub dirs: Vec<PathBuf>,
     /// Run unsigned plugins (bundles, loose .wasm files and the builds an
     /// env.hcl pins to "local"): plugin development only.
     #[arg(long, env = "CAPSTAN_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
@@ -467,17 +457,16 @@ pub struct ImportArgs {
     /// write, or readonly when CI=true).
     #[arg(long, value_enum, value_name = "MODE")]
     pub lockfile: Option<LockfileArg>,
-    #[command(flatten)]
-    pub surgery: SurgeryArgs,
 }
 
-/// The target whose objects state surgery reads or moves.
+/// Where a run's objects are: the target and how to reach it.
 #[derive(Debug, Args)]
-pub struct SurgeryTarget {
-    /// Where the component's objects are.
-    #[arg(long, value_enum, default_value_t = TargetKind::Render)]
-    pub target: TargetKind,
-    /// Where the render target writes (default: each environment's, else `rendered/` at the stack root).
+pub struct TargetArgs {
+    /// Where the plan is carried out.
+    #[arg(long = "target", value_name = "TARGET", value_enum, default_value_t = TargetKind::Render)]
+    pub kind: TargetKind,
+    /// Where the render target writes (default: each environment's `target
+    /// "render"` out_dir, else `rendered/` at the stack root).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
     /// The kubeconfig context of the kube target (default: its current context).

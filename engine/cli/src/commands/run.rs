@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::bail;
 
@@ -17,7 +19,9 @@ use capstan_run::report::RunRecorder;
 use capstan_run::{Events, LockfileMode, Notice, Phase, Plan, RunOptions, Session, TargetChoice};
 use capstan_state::{ComponentState, LockGuard};
 
-use crate::args::{ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, RunArgs, TargetKind};
+use crate::args::{
+    ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, PluginArgs, RunArgs, TargetArgs, TargetKind,
+};
 use crate::json::{self, Changes, ComponentResult, PluginId, RunReport};
 use crate::progress::{Progress, Step};
 use crate::report::{self, Row};
@@ -28,30 +32,42 @@ pub(crate) fn open(
     events: Arc<dyn Events>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Session> {
-    let target = match run.target {
-        TargetKind::Render if run.context.is_some() || run.kubeconfig.is_some() => {
+    open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)
+}
+
+/// Opens a session at `dir` on `target` (the kube target waiting up to
+/// `ready_timeout` for a component), `parallelism` components at once.
+pub(crate) fn open_session(
+    dir: &Path,
+    target: &TargetArgs,
+    ready_timeout: Duration,
+    parallelism: usize,
+    plugins: &PluginArgs,
+    events: Arc<dyn Events>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Session> {
+    let choice = match target.kind {
+        TargetKind::Render if target.context.is_some() || target.kubeconfig.is_some() => {
             bail!(
                 "--context and --kubeconfig choose a cluster, and the render target has none: add --target kube"
             )
         }
-        TargetKind::Render => TargetChoice::Render { out_dir: run.out_dir.clone() },
-        TargetKind::Kube => {
-            TargetChoice::Kube { context: run.context.clone(), ready_timeout: run.ready_timeout }
-        }
+        TargetKind::Render => TargetChoice::Render { out_dir: target.out_dir.clone() },
+        TargetKind::Kube => TargetChoice::Kube { context: target.context.clone(), ready_timeout },
     };
     let options = RunOptions {
-        dir: run.dir.clone(),
-        target,
-        parallelism: run.parallelism,
-        plugin_dirs: run.plugin_dirs.clone(),
-        allow_unsigned: run.allow_unsigned,
-        lockfile: lockfile_mode(run.lockfile, std::env::var("CI").ok().as_deref()),
+        dir: dir.to_path_buf(),
+        target: choice,
+        parallelism,
+        plugin_dirs: plugins.dirs.clone(),
+        allow_unsigned: plugins.allow_unsigned,
+        lockfile: lockfile_mode(plugins.lockfile, std::env::var("CI").ok().as_deref()),
         work_dir: std::env::current_dir()?,
     };
     let mut surroundings = crate::surroundings();
     // `--kubeconfig` replaces what KUBECONFIG lists, as kubectl's does; so,
     // inside a pod too, that file is used, never the pod's ServiceAccount.
-    if let Some(file) = &run.kubeconfig {
+    if let Some(file) = &target.kubeconfig {
         surroundings.kubeconfig.kubeconfig_env = Some(file.as_os_str().to_owned());
     }
     Ok(crate::engine_in(surroundings, events)?.open(&options, rt.handle().clone())?)
@@ -60,7 +76,7 @@ pub(crate) fn open(
 /// What the run may do to capstan.lock: the flag, else read-only in CI
 /// (`CI=true`, as CI services set it), where a lock change is a surprise
 /// nobody reviews.
-pub(crate) fn lockfile_mode(flag: Option<LockfileArg>, ci: Option<&str>) -> LockfileMode {
+fn lockfile_mode(flag: Option<LockfileArg>, ci: Option<&str>) -> LockfileMode {
     match flag {
         Some(LockfileArg::Write) => LockfileMode::Write,
         Some(LockfileArg::Readonly) => LockfileMode::ReadOnly,

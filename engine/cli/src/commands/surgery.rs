@@ -13,17 +13,17 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use capstan_config::Command;
-use capstan_run::{Operated, RunOptions, Session, TargetChoice};
+use capstan_run::{Operated, Session};
 use capstan_state::ComponentState;
 
-use crate::args::{ImportArgs, LockfileArg, SurgeryArgs, SurgeryTarget, TargetKind};
+use crate::args::{ImportArgs, PluginArgs, SurgeryArgs, TargetArgs, TargetKind};
 use crate::progress::{Progress, Step};
 
 /// `capstan state mv <from> <to>`.
 pub fn mv(
     from: &Path,
     to: &Path,
-    target: &SurgeryTarget,
+    target: &TargetArgs,
     surgery: &SurgeryArgs,
     plain: bool,
     rt: &tokio::runtime::Runtime,
@@ -38,7 +38,7 @@ pub fn mv(
         .take_while(|(a, b)| a == b)
         .map(|(a, _)| a)
         .collect();
-    let mut session = open(&root.join(common), target, &Plugins::none(), plain, rt)?;
+    let mut session = open(&root.join(common), target, &no_plugins(), Arc::new(Progress::new(plain)), rt)?;
     let guard = session.lock("state mv", surgery.lock_timeout)?;
     let result = (|| {
         let change = session.plan_move(&from, &to)?;
@@ -51,7 +51,7 @@ pub fn mv(
             count(change.record.effects.len(), "effect"),
             count(change.record.outputs.len(), "output")
         );
-        match target.target {
+        match target.kind {
             TargetKind::Render => {
                 println!(
                     "The render target's files follow it (--target kube moves a cluster's live objects)."
@@ -93,8 +93,8 @@ pub fn rm(
     let key = key_of(&root, component)?;
     // Its directory if it is still there, else the nearest one that is.
     let dir = root.join(&key).ancestors().find(|d| d.is_dir()).map(Path::to_path_buf).unwrap_or(root.clone());
-    let target = SurgeryTarget { target: TargetKind::Render, out_dir: None, context: None, kubeconfig: None };
-    let mut session = open(&dir, &target, &Plugins::none(), plain, rt)?;
+    let target = TargetArgs { kind: TargetKind::Render, out_dir: None, context: None, kubeconfig: None };
+    let mut session = open(&dir, &target, &no_plugins(), Arc::new(Progress::new(plain)), rt)?;
     let guard = session.lock("state rm", surgery.lock_timeout)?;
     let result = (|| {
         let change = session.plan_forget(&key)?;
@@ -131,18 +131,13 @@ pub fn rm(
 /// `capstan state import <component_dir>`.
 pub fn import(args: &ImportArgs, plain: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
     let (dir, target, surgery) = (&args.component_dir, &args.target, &args.surgery);
-    let plugins = Plugins {
-        dirs: args.plugin_dirs.clone(),
-        allow_unsigned: args.allow_unsigned,
-        lockfile: args.lockfile,
-    };
     if !dir.join("component.hcl").is_file() {
         bail!("{} holds no component.hcl: give the directory of the component to import", dir.display());
     }
     let root = stack_root(dir)?;
     let key = key_of(&root, dir)?;
     let progress = Arc::new(Progress::new(plain));
-    let mut session = open_with(dir, target, &plugins, progress.clone(), rt)?;
+    let mut session = open(dir, target, &args.plugins, progress.clone(), rt)?;
     let guard = session.lock("state import", surgery.lock_timeout)?;
     let result = (|| {
         // Planned as apply plans: what is recorded never comes from mock outputs.
@@ -175,66 +170,21 @@ pub fn import(args: &ImportArgs, plain: bool, rt: &tokio::runtime::Runtime) -> a
     result
 }
 
-/// The plugin settings of the session: `state import`'s flags (the one
-/// surgery that plans), none for the others.
-struct Plugins {
-    dirs: Vec<PathBuf>,
-    allow_unsigned: bool,
-    lockfile: Option<LockfileArg>,
+/// For a surgery that plans nothing: no extra plugins, none unsigned.
+fn no_plugins() -> PluginArgs {
+    PluginArgs { dirs: Vec::new(), allow_unsigned: false, lockfile: None }
 }
 
-impl Plugins {
-    /// For a surgery that plans nothing: no extra plugins, none unsigned.
-    fn none() -> Self {
-        Self { dirs: Vec::new(), allow_unsigned: false, lockfile: None }
-    }
-}
-
+/// A session at `dir` whose target is `target`. Surgery applies nothing,
+/// so nothing waits for readiness.
 fn open(
     dir: &Path,
-    target: &SurgeryTarget,
-    plugins: &Plugins,
-    plain: bool,
-    rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<Session> {
-    open_with(dir, target, plugins, Arc::new(Progress::new(plain)), rt)
-}
-
-/// A session at `dir` whose target is `target`.
-fn open_with(
-    dir: &Path,
-    target: &SurgeryTarget,
-    plugins: &Plugins,
+    target: &TargetArgs,
+    plugins: &PluginArgs,
     progress: Arc<Progress>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Session> {
-    let choice = match target.target {
-        TargetKind::Render if target.context.is_some() || target.kubeconfig.is_some() => {
-            bail!(
-                "--context and --kubeconfig choose a cluster, and the render target has none: add --target kube"
-            )
-        }
-        TargetKind::Render => TargetChoice::Render { out_dir: target.out_dir.clone() },
-        // Surgery applies nothing, so nothing waits for readiness.
-        TargetKind::Kube => {
-            TargetChoice::Kube { context: target.context.clone(), ready_timeout: Duration::ZERO }
-        }
-    };
-    let lockfile = super::run::lockfile_mode(plugins.lockfile, std::env::var("CI").ok().as_deref());
-    let options = RunOptions {
-        dir: dir.to_path_buf(),
-        target: choice,
-        parallelism: 4,
-        plugin_dirs: plugins.dirs.clone(),
-        allow_unsigned: plugins.allow_unsigned,
-        lockfile,
-        work_dir: std::env::current_dir()?,
-    };
-    let mut surroundings = crate::surroundings();
-    if let Some(file) = &target.kubeconfig {
-        surroundings.kubeconfig.kubeconfig_env = Some(file.as_os_str().to_owned());
-    }
-    Ok(crate::engine_in(surroundings, progress)?.open(&options, rt.handle().clone())?)
+    super::run::open_session(dir, target, Duration::ZERO, 4, plugins, progress, rt)
 }
 
 /// The root of the stack `path` is in, found from its nearest existing

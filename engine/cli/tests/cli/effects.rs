@@ -8,16 +8,7 @@
 
 use std::process::Command;
 
-use crate::support::{Stack, walk};
-
-fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", sql])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::support::{Stack, psql, walk};
 
 struct Cleanup(String);
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Stack, example, walk, with_test_key};
+use crate::support::{Stack, example, psql, walk, with_test_key};
 
 const APP: &str = "envs/staging/open-finance/oob-payments/component.hcl";
 
@@ -162,15 +162,6 @@ fn revisions_kept_are_bounded_by_the_state_block() {
     assert!(bad.stderr.contains("client.hcl:") && bad.stderr.contains("`revisions`"), "{bad:?}");
 }
 
-fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", sql])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Drops the test's databases and roles on the real server.
 struct Cleanup(Vec<String>);
 
@@ -269,4 +260,39 @@ fn a_rollback_across_an_effect_is_refused_with_the_reason() {
         assert!(!text.contains("pw-never-shown"), "{} holds a password", file.display());
     }
     assert!(Path::new(&s.path(".capstan/revisions/prod/000003.json")).exists());
+}
+
+/// On the kube stand-in: two revisions, the second adding a component;
+/// the rollback to the first puts the Deployment's replicas back and
+/// removes the component added since, live.
+#[test]
+fn a_rollback_on_the_kube_stand_in_restores_live_objects_and_removes_what_came_later() {
+    let k = crate::kube::KubeStack::new(&[], "fake");
+    k.app("api");
+    k.capstan(&["apply", "envs/dev", "--auto-approve"]).ok();
+    let replicas = |k: &crate::kube::KubeStack| {
+        k.get(&crate::kube::deployment("api")).unwrap()["spec"]["replicas"].clone()
+    };
+    assert_eq!(replicas(&k), 2);
+
+    k.stack.write("envs/dev/env.hcl", "replicas = 5\n");
+    k.app("worker");
+    k.capstan(&["apply", "envs/dev", "--auto-approve"]).ok();
+    assert_eq!(replicas(&k), 5);
+    assert!(k.get(&crate::kube::deployment("worker")).is_some());
+
+    let rollback = k.capstan(&["rollback", "envs/dev", "--to", "1", "--auto-approve"]).ok();
+    assert!(
+        rollback.stdout.contains("envs/dev/web/worker (added after this revision: removed)"),
+        "{rollback:?}"
+    );
+    assert!(rollback.stdout.contains("~ Deployment web/api"), "{rollback:?}");
+    assert_eq!(replicas(&k), 2, "{rollback:?}");
+    assert!(k.get(&crate::kube::deployment("worker")).is_none(), "{rollback:?}");
+
+    // With the first revision's tree, the cluster holds what it plans.
+    k.stack.write("envs/dev/env.hcl", "replicas = 2\n");
+    std::fs::remove_dir_all(k.stack.path("envs/dev/web/worker")).unwrap();
+    let plan = k.capstan(&["plan", "envs/dev", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
 }

@@ -190,12 +190,7 @@ fn run_with_endpoint(s: &Stack, args: &[&str], endpoint: &str) -> Run {
         .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("capstan {} (in {})", args.join(" "), s.root().display()),
-    }
+    s.finish(args, out)
 }
 
 fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {

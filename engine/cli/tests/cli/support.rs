@@ -106,7 +106,8 @@ impl Stack {
         self.finish(args, out)
     }
 
-    fn finish(&self, args: &[&str], out: Output) -> Run {
+    /// What `capstan <args>`, run in this stack, ended with.
+    pub fn finish(&self, args: &[&str], out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -255,10 +256,16 @@ pub fn example() -> Stack {
 /// opens its secrets files.
 pub fn with_test_key(s: &Stack, args: &[&str]) -> Run {
     let out = s.command(args).env("CAPSTAN_AGE_KEY_FILE", s.path("TEST-ONLY-age-key.txt")).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("capstan {} (in {})", args.join(" "), s.root().display()),
-    }
+    s.finish(args, out)
+}
+
+/// One query on the real PostgreSQL on 127.0.0.1:5432 as `postgres`: its
+/// rows, unaligned, trimmed; the test fails if psql does.
+pub fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
