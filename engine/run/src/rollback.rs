@@ -114,10 +114,12 @@ impl Session {
         let latest = self.latest_revision(environment)?;
         // Secret values are kept only as keyed hashes: the values come from
         // what today's tree plans, where they are still the same.
-        let today = self.plan(Command::Plan);
+        // A tree whose policies cannot load still rolls back; its Secrets
+        // are then not at hand.
+        let today = self.plan(Command::Plan).ok();
         let secrets: BTreeMap<ObjectRef, Value> = today
-            .planned()
             .iter()
+            .flat_map(|plan| plan.planned())
             .flat_map(|p| p.desired_objects())
             .filter(is_secret)
             .filter_map(|o| Some((ObjectRef::of(&o).ok()?, o)))

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use capstan_config::{Command, Stack};
@@ -98,8 +98,9 @@ pub struct Session {
     settings: Settings,
     events: Arc<dyn Events>,
     runtime: tokio::runtime::Handle,
-    /// The policies of the stack, their plugins loaded once for the run.
-    policies: Policies,
+    /// The policies of the stack, their plugins loaded once for the run,
+    /// on the first plan: a destroy or a rollback's removals need none.
+    policies: OnceLock<Policies>,
 }
 
 impl Session {
@@ -136,7 +137,7 @@ impl Session {
         let key = runtime.block_on(backend.state_key()).map_err(RunError::StateKey)?;
         let dir = std::path::absolute(dir)?;
         let scope = dir.strip_prefix(&stack.root).map(Path::to_path_buf).unwrap_or_default();
-        let policies = Policies::bind(&stack, seams.plugins.as_ref())?;
+        let policies = OnceLock::new();
         Ok(Self { stack, graph, seams, backend, state, key, scope, settings, events, runtime, policies })
     }
 
@@ -185,7 +186,16 @@ impl Session {
         self.runtime.block_on(future)
     }
 
-    fn context(&self, command: Command) -> PlanContext<'_> {
+    /// The stack's policies, bound on first use.
+    fn policies(&self) -> Result<&Policies, RunError> {
+        if let Some(bound) = self.policies.get() {
+            return Ok(bound);
+        }
+        let bound = Policies::bind(&self.stack, self.seams.plugins.as_ref())?;
+        Ok(self.policies.get_or_init(|| bound))
+    }
+
+    fn context<'a>(&'a self, command: Command, policies: &'a Policies) -> PlanContext<'a> {
         PlanContext {
             stack: &self.stack,
             plugins: self.seams.plugins.as_ref(),
@@ -194,7 +204,7 @@ impl Session {
             state_key: &self.key,
             secrets_digest_key: Some(&self.key),
             command,
-            policies: &self.policies,
+            policies,
         }
     }
 
@@ -209,9 +219,10 @@ impl Session {
     }
 
     /// Plans every component in dependency order, independent ones in
-    /// parallel; nothing is changed.
-    pub fn plan(&self, command: Command) -> Plan {
-        let cx = self.context(command);
+    /// parallel; nothing is changed. Fails only when a policy of the stack
+    /// cannot be loaded.
+    pub fn plan(&self, command: Command) -> Result<Plan, RunError> {
+        let cx = self.context(command, self.policies()?);
         let events = self.events.as_ref();
         let outcomes = schedule::run(&self.graph, self.settings.parallelism, |key, deps| {
             events.phase(key, Phase::Planning, None);
@@ -225,7 +236,7 @@ impl Session {
             }
             result
         });
-        Plan { outcomes }
+        Ok(Plan { outcomes })
     }
 
     /// Whether applying `plan` changes anything (components that left the
@@ -299,7 +310,7 @@ impl Session {
             removed.push(key.clone());
         }
 
-        let cx = self.context(Command::Apply);
+        let cx = self.context(Command::Apply, self.policies()?);
         let events = self.events.as_ref();
         let outcomes = schedule::run(&self.graph, self.settings.parallelism, |key, deps| {
             let mut planned = match self.plan_still_valid(shown, key, deps) {

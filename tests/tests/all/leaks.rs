@@ -149,7 +149,8 @@ fn a_secret_leaked_through_any_channel_fails_its_component_and_is_shown_nowhere(
     let mut session = engine
         .open(&options, runtime.handle().clone())
         .unwrap_or_else(|e| panic!("{}", capstan_run::chain(&e)));
-    let plan = session.plan(capstan_config::Command::Plan);
+    let plan =
+        session.plan(capstan_config::Command::Plan).unwrap_or_else(|e| panic!("{}", capstan_run::chain(&e)));
 
     let mut shown = Vec::new();
     for (key, outcome) in &plan.outcomes {

@@ -131,21 +131,28 @@ fn plan_recorded(
     recorder: &Arc<RunRecorder>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<ExitCode> {
-    let session = match open(&args.run, recorder.clone(), rt) {
-        Ok(session) => session,
-        // Nothing was planned; a CI job reading stdout still gets its document.
-        Err(e) if args.json => {
+    // Nothing was planned; a CI job reading stdout still gets its document.
+    let nothing_planned = |e: anyhow::Error| -> anyhow::Result<ExitCode> {
+        if args.json {
             let doc = serde_json::json!({
                 "components": [], "removed_components": [], "failed": [], "changes": null,
                 "errors": [json::Error::run(&e)],
             });
             json::print("plan", doc)?;
-            return Err(e);
         }
-        Err(e) => return Err(e),
+        Err(e)
+    };
+    let session = match open(&args.run, recorder.clone(), rt) {
+        Ok(session) => session,
+        Err(e) => return nothing_planned(e),
     };
     recorder.loaded(&session);
-    let plan = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
+    let plan = match progress
+        .during(Step::Planning(session.stack()), || session.plan(Command::Plan).map_err(anyhow::Error::from))
+    {
+        Ok(plan) => plan,
+        Err(e) => return nothing_planned(e),
+    };
     recorder.planned(&session, &plan);
     let (plans, failures) = split(&plan.outcomes);
     let orphans = session.orphans();
@@ -224,7 +231,9 @@ fn apply_locked(
     recorder: &RunRecorder,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
-    let shown = progress.during(Step::Planning(session.stack()), || session.plan(Command::Plan));
+    let shown = progress.during(Step::Planning(session.stack()), || {
+        session.plan(Command::Plan).map_err(anyhow::Error::from)
+    })?;
     recorder.planned(session, &shown);
     let (plans, failures) = split(&shown.outcomes);
     let orphans = session.orphans();

@@ -141,7 +141,9 @@ pub fn import(args: &ImportArgs, plain: bool, rt: &tokio::runtime::Runtime) -> a
     let guard = session.lock("state import", surgery.lock_timeout)?;
     let result = (|| {
         // Planned as apply plans: what is recorded never comes from mock outputs.
-        let plan = progress.during(Step::Planning(session.stack()), || session.plan(Command::Apply));
+        let plan = progress.during(Step::Planning(session.stack()), || {
+            session.plan(Command::Apply).map_err(anyhow::Error::from)
+        })?;
         let change = session.plan_import(&plan, &key)?;
         let planned: Vec<_> = plan.planned().into_iter().filter(|p| p.key == key).collect();
         print!("{}", crate::report::plan_text(&planned, true));

@@ -139,3 +139,25 @@ fn in_audit_mode_the_same_tree_plans_with_the_violations_as_warnings() {
     let (code, doc) = policy_test_json(&s, "envs/staging");
     assert_eq!((code, &doc["passed"]), (0, &Value::Bool(true)), "{doc:#}");
 }
+
+/// A policy whose plugin cannot be had stops every plan, naming it; a
+/// destroy plans nothing and needs no policy, so it still runs.
+#[test]
+fn a_policy_that_cannot_load_stops_plans_but_not_a_destroy() {
+    let s = crate::support::web_stack(&["api"]);
+    s.run(&["apply", "envs/dev", "--auto-approve"]).ok();
+    let client = s.read("client.hcl");
+    s.write(
+        "client.hcl",
+        &format!(
+            "{client}\npolicy \"gone\" {{\n  plugin  = \"capstan/policy-missing\"\n  version = \"^0.1\"\n}}\n"
+        ),
+    );
+    let plan = s.run(&["plan", "envs/dev", "--json"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    let doc: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert!(doc["errors"][0]["message"].as_str().unwrap().contains("capstan/policy-missing"), "{plan:?}");
+
+    let destroy = s.run(&["destroy", "envs/dev", "--auto-approve"]).ok();
+    assert!(!s.path("rendered/dev/web/api").exists(), "{destroy:?}");
+}

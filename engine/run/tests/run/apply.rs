@@ -10,7 +10,7 @@ use crate::support::{FAILING, FILES, Stack, rendered_files};
 fn apply_records_every_component_and_a_second_plan_has_nothing_to_change() {
     let stack = Stack::new(&[FILES]);
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     assert!(!plan.has_failures());
     assert!(session.has_changes(&plan));
     drop(session);
@@ -34,7 +34,7 @@ fn apply_records_every_component_and_a_second_plan_has_nothing_to_change() {
 
     // What apply recorded is what a new plan compares with: nothing to do.
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     assert!(!session.has_changes(&plan), "{:?}", plan.planned());
     assert!(!session.has_unrecorded(&plan));
 }
@@ -65,7 +65,7 @@ fn a_failed_component_skips_its_dependents_and_other_branches_finish() {
     let keys: Vec<&String> = state.components.keys().collect();
     assert_eq!(keys, ["envs/dev/core/app", "envs/dev/core/base"]);
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     let again: Vec<&str> =
         plan.planned().iter().filter(|p| p.has_changes()).map(|p| p.key.as_str()).collect();
     assert_eq!(again, ["envs/dev/core/after-migrate", "envs/dev/core/migrate"]);

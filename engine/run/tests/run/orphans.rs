@@ -17,7 +17,7 @@ fn a_component_that_left_the_tree_is_removed_and_forgotten() {
     let session = stack.session();
     let orphans: Vec<&String> = session.orphans().into_iter().map(|(k, _)| k).collect();
     assert_eq!(orphans, ["envs/dev/core/app"]);
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     assert!(session.has_changes(&plan), "removing a component is a change");
     drop(session);
 

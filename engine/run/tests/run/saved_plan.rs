@@ -11,12 +11,12 @@ fn an_unchanged_saved_plan_is_accepted() {
     let stack = Stack::new(&[FILES]);
     let file = stack.root().join("saved.plan");
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     session.save_plan(&plan, "shown text".into(), &file).unwrap();
     drop(session);
 
     let session = stack.session();
-    let again = session.plan(Command::Plan);
+    let again = session.plan(Command::Plan).unwrap();
     session.check_saved_plan(&file, &again).unwrap();
 }
 
@@ -26,7 +26,7 @@ fn a_saved_plan_is_refused_once_state_moved_on() {
     stack.apply();
     let file = stack.root().join("saved.plan");
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     session.save_plan(&plan, String::new(), &file).unwrap();
     drop(session);
 
@@ -38,7 +38,7 @@ fn a_saved_plan_is_refused_once_state_moved_on() {
     stack.apply();
 
     let session = stack.session();
-    let now = session.plan(Command::Plan);
+    let now = session.plan(Command::Plan).unwrap();
     let err = session.check_saved_plan(&file, &now).unwrap_err();
     assert!(matches!(err, RunError::StaleState { .. }), "{err}");
     assert!(err.to_string().contains("the state changed since this plan was saved"), "{err}");
@@ -49,7 +49,7 @@ fn a_saved_plan_is_refused_once_the_tree_changed() {
     let stack = Stack::new(&[FILES]);
     let file = stack.root().join("saved.plan");
     let session = stack.session();
-    let plan = session.plan(Command::Plan);
+    let plan = session.plan(Command::Plan).unwrap();
     session.save_plan(&plan, String::new(), &file).unwrap();
     drop(session);
 
@@ -58,7 +58,7 @@ fn a_saved_plan_is_refused_once_the_tree_changed() {
         "component {\n  type   = \"config\"\n  plugin = \"test/config\"\n}\n\ninputs = {\n  value = \"two\"\n}\n",
     );
     let session = stack.session();
-    let now = session.plan(Command::Plan);
+    let now = session.plan(Command::Plan).unwrap();
     let err = session.check_saved_plan(&file, &now).unwrap_err();
     assert!(matches!(err, RunError::StaleTree { .. }), "{err}");
 }

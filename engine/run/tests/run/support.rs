@@ -103,7 +103,7 @@ impl Stack {
     pub fn apply(&self) -> capstan_run::Applied {
         let mut session = self.session();
         let guard = session.lock("apply", std::time::Duration::ZERO).unwrap();
-        let plan = session.plan(capstan_config::Command::Plan);
+        let plan = session.plan(capstan_config::Command::Plan).unwrap();
         let applied = session.apply(&plan, &guard);
         session.unlock(guard).unwrap();
         applied.unwrap()
