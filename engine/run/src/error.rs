@@ -414,10 +414,11 @@ pub enum RunError {
     /// be rendered, or a Secret that cannot be delivered as configured.
     #[error("rendering the stream")]
     Stream(#[source] capstan_render::RenderError),
-    /// The render target could not write its marker (`.capstan-render.json`,
-    /// the files Capstan wrote) at the end of an apply or destroy.
-    #[error("writing the render marker")]
-    RenderMarker(#[source] capstan_render::RenderError),
+    /// The render target could not write its kustomizations or its marker
+    /// (`.capstan-render.json`, the files Capstan wrote) at the end of an
+    /// apply or destroy.
+    #[error("writing the rendered tree's kustomizations and marker")]
+    RenderFlush(#[source] capstan_render::RenderError),
     /// The plan file given to `capstan apply` could not be read.
     #[error("reading saved plan {}", file.display())]
     ReadSavedPlan {

@@ -240,9 +240,15 @@ impl Session {
     }
 
     /// Whether applying `plan` changes anything (components that left the
-    /// tree included).
+    /// tree included, and what a stopped run left the target to write).
     pub fn has_changes(&self, plan: &Plan) -> bool {
-        plan.planned().iter().any(|p| p.has_changes()) || !self.orphans().is_empty()
+        plan.planned().iter().any(|p| p.has_changes()) || !self.orphans().is_empty() || self.target_behind()
+    }
+
+    /// Whether a run stopped before the target wrote what it writes at the
+    /// end (the render target's kustomizations): an apply writes it.
+    pub fn target_behind(&self) -> bool {
+        self.seams.target.needs_repair()
     }
 
     /// Whether some target component is planned with nothing to change but

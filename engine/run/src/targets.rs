@@ -110,6 +110,10 @@ impl Render {
         }
         Ok(())
     }
+
+    fn needs_repair(&self) -> bool {
+        self.by_env.values().chain(std::iter::once(&self.fallback)).any(|t| t.needs_repair())
+    }
 }
 
 impl ObjectTarget for Render {
@@ -239,11 +243,21 @@ pub enum Target {
 }
 
 impl Target {
-    /// Writes what the target keeps between components (the render marker).
+    /// Writes what the target keeps between components (the render
+    /// target's kustomizations and marker).
     pub fn flush(&self) -> Result<(), RunError> {
         match self {
-            Target::Render(r) => r.flush().map_err(RunError::RenderMarker),
+            Target::Render(r) => r.flush().map_err(RunError::RenderFlush),
             Target::Kube(_) => Ok(()),
+        }
+    }
+
+    /// Whether a run stopped before writing what [`Target::flush`] writes:
+    /// the next apply writes it, even with nothing else to change.
+    pub fn needs_repair(&self) -> bool {
+        match self {
+            Target::Render(r) => r.needs_repair(),
+            Target::Kube(_) => false,
         }
     }
 

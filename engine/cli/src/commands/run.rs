@@ -107,6 +107,15 @@ fn split(
     (plans, failures)
 }
 
+/// A line on what a stopped run left the target to write, if it did.
+fn behind_text(session: &Session) -> &'static str {
+    if session.target_behind() {
+        "\nThe rendered tree's kustomizations are behind its components (a run stopped before writing them): apply writes them.\n"
+    } else {
+        ""
+    }
+}
+
 fn orphan_text(orphans: &[(&String, &ComponentState)]) -> String {
     let mut out = String::new();
     for (key, was) in orphans {
@@ -168,7 +177,12 @@ fn plan_recorded(
         });
         json::print("plan", doc)?;
     } else {
-        let text = format!("{}{}", report::plan_text(&plans, args.run.verbose), orphan_text(&orphans));
+        let text = format!(
+            "{}{}{}",
+            report::plan_text(&plans, args.run.verbose),
+            orphan_text(&orphans),
+            behind_text(&session)
+        );
         print!("{text}");
         if failures.is_empty() {
             println!("\n{}", report::plan_summary(&plans));
@@ -238,7 +252,12 @@ fn apply_locked(
     let (plans, failures) = split(&shown.outcomes);
     let orphans = session.orphans();
     if !args.json {
-        print!("{}{}", report::plan_text(&plans, args.run.verbose), orphan_text(&orphans));
+        print!(
+            "{}{}{}",
+            report::plan_text(&plans, args.run.verbose),
+            orphan_text(&orphans),
+            behind_text(session)
+        );
         println!("\n{}", report::plan_summary(&plans));
     }
 

@@ -37,5 +37,33 @@ fn kill_9_mid_apply_then_apply_again_converges() {
     for n in &names {
         assert!(s.path(&format!("rendered/dev/web/{n}/deployment-{n}.yaml")).exists(), "{n} rendered");
     }
+    let listed = s.read("rendered/dev/web/kustomization.yaml");
+    assert!(names.iter().all(|n| listed.contains(&format!("- {n}\n"))), "{listed}");
     assert_eq!(s.run(&["plan", "envs/dev", "--detailed-exitcode"]).code, 0, "converged: nothing left to do");
+}
+
+/// A run that wrote every component and was killed before writing the
+/// kustomizations above them (which the render target writes once, at the
+/// end): the next plan says so, and the next apply writes them, though no
+/// component changes.
+#[test]
+fn kustomizations_a_killed_run_left_behind_are_written_by_the_next_apply() {
+    let s = web_stack(&["api", "worker"]);
+    s.run(&["apply", "envs/dev", "--auto-approve"]).ok();
+    let listed = s.read("rendered/dev/web/kustomization.yaml");
+    // What the kill leaves: the pending mark, the kustomizations not written.
+    s.write("rendered/.capstan-kustomize-pending", "");
+    std::fs::remove_file(s.path("rendered/dev/web/kustomization.yaml")).unwrap();
+    std::fs::remove_file(s.path("rendered/dev/kustomization.yaml")).unwrap();
+
+    let plan = s.run(&["plan", "envs/dev", "--detailed-exitcode", "--no-color"]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(plan.stdout.contains("kustomizations are behind its components"), "{plan:?}");
+    assert!(!s.path("rendered/dev/web/kustomization.yaml").exists(), "a plan writes nothing");
+
+    s.run(&["apply", "envs/dev", "--auto-approve"]).ok();
+    assert_eq!(s.read("rendered/dev/web/kustomization.yaml"), listed);
+    assert!(s.path("rendered/dev/kustomization.yaml").exists());
+    assert!(!s.path("rendered/.capstan-kustomize-pending").exists());
+    assert_eq!(s.run(&["plan", "envs/dev", "--detailed-exitcode"]).code, 0);
 }

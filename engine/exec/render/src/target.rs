@@ -2,14 +2,19 @@
 //! shape of the planner's `ObjectTarget` seam, where independent components
 //! are applied in parallel as they become ready.
 //!
-//! Each call touches only that component's directory and the two
-//! kustomizations above it (namespace and environment), with the marker and
+//! Each call touches only that component's directory, with the marker and
 //! the env → namespace → component tree kept in memory: applying 1,000
 //! components costs 1,000 small updates, not 1,000 passes over the whole tree.
-//! The marker file is written by [`RenderTarget::flush`] (and on drop), not on
-//! every call. Rendered files carry capstan's header line, so a marker left
-//! behind by a crash never blocks the next render; at worst a component that
-//! left the plan in the same crashed run keeps its files until removed.
+//! The kustomizations above the components (namespace and environment) and
+//! the marker file are written by [`RenderTarget::flush`] (and on drop), once
+//! per directory and run, not on every call: a namespace of 1,000 components
+//! would otherwise have its kustomization rewritten 1,000 times, each longer.
+//! Between the first call and the flush a `.capstan-kustomize-pending` file
+//! says the kustomizations may be behind; a run killed in between leaves it,
+//! and the next one ([`RenderTarget::needs_repair`]) writes them all.
+//! Rendered files carry capstan's header line, so a marker left behind by a
+//! crash never blocks the next render; at worst a component that left the
+//! plan in the same crashed run keeps its files until removed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -43,7 +48,16 @@ struct Loaded {
     tree: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     /// The marker file is behind `files`.
     dirty: bool,
+    /// Directories (`env` or `env/namespace`) whose kustomization is behind
+    /// the tree, written by the next flush.
+    behind: BTreeSet<String>,
+    /// A run that stopped before its flush left every kustomization
+    /// possibly behind (its pending file was there when this one loaded).
+    left_behind: bool,
 }
+
+/// Present while kustomizations may be behind the components' files.
+const PENDING_FILE: &str = ".capstan-kustomize-pending";
 
 impl RenderTarget {
     /// A target writing under `out_dir`, each environment's Secrets as
@@ -52,16 +66,57 @@ impl RenderTarget {
         Self { out_dir: out_dir.into(), secrets, inner: Mutex::new(None) }
     }
 
-    /// Writes the marker if components changed since the last flush.
+    /// Writes the kustomizations of the directories whose components
+    /// changed since the last flush (all of them after a run that stopped
+    /// before its flush), then the marker if it is behind.
     pub fn flush(&self) -> Result<(), RenderError> {
+        self.write_behind(true)
+    }
+
+    /// [`RenderTarget::flush`]; a repair of what another run left behind
+    /// only when `repair` (a plan drops its target without writing).
+    fn write_behind(&self, repair: bool) -> Result<(), RenderError> {
         let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(loaded) = guard.as_mut()
-            && loaded.dirty
-        {
+        let wrote = guard.as_ref().is_some_and(|l| !l.behind.is_empty());
+        if guard.is_none() && !(repair && self.needs_repair()) {
+            return Ok(());
+        }
+        let loaded = self.loaded(&mut guard)?;
+        let repair = loaded.left_behind && (repair || wrote);
+        if repair {
+            loaded.left_behind = false;
+            for (env, namespaces) in &loaded.tree {
+                loaded.behind.insert(env.clone());
+                loaded.behind.extend(namespaces.keys().map(|ns| format!("{env}/{ns}")));
+            }
+        }
+        let mut report = RenderReport::default();
+        for dir in std::mem::take(&mut loaded.behind) {
+            let entries: BTreeSet<String> = match dir.split_once('/') {
+                Some((env, ns)) => loaded.tree.get(env).and_then(|n| n.get(ns)).cloned().unwrap_or_default(),
+                None => loaded.tree.get(&dir).map(|n| n.keys().cloned().collect()).unwrap_or_default(),
+            };
+            loaded.dirty |= self.sync_kustomization(&mut loaded.files, &dir, &entries, &mut report)?;
+        }
+        if loaded.dirty {
             write_marker(&self.out_dir.join(MARKER_FILE), &loaded.files, true)?;
             loaded.dirty = false;
         }
-        Ok(())
+        if !wrote && !repair {
+            return Ok(());
+        }
+        let pending = self.out_dir.join(PENDING_FILE);
+        match fs::remove_file(&pending) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&pending, e)),
+        }
+    }
+
+    /// Whether a run stopped after writing components and before writing
+    /// the kustomizations above them: the next flush writes them all.
+    pub fn needs_repair(&self) -> bool {
+        self.out_dir.join(PENDING_FILE).exists()
     }
 
     /// Makes the component's directory hold exactly `component.objects`
@@ -207,7 +262,8 @@ impl RenderTarget {
                     .insert((*c).to_string());
             }
         }
-        Ok(guard.insert(Loaded { files, tree, dirty }))
+        let left_behind = self.needs_repair();
+        Ok(guard.insert(Loaded { files, tree, dirty, behind: BTreeSet::new(), left_behind }))
     }
 
     /// Makes component `id`'s directory hold exactly `files` (paths relative
@@ -233,6 +289,14 @@ impl RenderTarget {
             }
         }
 
+        if loaded.behind.is_empty() {
+            // Said before any file changes; the flush takes it away.
+            let pending = self.out_dir.join(PENDING_FILE);
+            fs::write(&pending, b"").map_err(|e| io(&pending, e))?;
+        }
+        loaded.behind.insert(env.to_string());
+        loaded.behind.insert(format!("{env}/{ns}"));
+
         let mut report = RenderReport::default();
         for (rel, file) in &files {
             write_if_changed(&self.out_dir, rel, file, &mut report)?;
@@ -252,13 +316,9 @@ impl RenderTarget {
         } else {
             components.insert(name.to_string());
         }
-        let components = components.clone();
         if components.is_empty() {
             namespaces.remove(ns);
         }
-        let namespace_list: BTreeSet<String> = namespaces.keys().cloned().collect();
-        loaded.dirty |= self.sync_kustomization(marker, &format!("{env}/{ns}"), &components, &mut report)?;
-        loaded.dirty |= self.sync_kustomization(marker, env, &namespace_list, &mut report)?;
 
         report.written.sort();
         report.removed.sort();
@@ -369,7 +429,7 @@ impl ComponentFiles {
 
 impl Drop for RenderTarget {
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
+        if let Err(e) = self.write_behind(false) {
             // Nothing to return to; the header lines keep the tree usable.
             tracing::warn!(error = %e, "could not write the render marker");
         }

@@ -457,3 +457,30 @@ fn a_temporary_file_left_by_a_crashed_run_is_replaced_not_in_the_way() {
     let written = fs::read_to_string(dir.join("deployment-api.yaml")).unwrap();
     assert!(written.contains("replicas: 5"), "{written}");
 }
+
+/// Kustomizations are written once, at the flush; a run that stops before
+/// it leaves a pending file, and the next target's flush writes them all.
+#[test]
+fn kustomizations_wait_for_the_flush_and_a_run_that_stopped_before_it_is_repaired() {
+    let whole = tempfile::tempdir().unwrap();
+    render(whole.path(), &[api(), db()]).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let target = capstan_render::RenderTarget::new(out.path(), plain());
+    target.apply_component(&api()).unwrap();
+    assert!(
+        !out.path().join("staging/core/kustomization.yaml").exists(),
+        "written at the flush, not per component"
+    );
+    target.apply_component(&db()).unwrap();
+    assert!(target.needs_repair());
+    // The run dies here: no flush, no drop.
+    std::mem::forget(target);
+    assert!(!out.path().join("staging/kustomization.yaml").exists());
+
+    let next = capstan_render::RenderTarget::new(out.path(), plain());
+    assert!(next.needs_repair(), "the stopped run is seen");
+    next.flush().unwrap();
+    assert!(!next.needs_repair());
+    assert_eq!(tree(out.path()), tree(whole.path()));
+}
