@@ -30,6 +30,7 @@
 //! files only inside the stack root, through a cap-std directory handle (the
 //! one ambient look-up is the walk up from the target to find `client.hcl`).
 
+mod brackets;
 mod client;
 mod component;
 mod diag;

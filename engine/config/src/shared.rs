@@ -132,6 +132,17 @@ impl Shared {
             }
         };
         let file = SourceFile::new(rel.to_path_buf(), text);
+        // Unbalanced text never reaches the parser, which backtracks on it.
+        if let Err(e) = crate::brackets::check(&file.text) {
+            self.report(Diagnostic::at(
+                ConfigError::Syntax { message: e.message },
+                &file,
+                e.offset..e.offset + 1,
+            ));
+            let parsed = Arc::new(Parsed { file, body: None });
+            lock(&self.parsed).insert(rel.to_path_buf(), parsed.clone());
+            return Some(parsed);
+        }
         let body = match hcl_edit::parser::parse_body(&file.text) {
             Ok(b) => Some(b),
             Err(e) => {
