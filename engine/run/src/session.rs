@@ -54,6 +54,10 @@ pub struct Applied {
     /// By component key: applied (or unchanged), failed, or skipped because
     /// a dependency failed.
     pub outcomes: BTreeMap<String, Outcome<ComponentPlanned, ComponentError>>,
+    /// Why the target could not write what it writes at the end (the
+    /// render target's kustomizations and marker), if it could not; the
+    /// next apply writes it.
+    pub not_flushed: Option<RunError>,
     /// Why the state could not be stored at the end, if it could not
     /// ([`RunError::StateNotStored`] names the file it was saved to instead).
     pub not_stored: Option<RunError>,
@@ -343,7 +347,9 @@ impl Session {
             events.phase(key, Phase::Ready, None);
             Ok(planned)
         });
-        self.seams.target.flush()?;
+        // What the components applied is stored whether or not the target
+        // could finish: the next run repairs the target, not the state.
+        let not_flushed = self.seams.target.flush().err();
         let recorded = into_state(recorded);
         let not_stored = self.store(&recorded, guard).err();
         let made = Made { operation: "apply".into(), plan_digest, guard, removed: &removed };
@@ -351,7 +357,7 @@ impl Session {
             Ok(numbers) => (numbers, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        Ok(Applied { removed, outcomes, not_stored, revisions, revision_failed })
+        Ok(Applied { removed, outcomes, not_flushed, not_stored, revisions, revision_failed })
     }
 
     /// Records one component in `recorded`, then in the backend.

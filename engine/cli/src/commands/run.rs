@@ -349,6 +349,9 @@ fn apply_locked(
     if let Some(e) = &applied.revision_failed {
         eprintln!("warning: the apply stands, but no revision of it could be recorded: {e}");
     }
+    if let Some(e) = applied.not_flushed {
+        return Err(e.into());
+    }
     if let Some(e) = applied.not_stored {
         return Err(e.into());
     }

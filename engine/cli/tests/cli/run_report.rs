@@ -104,8 +104,9 @@ fn a_failed_apply_names_the_failing_component_and_phase() {
     s.write("envs/dev/jobs/namespace.hcl", "namespace = \"jobs\"\n");
     s.write("envs/dev/jobs/worker/component.hcl", &app_component("registry.example/worker:1.0.0", "1"));
     // The render target will not overwrite a file it did not write; the plan
-    // never reads it, so the worker is planned and fails only when applied.
-    s.write("rendered/dev/jobs/kustomization.yaml", "# written by hand\n");
+    // reads it as no object of capstan's, so the worker is planned and fails
+    // only when applied.
+    s.write("rendered/dev/jobs/worker/deployment-worker.yaml", "# written by hand\n");
     let run = s.run(&["apply", "envs/dev", "--auto-approve", "--report", "report.json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let report = read_json(&s.path("report.json"));
@@ -122,7 +123,10 @@ fn a_failed_apply_names_the_failing_component_and_phase() {
         "planned, so known: {worker:#}"
     );
     let error = worker["error"].as_str().unwrap_or_default();
-    assert!(error.contains("kustomization.yaml") && error.contains("not written by capstan"), "{worker:#}");
+    assert!(
+        error.contains("deployment-worker.yaml") && error.contains("not written by capstan"),
+        "{worker:#}"
+    );
     assert_eq!(phases(worker), ["plan", "apply"], "it stopped in the apply phase: {worker:#}");
     let api = component(&report, "envs/dev/web/api");
     assert_eq!((&api["outcome"], &api["failed_phase"]), (&"applied".into(), &Value::Null), "{api:#}");
