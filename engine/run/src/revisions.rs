@@ -100,18 +100,12 @@ impl Session {
         let mut kept = record.components.into_inner().unwrap_or_else(PoisonError::into_inner);
         let environments: BTreeSet<String> =
             changed.iter().filter_map(|k| environment_of(k)).map(str::to_string).collect();
-        let heads = self.block_on(self.backend().revision_heads()).map_err(RunError::State)?;
         let tree_digest = tree_digest(&self.stack().root);
         let git_commit = git_commit(&self.stack().root);
         let mut numbers = Vec::new();
         for environment in environments {
-            let previous = match heads.iter().filter(|h| h.environment == environment).map(|h| h.number).max()
-            {
-                Some(n) => {
-                    self.block_on(self.backend().revision(&environment, n)).map_err(RunError::State)?
-                }
-                None => None,
-            };
+            let previous =
+                self.block_on(self.backend().latest_revision(&environment)).map_err(RunError::State)?;
             let mut components = BTreeMap::new();
             for (key, state) in
                 recorded.components.iter().filter(|(k, _)| environment_of(k) == Some(&environment))

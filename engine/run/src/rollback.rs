@@ -27,6 +27,7 @@ use crate::RunError;
 use crate::events::Phase;
 use crate::revisions::{Made, RunRecord, environment_of};
 use crate::session::Session;
+use capstan_core::leaks::is_secret;
 
 /// What a rollback would do, for the operator to review.
 #[derive(Serialize)]
@@ -177,11 +178,7 @@ impl Session {
     }
 
     fn latest_revision(&self, environment: &str) -> Result<Option<Revision>, RunError> {
-        let heads = self.block_on(self.backend().revision_heads()).map_err(RunError::State)?;
-        match heads.iter().filter(|h| h.environment == environment).map(|h| h.number).max() {
-            Some(n) => Ok(Some(self.revision(environment, n)?)),
-            None => Ok(None),
-        }
+        self.block_on(self.backend().latest_revision(environment)).map_err(RunError::State)
     }
 
     /// One component of the revision: its objects with their Secret values,
@@ -367,11 +364,6 @@ impl Session {
             Err(e) => RolledBack { revision: None, revision_failed: Some(e) },
         })
     }
-}
-
-fn is_secret(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
-        && object.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
 /// `kept` (a Secret whose values are keyed hashes) with each value taken

@@ -63,6 +63,13 @@ pub trait StateBackend: Send + Sync {
     /// environment, then number.
     fn revision_heads(&self) -> impl Future<Output = Result<Vec<RevisionHead>, StateError>> + Send;
 
+    /// The newest revision of `environment`, if it has one; read alone,
+    /// without the others (an apply asks on every run).
+    fn latest_revision(
+        &self,
+        environment: &str,
+    ) -> impl Future<Output = Result<Option<Revision>, StateError>> + Send;
+
     /// Revision `number` of `environment`, if it is still kept.
     fn revision(
         &self,
@@ -155,6 +162,10 @@ impl StateBackend for AnyBackend {
 
     async fn revision_heads(&self) -> Result<Vec<RevisionHead>, StateError> {
         delegate!(self, b => b.revision_heads().await)
+    }
+
+    async fn latest_revision(&self, environment: &str) -> Result<Option<Revision>, StateError> {
+        delegate!(self, b => b.latest_revision(environment).await)
     }
 
     async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::StateKey;
+pub(crate) use capstan_core::leaks::is_secret;
 
 /// Canonical JSON text: keys sorted at every level, no whitespace.
 pub fn canonical_json(value: &Value) -> String {
@@ -51,11 +52,6 @@ fn write_canonical(value: &Value, out: &mut String) {
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-pub(crate) fn is_secret(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
-        && object.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
 /// Digest of one Kubernetes object. For a `v1/Secret`, each value of `data`

@@ -481,6 +481,13 @@ impl StateBackend for LocalBackend {
         Ok(heads)
     }
 
+    async fn latest_revision(&self, environment: &str) -> Result<Option<Revision>, StateError> {
+        match self.revision_numbers(environment)?.last() {
+            Some(&number) => self.revision(environment, number).await,
+            None => Ok(None),
+        }
+    }
+
     async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {
         let path = self.revision_path(environment, number)?;
         match fs::read_to_string(&path) {

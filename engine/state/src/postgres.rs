@@ -527,6 +527,24 @@ impl StateBackend for PostgresBackend {
         rows.iter().map(|r| RevisionHead::from_json(r.get::<_, &str>(0), &location)).collect()
     }
 
+    async fn latest_revision(&self, environment: &str) -> Result<Option<Revision>, StateError> {
+        let sql = format!(
+            "SELECT body::text, number FROM {} WHERE stack = $1 AND environment = $2 \
+             ORDER BY number DESC LIMIT 1",
+            self.revisions_table
+        );
+        let row = self
+            .client
+            .query_opt(&sql, &[&self.stack, &environment])
+            .await
+            .map_err(self.err("reading the latest revision"))?;
+        row.map(|r| {
+            let location = format!("{}, revision {environment}/{}", self.location(), r.get::<_, i64>(1));
+            Revision::from_json(r.get::<_, &str>(0), &location)
+        })
+        .transpose()
+    }
+
     async fn revision(&self, environment: &str, number: u64) -> Result<Option<Revision>, StateError> {
         let sql = format!(
             "SELECT body::text FROM {} WHERE stack = $1 AND environment = $2 AND number = $3",

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::RenderError;
+pub(crate) use capstan_core::leaks::is_secret;
 
 /// The marker listing the files Capstan wrote in an output directory
 /// (relative paths). Only these are ever removed or overwritten.
@@ -50,11 +51,6 @@ pub(crate) fn segment<'a>(
     } else {
         Err(RenderError::UnsafeName { component: component.to_string(), what, value: value.to_string() })
     }
-}
-
-pub(crate) fn is_secret(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
-        && object.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
 #[cfg(test)]

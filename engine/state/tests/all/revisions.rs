@@ -64,6 +64,10 @@ async fn numbered_kept_and_read_back(b: &impl StateBackend) {
     assert_eq!(read.components[key].state.objects, written.components[key].state.objects);
     assert!(b.revision("staging", 1).await.unwrap().is_none(), "forgotten beyond three");
     assert!(b.revision("qa", 1).await.unwrap().is_none());
+    let latest = b.latest_revision("staging").await.unwrap().unwrap();
+    assert_eq!((latest.head.number, latest.head.operation.as_str()), (4, "a4"));
+    assert_eq!(b.latest_revision("prod").await.unwrap().unwrap().head.number, 1);
+    assert!(b.latest_revision("qa").await.unwrap().is_none());
 }
 
 #[tokio::test]
