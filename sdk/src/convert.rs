@@ -76,6 +76,7 @@ fn capability(c: core::Capability) -> wty::Capability {
         core::Capability::Amqp(s) => wty::Capability::Amqp(s),
         core::Capability::Http(s) => wty::Capability::Http(s),
         core::Capability::JetStream(s) => wty::Capability::Jetstream(s),
+        core::Capability::Vault(s) => wty::Capability::Vault(s),
         core::Capability::ReadComponentDir => wty::Capability::ReadComponentDir,
     }
 }
@@ -197,6 +198,36 @@ fn jetstream_op(op: core::JetStreamOp) -> weff::JetstreamOp {
     }
 }
 
+fn vault_op(op: core::VaultOp) -> weff::VaultOp {
+    match op {
+        core::VaultOp::EnsureMount(m) => weff::VaultOp::EnsureMount(weff::VaultMount {
+            path: m.path,
+            engine: m.engine,
+            description: m.description,
+            max_lease_ttl: m.max_lease_ttl,
+        }),
+        core::VaultOp::EnsureAuth(a) => weff::VaultOp::EnsureAuth(weff::VaultAuth {
+            path: a.path,
+            method: a.method,
+            description: a.description,
+        }),
+        core::VaultOp::EnsurePolicy(p) => {
+            weff::VaultOp::EnsurePolicy(weff::VaultPolicy { name: p.name, policy: p.policy })
+        }
+        core::VaultOp::EnsureConfig(c) => {
+            weff::VaultOp::EnsureConfig(weff::VaultConfig { path: c.path, data: text(c.data) })
+        }
+        core::VaultOp::EnsurePkiRoot(r) => weff::VaultOp::EnsurePkiRoot(weff::VaultPkiRoot {
+            mount: r.mount,
+            common_name: r.common_name,
+            ttl: r.ttl,
+        }),
+        core::VaultOp::Prune(p) => {
+            weff::VaultOp::Prune(weff::VaultPrune { path: p.path, prefix: p.prefix, keep: p.keep })
+        }
+    }
+}
+
 fn effect(e: core::Effect) -> weff::Effect {
     let kind = match e.kind {
         core::EffectKind::Sql(ops) => weff::EffectKind::Sql(ops.into_iter().map(sql_op).collect()),
@@ -210,6 +241,7 @@ fn effect(e: core::Effect) -> weff::Effect {
         core::EffectKind::JetStream(ops) => {
             weff::EffectKind::Jetstream(ops.into_iter().map(jetstream_op).collect())
         }
+        core::EffectKind::Vault(ops) => weff::EffectKind::Vault(ops.into_iter().map(vault_op).collect()),
     };
     weff::Effect { id: e.id, target: e.target, summary: e.summary, kind }
 }

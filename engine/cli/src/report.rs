@@ -40,6 +40,9 @@ pub fn plan_text(plans: &[&ComponentPlanned], verbose: bool) -> String {
         }
         for e in p.effects.iter().filter(|e| e.run) {
             let _ = writeln!(out, "  ! {} on {}: {}", e.id, e.target, e.summary);
+            for line in &e.drift {
+                let _ = writeln!(out, "      changed outside Capstan: {line}");
+            }
         }
         for name in &p.changed_outputs {
             let sensitive = p.outputs.iter().any(|o| &o.name == name && o.sensitive);

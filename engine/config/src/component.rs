@@ -491,7 +491,7 @@ fn typed_component(part: &Part, include_failed: bool, errors: &mut Vec<EvalError
                         ConfigError::UnknownValue {
                             setting: "grant".to_owned(),
                             value: item.as_str().map_or_else(|| item.to_string(), str::to_owned),
-                            expected: "\"sql:<connection>\", \"amqp:<connection>\", \"jetstream:<connection>\", \"http:<service>\" or \"read-component-dir\"".to_owned(),
+                            expected: "\"sql:<connection>\", \"amqp:<connection>\", \"jetstream:<connection>\", \"vault:<connection>\", \"http:<service>\" or \"read-component-dir\"".to_owned(),
                         },
                         span("grants"),
                     )),

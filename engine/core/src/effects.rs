@@ -261,6 +261,98 @@ pub enum JetStreamOp {
     EnsureConsumer(JetStreamConsumer),
 }
 
+/// A secrets engine mounted at `path`: mounted when the path is free; a
+/// path holding another engine is refused, never remounted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultMount {
+    /// Where it is mounted, such as `pki` or `database`.
+    pub path: String,
+    /// The engine: `kv-v2`, `pki`, `database`, `transit`, ...
+    pub engine: String,
+    /// Shown by `vault secrets list`.
+    pub description: String,
+    /// The longest lease or certificate it may hand out (`87600h`); `None`
+    /// leaves the server's default.
+    pub max_lease_ttl: Option<String>,
+}
+
+/// An auth method enabled at `path`, such as `kubernetes` or `jwt`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultAuth {
+    /// Where it is enabled (`auth/<path>`).
+    pub path: String,
+    /// The method: `kubernetes`, `jwt`, `approle`, ...
+    pub method: String,
+    /// Shown by `vault auth list`.
+    pub description: String,
+}
+
+/// An ACL policy in Vault's policy language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultPolicy {
+    /// The policy's name, as roles refer to it.
+    pub name: String,
+    /// Its rules (`path "..." { capabilities = [...] }`).
+    pub policy: String,
+}
+
+/// A configuration object written at `path` with the fields of `data`: a
+/// role, a PKI role or its URLs, a database connection or role. Written when
+/// a field read back differs, or when `data` holds a field the server never
+/// reads back (a password), which is therefore sent on every run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultConfig {
+    /// Relative to `/v1/`, such as `auth/kubernetes/role/app`.
+    pub path: String,
+    /// A JSON object; sensitive when it holds a secret.
+    pub data: Text,
+}
+
+/// A root CA generated inside a PKI mount (its key never leaves the
+/// server) unless the mount already has one: a new root would void every
+/// certificate issued under the old.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultPkiRoot {
+    /// The PKI mount's path.
+    pub mount: String,
+    /// The root's common name.
+    pub common_name: String,
+    /// How long it is valid, such as `87600h`.
+    pub ttl: String,
+}
+
+/// Deletes what `LIST path` names that `keep` does not, among the names
+/// starting with `prefix`: the roles or policies of an app that left the
+/// plan. The policies `root` and `default` are never deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultPrune {
+    /// A path that lists names, such as `auth/kubernetes/role` or
+    /// `sys/policies/acl`.
+    pub path: String,
+    /// Only names starting with it are candidates (empty: every name).
+    pub prefix: String,
+    /// The names that stay.
+    pub keep: Vec<String>,
+}
+
+/// One step of a Vault effect, run in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaultOp {
+    /// Mount a secrets engine.
+    EnsureMount(VaultMount),
+    /// Enable an auth method.
+    EnsureAuth(VaultAuth),
+    /// Create or update an ACL policy.
+    EnsurePolicy(VaultPolicy),
+    /// Write a configuration object where it differs.
+    EnsureConfig(VaultConfig),
+    /// Generate a root CA unless the mount has one.
+    EnsurePkiRoot(VaultPkiRoot),
+    /// Delete what is no longer declared.
+    Prune(VaultPrune),
+}
+
 /// What an effect does: its kind, which needs the capability of the same
 /// name on the effect's target, and its ops.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +367,9 @@ pub enum EffectKind {
     /// Since contract 0.2.
     #[serde(rename = "jetstream")]
     JetStream(Vec<JetStreamOp>),
+    /// Since contract 0.2: Vault or OpenBao configuration, on its HTTP API
+    /// with the operator's token.
+    Vault(Vec<VaultOp>),
 }
 
 impl EffectKind {
@@ -285,6 +380,7 @@ impl EffectKind {
             Self::Amqp(_) => "amqp",
             Self::Http(_) => "http",
             Self::JetStream(_) => "jetstream",
+            Self::Vault(_) => "vault",
         }
     }
 }
@@ -312,6 +408,7 @@ impl Effect {
             EffectKind::Amqp(_) => crate::Capability::Amqp(target),
             EffectKind::Http(_) => crate::Capability::Http(target),
             EffectKind::JetStream(_) => crate::Capability::JetStream(target),
+            EffectKind::Vault(_) => crate::Capability::Vault(target),
         }
     }
 
@@ -367,6 +464,20 @@ impl Effect {
             }
             // Streams and consumers hold no secret.
             EffectKind::JetStream(ops) => EffectKind::JetStream(ops.clone()),
+            EffectKind::Vault(ops) => EffectKind::Vault(
+                ops.iter()
+                    .map(|op| match op {
+                        VaultOp::EnsureConfig(c) => {
+                            VaultOp::EnsureConfig(VaultConfig { path: c.path.clone(), data: text(&c.data) })
+                        }
+                        VaultOp::EnsureMount(_)
+                        | VaultOp::EnsureAuth(_)
+                        | VaultOp::EnsurePolicy(_)
+                        | VaultOp::EnsurePkiRoot(_)
+                        | VaultOp::Prune(_) => op.clone(),
+                    })
+                    .collect(),
+            ),
         };
         Effect { id: self.id.clone(), target: self.target.clone(), summary: self.summary.clone(), kind }
     }

@@ -58,14 +58,17 @@ pub enum Capability {
     /// Since contract 0.2.
     #[serde(rename = "jetstream")]
     JetStream(String),
+    /// Configure the Vault or OpenBao server of the named connection (since
+    /// contract 0.2).
+    Vault(String),
     /// Read the component's own directory, mounted read-only in the sandbox.
     ReadComponentDir,
 }
 
 impl Capability {
     /// A grant as operators write it in HCL: `sql:<connection>`,
-    /// `amqp:<connection>`, `jetstream:<connection>`, `http:<service>` or
-    /// `read-component-dir`.
+    /// `amqp:<connection>`, `jetstream:<connection>`, `vault:<connection>`,
+    /// `http:<service>` or `read-component-dir`.
     pub fn parse_grant(grant: &str) -> Option<Self> {
         if grant == "read-component-dir" {
             return Some(Self::ReadComponentDir);
@@ -79,6 +82,7 @@ impl Capability {
             "sql" => Some(Self::Sql(name)),
             "amqp" => Some(Self::Amqp(name)),
             "jetstream" => Some(Self::JetStream(name)),
+            "vault" => Some(Self::Vault(name)),
             "http" => Some(Self::Http(name)),
             _ => None,
         }
@@ -93,6 +97,7 @@ impl std::fmt::Display for Capability {
             Self::Sql(t) => write!(f, "sql:{t}"),
             Self::Amqp(t) => write!(f, "amqp:{t}"),
             Self::JetStream(t) => write!(f, "jetstream:{t}"),
+            Self::Vault(t) => write!(f, "vault:{t}"),
             Self::Http(t) => write!(f, "http:{t}"),
             Self::ReadComponentDir => f.write_str("read-component-dir"),
         }

@@ -175,6 +175,7 @@ fn capability(c: t::Capability) -> core::Capability {
         t::Capability::Amqp(s) => core::Capability::Amqp(s),
         t::Capability::Http(s) => core::Capability::Http(s),
         t::Capability::Jetstream(s) => core::Capability::JetStream(s),
+        t::Capability::Vault(s) => core::Capability::Vault(s),
         t::Capability::ReadComponentDir => core::Capability::ReadComponentDir,
     }
 }
@@ -309,6 +310,7 @@ fn effect(x: e::Effect) -> Result<core::Effect, Reason> {
         e::EffectKind::Jetstream(ops) => {
             core::EffectKind::JetStream(ops.into_iter().map(jetstream_op).collect())
         }
+        e::EffectKind::Vault(ops) => core::EffectKind::Vault(ops.into_iter().map(vault_op).collect()),
     };
     Ok(core::Effect { id: x.id, target: x.target, summary: x.summary, kind })
 }
@@ -409,6 +411,36 @@ fn jetstream_op(op: e::JetstreamOp) -> core::JetStreamOp {
             ack_wait_seconds: c.ack_wait_seconds,
             max_deliver: c.max_deliver,
         }),
+    }
+}
+
+fn vault_op(op: e::VaultOp) -> core::VaultOp {
+    match op {
+        e::VaultOp::EnsureMount(m) => core::VaultOp::EnsureMount(core::VaultMount {
+            path: m.path,
+            engine: m.engine,
+            description: m.description,
+            max_lease_ttl: m.max_lease_ttl,
+        }),
+        e::VaultOp::EnsureAuth(a) => core::VaultOp::EnsureAuth(core::VaultAuth {
+            path: a.path,
+            method: a.method,
+            description: a.description,
+        }),
+        e::VaultOp::EnsurePolicy(p) => {
+            core::VaultOp::EnsurePolicy(core::VaultPolicy { name: p.name, policy: p.policy })
+        }
+        e::VaultOp::EnsureConfig(c) => {
+            core::VaultOp::EnsureConfig(core::VaultConfig { path: c.path, data: text(c.data) })
+        }
+        e::VaultOp::EnsurePkiRoot(r) => core::VaultOp::EnsurePkiRoot(core::VaultPkiRoot {
+            mount: r.mount,
+            common_name: r.common_name,
+            ttl: r.ttl,
+        }),
+        e::VaultOp::Prune(p) => {
+            core::VaultOp::Prune(core::VaultPrune { path: p.path, prefix: p.prefix, keep: p.keep })
+        }
     }
 }
 

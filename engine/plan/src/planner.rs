@@ -21,7 +21,9 @@ use crate::diff::{FieldChange, diff_objects};
 use crate::objects;
 use crate::policy::{self, PolicyFinding};
 use crate::schedule::DepResults;
-use crate::seams::{ComponentRef, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError};
+use crate::seams::{
+    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError,
+};
 use crate::secrets_digest::{self, RenderedSecrets};
 
 /// Everything planning reads. Nothing here is written while planning.
@@ -50,6 +52,10 @@ pub struct PlanContext<'a> {
     /// The policies each component's objects are checked against
     /// ([`Policies::none`] for none).
     pub policies: &'a policy::Policies,
+    /// Where effects run, asked whether effects that already ran still
+    /// hold on their servers ([`EffectRunner::drift`]); `None` where the
+    /// plan is only checked and nothing is to be read (`capstan validate`).
+    pub effects: Option<&'a dyn EffectRunner>,
 }
 
 /// What happens to one object.
@@ -84,12 +90,18 @@ pub struct ObjectChange {
 pub struct EffectChange {
     /// The effect's id, stable within the component.
     pub id: String,
-    /// The connection (sql, amqp, jetstream) or service (http) it runs on.
+    /// The connection (sql, amqp, jetstream, vault) or service (http) it runs on.
     pub target: String,
     /// The plugin's one-line description, shown in the plan.
     pub summary: String,
-    /// False when state shows the same effect already ran.
+    /// False when state shows the same effect already ran and its server
+    /// still holds what it declares.
     pub run: bool,
+    /// What changed on the server since the effect ran (by hand, by
+    /// another tool), one line each; apply runs the effect again to put
+    /// it back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
     /// In clear (passwords included): for the driver only, never shown.
     #[serde(skip)]
     pub effect: Effect,
@@ -309,6 +321,17 @@ pub enum ComponentError {
     /// The target failed to read, apply or wait for the component's objects.
     #[error("target: {0}")]
     Target(SeamError),
+    /// An effect that already ran could not be checked against its server
+    /// (unreachable, refused): the plan cannot say whether it still holds.
+    #[error("effect {id} ({summary}) could not be checked for changes made outside Capstan: {source}")]
+    EffectCheck {
+        /// The effect's id.
+        id: String,
+        /// The effect's one-line description.
+        summary: String,
+        /// The driver's error.
+        source: SeamError,
+    },
     /// An effect's driver failed (a SQL error, an API refusal, a lost
     /// connection).
     #[error("effect {id} ({summary}) failed: {source}")]
@@ -698,15 +721,26 @@ impl Planned<'_> {
                 let ran = self
                     .recorded
                     .is_some_and(|r| r.effects.iter().any(|e| e.id == effect.id && e.digest == digest));
-                EffectChange {
+                let drift = match (ran, self.cx.effects) {
+                    (true, Some(runner)) => runner.drift(&self.component.id, &effect).map_err(|source| {
+                        ComponentError::EffectCheck {
+                            id: effect.id.clone(),
+                            summary: effect.summary.clone(),
+                            source,
+                        }
+                    })?,
+                    _ => Vec::new(),
+                };
+                Ok(EffectChange {
                     id: effect.id.clone(),
                     target: effect.target.clone(),
                     summary: effect.summary.clone(),
-                    run: !ran,
+                    run: !ran || !drift.is_empty(),
+                    drift,
                     effect,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, ComponentError>>()?;
         let changed_outputs = answer
             .outputs
             .iter()

@@ -130,4 +130,15 @@ pub trait EffectRunner: Send + Sync {
     /// Runs one effect and returns its result body (a JSON summary or the
     /// API's response), which is handed back to the plugin.
     fn run(&self, component: &ComponentId, effect: &Effect) -> Result<Value, SeamError>;
+
+    /// What on the effect's server differs from what the effect declares,
+    /// one line each, read without changing anything: asked at plan time
+    /// about effects state shows already ran, so a change made by hand
+    /// (a policy edited in Vault's UI) shows and is put back by apply. A
+    /// kind whose driver cannot look (SQL statements, AWS calls) has
+    /// nothing to say.
+    fn drift(&self, component: &ComponentId, effect: &Effect) -> Result<Vec<String>, SeamError> {
+        let _ = (component, effect);
+        Ok(Vec::new())
+    }
 }

@@ -79,6 +79,7 @@ where
         secrets_digest_key,
         command,
         policies,
+        effects: None,
     };
     Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
 }

@@ -1,10 +1,12 @@
 //! Effects, run on the connections configured in client.hcl and env.hcl:
 //! PostgreSQL (capstan-sql), RabbitMQ (capstan-amqp), NATS JetStream
-//! (capstan-jetstream, `type = "nats"` connections) and AWS APIs
-//! (capstan-http), one driver per connection, made on first use (a
-//! JetStream driver connects to its server on its first effect and keeps
-//! that client). This module routes an effect to its driver; it does not
-//! decide whether an effect runs (the planner compares it with state).
+//! (capstan-jetstream, `type = "nats"` connections), Vault or OpenBao
+//! (capstan-vault, `type = "vault"`) and AWS APIs (capstan-http), one
+//! driver per connection, made on first use (a JetStream driver connects to
+//! its server on its first effect and keeps that client). This module
+//! routes an effect to its driver; it does not decide whether an effect
+//! runs (the planner compares it with state, and asks the driver whether
+//! its server drifted).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,7 @@ use capstan_core::{ComponentId, Effect, EffectKind, Sensitive, Text};
 use capstan_jetstream::{JetStreamConnection, JetStreamExecutor};
 use capstan_plan::{EffectRunner, SeamError};
 use capstan_sql::{SqlConnection, SqlExecutor};
+use capstan_vault::{VaultConnection, VaultExecutor};
 
 /// Runs effects on the connections configured in client.hcl and env.hcl.
 pub struct Drivers {
@@ -28,6 +31,7 @@ pub struct Drivers {
     sql: Mutex<BTreeMap<(String, String), Arc<SqlExecutor>>>,
     amqp: Mutex<BTreeMap<(String, String), Arc<AmqpExecutor>>>,
     jetstream: Mutex<BTreeMap<(String, String), Arc<JetStreamExecutor>>>,
+    vault: Mutex<BTreeMap<(String, String), Arc<VaultExecutor>>>,
     /// HTTP (AWS API) drivers by environment: one identity and region each.
     http: Mutex<BTreeMap<String, Arc<capstan_http::HttpExecutor>>>,
 }
@@ -46,6 +50,7 @@ impl Drivers {
             sql: Mutex::new(BTreeMap::new()),
             amqp: Mutex::new(BTreeMap::new()),
             jetstream: Mutex::new(BTreeMap::new()),
+            vault: Mutex::new(BTreeMap::new()),
             http: Mutex::new(BTreeMap::new()),
         }
     }
@@ -161,6 +166,54 @@ impl Drivers {
     }
 }
 
+impl Drivers {
+    /// The driver of a `type = "vault"` connection: `url` is the server's
+    /// API address (`https://vault.internal:8200`), else the operator's
+    /// `VAULT_ADDR`; the token is `token` (from a secrets file), else
+    /// `VAULT_TOKEN`, else `~/.vault-token` (where `vault login` and `bao
+    /// login` keep it); `namespace`, else `VAULT_NAMESPACE`, for Vault
+    /// Enterprise namespaces. Nothing is contacted here.
+    fn vault_executor(&self, component: &ComponentId, name: &str) -> Result<Arc<VaultExecutor>, SeamError> {
+        let key = (component.environment.clone(), name.to_string());
+        let mut cache = self.vault.lock().map_err(|_| "Vault driver state poisoned")?;
+        if let Some(e) = cache.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let conn = self.connection(component, name)?;
+        if conn.kind != "vault" {
+            return Err(format!(
+                "connection {name:?} has type {:?}, and Vault effects need a `type = \"vault\"` connection",
+                conn.kind
+            )
+            .into());
+        }
+        let url = match &conn.url {
+            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
+            Some(Text::Sensitive(u)) => u.clone(),
+            None => self.env.get("VAULT_ADDR").map(Sensitive::new).ok_or_else(|| {
+                format!("connection {name:?} has no url (the Vault API, such as https://vault:8200) and VAULT_ADDR is not set")
+            })?,
+        };
+        let token = setting(conn, "token")
+            .or_else(|| self.env.get("VAULT_TOKEN").map(Sensitive::new))
+            .or_else(|| {
+                let file = self.env.home()?.join(".vault-token");
+                std::fs::read_to_string(file).ok().map(|t| Sensitive::new(t.trim()))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "connection {name:?} has no token: set `token` (from a secrets file) or VAULT_TOKEN, or log in with `bao login`"
+                )
+            })?;
+        let namespace = setting(conn, "namespace")
+            .map(|n| n.expose().to_owned())
+            .or_else(|| self.env.get("VAULT_NAMESPACE").map(str::to_owned));
+        let executor = Arc::new(VaultExecutor::new(VaultConnection::new(name, &url, token, namespace)?));
+        cache.insert(key, Arc::clone(&executor));
+        Ok(executor)
+    }
+}
+
 /// A connection setting a driver reads as a string: from the secrets if it
 /// held one, else as written.
 fn setting(conn: &Connection, key: &str) -> Option<Sensitive> {
@@ -218,6 +271,16 @@ impl EffectRunner for Drivers {
                 let executor = self.jetstream_executor(component, &effect.target)?;
                 let result = self.runtime.block_on(executor.apply(effect))?;
                 Ok(result.body)
+            }
+            EffectKind::Vault(_) => Ok(self.vault_executor(component, &effect.target)?.apply(effect)?.body),
+        }
+    }
+
+    fn drift(&self, component: &ComponentId, effect: &Effect) -> Result<Vec<String>, SeamError> {
+        match &effect.kind {
+            EffectKind::Vault(_) => Ok(self.vault_executor(component, &effect.target)?.check(effect)?),
+            EffectKind::Sql(_) | EffectKind::Amqp(_) | EffectKind::Http(_) | EffectKind::JetStream(_) => {
+                Ok(Vec::new())
             }
         }
     }

@@ -209,6 +209,7 @@ impl Session {
             secrets_digest_key: Some(&self.key),
             command,
             policies,
+            effects: Some(self.seams.effects.as_ref()),
         }
     }
 

@@ -102,6 +102,7 @@ impl Fixture {
             secrets_digest_key: Some(&self.key),
             command: Command::Plan,
             policies: &NO_POLICIES,
+            effects: None,
         }
     }
 
