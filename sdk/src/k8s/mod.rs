@@ -10,6 +10,7 @@
 //! Objects target Kubernetes 1.30 (the versions the engine validates against).
 
 mod meta;
+pub mod monitoring;
 mod network;
 mod resources;
 pub mod tls;
