@@ -10,9 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use capstan_sdk::contracts::external_secrets;
 use capstan_sdk::contracts::messaging::queues::{QueueSpec, UserSpec};
 use capstan_sdk::contracts::messaging::{self, CredentialsSecret};
 use capstan_sdk::contracts::postgres::{self, DatabaseAccess, apps::AppDatabase};
+use capstan_sdk::contracts::spire::{self, AppIdentity, SocketVolume, WorkloadApiSocket};
+use capstan_sdk::contracts::vault::{self, AppAccess, AuthMethods, Mounts};
 use capstan_sdk::contracts::{
     self, Contract, NetworkPeer, SecretKeyRef, SecretRef, app, cert_manager, dapr, logs, waf,
 };
@@ -449,4 +452,222 @@ fn messaging_queues_inputs() {
             ),
         ],
     );
+}
+
+#[test]
+fn external_secrets() {
+    let vault = external_secrets::Outputs {
+        store: external_secrets::StoreRef {
+            kind: external_secrets::StoreKind::ClusterSecretStore,
+            name: "platform-store".into(),
+        },
+        backend: external_secrets::backend::VAULT.into(),
+        refresh: None,
+        mount: None,
+        region: None,
+    };
+    let full = external_secrets::Outputs {
+        store: external_secrets::StoreRef {
+            kind: external_secrets::StoreKind::SecretStore,
+            name: "platform-store".into(),
+        },
+        backend: external_secrets::backend::AWS_SECRETS_MANAGER.into(),
+        refresh: Some("1h".into()),
+        mount: Some("secret".into()),
+        region: Some("eu-west-1".into()),
+    };
+    let store = json!({ "kind": "ClusterSecretStore", "name": "platform-store" });
+    agree(
+        &[vault, full],
+        &[
+            ("no store", json!({ "backend": "vault" })),
+            ("no backend", json!({ "store": store })),
+            ("a store as text", json!({ "store": "platform-store", "backend": "vault" })),
+            ("a store without a kind", json!({ "store": { "name": "s" }, "backend": "vault" })),
+            (
+                "a store of a kind External Secrets does not have",
+                json!({ "store": { "kind": "Vault", "name": "s" }, "backend": "vault" }),
+            ),
+            ("a region that is not text", json!({ "store": store, "backend": "vault", "region": 1 })),
+        ],
+    );
+}
+
+#[test]
+fn spire() {
+    let socket = WorkloadApiSocket {
+        volume: SocketVolume::HostPath,
+        host_path: Some("/run/spire/agent-sockets".into()),
+        csi_driver: None,
+        mount_path: "/spiffe-workload-api".into(),
+        socket_path: "/spiffe-workload-api/spire-agent.sock".into(),
+        endpoint: "unix:///spiffe-workload-api/spire-agent.sock".into(),
+    };
+    let minimal = spire::Outputs {
+        trust_domain: "dev.example".into(),
+        server_address: "spire-server.security.svc:8081".into(),
+        workload_api_socket: socket.clone(),
+        oidc_discovery_url: None,
+        jwks_url: None,
+        jwt_issuer: None,
+        apps: BTreeMap::new(),
+        network: Vec::new(),
+    };
+    let full = spire::Outputs {
+        workload_api_socket: WorkloadApiSocket {
+            volume: SocketVolume::Csi,
+            host_path: None,
+            csi_driver: Some("csi.spiffe.io".into()),
+            ..socket
+        },
+        oidc_discovery_url: Some("https://spire-oidc.security.svc".into()),
+        jwks_url: Some("https://spire-oidc.security.svc/keys".into()),
+        jwt_issuer: Some("https://spire-oidc.security.svc".into()),
+        apps: BTreeMap::from([(
+            "ledger".into(),
+            AppIdentity { spiffe_id: "spiffe://dev.example/ns/finance/sa/ledger".into() },
+        )]),
+        network: vec![NetworkPeer::pods("security", &[("app.kubernetes.io/component", "server")], &[8081])],
+        ..minimal.clone()
+    };
+    let base = json!({
+        "trust_domain": "dev.example",
+        "server_address": "spire-server.security.svc:8081",
+        "workload_api_socket": {
+            "volume": "host-path", "host_path": "/run/spire/agent-sockets", "mount_path": "/spiffe-workload-api",
+            "socket_path": "/spiffe-workload-api/spire-agent.sock",
+            "endpoint": "unix:///spiffe-workload-api/spire-agent.sock",
+        },
+    });
+    let with = |pointer: &str, value: Value| {
+        let mut v = base.clone();
+        match v.pointer_mut(pointer) {
+            Some(slot) => *slot = value,
+            None => {
+                let (parent, key) = pointer.rsplit_once('/').unwrap();
+                v.pointer_mut(parent).unwrap()[key] = value;
+            }
+        }
+        v
+    };
+    let without = |field: &str| {
+        let mut v = base.clone();
+        v.as_object_mut().unwrap().remove(field);
+        v
+    };
+    agree(
+        &[minimal, full],
+        &[
+            ("no trust domain", without("trust_domain")),
+            ("no server address", without("server_address")),
+            ("no socket", without("workload_api_socket")),
+            ("a socket mounted some other way", with("/workload_api_socket/volume", json!("nfs"))),
+            ("a socket without its path", {
+                let mut v = base.clone();
+                v["workload_api_socket"].as_object_mut().unwrap().remove("socket_path");
+                v
+            }),
+            ("an unknown field of the socket", with("/workload_api_socket/mode", json!("0777"))),
+            ("an app's SPIFFE ID as text", with("/apps", json!({ "ledger": "spiffe://dev.example/x" }))),
+            (
+                "an app with more than its SPIFFE ID",
+                with("/apps", json!({ "ledger": { "spiffe_id": "spiffe://dev.example/x", "svid": "…" } })),
+            ),
+            ("a JWKS URL that is not text", with("/jwks_url", json!(true))),
+        ],
+    );
+    let schema = validator(spire::SCHEMA);
+    for (why, value) in [
+        ("a trust domain with a scheme", with("/trust_domain", json!("spiffe://dev.example"))),
+        ("keys over plain HTTP", with("/jwks_url", json!("http://spire-oidc/keys"))),
+        ("an app ID that is not a SPIFFE ID", with("/apps", json!({ "ledger": { "spiffe_id": "ledger" } }))),
+    ] {
+        assert!(!schema.is_valid(&value), "spire: the schema accepts {why}: {value}");
+    }
+}
+
+#[test]
+fn vault() {
+    let minimal = vault::Outputs {
+        address: "https://vault.security.svc:8200".into(),
+        mounts: Mounts::default(),
+        auth: AuthMethods::default(),
+        apps: BTreeMap::new(),
+        network: Vec::new(),
+    };
+    let full = vault::Outputs {
+        mounts: Mounts {
+            pki: Some("pki".into()),
+            database: Some("database".into()),
+            kv: Some("secret".into()),
+        },
+        auth: AuthMethods { kubernetes: Some("kubernetes".into()), jwt: Some("jwt".into()) },
+        apps: BTreeMap::from([
+            (
+                "billing".into(),
+                AppAccess {
+                    policy: "capstan-staging-billing".into(),
+                    pki_role: Some("billing".into()),
+                    database_role: Some("billing".into()),
+                    kubernetes_role: Some("billing".into()),
+                    jwt_role: Some("billing".into()),
+                    spiffe_id: Some("spiffe://opus.example/ns/shop/sa/billing".into()),
+                },
+            ),
+            (
+                "audit".into(),
+                AppAccess {
+                    policy: "capstan-staging-audit".into(),
+                    pki_role: None,
+                    database_role: None,
+                    kubernetes_role: Some("audit".into()),
+                    jwt_role: None,
+                    spiffe_id: None,
+                },
+            ),
+        ]),
+        network: vec![NetworkPeer::pods("security", &[("app.kubernetes.io/name", "vault")], &[8200])],
+        ..minimal.clone()
+    };
+    let address = "https://vault.security.svc:8200";
+    agree(
+        &[minimal, full],
+        &[
+            ("no address", json!({ "mounts": { "pki": "pki" } })),
+            ("an address that is not text", json!({ "address": 8200 })),
+            (
+                "an engine the contract does not know",
+                json!({ "address": address, "mounts": { "transit": "transit" } }),
+            ),
+            ("a mount that is not text", json!({ "address": address, "mounts": { "pki": true } })),
+            (
+                "an auth method the contract does not know",
+                json!({ "address": address, "auth": { "approle": "approle" } }),
+            ),
+            (
+                "an app without its policy",
+                json!({ "address": address, "apps": { "billing": { "pki_role": "billing" } } }),
+            ),
+            (
+                "an app's token by value",
+                json!({ "address": address, "apps": { "billing": { "policy": "p", "token": "hvs.s3cret" } } }),
+            ),
+            ("apps as a list", json!({ "address": address, "apps": ["billing"] })),
+        ],
+    );
+    // What the schema alone refuses (a consumer reads any text): an address
+    // with a path or a trailing slash, a SPIFFE ID that is not one.
+    let schema = validator(vault::SCHEMA);
+    for (why, value) in [
+        ("an address with a path", json!({ "address": "https://vault:8200/v1" })),
+        ("an address with a trailing slash", json!({ "address": "https://vault:8200/" })),
+        ("an address with a password", json!({ "address": "https://root:pw@vault:8200" })),
+        ("an empty policy name", json!({ "address": address, "apps": { "a": { "policy": "" } } })),
+        (
+            "a SPIFFE ID that is not one",
+            json!({ "address": address, "apps": { "a": { "policy": "p", "spiffe_id": "billing" } } }),
+        ),
+    ] {
+        assert!(!schema.is_valid(&value), "vault: the schema accepts {why}: {value}");
+    }
 }

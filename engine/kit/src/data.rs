@@ -113,9 +113,12 @@ const KIT_FILES: &[(&str, &str)] = &[
     ("app", include_str!("../../../wit/contracts/kits/app.json")),
     ("cert-manager", include_str!("../../../wit/contracts/kits/cert-manager.json")),
     ("dapr", include_str!("../../../wit/contracts/kits/dapr.json")),
+    ("external-secrets", include_str!("../../../wit/contracts/kits/external-secrets.json")),
     ("logs", include_str!("../../../wit/contracts/kits/logs.json")),
     ("messaging", include_str!("../../../wit/contracts/kits/messaging.json")),
     ("postgres", include_str!("../../../wit/contracts/kits/postgres.json")),
+    ("spire", include_str!("../../../wit/contracts/kits/spire.json")),
+    ("vault", include_str!("../../../wit/contracts/kits/vault.json")),
     ("waf", include_str!("../../../wit/contracts/kits/waf.json")),
 ];
 

@@ -38,9 +38,12 @@ pub const BUILT_IN: &[BuiltInContract] = &[
     contract("app", include_str!("../../../wit/contracts/app.v1.json")),
     contract("cert-manager", include_str!("../../../wit/contracts/cert-manager.v1.json")),
     contract("dapr", include_str!("../../../wit/contracts/dapr.v1.json")),
+    contract("external-secrets", include_str!("../../../wit/contracts/external-secrets.v1.json")),
     contract("logs", include_str!("../../../wit/contracts/logs.v1.json")),
     contract("messaging", include_str!("../../../wit/contracts/messaging.v1.json")),
     contract("postgres", include_str!("../../../wit/contracts/postgres.v1.json")),
+    contract("spire", include_str!("../../../wit/contracts/spire.v1.json")),
+    contract("vault", include_str!("../../../wit/contracts/vault.v1.json")),
     contract("waf", include_str!("../../../wit/contracts/waf.v1.json")),
 ];
 

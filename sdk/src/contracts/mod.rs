@@ -39,9 +39,12 @@ use crate::k8s;
 pub mod app;
 pub mod cert_manager;
 pub mod dapr;
+pub mod external_secrets;
 pub mod logs;
 pub mod messaging;
 pub mod postgres;
+pub mod spire;
+pub mod vault;
 pub mod waf;
 
 /// One component type's outputs.

@@ -37,7 +37,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use lapin::options::{
@@ -50,13 +49,7 @@ use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
 use serde_json::Value;
 
 use crate::support::rabbitmq::{BrokerCleanup, connection_block, create_admin};
-use crate::support::{Stack, walk};
-
-/// A run-unique suffix, so parallel runs on one broker or server never meet.
-fn unique() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{:x}{nanos:x}", std::process::id())
-}
+use crate::support::{PG_ADMIN, PgCleanup, Stack, psql_as, unique, walk};
 
 /// The apps `billing` and `shipping` in `envs/dev/shop`, each depending on
 /// the component in `envs/dev/shop/<dependency>`.
@@ -396,33 +389,6 @@ inputs = {{
     );
 }
 
-/// `psql` (libpq, as an app links it) on `url`: the rows, or the error it printed.
-fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .output()
-        .expect("psql runs (PostgreSQL's client is on the machine)");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
-}
-
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-struct PgCleanup(Vec<(String, String)>);
-
-impl Drop for PgCleanup {
-    fn drop(&mut self) {
-        for (database, role) in &self.0 {
-            let _ = psql(PG_ADMIN, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
-            let _ = psql(PG_ADMIN, &format!("DROP ROLE IF EXISTS \"{role}\""));
-        }
-    }
-}
-
 #[test]
 fn postgres_apps_reach_their_own_database_over_tls_and_no_other() {
     let id = unique();
@@ -463,7 +429,7 @@ inputs = {{
         let env = app_env(&objects, "shop", app);
         let url = &env["DATABASE_URL"];
         assert_eq!(env["DATABASE_SSLMODE"], "require");
-        let who = psql(url, "SELECT current_user || ' ' || current_database() || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        let who = psql_as(url, "SELECT current_user || ' ' || current_database() || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
             .unwrap_or_else(|e| panic!("{app} connects with its DATABASE_URL: {e}"));
         assert_eq!(
             who,
@@ -473,16 +439,18 @@ inputs = {{
 
         // The password it was given is its role's (this server trusts the
         // login itself; the stored verifier is what a password server checks).
-        let verifier =
-            psql(PG_ADMIN, &format!("SELECT rolpassword FROM pg_authid WHERE rolname = '{}_user'", db(app)))
-                .unwrap();
+        let verifier = psql_as(
+            PG_ADMIN,
+            &format!("SELECT rolpassword FROM pg_authid WHERE rolname = '{}_user'", db(app)),
+        )
+        .unwrap();
         assert!(
             capstan_sql::verifier_matches(&env["DATABASE_PASSWORD"], &verifier),
             "{app}'s password is its role's"
         );
 
         let elsewhere = url.replace(&format!("/{}?", db(app)), &format!("/{}?", db(other)));
-        let refused = psql(&elsewhere, "SELECT 1").expect_err("another app's database must refuse it");
+        let refused = psql_as(&elsewhere, "SELECT 1").expect_err("another app's database must refuse it");
         assert!(refused.contains("permission denied for database"), "{app} on {other}'s database: {refused}");
     }
 }

@@ -269,3 +269,40 @@ pub fn psql(sql: &str) -> String {
     assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// The real PostgreSQL on 127.0.0.1:5432 as its superuser.
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A run-unique suffix, so parallel runs on one broker or server never meet.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:x}{nanos:x}", std::process::id())
+}
+
+/// `psql` (libpq, as an app links it) logged in with `url`: the rows, or
+/// the error it printed.
+pub fn psql_as(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs (PostgreSQL's client is on the machine)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// Drops a test's databases and roles (`(database, role)`), even after a
+/// failed assertion.
+pub struct PgCleanup(pub Vec<(String, String)>);
+
+impl Drop for PgCleanup {
+    fn drop(&mut self) {
+        for (database, role) in &self.0 {
+            let _ = psql_as(PG_ADMIN, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
+            let _ = psql_as(PG_ADMIN, &format!("DROP ROLE IF EXISTS \"{role}\""));
+        }
+    }
+}
