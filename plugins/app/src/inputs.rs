@@ -64,7 +64,9 @@ pub struct Inputs {
     /// Run the pods as their own ServiceAccount (created with the app)
     /// instead of the namespace's `default` one: to give the app a cloud
     /// identity through annotations, or Kubernetes RBAC of its own. Without
-    /// it the pods run as `default`, with no token mounted.
+    /// it the pods run as `default`, with no token mounted, unless a `spire`
+    /// or `vault` dependency binds the app to a ServiceAccount: then they
+    /// get one named after the app as if this were `{}`.
     #[serde(default)]
     // Its own schema rather than `anyOf` with null, so a bad field inside is
     // reported at its path, not as "not valid under any of the schemas".
@@ -110,6 +112,14 @@ pub struct Inputs {
     /// drawn from its dependencies; on unless `enabled` is false.
     #[serde(default)]
     pub network_policy: NetworkPolicyInput,
+}
+
+impl Inputs {
+    /// The ServiceAccount the pods run as when they have one of their own:
+    /// `service_account.name`, else the app's name.
+    pub fn service_account_name<'a>(&'a self, app: &'a str) -> &'a str {
+        self.service_account.as_ref().and_then(|sa| sa.name.as_deref()).unwrap_or(app)
+    }
 }
 
 /// The `network_policy` section. By default the app's pods may reach the
@@ -206,6 +216,8 @@ pub struct ServiceAccountInput {
     /// whoever breaks into the app can use. The EKS and AKS workload
     /// identity webhooks project a token of their own; turn this on only if
     /// the app calls the Kubernetes API or your identity setup requires it.
+    /// A `vault` dependency the app logs in to with Kubernetes auth mounts it
+    /// whatever this says: that login presents it.
     #[serde(default)]
     pub automount_token: bool,
 }

@@ -8,7 +8,10 @@
 //! outputs contracts: database and broker settings as environment variables
 //! (secrets by reference only), Dapr sidecar annotations (and `dapr.io/config`,
 //! the Configuration the dapr dependency names), the WAF's ingress class and
-//! annotations, and cert-manager's issuer for the ingress certificate.
+//! annotations, cert-manager's issuer for the ingress certificate, a SPIFFE
+//! identity (the SPIRE Workload API socket, mounted read-only) and where
+//! and how the app logs in to Vault (`identity.rs`), which run the pods as
+//! a ServiceAccount of their own.
 //!
 //! Its pods are isolated by NetworkPolicies drawn from the same
 //! dependencies (`network.rs`): they may reach the cluster DNS and what
@@ -27,6 +30,7 @@
 //! It does not build images, run migrations or create databases: those belong
 //! to CI and to the `postgres` component.
 
+mod identity;
 mod inputs;
 mod network;
 mod objects;
@@ -47,8 +51,8 @@ impl Plugin for App {
             .description(
                 "A microservice from a container image: Deployment and Service, with optional \
                  autoscaling, disruption budget, ingress (behind the WAF, with cert-manager TLS) \
-                 and Prometheus scraping; database, broker and Dapr settings come from its \
-                 dependencies.",
+                 and Prometheus scraping; database, broker, Dapr, SPIFFE and Vault settings come from \
+                 its dependencies.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(inputs::DEFAULTS_YAML)
@@ -66,7 +70,10 @@ impl Plugin for App {
         if !errors.is_empty() {
             return Err(PlanError::InvalidInputs(errors));
         }
-        let wiring = wiring::wire(&request.component, parsed.port.map(|p| p.get()), &request.dependencies)?;
+        let component = &request.component;
+        let service_account = parsed.service_account_name(&component.name);
+        let port = parsed.port.map(|p| p.get());
+        let wiring = wiring::wire(component, port, service_account, &request.dependencies)?;
         objects::plan(request, &parsed, &wiring)
     }
 }

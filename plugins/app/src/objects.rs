@@ -8,8 +8,8 @@ use capstan_sdk::prelude::*;
 use serde_json::{Value, json};
 
 use crate::inputs::Inputs;
-use crate::network;
 use crate::wiring::{Env, NETWORK_POLICIES, Wiring};
+use crate::{identity, network};
 
 /// The name of the app container and of its port.
 const CONTAINER: &str = "app";
@@ -74,6 +74,9 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
     for ca in &wiring.ca_files {
         container = container.read_only_mount(&ca.volume, &ca.dir);
     }
+    if let Some(socket) = &wiring.socket {
+        container = container.read_only_mount(identity::SOCKET_VOLUME, &socket.mount_path);
+    }
     for (key, value) in env {
         container = match value {
             Env::Plain(v) => container.env(key, v),
@@ -107,17 +110,24 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
             "secret": { "secretName": ca.secret.name, "items": [{ "key": ca.secret.key, "path": "ca.crt" }] },
         }));
     }
+    if let Some(socket) = &wiring.socket {
+        pod = pod.volume(socket.volume.clone());
+    }
     if let Some(uid) = inputs.run_as_user {
         pod = pod.run_as(uid, uid);
     }
     for (k, v) in &wiring.pod_annotations {
         pod = pod.annotation(k, v);
     }
-    if let Some(sa) = &inputs.service_account {
-        let sa_name = sa.name.as_deref().unwrap_or(name);
-        let sa_meta = meta.renamed(sa_name).annotations(sa.annotations.clone());
-        objects.push(k8s::service_account(&sa_meta, sa.automount_token));
-        pod = pod.service_account(sa_name).field("automountServiceAccountToken", json!(sa.automount_token));
+    // Its own ServiceAccount when asked for, or when a spire or vault
+    // dependency binds the app's identity to it (`identity.rs`).
+    if inputs.service_account.is_some() || wiring.own_service_account {
+        let sa_name = inputs.service_account_name(name);
+        let asked = inputs.service_account.as_ref();
+        let annotations = asked.map(|sa| sa.annotations.clone()).unwrap_or_default();
+        let automount = asked.is_some_and(|sa| sa.automount_token) || wiring.service_account_token;
+        objects.push(k8s::service_account(&meta.renamed(sa_name).annotations(annotations), automount));
+        pod = pod.service_account(sa_name).field("automountServiceAccountToken", json!(automount));
     }
     let replicas = match inputs.autoscaling {
         Some(_) => None,
@@ -193,7 +203,7 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
         value: json!(inputs.network_policy.enabled),
         sensitive: false,
     });
-    Ok(ComponentPlan { objects, outputs: published, ..Default::default() })
+    Ok(ComponentPlan { objects, outputs: published, warnings: wiring.warnings.clone(), ..Default::default() })
 }
 
 /// One soft constraint per topology key: at most one pod more in any node

@@ -4,19 +4,24 @@
 //! never knows which backend is behind a dependency.
 //!
 //! Secrets are wired by reference (`valueFrom.secretKeyRef`): the kubelet
-//! reads them, and no password ever appears in the plan.
+//! reads them, and no password ever appears in the plan. A `spire` or
+//! `vault` dependency gives an identity and a login rather than a secret
+//! (`identity.rs`).
 
 use std::collections::BTreeMap;
 
 use capstan_sdk::contracts::{
-    self, Contract as _, NetworkPeer, SecretKeyRef, cert_manager, dapr, logs, messaging, postgres, waf,
+    self, Contract as _, NetworkPeer, SecretKeyRef, cert_manager, dapr, logs, messaging, postgres, spire,
+    vault, waf,
 };
-use capstan_sdk::{ComponentId, Dependency, Output, PlanError};
+use capstan_sdk::{ComponentId, Dependency, Diagnostic, Output, PlanError};
 use serde_json::Value;
+
+use crate::identity::{self, SocketMount};
 
 /// The types whose contracts this plugin reads field by field; any other
 /// type's outputs are wired by [`wire_any`].
-const READ_BY_CONTRACT: [&str; 7] = [
+const READ_BY_CONTRACT: [&str; 9] = [
     postgres::Outputs::COMPONENT_TYPE,
     messaging::Outputs::COMPONENT_TYPE,
     contracts::app::Outputs::COMPONENT_TYPE,
@@ -24,6 +29,8 @@ const READ_BY_CONTRACT: [&str; 7] = [
     waf::Outputs::COMPONENT_TYPE,
     cert_manager::Outputs::COMPONENT_TYPE,
     logs::Outputs::COMPONENT_TYPE,
+    vault::Outputs::COMPONENT_TYPE,
+    spire::Outputs::COMPONENT_TYPE,
 ];
 
 /// The output, beside the `dapr` contract, naming the Dapr `Configuration`
@@ -70,10 +77,19 @@ pub struct Wiring {
     pub callees: Vec<(String, Vec<NetworkPeer>)>,
     /// The pods get a Dapr sidecar (there is a `dapr` dependency).
     pub dapr_sidecar: bool,
+    /// The SPIFFE Workload API socket, from a `spire` dependency.
+    pub socket: Option<SocketMount>,
+    /// The pods must run as a ServiceAccount of their own: a `spire` or
+    /// `vault` dependency binds the app's identity to it (`identity.rs`).
+    pub own_service_account: bool,
+    /// Its token must be mounted: the app logs in to Vault with it.
+    pub service_account_token: bool,
+    /// What the operator should know of the dependencies, though the plan works.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Wiring {
-    fn reach(&mut self, dep: &Dependency, peers: &[NetworkPeer]) {
+    pub(crate) fn reach(&mut self, dep: &Dependency, peers: &[NetworkPeer]) {
         self.egress.extend(peers.iter().map(|p| (dep.name.clone(), p.clone())));
     }
 }
@@ -162,7 +178,10 @@ fn check_namespace(
 }
 
 /// At most one dependency of a kind that configures the app as a whole.
-fn single<'a>(deps: &'a [Dependency], component_type: &str) -> Result<Option<&'a Dependency>, PlanError> {
+pub(crate) fn single<'a>(
+    deps: &'a [Dependency],
+    component_type: &str,
+) -> Result<Option<&'a Dependency>, PlanError> {
     let mut found = deps.iter().filter(|d| d.component_type == component_type);
     let first = found.next();
     if let (Some(a), Some(b)) = (first, found.next()) {
@@ -174,7 +193,14 @@ fn single<'a>(deps: &'a [Dependency], component_type: &str) -> Result<Option<&'a
     Ok(first)
 }
 
-pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> Result<Wiring, PlanError> {
+/// Everything `deps` give the app `component`, which listens on `port` and
+/// whose pods run as `service_account` when they have their own.
+pub fn wire(
+    component: &ComponentId,
+    port: Option<u16>,
+    service_account: &str,
+    deps: &[Dependency],
+) -> Result<Wiring, PlanError> {
     let mut w = Wiring::default();
 
     for (dep, outputs) in contracts::all::<postgres::Outputs>(deps) {
@@ -330,6 +356,8 @@ pub fn wire(component: &ComponentId, port: Option<u16>, deps: &[Dependency]) -> 
             }
         }
     }
+
+    identity::wire(component, service_account, deps, &mut w)?;
 
     if let Some(dep) = single(deps, waf::Outputs::COMPONENT_TYPE)? {
         let waf = contracts::read::<waf::Outputs>(dep)?;

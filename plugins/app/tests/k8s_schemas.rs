@@ -58,8 +58,35 @@ fn every_object_of_a_fully_featured_app_is_valid_kubernetes_1_30() {
         ]
     );
 
+    validate(&plan.objects);
+}
+
+#[test]
+fn the_objects_of_an_app_with_a_spiffe_identity_logging_in_to_vault_are_valid_kubernetes_1_30() {
+    let plan = PlanCall::new(json!({"image": "registry.example.com/oob/consent:1.4.2", "port": 8080}))
+        .component("production", "core", "oob-consent")
+        .dependency("vault", "vault", json!({"address": "https://openbao.security.svc:8200",
+            "mounts": {"pki": "pki", "kv": "secret"}, "auth": {"kubernetes": "kubernetes", "jwt": "jwt"},
+            "apps": {"oob-consent": {"policy": "capstan-production-oob-consent", "pki_role": "oob-consent",
+                "kubernetes_role": "oob-consent", "jwt_role": "oob-consent",
+                "spiffe_id": "spiffe://prod.example/ns/core/sa/oob-consent"}},
+            "network": [{"namespace": "security", "pod_labels": {"app.kubernetes.io/name": "openbao"}, "ports": [8200]}]}))
+        .dependency("spire", "spire", json!({"trust_domain": "prod.example", "server_address": "spire-server.spire.svc:8081",
+            "workload_api_socket": {"volume": "host-path", "host_path": "/run/spire/agent-sockets",
+                "mount_path": "/spiffe-workload-api", "socket_path": "/spiffe-workload-api/spire-agent.sock",
+                "endpoint": "unix:///spiffe-workload-api/spire-agent.sock"},
+            "apps": {"oob-consent": {"spiffe_id": "spiffe://prod.example/ns/core/sa/oob-consent"}}}))
+        .run::<App>()
+        .unwrap();
+    let kinds: Vec<_> = plan.objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ServiceAccount", "Deployment", "Service", "NetworkPolicy"]);
+    validate(&plan.objects);
+}
+
+/// Runs the validator over `objects`, failing with what it printed.
+fn validate(objects: &[serde_json::Value]) {
     // JSON documents are YAML documents.
-    let docs: Vec<String> = plan.objects.iter().map(|o| serde_json::to_string_pretty(o).unwrap()).collect();
+    let docs: Vec<String> = objects.iter().map(|o| serde_json::to_string_pretty(o).unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.yaml");
     std::fs::write(&file, docs.join("\n---\n")).unwrap();

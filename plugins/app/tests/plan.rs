@@ -5,6 +5,8 @@
 //! - basics: objects, labels, limits, security context, probes, outputs
 //! - optional objects: HPA, PDB, Ingress, ServiceMonitor only when asked
 //! - dependencies: postgres, messaging, dapr, waf, cert-manager, app
+//! - identity: vault (address, login, paths) and spire (socket, SPIFFE ID),
+//!   the ServiceAccount they bind, refusals naming the fix
 //! - network policies: isolation, egress to dependencies, ingress from the
 //!   WAF and Prometheus, callers letting themselves in, inputs, refusals
 //! - bad inputs: typed errors naming the path
@@ -847,6 +849,274 @@ mod dependencies {
             container_env(d, "LOGS_CA_CERT_FILE").is_none(),
             "a pod cannot mount another namespace's Secret"
         );
+    }
+}
+
+mod identity {
+    use super::*;
+
+    /// What `capstan/vault-openbao` publishes for `oob-consent` in `core`
+    /// with every engine and both auth methods.
+    fn vault() -> Value {
+        json!({"address": "https://openbao.security.svc:8200",
+               "mounts": {"pki": "pki", "database": "database", "kv": "secret"},
+               "auth": {"kubernetes": "kubernetes", "jwt": "jwt"},
+               "apps": {"oob-consent": {"policy": "capstan-staging-oob-consent", "pki_role": "oob-consent",
+                   "database_role": "oob-consent", "kubernetes_role": "oob-consent", "jwt_role": "oob-consent",
+                   "spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent"}},
+               "network": [{"namespace": "security", "pod_labels": {"app.kubernetes.io/name": "openbao"},
+                            "ports": [8200]}]})
+    }
+
+    /// What `capstan/spire` publishes with `oob-consent` registered in `core`.
+    fn spire() -> Value {
+        json!({"trust_domain": "staging.example", "server_address": "spire-server.spire.svc:8081",
+               "workload_api_socket": {"volume": "host-path", "host_path": "/run/spire/agent-sockets",
+                   "mount_path": "/spiffe-workload-api", "socket_path": "/spiffe-workload-api/spire-agent.sock",
+                   "endpoint": "unix:///spiffe-workload-api/spire-agent.sock"},
+               "apps": {"oob-consent": {"spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent"}},
+               "network": [{"namespace": "spire", "pod_labels": {"app.kubernetes.io/name": "spire-server"},
+                            "ports": [8081]}]})
+    }
+
+    fn deployment(plan: &ComponentPlan) -> &Value {
+        plan.expect_object("Deployment", "oob-consent")
+    }
+
+    fn pod_spec(plan: &ComponentPlan) -> &Value {
+        &deployment(plan)["spec"]["template"]["spec"]
+    }
+
+    fn value(plan: &ComponentPlan, name: &str) -> Value {
+        container_env(deployment(plan), name).unwrap_or_else(|| panic!("no {name}"))["value"].clone()
+    }
+
+    fn names(plan: &ComponentPlan) -> Vec<String> {
+        container(plan)["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn refusal(result: Result<ComponentPlan, PlanError>) -> String {
+        match result {
+            Err(PlanError::MissingDependency(why)) => why,
+            other => panic!("expected a dependency error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn vault_gives_its_address_a_kubernetes_login_the_apps_paths_and_the_egress_to_reach_it() {
+        let plan = api().dependency("vault", "vault", vault()).run::<App>().unwrap();
+        assert_eq!(value(&plan, "VAULT_ADDR"), "https://openbao.security.svc:8200");
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "kubernetes", "no spire dependency: no JWT-SVID");
+        assert_eq!(value(&plan, "VAULT_AUTH_PATH"), "auth/kubernetes");
+        assert_eq!(value(&plan, "VAULT_AUTH_ROLE"), "oob-consent");
+        assert_eq!(value(&plan, "VAULT_PKI_ISSUE_PATH"), "pki/issue/oob-consent");
+        assert_eq!(value(&plan, "VAULT_DATABASE_CREDS_PATH"), "database/creds/oob-consent");
+        assert_eq!(value(&plan, "VAULT_KV_PATH"), "secret/data/staging/oob-consent");
+        assert!(
+            names(&plan).iter().all(|n| !n.starts_with("VAULT_APPS") && n != "VAULT_ADDRESS"),
+            "read by its contract, not wired as any type's outputs: {:?}",
+            names(&plan)
+        );
+        let egress = &plan.expect_object("NetworkPolicy", "oob-consent")["spec"]["egress"];
+        assert_eq!(
+            egress[1],
+            json!({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "security"}},
+                           "podSelector": {"matchLabels": {"app.kubernetes.io/name": "openbao"}}}],
+                   "ports": [{"protocol": "TCP", "port": 8200}]})
+        );
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn kubernetes_auth_runs_the_pods_as_the_apps_own_service_account_with_its_token_mounted() {
+        let plan = api().dependency("vault", "vault", vault()).run::<App>().unwrap();
+        let sa = plan.expect_object("ServiceAccount", "oob-consent");
+        assert_eq!(sa["metadata"]["namespace"], "core");
+        assert_eq!(sa["automountServiceAccountToken"], true);
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "oob-consent", "the role's bound ServiceAccount");
+        assert_eq!(pod_spec(&plan)["automountServiceAccountToken"], true, "the login presents the token");
+        assert!(
+            pod_spec(&plan)["volumes"].as_array().unwrap().iter().all(|v| v["name"] != "spiffe-workload-api")
+        );
+
+        // The operator's ServiceAccount settings stay; the token is mounted all the same.
+        let role = "arn:aws:iam::123456789012:role/oob-consent";
+        let named = PlanCall::new(json!({"image": "x", "port": 8080,
+                "service_account": {"annotations": {"eks.amazonaws.com/role-arn": role}}}))
+        .component("staging", "core", "oob-consent")
+        .dependency("vault", "vault", vault())
+        .run::<App>()
+        .unwrap();
+        let sa = named.expect_object("ServiceAccount", "oob-consent");
+        assert_eq!(sa["metadata"]["annotations"], json!({"eks.amazonaws.com/role-arn": role}));
+        assert_eq!(pod_spec(&named)["automountServiceAccountToken"], true);
+    }
+
+    #[test]
+    fn vault_and_spire_log_in_with_the_jwt_svid_from_the_mounted_workload_api_socket() {
+        let plan = api()
+            .dependency("vault", "vault", vault())
+            .dependency("spire", "spire", spire())
+            .run::<App>()
+            .unwrap();
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "jwt");
+        assert_eq!(value(&plan, "VAULT_AUTH_PATH"), "auth/jwt");
+        assert_eq!(value(&plan, "VAULT_AUTH_ROLE"), "oob-consent");
+        assert_eq!(value(&plan, "SPIFFE_ENDPOINT_SOCKET"), "unix:///spiffe-workload-api/spire-agent.sock");
+        assert_eq!(value(&plan, "SPIFFE_ID"), "spiffe://staging.example/ns/core/sa/oob-consent");
+        assert_eq!(value(&plan, "SPIFFE_TRUST_DOMAIN"), "staging.example");
+        assert!(names(&plan).iter().all(|n| !n.starts_with("SPIRE_")), "{:?}", names(&plan));
+
+        let volumes = pod_spec(&plan)["volumes"].as_array().unwrap();
+        let socket =
+            volumes.iter().find(|v| v["name"] == "spiffe-workload-api").expect("the socket's volume");
+        assert_eq!(socket["hostPath"], json!({"path": "/run/spire/agent-sockets", "type": "Directory"}));
+        let mounts = container(&plan)["volumeMounts"].as_array().unwrap();
+        assert!(
+            mounts.contains(
+                &json!({"name": "spiffe-workload-api", "mountPath": "/spiffe-workload-api", "readOnly": true})
+            ),
+            "{mounts:?}"
+        );
+
+        // The SPIFFE ID selects the ServiceAccount; nothing presents its token.
+        let sa = plan.expect_object("ServiceAccount", "oob-consent");
+        assert_eq!(sa["automountServiceAccountToken"], false);
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "oob-consent");
+        assert_eq!(pod_spec(&plan)["automountServiceAccountToken"], false);
+        let sc = &container(&plan)["securityContext"];
+        assert_eq!((&sc["runAsNonRoot"], &sc["readOnlyRootFilesystem"]), (&json!(true), &json!(true)));
+    }
+
+    #[test]
+    fn spire_alone_mounts_the_socket_and_a_csi_socket_is_a_csi_volume() {
+        let mut csi = spire();
+        csi["workload_api_socket"] = json!({"volume": "csi", "csi_driver": "csi.spiffe.io",
+            "mount_path": "/spiffe-workload-api", "socket_path": "/spiffe-workload-api/spire-agent.sock",
+            "endpoint": "unix:///spiffe-workload-api/spire-agent.sock"});
+        let plan = api().dependency("spire", "spire", csi).run::<App>().unwrap();
+        let volumes = pod_spec(&plan)["volumes"].as_array().unwrap();
+        assert!(
+            volumes.contains(
+                &json!({"name": "spiffe-workload-api", "csi": {"driver": "csi.spiffe.io", "readOnly": true}})
+            ),
+            "{volumes:?}"
+        );
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "oob-consent");
+        assert!(container_env(deployment(&plan), "VAULT_ADDR").is_none());
+        let egress = &plan.expect_object("NetworkPolicy", "oob-consent")["spec"]["egress"];
+        assert_eq!(egress.as_array().unwrap().len(), 2, "DNS and the spire `network`: {egress}");
+    }
+
+    #[test]
+    fn an_app_missing_from_the_vaults_or_spires_apps_is_refused_saying_what_to_add() {
+        let mut other = vault();
+        other["apps"] = json!({"oob-payments": {"policy": "capstan-staging-oob-payments"}});
+        assert_eq!(
+            refusal(api().dependency("secrets", "vault", other).run::<App>()),
+            "vault dependency `secrets` has no policy or roles for `oob-consent` in its `apps` output, so the app \
+             could not log in; add the app to the vault component's `apps` (`apps = { oob-consent = {} }`)"
+        );
+        let mut unregistered = spire();
+        unregistered.as_object_mut().unwrap().remove("apps");
+        assert_eq!(
+            refusal(api().dependency("identity", "spire", unregistered).run::<App>()),
+            "spire dependency `identity` has no SPIFFE ID for `oob-consent` in its `apps` output, so its pods \
+             would get no identity; add the app to the spire component's `apps` (`apps = { oob-consent = {} }`)"
+        );
+    }
+
+    #[test]
+    fn a_spiffe_id_for_other_pods_than_the_apps_is_refused_naming_the_fix() {
+        // Registered in the spire component's own namespace, its default.
+        let mut elsewhere = spire();
+        elsewhere["apps"]["oob-consent"]["spiffe_id"] =
+            json!("spiffe://staging.example/ns/spire/sa/oob-consent");
+        let why = refusal(api().dependency("spire", "spire", elsewhere).run::<App>());
+        assert!(
+            why.contains("namespace `spire`")
+                && why.contains("in namespace `core`")
+                && why.contains("set `apps.oob-consent.namespace = \"core\"` in the spire component"),
+            "{why}"
+        );
+        // The operator named the ServiceAccount, the registration did not.
+        let named = PlanCall::new(json!({"image": "x", "service_account": {"name": "consent-api"}}))
+            .component("staging", "core", "oob-consent")
+            .dependency("spire", "spire", spire());
+        let why = refusal(named.run::<App>());
+        assert!(
+            why.contains("run as ServiceAccount `consent-api`")
+                && why.contains("`apps.oob-consent.service_account = \"consent-api\"`"),
+            "{why}"
+        );
+        // An ID of another form names no ServiceAccount and is taken as it is.
+        let mut custom = spire();
+        custom["apps"]["oob-consent"]["spiffe_id"] = json!("spiffe://staging.example/consent");
+        let plan = api().dependency("spire", "spire", custom).run::<App>().unwrap();
+        assert_eq!(value(&plan, "SPIFFE_ID"), "spiffe://staging.example/consent");
+    }
+
+    #[test]
+    fn a_jwt_role_bound_to_another_spiffe_id_is_refused() {
+        let mut stale = vault();
+        stale["apps"]["oob-consent"]["spiffe_id"] = json!("spiffe://staging.example/ns/core/sa/old");
+        let why = refusal(
+            api().dependency("vault", "vault", stale).dependency("spire", "spire", spire()).run::<App>(),
+        );
+        assert!(
+            why.contains("Vault would refuse its JWT-SVID")
+                && why.contains(
+                    "set `apps.oob-consent.spiffe_id = \"spiffe://staging.example/ns/core/sa/oob-consent\"`"
+                ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_vault_with_no_login_the_app_can_use_is_a_warning_and_no_auth_variables() {
+        let mut jwt_only = vault();
+        jwt_only["auth"] = json!({"jwt": "jwt"});
+        jwt_only["apps"]["oob-consent"].as_object_mut().unwrap().remove("kubernetes_role");
+        let plan = api().dependency("vault", "vault", jwt_only).run::<App>().unwrap();
+        assert!(names(&plan).iter().all(|n| !n.starts_with("VAULT_AUTH")), "{:?}", names(&plan));
+        assert_eq!(value(&plan, "VAULT_ADDR"), "https://openbao.security.svc:8200");
+        assert_eq!(plan.warnings.len(), 1);
+        assert_eq!((plan.warnings[0].path.as_str(), plan.warnings[0].severity), ("", Severity::Warning));
+        assert!(
+            plan.warnings[0].message.contains("add a `spire` dependency to the app"),
+            "{}",
+            plan.warnings[0].message
+        );
+        assert!(plan.objects_of_kind("ServiceAccount").is_empty(), "nothing binds a ServiceAccount");
+        assert_eq!(pod_spec(&plan)["automountServiceAccountToken"], false);
+    }
+
+    #[test]
+    fn paths_of_engines_the_vault_lacks_are_left_out_and_two_vaults_are_ambiguous() {
+        let mut kv_only = vault();
+        kv_only["mounts"] = json!({"kv": "kv"});
+        let plan = api().dependency("vault", "vault", kv_only).run::<App>().unwrap();
+        assert_eq!(value(&plan, "VAULT_KV_PATH"), "kv/data/staging/oob-consent");
+        assert!(container_env(deployment(&plan), "VAULT_PKI_ISSUE_PATH").is_none());
+        assert!(container_env(deployment(&plan), "VAULT_DATABASE_CREDS_PATH").is_none());
+
+        let err = api()
+            .dependency("a", "vault", vault())
+            .dependency("b", "vault", vault())
+            .run::<App>()
+            .unwrap_err();
+        assert!(matches!(&err, PlanError::Failed(m) if m.contains("one `vault` dependency")), "{err:?}");
+        let err = api()
+            .dependency("a", "spire", spire())
+            .dependency("b", "spire", spire())
+            .run::<App>()
+            .unwrap_err();
+        assert!(matches!(&err, PlanError::Failed(m) if m.contains("`a` and `b`")), "{err:?}");
     }
 }
 

@@ -12,7 +12,7 @@ use capstan_host::{HostConfig, LogSink};
 
 use capstan_plugin_app::App;
 use capstan_sdk::prelude::*;
-use capstan_sdk::testkit::{PlanCall, wasm};
+use capstan_sdk::testkit::{PlanCall, PlanExt, wasm};
 use serde_json::json;
 
 fn app_wasm() -> &'static Path {
@@ -61,6 +61,30 @@ fn the_component_plans_exactly_what_the_crate_plans() {
     let in_wasm = call.run_wasm(app_wasm()).unwrap().unwrap();
     assert_eq!(in_wasm, native);
     assert_eq!(in_wasm.objects.len(), 9, "with the ServiceAccount and the NetworkPolicy");
+}
+
+#[test]
+fn a_spiffe_identity_a_vault_login_and_a_plan_warning_cross_the_boundary_unchanged() {
+    let spire = json!({"trust_domain": "staging.example", "server_address": "spire-server.spire.svc:8081",
+        "workload_api_socket": {"volume": "host-path", "host_path": "/run/spire/agent-sockets",
+            "mount_path": "/spiffe-workload-api", "socket_path": "/spiffe-workload-api/spire-agent.sock",
+            "endpoint": "unix:///spiffe-workload-api/spire-agent.sock"},
+        "apps": {"oob-consent": {"spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent"}}});
+    let vault = json!({"address": "https://openbao.security.svc:8200", "auth": {"jwt": "jwt"},
+        "apps": {"oob-consent": {"policy": "capstan-staging-oob-consent", "jwt_role": "oob-consent"}}});
+    let app = || {
+        PlanCall::new(json!({"image": "x", "port": 8080}))
+            .component("staging", "core", "oob-consent")
+            .dependency("vault", "vault", vault.clone())
+    };
+    let identity = app().dependency("spire", "spire", spire);
+    let in_wasm = identity.run_wasm(app_wasm()).unwrap().unwrap();
+    assert_eq!(in_wasm, identity.run::<App>().unwrap());
+    assert!(in_wasm.object("ServiceAccount", "oob-consent").is_some());
+    // Without spire the JWT role is no use: a warning, carried as the crate gives it.
+    let in_wasm = app().run_wasm(app_wasm()).unwrap().unwrap();
+    assert_eq!(in_wasm, app().run::<App>().unwrap());
+    assert_eq!(in_wasm.warnings.len(), 1, "{:?}", in_wasm.warnings);
 }
 
 #[test]
