@@ -273,6 +273,10 @@ fn jwt_auth(j: &JwtAuth, layout: &Layout<'_>) -> Effect {
         let keys: Vec<&str> = keys.iter().map(|k| k.trim()).collect();
         cfg.insert("jwt_validation_pubkeys".into(), json!(keys));
     }
+    if let Some(ca) = &j.discovery_ca_pem {
+        let field = if j.jwks_url.is_some() { "jwks_ca_pem" } else { "oidc_discovery_ca_pem" };
+        cfg.insert(field.into(), json!(ca.trim()));
+    }
     if let Some(issuer) = &j.bound_issuer {
         cfg.insert("bound_issuer".into(), json!(issuer));
     }

@@ -239,6 +239,11 @@ pub struct JwtAuth {
     /// The signer's public keys, PEM.
     #[serde(default)]
     pub jwt_validation_pubkeys: Option<Vec<String>>,
+    /// The CA (PEM) that signed the discovery provider's or JWKS server's
+    /// certificate, when no public CA did (SPIRE's OIDC provider behind a
+    /// private issuer).
+    #[serde(default)]
+    pub discovery_ca_pem: Option<String>,
     /// The `iss` every JWT must carry.
     #[serde(default)]
     pub bound_issuer: Option<String>,
@@ -615,11 +620,13 @@ fn jwt(j: &JwtAuth, out: &mut Vec<Diagnostic>) {
     check_mount("/jwt_auth/path", &j.path, out);
     let keys = j.jwt_validation_pubkeys.as_ref().filter(|k| !k.is_empty());
     let given = [j.jwks_url.is_some(), j.oidc_discovery_url.is_some(), keys.is_some()];
-    if given.iter().filter(|g| **g).count() != 1 {
+    // None given: the keys come from a `spire` dependency's OIDC discovery
+    // provider, checked at plan time, where dependencies are known.
+    if given.iter().filter(|g| **g).count() > 1 {
         out.push(Diagnostic::error(
             "/jwt_auth",
-            "say how JWTs are verified with exactly one of jwks_url, oidc_discovery_url and \
-             jwt_validation_pubkeys",
+            "say how JWTs are verified with one of jwks_url, oidc_discovery_url and \
+             jwt_validation_pubkeys (or none, to trust a spire dependency's OIDC discovery provider)",
         ));
     }
     for (field, url) in [("jwks_url", &j.jwks_url), ("oidc_discovery_url", &j.oidc_discovery_url)] {

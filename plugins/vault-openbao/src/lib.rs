@@ -43,6 +43,7 @@ use std::collections::BTreeMap;
 
 use capstan_sdk::contracts::NetworkPeer;
 use capstan_sdk::contracts::postgres::{self, SslMode};
+use capstan_sdk::contracts::spire;
 use capstan_sdk::contracts::vault::{AppAccess, AuthMethods, Mounts, Outputs};
 use capstan_sdk::pointer;
 use capstan_sdk::prelude::*;
@@ -104,8 +105,9 @@ impl Plugin for VaultOpenbao {
     }
 
     fn plan(req: &PlanRequest) -> Result<ComponentPlan, PlanError> {
-        let inputs: Inputs = req.inputs()?;
+        let mut inputs: Inputs = req.inputs()?;
         check_sensitive(req, &inputs)?;
+        trust_spire(req, &mut inputs)?;
         let in_cluster = inputs.mode == Mode::InCluster;
         let tls = in_cluster && inputs.tls.secret.is_some();
         let address = match inputs.address.as_deref().filter(|a| !a.is_empty()) {
@@ -243,6 +245,47 @@ fn postgres_target(
     }
     let users = pg.databases.iter().map(|(app, access)| (app.clone(), access.user.clone())).collect();
     Ok((Postgres { dependency: dep.name.clone(), host: pg.host, port: pg.port, sslmode }, users))
+}
+
+/// With a `spire` dependency, Vault trusts what SPIRE issues: JWT auth
+/// given no keys of its own verifies JWT-SVIDs with SPIRE's OIDC discovery
+/// provider (and its issuer), and an app given no SPIFFE ID gets the one
+/// SPIRE registered for it. JWT auth with no keys and no such provider is
+/// refused at `/jwt_auth`.
+fn trust_spire(req: &PlanRequest, inputs: &mut Inputs) -> Result<(), PlanError> {
+    let spire: Option<spire::Outputs> =
+        match req.dependencies.iter().find(|d| d.component_type == spire::Outputs::COMPONENT_TYPE) {
+            Some(dep) => Some(contracts::read(dep)?),
+            None => None,
+        };
+    if let Some(spire) = &spire {
+        for (name, app) in &mut inputs.apps {
+            if app.spiffe_id.is_none() {
+                app.spiffe_id = spire.spiffe_id_for(name).map(str::to_owned);
+            }
+        }
+    }
+    let Some(jwt) = &mut inputs.jwt_auth else { return Ok(()) };
+    let has_keys = jwt.jwks_url.is_some()
+        || jwt.oidc_discovery_url.is_some()
+        || jwt.jwt_validation_pubkeys.as_ref().is_some_and(|k| !k.is_empty());
+    if has_keys {
+        return Ok(());
+    }
+    match spire.as_ref().and_then(|s| s.oidc_discovery_url.as_ref().map(|url| (url, &s.jwt_issuer))) {
+        Some((url, issuer)) => {
+            jwt.oidc_discovery_url = Some(url.clone());
+            if jwt.bound_issuer.is_none() {
+                jwt.bound_issuer.clone_from(issuer);
+            }
+            Ok(())
+        }
+        None => Err(invalid(
+            "/jwt_auth",
+            "say how JWTs are verified: jwks_url, oidc_discovery_url or jwt_validation_pubkeys, or depend on \
+             a spire component whose OIDC discovery provider is on (its `oidc` input)",
+        )),
+    }
 }
 
 /// The apps with their defaults filled in, and the database layout.

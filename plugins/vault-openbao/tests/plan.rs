@@ -1304,3 +1304,46 @@ fn monitoring_refuses_unknown_keys_bad_labels_and_bad_jobs_at_their_path() {
         "monitoring": { "job": "security/vault", "labels": { "release": "kube-prometheus-stack", "example.com/team": "" } } }));
     assert!(fine.is_empty(), "{fine:?}");
 }
+
+fn spire_outputs() -> Value {
+    json!({
+        "trust_domain": "opus.example",
+        "server_address": "spire-server.spire.svc:8081",
+        "workload_api_socket": {
+            "volume": "host-path",
+            "host_path": "/run/spire/agent-sockets",
+            "mount_path": "/spiffe-workload-api",
+            "socket_path": "/spiffe-workload-api/spire-agent.sock",
+            "endpoint": "unix:///spiffe-workload-api/spire-agent.sock",
+        },
+        "oidc_discovery_url": "https://spire-oidc.spire.svc",
+        "jwks_url": "https://spire-oidc.spire.svc/keys",
+        "jwt_issuer": "https://spire-oidc.spire.svc",
+        "apps": { "shipping": { "spiffe_id": "spiffe://opus.example/ns/shop/sa/shipper" } },
+    })
+}
+
+#[test]
+fn with_a_spire_dependency_jwt_auth_trusts_its_oidc_provider_and_apps_get_their_spiffe_ids() {
+    let trusting = without(
+        &["jwt_auth"],
+        json!({ "mode": "external", "address": ADDRESS, "jwt_auth": { "discovery_ca_pem": PEM } }),
+    );
+    let plan = trusting.clone().dependency("spire", "spire", spire_outputs()).run::<VaultOpenbao>().unwrap();
+    let config = config_at(&plan, "jwt-auth", "auth/jwt/config");
+    assert_eq!(config["oidc_discovery_url"], "https://spire-oidc.spire.svc");
+    assert_eq!(config["bound_issuer"], "https://spire-oidc.spire.svc");
+    assert_eq!(config["oidc_discovery_ca_pem"], PEM.trim());
+    // shipping has no spiffe_id of its own: SPIRE's registration is used;
+    // billing keeps the one its inputs give.
+    let shipping = config_at(&plan, "jwt-auth", "auth/jwt/role/shipping");
+    assert_eq!(shipping["bound_subject"], "spiffe://opus.example/ns/shop/sa/shipper");
+    let billing = config_at(&plan, "jwt-auth", "auth/jwt/role/billing");
+    assert_eq!(billing["bound_subject"], "spiffe://opus.example/ns/shop/sa/billing");
+
+    // No keys, and no spire dependency to take them from: refused at the input.
+    match trusting.run::<VaultOpenbao>() {
+        Err(PlanError::InvalidInputs(d)) => assert!(d.iter().any(|d| d.path == "/jwt_auth"), "{d:?}"),
+        other => panic!("expected a refusal at /jwt_auth, got {other:?}"),
+    }
+}
