@@ -88,15 +88,20 @@ pub fn server_certificate(
         }
     };
     let secret_name = format!("{name}-tls");
-    let spec = json!({
+    let mut spec = json!({
         "secretName": secret_name,
-        "commonName": dns_names.first(),
         "dnsNames": dns_names,
         "usages": ["server auth", "digital signature", "key encipherment"],
         // A new key at every renewal: a leaked key expires with its certificate.
         "privateKey": { "algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always" },
         "issuerRef": { "kind": issuer.kind, "name": issuer.name, "group": "cert-manager.io" },
     });
+    // X.509 caps a common name at 64 bytes, and cert-manager refuses a
+    // longer one; clients check `dnsNames`, so a long first name is left
+    // out of the subject rather than cut.
+    if let Some(first) = dns_names.first().filter(|n| n.len() <= MAX_COMMON_NAME) {
+        spec["commonName"] = json!(first);
+    }
     objects.push(custom_resource(CERT_MANAGER_API, "Certificate", &meta.renamed(secret_name.clone()), spec));
     let ca = SecretKeyRef {
         name: secret_name.clone(),
@@ -104,6 +109,16 @@ pub fn server_certificate(
         namespace: meta.namespace().map(str::to_owned),
     };
     ServerCertificate { objects, secret_name, ca }
+}
+
+/// The longest common name X.509 allows (`ub-common-name`), in bytes.
+const MAX_COMMON_NAME: usize = 64;
+
+/// `<name> CA`, the server's name cut (at a character) so that it fits.
+fn ca_common_name(name: &str) -> String {
+    let room = MAX_COMMON_NAME - " CA".len();
+    let cut = name.char_indices().map(|(i, c)| i + c.len_utf8()).take_while(|end| *end <= room).last();
+    format!("{} CA", &name[..cut.unwrap_or(0)])
 }
 
 /// The self-signed issuer, the CA certificate it signs, and the issuer
@@ -121,7 +136,7 @@ fn private_ca(meta: &Meta) -> ([Value; 3], IssuerRef) {
             &ca,
             json!({
                 "isCA": true,
-                "commonName": format!("{name} CA"),
+                "commonName": ca_common_name(name),
                 "secretName": ca.name(),
                 // Ten years, renewed after nine: servers' certificates are
                 // re-signed long before the CA they chain to expires.
@@ -199,5 +214,22 @@ mod tests {
         assert_eq!(kinds_and_names(&cert.objects), [("Certificate".into(), "events-tls".into())]);
         assert_eq!(cert.objects[0]["spec"]["issuerRef"]["kind"], "ClusterIssuer");
         assert_eq!(cert.objects[0]["spec"]["issuerRef"]["name"], "internal-ca");
+    }
+
+    #[test]
+    fn common_names_fit_in_64_bytes_or_are_left_out() {
+        let long = format!("{}.data.svc.cluster.local", "a".repeat(50));
+        let cert = server_certificate(&meta(), &[long.clone(), "events.data.svc".into()], None);
+        let server = &cert.objects[3]["spec"];
+        assert!(server.get("commonName").is_none(), "{server}");
+        assert_eq!(server["dnsNames"][0], long.as_str());
+        let short = server_certificate(&meta(), &["events.data.svc".into()], None);
+        assert_eq!(short.objects[3]["spec"]["commonName"], "events.data.svc");
+        assert_eq!(short.objects[1]["spec"]["commonName"], "events CA");
+
+        let name = "b".repeat(70);
+        let ca = ca_common_name(&name);
+        assert_eq!(ca.len(), 64);
+        assert!(ca.ends_with("b CA"), "{ca}");
     }
 }
