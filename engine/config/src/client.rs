@@ -319,6 +319,7 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
                 return Err(missing("a postgres state backend", "url", "", block));
             };
             attrs.remove("url");
+            check_postgres_state_settings(block, &attrs)?;
             let (settings, _) = split_sensitive(shared, attrs);
             StateBackend::Postgres { url: text(shared, &url), settings }
         }
@@ -327,6 +328,46 @@ fn state_backend(shared: &Shared, block: &Block, mut attrs: Map) -> Result<State
             StateBackend::Other { name: backend, settings }
         }
     })
+}
+
+/// What a postgres `state` block takes besides `backend`, `url` and
+/// `revisions`: the stack's name in the tables, and the session timeouts.
+const POSTGRES_STATE_SETTINGS: [&str; 4] = ["stack", "connect_timeout", "statement_timeout", "lock_timeout"];
+
+/// A setting the backend would not read is refused where it is written,
+/// rather than ignored (a misspelt timeout, a password that belongs in
+/// `url`); a secret may go in `url` only, the one setting kept sensitive.
+fn check_postgres_state_settings(block: &Block, attrs: &Map) -> Result<(), EvalError> {
+    let at = |key: &str, error: ConfigError| {
+        let attribute = block.body.attributes().find(|a| a.key.value().as_str() == key);
+        match attribute {
+            Some(a) => EvalError::new(error, span_of(&a.key)),
+            None => at_block(error, block),
+        }
+    };
+    for (key, value) in attrs {
+        if !POSTGRES_STATE_SETTINGS.contains(&key.as_str()) {
+            return Err(at(
+                key,
+                ConfigError::UnknownAttribute {
+                    attribute: key.clone(),
+                    block: "a postgres `state` block".to_owned(),
+                    expected: format!("backend, url, revisions, {}", POSTGRES_STATE_SETTINGS.join(", ")),
+                },
+            ));
+        }
+        if value.as_str().is_some_and(has_token) {
+            return Err(at(
+                key,
+                ConfigError::SettingValue {
+                    attribute: key.clone(),
+                    reason: "it holds a secret, which a postgres `state` block takes in `url` only"
+                        .to_owned(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `revisions = N` of the `state` block: a whole number of at least 1.
