@@ -202,6 +202,10 @@ pub struct RunArgs {
     /// included (otherwise they are counted, not listed).
     #[arg(long)]
     pub verbose: bool,
+    /// --refresh=false: do not read the servers of effects that already ran
+    /// (Vault) for changes made outside Capstan; compare them with state only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
 }
 
 /// Where else plan, apply, destroy and rollback write their run report (see crate::runs).

@@ -163,6 +163,9 @@ impl Engine {
             parallelism: options.parallelism,
             holder: holder(&self.surroundings),
             work_dir: options.work_dir.clone(),
+            // Plans read effects' servers unless the front end says not to
+            // (`Session::set_refresh`).
+            refresh: true,
         };
         Session::with_state(
             stack,

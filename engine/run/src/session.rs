@@ -87,6 +87,10 @@ pub struct Settings {
     pub holder: String,
     /// Where state the backend would not take is saved (the working directory).
     pub work_dir: PathBuf,
+    /// Whether a plan reads the servers of effects that already ran for
+    /// changes made outside Capstan (Vault's); off, effects are compared
+    /// with state alone, as for a CI job holding no Vault token.
+    pub refresh: bool,
 }
 
 /// Everything one run works with.
@@ -209,7 +213,7 @@ impl Session {
             secrets_digest_key: Some(&self.key),
             command,
             policies,
-            effects: Some(self.seams.effects.as_ref()),
+            effects: self.settings.refresh.then(|| self.seams.effects.as_ref()),
         }
     }
 
@@ -248,6 +252,12 @@ impl Session {
     /// tree included, and what a stopped run left the target to write).
     pub fn has_changes(&self, plan: &Plan) -> bool {
         plan.planned().iter().any(|p| p.has_changes()) || !self.orphans().is_empty() || self.target_behind()
+    }
+
+    /// Whether plans read the servers of effects that already ran for
+    /// changes made outside Capstan (on by default; `--refresh=false`).
+    pub fn set_refresh(&mut self, refresh: bool) {
+        self.settings.refresh = refresh;
     }
 
     /// Whether a run stopped before the target wrote what it writes at the

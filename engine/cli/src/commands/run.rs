@@ -32,7 +32,10 @@ pub(crate) fn open(
     events: Arc<dyn Events>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Session> {
-    open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)
+    let mut session =
+        open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)?;
+    session.set_refresh(run.refresh);
+    Ok(session)
 }
 
 /// Opens a session at `dir` on `target` (the kube target waiting up to

@@ -28,8 +28,8 @@
 //!   outputs carry the returned queue URLs; re-apply is a no-op.
 //! - `vault`: `capstan/vault-openbao` applied to an OpenBao dev server and the local
 //!   PostgreSQL: each app's PKI role, policy, database credential and JWT login work for
-//!   it and not for another app; re-apply is a no-op; a hand edit shows in the plan and
-//!   is put back; a removed app's policy and roles are removed.
+//!   it and not for another app; re-apply is a no-op; a hand edit shows in the plan (not
+//!   with --refresh=false) and is put back; a removed app's policy and roles are removed.
 //! - `bench_stack`: the stacks `capstan-bench gen` writes for the benchmarks plan.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.

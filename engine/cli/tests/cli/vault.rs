@@ -319,6 +319,10 @@ fn each_app_gets_its_certificates_credentials_and_login_from_vault_and_nothing_o
         Some(json!({ "policy": "path \"secret/*\" { capabilities = [\"read\", \"list\"] }" })),
     );
     assert_eq!(status, 204);
+    // --refresh=false compares with state alone, as a CI job without a
+    // Vault token does: the edit is not seen.
+    let unread = s.run(&["plan", "envs/dev", "--no-color", "--detailed-exitcode", "--refresh=false"]);
+    assert_eq!(unread.code, 0, "--refresh=false reads no server: {unread:?}");
     let drifted = s.run(&["plan", "envs/dev", "--no-color", "--detailed-exitcode"]);
     assert_eq!(drifted.code, 2, "a hand edit is a change to make: {drifted:?}");
     assert!(

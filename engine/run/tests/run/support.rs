@@ -79,8 +79,12 @@ impl Stack {
         let render = Render::open(&stack, Some(&self.rendered()), &surroundings, &Silent).unwrap();
         let target = Target::Render(render);
         let seams = Seams { plugins: Arc::new(Plugins), target, effects: self.effects.clone() };
-        let settings =
-            Settings { parallelism: 2, holder: "test".into(), work_dir: self.root().to_path_buf() };
+        let settings = Settings {
+            parallelism: 2,
+            holder: "test".into(),
+            work_dir: self.root().to_path_buf(),
+            refresh: true,
+        };
         let backend = AnyBackend::local(self.root());
         Session::new(
             stack,
