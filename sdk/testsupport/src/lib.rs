@@ -16,14 +16,16 @@
 //! check) stay in that plugin's `tests/support`.
 //!
 //! It also runs the programs plugin tests start (`initdb`, `openssl`, …)
-//! so that a failure shows the command and what it printed ([`run`]).
+//! so that a failure shows the command and what it printed ([`run`]), and
+//! the real `promtool` on the alert rules plugins render
+//! ([`promtool_check_rules`]).
 //!
 //! It does not plan anything (the SDK's test kit does), and does not talk to
 //! a cluster.
 
 #![warn(missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -97,6 +99,51 @@ pub fn try_run(command: &mut Command) -> Result<(), String> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     ))
+}
+
+/// Runs `promtool <args>` in `dir` (Debian's `prometheus` package provides
+/// it; `tests/setup.sh` installs it). `Ok` and `Err` both carry the command
+/// and what it printed; `Err` when promtool failed. A missing promtool fails
+/// the test with how to install it: it never skips.
+pub fn promtool(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new("promtool");
+    cmd.args(args).current_dir(dir);
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run promtool ({e}): install Debian's `prometheus` package, which provides \
+             /usr/bin/promtool (tests/setup.sh does)"
+        )
+    });
+    let report = format!(
+        "command: {cmd:?} in {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() { Ok(report) } else { Err(report) }
+}
+
+/// `promtool check rules` on `rules` (a Prometheus rules file, or a
+/// PrometheusRule's `spec`, which is one), written as YAML in a directory
+/// of its own.
+pub fn promtool_check_rules(rules: &Value) -> Result<String, String> {
+    let dir = tempfile::tempdir().expect("a temp dir for the rules");
+    let yaml = serde_norway::to_string(rules).expect("rules serialise to YAML");
+    std::fs::write(dir.path().join("rules.yaml"), yaml).expect("write the rules");
+    promtool(dir.path(), &["check", "rules", "rules.yaml"])
+}
+
+/// The alerts of a PrometheusRule, by name, in their order; every rule
+/// must be an alert.
+pub fn alert_names(rule: &Value) -> Vec<&str> {
+    rule["spec"]["groups"]
+        .as_array()
+        .expect("a PrometheusRule has spec.groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_array().expect("each group has rules"))
+        .map(|r| r["alert"].as_str().expect("every rule is an alert"))
+        .collect()
 }
 
 #[cfg(test)]
