@@ -195,11 +195,7 @@ impl Drivers {
             })?,
         };
         let token = setting(conn, "token")
-            .or_else(|| self.env.get("VAULT_TOKEN").map(Sensitive::new))
-            .or_else(|| {
-                let file = self.env.home()?.join(".vault-token");
-                std::fs::read_to_string(file).ok().map(|t| Sensitive::new(t.trim()))
-            })
+            .or_else(|| self.env.vault_token())
             .ok_or_else(|| {
                 format!(
                     "connection {name:?} has no token: set `token` (from a secrets file) or VAULT_TOKEN, or log in with `bao login`"

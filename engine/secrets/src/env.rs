@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use capstan_core::Sensitive;
+
 /// Environment variables by name. `Default` is an empty environment.
 #[derive(Clone, Default)]
 pub struct Env {
@@ -43,6 +45,18 @@ impl Env {
     /// `$HOME` as a path, if set and not empty.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME").map(PathBuf::from)
+    }
+
+    /// The operator's Vault token: `VAULT_TOKEN`, else `~/.vault-token`,
+    /// where `vault login` and `bao login` keep it.
+    pub fn vault_token(&self) -> Option<Sensitive> {
+        match self.get("VAULT_TOKEN") {
+            Some(token) => Some(Sensitive::new(token)),
+            None => {
+                let file = self.home()?.join(".vault-token");
+                std::fs::read_to_string(file).ok().map(|t| Sensitive::new(t.trim()))
+            }
+        }
     }
 }
 

@@ -34,14 +34,9 @@ impl Kv2 {
     ) -> Result<Self> {
         let config = |what: String| SecretsError::RefConfig { reference: reference.to_owned(), what };
         let addr = env.get("VAULT_ADDR").ok_or_else(|| config("VAULT_ADDR is not set".to_owned()))?;
-        let token = match env.get("VAULT_TOKEN") {
-            Some(t) => Sensitive::new(t),
-            None => env
-                .home()
-                .and_then(|h| std::fs::read_to_string(h.join(".vault-token")).ok())
-                .map(|t| Sensitive::new(t.trim()))
-                .ok_or_else(|| config("no Vault token: set VAULT_TOKEN or log in".to_owned()))?,
-        };
+        let token = env
+            .vault_token()
+            .ok_or_else(|| config("no Vault token: set VAULT_TOKEN or log in".to_owned()))?;
         reqwest::Url::parse(addr).map_err(|e| config(format!("VAULT_ADDR {addr:?} is not a URL: {e}")))?;
         Ok(Self {
             client,
