@@ -97,6 +97,20 @@ impl Drivers {
         effects: &str,
         url_is: &str,
     ) -> Result<(&Connection, Sensitive), SeamError> {
+        let conn = self.connection_of_kind(component, name, kind, effects)?;
+        let url = url(conn).ok_or_else(|| format!("connection {name:?} has no url ({url_is})"))?;
+        Ok((conn, url))
+    }
+
+    /// Connection `name` of the component's environment, which must be of
+    /// type `kind` for the `effects` run on it.
+    fn connection_of_kind(
+        &self,
+        component: &ComponentId,
+        name: &str,
+        kind: &str,
+        effects: &str,
+    ) -> Result<&Connection, SeamError> {
         let conn = self.connection(component, name)?;
         if conn.kind != kind {
             return Err(format!(
@@ -105,12 +119,7 @@ impl Drivers {
             )
             .into());
         }
-        let url = match &conn.url {
-            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
-            Some(Text::Sensitive(u)) => u.clone(),
-            None => return Err(format!("connection {name:?} has no url ({url_is})").into()),
-        };
-        Ok((conn, url))
+        Ok(conn)
     }
 
     /// The driver of a `type = "amqp"` connection: `url` is the broker's
@@ -179,21 +188,10 @@ impl Drivers {
         if let Some(e) = cache.get(&key) {
             return Ok(Arc::clone(e));
         }
-        let conn = self.connection(component, name)?;
-        if conn.kind != "vault" {
-            return Err(format!(
-                "connection {name:?} has type {:?}, and Vault effects need a `type = \"vault\"` connection",
-                conn.kind
-            )
-            .into());
-        }
-        let url = match &conn.url {
-            Some(Text::Plain(u)) => Sensitive::new(u.clone()),
-            Some(Text::Sensitive(u)) => u.clone(),
-            None => self.env.get("VAULT_ADDR").map(Sensitive::new).ok_or_else(|| {
-                format!("connection {name:?} has no url (the Vault API, such as https://vault:8200) and VAULT_ADDR is not set")
-            })?,
-        };
+        let conn = self.connection_of_kind(component, name, "vault", "Vault")?;
+        let url = url(conn).or_else(|| self.env.get("VAULT_ADDR").map(Sensitive::new)).ok_or_else(|| {
+            format!("connection {name:?} has no url (the Vault API, such as https://vault:8200) and VAULT_ADDR is not set")
+        })?;
         let token = setting(conn, "token")
             .or_else(|| self.env.vault_token())
             .ok_or_else(|| {
@@ -207,6 +205,15 @@ impl Drivers {
         let executor = Arc::new(VaultExecutor::new(VaultConnection::new(name, &url, token, namespace)?));
         cache.insert(key, Arc::clone(&executor));
         Ok(executor)
+    }
+}
+
+/// A connection's `url`, sensitive when it came from a secrets file.
+fn url(conn: &Connection) -> Option<Sensitive> {
+    match &conn.url {
+        Some(Text::Plain(u)) => Some(Sensitive::new(u.clone())),
+        Some(Text::Sensitive(u)) => Some(u.clone()),
+        None => None,
     }
 }
 
