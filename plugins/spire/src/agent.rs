@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use capstan_sdk::k8s::{self, Container, PodTemplate};
 use serde_json::{Value, json};
 
-use crate::names::{hcl, ports};
+use crate::names::{hcl, health_checks, ports};
 use crate::{Plan, short_sha256};
 
 /// The socket's file name, in `agent.socket_dir` on the node.
@@ -77,14 +77,6 @@ pub fn agent_conf(p: &Plan) -> String {
          \x20     node_name_env = \"{NODE_NAME_ENV}\"\n\
          \x20   }}\n\
          \x20 }}\n\
-         }}\n\
-         \n\
-         health_checks {{\n\
-         \x20 listener_enabled = true\n\
-         \x20 bind_address = \"0.0.0.0\"\n\
-         \x20 bind_port = \"{health}\"\n\
-         \x20 live_path = \"/live\"\n\
-         \x20 ready_path = \"/ready\"\n\
          }}\n",
         data = hcl(DATA_DIR),
         log = p.inputs.log_level.upper(),
@@ -95,8 +87,8 @@ pub fn agent_conf(p: &Plan) -> String {
         td = hcl(p.trust_domain),
         cluster = hcl(p.cluster_name),
         token = hcl(&format!("{TOKEN_DIR}/{TOKEN_FILE}")),
-        health = ports::HEALTH,
     );
+    conf.push_str(&health_checks());
     if p.inputs.monitoring.is_some() {
         conf.push_str(&crate::monitoring::telemetry());
     }

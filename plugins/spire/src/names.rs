@@ -76,6 +76,22 @@ impl Names {
     }
 }
 
+/// The `health_checks` stanza the server and each agent serve their
+/// probes from, on [`ports::HEALTH`].
+pub fn health_checks() -> String {
+    format!(
+        "\n\
+         health_checks {{\n\
+         \x20 listener_enabled = true\n\
+         \x20 bind_address = \"0.0.0.0\"\n\
+         \x20 bind_port = \"{}\"\n\
+         \x20 live_path = \"/live\"\n\
+         \x20 ready_path = \"/ready\"\n\
+         }}\n",
+        ports::HEALTH
+    )
+}
+
 /// A string as an HCL (version 1, SPIRE's) string literal: JSON's escapes
 /// are HCL's.
 pub fn hcl(s: &str) -> String {

@@ -22,7 +22,7 @@ use capstan_sdk::k8s::{self, Container, PodTemplate};
 use serde_json::{Value, json};
 
 use crate::datastore::{self, Datastore};
-use crate::names::{hcl, hcl_list, ports};
+use crate::names::{hcl, hcl_list, health_checks, ports};
 use crate::{Plan, short_sha256};
 
 /// The uid and gid of the SPIRE images' user (the server's directories in
@@ -96,14 +96,6 @@ pub fn server_conf(p: &Plan, ds: &Datastore) -> String {
          \x20     config_map = {bundle}\n\
          \x20   }}\n\
          \x20 }}\n\
-         }}\n\
-         \n\
-         health_checks {{\n\
-         \x20 listener_enabled = true\n\
-         \x20 bind_address = \"0.0.0.0\"\n\
-         \x20 bind_port = \"{health}\"\n\
-         \x20 live_path = \"/live\"\n\
-         \x20 ready_path = \"/ready\"\n\
          }}\n",
         server = server.join("\n  "),
         pw = datastore::PASSWORD_ENV,
@@ -113,8 +105,8 @@ pub fn server_conf(p: &Plan, ds: &Datastore) -> String {
         keys = hcl(&format!("{DATA_DIR}/keys.json")),
         ns = hcl(&p.c.namespace),
         bundle = hcl(&p.names.bundle),
-        health = ports::HEALTH,
     );
+    conf.push_str(&health_checks());
     if p.inputs.monitoring.is_some() {
         conf.push_str(&crate::monitoring::telemetry());
     }
