@@ -36,6 +36,7 @@ policy "baseline" {
       "registry.opus.example/oof/",
       "cr.fluentbit.io/fluent/",
       "ghcr.io/jimmidyson/",
+      "ghcr.io/spiffe/",
     ]
   }
   exceptions = [
@@ -44,6 +45,12 @@ policy "baseline" {
       rules  = ["run-as-non-root"]
       types  = ["logs"]
       reason = "fluent-bit reads every pod's log files on the node, which only root may read; it runs with every capability dropped, no privilege escalation and a read-only root filesystem"
+    },
+    {
+      name   = "spire-agent-attests-workloads"
+      rules  = ["run-as-non-root"]
+      types  = ["spire"]
+      reason = "the SPIRE agent (zero-trust environment) owns the Workload API socket's directory on the node, which is root's, and finds a caller's pod from its PID through hostPID; it runs with every capability dropped and no privilege escalation"
     },
   ]
 }

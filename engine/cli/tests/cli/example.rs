@@ -61,39 +61,46 @@ fn production_creates_each_apps_database_and_role_on_the_managed_server() {
 #[test]
 fn every_rendered_object_is_valid_kubernetes_in_both_environments() {
     let r = rendered();
-    // Every object file; the kustomization.yaml indexes are not Kubernetes objects.
     for env in ["staging", "production"] {
-        // The SOPS-encrypted Secrets are validated as Flux applies them: decrypted.
-        let opened = tempfile::tempdir().unwrap();
-        let objects: Vec<PathBuf> = walk(&r.out.join(env))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
-            .map(|p| {
-                let text = std::fs::read_to_string(&p).unwrap();
-                if !text.contains("\nsops:\n") {
-                    return p;
-                }
-                let manifest = capstan_sops::decrypt(text.as_bytes(), &[test_identity()]).unwrap().manifest;
-                let flat = p.strip_prefix(&r.out).unwrap().to_string_lossy().replace('/', "_");
-                let clear = opened.path().join(flat);
-                std::fs::write(&clear, serde_json::to_vec(manifest.expose()).unwrap()).unwrap();
-                clear
-            })
-            .collect();
-        assert!(objects.len() > 20, "{env} renders the whole platform: {objects:?}");
-        let check = Command::new("python3")
-            .arg(repo_root().join("tests/validate_manifests.py"))
-            .args(&objects)
-            .env("CAPSTAN_CRDS_DIR", repo_root().join("tests/crds"))
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{env}: rendered objects are invalid:\n{}{}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
-        );
+        assert_valid_kubernetes(&r.out.join(env));
     }
+}
+
+/// Every object file under `dir` (one environment's render; the
+/// kustomization.yaml indexes are not Kubernetes objects) is valid
+/// Kubernetes 1.30, or valid against its upstream CRD.
+pub fn assert_valid_kubernetes(dir: &Path) {
+    // The SOPS-encrypted Secrets are validated as Flux applies them: decrypted.
+    let opened = tempfile::tempdir().unwrap();
+    let objects: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            if !text.contains("\nsops:\n") {
+                return p;
+            }
+            let manifest = capstan_sops::decrypt(text.as_bytes(), &[test_identity()]).unwrap().manifest;
+            let flat = p.strip_prefix(dir).unwrap().to_string_lossy().replace('/', "_");
+            let clear = opened.path().join(flat);
+            std::fs::write(&clear, serde_json::to_vec(manifest.expose()).unwrap()).unwrap();
+            clear
+        })
+        .collect();
+    assert!(objects.len() > 20, "{} renders the whole platform: {objects:?}", dir.display());
+    let check = Command::new("python3")
+        .arg(repo_root().join("tests/validate_manifests.py"))
+        .args(&objects)
+        .env("CAPSTAN_CRDS_DIR", repo_root().join("tests/crds"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}: rendered objects are invalid:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 /// The rendered trees are compared file by file with `tests/cli/golden/open-finance/`,
@@ -203,6 +210,10 @@ const BACKEND_OR_ENV_VALUES: &[&str] = &[
     "ENVIRONMENT",
 ];
 
+/// Held while a test owns the example's databases on the local PostgreSQL:
+/// production's apply and the zero-trust environment's make the same ones.
+pub static LOCAL_DATABASES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Both environments rendered once per test run, from one copy of the example.
 struct Rendered {
     out: PathBuf,
@@ -235,11 +246,15 @@ fn rendered() -> &'static Rendered {
         // Production's postgres is `external`: its SQL effects run on the
         // local server standing in for the managed one. Read what they made,
         // then drop it, whatever the outcome.
-        let production = apply("production");
-        let databases = app_databases();
-        drop_app_databases();
-        let production = production.ok();
-        assert!(production.stdout.contains("Apply complete"), "{production:?}");
+        let databases = {
+            let _owned = LOCAL_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+            let production = apply("production");
+            let databases = app_databases();
+            drop_app_databases();
+            let production = production.ok();
+            assert!(production.stdout.contains("Apply complete"), "{production:?}");
+            databases
+        };
 
         let files = read_tree(&out)
             .into_iter()
@@ -424,6 +439,30 @@ fn environments_differ_only_in_env_hcl_and_secrets() {
         let a = std::fs::read(root.join("staging").join(rel)).unwrap();
         let b = std::fs::read(root.join("production").join(rel)).unwrap();
         assert!(a == b, "{} differs between staging and production", rel.display());
+    }
+
+    // The zero-trust environment is staging plus the `security` namespace,
+    // and each app includes the zero-trust template: nothing else differs.
+    let zero_trust = files("zero-trust");
+    let (security, shared): (Vec<PathBuf>, Vec<PathBuf>) =
+        zero_trust.into_iter().partition(|p| p.starts_with("security"));
+    assert_eq!(shared, staging, "zero-trust has staging's components, and security/");
+    assert!(security.iter().any(|p| p.ends_with("vault/component.hcl")), "{security:?}");
+    let include = "\ninclude \"zero_trust\" {\n  path           = find_in_parent_folders(\"_templates/zero-trust.hcl\")\n  merge_strategy = \"deep\"\n}\n";
+    for rel in &shared {
+        let a = std::fs::read_to_string(root.join("staging").join(rel)).unwrap();
+        let b = std::fs::read_to_string(root.join("zero-trust").join(rel)).unwrap();
+        let b = if a.contains("_templates/app.hcl") {
+            assert!(b.contains(include), "zero-trust's {} includes the zero-trust template", rel.display());
+            b.replacen(include, "", 1)
+        } else {
+            b
+        };
+        assert!(
+            a == b,
+            "{} differs between staging and zero-trust beyond the zero-trust include",
+            rel.display()
+        );
     }
 }
 

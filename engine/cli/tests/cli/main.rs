@@ -30,6 +30,10 @@
 //!   PostgreSQL: each app's PKI role, policy, database credential and JWT login work for
 //!   it and not for another app; re-apply is a no-op; a hand edit shows in the plan (not
 //!   with --refresh=false) and is put back; a removed app's policy and roles are removed.
+//! - `zero_trust`: the example's zero-trust environment applied to an OpenBao dev server,
+//!   the local PostgreSQL and a stand-in for SPIRE's OIDC discovery provider
+//!   (`oidc_stand_in`): each app logs in with a JWT-SVID for the SPIFFE ID its Deployment
+//!   names, and gets its certificate and database credential, and not another app's.
 //! - `bench_stack`: the stacks `capstan-bench gen` writes for the benchmarks plan.
 //! - `example`: the open-finance example validates, renders valid Kubernetes, and its
 //!   environments differ only in env.hcl and secrets.
@@ -82,6 +86,7 @@ mod kube;
 mod lifecycle;
 mod live;
 mod network_policies;
+mod oidc_stand_in;
 mod plugins;
 mod policies;
 mod python_policy;
@@ -92,3 +97,4 @@ mod state;
 mod state_surgery;
 mod support;
 mod vault;
+mod zero_trust;

@@ -1,14 +1,12 @@
 //! Policies through the real binary: the example passes the built-in
-//! baseline policy in `enforce` mode in both environments (the one root
-//! container waived by its named exception), and a tree that breaks three
+//! baseline policy in `enforce` mode in every environment (the root
+//! containers waived by their named exceptions), and a tree that breaks three
 //! rules is refused at plan time, each violation naming the HCL file and
 //! line that caused it; in `audit` mode the same tree plans, with warnings.
 
 use serde_json::Value;
 
 use crate::support::{Stack, example, with_test_key};
-
-const ENVIRONMENTS: [&str; 2] = ["staging", "production"];
 
 fn policy_test_json(s: &Stack, dir: &str) -> (i32, Value) {
     let run = with_test_key(s, &["policy", "test", dir, "--json"]);
@@ -20,21 +18,32 @@ fn policy_test_json(s: &Stack, dir: &str) -> (i32, Value) {
 fn the_example_passes_the_baseline_policy_in_enforce_mode() {
     let s = example();
     assert!(s.read("client.hcl").contains("mode    = \"enforce\""), "the example enforces its policy");
-    for env in ENVIRONMENTS {
+    // The components checked, and the containers that must run as root,
+    // each waived by the exception that says why: the log collector reads
+    // the node's logs, and (zero-trust only) the SPIRE agent owns its
+    // socket's directory on the node.
+    let waived_logs = ("DaemonSet", "log-collector-reads-node-logs", "only root may read");
+    let waived_spire = ("DaemonSet", "spire-agent-attests-workloads", "hostPID");
+    let expected = [
+        ("staging", 9, vec![waived_logs]),
+        ("production", 9, vec![waived_logs]),
+        ("zero-trust", 12, vec![waived_logs, waived_spire]),
+    ];
+    for (env, count, waived) in expected {
         let (code, doc) = policy_test_json(&s, &format!("envs/{env}"));
         assert_eq!(code, 0, "{env}: {doc:#}");
         assert_eq!(doc["passed"], true, "{env}: {doc:#}");
         let components = doc["components"].as_array().expect("components");
-        assert_eq!(components.len(), 9, "{env}: every component is checked: {doc:#}");
+        assert_eq!(components.len(), count, "{env}: every component is checked: {doc:#}");
         let findings: Vec<&Value> =
             components.iter().flat_map(|c| c["findings"].as_array().unwrap()).collect();
-        // The log collector must run as root to read the node's logs: the
-        // only finding, and waived by the exception that says why.
-        assert_eq!(findings.len(), 1, "{env}: {findings:#?}");
-        assert_eq!(findings[0]["rule"], "run-as-non-root");
-        assert_eq!(findings[0]["object"]["kind"], "DaemonSet");
-        assert_eq!(findings[0]["waived_by"]["name"], "log-collector-reads-node-logs");
-        assert!(findings[0]["waived_by"]["reason"].as_str().unwrap().contains("only root may read"));
+        assert_eq!(findings.len(), waived.len(), "{env}: {findings:#?}");
+        for (finding, (kind, exception, reason)) in findings.iter().zip(waived) {
+            assert_eq!(finding["rule"], "run-as-non-root", "{env}");
+            assert_eq!(finding["object"]["kind"], kind, "{env}");
+            assert_eq!(finding["waived_by"]["name"], exception, "{env}");
+            assert!(finding["waived_by"]["reason"].as_str().unwrap().contains(reason), "{env}: {finding:#}");
+        }
     }
 }
 

@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSAwMC9qOWJWVkE2cGdDK2psbVUzeDF1MXdQb3RlMXMwQThEM1lST0ZCZ0dZCmcxOGhySlZpQ2gwcHNkRmZvcGw5RnZNS1NHQk5XQmFtcTdNZFdMTTZuckkKLT4gYC1ncmVhc2UgayRNcXJPIE4KeXcxMGFnNURQcVRxb1NIZy9hREF1djZnT3RBdS9NZ1ZDZzVYOVFkVlViOUIzM29mUzUxSDZXY0ZkVzdoMllpRQpSa1VWeUlsY1NEaUNCOTY1Ly9IWFJFVHN3OXlLbEpZUE5TamF5MjB3dVJJCi0tLSBDSHFVUWhPNUs1NDBHWk9nb0NVWlE3VTUyYVEvcThvNFVsY1lxN2toVjI0Chmtzqy/zNGFJOn9VG4RrWqUEgjSX+vYIuSFH8CCo6cYKjfIblJWTnTl9VvmVCmbgc/JS2mehVZwlgGcBWOp494="
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:GvHKpIwUNrhmdhht:F/SGVb77+dFJ+S0AK9fCrkGxImoHjKpzL7xmgxDs/1bScQBQfpMZ8F1/kPb26fmBK5om+xo69ZG77b2m+Om02HtsSu4Ff34Bpxrt14Lo8MOuJ6T7HiTdnH+6b9v/cjZhIWnizIb5BMs4zP0k/HL4+KrZ0FQfr3/4F/O10IEhd8+lp8EG1JyiQfox96/Dcog8hyIp15VLl1GGGEviNnrlVEzUuopPWNuw3OZIxjrKkFLl6H4t1wL3UG4cjecnIO+wA8y+YyNTMZqpZgF8bO/2jkIbSUI0ICkf05QBOa2/OlgjztNCNGNplw1CKmzHiO0/fDUFNfk="
+}
+
+mac = "hmac-sha256:aa1c2312fc4421716aaf1098025e64508c69a03e23ec39d42e6fe0d83ba13abb"

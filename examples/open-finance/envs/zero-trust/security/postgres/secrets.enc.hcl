@@ -1,0 +1,15 @@
+# Capstan secrets file, format 1. Names are clear, values are encrypted.
+# Change it with `capstan secrets set` or `capstan secrets edit`: hand edits fail the MAC check.
+version = 1
+
+recipients = [
+  "age1cxjrc4mcjlncqlqf6zyazakkzm2jgxw9ad6t8jyfzeahntuh05rqag9yg7",
+]
+
+data_key = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBWMkpzSTZaT1orNVk1ajlUZG1rU1JERzhSeWNsUXBIcldkOHdpSzNqMFFBCnRTSnFLcmQybUFXMTljMzMwN0llcVk1ZHc0RS9uTU1MOEZjN0RGTUMwd1kKLT4gX28tZ3JlYXNlCkFNeEl6bzE0Q0pYalc5Qmp5Y2NyaC9LWlJET2ZBMUx4Z3V1NkxzVEdHMkFVQmhsRWVvaXRpQ0gwZ003d0ZjRHUKOU00ZjNGemlyVi9jZitxb0FiZE9IYnhqY2lUMDZCc1RTU0Y1dG1kbG1xcVJMSktLTHdJTnl4K0RuQQotLS0gQlQ3Qk9oUzVuSTVBYkM2b2tTVEVEdkxzS255dE5odWduZEV0VTBxS1B2awrhZKum6d4bFDRcN2SpjF0UIFWX8a00Ayr9jVh2HE+i5TUxvDlvv2BG8uU8mWNdnPH5ZR7a+29KC2lGb8wVLajW"
+
+secrets = {
+  values_sensitive_custom = "chacha20poly1305:nAQk66pjKOf9CZVm:Ixvy4sCoghZffz7iFO+bTSJEYGeCXk6gw67aI0lAj13GB9zqz+KWpKrmNlfMgqkkGXVJIwrCq49/KCsdRfzifqTodmb5FxYLc1MnsINEldgn"
+}
+
+mac = "hmac-sha256:180cd6585d5d65f7d3bd59f043513ba54100096dc99a580a14c54198e8b25c2a"
