@@ -222,6 +222,14 @@ fn vault_op(op: core::VaultOp) -> weff::VaultOp {
             common_name: r.common_name,
             ttl: r.ttl,
         }),
+        core::VaultOp::EnsurePkiIntermediate(i) => {
+            weff::VaultOp::EnsurePkiIntermediate(weff::VaultPkiIntermediate {
+                mount: i.mount,
+                issuer_mount: i.issuer_mount,
+                common_name: i.common_name,
+                ttl: i.ttl,
+            })
+        }
         core::VaultOp::Prune(p) => {
             weff::VaultOp::Prune(weff::VaultPrune { path: p.path, prefix: p.prefix, keep: p.keep })
         }

@@ -321,6 +321,22 @@ pub struct VaultPkiRoot {
     pub ttl: String,
 }
 
+/// An intermediate CA whose key is generated inside the PKI mount `mount`
+/// (it never leaves the server) and whose certificate the CA of the PKI
+/// mount `issuer_mount` signs, unless `mount` already has a CA: as for the
+/// root, a new one would void every certificate issued under the old.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultPkiIntermediate {
+    /// The PKI mount it is generated in.
+    pub mount: String,
+    /// The PKI mount whose CA signs it (another than `mount`).
+    pub issuer_mount: String,
+    /// The intermediate's common name.
+    pub common_name: String,
+    /// How long it is valid, such as `43800h`.
+    pub ttl: String,
+}
+
 /// Deletes what `LIST path` names that `keep` does not, among the names
 /// starting with `prefix`: the roles or policies of an app that left the
 /// plan. The policies `root` and `default` are never deleted.
@@ -349,6 +365,9 @@ pub enum VaultOp {
     EnsureConfig(VaultConfig),
     /// Generate a root CA unless the mount has one.
     EnsurePkiRoot(VaultPkiRoot),
+    /// Generate an intermediate CA signed by another mount's CA unless the
+    /// mount has one.
+    EnsurePkiIntermediate(VaultPkiIntermediate),
     /// Delete what is no longer declared.
     Prune(VaultPrune),
 }
@@ -474,6 +493,7 @@ impl Effect {
                         | VaultOp::EnsureAuth(_)
                         | VaultOp::EnsurePolicy(_)
                         | VaultOp::EnsurePkiRoot(_)
+                        | VaultOp::EnsurePkiIntermediate(_)
                         | VaultOp::Prune(_) => op.clone(),
                     })
                     .collect(),

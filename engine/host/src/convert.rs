@@ -438,6 +438,14 @@ fn vault_op(op: e::VaultOp) -> core::VaultOp {
             common_name: r.common_name,
             ttl: r.ttl,
         }),
+        e::VaultOp::EnsurePkiIntermediate(i) => {
+            core::VaultOp::EnsurePkiIntermediate(core::VaultPkiIntermediate {
+                mount: i.mount,
+                issuer_mount: i.issuer_mount,
+                common_name: i.common_name,
+                ttl: i.ttl,
+            })
+        }
         e::VaultOp::Prune(p) => {
             core::VaultOp::Prune(core::VaultPrune { path: p.path, prefix: p.prefix, keep: p.keep })
         }

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `policies` | a policy per app, then prune `sys/policies/acl` under `capstan-<environment>-` |
 //! | `pki` | mount, root CA, `config/urls`, a role per app, prune `<pki>/roles` |
+//! | `pki` with an intermediate | mount, root CA, `config/urls`; the intermediate's mount, its CA signed by the root, its `config/urls`, a role per app, prune its `roles`; prune the root's `roles` (keeping none) |
 //! | `kubernetes-auth` | enable, `config`, a role per app, prune `auth/<path>/role` |
 //! | `jwt-auth` | enable, `config`, a role per app with a SPIFFE ID, prune `auth/<path>/role` |
 //! | `database` | mount, the connection to the postgres dependency, a role per app with a database there, prune `<mount>/roles` and `<mount>/config` |
@@ -25,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use capstan_sdk::capstan_core::{
-    VaultAuth, VaultConfig, VaultMount, VaultOp, VaultPkiRoot, VaultPolicy, VaultPrune,
+    VaultAuth, VaultConfig, VaultMount, VaultOp, VaultPkiIntermediate, VaultPkiRoot, VaultPolicy, VaultPrune,
 };
 use capstan_sdk::contracts::postgres::SslMode;
 use capstan_sdk::prelude::*;
@@ -131,7 +132,11 @@ fn roles(names: &[&str]) -> String {
 pub fn policy_text(inputs: &Inputs, layout: &Layout<'_>, name: &str, app: &AppLayout<'_>) -> String {
     let mut rules = Vec::new();
     if let Some(pki) = &inputs.pki {
-        rules.push((format!("{}/issue/{name}", pki.mount), "update"));
+        // `sign` takes a CSR of a key the app keeps (cert-manager's Vault
+        // issuer calls it); the role limits the names either way.
+        let mount = pki.issuing_mount();
+        rules.push((format!("{mount}/issue/{name}"), "update"));
+        rules.push((format!("{mount}/sign/{name}"), "update"));
     }
     if let Some(d) = &inputs.database
         && app.database_user.is_some()
@@ -180,28 +185,52 @@ fn policies(inputs: &Inputs, layout: &Layout<'_>) -> Effect {
 }
 
 fn pki(pki: &Pki, layout: &Layout<'_>) -> Effect {
-    let mount = &pki.mount;
+    let root = &pki.mount;
     let base = pki.issuing_base.as_deref().map_or(layout.address, crate::address::Address::normalized);
-    let mut ops = vec![
-        VaultOp::EnsureMount(VaultMount {
-            path: mount.clone(),
-            engine: "pki".to_owned(),
-            description: format!("capstan: certificates of the apps of {}", layout.environment),
-            max_lease_ttl: Some(pki.ttl.clone()),
-        }),
-        VaultOp::EnsurePkiRoot(VaultPkiRoot {
-            mount: mount.clone(),
-            common_name: pki.common_name.clone(),
-            ttl: pki.ttl.clone(),
-        }),
+    let urls = |mount: &str| {
         config(
             format!("{mount}/config/urls"),
             &json!({
                 "issuing_certificates": [format!("{base}/v1/{mount}/ca")],
                 "crl_distribution_points": [format!("{base}/v1/{mount}/crl")],
             }),
-        ),
+        )
+    };
+    let mut ops = vec![
+        VaultOp::EnsureMount(VaultMount {
+            path: root.clone(),
+            engine: "pki".to_owned(),
+            description: format!("capstan: certificates of the apps of {}", layout.environment),
+            max_lease_ttl: Some(pki.ttl.clone()),
+        }),
+        VaultOp::EnsurePkiRoot(VaultPkiRoot {
+            mount: root.clone(),
+            common_name: pki.common_name.clone(),
+            ttl: pki.ttl.clone(),
+        }),
+        urls(root),
     ];
+    if let Some(int) = &pki.intermediate {
+        ops.extend([
+            VaultOp::EnsureMount(VaultMount {
+                path: int.mount.clone(),
+                engine: "pki".to_owned(),
+                description: format!(
+                    "capstan: certificates of the apps of {}, from an intermediate of {root}",
+                    layout.environment
+                ),
+                max_lease_ttl: Some(int.ttl.clone()),
+            }),
+            VaultOp::EnsurePkiIntermediate(VaultPkiIntermediate {
+                mount: int.mount.clone(),
+                issuer_mount: root.clone(),
+                common_name: int.common_name.clone(),
+                ttl: int.ttl.clone(),
+            }),
+            urls(&int.mount),
+        ]);
+    }
+    let mount = pki.issuing_mount();
     for (name, app) in &layout.apps {
         ops.push(config(
             format!("{mount}/roles/{name}"),
@@ -217,7 +246,20 @@ fn pki(pki: &Pki, layout: &Layout<'_>) -> Effect {
     }
     let names: Vec<&str> = layout.apps.keys().copied().collect();
     ops.push(prune(format!("{mount}/roles"), "", names.iter().map(|n| (*n).to_owned()).collect()));
-    let summary = format!("PKI at {mount}/ (root {:?}), {}", pki.common_name, roles(&names));
+    if pki.intermediate.is_some() {
+        // Roles left on the root from before the intermediate would still
+        // issue under the root's key: the root keeps none.
+        ops.push(prune(format!("{root}/roles"), "", Vec::new()));
+    }
+    let summary = match &pki.intermediate {
+        None => format!("PKI at {mount}/ (root {:?}), {}", pki.common_name, roles(&names)),
+        Some(int) => format!(
+            "PKI at {mount}/ (intermediate {:?} of root {:?} at {root}/), {}",
+            int.common_name,
+            pki.common_name,
+            roles(&names)
+        ),
+    };
     effect(layout, "pki", summary, ops)
 }
 

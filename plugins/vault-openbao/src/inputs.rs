@@ -122,7 +122,8 @@ pub struct Monitoring {
     /// plugin's to know.
     #[serde(default)]
     pub job: Option<String>,
-    /// With `pki`, alert on certificates of its root CA that end within 14
+    /// With `pki`, alert on certificates of its issuing CA (the
+    /// intermediate when there is one, else the root) that end within 14
     /// days (read from the x509-certificate-exporter's metrics).
     #[serde(default = "yes")]
     pub pki_expiry: bool,
@@ -185,7 +186,8 @@ const CREDENTIAL_SETTINGS: &[&str] = &[
     "password",
 ];
 
-/// A PKI engine with a root CA.
+/// A PKI engine with a root CA, and optionally an intermediate CA the
+/// apps' certificates are issued from.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pki {
@@ -201,6 +203,40 @@ pub struct Pki {
     /// (`<issuing_base>/v1/<mount>/ca`); default: `address`.
     #[serde(default)]
     pub issuing_base: Option<String>,
+    /// An intermediate CA in a mount of its own, signed by the root: the
+    /// apps' roles are then on it, and the root's key signs nothing but
+    /// the intermediate.
+    #[serde(default)]
+    #[schemars(with = "Intermediate")]
+    pub intermediate: Option<Intermediate>,
+}
+
+/// An intermediate CA signed by the PKI root, in a mount of its own.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Intermediate {
+    /// Where it is mounted (another path than the root's).
+    #[serde(default = "default_intermediate_mount")]
+    pub mount: String,
+    /// The intermediate's common name, such as `Opus Issuing CA`.
+    pub common_name: String,
+    /// How long it is valid, also its mount's longest lease; no longer
+    /// than the root's.
+    #[serde(default = "default_intermediate_ttl")]
+    pub ttl: String,
+}
+
+impl Pki {
+    /// The mount the apps' roles are on and their certificates issued
+    /// from: the intermediate's when there is one, else the root's.
+    pub fn issuing_mount(&self) -> &str {
+        self.intermediate.as_ref().map_or(&self.mount, |i| &i.mount)
+    }
+
+    /// The common name of the CA that signs the apps' certificates.
+    pub fn issuing_common_name(&self) -> &str {
+        self.intermediate.as_ref().map_or(&self.common_name, |i| &i.common_name)
+    }
 }
 
 /// Kubernetes auth: pods log in with their ServiceAccount token.
@@ -340,6 +376,12 @@ fn default_pki_mount() -> String {
 fn default_root_ttl() -> String {
     "87600h".to_owned()
 }
+fn default_intermediate_mount() -> String {
+    "pki_int".to_owned()
+}
+fn default_intermediate_ttl() -> String {
+    "43800h".to_owned()
+}
 fn default_kubernetes_path() -> String {
     "kubernetes".to_owned()
 }
@@ -414,6 +456,9 @@ pub fn validate(inputs: &Inputs) -> Vec<Diagnostic> {
             && let Err(why) = Address::parse(base)
         {
             out.push(Diagnostic::error("/pki/issuing_base", why));
+        }
+        if let Some(int) = &pki.intermediate {
+            intermediate(pki, int, &mut out);
         }
     }
     if let Some(k) = &inputs.kubernetes_auth {
@@ -652,6 +697,33 @@ fn jwt(j: &JwtAuth, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The intermediate's own checks; that its mount is not the root's (or
+/// another engine's) is [`distinct_mounts`]'s.
+fn intermediate(pki: &Pki, int: &Intermediate, out: &mut Vec<Diagnostic>) {
+    check_mount("/pki/intermediate/mount", &int.mount, out);
+    if int.common_name.trim().is_empty() {
+        out.push(Diagnostic::error(
+            "/pki/intermediate/common_name",
+            "name the intermediate CA, such as \"Opus Issuing CA\"",
+        ));
+    }
+    check_duration("/pki/intermediate/ttl", &int.ttl, out);
+    // A CA valid after its issuer has ended issues certificates nothing
+    // can verify by then.
+    if let (Some(int_ttl), Some(root_ttl)) = (seconds(&int.ttl), seconds(&pki.ttl))
+        && int_ttl > root_ttl
+    {
+        out.push(Diagnostic::error(
+            "/pki/intermediate/ttl",
+            format!(
+                "`{}` is longer than the root's ttl `{}` (/pki/ttl): the intermediate would outlive the CA that \
+                 signed it",
+                int.ttl, pki.ttl
+            ),
+        ));
+    }
+}
+
 fn check_app(inputs: &Inputs, name: &str, app: &App, out: &mut Vec<Diagnostic>) {
     let at = |field: &str| pointer(&["apps", name, field]);
     if !k8s::is_dns_label(name) {
@@ -719,6 +791,10 @@ fn check_app(inputs: &Inputs, name: &str, app: &App, out: &mut Vec<Diagnostic>) 
 fn distinct_mounts(inputs: &Inputs, out: &mut Vec<Diagnostic>) {
     let engines = [
         ("/pki/mount", inputs.pki.as_ref().map(|p| &p.mount)),
+        (
+            "/pki/intermediate/mount",
+            inputs.pki.as_ref().and_then(|p| p.intermediate.as_ref()).map(|i| &i.mount),
+        ),
         ("/database/mount", inputs.database.as_ref().map(|d| &d.mount)),
         ("/kv/mount", inputs.kv.as_ref().map(|k| &k.mount)),
     ];
@@ -777,26 +853,30 @@ fn check_duration(at: &str, value: &str, out: &mut Vec<Diagnostic>) {
 
 /// See [`check_duration`].
 pub fn is_duration(value: &str) -> bool {
+    seconds(value).is_some()
+}
+
+/// A duration as Vault reads one (see [`check_duration`]), in seconds.
+fn seconds(value: &str) -> Option<f64> {
     if value.is_empty() {
-        return false;
+        return None;
     }
     if value.bytes().all(|b| b.is_ascii_digit()) {
-        return true;
+        return value.parse().ok();
     }
+    let mut total = 0.0;
     let mut rest = value;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if digits == 0 || rest[..digits].parse::<f64>().is_err() {
-            return false;
-        }
+        let number: f64 = rest.get(..digits).filter(|d| !d.is_empty())?.parse().ok()?;
         rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h", "d"].into_iter().find(|u| rest.starts_with(u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
+        let (unit, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)]
+            .into_iter()
+            .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += number * scale;
     }
-    true
+    Some(total)
 }
 
 /// A DNS-1123 subdomain: what Kubernetes names most objects with.
@@ -819,6 +899,11 @@ mod tests {
         }
         for bad in ["", "h", "1y", "1 h", "-1h", "1h-", "forever"] {
             assert!(!is_duration(bad), "{bad}");
+        }
+        for (value, secs) in
+            [("87600h", 315_360_000.0), ("1h30m", 5400.0), ("3600", 3600.0), ("1.5d", 129_600.0)]
+        {
+            assert_eq!(seconds(value), Some(secs), "{value}");
         }
     }
 }

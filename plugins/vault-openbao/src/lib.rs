@@ -10,7 +10,8 @@
 //! In both, what apps need on the server is declared as `vault` effects on
 //! the operator's connection (grant `vault:<connection>`), which the engine
 //! runs with the operator's token (see [`effects`]): a PKI engine with a
-//! root CA and a role per app for its own names, Kubernetes auth and JWT
+//! root CA (and optionally an intermediate CA it signs, which then issues)
+//! and a role per app for its own names, Kubernetes auth and JWT
 //! auth (SPIFFE JWT-SVIDs) with a role per app, the database secrets engine
 //! on a `postgres` dependency with a role per app giving short-lived
 //! credentials for the app's own database, a KV version 2 engine, and a
@@ -67,9 +68,10 @@ impl Plugin for VaultOpenbao {
             .description(
                 "Vault or OpenBao for the platform's apps: an OpenBao HA cluster with Raft storage in the \
                  cluster, or an existing server, configured through idempotent Vault effects with the \
-                 operator's token: a PKI root and a certificate role per app, Kubernetes and JWT (SPIFFE) \
-                 auth roles, short-lived PostgreSQL credentials per app on a postgres dependency, KV \
-                 version 2, and one policy per app. Never initialises or unseals the server.",
+                 operator's token: a PKI root (optionally with an intermediate CA it signs) and a \
+                 certificate role per app, Kubernetes and JWT (SPIFFE) auth roles, short-lived PostgreSQL \
+                 credentials per app on a postgres dependency, KV version 2, and one policy per app. Never \
+                 initialises or unseals the server.",
             )
             .input_schema_for::<Inputs>()
             .defaults_yaml(include_str!("defaults.yaml"))
@@ -145,7 +147,9 @@ impl Plugin for VaultOpenbao {
         let outputs = Outputs {
             address: address.clone(),
             mounts: Mounts {
-                pki: inputs.pki.as_ref().map(|p| p.mount.clone()),
+                // Where the apps' certificates are issued: the intermediate's
+                // mount when there is one.
+                pki: inputs.pki.as_ref().map(|p| p.issuing_mount().to_owned()),
                 database: inputs.database.as_ref().map(|d| d.mount.clone()),
                 kv: inputs.kv.as_ref().map(|k| k.mount.clone()),
             },

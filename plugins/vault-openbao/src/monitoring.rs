@@ -4,7 +4,8 @@
 //!
 //! - a `PrometheusRule` `<name>-alerts` with [`monitoring::vault_alerts`]
 //!   (`VaultSealed`, `VaultNoActiveNode`, and with `pki` and `pki_expiry`
-//!   `VaultPkiCertificateExpiring` on the PKI root's certificates), labelled
+//!   `VaultPkiCertificateExpiring` on the certificates of the PKI's issuing
+//!   CA: the intermediate when there is one, else the root), labelled
 //!   with `monitoring.labels` for the Prometheus's `ruleSelector`;
 //! - with `dashboard`, a ConfigMap `<name>-dashboard` with
 //!   [`monitoring::vault_dashboard`] for the Grafana chart's sidecar;
@@ -60,8 +61,9 @@ pub fn job(component: &ComponentId, inputs: &Inputs, m: &Monitoring) -> Result<S
 pub fn objects(component: &ComponentId, inputs: &Inputs, m: &Monitoring, job: &str) -> Vec<Value> {
     let names = Names::new(component);
     let namespace = component.namespace.as_str();
-    // The PKI root's common name is the issuer of every certificate it signs.
-    let pki_issuer = inputs.pki.as_ref().filter(|_| m.pki_expiry).map(|p| p.common_name.as_str());
+    // The issuing CA's common name (the intermediate's, when there is one)
+    // is the issuer of every app certificate.
+    let pki_issuer = inputs.pki.as_ref().filter(|_| m.pki_expiry).map(|p| p.issuing_common_name());
     let mut objects = Vec::with_capacity(3);
     if inputs.mode == Mode::InCluster {
         objects.push(service_monitor(component, inputs, &names, m, job));

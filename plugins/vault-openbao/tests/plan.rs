@@ -1,5 +1,7 @@
 //! capstan/vault-openbao through the SDK test kit: external mode's `vault`
-//! effects (ids, op order, data, pruning, the capability), the database
+//! effects (ids, op order, data, pruning, the capability; a PKI
+//! intermediate's ops, the roles on its mount, the policies and outputs
+//! pointing there), the database
 //! password kept sensitive, in-cluster OpenBao objects (checked against
 //! Kubernetes 1.30) with Raft joining every peer, the outputs against the
 //! `vault` contract's schema, what validate and plan refuse, and
@@ -16,7 +18,9 @@ use std::process::{Command, Output};
 use capstan_plugin_testsupport as support;
 
 use capstan_plugin_vault_openbao::VaultOpenbao;
-use capstan_sdk::capstan_core::{REDACTED, VaultConfig, VaultMount, VaultOp, VaultPkiRoot, VaultPrune};
+use capstan_sdk::capstan_core::{
+    REDACTED, VaultConfig, VaultMount, VaultOp, VaultPkiIntermediate, VaultPkiRoot, VaultPrune,
+};
 use capstan_sdk::contracts::{self, vault};
 use capstan_sdk::prelude::*;
 use capstan_sdk::testkit::{PlanCall, PlanExt, check_metadata, defaults_of, merge};
@@ -200,6 +204,7 @@ fn each_concern_runs_its_ops_in_order() {
     let VaultOp::EnsurePolicy(billing) = &policies[0] else { panic!() };
     for rule in [
         "path \"pki/issue/billing\" {\n  capabilities = [\"update\"]\n}",
+        "path \"pki/sign/billing\" {\n  capabilities = [\"update\"]\n}",
         "path \"database/creds/billing\" {\n  capabilities = [\"read\"]\n}",
         "path \"secret/data/staging/billing/*\" {\n  capabilities = [\"read\"]\n}",
     ] {
@@ -257,7 +262,7 @@ fn each_concern_runs_its_ops_in_order() {
             VaultOp::EnsurePkiRoot(_) => "root",
             VaultOp::EnsureConfig(_) => "config",
             VaultOp::Prune(_) => "prune",
-            VaultOp::EnsureAuth(_) | VaultOp::EnsurePolicy(_) => "other",
+            VaultOp::EnsureAuth(_) | VaultOp::EnsurePolicy(_) | VaultOp::EnsurePkiIntermediate(_) => "other",
         })
         .collect();
     assert_eq!(kinds, ["mount", "root", "config", "config", "config", "prune"]);
@@ -757,6 +762,7 @@ fn validate_refuses_unknown_keys_and_what_vault_would_refuse() {
         (json!({ "apps": { "billing": { "namespce": "shop" } } }), "/apps/billing"),
         (json!({ "database": { "username": "u", "password": "p", "host": "db" } }), "/database"),
         (json!({ "tls": { "secretName": "t" } }), "/tls"),
+        (json!({ "pki": { "intermediate": { "common_name": "I", "issuer": "pki" } } }), "/pki/intermediate"),
     ] {
         let d = diagnostics(&external(patch.clone()));
         assert!(d[0].path.starts_with(path), "{patch}: {d:?}");
@@ -775,6 +781,31 @@ fn validate_refuses_unknown_keys_and_what_vault_would_refuse() {
         (json!({ "pki": { "common_name": " " } }), "/pki/common_name"),
         (json!({ "pki": { "mount": "/pki/" } }), "/pki/mount"),
         (json!({ "pki": { "ttl": "ten years" } }), "/pki/ttl"),
+        (json!({ "pki": { "intermediate": { "common_name": " " } } }), "/pki/intermediate/common_name"),
+        (
+            json!({ "pki": { "intermediate": { "common_name": "I", "mount": "pki" } } }),
+            "/pki/intermediate/mount",
+        ),
+        (
+            json!({ "pki": { "intermediate": { "common_name": "I", "mount": "/int/" } } }),
+            "/pki/intermediate/mount",
+        ),
+        (
+            json!({ "pki": { "intermediate": { "common_name": "I", "mount": "sys" } } }),
+            "/pki/intermediate/mount",
+        ),
+        (
+            json!({ "pki": { "intermediate": { "common_name": "I", "ttl": "soon" } } }),
+            "/pki/intermediate/ttl",
+        ),
+        (
+            json!({ "pki": { "ttl": "8760h", "intermediate": { "common_name": "I", "ttl": "366d" } } }),
+            "/pki/intermediate/ttl",
+        ),
+        (
+            json!({ "pki": { "intermediate": { "common_name": "I" } }, "kv": { "mount": "pki_int" } }),
+            "/kv/mount",
+        ),
         (json!({ "kv": { "mount": "pki" } }), "/kv/mount"),
         (json!({ "kv": { "mount": "sys" } }), "/kv/mount"),
         (json!({ "jwt_auth": { "path": "kubernetes" } }), "/jwt_auth/path"),
@@ -939,6 +970,7 @@ fn the_built_wasm_component_plans_the_same_in_the_sandbox() {
         call(json!({})),
         external(json!({})),
         call(json!({ "monitoring": { "labels": { "release": "kube-prometheus-stack" } } })),
+        external(json!({ "pki": { "intermediate": { "common_name": "Opus Issuing CA" } } })),
     ] {
         assert_eq!(variant.run_wasm(&wasm).unwrap().unwrap(), variant.run::<VaultOpenbao>().unwrap());
     }
@@ -1327,4 +1359,165 @@ fn with_a_spire_dependency_jwt_auth_trusts_its_oidc_provider_and_apps_get_their_
         Err(PlanError::InvalidInputs(d)) => assert!(d.iter().any(|d| d.path == "/jwt_auth"), "{d:?}"),
         other => panic!("expected a refusal at /jwt_auth, got {other:?}"),
     }
+}
+
+/// [`external`] with a PKI intermediate of its defaults, named `Opus Issuing CA`.
+fn with_intermediate(patch: Value) -> PlanCall {
+    let mut p = json!({ "pki": { "intermediate": { "common_name": "Opus Issuing CA" } } });
+    merge(&mut p, patch);
+    external(p)
+}
+
+#[test]
+fn a_pki_intermediate_signed_by_the_root_issues_the_apps_certificates() {
+    let plan = with_intermediate(json!({})).run::<VaultOpenbao>().unwrap();
+    let pki = ops(&plan, "pki");
+    let mount = |path: &str, description: &str, ttl: &str| {
+        VaultOp::EnsureMount(VaultMount {
+            path: path.into(),
+            engine: "pki".into(),
+            description: description.into(),
+            max_lease_ttl: Some(ttl.into()),
+        })
+    };
+    // The root as without an intermediate, then the intermediate's mount
+    // (its ttl the longest lease), the intermediate signed by the root,
+    // its URLs, the roles on it; the root keeps no role.
+    assert_eq!(pki[0], mount("pki", "capstan: certificates of the apps of staging", "87600h"));
+    assert_eq!(
+        pki[1],
+        VaultOp::EnsurePkiRoot(VaultPkiRoot {
+            mount: "pki".into(),
+            common_name: "Opus Internal CA".into(),
+            ttl: "87600h".into()
+        })
+    );
+    assert!(matches!(&pki[2], VaultOp::EnsureConfig(c) if c.path == "pki/config/urls"));
+    assert_eq!(
+        pki[3],
+        mount(
+            "pki_int",
+            "capstan: certificates of the apps of staging, from an intermediate of pki",
+            "43800h"
+        )
+    );
+    assert_eq!(
+        pki[4],
+        VaultOp::EnsurePkiIntermediate(VaultPkiIntermediate {
+            mount: "pki_int".into(),
+            issuer_mount: "pki".into(),
+            common_name: "Opus Issuing CA".into(),
+            ttl: "43800h".into(),
+        })
+    );
+    assert_eq!(
+        config_at(&plan, "pki", "pki_int/config/urls"),
+        json!({
+            "issuing_certificates": [format!("{ADDRESS}/v1/pki_int/ca")],
+            "crl_distribution_points": [format!("{ADDRESS}/v1/pki_int/crl")],
+        })
+    );
+    assert_eq!(
+        config_at(&plan, "pki", "pki_int/roles/billing"),
+        json!({
+            "allowed_domains": ["billing.shop.svc", "billing.shop.svc.cluster.local"],
+            "allow_bare_domains": true, "allow_subdomains": false, "max_ttl": "72h",
+            "key_type": "ec", "key_bits": 256,
+        })
+    );
+    let paths: Vec<&str> = pki
+        .iter()
+        .map(|op| match op {
+            VaultOp::EnsureMount(m) => m.path.as_str(),
+            VaultOp::EnsurePkiRoot(r) => r.mount.as_str(),
+            VaultOp::EnsurePkiIntermediate(i) => i.mount.as_str(),
+            VaultOp::EnsureConfig(c) => c.path.as_str(),
+            VaultOp::Prune(p) => p.path.as_str(),
+            VaultOp::EnsureAuth(_) | VaultOp::EnsurePolicy(_) => "other",
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "pki",
+            "pki",
+            "pki/config/urls",
+            "pki_int",
+            "pki_int",
+            "pki_int/config/urls",
+            "pki_int/roles/billing",
+            "pki_int/roles/shipping",
+            "pki_int/roles",
+            "pki/roles",
+        ]
+    );
+    assert_eq!(
+        &pki[8..],
+        [
+            VaultOp::Prune(VaultPrune {
+                path: "pki_int/roles".into(),
+                prefix: String::new(),
+                keep: vec!["billing".into(), "shipping".into()],
+            }),
+            VaultOp::Prune(VaultPrune { path: "pki/roles".into(), prefix: String::new(), keep: Vec::new() }),
+        ]
+    );
+    let summary = &plan.effects.iter().find(|e| e.id == "pki").unwrap().summary;
+    assert_eq!(
+        summary,
+        "PKI at pki_int/ (intermediate \"Opus Issuing CA\" of root \"Opus Internal CA\" at pki/), roles billing, \
+         shipping"
+    );
+
+    // The policy issues and signs on the intermediate only.
+    let VaultOp::EnsurePolicy(billing) = &ops(&plan, "policies")[0] else { panic!() };
+    for rule in [
+        "path \"pki_int/issue/billing\" {\n  capabilities = [\"update\"]\n}",
+        "path \"pki_int/sign/billing\" {\n  capabilities = [\"update\"]\n}",
+    ] {
+        assert!(billing.policy.contains(rule), "{rule} in\n{}", billing.policy);
+    }
+    assert!(!billing.policy.contains("\"pki/"), "nothing on the root:\n{}", billing.policy);
+
+    // The outputs point at the intermediate, and still satisfy the contract.
+    let schema: Value = serde_json::from_str(vault::SCHEMA).unwrap();
+    let contract = jsonschema::draft202012::new(&schema).unwrap();
+    let object: serde_json::Map<String, Value> =
+        plan.outputs.iter().map(|o| (o.name.clone(), o.value.clone())).collect();
+    let errors: Vec<String> = contract.iter_errors(&Value::Object(object)).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let v: vault::Outputs = contracts::read(&Dependency {
+        name: "vault".into(),
+        component_type: "vault".into(),
+        outputs: plan.outputs.clone().into(),
+    })
+    .unwrap();
+    assert_eq!(v.mounts.pki.as_deref(), Some("pki_int"));
+    assert_eq!(v.pki_issue_path("billing").as_deref(), Some("pki_int/issue/billing"));
+    assert_eq!(v.pki_sign_path("billing").as_deref(), Some("pki_int/sign/billing"));
+
+    // Its mount, common name and ttl as given; the alert on certificates
+    // ending watches the intermediate, their issuer.
+    let custom = with_intermediate(json!({
+        "pki": { "mount": "root-ca", "intermediate": { "mount": "apps/issuing", "ttl": "8760h" } },
+        "monitoring": { "job": "vault" },
+    }))
+    .run::<VaultOpenbao>()
+    .unwrap();
+    assert!(ops(&custom, "pki").contains(&VaultOp::EnsurePkiIntermediate(VaultPkiIntermediate {
+        mount: "apps/issuing".into(),
+        issuer_mount: "root-ca".into(),
+        common_name: "Opus Issuing CA".into(),
+        ttl: "8760h".into(),
+    })));
+    assert!(config_at(&custom, "pki", "apps/issuing/roles/shipping").is_object());
+    let rule = custom.expect_object("PrometheusRule", "vault-alerts");
+    assert_eq!(
+        rule["spec"],
+        k8s::monitoring::rules_file(&[k8s::monitoring::vault_alerts(
+            "security",
+            "vault",
+            Some("Opus Issuing CA")
+        )])
+    );
 }

@@ -22,7 +22,10 @@ pub const SCHEMA: &str = include_str!("../../../wit/contracts/vault.v1.json");
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mounts {
-    /// The PKI engine: certificates are issued at `<pki>/issue/<role>`.
+    /// The PKI engine the apps' certificates come from (an intermediate
+    /// CA's, when the backend has one): certificates are issued at
+    /// `<pki>/issue/<role>`, and CSRs of a key the app keeps signed at
+    /// `<pki>/sign/<role>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pki: Option<String>,
     /// The database engine: credentials are read at `<database>/creds/<role>`.
@@ -68,7 +71,8 @@ impl AuthMethods {
 pub struct AppAccess {
     /// The ACL policy every login of the app carries.
     pub policy: String,
-    /// Its role in the PKI mount: certificates for its own names only.
+    /// Its role in the PKI mount: certificates for its own names only,
+    /// issued or signed from a CSR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pki_role: Option<String>,
     /// Its role in the database mount: short-lived credentials for its own
@@ -113,6 +117,14 @@ impl Outputs {
         let pki = self.mounts.pki.as_ref()?;
         let role = self.apps.get(app)?.pki_role.as_ref()?;
         Some(format!("{pki}/issue/{role}"))
+    }
+
+    /// Where `app` has a CSR of its own key signed (`pki/sign/<role>`,
+    /// what cert-manager's Vault issuer calls), when it has a PKI role.
+    pub fn pki_sign_path(&self, app: &str) -> Option<String> {
+        let pki = self.mounts.pki.as_ref()?;
+        let role = self.apps.get(app)?.pki_role.as_ref()?;
+        Some(format!("{pki}/sign/{role}"))
     }
 
     /// Where `app` reads database credentials (`database/creds/<role>`),

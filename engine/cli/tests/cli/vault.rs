@@ -4,10 +4,14 @@
 //! 127.0.0.1:5432, where `capstan/postgres-external` made a database and a
 //! role per app. Each app is then checked with what Vault gives it, as its
 //! own code or its Vault agent would use it:
-//! - the PKI issues a certificate for the app's names under its role and
-//!   refuses a name outside them;
-//! - a token of the app's policy issues under its own PKI role and reads its
-//!   own database credentials, and is denied the other app's;
+//! - the PKI issues from an intermediate CA the root signed: a certificate
+//!   for the app's names under its role, which `openssl verify` chains to
+//!   the root through the intermediate, and refuses a name outside them;
+//!   the root keeps no role;
+//! - a token of the app's policy issues under its own PKI role, signs a CSR
+//!   of a key it keeps for its own name (`sign`, as cert-manager's Vault
+//!   issuer calls it) and reads its own database credentials, and is denied
+//!   the other app's;
 //! - the database secrets engine hands out a credential that logs in to the
 //!   app's database only, and revoking its lease drops the role;
 //! - the JWT auth role of an app accepts a JWT for its SPIFFE ID and
@@ -21,6 +25,8 @@
 //! password is not what lets it in: what is checked is that its role exists,
 //! reaches its app's database and no other, and is gone once revoked.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -82,6 +88,26 @@ fn jwt(key: &SigningKey, subject: &str, audience: &str) -> String {
     format!("{header}.{claims}.{signature}")
 }
 
+/// `openssl <args>` in `dir`: its stdout, or the command and its output.
+fn openssl(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl (it must be installed): {e}"));
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(format!(
+        "openssl {} in {}: {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
 fn spiffe_id(app: &str) -> String {
     format!("spiffe://dev.example/ns/shop/sa/{app}")
 }
@@ -123,7 +149,8 @@ inputs = {{
   mode    = "external"
   address = "{url}"
   pki = {{
-    common_name = "Shop Internal CA"
+    common_name  = "Shop Internal CA"
+    intermediate = {{ common_name = "Shop Issuing CA" }}
   }}
   kv = {{}}
   kubernetes_auth = {{
@@ -227,24 +254,46 @@ fn each_app_gets_its_certificates_credentials_and_login_from_vault_and_nothing_o
         assert!(!applied.stdout.contains(leak) && !applied.stderr.contains(leak), "a secret in the output");
     }
 
-    // The PKI: each app's role issues for its own names and nothing else.
+    // The PKI: each app's role, on the intermediate, issues for its own
+    // names and nothing else, and what it issues chains to the root.
     let (status, cert) = call(
         &bao,
         &bao.token,
         "POST",
-        "pki/issue/billing",
+        "pki_int/issue/billing",
         Some(json!({ "common_name": "billing.shop.svc", "ttl": "1h" })),
     );
     assert_eq!(status, 200, "billing's certificate: {cert}");
-    assert!(cert["data"]["certificate"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    let pem = |value: &Value| format!("{}\n", value.as_str().unwrap().trim());
+    let ca = |mount: &str| {
+        pem(&call(&bao, &bao.token, "GET", &format!("{mount}/cert/ca"), None).1["data"]["certificate"])
+    };
+    let (root, intermediate) = (ca("pki"), ca("pki_int"));
+    assert_ne!(root, intermediate);
+    assert_eq!(pem(&cert["data"]["issuing_ca"]), intermediate, "issued by the intermediate");
+    let chain: Vec<String> = cert["data"]["ca_chain"].as_array().unwrap().iter().map(pem).collect();
+    assert_eq!(chain, [intermediate.clone(), root.clone()], "the chain ends at the root");
+    let pki_dir = s.path("pki");
+    std::fs::create_dir_all(&pki_dir).unwrap();
+    for (file, text) in
+        [("root.pem", &root), ("int.pem", &intermediate), ("leaf.pem", &pem(&cert["data"]["certificate"]))]
+    {
+        std::fs::write(pki_dir.join(file), text).unwrap();
+    }
+    let verified = openssl(&pki_dir, &["verify", "-CAfile", "root.pem", "-untrusted", "int.pem", "leaf.pem"]);
+    assert_eq!(verified.unwrap_or_else(|e| panic!("{e}")).trim(), "leaf.pem: OK");
+    let issuer = openssl(&pki_dir, &["x509", "-in", "int.pem", "-noout", "-issuer", "-subject"]).unwrap();
+    assert!(issuer.contains("Shop Internal CA") && issuer.contains("Shop Issuing CA"), "{issuer}");
     let (status, refused) = call(
         &bao,
         &bao.token,
         "POST",
-        "pki/issue/billing",
+        "pki_int/issue/billing",
         Some(json!({ "common_name": "shipping.shop.svc", "ttl": "1h" })),
     );
     assert_eq!(status, 400, "a name outside billing's role must be refused: {refused}");
+    // The root signs the intermediate only: no app role is on it.
+    assert_eq!(call(&bao, &bao.token, "LIST", "pki/roles", None).0, 404, "no role on the root");
 
     // Policies: each app's token reaches its own paths and not the other's.
     for (app, other) in [("billing", "shipping"), ("shipping", "billing")] {
@@ -253,7 +302,7 @@ fn each_app_gets_its_certificates_credentials_and_login_from_vault_and_nothing_o
             &bao,
             &token,
             "POST",
-            &format!("pki/issue/{app}"),
+            &format!("pki_int/issue/{app}"),
             Some(json!({ "common_name": format!("{app}.shop.svc") })),
         );
         assert_eq!(own.0, 200, "{app} issues under its own role: {}", own.1);
@@ -261,10 +310,55 @@ fn each_app_gets_its_certificates_credentials_and_login_from_vault_and_nothing_o
             &bao,
             &token,
             "POST",
-            &format!("pki/issue/{other}"),
+            &format!("pki_int/issue/{other}"),
             Some(json!({ "common_name": format!("{other}.shop.svc") })),
         );
         assert_eq!(theirs.0, 403, "{app} must be denied {other}'s PKI role");
+        let on_root = call(
+            &bao,
+            &token,
+            "POST",
+            &format!("pki/issue/{app}"),
+            Some(json!({ "common_name": format!("{app}.shop.svc") })),
+        );
+        assert_eq!(on_root.0, 403, "{app}'s policy grants nothing on the root");
+
+        // A CSR of a key the app keeps is signed under its own role, for
+        // its own name, and the certificate holds that key.
+        let key = format!("{app}.key");
+        let csr = format!("{app}.csr");
+        let subject = format!("/CN={app}.shop.svc");
+        let new_key = ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let args = [&new_key[..], &["-subj", &subject, "-keyout", &key, "-out", &csr]].concat();
+        openssl(&pki_dir, &args).unwrap_or_else(|e| panic!("{e}"));
+        let csr_pem = std::fs::read_to_string(pki_dir.join(&csr)).unwrap();
+        let (status, signed) = call(
+            &bao,
+            &token,
+            "POST",
+            &format!("pki_int/sign/{app}"),
+            Some(json!({ "csr": csr_pem, "common_name": format!("{app}.shop.svc"), "ttl": "1h" })),
+        );
+        assert_eq!(status, 200, "{app} signs its CSR under its own role: {signed}");
+        assert!(signed["data"].get("private_key").is_none(), "the key stays with the app: {signed}");
+        let crt = format!("{app}.crt");
+        std::fs::write(pki_dir.join(&crt), pem(&signed["data"]["certificate"])).unwrap();
+        let verified = openssl(&pki_dir, &["verify", "-CAfile", "root.pem", "-untrusted", "int.pem", &crt]);
+        assert_eq!(verified.unwrap_or_else(|e| panic!("{e}")).trim(), format!("{crt}: OK"));
+        let public = |args: &[&str]| openssl(&pki_dir, args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            public(&["x509", "-in", &crt, "-noout", "-pubkey"]),
+            public(&["pkey", "-in", &key, "-pubout"]),
+            "the certificate holds the app's own key"
+        );
+        let theirs = call(
+            &bao,
+            &token,
+            "POST",
+            &format!("pki_int/sign/{other}"),
+            Some(json!({ "csr": csr_pem, "common_name": format!("{app}.shop.svc") })),
+        );
+        assert_eq!(theirs.0, 403, "{app} must be denied {other}'s sign path: {}", theirs.1);
         assert_eq!(call(&bao, &token, "GET", &format!("database/creds/{other}"), None).0, 403);
 
         // Its database credential: its database, not the other's.
@@ -339,12 +433,12 @@ fn each_app_gets_its_certificates_credentials_and_login_from_vault_and_nothing_o
     s.run(&["apply", "envs/dev", "--auto-approve", "--no-color"]).ok();
     for path in [
         "sys/policies/acl/capstan-dev-shipping",
-        "pki/roles/shipping",
+        "pki_int/roles/shipping",
         "database/roles/shipping",
         "auth/jwt/role/shipping",
         "auth/kubernetes/role/shipping",
     ] {
         assert_eq!(call(&bao, &bao.token, "GET", path, None).0, 404, "{path} is removed with its app");
     }
-    assert_eq!(call(&bao, &bao.token, "GET", "pki/roles/billing", None).0, 200, "billing's role stays");
+    assert_eq!(call(&bao, &bao.token, "GET", "pki_int/roles/billing", None).0, 200, "billing's role stays");
 }

@@ -126,7 +126,8 @@ pub enum VaultError {
 
     #[error("effect {effect}: {op} on {connection}: {why}")]
     /// The server holds something the op must not change (a path mounted
-    /// with another engine); nothing was sent.
+    /// with another engine), or lacks what the op builds on (an issuer
+    /// mount without a CA); nothing was written.
     Conflict {
         /// The id of the effect being run.
         effect: String,

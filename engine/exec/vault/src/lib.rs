@@ -33,6 +33,12 @@
 //! - `ensure-pki-root`: generate a root CA inside a PKI mount (its key never
 //!   leaves the server) unless the mount has a CA already; a root is never
 //!   regenerated, as that would void every certificate issued under it.
+//! - `ensure-pki-intermediate`: unless the mount has a CA already (never
+//!   regenerated, for the same reason), generate a key and CSR inside it,
+//!   have the CA of the issuer mount sign it (`root/sign-intermediate`,
+//!   with the issuer's chain) and set the signed certificate as the
+//!   mount's CA. An issuer mount without a CA is an error before any key is
+//!   made.
 //! - `prune`: delete what `LIST path` names, among the names starting with
 //!   the prefix, that the op does not keep — one `changed` outcome for the
 //!   path, with a `deleted <name>` change per name. The policies `root` and

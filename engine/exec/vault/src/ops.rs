@@ -7,7 +7,7 @@ use capstan_core::{OpOutcome, Text, VaultOp};
 use serde_json::{Map, Value, json};
 
 use crate::VaultError;
-use crate::api::{Api, Method};
+use crate::api::{Api, Method, Reply};
 use crate::compare::{parse_duration, same, show, show_seconds};
 
 /// An op, checked and ready to run.
@@ -25,7 +25,16 @@ enum Spec {
     Policy { name: String, rules: String },
     Config(Config),
     PkiRoot { mount: String, common_name: String, ttl: String },
+    PkiIntermediate(Intermediate),
     Prune(Prune),
+}
+
+/// An intermediate CA: generated in `mount`, signed by `issuer_mount`'s CA.
+struct Intermediate {
+    mount: String,
+    issuer_mount: String,
+    common_name: String,
+    ttl: String,
 }
 
 /// What to mount (a secrets engine) or enable (an auth method) at a path.
@@ -255,6 +264,26 @@ impl Step {
                     ttl: r.ttl.trim().into(),
                 }
             }
+            VaultOp::EnsurePkiIntermediate(i) => {
+                let mount = clean_path("the mount", &i.mount).map_err(fail)?;
+                let issuer_mount = clean_path("the issuer mount", &i.issuer_mount).map_err(fail)?;
+                if issuer_mount == mount {
+                    return Err(fail(format!(
+                        "the issuer mount is the mount itself (`{mount}`): an intermediate is signed by \
+                         another mount's CA"
+                    )));
+                }
+                if i.common_name.trim().is_empty() {
+                    return Err(fail("the common name is empty".to_string()));
+                }
+                duration("the ttl", &i.ttl).map_err(fail)?;
+                Spec::PkiIntermediate(Intermediate {
+                    mount,
+                    issuer_mount,
+                    common_name: i.common_name.trim().to_string(),
+                    ttl: i.ttl.trim().into(),
+                })
+            }
             VaultOp::Prune(p) => {
                 let path = clean_path("the path", &p.path).map_err(fail)?;
                 let policies = is_policy_list(&path);
@@ -274,6 +303,7 @@ impl Step {
             Spec::Policy { name, .. } => name.clone(),
             Spec::Config(c) => c.path.clone(),
             Spec::PkiRoot { mount, .. } => mount.clone(),
+            Spec::PkiIntermediate(i) => i.mount.clone(),
             Spec::Prune(p) => p.path.clone(),
         };
         Ok(Step { op: name, subject, spec })
@@ -302,6 +332,7 @@ impl Step {
             Spec::Policy { name, rules } => self.apply_policy(api, name, rules),
             Spec::Config(c) => self.apply_config(api, c),
             Spec::PkiRoot { mount, common_name, ttl } => self.apply_pki_root(api, mount, common_name, ttl),
+            Spec::PkiIntermediate(i) => self.apply_pki_intermediate(api, i),
             Spec::Prune(p) => self.apply_prune(api, p),
         }
     }
@@ -349,6 +380,11 @@ impl Step {
             Spec::PkiRoot { mount, .. } => {
                 Ok(if has_ca(api, mount)? { Vec::new() } else { vec![format!("{mount}: no root CA")] })
             }
+            Spec::PkiIntermediate(i) => Ok(if has_ca(api, &i.mount)? {
+                Vec::new()
+            } else {
+                vec![format!("{}: no intermediate CA (signed by {})", i.mount, i.issuer_mount)]
+            }),
             Spec::Prune(p) => Ok(prunable(api, p)?
                 .iter()
                 .map(|name| format!("{}/{name}: not declared (pruned on apply)", p.path))
@@ -462,6 +498,43 @@ impl Step {
         Ok(OpOutcome::created(self.op, &self.subject))
     }
 
+    /// Three steps, each the server's own: a key and a CSR made inside
+    /// `mount`, the CSR signed by the issuer's CA, the signed certificate
+    /// (with the issuer's chain, so `mount` hands out the whole chain) set
+    /// as `mount`'s CA. A run that stops between them leaves `mount`
+    /// without a CA, so the next run starts again from a new key; the
+    /// unused key stays in `mount`'s key list, holding no certificate.
+    fn apply_pki_intermediate(&self, api: &Api<'_>, i: &Intermediate) -> Result<OpOutcome, VaultError> {
+        if has_ca(api, &i.mount)? {
+            return Ok(OpOutcome::unchanged(self.op, &self.subject));
+        }
+        // Said before a key is made, rather than as the server's failure to
+        // sign after it.
+        if !has_ca(api, &i.issuer_mount)? {
+            return Err(api.conflict(format!(
+                "the issuer mount {} has no CA to sign the intermediate with: ensure its root (or \
+                 intermediate) first, in an earlier op",
+                i.issuer_mount
+            )));
+        }
+        let generate = format!("{}/intermediate/generate/internal", i.mount);
+        let reply = api.call(Method::Post, &generate, Some(&json!({ "common_name": i.common_name })))?;
+        let csr = pem_field(api, &generate, &reply, "csr")?;
+        let sign = format!("{}/root/sign-intermediate", i.issuer_mount);
+        let body = json!({
+            "csr": csr,
+            "common_name": i.common_name,
+            "ttl": i.ttl,
+            // The certificate followed by the issuer's chain.
+            "format": "pem_bundle",
+        });
+        let reply = api.call(Method::Post, &sign, Some(&body))?;
+        let certificate = pem_field(api, &sign, &reply, "certificate")?;
+        let set = format!("{}/intermediate/set-signed", i.mount);
+        api.call(Method::Post, &set, Some(&json!({ "certificate": certificate })))?;
+        Ok(OpOutcome::created(self.op, &self.subject))
+    }
+
     fn apply_prune(&self, api: &Api<'_>, p: &Prune) -> Result<OpOutcome, VaultError> {
         let mut changes = Vec::new();
         for name in prunable(api, p)? {
@@ -486,6 +559,7 @@ fn describe(op: &VaultOp) -> (&'static str, String) {
         VaultOp::EnsurePolicy(p) => ("ensure-policy", p.name.clone()),
         VaultOp::EnsureConfig(c) => ("ensure-config", c.path.clone()),
         VaultOp::EnsurePkiRoot(r) => ("ensure-pki-root", r.mount.clone()),
+        VaultOp::EnsurePkiIntermediate(i) => ("ensure-pki-intermediate", i.mount.clone()),
         VaultOp::Prune(p) => ("prune", p.path.clone()),
     }
 }
@@ -623,6 +697,14 @@ fn has_ca(api: &Api<'_>, mount: &str) -> Result<bool, VaultError> {
     }
 }
 
+/// The PEM string `data.<field>` of a successful answer to `POST path`.
+fn pem_field(api: &Api<'_>, path: &str, reply: &Reply, field: &str) -> Result<String, VaultError> {
+    match reply.data().and_then(|d| d.get(field)).and_then(Value::as_str) {
+        Some(pem) if pem.trim_start().starts_with("-----BEGIN") => Ok(pem.to_string()),
+        _ => Err(api.bad_answer(Method::Post, path, format!("the answer has no PEM data.{field}"))),
+    }
+}
+
 /// The names `LIST path` gives that the op deletes, in the server's order.
 fn prunable(api: &Api<'_>, p: &Prune) -> Result<Vec<String>, VaultError> {
     let reply = api.send(Method::List, &p.path, None)?;
@@ -649,7 +731,9 @@ fn prunable(api: &Api<'_>, p: &Prune) -> Result<Vec<String>, VaultError> {
 
 #[cfg(test)]
 mod tests {
-    use capstan_core::{Sensitive, VaultConfig, VaultMount, VaultPkiRoot, VaultPolicy, VaultPrune};
+    use capstan_core::{
+        Sensitive, VaultConfig, VaultMount, VaultPkiIntermediate, VaultPkiRoot, VaultPolicy, VaultPrune,
+    };
 
     use super::*;
 
@@ -695,6 +779,28 @@ mod tests {
             ttl: "".into(),
         });
         assert!(err(root).1.starts_with("the ttl `` is not a duration"));
+        let intermediate = |mount: &str, issuer: &str, cn: &str| {
+            VaultOp::EnsurePkiIntermediate(VaultPkiIntermediate {
+                mount: mount.into(),
+                issuer_mount: issuer.into(),
+                common_name: cn.into(),
+                ttl: "43800h".into(),
+            })
+        };
+        let step = Step::new(&intermediate("/pki_int/", "pki", " Int CA ")).ok().unwrap();
+        assert_eq!(step.describe(), "ensure-pki-intermediate pki_int");
+        assert!(matches!(&step.spec, Spec::PkiIntermediate(i)
+            if i.issuer_mount == "pki" && i.common_name == "Int CA" && i.ttl == "43800h"));
+        assert_eq!(
+            err(intermediate("pki", "pki/", "Int CA")),
+            (
+                "ensure-pki-intermediate pki".to_string(),
+                "the issuer mount is the mount itself (`pki`): an intermediate is signed by another mount's CA"
+                    .to_string()
+            )
+        );
+        assert_eq!(err(intermediate("pki_int", "", "Int CA")).1, "the issuer mount is empty");
+        assert_eq!(err(intermediate("pki_int", "pki", " ")).1, "the common name is empty");
     }
 
     #[test]

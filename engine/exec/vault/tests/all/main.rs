@@ -14,7 +14,10 @@
 //!   and the password is in no result, error or `Debug`.
 //! - `pki`: a PKI mount, its root and a role issue a certificate for a
 //!   name inside the role's domain and are refused one outside; the root
-//!   is never regenerated.
+//!   is never regenerated. An intermediate signed by the root issues
+//!   certificates `openssl verify` chains to the root, and is never
+//!   regenerated either; one whose issuer has no CA is refused before a
+//!   key is made.
 //! - `prune`: exactly the undeclared names with the prefix are deleted,
 //!   never `default` or `root`.
 //! - `errors`: effects for another connection or of another kind are
