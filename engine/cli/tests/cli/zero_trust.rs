@@ -148,6 +148,7 @@ fn the_zero_trust_environment_applies_and_each_app_logs_in_with_its_spiffe_id() 
 
         // Its certificate, for its Service's name and no other's.
         let issue = &env["VAULT_PKI_ISSUE_PATH"];
+        assert_eq!(issue, &format!("pki_int/issue/{app}"), "issued by the intermediate CA");
         let own_name = format!("{app}.open-finance.svc");
         let (status, cert) =
             call(&bao, Some(&token), "POST", issue, Some(json!({ "common_name": own_name })));

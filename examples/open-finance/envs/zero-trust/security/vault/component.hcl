@@ -1,10 +1,11 @@
-# Vault (OpenBao) outside the cluster, configured for the apps: a PKI whose
-# role per app issues certificates for that app's names only, JWT auth
-# trusting SPIRE (an app logs in with its JWT-SVID and gets its own policy),
-# the database secrets engine making short-lived roles on the apps'
-# PostgreSQL, each a member of its app's owner role, and KV v2. Nothing is
-# rendered: every step is a `vault` effect run with the operator's token
-# (env.hcl's connection), shown in the plan before it runs.
+# Vault (OpenBao) outside the cluster, configured for the apps: a PKI (a
+# root and an intermediate) whose role per app issues certificates for that
+# app's names only, JWT auth trusting SPIRE (an app logs in with its
+# JWT-SVID and gets its own policy), the database secrets engine making
+# short-lived roles on the apps' PostgreSQL, each a member of its app's
+# owner role, and KV v2. Nothing is rendered: every step is a `vault` effect
+# run with the operator's token (env.hcl's connection), shown in the plan
+# before it runs.
 
 component {
   type    = "vault"
@@ -26,7 +27,12 @@ dependency "spire" {
 inputs = {
   mode    = "external"
   address = local.env.zero_trust.vault_address
-  pki     = { common_name = "${local.client.brand} Zero Trust Internal CA" }
+  # A root CA whose key signs only the intermediate, which issues the apps'
+  # certificates (at pki_int/issue/<app>).
+  pki = {
+    common_name  = "${local.client.brand} Zero Trust Root CA"
+    intermediate = { common_name = "${local.client.brand} Zero Trust Issuing CA" }
+  }
   # No keys of its own: it trusts the spire dependency's provider, or the
   # local stand-in env.hcl names.
   jwt_auth = local.env.zero_trust.oidc_stand_in.url == "" ? {} : {
