@@ -1007,7 +1007,8 @@ fn monitoring_exports_the_metrics_scrapes_them_and_renders_the_alerts_and_dashbo
         "the labels are for Prometheus's selectors"
     );
     let model: Value =
-        serde_json::from_str(dashboard["data"]["capstan-spire-security.json"].as_str().unwrap()).unwrap();
+        serde_json::from_str(dashboard["data"]["capstan-spire-security-spire-server.json"].as_str().unwrap())
+            .unwrap();
     let exprs: Vec<&str> = model["panels"]
         .as_array()
         .unwrap()

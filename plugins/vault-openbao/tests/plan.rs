@@ -1182,7 +1182,8 @@ fn monitoring_in_cluster_renders_a_service_monitor_the_alerts_and_the_dashboard(
     );
 
     let model = dashboard_model(&plan, "vault-dashboard");
-    assert_eq!(model["uid"], "capstan-vault-security");
+    // One dashboard per server: the job (the component) is in its uid.
+    assert_eq!(model["uid"], "capstan-vault-security-vault");
     let dashboard = plan.expect_object("ConfigMap", "vault-dashboard");
     assert!(
         dashboard["metadata"]["labels"].get("release").is_none(),

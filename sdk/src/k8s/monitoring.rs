@@ -267,9 +267,11 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// An empty dashboard.
+    /// An empty dashboard. A `uid` over Grafana's 40 characters is cut to
+    /// 31 and given a digest of the whole, so two long uids that share a
+    /// beginning stay apart.
     pub fn new(uid: impl Into<String>, title: impl Into<String>) -> Self {
-        Self { uid: uid.into(), title: title.into(), tags: Vec::new(), panels: Vec::new() }
+        Self { uid: grafana_uid(uid.into()), title: title.into(), tags: Vec::new(), panels: Vec::new() }
     }
 
     /// Adds a tag.
@@ -335,6 +337,23 @@ impl Dashboard {
             "panels": panels,
         })
     }
+}
+
+/// The longest uid Grafana accepts.
+const UID_MAX: usize = 40;
+
+/// `uid` itself when it fits; else its first 31 bytes (cut at a character
+/// boundary), `-` and the 32-bit FNV-1a digest of the whole in hex.
+fn grafana_uid(uid: String) -> String {
+    if uid.len() <= UID_MAX {
+        return uid;
+    }
+    let digest = uid.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let mut cut = UID_MAX - 9;
+    while !uid.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{digest:08x}", &uid[..cut])
 }
 
 /// A ConfigMap holding `dashboard` as `<uid>.json`, labelled
@@ -440,27 +459,32 @@ pub fn vault_alerts(namespace: &str, job: &str, pki_issuer: Option<&str>) -> Rul
 }
 
 /// The panels behind [`vault_alerts`]: each node's seal and leadership
-/// state, and the days left on the PKI's certificates.
+/// state, and the days left on the PKI's certificates. Its uid is
+/// `capstan-vault-<namespace>-<job>`, one per server in a namespace.
 pub fn vault_dashboard(namespace: &str, job: &str, pki_issuer: Option<&str>) -> Dashboard {
     let on = selector(&[("job", job), ("namespace", namespace)]);
-    let mut dashboard = Dashboard::new(format!("capstan-vault-{namespace}"), format!("Vault / {namespace}"))
-        .tag("capstan")
-        .tag("vault")
-        .panel(
-            Panel::new("Unsealed (1) per node", format!("vault_core_unsealed{on}"))
-                .legend("{{instance}}")
-                .description("vault_core_unsealed: 0 is a sealed node (alert VaultSealed)."),
-        )
-        .panel(
-            Panel::new("Active (1) per node", format!("vault_core_active{on}"))
-                .legend("{{instance}}")
-                .description("vault_core_active: exactly one node should be 1 (alert VaultNoActiveNode)."),
-        )
-        .panel(
-            Panel::new("Scrape up", format!("up{on}"))
-                .legend("{{instance}}")
-                .description("Whether Prometheus reaches each node's metrics endpoint."),
-        );
+    // The job names the component (two servers in a namespace are two jobs).
+    let mut dashboard =
+        Dashboard::new(format!("capstan-vault-{namespace}-{job}"), format!("Vault / {namespace}/{job}"))
+            .tag("capstan")
+            .tag("vault")
+            .panel(
+                Panel::new("Unsealed (1) per node", format!("vault_core_unsealed{on}"))
+                    .legend("{{instance}}")
+                    .description("vault_core_unsealed: 0 is a sealed node (alert VaultSealed)."),
+            )
+            .panel(
+                Panel::new("Active (1) per node", format!("vault_core_active{on}"))
+                    .legend("{{instance}}")
+                    .description(
+                        "vault_core_active: exactly one node should be 1 (alert VaultNoActiveNode).",
+                    ),
+            )
+            .panel(
+                Panel::new("Scrape up", format!("up{on}"))
+                    .legend("{{instance}}")
+                    .description("Whether Prometheus reaches each node's metrics endpoint."),
+            );
     if let Some(issuer) = pki_issuer {
         let certs = selector(&[("issuer_CN", issuer)]);
         dashboard = dashboard.panel(
@@ -545,42 +569,64 @@ pub fn spire_alerts(namespace: &str, server_job: &str, agent_job: &str) -> RuleG
         )
 }
 
-/// The panels behind [`spire_alerts`].
+/// The panels behind [`spire_alerts`]. Its uid is
+/// `capstan-spire-<namespace>-<server job>`, one per SPIRE in a namespace.
 pub fn spire_dashboard(namespace: &str, server_job: &str, agent_job: &str) -> Dashboard {
     let server = selector(&[("job", server_job), ("namespace", namespace)]);
     let agent = selector(&[("job", agent_job), ("namespace", namespace)]);
-    Dashboard::new(format!("capstan-spire-{namespace}"), format!("SPIRE / {namespace}"))
-        .tag("capstan")
-        .tag("spire")
-        .panel(
-            Panel::new("Server up", format!("up{server}"))
-                .legend("{{instance}}")
-                .description("up of the SPIRE server (alert SpireServerDown)."),
+    Dashboard::new(
+        format!("capstan-spire-{namespace}-{server_job}"),
+        format!("SPIRE / {namespace}/{server_job}"),
+    )
+    .tag("capstan")
+    .tag("spire")
+    .panel(
+        Panel::new("Server up", format!("up{server}"))
+            .legend("{{instance}}")
+            .description("up of the SPIRE server (alert SpireServerDown)."),
+    )
+    .panel(
+        Panel::new("Agents up", format!("up{agent}"))
+            .legend("{{instance}}")
+            .description("up of each SPIRE agent (alert SpireAgentDown)."),
+    )
+    .panel(
+        Panel::new(
+            "Workload API errors by code",
+            format!(
+                "sum by (status) (rate({}[5m]))",
+                workload_api(namespace, agent_job, ",status!~\"OK|Canceled\"")
+            ),
         )
-        .panel(
-            Panel::new("Agents up", format!("up{agent}"))
-                .legend("{{instance}}")
-                .description("up of each SPIRE agent (alert SpireAgentDown)."),
+        .unit("reqps")
+        .legend("{{status}}")
+        .description("Workload API calls ending in an error (alert SpireAgentWorkloadApiErrors)."),
+    )
+    .panel(
+        Panel::new(
+            "Workload API calls by code",
+            format!("sum by (status) (rate({}[5m]))", workload_api(namespace, agent_job, "")),
         )
-        .panel(
-            Panel::new(
-                "Workload API errors by code",
-                format!(
-                    "sum by (status) (rate({}[5m]))",
-                    workload_api(namespace, agent_job, ",status!~\"OK|Canceled\"")
-                ),
-            )
-            .unit("reqps")
-            .legend("{{status}}")
-            .description("Workload API calls ending in an error (alert SpireAgentWorkloadApiErrors)."),
-        )
-        .panel(
-            Panel::new(
-                "Workload API calls by code",
-                format!("sum by (status) (rate({}[5m]))", workload_api(namespace, agent_job, "")),
-            )
-            .unit("reqps")
-            .legend("{{status}}")
-            .description("Every Workload API call, OK included: the load the errors are a share of."),
-        )
+        .unit("reqps")
+        .legend("{{status}}")
+        .description("Every Workload API call, OK included: the load the errors are a share of."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uid_longer_than_grafana_takes_is_cut_and_keeps_a_digest_of_the_whole() {
+        assert_eq!(grafana_uid("capstan-vault-security-openbao".into()), "capstan-vault-security-openbao");
+        let a = grafana_uid("capstan-spire-platform-identity-spire-server-a".into());
+        let b = grafana_uid("capstan-spire-platform-identity-spire-server-b".into());
+        assert_eq!((a.len(), b.len()), (UID_MAX, UID_MAX));
+        assert!(a.starts_with("capstan-spire-platform-identity"), "{a}");
+        assert_ne!(a, b, "two uids sharing their first 31 bytes stay apart");
+        // A cut never splits a character.
+        let wide = grafana_uid(format!("capstan-vault-{}", "é".repeat(20)));
+        assert!(wide.len() <= UID_MAX && wide.is_char_boundary(wide.len() - 9), "{wide}");
+    }
 }
