@@ -202,6 +202,12 @@ pub struct RunArgs {
     /// included (otherwise they are counted, not listed).
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// Whether plan and apply read the servers of effects that already ran.
+/// Not on destroy and rollback, which compare no effect with its server.
+#[derive(Debug, Args)]
+pub struct RefreshArg {
     /// --refresh=false: do not read the servers of effects that already ran
     /// (Vault) for changes made outside Capstan; compare them with state only.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -231,6 +237,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
+    pub refresh: RefreshArg,
+    #[command(flatten)]
     pub report: ReportArg,
     /// Print the plan as one JSON document on stdout (see docs/json-output.md).
     #[arg(long)]
@@ -247,6 +255,8 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub refresh: RefreshArg,
     #[command(flatten)]
     pub report: ReportArg,
     /// A plan saved by `capstan plan --out`; refused if the tree or state changed since.

@@ -20,7 +20,7 @@ use capstan_run::{Events, LockfileMode, Notice, Phase, Plan, RunOptions, Session
 use capstan_state::{ComponentState, LockGuard};
 
 use crate::args::{
-    ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, PluginArgs, RunArgs, TargetArgs, TargetKind,
+    ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, PluginArgs, RefreshArg, RunArgs, TargetArgs, TargetKind,
 };
 use crate::json::{self, Changes, ComponentResult, PluginId, RunReport};
 use crate::progress::{Progress, Step};
@@ -32,9 +32,18 @@ pub(crate) fn open(
     events: Arc<dyn Events>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Session> {
-    let mut session =
-        open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)?;
-    session.set_refresh(run.refresh);
+    open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)
+}
+
+/// [`open`], reading effects' servers for drift as `refresh` says (plan and apply).
+fn open_refreshing(
+    run: &RunArgs,
+    refresh: &RefreshArg,
+    events: Arc<dyn Events>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Session> {
+    let mut session = open(run, events, rt)?;
+    session.set_refresh(refresh.refresh);
     Ok(session)
 }
 
@@ -154,7 +163,7 @@ fn plan_recorded(
         }
         Err(e)
     };
-    let session = match open(&args.run, recorder.clone(), rt) {
+    let session = match open_refreshing(&args.run, &args.refresh, recorder.clone(), rt) {
         Ok(session) => session,
         Err(e) => return nothing_planned(e),
     };
@@ -232,7 +241,7 @@ fn apply_reporting(
     rt: &tokio::runtime::Runtime,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
-    let mut session = open(&args.run, recorder.clone(), rt)?;
+    let mut session = open_refreshing(&args.run, &args.refresh, recorder.clone(), rt)?;
     recorder.loaded(&session);
     let guard = session.lock("apply", args.run.lock_timeout)?;
     let result = apply_locked(&session, args, &guard, progress, recorder, report);

@@ -16,6 +16,8 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
         &[],
         &["plan", "envs/dev", "--parallelism", "many"],
         &["--no-color", "apply"],
+        // Destroy compares no effect with its server: the flag would be ignored.
+        &["destroy", "envs/dev", "--refresh=false"],
     ] {
         let run = s.run(args);
         assert_eq!(run.code, 1, "{run:?}");
