@@ -523,10 +523,18 @@ fn spire() {
         oidc_discovery_url: Some("https://spire-oidc.security.svc".into()),
         jwks_url: Some("https://spire-oidc.security.svc/keys".into()),
         jwt_issuer: Some("https://spire-oidc.security.svc".into()),
-        apps: BTreeMap::from([(
-            "ledger".into(),
-            AppIdentity { spiffe_id: "spiffe://dev.example/ns/finance/sa/ledger".into() },
-        )]),
+        apps: BTreeMap::from([
+            (
+                "ledger".into(),
+                AppIdentity {
+                    spiffe_id: "spiffe://dev.example/ns/finance/sa/ledger-worker".into(),
+                    namespace: Some("finance".into()),
+                    service_account: Some("ledger-worker".into()),
+                },
+            ),
+            // From a backend that does not say which pods (older than the fields).
+            ("audit".into(), AppIdentity::new("spiffe://dev.example/ns/finance/sa/audit")),
+        ]),
         network: vec![NetworkPeer::pods("security", &[("app.kubernetes.io/component", "server")], &[8081])],
         ..minimal.clone()
     };
@@ -574,6 +582,10 @@ fn spire() {
                 with("/apps", json!({ "ledger": { "spiffe_id": "spiffe://dev.example/x", "svid": "…" } })),
             ),
             ("a JWKS URL that is not text", with("/jwks_url", json!(true))),
+            (
+                "an app's namespace that is not text",
+                with("/apps", json!({ "ledger": { "spiffe_id": "spiffe://dev.example/x", "namespace": 1 } })),
+            ),
         ],
     );
     let schema = validator(spire::SCHEMA);
@@ -581,8 +593,50 @@ fn spire() {
         ("a trust domain with a scheme", with("/trust_domain", json!("spiffe://dev.example"))),
         ("keys over plain HTTP", with("/jwks_url", json!("http://spire-oidc/keys"))),
         ("an app ID that is not a SPIFFE ID", with("/apps", json!({ "ledger": { "spiffe_id": "ledger" } }))),
+        (
+            "a namespace Kubernetes cannot have",
+            with(
+                "/apps",
+                json!({ "ledger": { "spiffe_id": "spiffe://dev.example/x", "namespace": "Finance" } }),
+            ),
+        ),
+        (
+            "a ServiceAccount Kubernetes cannot have",
+            with(
+                "/apps",
+                json!({ "ledger": { "spiffe_id": "spiffe://dev.example/x", "service_account": "ledger worker" } }),
+            ),
+        ),
     ] {
         assert!(!schema.is_valid(&value), "spire: the schema accepts {why}: {value}");
+    }
+}
+
+#[test]
+fn spire_identities_name_their_pods_by_their_fields_else_by_a_kubernetes_spiffe_id() {
+    let said = AppIdentity {
+        spiffe_id: "spiffe://dev.example/workload/ledger".into(),
+        namespace: Some("finance".into()),
+        service_account: Some("ledger-worker".into()),
+    };
+    assert_eq!(
+        (said.pods_namespace(), said.pods_service_account()),
+        (Some("finance"), Some("ledger-worker"))
+    );
+    let older = AppIdentity::new("spiffe://dev.example/ns/finance/sa/ledger");
+    assert_eq!((older.pods_namespace(), older.pods_service_account()), (Some("finance"), Some("ledger")));
+    let unsaid = AppIdentity::new("spiffe://dev.example/workload/ledger");
+    assert_eq!((unsaid.pods_namespace(), unsaid.pods_service_account()), (None, None));
+
+    assert_eq!(spire::kubernetes_path("spiffe://dev.example/ns/core/sa/api"), Some(("core", "api")));
+    for other in [
+        "spiffe://dev.example/workload/api",
+        "spiffe://dev.example/ns/core/sa/api/extra",
+        "spiffe://dev.example/ns//sa/api",
+        "spiffe://dev.example",
+        "ns/core/sa/api",
+    ] {
+        assert_eq!(spire::kubernetes_path(other), None, "{other}");
     }
 }
 
@@ -601,7 +655,11 @@ fn vault() {
             database: Some("database".into()),
             kv: Some("secret".into()),
         },
-        auth: AuthMethods { kubernetes: Some("kubernetes".into()), jwt: Some("jwt".into()) },
+        auth: AuthMethods {
+            kubernetes: Some("kubernetes".into()),
+            jwt: Some("jwt".into()),
+            jwt_audience: Some("vault".into()),
+        },
         apps: BTreeMap::from([
             (
                 "billing".into(),
@@ -612,17 +670,15 @@ fn vault() {
                     kubernetes_role: Some("billing".into()),
                     jwt_role: Some("billing".into()),
                     spiffe_id: Some("spiffe://opus.example/ns/shop/sa/billing".into()),
+                    namespace: Some("shop".into()),
+                    service_account: Some("billing".into()),
                 },
             ),
             (
                 "audit".into(),
                 AppAccess {
-                    policy: "capstan-staging-audit".into(),
-                    pki_role: None,
-                    database_role: None,
                     kubernetes_role: Some("audit".into()),
-                    jwt_role: None,
-                    spiffe_id: None,
+                    ..AppAccess::new("capstan-staging-audit")
                 },
             ),
         ]),
@@ -643,6 +699,14 @@ fn vault() {
             (
                 "an auth method the contract does not know",
                 json!({ "address": address, "auth": { "approle": "approle" } }),
+            ),
+            (
+                "a JWT audience that is not text",
+                json!({ "address": address, "auth": { "jwt": "jwt", "jwt_audience": ["vault"] } }),
+            ),
+            (
+                "an app's ServiceAccount that is not text",
+                json!({ "address": address, "apps": { "billing": { "policy": "p", "service_account": 7 } } }),
             ),
             (
                 "an app without its policy",
@@ -666,6 +730,18 @@ fn vault() {
         (
             "a SPIFFE ID that is not one",
             json!({ "address": address, "apps": { "a": { "policy": "p", "spiffe_id": "billing" } } }),
+        ),
+        (
+            "an empty JWT audience",
+            json!({ "address": address, "auth": { "jwt": "jwt", "jwt_audience": "" } }),
+        ),
+        (
+            "a namespace Kubernetes cannot have",
+            json!({ "address": address, "apps": { "a": { "policy": "p", "namespace": "-shop" } } }),
+        ),
+        (
+            "a ServiceAccount Kubernetes cannot have",
+            json!({ "address": address, "apps": { "a": { "policy": "p", "service_account": "Billing" } } }),
         ),
     ] {
         assert!(!schema.is_valid(&value), "vault: the schema accepts {why}: {value}");

@@ -66,7 +66,8 @@ pub struct Inputs {
     /// identity through annotations, or Kubernetes RBAC of its own. Without
     /// it the pods run as `default`, with no token mounted, unless a `spire`
     /// or `vault` dependency binds the app to a ServiceAccount: then they
-    /// get one named after the app as if this were `{}`.
+    /// get the one it names (else one named after the app) as if this were
+    /// `{}`.
     #[serde(default)]
     // Its own schema rather than `anyOf` with null, so a bad field inside is
     // reported at its path, not as "not valid under any of the schemas".
@@ -115,10 +116,16 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// The ServiceAccount the pods run as when they have one of their own:
-    /// `service_account.name`, else the app's name.
+    /// The ServiceAccount the operator names for the pods, if any.
+    pub fn named_service_account(&self) -> Option<&str> {
+        self.service_account.as_ref().and_then(|sa| sa.name.as_deref())
+    }
+
+    /// The ServiceAccount the pods run as when they have one of their own
+    /// and no `spire` or `vault` dependency names it: `service_account.name`,
+    /// else the app's name.
     pub fn service_account_name<'a>(&'a self, app: &'a str) -> &'a str {
-        self.service_account.as_ref().and_then(|sa| sa.name.as_deref()).unwrap_or(app)
+        self.named_service_account().unwrap_or(app)
     }
 }
 

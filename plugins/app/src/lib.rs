@@ -71,9 +71,8 @@ impl Plugin for App {
             return Err(PlanError::InvalidInputs(errors));
         }
         let component = &request.component;
-        let service_account = parsed.service_account_name(&component.name);
         let port = parsed.port.map(|p| p.get());
-        let wiring = wiring::wire(component, port, service_account, &request.dependencies)?;
+        let wiring = wiring::wire(component, port, parsed.named_service_account(), &request.dependencies)?;
         objects::plan(request, &parsed, &wiring)
     }
 }

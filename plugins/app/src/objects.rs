@@ -120,9 +120,10 @@ pub fn plan(req: &PlanRequest, inputs: &Inputs, wiring: &Wiring) -> Result<Compo
         pod = pod.annotation(k, v);
     }
     // Its own ServiceAccount when asked for, or when a spire or vault
-    // dependency binds the app's identity to it (`identity.rs`).
+    // dependency binds the app's identity to it (`identity.rs`), which then
+    // says which one.
     if inputs.service_account.is_some() || wiring.own_service_account {
-        let sa_name = inputs.service_account_name(name);
+        let sa_name = wiring.service_account.as_deref().unwrap_or_else(|| inputs.service_account_name(name));
         let asked = inputs.service_account.as_ref();
         let annotations = asked.map(|sa| sa.annotations.clone()).unwrap_or_default();
         let automount = asked.is_some_and(|sa| sa.automount_token) || wiring.service_account_token;

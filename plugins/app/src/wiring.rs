@@ -82,6 +82,10 @@ pub struct Wiring {
     /// The pods must run as a ServiceAccount of their own: a `spire` or
     /// `vault` dependency binds the app's identity to it (`identity.rs`).
     pub own_service_account: bool,
+    /// With a `spire` or `vault` dependency, the ServiceAccount the pods run
+    /// as: the app's `service_account.name`, else the one those
+    /// dependencies name for it (`identity.rs`).
+    pub service_account: Option<String>,
     /// Its token must be mounted: the app logs in to Vault with it.
     pub service_account_token: bool,
     /// What the operator should know of the dependencies, though the plan works.
@@ -194,11 +198,11 @@ pub(crate) fn single<'a>(
 }
 
 /// Everything `deps` give the app `component`, which listens on `port` and
-/// whose pods run as `service_account` when they have their own.
+/// names `service_account` for its pods, if it names one.
 pub fn wire(
     component: &ComponentId,
     port: Option<u16>,
-    service_account: &str,
+    service_account: Option<&str>,
     deps: &[Dependency],
 ) -> Result<Wiring, PlanError> {
     let mut w = Wiring::default();

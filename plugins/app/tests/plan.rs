@@ -860,10 +860,11 @@ mod identity {
     fn vault() -> Value {
         json!({"address": "https://openbao.security.svc:8200",
                "mounts": {"pki": "pki", "database": "database", "kv": "secret"},
-               "auth": {"kubernetes": "kubernetes", "jwt": "jwt"},
+               "auth": {"kubernetes": "kubernetes", "jwt": "jwt", "jwt_audience": "openbao.staging.example"},
                "apps": {"oob-consent": {"policy": "capstan-staging-oob-consent", "pki_role": "oob-consent",
                    "database_role": "oob-consent", "kubernetes_role": "oob-consent", "jwt_role": "oob-consent",
-                   "spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent"}},
+                   "spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent",
+                   "namespace": "core", "service_account": "oob-consent"}},
                "network": [{"namespace": "security", "pod_labels": {"app.kubernetes.io/name": "openbao"},
                             "ports": [8200]}]})
     }
@@ -874,9 +875,32 @@ mod identity {
                "workload_api_socket": {"volume": "host-path", "host_path": "/run/spire/agent-sockets",
                    "mount_path": "/spiffe-workload-api", "socket_path": "/spiffe-workload-api/spire-agent.sock",
                    "endpoint": "unix:///spiffe-workload-api/spire-agent.sock"},
-               "apps": {"oob-consent": {"spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent"}},
+               "apps": {"oob-consent": {"spiffe_id": "spiffe://staging.example/ns/core/sa/oob-consent",
+                                        "namespace": "core", "service_account": "oob-consent"}},
                "network": [{"namespace": "spire", "pod_labels": {"app.kubernetes.io/name": "spire-server"},
                             "ports": [8081]}]})
+    }
+
+    /// `outputs` as a backend older than the contract's `namespace`,
+    /// `service_account` and `jwt_audience` publishes them.
+    fn older(mut outputs: Value) -> Value {
+        for entry in outputs["apps"].as_object_mut().unwrap().values_mut() {
+            let entry = entry.as_object_mut().unwrap();
+            entry.remove("namespace");
+            entry.remove("service_account");
+        }
+        if let Some(auth) = outputs.get_mut("auth") {
+            auth.as_object_mut().unwrap().remove("jwt_audience");
+        }
+        outputs
+    }
+
+    /// `outputs` with the entry of `oob-consent` saying these pods.
+    fn for_pods(mut outputs: Value, namespace: &str, service_account: &str) -> Value {
+        let entry = &mut outputs["apps"]["oob-consent"];
+        entry["namespace"] = json!(namespace);
+        entry["service_account"] = json!(service_account);
+        outputs
     }
 
     fn deployment(plan: &ComponentPlan) -> &Value {
@@ -1034,7 +1058,7 @@ mod identity {
     #[test]
     fn a_spiffe_id_for_other_pods_than_the_apps_is_refused_naming_the_fix() {
         // Registered in the spire component's own namespace, its default.
-        let mut elsewhere = spire();
+        let mut elsewhere = for_pods(spire(), "spire", "oob-consent");
         elsewhere["apps"]["oob-consent"]["spiffe_id"] =
             json!("spiffe://staging.example/ns/spire/sa/oob-consent");
         let why = refusal(api().dependency("spire", "spire", elsewhere).run::<App>());
@@ -1059,6 +1083,160 @@ mod identity {
         custom["apps"]["oob-consent"]["spiffe_id"] = json!("spiffe://staging.example/consent");
         let plan = api().dependency("spire", "spire", custom).run::<App>().unwrap();
         assert_eq!(value(&plan, "SPIFFE_ID"), "spiffe://staging.example/consent");
+    }
+
+    #[test]
+    fn the_pods_run_as_the_service_account_the_spire_entry_names() {
+        // Registered for ServiceAccount `consent-api`: the pods run as it,
+        // with no `service_account` of the app's own.
+        let plan = api()
+            .dependency("spire", "spire", for_pods(spire(), "core", "consent-api"))
+            .dependency("vault", "vault", for_pods(vault(), "core", "consent-api"))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "consent-api");
+        let sa = plan.expect_object("ServiceAccount", "consent-api");
+        assert_eq!(sa["metadata"]["namespace"], "core");
+        assert!(
+            plan.object("ServiceAccount", "oob-consent").is_none(),
+            "no ServiceAccount of the app's name"
+        );
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "jwt");
+
+        // The fields, not the ID, say which pods: an ID of another form.
+        let mut custom = for_pods(spire(), "core", "consent-api");
+        custom["apps"]["oob-consent"]["spiffe_id"] = json!("spiffe://staging.example/consent");
+        let plan = api().dependency("spire", "spire", custom).run::<App>().unwrap();
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "consent-api");
+        assert_eq!(value(&plan, "SPIFFE_ID"), "spiffe://staging.example/consent");
+
+        // Vault alone, with Kubernetes auth: the ServiceAccount its role binds, token mounted.
+        let plan = api()
+            .dependency("vault", "vault", for_pods(vault(), "core", "consent-api"))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "consent-api");
+        assert_eq!(plan.expect_object("ServiceAccount", "consent-api")["automountServiceAccountToken"], true);
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "kubernetes");
+    }
+
+    #[test]
+    fn an_older_backend_names_the_pods_by_its_spiffe_id_only() {
+        // No `namespace` or `service_account`: the ID's `/ns/<ns>/sa/<sa>` says them.
+        let mut worker = older(spire());
+        worker["apps"]["oob-consent"]["spiffe_id"] =
+            json!("spiffe://staging.example/ns/core/sa/consent-worker");
+        let plan = api()
+            .dependency("spire", "spire", worker.clone())
+            .dependency("vault", "vault", older(vault()))
+            .run::<App>();
+        let why = refusal(plan);
+        assert!(
+            why.contains("Vault would refuse its JWT-SVID"),
+            "the JWT role's SPIFFE ID is still checked: {why}"
+        );
+        let plan = api().dependency("spire", "spire", worker).run::<App>().unwrap();
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "consent-worker");
+
+        // And an ID of the app's pods, with an older vault: as before.
+        let plan = api()
+            .dependency("spire", "spire", older(spire()))
+            .dependency("vault", "vault", older(vault()))
+            .run::<App>()
+            .unwrap();
+        assert_eq!(pod_spec(&plan)["serviceAccountName"], "oob-consent");
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "jwt");
+        assert!(
+            container_env(deployment(&plan), "VAULT_AUTH_AUDIENCE").is_none(),
+            "an older vault does not say the audience"
+        );
+
+        // Registered in another namespace: refused as when the fields say it.
+        let mut elsewhere = older(spire());
+        elsewhere["apps"]["oob-consent"]["spiffe_id"] =
+            json!("spiffe://staging.example/ns/spire/sa/oob-consent");
+        let why = refusal(api().dependency("spire", "spire", elsewhere).run::<App>());
+        assert!(why.contains("set `apps.oob-consent.namespace = \"core\"` in the spire component"), "{why}");
+    }
+
+    #[test]
+    fn spire_and_vault_entries_for_other_pods_are_refused_naming_the_dependency_and_the_fix() {
+        // They disagree on the ServiceAccount: the app runs as spire's.
+        let why = refusal(
+            api()
+                .dependency("identity", "spire", for_pods(spire(), "core", "consent-api"))
+                .dependency("secrets", "vault", vault())
+                .run::<App>(),
+        );
+        assert_eq!(
+            why,
+            "vault dependency `secrets` binds the Kubernetes auth role `oob-consent` of `oob-consent` to the pods \
+             of ServiceAccount `oob-consent` in namespace `core`, but the app's pods run as ServiceAccount \
+             `consent-api` (the one spire dependency `identity` names) in namespace `core` and Vault would refuse \
+             their token; set `apps.oob-consent.service_account = \"consent-api\"` in the vault component, or \
+             `apps.oob-consent.service_account = \"oob-consent\"` in the spire component"
+        );
+
+        // Vault's entry in another namespace (the vault component's, its default).
+        let why = refusal(
+            api()
+                .dependency("spire", "spire", spire())
+                .dependency("vault", "vault", for_pods(vault(), "security", "oob-consent"))
+                .run::<App>(),
+        );
+        assert!(
+            why.starts_with("vault dependency `vault`")
+                && why.contains("in namespace `security`")
+                && why.ends_with("set `apps.oob-consent.namespace = \"core\"` in the vault component"),
+            "{why}"
+        );
+
+        // The app names its ServiceAccount, the vault entry another one.
+        let named = PlanCall::new(json!({"image": "x", "service_account": {"name": "consent-api"}}))
+            .component("staging", "core", "oob-consent")
+            .dependency("vault", "vault", vault());
+        let why = refusal(named.run::<App>());
+        assert!(
+            why.contains(
+                "run as ServiceAccount `consent-api` in namespace `core` and Vault would refuse their token"
+            ) && why.ends_with(
+                "set `apps.oob-consent.service_account = \"consent-api\"` in the vault component, or the \
+                     app's `service_account.name` to `oob-consent`"
+            ),
+            "{why}"
+        );
+
+        // Both wrong in spire: both settings named.
+        let named = PlanCall::new(json!({"image": "x", "service_account": {"name": "consent-api"}}))
+            .component("staging", "core", "oob-consent")
+            .dependency("spire", "spire", for_pods(spire(), "spire", "api"));
+        let why = refusal(named.run::<App>());
+        assert!(
+            why.ends_with(
+                "set `apps.oob-consent.namespace = \"core\"` and `apps.oob-consent.service_account = \
+                 \"consent-api\"` in the spire component"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_jwt_login_is_told_the_audience_to_ask_its_jwt_svid_for() {
+        let plan = api()
+            .dependency("vault", "vault", vault())
+            .dependency("spire", "spire", spire())
+            .run::<App>()
+            .unwrap();
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "jwt");
+        assert_eq!(value(&plan, "VAULT_AUTH_AUDIENCE"), "openbao.staging.example");
+        let names = names(&plan);
+        let at = |name: &str| names.iter().position(|n| n == name).unwrap();
+        assert_eq!(at("VAULT_AUTH_AUDIENCE"), at("VAULT_AUTH_ROLE") + 1, "beside the rest of the login");
+
+        // Kubernetes auth presents the pod's token: no audience to ask for.
+        let plan = api().dependency("vault", "vault", vault()).run::<App>().unwrap();
+        assert_eq!(value(&plan, "VAULT_AUTH_METHOD"), "kubernetes");
+        assert!(container_env(deployment(&plan), "VAULT_AUTH_AUDIENCE").is_none());
     }
 
     #[test]

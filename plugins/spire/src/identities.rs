@@ -58,11 +58,21 @@ pub fn registrations(p: &Plan) -> Vec<Registration> {
         .collect()
 }
 
-/// The `apps` output.
+/// The `apps` output: each app's SPIFFE ID, and the namespace and
+/// ServiceAccount of the pods its registration selects, so a consumer (the
+/// app plugin) runs the app's pods as that ServiceAccount without parsing
+/// the ID.
 pub fn outputs(p: &Plan, registrations: &[Registration]) -> BTreeMap<String, AppIdentity> {
     registrations
         .iter()
-        .map(|r| (r.app.clone(), AppIdentity { spiffe_id: r.spiffe_id(p.trust_domain) }))
+        .map(|r| {
+            let identity = AppIdentity {
+                spiffe_id: r.spiffe_id(p.trust_domain),
+                namespace: Some(r.namespace.clone()),
+                service_account: Some(r.service_account.clone()),
+            };
+            (r.app.clone(), identity)
+        })
         .collect()
 }
 

@@ -25,7 +25,8 @@
 //!
 //! Its outputs are the `spire` contract: the trust domain, the server's
 //! address, the Workload API socket and how a pod mounts it (hostPath), each
-//! app's SPIFFE ID, the OIDC URLs, and `network`.
+//! app's SPIFFE ID with the namespace and ServiceAccount of its pods, the
+//! OIDC URLs, and `network`.
 //!
 //! It does not install the controller manager's CRDs (ClusterSPIFFEID,
 //! ClusterFederatedTrustDomain, ClusterStaticEntry, from its release

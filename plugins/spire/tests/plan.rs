@@ -458,6 +458,37 @@ fn each_app_gets_one_cluster_spiffe_id_selecting_its_namespace_and_service_accou
     assert_eq!(out.spiffe_id_for("payments-api"), Some("spiffe://dev.example/ns/security/sa/payments-api"));
     assert_eq!(out.spiffe_id_for("ledger"), Some("spiffe://dev.example/ns/finance/sa/ledger-worker"));
     assert_eq!(out.spiffe_id_for("web"), Some("spiffe://dev.example/ns/edge/sa/web"));
+    // Which pods each ID is issued to, defaults applied: what the app
+    // plugin runs the app's pods as, without parsing the ID.
+    assert_eq!(
+        plan.output("apps").unwrap(),
+        &json!({
+            "payments-api": { "spiffe_id": "spiffe://dev.example/ns/security/sa/payments-api",
+                              "namespace": "security", "service_account": "payments-api" },
+            "ledger": { "spiffe_id": "spiffe://dev.example/ns/finance/sa/ledger-worker",
+                        "namespace": "finance", "service_account": "ledger-worker" },
+            "web": { "spiffe_id": "spiffe://dev.example/ns/edge/sa/web",
+                     "namespace": "edge", "service_account": "web" },
+        })
+    );
+    for (app, identity) in &out.apps {
+        let spec = spec(&format!("security.spire.{app}"));
+        assert_eq!(
+            spec["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str(),
+            identity.namespace.as_deref(),
+            "{app}: the output names the namespace the registration selects"
+        );
+        assert_eq!(
+            spec["workloadSelectorTemplates"][0].as_str(),
+            identity.service_account.as_ref().map(|sa| format!("k8s:sa:{sa}")).as_deref(),
+            "{app}: and the ServiceAccount"
+        );
+        assert_eq!(
+            identity.pods_namespace().zip(identity.pods_service_account()),
+            spire::kubernetes_path(&identity.spiffe_id),
+            "{app}: the fields agree with the ID"
+        );
+    }
 
     let mut bare = inputs(json!({}));
     bare.as_object_mut().unwrap().remove("apps");

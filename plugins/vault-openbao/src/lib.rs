@@ -24,8 +24,9 @@
 //! [`monitoring`]).
 //!
 //! The outputs (the `vault` contract) say where the server is, where each
-//! engine and auth method is, and each app's policy and roles; in-cluster
-//! also which pods a client must reach (`network`).
+//! engine and auth method is (and the audience of JWT auth), and each app's
+//! policy and roles with the namespace and ServiceAccount of its pods;
+//! in-cluster also which pods a client must reach (`network`).
 //!
 //! It never initialises or unseals the server and never holds a root token
 //! or an unseal key: `bao operator init` and unsealing are the operator's,
@@ -156,6 +157,9 @@ impl Plugin for VaultOpenbao {
             auth: AuthMethods {
                 kubernetes: inputs.kubernetes_auth.as_ref().map(|k| k.path.clone()),
                 jwt: inputs.jwt_auth.as_ref().map(|j| j.path.clone()),
+                // Every JWT role binds it: the audience an app asks SPIRE
+                // to issue its JWT-SVID for.
+                jwt_audience: inputs.jwt_auth.as_ref().map(|j| j.audience.clone()),
             },
             apps: layout
                 .apps
@@ -347,7 +351,10 @@ fn layout<'a>(
     }
 }
 
-/// What the outputs say of one app: the roles it has, by name.
+/// What the outputs say of one app: the roles it has, by name, and the
+/// pods they are for (the namespace and ServiceAccount its Kubernetes auth
+/// role binds, defaults applied, said even without one: they are who the
+/// app is expected to run as).
 fn access(inputs: &Inputs, name: &str, app: &AppLayout<'_>) -> AppAccess {
     AppAccess {
         policy: app.policy.clone(),
@@ -356,6 +363,8 @@ fn access(inputs: &Inputs, name: &str, app: &AppLayout<'_>) -> AppAccess {
         kubernetes_role: inputs.kubernetes_auth.as_ref().map(|_| name.to_owned()),
         jwt_role: inputs.jwt_auth.as_ref().and(app.spiffe_id).map(|_| name.to_owned()),
         spiffe_id: app.spiffe_id.map(str::to_owned),
+        namespace: Some(app.namespace.to_owned()),
+        service_account: Some(app.service_account.to_owned()),
     }
 }
 

@@ -899,15 +899,21 @@ fn outputs_satisfy_the_vault_contract_in_both_modes() {
         serde_json::to_value(&v.mounts).unwrap(),
         json!({ "pki": "pki", "database": "database", "kv": "secret" })
     );
-    assert_eq!(serde_json::to_value(&v.auth).unwrap(), json!({ "kubernetes": "kubernetes", "jwt": "jwt" }));
+    assert_eq!(
+        serde_json::to_value(&v.auth).unwrap(),
+        json!({ "kubernetes": "kubernetes", "jwt": "jwt", "jwt_audience": "vault" })
+    );
+    // Each app's pods: the namespace and ServiceAccount its Kubernetes role
+    // binds, defaults applied (the app's name for billing).
     assert_eq!(
         serde_json::to_value(&v.apps).unwrap(),
         json!({
             "billing": { "policy": "capstan-staging-billing", "pki_role": "billing", "database_role": "billing",
                          "kubernetes_role": "billing", "jwt_role": "billing",
-                         "spiffe_id": "spiffe://opus.example/ns/shop/sa/billing" },
+                         "spiffe_id": "spiffe://opus.example/ns/shop/sa/billing",
+                         "namespace": "shop", "service_account": "billing" },
             "shipping": { "policy": "capstan-staging-shipping", "pki_role": "shipping", "database_role": "shipping",
-                          "kubernetes_role": "shipping" },
+                          "kubernetes_role": "shipping", "namespace": "shop", "service_account": "shipper" },
         })
     );
     assert_eq!(v.pki_issue_path("billing").as_deref(), Some("pki/issue/billing"));
@@ -931,6 +937,57 @@ fn outputs_satisfy_the_vault_contract_in_both_modes() {
     assert_eq!(
         pods.output("network").unwrap(),
         &json!([{ "namespace": "vault", "pod_labels": { "app.kubernetes.io/name": "vault" }, "ports": [8200] }])
+    );
+}
+
+/// The outputs say of each app the pods its Kubernetes role binds, and of
+/// JWT auth the audience its roles bind: what the app plugin runs the pods
+/// as and tells the app to ask SPIRE for.
+#[test]
+fn outputs_name_the_pods_each_kubernetes_role_binds_and_the_jwt_audience() {
+    let read = |plan: &ComponentPlan| -> vault::Outputs {
+        contracts::read(&Dependency {
+            name: "vault".into(),
+            component_type: "vault".into(),
+            outputs: plan.outputs.clone().into(),
+        })
+        .unwrap()
+    };
+    let plan = external(json!({ "jwt_auth": { "audience": "openbao.opus.example" },
+                                "apps": { "audit": {} } }))
+    .run::<VaultOpenbao>()
+    .unwrap();
+    let v = read(&plan);
+    for (app, access) in &v.apps {
+        let role = config_at(&plan, "kubernetes-auth", &format!("auth/kubernetes/role/{app}"));
+        assert_eq!(
+            (&role["bound_service_account_namespaces"], &role["bound_service_account_names"]),
+            (&json!([access.namespace]), &json!([access.service_account])),
+            "{app}: the outputs name the pods its role binds"
+        );
+    }
+    let audit = &v.apps["audit"];
+    assert_eq!(
+        (audit.namespace.as_deref(), audit.service_account.as_deref()),
+        (Some("security"), Some("audit")),
+        "defaults: the component's namespace and the app's name"
+    );
+    assert_eq!(v.auth.jwt_audience.as_deref(), Some("openbao.opus.example"));
+    let billing = config_at(&plan, "jwt-auth", "auth/jwt/role/billing");
+    assert_eq!(billing["bound_audiences"], json!([v.auth.jwt_audience]), "the audience its roles bind");
+
+    // No JWT auth: no audience; the pods are still named, with no role.
+    let plan = without(&["jwt_auth", "kubernetes_auth"], json!({ "mode": "external", "address": ADDRESS }))
+        .run::<VaultOpenbao>()
+        .unwrap();
+    let v = read(&plan);
+    assert_eq!(serde_json::to_value(&v.auth).unwrap(), json!({}));
+    assert!(plan.output("auth").is_none());
+    let shipping = &v.apps["shipping"];
+    assert_eq!(shipping.kubernetes_role, None);
+    assert_eq!(
+        (shipping.namespace.as_deref(), shipping.service_account.as_deref()),
+        (Some("shop"), Some("shipper"))
     );
 }
 

@@ -4,7 +4,8 @@
 //! `docs/contracts/spire.md`. The outputs say which trust domain the
 //! identities are in, where the SPIRE server is (for agents), where each
 //! node's Workload API socket is and how a pod mounts it, the SPIFFE ID
-//! each registered app is issued, and, when the OIDC discovery provider
+//! each registered app is issued (and the namespace and ServiceAccount of
+//! the pods it is issued to), and, when the OIDC discovery provider
 //! runs, the URLs a relying party (Vault's JWT auth) verifies JWT-SVIDs
 //! with. They hold no key or token: a workload proves itself to the agent
 //! on its node and gets its SVIDs over the socket.
@@ -75,12 +76,56 @@ impl WorkloadApiSocket {
     }
 }
 
-/// The identity one registered app's pods are issued.
+/// The identity one registered app's pods are issued, and which pods those are.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppIdentity {
     /// `spiffe://<trust domain>/<path>`.
     pub spiffe_id: String,
+    /// The namespace of the pods the registration selects; `None` from a
+    /// backend that does not say it (see [`Self::pods_namespace`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The ServiceAccount of those pods: the one an app's pods must run as
+    /// to be issued [`Self::spiffe_id`]; `None` from a backend that does not
+    /// say it (see [`Self::pods_service_account`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+}
+
+impl AppIdentity {
+    /// An identity that says nothing of the pods it is for.
+    pub fn new(spiffe_id: impl Into<String>) -> Self {
+        Self { spiffe_id: spiffe_id.into(), namespace: None, service_account: None }
+    }
+
+    /// The namespace of the pods the registration selects: [`Self::namespace`],
+    /// else the one the SPIFFE ID names when it has the Kubernetes form
+    /// (see [`kubernetes_path`]), as a backend older than the field issues it.
+    pub fn pods_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().or_else(|| kubernetes_path(&self.spiffe_id).map(|(ns, _)| ns))
+    }
+
+    /// The ServiceAccount of those pods: [`Self::service_account`], else the
+    /// one a SPIFFE ID of the Kubernetes form names.
+    pub fn pods_service_account(&self) -> Option<&str> {
+        self.service_account.as_deref().or_else(|| kubernetes_path(&self.spiffe_id).map(|(_, sa)| sa))
+    }
+}
+
+/// The namespace and ServiceAccount a SPIFFE ID names when it has the form
+/// `spiffe://<trust domain>/ns/<namespace>/sa/<service account>` (SPIRE's
+/// and Istio's convention, and what `capstan/spire` issues); `None` for an
+/// ID of any other form, which names no pods.
+pub fn kubernetes_path(spiffe_id: &str) -> Option<(&str, &str)> {
+    let (_, path) = spiffe_id.strip_prefix("spiffe://")?.split_once('/')?;
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("ns"), Some(ns), Some("sa"), Some(sa), None) if !ns.is_empty() && !sa.is_empty() => {
+            Some((ns, sa))
+        }
+        _ => None,
+    }
 }
 
 /// The outputs of a `spire` component.
@@ -101,7 +146,8 @@ pub struct Outputs {
     /// The `iss` of every JWT-SVID, when the server sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt_issuer: Option<String>,
-    /// The SPIFFE ID of each registered app, keyed by app (component) name.
+    /// The SPIFFE ID of each registered app and the pods it is for, keyed
+    /// by app (component) name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub apps: BTreeMap<String, AppIdentity>,
     /// What a client must be allowed to reach (NetworkPolicies); the

@@ -2,10 +2,12 @@
 //!
 //! Schema `wit/contracts/vault.v1.json`; documented for consumers in
 //! `docs/contracts/vault.md`. The outputs say where the server is, where
-//! its secrets engines and auth methods are mounted, and per app the policy,
-//! roles and SPIFFE ID it logs in and works with. They hold no token, key or
-//! password: an app logs in with its own identity (its ServiceAccount token
-//! or a JWT-SVID) and Vault hands it what its policy allows.
+//! its secrets engines and auth methods are mounted (and the audience a JWT
+//! logging in must carry), and per app the policy, roles and SPIFFE ID it
+//! logs in and works with, and the namespace and ServiceAccount its pods
+//! run as. They hold no token, key or password: an app logs in with its own
+//! identity (its ServiceAccount token or a JWT-SVID) and Vault hands it
+//! what its policy allows.
 
 use std::collections::BTreeMap;
 
@@ -56,12 +58,17 @@ pub struct AuthMethods {
     /// SPIFFE JWT-SVID) and its `jwt_role`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<String>,
+    /// With [`Self::jwt`]: the audience (`aud`) every JWT must carry to log
+    /// in there, so the one a workload asks SPIRE to issue its JWT-SVID
+    /// for; `None` from a backend that does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_audience: Option<String>,
 }
 
 impl AuthMethods {
     /// No auth method is configured.
     pub fn is_empty(&self) -> bool {
-        self.kubernetes.is_none() && self.jwt.is_none()
+        self.kubernetes.is_none() && self.jwt.is_none() && self.jwt_audience.is_none()
     }
 }
 
@@ -88,6 +95,31 @@ pub struct AppAccess {
     /// The SPIFFE ID the JWT role is bound to (`spiffe://…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
+    /// The namespace of the app's pods, the one its Kubernetes auth role
+    /// (if any) is bound to; `None` from a backend that does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The ServiceAccount the app's pods are expected to run as, the one its
+    /// Kubernetes auth role (if any) is bound to; `None` from a backend that
+    /// does not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+}
+
+impl AppAccess {
+    /// An app given `policy` and nothing else yet.
+    pub fn new(policy: impl Into<String>) -> Self {
+        Self {
+            policy: policy.into(),
+            pki_role: None,
+            database_role: None,
+            kubernetes_role: None,
+            jwt_role: None,
+            spiffe_id: None,
+            namespace: None,
+            service_account: None,
+        }
+    }
 }
 
 /// The outputs of a `vault` component.

@@ -6,10 +6,11 @@
 //! SPIRE's OIDC discovery provider (see `oidc_stand_in`: SPIRE cannot run
 //! here). Each app is then checked with exactly what its rendered Deployment
 //! tells it: it logs in at `VAULT_AUTH_PATH` as `VAULT_AUTH_ROLE` with a
-//! JWT-SVID for its `SPIFFE_ID`, and that login's token issues its
-//! certificate at `VAULT_PKI_ISSUE_PATH` and reads a database credential at
-//! `VAULT_DATABASE_CREDS_PATH` that logs in to its own database, and is
-//! denied another app's. Another app's JWT-SVID is refused for its role.
+//! JWT-SVID for its `SPIFFE_ID` and `VAULT_AUTH_AUDIENCE`, and that login's
+//! token issues its certificate at `VAULT_PKI_ISSUE_PATH` and reads a
+//! database credential at `VAULT_DATABASE_CREDS_PATH` that logs in to its
+//! own database, and is denied another app's. Another app's JWT-SVID is
+//! refused for its role.
 //!
 //! PostgreSQL here trusts every login on loopback: what is checked is that
 //! the dynamic role exists and reaches its app's database and no other.
@@ -133,16 +134,18 @@ fn the_zero_trust_environment_applies_and_each_app_logs_in_with_its_spiffe_id() 
         assert_eq!(env["VAULT_ADDR"], "https://vault.zt.opus.example:8200", "{app}");
         assert_eq!(env["VAULT_AUTH_METHOD"], "jwt", "{app} logs in with its SPIFFE ID");
         assert_eq!(env["SPIFFE_ID"], format!("spiffe://zt.opus.example/ns/open-finance/sa/{app}"));
+        // The audience to ask SPIRE for, from the vault contract: its JWT roles' (the default).
+        assert_eq!(env["VAULT_AUTH_AUDIENCE"], "vault", "{app}");
 
         // Its JWT-SVID logs it in as its role, with its own policy.
         let login_path = format!("{}/login", env["VAULT_AUTH_PATH"]);
         let role = &env["VAULT_AUTH_ROLE"];
-        let svid = oidc.jwt_svid(&env["SPIFFE_ID"], "vault");
+        let svid = oidc.jwt_svid(&env["SPIFFE_ID"], &env["VAULT_AUTH_AUDIENCE"]);
         let (status, login) =
             call(&bao, None, "POST", &login_path, Some(json!({ "role": role, "jwt": svid })));
         assert_eq!(status, 200, "{app}'s JWT-SVID logs in at {login_path}: {login}");
         let token = login["auth"]["client_token"].as_str().unwrap().to_owned();
-        let theirs = oidc.jwt_svid(&envs[other]["SPIFFE_ID"], "vault");
+        let theirs = oidc.jwt_svid(&envs[other]["SPIFFE_ID"], &env["VAULT_AUTH_AUDIENCE"]);
         let (status, _) = call(&bao, None, "POST", &login_path, Some(json!({ "role": role, "jwt": theirs })));
         assert_eq!(status, 400, "{other}'s JWT-SVID must not log in as {app}");
 
