@@ -25,30 +25,18 @@
 //! password is not what lets it in: what is checked is that its role exists,
 //! reaches its app's database and no other, and is gone once revoked.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use capstan_vault::testing::Bao;
+use capstan_vault::testing::{Bao, openssl};
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{Value, json};
 
 use crate::support::{PG_ADMIN, PgCleanup, Stack, psql_as, unique};
 
-/// One call to the Vault API as `token`: the status and the JSON body.
+/// One call to the Vault API as `token` (`""`: none, a login): the status and the JSON body.
 fn call(bao: &Bao, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, format!("{}/v1/{path}", bao.url)).header("X-Vault-Token", token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().unwrap_or_else(|e| panic!("{path}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.text().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    bao.call_as(Some(token).filter(|t| !t.is_empty()), method, path, body.as_ref())
 }
 
 /// A token holding only `policy`, as an app's login would give it.
@@ -86,26 +74,6 @@ fn jwt(key: &SigningKey, subject: &str, audience: &str) -> String {
     let signature = key.sign(format!("{header}.{claims}").as_bytes());
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes());
     format!("{header}.{claims}.{signature}")
-}
-
-/// `openssl <args>` in `dir`: its stdout, or the command and its output.
-fn openssl(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl (it must be installed): {e}"));
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    Err(format!(
-        "openssl {} in {}: {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
 }
 
 fn spiffe_id(app: &str) -> String {

@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use capstan_vault::testing::Bao;
 use serde_json::{Value, json};
@@ -45,19 +44,7 @@ fn run(s: &Stack, bao: &Bao, oidc: &OidcStandIn, args: &[&str]) -> Run {
 
 /// One call to the Vault API with `token` (none: a login): status and body.
 fn call(bao: &Bao, token: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, format!("{}/v1/{path}", bao.url));
-    if let Some(token) = token {
-        request = request.header("X-Vault-Token", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().unwrap_or_else(|e| panic!("{path}: {e}"));
-    let status = response.status().as_u16();
-    (status, serde_json::from_str(&response.text().unwrap()).unwrap_or(Value::Null))
+    bao.call_as(token, method, path, body.as_ref())
 }
 
 /// The plain `env` of the app's rendered Deployment, by name.

@@ -128,6 +128,18 @@ impl Bao {
     /// ?list=true`), independent of the executor: returns the status and the
     /// JSON body (`null` when there is none).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call_as(Some(&self.token), method, path, body)
+    }
+
+    /// As [`Bao::call`] with `token` (an app's, from its login), or with
+    /// none (a login itself).
+    pub fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let url = format!("{}/v1/{}", self.url, path.trim_start_matches('/'));
         let client = client();
         let request = match method {
@@ -138,7 +150,10 @@ impl Bao {
             "DELETE" => client.delete(url),
             other => panic!("Bao::call: no method {other}"),
         };
-        let mut request = request.header("X-Vault-Token", &self.token);
+        let mut request = request;
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -154,6 +169,35 @@ impl Bao {
         assert!((200..300).contains(&status), "{method} {path} failed: {status} {json}");
         json
     }
+}
+
+/// A directory of the test's own for PEM files, emptied first.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capstan-vault-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `openssl <args>` in `dir` (the CLI checks what the PKI issued, as an
+/// operator would): its stdout, or the command and its output.
+pub fn openssl(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl (it must be installed): {e}"));
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(format!(
+        "openssl {} in {}: {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 impl Drop for Bao {

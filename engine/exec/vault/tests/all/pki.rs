@@ -2,11 +2,9 @@
 //! them by the server itself; an intermediate CA signed by that root, and
 //! certificates issued under it that `openssl verify` chains to the root.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use capstan_core::{VaultOp, VaultPkiIntermediate, VaultPkiRoot};
 use capstan_vault::VaultError;
+use capstan_vault::testing::{openssl, scratch};
 use serde_json::json;
 
 use crate::support::{assert_settled, changes, config, effect, env, mount, outcomes, row, unique, words};
@@ -26,32 +24,6 @@ fn intermediate(mount: &str, issuer_mount: &str, common_name: &str) -> VaultOp {
         common_name: common_name.into(),
         ttl: "43800h".into(),
     })
-}
-
-/// A directory of the test's own for PEM files, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("capstan-vault-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `openssl <args>` in `dir`: its stdout, or the command and its output.
-fn openssl(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl (it must be installed): {e}"));
-    let text = format!(
-        "openssl {} in {}: {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).into_owned()) } else { Err(text) }
 }
 
 #[test]
