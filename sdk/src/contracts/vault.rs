@@ -146,17 +146,20 @@ pub struct Outputs {
 impl Outputs {
     /// Where `app` asks for a certificate (`pki/issue/<role>`), when it has a PKI role.
     pub fn pki_issue_path(&self, app: &str) -> Option<String> {
-        let pki = self.mounts.pki.as_ref()?;
-        let role = self.apps.get(app)?.pki_role.as_ref()?;
-        Some(format!("{pki}/issue/{role}"))
+        self.pki_path(app, "issue")
     }
 
     /// Where `app` has a CSR of its own key signed (`pki/sign/<role>`,
     /// what cert-manager's Vault issuer calls), when it has a PKI role.
     pub fn pki_sign_path(&self, app: &str) -> Option<String> {
+        self.pki_path(app, "sign")
+    }
+
+    /// `<pki>/<endpoint>/<role>` of `app`'s PKI role.
+    fn pki_path(&self, app: &str, endpoint: &str) -> Option<String> {
         let pki = self.mounts.pki.as_ref()?;
         let role = self.apps.get(app)?.pki_role.as_ref()?;
-        Some(format!("{pki}/sign/{role}"))
+        Some(format!("{pki}/{endpoint}/{role}"))
     }
 
     /// Where `app` reads database credentials (`database/creds/<role>`),
