@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Stack, example, repo_root, walk, with_test_key};
+use crate::support::{PG_ADMIN, Stack, example, psql_as, repo_root, walk, with_test_key};
 
 /// The example's test identity (TEST-ONLY-age-key.txt).
 fn test_identity() -> age::x25519::Identity {
@@ -250,7 +250,7 @@ fn rendered() -> &'static Rendered {
             let _owned = LOCAL_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
             let production = apply("production");
             let databases = app_databases();
-            drop_app_databases();
+            drop_databases(&APP_DATABASES);
             let production = production.ok();
             assert!(production.stdout.contains("Apply complete"), "{production:?}");
             databases
@@ -265,31 +265,45 @@ fn rendered() -> &'static Rendered {
     })
 }
 
-const APP_DATABASES: [&str; 4] = ["oob_consent", "oob_payments", "oob_directory_sync", "dapr"];
-
-fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", sql])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+/// The example's databases on the local PostgreSQL, each owned by `<database>_user`.
+pub const APP_DATABASES: [&str; 4] = ["oob_consent", "oob_payments", "oob_directory_sync", "dapr"];
 
 fn app_databases() -> BTreeMap<String, String> {
     let list = APP_DATABASES.map(|d| format!("'{d}'")).join(",");
-    psql(&format!(
-        "SELECT d.datname || '|' || r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba \
-         WHERE d.datname IN ({list})"
-    ))
+    psql_as(
+        PG_ADMIN,
+        &format!(
+            "SELECT d.datname || '|' || r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba \
+             WHERE d.datname IN ({list})"
+        ),
+    )
+    .unwrap_or_default()
     .lines()
     .filter_map(|l| l.split_once('|').map(|(d, o)| (d.to_string(), o.to_string())))
     .collect()
 }
 
-fn drop_app_databases() {
-    for d in APP_DATABASES {
-        psql(&format!("DROP DATABASE IF EXISTS {d}"));
-        psql(&format!("DROP ROLE IF EXISTS {d}_user"));
+/// Drops `databases` on the local PostgreSQL, their owners `<database>_user`,
+/// and the roles made members of an owner (Vault's dynamic credentials),
+/// whatever a test left behind.
+pub fn drop_databases(databases: &[&str]) {
+    for database in databases {
+        let owner = format!("{database}_user");
+        let members = psql_as(
+            PG_ADMIN,
+            &format!(
+                "SELECT string_agg(quote_ident(m.rolname), ',') FROM pg_auth_members a \
+                 JOIN pg_roles m ON m.oid = a.member JOIN pg_roles r ON r.oid = a.roleid \
+                 WHERE r.rolname = '{owner}'"
+            ),
+        );
+        if let Ok(members) = members.as_deref()
+            && !members.is_empty()
+        {
+            let _ = psql_as(PG_ADMIN, &format!("DROP ROLE IF EXISTS {members}"));
+        }
+        let _ = psql_as(PG_ADMIN, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
+        let _ = psql_as(PG_ADMIN, &format!("DROP ROLE IF EXISTS \"{owner}\""));
     }
 }
 

@@ -21,9 +21,9 @@ use std::path::Path;
 use capstan_vault::testing::Bao;
 use serde_json::{Value, json};
 
-use crate::example::{LOCAL_DATABASES, assert_valid_kubernetes};
+use crate::example::{APP_DATABASES, LOCAL_DATABASES, assert_valid_kubernetes, drop_databases};
 use crate::oidc_stand_in::OidcStandIn;
-use crate::support::{PG_ADMIN, Run, Stack, example, psql_as, walk};
+use crate::support::{Run, Stack, example, psql_as, walk};
 
 const APPS: [&str; 3] = ["oob-consent", "oob-payments", "oob-directory-sync"];
 
@@ -66,24 +66,7 @@ struct Cleanup;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let owners = ["oob_consent", "oob_payments", "oob_directory_sync", "dapr", "spire"];
-        for owner in owners {
-            let members = psql_as(
-                PG_ADMIN,
-                &format!(
-                    "SELECT string_agg(quote_ident(m.rolname), ',') FROM pg_auth_members a \
-                     JOIN pg_roles m ON m.oid = a.member JOIN pg_roles r ON r.oid = a.roleid \
-                     WHERE r.rolname = '{owner}_user'"
-                ),
-            );
-            if let Ok(members) = members.as_deref()
-                && !members.is_empty()
-            {
-                let _ = psql_as(PG_ADMIN, &format!("DROP ROLE IF EXISTS {members}"));
-            }
-            let _ = psql_as(PG_ADMIN, &format!("DROP DATABASE IF EXISTS \"{owner}\" WITH (FORCE)"));
-            let _ = psql_as(PG_ADMIN, &format!("DROP ROLE IF EXISTS \"{owner}_user\""));
-        }
+        drop_databases(&[APP_DATABASES.as_slice(), &["spire"]].concat());
     }
 }
 
