@@ -10,11 +10,15 @@
 #     at once as there are cores);
 # and checks once per N that capstan's rendered objects and helm's are the
 # same. Then it times `capstan plan` of the mixed stack (every built-in
-# plugin, with dependencies) at 100 and 1,000 components: issue 5's figure.
+# plugin, with dependencies) at 100, 1,000 and 10,000 components, each plan
+# cold (nothing kept from an earlier run). Last, the plans that follow an
+# apply, which reuse the plan cache and the render record: nothing changed,
+# one component changed, and nothing changed with --plan-cache=false.
 #
 # Usage: bench/compare.sh            (from anywhere; nothing is written in the repo
 #                                     except the release build in target/)
-# Knobs: SIZES="1 10 100 1000" RUNS=5 SLOW_RUNS=3 MIXED_SIZES="100 1000"
+# Knobs: SIZES="1 10 100 1000" RUNS=5 SLOW_RUNS=3 MIXED_SIZES="100 1000 10000"
+#        AFTER_APPLY="app:1000 mixed:1000 mixed:10000"
 #        CAPSTAN_BIN=… CAPSTAN_BENCH_BIN=… to time binaries built elsewhere.
 #
 # It installs what it needs: Debian's `time` (for peak memory) when
@@ -24,7 +28,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=${SIZES:-"1 10 100 1000"}
-MIXED_SIZES=${MIXED_SIZES:-"100 1000"}
+MIXED_SIZES=${MIXED_SIZES:-"100 1000 10000"}
+AFTER_APPLY=${AFTER_APPLY:-"app:1000 mixed:1000 mixed:10000"}
 RUNS=${RUNS:-5}
 # Runs of the slowest cells (N >= 1000), to keep the machine usable.
 SLOW_RUNS=${SLOW_RUNS:-3}
@@ -158,20 +163,64 @@ done
 
 # ---- mixed stack: issue 5's figure ----------------------------------------------
 
-printf '\n## mixed stack (every built-in plugin, with dependencies): capstan plan\n\n'
-printf '| N | load avg | capstan plan (median of %s) | peak MiB |\n|---|---|---|---|\n' "$RUNS"
+printf '\n## mixed stack (every built-in plugin, with dependencies): capstan plan, cold\n\n'
+printf '| N | load avg | capstan plan (median of %s; %s for N >= 10000) | peak MiB |\n|---|---|---|---|\n' "$RUNS" "$SLOW_RUNS"
 first=""
 for n in $MIXED_SIZES; do
     stack="$WORK/mixed-$n"
     quiet "$GEN" gen --components "$n" --out "$stack"
     export CAPSTAN_AGE_KEY_FILE="$stack/TEST-ONLY-age-key.txt"
     quiet "$CAPSTAN" plan "$stack"
+    runs=$RUNS
+    ((n >= 10000)) && runs=$SLOW_RUNS
     avg=$(load)
-    read -r plan plan_rss < <(measure "$RUNS" ":" "$CAPSTAN" plan "$stack")
+    # Cold: nothing kept from an earlier run (plan cache, state, record).
+    read -r plan plan_rss < <(measure "$runs" "rm -rf '$stack/.capstan'" "$CAPSTAN" plan "$stack")
     printf '| %s | %s | %s ms | %s |\n' "$n" "$avg" "$plan" "$(mib "$plan_rss")"
-    if [ -z "$first" ]; then first="$n $plan"; else
-        read -r n0 t0 <<<"$first"
-        printf '\ngrowth from %s to %s components: %s× the time for %s× the components\n' \
-            "$n0" "$n" "$(ratio "$plan" "$t0")" "$(ratio "$n" "$n0")"
+    if [ -z "$first" ]; then first="$n $plan $plan_rss"; else
+        read -r n0 t0 r0 <<<"$first"
+        printf '\ngrowth from %s to %s components: %s× the time and %s× the peak memory for %s× the components\n' \
+            "$n0" "$n" "$(ratio "$plan" "$t0")" "$(ratio "$plan_rss" "$r0")" "$(ratio "$n" "$n0")"
     fi
+done
+
+# ---- plans after an apply: what a plan reuses ----------------------------------
+
+printf '\n## plans after an apply: the plan cache and the render record (median of %s)\n\n' "$SLOW_RUNS"
+printf '| stack | N | load avg | cold plan | apply | plan, nothing changed | plan, one component changed | plan, nothing changed, --plan-cache=false | peak MiB: cold / nothing changed |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for cell in $AFTER_APPLY; do
+    shape=${cell%%:*} n=${cell#*:}
+    stack="$WORK/after-$shape-$n"
+    out="$WORK/after-out-$shape-$n"
+    if [ "$shape" = app ]; then
+        quiet "$GEN" gen --app-only --components "$n" --out "$stack"
+        changed="$stack/envs/bench/apps/app1/component.hcl"
+        field=LOG_LEVEL
+    else
+        quiet "$GEN" gen --components "$n" --out "$stack"
+        export CAPSTAN_AGE_KEY_FILE="$stack/TEST-ONLY-age-key.txt"
+        changed="$stack/envs/env0/ns0/svc1/component.hcl"
+        field=CACHE_HOST
+    fi
+    avg=$(load)
+    mkdir -p "$WORK/trash"
+    fresh_start="rm -rf '$stack/.capstan'; if [ -e '$out' ]; then mv '$out' \"\$(mktemp -d -p '$WORK/trash')\"; fi"
+    read -r cold cold_rss < <(measure "$SLOW_RUNS" "$fresh_start" "$CAPSTAN" plan "$stack" --out-dir "$out")
+    # The last apply timed is the one the plans below follow.
+    read -r apply _ < <(measure "$SLOW_RUNS" "$fresh_start" \
+        "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out")
+    rm -rf "$WORK/trash"
+    read -r same same_rss < <(measure "$SLOW_RUNS" ":" "$CAPSTAN" plan "$stack" --out-dir "$out")
+    read -r asked _ < <(measure "$SLOW_RUNS" ":" "$CAPSTAN" plan "$stack" --out-dir "$out" --plan-cache=false)
+    # Each run changes one input of one component to a value no run had,
+    # so its plugin is asked every time.
+    cp "$changed" "$WORK/changed.orig"
+    echo 0 >"$WORK/counter"
+    bump="c=\$(cat '$WORK/counter'); echo \$((c + 1)) >'$WORK/counter'; \
+        sed 's/^\( *$field *= *\)\"/\\1\"v\$c-/' '$WORK/changed.orig' >'$changed'"
+    read -r one _ < <(measure "$SLOW_RUNS" "$bump" "$CAPSTAN" plan "$stack" --out-dir "$out")
+    cp "$WORK/changed.orig" "$changed"
+    printf '| %s | %s | %s | %s ms | %s ms | %s ms | %s ms | %s ms | %s / %s |\n' \
+        "$shape" "$n" "$avg" "$cold" "$apply" "$same" "$one" "$asked" "$(mib "$cold_rss")" "$(mib "$same_rss")"
 done

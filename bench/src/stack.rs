@@ -222,6 +222,10 @@ inputs = {
 }
 "#;
 
+/// How the render target writes Secrets: in clear (the generated stack is
+/// never in a Git work tree), so an apply times the target, not SOPS.
+const PLAIN_SECRETS: &str = "target \"render\" {\n  secrets = \"plain\"\n}\n";
+
 /// One environment: `platform` plus up to [`NAMESPACES`] app namespaces.
 const PER_ENV: usize = 3 + NAMESPACES * PER_NAMESPACE;
 
@@ -236,7 +240,7 @@ fn mixed(root: &Path, total: usize) -> io::Result<Generated> {
             root,
             &format!("envs/{env}/env.hcl"),
             &format!(
-                "locals {{\n  environment = \"{env}\"\n}}\n\ndomain      = \"{env}.bench.example\"\napp_version = \"1.{e}.0\"\napp_scaling = {{ min = 2, max = {}, cpu = 75 }}\n",
+                "locals {{\n  environment = \"{env}\"\n}}\n\ndomain      = \"{env}.bench.example\"\napp_version = \"1.{e}.0\"\napp_scaling = {{ min = 2, max = {}, cpu = 75 }}\n\n{PLAIN_SECRETS}",
                 e + 3
             ),
         )?;

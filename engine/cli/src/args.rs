@@ -204,14 +204,21 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
-/// Whether plan and apply read the servers of effects that already ran.
-/// Not on destroy and rollback, which compare no effect with its server.
+/// How plan and apply plan: whether they read the servers of effects that
+/// already ran, and reuse plugins' answers. Not on destroy and rollback,
+/// which compare no effect with its server (and always reuse answers).
 #[derive(Debug, Args)]
-pub struct RefreshArg {
+pub struct PlanningArgs {
     /// --refresh=false: do not read the servers of effects that already ran
     /// (Vault) for changes made outside Capstan; compare them with state only.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
+    /// --plan-cache=false: ask every plugin again instead of reusing the
+    /// answers kept under .capstan/plan-cache/ for the same requests, and
+    /// read every rendered file back instead of trusting the record of
+    /// what was written (.capstan/rendered/).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub plan_cache: bool,
 }
 
 /// Where else plan, apply, destroy and rollback write their run report (see crate::runs).
@@ -237,7 +244,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
-    pub refresh: RefreshArg,
+    pub planning: PlanningArgs,
     #[command(flatten)]
     pub report: ReportArg,
     /// Print the plan as one JSON document on stdout (see docs/json-output.md).
@@ -256,7 +263,7 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
-    pub refresh: RefreshArg,
+    pub planning: PlanningArgs,
     #[command(flatten)]
     pub report: ReportArg,
     /// A plan saved by `capstan plan --out`; refused if the tree or state changed since.

@@ -284,7 +284,9 @@ pub struct ComponentPlan {
 
 /// A component's inputs checked by its plugin's `validate`, then, when no
 /// error was found, planned: the engine asks both of one instance.
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable so the engine can keep an answer for the same request
+/// asked again (its plan cache); it holds sensitive values in clear.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CheckedPlan {
     /// `validate` reported at least one error; `plan` was not asked.
     Invalid(Vec<Diagnostic>),

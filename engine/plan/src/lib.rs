@@ -27,8 +27,8 @@ pub use planner::{
 pub use policy::{Cause, Policies, PolicyError, PolicyFinding, Waiver, params_over_defaults};
 pub use schedule::{DepResults, Outcome};
 pub use seams::{
-    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, PolicyHandle,
-    SeamError,
+    AnswerCache, ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver,
+    PolicyHandle, SeamError,
 };
 
 /// The graph of every component a loaded stack holds (the loader built it

@@ -22,7 +22,7 @@ use crate::objects;
 use crate::policy::{self, PolicyFinding};
 use crate::schedule::DepResults;
 use crate::seams::{
-    ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError,
+    AnswerCache, ComponentRef, EffectRunner, ObjectRef, ObjectTarget, PluginHandle, PluginResolver, SeamError,
 };
 use crate::secrets_digest::{self, RenderedSecrets};
 
@@ -56,6 +56,9 @@ pub struct PlanContext<'a> {
     /// hold on their servers ([`EffectRunner::drift`]); `None` where the
     /// plan is only checked and nothing is to be read (`capstan validate`).
     pub effects: Option<&'a dyn EffectRunner>,
+    /// Answers plugins gave before to the same requests, asked before the
+    /// plugin is; `None` to ask every plugin.
+    pub answers: Option<&'a dyn AnswerCache>,
 }
 
 /// What happens to one object.
@@ -141,6 +144,11 @@ pub struct ComponentPlanned {
     /// `audit` policies, warnings, and errors a named exception waives.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policy_findings: Vec<PolicyFinding>,
+    /// Whether the plugin's answer came from [`PlanContext::answers`]
+    /// rather than from a call (for the run report; a plan is the same
+    /// either way).
+    #[serde(skip)]
+    pub answer_cached: bool,
     #[serde(skip)]
     pub(crate) handle: Arc<dyn PluginHandle>,
     #[serde(skip)]
@@ -467,10 +475,9 @@ pub fn plan_component(
         component: key,
         origins: &inputs.origins,
     };
-    let answer = match handle
-        .validate_and_plan(component_dir.as_deref(), &request)
-        .map_err(|source| guard.call_failed(source))?
-    {
+    let (checked, answer_cached) = ask(cx.answers, handle.as_ref(), component_dir.as_deref(), &request)
+        .map_err(|source| guard.call_failed(source))?;
+    let answer = match checked {
         CheckedPlan::Invalid(diagnostics) => {
             guard.check(guard.secrets.in_diagnostics(&diagnostics))?;
             let problems = diagnostics
@@ -517,7 +524,29 @@ pub fn plan_component(
     };
     let mut planned = planned.finish(answer, &policy_inputs)?;
     planned.warnings = warnings;
+    planned.answer_cached = answer_cached;
     Ok(planned)
+}
+
+/// The plugin's `validate` and `plan` of `request`: kept from an earlier
+/// run when `answers` has it (then `true`), else asked and kept. A plugin
+/// that reads its component's directory is always asked: the request does
+/// not hold what it reads.
+fn ask(
+    answers: Option<&dyn AnswerCache>,
+    handle: &dyn PluginHandle,
+    component_dir: Option<&std::path::Path>,
+    request: &PlanRequest,
+) -> Result<(CheckedPlan, bool), SeamError> {
+    let Some(answers) = answers.filter(|_| component_dir.is_none()) else {
+        return Ok((handle.validate_and_plan(component_dir, request)?, false));
+    };
+    if let Some(kept) = answers.get(handle.digest(), request) {
+        return Ok((kept, true));
+    }
+    let checked = handle.validate_and_plan(component_dir, request)?;
+    answers.put(handle.digest(), request, &checked);
+    Ok((checked, false))
 }
 
 /// Checks what one component's plugin produced against the sensitive values
@@ -769,6 +798,7 @@ impl Planned<'_> {
             changed_outputs,
             warnings: Vec::new(),
             policy_findings,
+            answer_cached: false,
             handle: self.handle,
             request: self.request,
             component_dir: self.component_dir,
@@ -824,6 +854,10 @@ fn compare_objects(
         let object = ObjectRef::of(&manifest)
             .map_err(|missing| contract(format!("an object lost its name: {missing}")))?;
         let at = ComponentRef { key, id: &component.id, ready_timeout: component.ready_timeout };
+        if cx.target.holds(at, &manifest) {
+            changes.push(ObjectChange { object, action: Action::Unchanged, manifest: Some(manifest) });
+            continue;
+        }
         let action = match cx.target.current(at, &object).map_err(ComponentError::Target)? {
             None => Action::Create,
             Some(current) => {

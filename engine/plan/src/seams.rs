@@ -81,6 +81,19 @@ pub trait PluginResolver: Send + Sync {
     }
 }
 
+/// Answers plugins gave before, kept to be given again when the same
+/// plugin build is asked the same question: plugins are deterministic (no
+/// clock, seeded randomness, no I/O but what the request holds), so the
+/// answer is the one the plugin would give. An optimisation only: a cache
+/// that cannot read or write an entry behaves as if it had none.
+pub trait AnswerCache: Send + Sync {
+    /// What the plugin whose code has digest `plugin` answered to `request`
+    /// (its `validate` and `plan`), if kept and intact.
+    fn get(&self, plugin: &str, request: &PlanRequest) -> Option<CheckedPlan>;
+    /// Keeps `answer` as the plugin's to `request`.
+    fn put(&self, plugin: &str, request: &PlanRequest, answer: &CheckedPlan);
+}
+
 pub use capstan_core::ObjectRef;
 
 /// The component a target acts for, with what a target needs of it.
@@ -100,6 +113,14 @@ pub struct ComponentRef<'a> {
 pub trait ObjectTarget: Send + Sync {
     /// What the target holds now for this object, if anything.
     fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError>;
+    /// Whether the target holds `desired` (a normalised object of the
+    /// component) exactly, known without reading it back: the render
+    /// target's record of the files it wrote. False when it cannot tell;
+    /// the planner then reads the object with [`ObjectTarget::current`].
+    fn holds(&self, component: ComponentRef<'_>, desired: &Value) -> bool {
+        let _ = (component, desired);
+        false
+    }
     /// Makes the component's objects exactly `objects`; removes `prune`
     /// (objects it had before that left the plan).
     fn apply(

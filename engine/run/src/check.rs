@@ -80,6 +80,7 @@ where
         command,
         policies,
         effects: None,
+        answers: None,
     };
     Ok(capstan_plan::schedule::run(&graph, PARALLELISM, |k, deps| each(&cx, k, deps)))
 }

@@ -148,6 +148,10 @@ pub struct ComponentReport {
     pub component: String,
     /// The plugin that ran it (or would have).
     pub plugin: Option<PluginBuild>,
+    /// The plugin was not called: its answer to the same request came
+    /// from the plan cache (`.capstan/plan-cache/`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub answer_cached: bool,
     /// How it ended.
     pub outcome: ComponentOutcome,
     /// The phase it failed in, when it failed.
@@ -284,6 +288,7 @@ impl Timeline {
 /// How a component ended, as the outcomes say.
 struct Ending {
     plugin: Option<PluginBuild>,
+    answer_cached: bool,
     outcome: ComponentOutcome,
     error: Option<String>,
     warnings: Vec<InputProblem>,
@@ -292,12 +297,20 @@ struct Ending {
 
 impl Ending {
     fn of(outcome: ComponentOutcome, plugin: Option<PluginBuild>, error: Option<String>) -> Self {
-        Self { plugin, outcome, error, warnings: Vec::new(), policy_findings: Vec::new() }
+        Self {
+            plugin,
+            answer_cached: false,
+            outcome,
+            error,
+            warnings: Vec::new(),
+            policy_findings: Vec::new(),
+        }
     }
 
     fn planned(outcome: ComponentOutcome, p: &ComponentPlanned) -> Self {
         Self {
             plugin: Some((&p.plugin).into()),
+            answer_cached: p.answer_cached,
             outcome,
             error: None,
             warnings: p.warnings.clone(),
@@ -453,6 +466,7 @@ impl RunRecorder {
             components.push(ComponentReport {
                 component: key,
                 plugin: ending.plugin,
+                answer_cached: ending.answer_cached,
                 outcome: ending.outcome,
                 failed_phase,
                 error: ending.error,

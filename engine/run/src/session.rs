@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use capstan_config::{Command, Stack};
 use capstan_plan::{
-    ComponentError, ComponentGraph, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef,
+    AnswerCache, ComponentError, ComponentGraph, ComponentPlanned, ComponentRef, EffectRunner, ObjectRef,
     ObjectTarget as _, Outcome, PlanContext, PluginResolver, Policies, apply_component_observed,
     plan_component, schedule,
 };
@@ -19,6 +19,7 @@ use capstan_state::{AnyBackend, ComponentState, LockGuard, LockInfo, State, Stat
 
 use crate::RunError;
 use crate::events::{Events, Phase};
+use crate::plan_cache::{PLAN_CACHE_DIR, PlanCache};
 use crate::revisions::{Made, RunRecord};
 use crate::targets::Target;
 
@@ -109,6 +110,8 @@ pub struct Session {
     /// The policies of the stack, their plugins loaded once for the run,
     /// on the first plan: a destroy or a rollback's removals need none.
     policies: OnceLock<Policies>,
+    /// Plugins' answers kept from earlier runs; `None` asks every plugin.
+    answers: Option<PlanCache>,
 }
 
 impl Session {
@@ -146,7 +149,21 @@ impl Session {
         let dir = std::path::absolute(dir)?;
         let scope = dir.strip_prefix(&stack.root).map(Path::to_path_buf).unwrap_or_default();
         let policies = OnceLock::new();
-        Ok(Self { stack, graph, seams, backend, state, key, scope, settings, events, runtime, policies })
+        let answers = Some(PlanCache::new(stack.root.join(PLAN_CACHE_DIR), &key));
+        Ok(Self {
+            stack,
+            graph,
+            seams,
+            backend,
+            state,
+            key,
+            scope,
+            settings,
+            events,
+            runtime,
+            policies,
+            answers,
+        })
     }
 
     /// The loaded stack.
@@ -214,6 +231,7 @@ impl Session {
             command,
             policies,
             effects: self.settings.refresh.then(|| self.seams.effects.as_ref()),
+            answers: self.answers.as_ref().map(|c| c as &dyn AnswerCache),
         }
     }
 
@@ -258,6 +276,17 @@ impl Session {
     /// changes made outside Capstan (on by default; `--refresh=false`).
     pub fn set_refresh(&mut self, refresh: bool) {
         self.settings.refresh = refresh;
+    }
+
+    /// Whether plans reuse what earlier runs kept: the answers plugins gave
+    /// to the same requests, and the render target's record of the files
+    /// it wrote (on by default; `--plan-cache=false` asks every plugin and
+    /// reads every rendered file back).
+    pub fn set_plan_cache(&mut self, on: bool) {
+        self.answers = on.then(|| PlanCache::new(self.stack.root.join(PLAN_CACHE_DIR), &self.key));
+        if let Target::Render(render) = &self.seams.target {
+            render.set_trust_record(on);
+        }
     }
 
     /// Whether a run stopped before the target wrote what it writes at the
@@ -368,6 +397,9 @@ impl Session {
             Ok(numbers) => (numbers, None),
             Err(e) => (Vec::new(), Some(e)),
         };
+        if let Some(answers) = &self.answers {
+            answers.prune();
+        }
         Ok(Applied { removed, outcomes, not_flushed, not_stored, revisions, revision_failed })
     }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,6 +20,19 @@ use crate::events::{Events, Notice};
 use crate::outputs::OutputFlags;
 use crate::setup::Surroundings;
 
+/// Where the render target records the files it wrote in `out_dir`
+/// (see [`RenderTarget::with_record`]): beside the state, one file per
+/// output directory, named by a digest of its absolute path.
+fn record_file(stack: &Stack, out_dir: &Path) -> PathBuf {
+    let absolute = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    let digest = capstan_state::sha256_digest(absolute.as_os_str().as_encoded_bytes());
+    let name = digest.trim_start_matches("sha256:").get(..16).unwrap_or_default();
+    stack.root.join(RENDER_RECORD_DIR).join(format!("{name}.json"))
+}
+
+/// The directory of the render target's records, under the stack root.
+const RENDER_RECORD_DIR: &str = ".capstan/rendered";
+
 /// The render target: YAML files under each environment's output
 /// directory, its Secrets delivered as its `target "render"` block says
 /// (see [`crate::outputs`]). Environments sharing a directory share one
@@ -28,6 +42,9 @@ pub struct Render {
     /// For components of environments no longer in the tree (state only):
     /// removing their files needs no Secrets delivery.
     fallback: Arc<RenderTarget>,
+    /// Whether a plan trusts the record of the files written (on by
+    /// default); off, every file is read back.
+    trust_record: AtomicBool,
 }
 
 impl Render {
@@ -53,14 +70,23 @@ impl Render {
         let default_dir = out_dir.map_or_else(|| crate::outputs::default_out_dir(stack), Path::to_path_buf);
         let targets: BTreeMap<PathBuf, Arc<RenderTarget>> = by_dir
             .into_iter()
-            .map(|(dir, policy)| (dir.clone(), Arc::new(RenderTarget::new(dir, policy))))
+            .map(|(dir, policy)| {
+                let record = record_file(stack, &dir);
+                (dir.clone(), Arc::new(RenderTarget::new(dir, policy).with_record(record)))
+            })
             .collect();
-        let fallback = targets
-            .get(&default_dir)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(RenderTarget::new(default_dir, SecretsPolicy::none())));
+        let fallback = targets.get(&default_dir).cloned().unwrap_or_else(|| {
+            let record = record_file(stack, &default_dir);
+            Arc::new(RenderTarget::new(default_dir, SecretsPolicy::none()).with_record(record))
+        });
         let by_env = dirs.into_iter().map(|(env, dir)| (env, targets[&dir].clone())).collect();
-        Ok(Self { by_env, fallback })
+        Ok(Self { by_env, fallback, trust_record: AtomicBool::new(true) })
+    }
+
+    /// Whether a plan trusts the record of the files this target wrote
+    /// (see [`RenderTarget::with_record`]); off, it reads every file back.
+    pub fn set_trust_record(&self, on: bool) {
+        self.trust_record.store(on, Ordering::Relaxed);
     }
 
     fn of(&self, component: &ComponentId) -> &RenderTarget {
@@ -119,6 +145,10 @@ impl Render {
 impl ObjectTarget for Render {
     fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
         Ok(self.of(component.id).current(component.id, &object.kind, &object.name)?)
+    }
+
+    fn holds(&self, component: ComponentRef<'_>, desired: &Value) -> bool {
+        self.trust_record.load(Ordering::Relaxed) && self.of(component.id).holds(component.id, desired)
     }
 
     fn apply(
@@ -306,6 +336,10 @@ impl Target {
 impl ObjectTarget for Target {
     fn current(&self, component: ComponentRef<'_>, object: &ObjectRef) -> Result<Option<Value>, SeamError> {
         self.inner().current(component, object)
+    }
+
+    fn holds(&self, component: ComponentRef<'_>, desired: &Value) -> bool {
+        self.inner().holds(component, desired)
     }
 
     fn apply(

@@ -68,6 +68,16 @@ impl StateKey {
         }
     }
 
+    /// A key of its own for `purpose` (HMAC of the purpose under this
+    /// key): one secret serves several uses, none of which can stand in
+    /// for another or for this key.
+    pub fn derive(&self, purpose: &str) -> [u8; KEY_LEN] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(b"capstan derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Reads the key at `path`, or creates it (mode 0600, exclusive create, so
     /// two first runs cannot end up with different keys).
     pub fn load_or_create(path: &Path) -> Result<Self, StateError> {
@@ -124,6 +134,15 @@ mod tests {
         assert_ne!(a.hash(b"pw"), b.hash(b"pw"));
         assert!(a.hash(b"pw").starts_with("hmac-sha256:"));
         assert_eq!(format!("{a:?}"), "StateKey(..)");
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_by_key() {
+        let a = StateKey::from_bytes([1; 32]);
+        assert_eq!(a.derive("plan cache"), a.derive("plan cache"));
+        assert_ne!(a.derive("plan cache"), a.derive("other"));
+        assert_ne!(a.derive("plan cache"), StateKey::from_bytes([2; 32]).derive("plan cache"));
+        assert_ne!(a.derive("plan cache"), [1; 32]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use capstan_run::{Events, LockfileMode, Notice, Phase, Plan, RunOptions, Session
 use capstan_state::{ComponentState, LockGuard};
 
 use crate::args::{
-    ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, PluginArgs, RefreshArg, RunArgs, TargetArgs, TargetKind,
+    ApplyArgs, DestroyArgs, LockfileArg, PlanArgs, PlanningArgs, PluginArgs, RunArgs, TargetArgs, TargetKind,
 };
 use crate::json::{self, Changes, ComponentResult, PluginId, RunReport};
 use crate::progress::{Progress, Step};
@@ -35,15 +35,17 @@ pub(crate) fn open(
     open_session(&run.dir, &run.target, run.ready_timeout, run.parallelism, &run.plugins, events, rt)
 }
 
-/// [`open`], reading effects' servers for drift as `refresh` says (plan and apply).
-fn open_refreshing(
+/// [`open`], reading effects' servers for drift and reusing plugins'
+/// answers as `planning` says (plan and apply).
+fn open_planning(
     run: &RunArgs,
-    refresh: &RefreshArg,
+    planning: &PlanningArgs,
     events: Arc<dyn Events>,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Session> {
     let mut session = open(run, events, rt)?;
-    session.set_refresh(refresh.refresh);
+    session.set_refresh(planning.refresh);
+    session.set_plan_cache(planning.plan_cache);
     Ok(session)
 }
 
@@ -163,7 +165,7 @@ fn plan_recorded(
         }
         Err(e)
     };
-    let session = match open_refreshing(&args.run, &args.refresh, recorder.clone(), rt) {
+    let session = match open_planning(&args.run, &args.planning, recorder.clone(), rt) {
         Ok(session) => session,
         Err(e) => return nothing_planned(e),
     };
@@ -241,7 +243,7 @@ fn apply_reporting(
     rt: &tokio::runtime::Runtime,
     report: &mut RunReport,
 ) -> anyhow::Result<ExitCode> {
-    let mut session = open_refreshing(&args.run, &args.refresh, recorder.clone(), rt)?;
+    let mut session = open_planning(&args.run, &args.planning, recorder.clone(), rt)?;
     recorder.loaded(&session);
     let guard = session.lock("apply", args.run.lock_timeout)?;
     let result = apply_locked(&session, args, &guard, progress, recorder, report);

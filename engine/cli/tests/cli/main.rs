@@ -87,6 +87,7 @@ mod lifecycle;
 mod live;
 mod network_policies;
 mod oidc_stand_in;
+mod plan_cache;
 mod plugins;
 mod policies;
 mod python_policy;

@@ -47,6 +47,7 @@
 mod error;
 mod external;
 mod layout;
+mod record;
 mod secrets;
 mod stream;
 mod target;

@@ -25,11 +25,13 @@ use std::sync::Mutex;
 use capstan_core::ComponentId;
 use serde_json::Value;
 
-use crate::layout::{MARKER_FILE, file_name_for, segment};
+use crate::layout::{MARKER_FILE, file_name_for, is_secret, object_file_name, segment};
+use crate::record::Record;
 use crate::secrets::{Delivery, SecretsPolicy};
 use crate::tree::{
-    Content, Desired, KUSTOMIZATION, component_files, io, kustomization, read_marker, remove_empty_parents,
-    scan_owned, sync_sops_config, write_if_changed, write_marker, written_by_capstan,
+    Content, Desired, KUSTOMIZATION, component_files, io, kustomization, object_text, read_marker,
+    remove_empty_parents, scan_owned, starts_as_capstan_writes, sync_sops_config, write_if_changed,
+    write_marker, written_by_capstan,
 };
 use crate::{RenderError, RenderReport, RenderedComponent};
 
@@ -37,6 +39,9 @@ use crate::{RenderError, RenderReport, RenderedComponent};
 pub struct RenderTarget {
     out_dir: PathBuf,
     secrets: SecretsPolicy,
+    /// What it wrote, so a plan need not read files back (see
+    /// [`RenderTarget::with_record`]).
+    record: Option<Record>,
     /// Loaded on first use; calls are serialised on it.
     inner: Mutex<Option<Loaded>>,
 }
@@ -63,7 +68,36 @@ impl RenderTarget {
     /// A target writing under `out_dir`, each environment's Secrets as
     /// `secrets` says.
     pub fn new(out_dir: impl Into<PathBuf>, secrets: SecretsPolicy) -> Self {
-        Self { out_dir: out_dir.into(), secrets, inner: Mutex::new(None) }
+        Self { out_dir: out_dir.into(), secrets, record: None, inner: Mutex::new(None) }
+    }
+
+    /// The same target, keeping a record of the files it writes in the file
+    /// at `path` (beside the state, not in the output directory): a file
+    /// whose size, mode, time and inode are as recorded, and whose recorded
+    /// digest is that of the bytes a plan wants, is known unchanged without
+    /// being read ([`RenderTarget::holds`]). Files holding a Secret are
+    /// never recorded.
+    pub fn with_record(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record = Some(Record::new(path.into()));
+        self
+    }
+
+    /// Whether component `id`'s file of `desired` (a normalised object)
+    /// holds exactly what it would be written as, known from the record
+    /// without reading it; false when the record cannot tell (no record, a
+    /// Secret, a file touched since), and the object is to be read with
+    /// [`RenderTarget::current`].
+    pub fn holds(&self, id: &ComponentId, desired: &Value) -> bool {
+        let Some(record) = &self.record else { return false };
+        if is_secret(desired) {
+            return false;
+        }
+        let (Ok(prefix), Some(file)) = (component_prefix(id), object_file_name(desired)) else {
+            return false;
+        };
+        let rel = format!("{prefix}{file}");
+        let text = object_text(prefix.trim_end_matches('/'), desired);
+        record.untouched(&rel, &self.out_dir.join(&rel), text.as_bytes())
     }
 
     /// Writes the kustomizations of the directories whose components
@@ -101,6 +135,9 @@ impl RenderTarget {
         if loaded.dirty {
             write_marker(&self.out_dir.join(MARKER_FILE), &loaded.files, true)?;
             loaded.dirty = false;
+        }
+        if let Some(record) = &self.record {
+            record.save();
         }
         if !wrote && !repair {
             return Ok(());
@@ -299,7 +336,7 @@ impl RenderTarget {
 
         let mut report = RenderReport::default();
         for (rel, file) in &files {
-            write_if_changed(&self.out_dir, rel, file, &mut report)?;
+            write_if_changed(&self.out_dir, rel, file, self.record.as_ref(), &mut report)?;
             loaded.dirty |= marker.insert(rel.clone());
         }
         for rel in old.iter().filter(|r| !files.contains_key(*r)) {
@@ -346,11 +383,14 @@ impl RenderTarget {
         if !marker.contains(&rel) && path.symlink_metadata().is_ok() && !written_by_capstan(&path) {
             return Err(RenderError::WouldOverwrite { path });
         }
-        write_if_changed(&self.out_dir, &rel, &kustomization(entries)?, report)?;
+        write_if_changed(&self.out_dir, &rel, &kustomization(entries)?, self.record.as_ref(), report)?;
         Ok(marker.insert(rel))
     }
 
     fn remove(&self, rel: &str, report: &mut RenderReport) -> Result<(), RenderError> {
+        if let Some(record) = &self.record {
+            record.forget(rel);
+        }
         let path = self.out_dir.join(rel);
         match fs::remove_file(&path) {
             Ok(()) => report.removed.push(PathBuf::from(rel)),
@@ -370,7 +410,8 @@ fn read_owned(path: &Path) -> Result<Option<(String, Value)>, RenderError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(RenderError::Io { path: path.to_path_buf(), source }),
     };
-    if !written_by_capstan(path) {
+    // Checked on the text read, not by opening the file again.
+    if !starts_as_capstan_writes(text.as_bytes()) {
         return Ok(None);
     }
     let object = serde_norway::from_str(&text)

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::RenderError;
 use crate::external::{Externalised, externalise};
 use crate::layout::{MARKER_FILE, SOPS_CONFIG, is_secret, object_file_name, segment};
+use crate::record::Record;
 use crate::secrets::{Delivery, SecretsPolicy, secret_files_of};
 use crate::yaml::append_yaml;
 
@@ -132,7 +133,7 @@ pub fn render_keeping(
     sync_sops_config(out_dir, secrets)?;
     let mut report = RenderReport::default();
     for (rel, file) in &desired {
-        write_if_changed(out_dir, rel, file, &mut report)?;
+        write_if_changed(out_dir, rel, file, None, &mut report)?;
     }
 
     for rel in previous.difference(&desired.keys().cloned().collect()) {
@@ -247,11 +248,7 @@ pub(crate) fn component_files(
         if file == KUSTOMIZATION || !names.insert(file.clone()) {
             return Err(RenderError::DuplicateObject { component: label, file });
         }
-        // Sized like a typical object file, so the text rarely regrows.
-        let mut text = String::with_capacity(2048);
-        text.push_str(OBJECT_HEADER);
-        text.push_str(&dir);
-        text.push_str("; changes here are overwritten.\n");
+        let mut text = object_header(&dir);
         let desired = if let Some(Externalised { object, key, values }) = external {
             append_yaml(&object, &mut text);
             let delivery = secrets.get(env).cloned().expect("external delivery was found above");
@@ -290,6 +287,24 @@ pub(crate) fn component_files(
     Ok(files)
 }
 
+/// The header line of an object file in component directory `dir`.
+fn object_header(dir: &str) -> String {
+    // Sized like a typical object file, so the text rarely regrows.
+    let mut text = String::with_capacity(2048);
+    text.push_str(OBJECT_HEADER);
+    text.push_str(dir);
+    text.push_str("; changes here are overwritten.\n");
+    text
+}
+
+/// The bytes of the file of `object`, one that holds no Secret, in
+/// component directory `dir`: as [`component_files`] writes it.
+pub(crate) fn object_text(dir: &str, object: &Value) -> String {
+    let mut text = object_header(dir);
+    append_yaml(object, &mut text);
+    text
+}
+
 pub(crate) fn kustomization(resources: &BTreeSet<String>) -> Result<Desired, RenderError> {
     let doc = serde_json::json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -326,8 +341,12 @@ pub(crate) fn written_by_capstan(path: &Path) -> bool {
     let mut head = [0u8; 64];
     let Ok(mut f) = fs::File::open(path) else { return false };
     let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
-    let head = &head[..n];
-    head.starts_with(OBJECT_HEADER.as_bytes()) || head.starts_with(KUSTOMIZATION_HEADER.as_bytes())
+    starts_as_capstan_writes(&head[..n])
+}
+
+/// Whether `bytes` (a file's, or its start) begin with the header capstan writes.
+pub(crate) fn starts_as_capstan_writes(bytes: &[u8]) -> bool {
+    bytes.starts_with(OBJECT_HEADER.as_bytes()) || bytes.starts_with(KUSTOMIZATION_HEADER.as_bytes())
 }
 
 /// Writes the marker; `durable` adds an fsync (a whole-tree render does; the
@@ -355,11 +374,18 @@ pub(crate) fn write_if_changed(
     out_dir: &Path,
     rel: &str,
     file: &Desired,
+    record: Option<&Record>,
     report: &mut RenderReport,
 ) -> Result<(), RenderError> {
     let path = out_dir.join(rel);
+    // Only files that hold no Secret are recorded (see crate::record).
+    let recorded = record.filter(|_| file.mode == MODE_FILE && matches!(file.content, Content::Text(_)));
     let current = match &file.content {
         Content::Kept => return Ok(()),
+        Content::Text(bytes) if recorded.is_some_and(|r| r.untouched(rel, &path, bytes)) => {
+            report.unchanged.push(PathBuf::from(rel));
+            return Ok(());
+        }
         Content::Text(bytes) => is_current(&path, file.mode, |existing| Ok(existing == bytes.as_slice()))?,
         Content::External { bytes, key, values, delivery } => {
             let Delivery::External(store) = delivery.as_ref() else { unreachable!("only external delivery") };
@@ -397,6 +423,10 @@ pub(crate) fn write_if_changed(
     } else if let Content::Text(bytes) = &file.content {
         write_file(&path, bytes, file.mode)?;
         report.written.push(PathBuf::from(rel));
+    }
+    match (recorded, &file.content) {
+        (Some(record), Content::Text(bytes)) => record.wrote(rel, &path, bytes),
+        _ => record.into_iter().for_each(|r| r.forget(rel)),
     }
     Ok(())
 }

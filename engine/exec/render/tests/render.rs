@@ -484,3 +484,43 @@ fn kustomizations_wait_for_the_flush_and_a_run_that_stopped_before_it_is_repaire
     assert!(!next.needs_repair());
     assert_eq!(tree(out.path()), tree(whole.path()));
 }
+
+#[test]
+fn the_record_knows_a_file_as_written_until_it_is_edited_and_never_records_a_secret() {
+    let out = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let record = state.path().join("rendered/out.json");
+    let component = api();
+    let target = capstan_render::RenderTarget::new(out.path(), plain()).with_record(&record);
+    target.apply_component(&component).unwrap();
+    // A clock tick between the writes and the record's save, as in any
+    // run longer than a few milliseconds: the stamps are trusted.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    target.flush().unwrap();
+    drop(target);
+
+    let next = capstan_render::RenderTarget::new(out.path(), plain()).with_record(&record);
+    let [deployment, service, secret] = component.objects.as_slice() else { panic!() };
+    assert!(next.holds(&component.id, deployment));
+    assert!(next.holds(&component.id, service));
+    assert!(!next.holds(&component.id, secret), "a Secret is always read back");
+    let saved = fs::read_to_string(&record).unwrap();
+    assert!(!saved.contains("secret-api-db"), "a Secret's file is recorded: {saved}");
+
+    // Another object than the one written is not held.
+    let mut scaled = deployment.clone();
+    scaled["spec"]["replicas"] = json!(3);
+    assert!(!next.holds(&component.id, &scaled));
+
+    // Edited by hand to the same size: no longer known, and read back as it is now.
+    let file = out.path().join("staging/core/api/deployment-api.yaml");
+    let edited = fs::read_to_string(&file).unwrap().replace("replicas: 2", "replicas: 7");
+    fs::write(&file, edited).unwrap();
+    assert!(!next.holds(&component.id, deployment));
+    let now = next.current(&component.id, "Deployment", "api").unwrap().unwrap();
+    assert_eq!(now["spec"]["replicas"], json!(7));
+
+    // Without a record, nothing is known.
+    let bare = capstan_render::RenderTarget::new(out.path(), plain());
+    assert!(!bare.holds(&component.id, service));
+}

@@ -103,6 +103,7 @@ impl Fixture {
             command: Command::Plan,
             policies: &NO_POLICIES,
             effects: None,
+            answers: None,
         }
     }
 
