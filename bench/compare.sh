@@ -112,6 +112,15 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+# bump FILE FIELD: FILE as $WORK/changed.orig holds it, with FIELD's string
+# value given a prefix no earlier run gave it (a counter in $WORK/counter).
+bump() {
+    local c
+    c=$(cat "$WORK/counter")
+    echo $((c + 1)) >"$WORK/counter"
+    sed "s/^\( *$2 *= *\)\"/\1\"v$c-/" "$WORK/changed.orig" >"$1"
+}
+
 # ---- app-only: capstan against helm --------------------------------------------
 
 say "machine: $CORES cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); $("$HELM" version --short); $("$CAPSTAN" --version 2>/dev/null || echo capstan)"
@@ -217,9 +226,7 @@ for cell in $AFTER_APPLY; do
     # so its plugin is asked every time.
     cp "$changed" "$WORK/changed.orig"
     echo 0 >"$WORK/counter"
-    bump="c=\$(cat '$WORK/counter'); echo \$((c + 1)) >'$WORK/counter'; \
-        sed 's/^\( *$field *= *\)\"/\\1\"v\$c-/' '$WORK/changed.orig' >'$changed'"
-    read -r one _ < <(measure "$SLOW_RUNS" "$bump" "$CAPSTAN" plan "$stack" --out-dir "$out")
+    read -r one _ < <(measure "$SLOW_RUNS" "bump '$changed' $field" "$CAPSTAN" plan "$stack" --out-dir "$out")
     cp "$WORK/changed.orig" "$changed"
     printf '| %s | %s | %s | %s ms | %s ms | %s ms | %s ms | %s ms | %s / %s |\n' \
         "$shape" "$n" "$avg" "$cold" "$apply" "$same" "$one" "$asked" "$(mib "$cold_rss")" "$(mib "$same_rss")"

@@ -28,11 +28,13 @@ annotations:
   capstan.dev/component: envs/{{ $root.Values.environment }}/{{ $root.Release.Namespace }}/{{ $app.name }}
 {{- end -}}
 
+{{/* The app's HTTP health check; the argument is (list $root periodSeconds failureThreshold). */}}
 {{- define "bench.probe" -}}
+{{- $root := index . 0 -}}
 httpGet:
-  path: {{ .Values.healthPath }}
+  path: {{ $root.Values.healthPath }}
   port: http
-periodSeconds: 10
+periodSeconds: {{ index . 1 }}
 timeoutSeconds: 2
-failureThreshold: 3
+failureThreshold: {{ index . 2 }}
 {{- end -}}
