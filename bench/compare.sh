@@ -174,7 +174,7 @@ done
 
 printf '\n## mixed stack (every built-in plugin, with dependencies): capstan plan, cold\n\n'
 printf '| N | load avg | capstan plan (median of %s; %s for N >= 10000) | peak MiB |\n|---|---|---|---|\n' "$RUNS" "$SLOW_RUNS"
-first=""
+previous="" growth=()
 for n in $MIXED_SIZES; do
     stack="$WORK/mixed-$n"
     quiet "$GEN" gen --components "$n" --out "$stack"
@@ -186,12 +186,16 @@ for n in $MIXED_SIZES; do
     # Cold: nothing kept from an earlier run (plan cache, state, record).
     read -r plan plan_rss < <(measure "$runs" "rm -rf '$stack/.capstan'" "$CAPSTAN" plan "$stack")
     printf '| %s | %s | %s ms | %s |\n' "$n" "$avg" "$plan" "$(mib "$plan_rss")"
-    if [ -z "$first" ]; then first="$n $plan $plan_rss"; else
-        read -r n0 t0 r0 <<<"$first"
-        printf '\ngrowth from %s to %s components: %s× the time and %s× the peak memory for %s× the components\n' \
-            "$n0" "$n" "$(ratio "$plan" "$t0")" "$(ratio "$plan_rss" "$r0")" "$(ratio "$n" "$n0")"
+    if [ -n "$previous" ]; then
+        read -r n0 t0 r0 <<<"$previous"
+        growth+=("from $n0 to $n components: $(ratio "$plan" "$t0")× the time and $(ratio "$plan_rss" "$r0")× the peak memory for $(ratio "$n" "$n0")× the components")
     fi
+    previous="$n $plan $plan_rss"
 done
+
+if [ "${#growth[@]}" -gt 0 ]; then
+    printf '\ngrowth %s\n' "${growth[@]}"
+fi
 
 # ---- plans after an apply: what a plan reuses ----------------------------------
 
