@@ -112,6 +112,18 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+# fresh STACK OUT: the untimed step before a first plan or apply, as a
+# command for measure: nothing kept from an earlier run (STACK/.capstan/),
+# and OUT, the render directory, not there. The previous run's output is
+# moved aside into $WORK/trash, not deleted: right after thousands of files
+# are deleted, ext4 spends ~260 µs on each new file's inode (its
+# recently-deleted scan), which would time the file system's clean-up
+# rather than capstan.
+fresh() {
+    printf "rm -rf '%s/.capstan'; if [ -e '%s' ]; then mv '%s' \"\$(mktemp -d -p '%s/trash')\"; fi" \
+        "$1" "$2" "$2" "$WORK"
+}
+
 # bump FILE FIELD: FILE as $WORK/changed.orig holds it, with FIELD's string
 # value given a prefix no earlier run gave it (a counter in $WORK/counter).
 bump() {
@@ -145,13 +157,8 @@ for n in $SIZES; do
     quiet "$GEN" same-objects "$out" "$WORK/helm-$n.yaml"
 
     avg=$(load)
-    # Each apply renders into a directory that does not exist yet, as a
-    # first apply does. The previous run's output is moved aside, not
-    # deleted: right after thousands of files are deleted, ext4 spends
-    # ~260 µs on each new file's inode (its recently-deleted scan), which
-    # would time the file system's clean-up rather than capstan.
     mkdir -p "$WORK/trash"
-    fresh_start="rm -rf '$stack/.capstan'; if [ -e '$out' ]; then mv '$out' \"\$(mktemp -d -p '$WORK/trash')\"; fi"
+    fresh_start=$(fresh "$stack" "$out")
     read -r plan plan_rss < <(measure "$runs" "$fresh_start" "$CAPSTAN" plan "$stack" --out-dir "$out")
     read -r apply apply_rss < <(measure "$runs" "$fresh_start" \
         "$CAPSTAN" apply "$stack" --target render --auto-approve --out-dir "$out")
@@ -218,7 +225,7 @@ for cell in $AFTER_APPLY; do
     fi
     avg=$(load)
     mkdir -p "$WORK/trash"
-    fresh_start="rm -rf '$stack/.capstan'; if [ -e '$out' ]; then mv '$out' \"\$(mktemp -d -p '$WORK/trash')\"; fi"
+    fresh_start=$(fresh "$stack" "$out")
     read -r cold cold_rss < <(measure "$SLOW_RUNS" "$fresh_start" "$CAPSTAN" plan "$stack" --out-dir "$out")
     # The last apply timed is the one the plans below follow.
     read -r apply _ < <(measure "$SLOW_RUNS" "$fresh_start" \
