@@ -21,7 +21,7 @@
 //! [`PlanCache::prune`].
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -96,13 +96,14 @@ impl PlanCache {
     }
 
     fn read(&self, name: &str) -> Option<CheckedPlan> {
-        let path = self.dir.join(name);
-        let sealed = fs::read(&path).ok()?;
+        let mut file = fs::File::open(self.dir.join(name)).ok()?;
+        let mut sealed = Vec::new();
+        file.read_to_end(&mut sealed).ok()?;
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
         let payload = Payload { msg: body, aad: name.as_bytes() };
         let opened = self.sealing.decrypt(Nonce::from_slice(nonce), payload).ok()?;
         let answer = serde_json::from_slice(&opened).ok()?;
-        touch(&path);
+        touch(&file);
         Some(answer)
     }
 
@@ -141,7 +142,7 @@ impl PlanCache {
     }
 
     /// Removes the entries not used for [`UNUSED_FOR`], and what a run
-    /// killed while writing left; returns how many. An apply calls it, so
+    /// killed while writing left; returns how many. Each plan calls it, so
     /// the cache holds about what the stack's recent runs asked.
     pub fn prune(&self) -> usize {
         let Ok(entries) = fs::read_dir(&self.dir) else { return 0 };
@@ -188,8 +189,8 @@ impl Write for MacWriter<'_> {
 
 /// Moves a used entry's modification time on, when it is older than
 /// [`TOUCH_AFTER`], so [`PlanCache::prune`] keeps it.
-fn touch(path: &Path) {
-    let Ok(file) = fs::File::options().append(true).open(path) else { return };
+fn touch(file: &fs::File) {
+    // The owner may set the time through a descriptor opened for reading.
     if age(file.metadata()).is_some_and(|age| age > TOUCH_AFTER) {
         let _ = file.set_modified(SystemTime::now());
     }
@@ -306,14 +307,17 @@ mod tests {
     }
 
     #[test]
-    fn prune_removes_entries_unused_for_two_weeks_and_keeps_the_rest() {
+    fn prune_removes_entries_unused_for_two_weeks_and_keeps_those_used() {
         let dir = tempfile::tempdir().unwrap();
         let cache = PlanCache::new(dir.path(), &StateKey::from_bytes([7; 32]));
-        cache.put("sha256:p", &request(1), &answer());
-        cache.put("sha256:p", &request(2), &answer());
         let old = SystemTime::now() - UNUSED_FOR - Duration::from_secs(60);
-        let stale = dir.path().join(cache.name("sha256:p", &request(1)).unwrap());
-        fs::File::options().append(true).open(&stale).unwrap().set_modified(old).unwrap();
+        for replicas in [1, 2] {
+            cache.put("sha256:p", &request(replicas), &answer());
+            let entry = dir.path().join(cache.name("sha256:p", &request(replicas)).unwrap());
+            fs::File::options().append(true).open(&entry).unwrap().set_modified(old).unwrap();
+        }
+        // Used now: its time moves on.
+        assert_eq!(cache.get("sha256:p", &request(2)), Some(answer()));
         assert_eq!(cache.prune(), 1);
         assert_eq!(cache.get("sha256:p", &request(1)), None);
         assert_eq!(cache.get("sha256:p", &request(2)), Some(answer()));

@@ -263,6 +263,9 @@ impl Session {
             }
             result
         });
+        if let Some(answers) = &self.answers {
+            answers.prune();
+        }
         Ok(Plan { outcomes })
     }
 
@@ -397,9 +400,6 @@ impl Session {
             Ok(numbers) => (numbers, None),
             Err(e) => (Vec::new(), Some(e)),
         };
-        if let Some(answers) = &self.answers {
-            answers.prune();
-        }
         Ok(Applied { removed, outcomes, not_flushed, not_stored, revisions, revision_failed })
     }
 
