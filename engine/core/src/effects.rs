@@ -261,6 +261,35 @@ pub enum JetStreamOp {
     EnsureConsumer(JetStreamConsumer),
 }
 
+/// The seconds of a duration as Vault parses one (its
+/// `parseutil.ParseDurationSecond`): plain seconds (`"3600"`), or Go's units
+/// (`ms`, `s`, `m`, `h`) plus `d` for days, combined and with fractions
+/// (`1h30m`, `1.5h`). `None` when `text` is not one, surrounding spaces
+/// included: a caller that accepts them trims first. Shared by the plugins
+/// that check a duration before Vault sees it and the driver that compares
+/// what Vault reads back.
+pub fn vault_duration_seconds(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        return None;
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest.get(..digits).filter(|d| !d.is_empty())?.parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)]
+            .into_iter()
+            .find(|(unit, _)| rest.starts_with(unit))?;
+        rest = &rest[unit.len()..];
+        total += number * scale;
+    }
+    Some(total)
+}
+
 /// A secrets engine mounted at `path`: mounted when the path is free; a
 /// path holding another engine is refused, never remounted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -856,27 +856,10 @@ pub fn is_duration(value: &str) -> bool {
     seconds(value).is_some()
 }
 
-/// A duration as Vault reads one (see [`check_duration`]), in seconds.
+/// A duration as Vault reads one (see [`check_duration`]), in seconds;
+/// surrounding spaces are refused.
 fn seconds(value: &str) -> Option<f64> {
-    if value.is_empty() {
-        return None;
-    }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse().ok();
-    }
-    let mut total = 0.0;
-    let mut rest = value;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number: f64 = rest.get(..digits).filter(|d| !d.is_empty())?.parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)]
-            .into_iter()
-            .find(|(u, _)| rest.starts_with(u))?;
-        rest = &rest[unit.len()..];
-        total += number * scale;
-    }
-    Some(total)
+    capstan_sdk::capstan_core::vault_duration_seconds(value)
 }
 
 /// A DNS-1123 subdomain: what Kubernetes names most objects with.

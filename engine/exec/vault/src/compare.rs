@@ -96,45 +96,14 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Whole seconds of a duration as Vault parses one (`parseutil.ParseDurationSecond`):
-/// plain seconds (`"3600"`), or Go's units (`ms`, `s`, `m`, `h`) plus `d`
-/// for days, combined and with fractions (`1h30m`, `1.5h`). Sub-second
-/// remainders are dropped, as the server drops them. `None` when `s` is
-/// not a duration.
+/// Whole seconds of a duration as Vault parses one
+/// ([`capstan_core::vault_duration_seconds`]), spaces around it allowed;
+/// sub-second remainders are dropped, as the server drops them. `None` when
+/// `s` is not a duration.
 pub(crate) fn parse_duration(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
-    }
-    let mut millis: f64 = 0.0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if number_len == 0 {
-            return None;
-        }
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => 1.0,
-            "s" => 1_000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            "d" => 86_400_000.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        millis += number * unit;
-    }
-    if !millis.is_finite() || millis < 0.0 || millis > u64::MAX as f64 {
-        return None;
-    }
-    // Finite, not negative and in range, checked above.
-    Some((millis / 1000.0).floor() as u64)
+    let seconds = capstan_core::vault_duration_seconds(s.trim())?;
+    // Finite, not negative and in range, checked before the cast.
+    (seconds.is_finite() && (0.0..=u64::MAX as f64).contains(&seconds)).then(|| seconds.floor() as u64)
 }
 
 /// Seconds as the shortest unit that divides them: `72h`, `30m`, `45s`.
