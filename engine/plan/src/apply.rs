@@ -162,12 +162,25 @@ pub fn apply_component_observed(
     }
 
     on_step(ApplyStep::Record);
-    let object_records = objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| ObjectRecord::from_manifest(cx.state_key, i, o))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ComponentError::State(e.to_string()))?;
+    let object_records = if ran_any {
+        objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| ObjectRecord::from_manifest(cx.state_key, i, o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ComponentError::State(e.to_string()))?
+    } else {
+        // The objects as planned: their digests were made for the plan's
+        // digest already.
+        planned
+            .objects
+            .iter()
+            .filter_map(|o| {
+                let digest = o.digest(cx.state_key)?.to_owned();
+                Some(ObjectRecord { object: o.object.clone(), digest })
+            })
+            .collect()
+    };
     let state = ComponentState {
         id: planned.id.clone(),
         plugin: planned.plugin.clone(),

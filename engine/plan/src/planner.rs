@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -86,6 +86,25 @@ pub struct ObjectChange {
     /// In clear (Secrets included): for the target only, never shown.
     #[serde(skip)]
     pub manifest: Option<Value>,
+    /// [`ObjectChange::digest`], made on first use.
+    #[serde(skip)]
+    digest: OnceLock<String>,
+}
+
+impl ObjectChange {
+    fn new(object: ObjectRef, action: Action, manifest: Option<Value>) -> Self {
+        Self { object, action, manifest, digest: OnceLock::new() }
+    }
+
+    /// The planned object's digest as state records it
+    /// ([`capstan_state::object_digest`]: Secret values keyed-hashed under
+    /// `key`), made once for the plan's digest, the state record and
+    /// whatever else asks; `None` for a deletion. Every call of one plan
+    /// passes the same key: the session's state key.
+    pub fn digest(&self, key: &StateKey) -> Option<&str> {
+        let manifest = self.manifest.as_ref()?;
+        Some(self.digest.get_or_init(|| capstan_state::object_digest(key, manifest)))
+    }
 }
 
 /// One effect a component's plugin declared, and whether apply runs it.
@@ -855,7 +874,7 @@ fn compare_objects(
             .map_err(|missing| contract(format!("an object lost its name: {missing}")))?;
         let at = ComponentRef { key, id: &component.id, ready_timeout: component.ready_timeout };
         if cx.target.holds(at, &manifest) {
-            changes.push(ObjectChange { object, action: Action::Unchanged, manifest: Some(manifest) });
+            changes.push(ObjectChange::new(object, Action::Unchanged, Some(manifest)));
             continue;
         }
         let action = match cx.target.current(at, &object).map_err(ComponentError::Target)? {
@@ -865,12 +884,12 @@ fn compare_objects(
                 if fields.is_empty() { Action::Unchanged } else { Action::Update(fields) }
             }
         };
-        changes.push(ObjectChange { object, action, manifest: Some(manifest) });
+        changes.push(ObjectChange::new(object, action, Some(manifest)));
     }
     for was in recorded.map(|r| r.objects.as_slice()).unwrap_or_default() {
         let object = was.object.clone();
         if !changes.iter().any(|c| c.object == object) {
-            changes.push(ObjectChange { object, action: Action::Delete, manifest: None });
+            changes.push(ObjectChange::new(object, Action::Delete, None));
         }
     }
     Ok(changes)

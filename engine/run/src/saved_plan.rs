@@ -37,10 +37,8 @@ pub(crate) fn plan_digest(
     let mut h = Sha256::new();
     for p in plans {
         h.update(serde_json::to_string(p).unwrap_or_default());
-        for o in &p.objects {
-            if let Some(m) = &o.manifest {
-                h.update(capstan_state::object_digest(key, m));
-            }
+        for digest in p.objects.iter().filter_map(|o| o.digest(key)) {
+            h.update(digest);
         }
         for e in &p.effects {
             h.update(capstan_state::effect_digest(key, &e.effect));

@@ -28,6 +28,14 @@ fn apply_records_every_component_and_a_second_plan_has_nothing_to_change() {
     assert_eq!(app.objects[0].object.kind, "ConfigMap");
     assert_eq!(app.objects[0].object.name, "app");
     assert_eq!(app.outputs.len(), 1);
+    // The digest recorded is the object's as state defines it (made once,
+    // for the plan's digest, and reused for the record).
+    let session = stack.session();
+    let plan = session.plan(Command::Plan).unwrap();
+    let planned = plan.planned().into_iter().find(|p| p.key == "envs/dev/core/app").unwrap();
+    let manifest = planned.objects[0].manifest.as_ref().unwrap();
+    assert_eq!(app.objects[0].digest, capstan_state::object_digest(session.state_key(), manifest));
+    drop(session);
     let rendered = rendered_files(&stack.rendered());
     assert!(rendered.iter().any(|f| f.contains("app")), "{rendered:?}");
     assert!(rendered.iter().any(|f| f.contains("base")), "{rendered:?}");
