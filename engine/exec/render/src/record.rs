@@ -28,6 +28,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::tree::{MODE_FILE, write_file};
+
 const VERSION: u32 = 1;
 
 /// What the target recorded of the files it wrote, loaded on first use.
@@ -120,7 +122,11 @@ impl Record {
             version: VERSION,
             files: stamps.files.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         };
-        match write(&self.path, &file) {
+        // Written as the rendered files are: a temporary file, then a rename.
+        let written = serde_json::to_vec(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| write_file(&self.path, &bytes, MODE_FILE).map_err(|e| e.to_string()));
+        match written {
             Ok(()) => stamps.changed = false,
             Err(e) => tracing::debug!(path = %self.path.display(), error = %e, "render record not saved"),
         }
@@ -138,20 +144,6 @@ fn load(path: &Path) -> Stamps {
     let files =
         file.files.into_iter().filter(|(_, stamp)| saved.is_some_and(|saved| stamp.mtime < saved)).collect();
     Stamps { files, changed: false }
-}
-
-fn write(path: &Path, file: &RecordFile) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    fs::write(&tmp, serde_json::to_vec(file)?)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(unix)]

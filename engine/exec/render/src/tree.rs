@@ -79,7 +79,7 @@ pub(crate) enum Content {
 }
 
 /// Mode of every file but a Secret in clear.
-const MODE_FILE: u32 = 0o644;
+pub(crate) const MODE_FILE: u32 = 0o644;
 /// Mode of a Secret written in clear.
 const MODE_SECRET: u32 = 0o600;
 
